@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages lagebild needs to build, run and test.
+# Idempotent: skips apt entirely when everything is already installed.
+set -euo pipefail
+PKGS=(
+  build-essential cmake pkg-config clang valgrind
+  libgdal-dev gdal-bin libproj-dev proj-data proj-bin
+  libspatialite-dev libsqlite3-mod-spatialite libsqlite3-dev sqlite3
+  libpng-dev libcivetweb-dev libfyaml-dev
+  python3-gdal
+)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi

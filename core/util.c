@@ -1,0 +1,201 @@
+/* This file implements the growable buffer, string and path helpers. */
+#include <ctype.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lagebild/util.h"
+
+static bool buf_reserve(lb_buf *b, size_t extra)
+{
+    if (b->oom)
+        return false;
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap)
+        return true;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < need)
+        cap *= 2;
+    char *p = realloc(b->data, cap);
+    if (!p) {
+        b->oom = true;
+        return false;
+    }
+    b->data = p;
+    b->cap = cap;
+    return true;
+}
+
+void lb_buf_free(lb_buf *b)
+{
+    free(b->data);
+    *b = (lb_buf){0};
+}
+
+void lb_buf_reset(lb_buf *b)
+{
+    b->len = 0;
+    if (b->data)
+        b->data[0] = '\0';
+}
+
+void lb_buf_append(lb_buf *b, const void *p, size_t n)
+{
+    if (!buf_reserve(b, n))
+        return;
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+void lb_buf_puts(lb_buf *b, const char *s) { lb_buf_append(b, s, strlen(s)); }
+
+void lb_buf_putc(lb_buf *b, char c) { lb_buf_append(b, &c, 1); }
+
+void lb_buf_printf(lb_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char tmp[256];
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n < sizeof tmp) {
+        lb_buf_append(b, tmp, (size_t)n);
+        return;
+    }
+    if (!buf_reserve(b, (size_t)n))
+        return;
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+void lb_buf_json_str(lb_buf *b, const char *s)
+{
+    lb_buf_putc(b, '"');
+    const unsigned char *p = (const unsigned char *)s;
+    const unsigned char *run = p;
+    for (; *p; p++) {
+        unsigned char c = *p;
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        lb_buf_append(b, run, (size_t)(p - run));
+        switch (c) {
+        case '"': lb_buf_puts(b, "\\\""); break;
+        case '\\': lb_buf_puts(b, "\\\\"); break;
+        case '\n': lb_buf_puts(b, "\\n"); break;
+        case '\r': lb_buf_puts(b, "\\r"); break;
+        case '\t': lb_buf_puts(b, "\\t"); break;
+        default: lb_buf_printf(b, "\\u%04x", c); break;
+        }
+        run = p + 1;
+    }
+    lb_buf_append(b, run, (size_t)(p - run));
+    lb_buf_putc(b, '"');
+}
+
+void lb_buf_json_num(lb_buf *b, double v)
+{
+    if (!isfinite(v)) {
+        lb_buf_puts(b, "null");
+        return;
+    }
+    char tmp[40];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*g", prec, v);
+        if (strtod(tmp, NULL) == v)
+            break;
+    }
+    lb_buf_puts(b, tmp);
+}
+
+char *lb_buf_take(lb_buf *b)
+{
+    char *p = b->data;
+    if (!p)
+        p = calloc(1, 1);
+    *b = (lb_buf){0};
+    return p;
+}
+
+char *lb_strdup(const char *s)
+{
+    if (!s)
+        return NULL;
+    size_t n = strlen(s) + 1;
+    char *p = malloc(n);
+    if (p)
+        memcpy(p, s, n);
+    return p;
+}
+
+int lb_strcasecmp(const char *a, const char *b)
+{
+    for (;; a++, b++) {
+        int ca = tolower((unsigned char)*a), cb = tolower((unsigned char)*b);
+        if (ca != cb || !ca)
+            return ca - cb;
+    }
+}
+
+char *lb_path_dirname(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return lb_strdup(".");
+    if (slash == path)
+        return lb_strdup("/");
+    size_t n = (size_t)(slash - path);
+    char *p = malloc(n + 1);
+    if (p) {
+        memcpy(p, path, n);
+        p[n] = '\0';
+    }
+    return p;
+}
+
+char *lb_path_resolve(const char *base_file, const char *path)
+{
+    if (!path)
+        return NULL;
+    if (path[0] == '/' || !base_file)
+        return lb_strdup(path);
+    char *dir = lb_path_dirname(base_file);
+    if (!dir)
+        return NULL;
+    lb_buf b = {0};
+    if (strcmp(dir, ".") != 0) {
+        lb_buf_puts(&b, dir);
+        lb_buf_putc(&b, '/');
+    }
+    lb_buf_puts(&b, path);
+    free(dir);
+    if (b.oom) {
+        lb_buf_free(&b);
+        return NULL;
+    }
+    return lb_buf_take(&b);
+}
+
+double lb_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+uint64_t lb_fnv1a(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    for (size_t i = 0; i < n; i++) {
+        h ^= s[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}

@@ -1,0 +1,67 @@
+/*
+ * Private interfaces of the fusion module, shared between its files.
+ * Nothing outside fusion/ includes this header.
+ */
+#ifndef LB_FUSION_INT_H
+#define LB_FUSION_INT_H
+
+#include <gdal.h>
+#include <ogr_api.h>
+#include <ogr_srs_api.h>
+#include <sqlite3.h>
+
+#include "lagebild/fusion.h"
+
+struct lb_store {
+    sqlite3 *db;
+    void *splite_cache; /* libspatialite connection cache */
+    char *path;
+};
+
+/* ---- crs.c ---- */
+
+/* A new SRS from user input with traditional GIS (x=east/lon) axis order. */
+lb_status lb_crs__from_user(const char *text, OGRSpatialReferenceH *out, lb_error *err);
+/* A short human name for an SRS ("EPSG:31467" or its name). */
+void lb_crs__describe(OGRSpatialReferenceH srs, char *buf, size_t n);
+
+/*
+ * The lon/lat box inside which coordinates of a source in srs are plausible:
+ * the CRS's area of use widened by a margin (docs/decisions.md).  Always
+ * within [-180,180] x [-90,90].
+ */
+typedef struct lb_crs__box {
+    double west, south, east, north;
+} lb_crs__box;
+void lb_crs__plausible_box(OGRSpatialReferenceH srs, lb_crs__box *box);
+
+/* ---- gdal error capture (ingest.c) ---- */
+
+/*
+ * Collects GDAL errors raised while reading a source instead of printing
+ * them.  Push before, pop after; failures counts CE_Failure/CE_Fatal.
+ */
+typedef struct lb_gdal_errors {
+    int failures;
+    char first[512];
+} lb_gdal_errors;
+void lb_gdal__errors_push(lb_gdal_errors *ge);
+void lb_gdal__errors_pop(void);
+
+/* ---- store.c ---- */
+
+lb_status lb_store__exec(lb_store *st, const char *sql, lb_error *err);
+lb_status lb_store__begin(lb_store *st, lb_error *err);
+lb_status lb_store__commit(lb_store *st, lb_error *err);
+void lb_store__rollback(lb_store *st);
+/* Make sure the table of layer id exists (inside the current transaction). */
+lb_status lb_store__ensure_layer(lb_store *st, const char *layer, lb_error *err);
+/* Previous layer of a source (malloc'ed, NULL when never ingested). */
+char *lb_store__source_layer(lb_store *st, const char *source);
+/* Bump a layer's revision inside the current transaction; returns the new one. */
+lb_status lb_store__bump_layer(lb_store *st, const char *layer, int64_t *rev, lb_error *err);
+/* Remove every feature of source from layer (inside the transaction). */
+lb_status lb_store__delete_source(lb_store *st, const char *layer, const char *source,
+                                  lb_error *err);
+
+#endif

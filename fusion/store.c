@@ -1,0 +1,297 @@
+/*
+ * This file implements the SpatiaLite store: opening/creating it, the
+ * bookkeeping tables, per-layer feature tables and revisions.
+ *
+ * Layout (docs/store.md):
+ *   <layer>      one table per layer: fid, provenance, common schema, label,
+ *                attrs (JSON), revision, geom (GEOMETRY XY, SRID 4326, R*Tree)
+ *   lb_layers    layer -> revision, updated_at
+ *   lb_sources   source -> layer it feeds, last successful ingest
+ *   lb_ingests   one row per ingest attempt (also failed ones)
+ *   lb_rejects   rejected features of each source's last ingest, with reason
+ *
+ * Invariants:
+ *   1. Everything an ingest writes happens inside one transaction
+ *      (lb_store__begin .. lb_store__commit); a crash at any point leaves the
+ *      previous revision intact (SQLite WAL journal, synchronous=FULL).
+ *   2. A layer's revision only grows; it is bumped in the same transaction
+ *      that changes its features.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fusion_int.h"
+
+#include <spatialite.h>
+#include "lagebild/util.h"
+
+static const char *const schema_sql =
+    "CREATE TABLE IF NOT EXISTS lb_layers ("
+    " layer TEXT PRIMARY KEY, revision INTEGER NOT NULL DEFAULT 0,"
+    " updated_at TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS lb_sources ("
+    " source TEXT PRIMARY KEY, layer TEXT NOT NULL, agency TEXT, path TEXT,"
+    " revision INTEGER NOT NULL, features INTEGER NOT NULL, rejected INTEGER NOT NULL,"
+    " ingested_at TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS lb_ingests ("
+    " id INTEGER PRIMARY KEY, source TEXT NOT NULL, finished_at TEXT NOT NULL,"
+    " status TEXT NOT NULL, message TEXT, features_read INTEGER, stored INTEGER,"
+    " repaired INTEGER, rejected INTEGER, seconds REAL, revision INTEGER);"
+    "CREATE TABLE IF NOT EXISTS lb_rejects ("
+    " source TEXT NOT NULL, source_fid TEXT, reason TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS lb_rejects_source ON lb_rejects(source);";
+
+lb_status lb_store__exec(lb_store *st, const char *sql, lb_error *err)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        lb_status rc = lb_fail(err, LB_ESTORE, "store %s: %s", st->path, msg ? msg : "?");
+        sqlite3_free(msg);
+        return rc;
+    }
+    return LB_OK;
+}
+
+void lb_store_close(lb_store *st)
+{
+    if (!st)
+        return;
+    if (st->db)
+        sqlite3_close(st->db);
+    if (st->splite_cache)
+        spatialite_cleanup_ex(st->splite_cache);
+    free(st->path);
+    free(st);
+}
+
+static bool has_spatial_metadata(sqlite3 *db)
+{
+    sqlite3_stmt *q = NULL;
+    bool yes = false;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT 1 FROM sqlite_master WHERE type='table' AND "
+                           "name='spatial_ref_sys'",
+                           -1, &q, NULL) == SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW)
+        yes = true;
+    sqlite3_finalize(q);
+    return yes;
+}
+
+lb_status lb_store_open(const char *path, lb_store **out, lb_error *err)
+{
+    lb_store *st = calloc(1, sizeof *st);
+    if (!st || !(st->path = lb_strdup(path))) {
+        free(st);
+        return lb_fail(err, LB_ENOMEM, "out of memory");
+    }
+    lb_status rc = LB_OK;
+    if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        rc = lb_fail(err, LB_ESTORE, "cannot open store %s: %s", path,
+                     st->db ? sqlite3_errmsg(st->db) : "out of memory");
+        goto fail;
+    }
+    st->splite_cache = spatialite_alloc_connection();
+    spatialite_init_ex(st->db, st->splite_cache, 0);
+    sqlite3_busy_timeout(st->db, 10000);
+
+    /* a file that is not a database shows up on the first read */
+    rc = lb_store__exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", err);
+    if (rc != LB_OK)
+        goto fail;
+    if (!has_spatial_metadata(st->db)) {
+        rc = lb_store__exec(st, "BEGIN; SELECT InitSpatialMetadata(0, 'NONE');"
+                                "SELECT InsertEpsgSrid(4326); COMMIT;", err);
+        if (rc != LB_OK)
+            goto fail;
+    }
+    rc = lb_store__exec(st, schema_sql, err);
+    if (rc != LB_OK)
+        goto fail;
+    *out = st;
+    return LB_OK;
+fail:
+    lb_store_close(st);
+    return rc;
+}
+
+lb_status lb_store__begin(lb_store *st, lb_error *err)
+{
+    return lb_store__exec(st, "BEGIN IMMEDIATE", err);
+}
+
+lb_status lb_store__commit(lb_store *st, lb_error *err) { return lb_store__exec(st, "COMMIT", err); }
+
+void lb_store__rollback(lb_store *st)
+{
+    if (!sqlite3_get_autocommit(st->db))
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static bool table_exists(lb_store *st, const char *name)
+{
+    sqlite3_stmt *q = NULL;
+    bool yes = false;
+    if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?",
+                           -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+        yes = sqlite3_step(q) == SQLITE_ROW;
+    }
+    sqlite3_finalize(q);
+    return yes;
+}
+
+/* Run a SELECT of one spatialite function and require it to return 1. */
+static lb_status select_one(lb_store *st, const char *sql, const char *what, lb_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    lb_status rc = LB_OK;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK ||
+        sqlite3_step(q) != SQLITE_ROW || sqlite3_column_int(q, 0) != 1)
+        rc = lb_fail(err, LB_ESTORE, "store %s: %s failed: %s", st->path, what,
+                     sqlite3_errmsg(st->db));
+    sqlite3_finalize(q);
+    return rc;
+}
+
+lb_status lb_store__ensure_layer(lb_store *st, const char *layer, lb_error *err)
+{
+    /* layer ids are validated by the config loader: [a-z][a-z0-9_]* */
+    if (table_exists(st, layer))
+        return LB_OK;
+    char *create = sqlite3_mprintf(
+        "CREATE TABLE \"%w\" ("
+        " fid INTEGER PRIMARY KEY, source TEXT NOT NULL, source_fid TEXT NOT NULL,"
+        " kind TEXT, name TEXT, status TEXT, observed_at TEXT, valid_from TEXT,"
+        " valid_to TEXT, accuracy_m REAL, label_level INTEGER NOT NULL,"
+        " classification TEXT NOT NULL, releasable_to TEXT NOT NULL, caveats TEXT NOT NULL,"
+        " attrs TEXT, revision INTEGER NOT NULL);"
+        "CREATE UNIQUE INDEX \"%w_source_fid\" ON \"%w\"(source, source_fid);"
+        "INSERT OR IGNORE INTO lb_layers(layer, revision, updated_at)"
+        " VALUES ('%q', 0, strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ','now'));",
+        layer, layer, layer, layer);
+    char *geom = sqlite3_mprintf("SELECT AddGeometryColumn('%q', 'geom', 4326, 'GEOMETRY', 'XY')",
+                                 layer);
+    char *index = sqlite3_mprintf("SELECT CreateSpatialIndex('%q', 'geom')", layer);
+    lb_status rc = LB_OK;
+    if (!create || !geom || !index)
+        rc = lb_fail(err, LB_ENOMEM, "out of memory");
+    if (rc == LB_OK)
+        rc = lb_store__exec(st, create, err);
+    if (rc == LB_OK)
+        rc = select_one(st, geom, "AddGeometryColumn", err);
+    if (rc == LB_OK)
+        rc = select_one(st, index, "CreateSpatialIndex", err);
+    sqlite3_free(create);
+    sqlite3_free(geom);
+    sqlite3_free(index);
+    return rc;
+}
+
+char *lb_store__source_layer(lb_store *st, const char *source)
+{
+    sqlite3_stmt *q = NULL;
+    char *layer = NULL;
+    if (sqlite3_prepare_v2(st->db, "SELECT layer FROM lb_sources WHERE source=?", -1, &q,
+                           NULL) == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, source, -1, SQLITE_STATIC);
+        if (sqlite3_step(q) == SQLITE_ROW)
+            layer = lb_strdup((const char *)sqlite3_column_text(q, 0));
+    }
+    sqlite3_finalize(q);
+    return layer;
+}
+
+lb_status lb_store__bump_layer(lb_store *st, const char *layer, int64_t *rev, lb_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    lb_status rc = LB_OK;
+    if (sqlite3_prepare_v2(st->db,
+                           "INSERT INTO lb_layers(layer, revision, updated_at)"
+                           " VALUES (?1, 1, strftime('%Y-%m-%dT%H:%M:%SZ','now'))"
+                           " ON CONFLICT(layer) DO UPDATE SET revision = revision + 1,"
+                           " updated_at = excluded.updated_at RETURNING revision",
+                           -1, &q, NULL) != SQLITE_OK)
+        return lb_fail(err, LB_ESTORE, "store %s: %s", st->path, sqlite3_errmsg(st->db));
+    sqlite3_bind_text(q, 1, layer, -1, SQLITE_STATIC);
+    if (sqlite3_step(q) == SQLITE_ROW)
+        *rev = sqlite3_column_int64(q, 0);
+    else
+        rc = lb_fail(err, LB_ESTORE, "store %s: cannot bump revision of %s: %s", st->path,
+                     layer, sqlite3_errmsg(st->db));
+    sqlite3_finalize(q);
+    return rc;
+}
+
+lb_status lb_store__delete_source(lb_store *st, const char *layer, const char *source,
+                                  lb_error *err)
+{
+    if (!table_exists(st, layer))
+        return LB_OK;
+    char *sql = sqlite3_mprintf("DELETE FROM \"%w\" WHERE source = %Q", layer, source);
+    if (!sql)
+        return lb_fail(err, LB_ENOMEM, "out of memory");
+    lb_status rc = lb_store__exec(st, sql, err);
+    sqlite3_free(sql);
+    return rc;
+}
+
+lb_status lb_store_layer_revision(lb_store *st, const char *layer, int64_t *rev, lb_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(st->db, "SELECT revision FROM lb_layers WHERE layer=?", -1, &q,
+                           NULL) != SQLITE_OK)
+        return lb_fail(err, LB_ESTORE, "store %s: %s", st->path, sqlite3_errmsg(st->db));
+    sqlite3_bind_text(q, 1, layer, -1, SQLITE_STATIC);
+    *rev = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
+    sqlite3_finalize(q);
+    return LB_OK;
+}
+
+lb_status lb_store_layers(lb_store *st, lb_layer_info **out, size_t *n, lb_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    *out = NULL;
+    *n = 0;
+    if (sqlite3_prepare_v2(st->db, "SELECT layer, revision, updated_at FROM lb_layers"
+                                   " ORDER BY layer", -1, &q, NULL) != SQLITE_OK)
+        return lb_fail(err, LB_ESTORE, "store %s: %s", st->path, sqlite3_errmsg(st->db));
+    lb_layer_info *v = NULL;
+    size_t cnt = 0, cap = 0;
+    lb_status rc = LB_OK;
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        if (cnt == cap) {
+            cap = cap ? cap * 2 : 16;
+            lb_layer_info *nv = realloc(v, cap * sizeof *v);
+            if (!nv) {
+                rc = lb_fail(err, LB_ENOMEM, "out of memory");
+                break;
+            }
+            v = nv;
+        }
+        lb_layer_info *li = &v[cnt++];
+        memset(li, 0, sizeof *li);
+        snprintf(li->layer, sizeof li->layer, "%s", (const char *)sqlite3_column_text(q, 0));
+        li->revision = sqlite3_column_int64(q, 1);
+        snprintf(li->updated_at, sizeof li->updated_at, "%s",
+                 (const char *)sqlite3_column_text(q, 2));
+    }
+    sqlite3_finalize(q);
+    for (size_t i = 0; i < cnt && rc == LB_OK; i++) {
+        char *sql = sqlite3_mprintf("SELECT count(*) FROM \"%w\"", v[i].layer);
+        if (sql && sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) == SQLITE_OK) {
+            if (sqlite3_step(q) == SQLITE_ROW)
+                v[i].features = sqlite3_column_int64(q, 0);
+            sqlite3_finalize(q);
+        }
+        sqlite3_free(sql);
+    }
+    if (rc != LB_OK) {
+        free(v);
+        return rc;
+    }
+    *out = v;
+    *n = cnt;
+    return LB_OK;
+}

@@ -1,0 +1,134 @@
+/*
+ * lagebild — the catalog: sources, layers and maps as GIS staff describe them
+ * in a YAML config file (see docs/config.md for every key).
+ *
+ * lb_config_load() parses and validates a file and returns an immutable
+ * lb_config.  Errors are collected (not only the first) as "file:line: message"
+ * lines.  Relative paths in the file are resolved against the folder of the
+ * config file, so a copied folder keeps working.
+ */
+#ifndef LAGEBILD_CONFIG_H
+#define LAGEBILD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lagebild/status.h"
+
+/* Classification levels, ordered: a higher value is more restrictive. */
+typedef enum lb_level {
+    LB_LEVEL_OFFEN = 0,
+    LB_LEVEL_VS_NFD = 1,
+    LB_LEVEL_VS_VERTRAULICH = 2,
+    LB_LEVEL_GEHEIM = 3,
+} lb_level;
+
+#define LB_LEVEL_COUNT 4
+/* Canonical name ("VS-NfD"); NULL for an invalid level. */
+const char *lb_level_name(lb_level level);
+/* Parse a level name (case-insensitive, "VS-NfD", "VS_NFD" and "NfD" accepted). */
+lb_status lb_level_parse(const char *s, lb_level *out);
+
+/* Groups and caveats are declared in the config; a label refers to them by bit. */
+#define LB_MAX_GROUPS 64
+#define LB_MAX_CAVEATS 64
+
+typedef struct lb_label {
+    lb_level level;
+    uint64_t groups;  /* releasable-to: bit i = config->groups[i] */
+    uint64_t caveats; /* bit i = config->caveats[i] */
+} lb_label;
+
+/* The common feature schema's mapped fields (besides geometry, ids, label). */
+typedef enum lb_field {
+    LB_FIELD_KIND,
+    LB_FIELD_NAME,
+    LB_FIELD_STATUS,
+    LB_FIELD_OBSERVED_AT,
+    LB_FIELD_VALID_FROM,
+    LB_FIELD_VALID_TO,
+    LB_FIELD_ACCURACY_M,
+    LB_FIELD_COUNT
+} lb_field;
+
+/* Column name of a common field ("observed_at"). */
+const char *lb_field_name(lb_field f);
+
+typedef struct lb_source_cfg {
+    char *id;
+    int line;          /* line of the source's key in the config */
+    char *path;        /* resolved against the config's folder; or a URL/GDAL connection string */
+    char *driver;      /* optional: restrict OGR to this driver short name */
+    char *ogr_layer;   /* optional: layer name inside a multi-layer dataset */
+    char *crs;         /* optional: CRS used when the file declares none */
+    bool force_crs;    /* use crs even when the file declares one (file is wrong) */
+    char *layer;       /* target layer id */
+    char *agency;      /* delivering actor (police, fire, ...) */
+    char *fid_attr;    /* optional: attribute holding the source feature id */
+    char *mgrs_attr;   /* optional: attribute with an MGRS position (builds a point) */
+    char **open_options; /* NULL-terminated GDAL open options ("KEY=VALUE"), may be NULL */
+    char *map[LB_FIELD_COUNT]; /* attribute feeding each common field, or NULL */
+    char *set[LB_FIELD_COUNT]; /* constant value for a common field, or NULL */
+    lb_label label;            /* default label of the source's features */
+    char *label_level_attr;    /* optional: per-feature level attribute */
+    char *label_groups_attr;   /* optional: per-feature releasable-to attribute */
+    char *label_caveats_attr;  /* optional: per-feature caveats attribute */
+} lb_source_cfg;
+
+typedef struct lb_layer_cfg {
+    char *id; /* also the store table name: [a-z][a-z0-9_]* */
+    int line;
+    char *title;
+    char *style; /* resolved path of the style file, may be NULL */
+    char *attribution;
+} lb_layer_cfg;
+
+typedef struct lb_map_cfg {
+    char *id;
+    int line;
+    char *title;
+    char **layers; /* layer ids, bottom to top */
+    size_t nlayers;
+} lb_map_cfg;
+
+typedef struct lb_config {
+    char *path;       /* the config file as given */
+    char *store_path; /* resolved path of the SpatiaLite store */
+    char **groups;    /* declared releasability groups */
+    size_t ngroups;
+    char **caveats; /* declared caveats */
+    size_t ncaveats;
+    lb_source_cfg *sources;
+    size_t nsources;
+    lb_layer_cfg *layers;
+    size_t nlayers;
+    lb_map_cfg *maps;
+    size_t nmaps;
+} lb_config;
+
+/*
+ * Parse and validate the config at path.  On success *out owns a new config
+ * (free with lb_config_free).  On failure *out is NULL and, if diag is not
+ * NULL, *diag receives a malloc'ed text of "file:line: message" lines (caller
+ * owns it); the returned status is LB_ECONFIG (or LB_ENOENT/LB_ENOMEM).
+ */
+lb_status lb_config_load(const char *path, lb_config **out, char **diag);
+void lb_config_free(lb_config *cfg);
+
+const lb_source_cfg *lb_config_source(const lb_config *cfg, const char *id);
+const lb_layer_cfg *lb_config_layer(const lb_config *cfg, const char *id);
+const lb_map_cfg *lb_config_map(const lb_config *cfg, const char *id);
+
+/* Index of a declared group / caveat name, or -1. */
+int lb_config_group_index(const lb_config *cfg, const char *name);
+int lb_config_caveat_index(const lb_config *cfg, const char *name);
+
+/*
+ * Format a group or caveat bit set as a comma-separated list of names in
+ * declaration order (e.g. "police,fire").  Writes at most n bytes to buf.
+ */
+void lb_config_format_groups(const lb_config *cfg, uint64_t groups, char *buf, size_t n);
+void lb_config_format_caveats(const lb_config *cfg, uint64_t caveats, char *buf, size_t n);
+
+#endif

@@ -1,0 +1,96 @@
+/*
+ * lagebild — fusion: reading agency sources with OGR, reprojecting them with
+ * PROJ, validating and repairing geometries, mapping attributes to the common
+ * schema, attaching security labels, and writing each source atomically into
+ * the SpatiaLite store as a new layer revision.
+ *
+ * The store is an ordinary SpatiaLite database: one table per layer (named by
+ * the layer id, geometry column "geom", EPSG:4326, spatial index), plus
+ * bookkeeping tables prefixed "lb_" (see docs/store.md).
+ */
+#ifndef LAGEBILD_FUSION_H
+#define LAGEBILD_FUSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "lagebild/config.h"
+#include "lagebild/status.h"
+
+/* Process-wide initialisation of GDAL/OGR drivers and cleanup. */
+void lb_fusion_init(void);
+void lb_fusion_cleanup(void);
+
+/* ---- store ------------------------------------------------------------ */
+
+typedef struct lb_store lb_store;
+
+/*
+ * Open (creating if needed) the SpatiaLite store at path.  *out owns the
+ * handle; close with lb_store_close.
+ */
+lb_status lb_store_open(const char *path, lb_store **out, lb_error *err);
+void lb_store_close(lb_store *st);
+
+typedef struct lb_layer_info {
+    char layer[64];
+    int64_t revision;
+    int64_t features;
+    char updated_at[32]; /* UTC, ISO 8601 */
+} lb_layer_info;
+
+/* Revision of a layer (0 when it has never been written). */
+lb_status lb_store_layer_revision(lb_store *st, const char *layer, int64_t *rev, lb_error *err);
+
+/* All layers in the store; *out is malloc'ed (caller frees). */
+lb_status lb_store_layers(lb_store *st, lb_layer_info **out, size_t *n, lb_error *err);
+
+/* ---- coordinate transformation ---------------------------------------- */
+
+typedef struct lb_transform lb_transform;
+
+/*
+ * A transformation between two CRSs given as any user input GDAL accepts
+ * ("EPSG:31467", WKT, PROJJSON), with x/y in easting/longitude first order
+ * whatever the CRS's axis order.  The most accurate operation available is
+ * used (PROJ's choice, including grids such as BETA2007.gsb).
+ */
+lb_status lb_transform_new(const char *src, const char *dst, lb_transform **out, lb_error *err);
+/* Transform n points in place. */
+lb_status lb_transform_points(lb_transform *t, size_t n, double *x, double *y, lb_error *err);
+void lb_transform_free(lb_transform *t);
+
+/* ---- ingest ----------------------------------------------------------- */
+
+typedef struct lb_ingest_stats {
+    uint64_t read;     /* features read from the source */
+    uint64_t stored;   /* features written */
+    uint64_t repaired; /* of those, with repaired geometry */
+    uint64_t rejected; /* features refused, each with a reason */
+    double seconds;
+    int64_t revision; /* new revision of the target layer */
+} lb_ingest_stats;
+
+/* Called for every rejected feature (source feature id may be NULL). */
+typedef void (*lb_reject_fn)(void *ud, const lb_source_cfg *src, const char *source_fid,
+                             const char *reason);
+
+typedef struct lb_ingest_opts {
+    bool progress;        /* print progress to stderr (use when it is a terminal) */
+    lb_reject_fn on_reject; /* optional */
+    void *ud;
+} lb_ingest_opts;
+
+/*
+ * Ingest one source into the store in ONE transaction: its previous features
+ * are replaced and the revision of its target layer is bumped.  On failure
+ * nothing is changed (the previous revision stays intact), the failure is
+ * logged in lb_ingests, and err names the source, file and problem.
+ * Rejected features do not fail the source: they are counted, reported
+ * through opts->on_reject and recorded in lb_rejects.
+ */
+lb_status lb_ingest_source(lb_store *st, const lb_config *cfg, const lb_source_cfg *src,
+                           const lb_ingest_opts *opts, lb_ingest_stats *stats, lb_error *err);
+
+#endif

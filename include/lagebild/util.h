@@ -1,0 +1,55 @@
+/*
+ * lagebild — small utilities every module uses: a growable byte buffer,
+ * string helpers, path resolution and a monotonic clock.
+ */
+#ifndef LAGEBILD_UTIL_H
+#define LAGEBILD_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lagebild/status.h"
+
+/* A growable, always NUL-terminated byte buffer.  Zero-initialise to use. */
+typedef struct lb_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+    bool oom; /* set once an allocation failed; further appends are no-ops */
+} lb_buf;
+
+void lb_buf_free(lb_buf *b);
+void lb_buf_reset(lb_buf *b); /* keeps the allocation */
+void lb_buf_append(lb_buf *b, const void *p, size_t n);
+void lb_buf_puts(lb_buf *b, const char *s);
+void lb_buf_putc(lb_buf *b, char c);
+void lb_buf_printf(lb_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Append s as a JSON string literal (with quotes and escapes). */
+void lb_buf_json_str(lb_buf *b, const char *s);
+/* Append a finite double in shortest round-trip form, "null" otherwise. */
+void lb_buf_json_num(lb_buf *b, double v);
+/* Take the data; the caller owns it and must free() it. Resets b. */
+char *lb_buf_take(lb_buf *b);
+
+/* strdup that returns NULL for NULL. */
+char *lb_strdup(const char *s);
+/* Case-insensitive ASCII comparison. */
+int lb_strcasecmp(const char *a, const char *b);
+
+/*
+ * Resolve path against the directory of base_file unless it is absolute.
+ * Returns a malloc'ed string (caller owns) or NULL on allocation failure.
+ */
+char *lb_path_resolve(const char *base_file, const char *path);
+/* Directory part of a path, malloc'ed ("." when there is none). */
+char *lb_path_dirname(const char *path);
+
+/* Seconds from a monotonic clock. */
+double lb_now(void);
+
+/* 64-bit FNV-1a over bytes, continuing from h (start with LB_FNV_INIT). */
+#define LB_FNV_INIT 0xcbf29ce484222325ULL
+uint64_t lb_fnv1a(uint64_t h, const void *p, size_t n);
+
+#endif

@@ -1,0 +1,363 @@
+/*
+ * This file implements the lagebild command line: the subcommands as one
+ * table, argument parsing, and the translation of module results to output
+ * and exit codes (0 success, 1 failure, 2 usage error).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lagebild/config.h"
+#include "lagebild/fusion.h"
+#include "lagebild/util.h"
+
+#define LB_VERSION "0.1.0"
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+    const char *usage;
+} command;
+
+static int cmd_ingest(int argc, char **argv);
+static int cmd_check(int argc, char **argv);
+static int cmd_info(int argc, char **argv);
+
+static const command commands[] = {
+    {"ingest", cmd_ingest, "read, reproject, validate and store configured sources",
+     "usage: lagebild ingest --config FILE [--source ID]... [--quiet]\n"
+     "\n"
+     "Ingests every configured source (or only those named with --source) into\n"
+     "the store.  Each source is written in one transaction: it replaces the\n"
+     "source's previous features and bumps the revision of the layer it feeds.\n"
+     "A source that fails leaves the store as it was; the others still ingest.\n"
+     "\n"
+     "  -c, --config FILE   the YAML config (see docs/config.md)\n"
+     "  -s, --source ID     ingest only this source (repeatable)\n"
+     "  -q, --quiet         no progress and no per-feature rejection messages\n"
+     "\n"
+     "Exit status: 0 when every source was ingested (features may have been\n"
+     "rejected, each with a reason), 1 when a source failed, 2 on usage errors.\n"},
+    {"check", cmd_check, "validate a config file (errors as file:line: message)",
+     "usage: lagebild check --config FILE\n"
+     "\n"
+     "Validates the config: syntax, keys, types, references between sources,\n"
+     "layers and maps, and that local source and style files exist.\n"},
+    {"info", cmd_info, "summarise the fused store (layers, revisions, features)",
+     "usage: lagebild info --config FILE\n"},
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage_all(FILE *out)
+{
+    fprintf(out, "lagebild %s - geodata fusion and map tiles for a shared situational picture\n\n"
+                 "usage: lagebild COMMAND [OPTIONS]\n\ncommands:\n", LB_VERSION);
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n'lagebild COMMAND --help' shows a command's options.\n");
+}
+
+static const command *find_command(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+/* Parse the options every command shares; returns -1 to continue or an exit code. */
+typedef struct opts {
+    const char *config;
+    const char **sources;
+    size_t nsources;
+    bool quiet;
+} opts;
+
+static int parse_opts(const command *cmd, int argc, char **argv, opts *o)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"source", required_argument, NULL, 's'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":c:s:qh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c': o->config = optarg; break;
+        case 's': {
+            const char **ns = realloc(o->sources, (o->nsources + 1) * sizeof *ns);
+            if (!ns)
+                return 1;
+            o->sources = ns;
+            o->sources[o->nsources++] = optarg;
+            break;
+        }
+        case 'q': o->quiet = true; break;
+        case 'h': fputs(cmd->usage, stdout); return 0;
+        case ':':
+            fprintf(stderr, "lagebild %s: option %s needs a value\n%s", cmd->name,
+                    argv[optind - 1], cmd->usage);
+            return 2;
+        default:
+            fprintf(stderr, "lagebild %s: unknown option %s\n%s", cmd->name, argv[optind - 1],
+                    cmd->usage);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "lagebild %s: unexpected argument '%s'\n%s", cmd->name, argv[optind],
+                cmd->usage);
+        return 2;
+    }
+    if (!o->config) {
+        fprintf(stderr, "lagebild %s: --config FILE is required\n%s", cmd->name, cmd->usage);
+        return 2;
+    }
+    return -1;
+}
+
+static lb_config *load_config(const char *path)
+{
+    lb_config *cfg = NULL;
+    char *diag = NULL;
+    lb_status rc = lb_config_load(path, &cfg, &diag);
+    if (rc != LB_OK) {
+        if (diag && *diag)
+            fputs(diag, stderr);
+        else
+            fprintf(stderr, "%s: %s\n", path, lb_strerror(rc));
+        free(diag);
+        return NULL;
+    }
+    free(diag);
+    return cfg;
+}
+
+typedef struct reject_printer {
+    bool quiet;
+    unsigned printed;
+    unsigned suppressed;
+} reject_printer;
+
+#define LB_MAX_PRINTED_REJECTS 20
+
+static void print_reject(void *ud, const lb_source_cfg *src, const char *sfid, const char *reason)
+{
+    reject_printer *rp = ud;
+    if (rp->quiet)
+        return;
+    if (rp->printed >= LB_MAX_PRINTED_REJECTS) {
+        rp->suppressed++;
+        return;
+    }
+    rp->printed++;
+    fprintf(stderr, "%s: source '%s': feature %s rejected: %s\n", src->path, src->id,
+            sfid ? sfid : "(no id)", reason);
+}
+
+static void print_summary(lb_store *st)
+{
+    lb_layer_info *li = NULL;
+    size_t n = 0;
+    lb_error err;
+    if (lb_store_layers(st, &li, &n, &err) != LB_OK) {
+        fprintf(stderr, "%s\n", err.msg);
+        return;
+    }
+    printf("%-24s %9s %10s  %s\n", "layer", "revision", "features", "updated (UTC)");
+    int64_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        printf("%-24s %9lld %10lld  %s\n", li[i].layer, (long long)li[i].revision,
+               (long long)li[i].features, li[i].updated_at);
+        total += li[i].features;
+    }
+    printf("%-24s %9s %10lld\n", "total", "", (long long)total);
+    free(li);
+}
+
+static int cmd_ingest(int argc, char **argv)
+{
+    opts o = {0};
+    int ex = parse_opts(find_command("ingest"), argc, argv, &o);
+    if (ex >= 0) {
+        free(o.sources);
+        return ex;
+    }
+    lb_config *cfg = load_config(o.config);
+    if (!cfg) {
+        free(o.sources);
+        return 1;
+    }
+    for (size_t i = 0; i < o.nsources; i++) {
+        if (!lb_config_source(cfg, o.sources[i])) {
+            fprintf(stderr, "lagebild ingest: %s defines no source '%s'\n", o.config,
+                    o.sources[i]);
+            lb_config_free(cfg);
+            free(o.sources);
+            return 2;
+        }
+    }
+    lb_fusion_init();
+    lb_store *st = NULL;
+    lb_error err;
+    if (lb_store_open(cfg->store_path, &st, &err) != LB_OK) {
+        fprintf(stderr, "lagebild ingest: %s\n", err.msg);
+        lb_config_free(cfg);
+        free(o.sources);
+        lb_fusion_cleanup();
+        return 1;
+    }
+    int failed = 0;
+    uint64_t total_stored = 0;
+    double t0 = lb_now();
+    for (size_t i = 0; i < cfg->nsources; i++) {
+        const lb_source_cfg *src = &cfg->sources[i];
+        bool selected = o.nsources == 0;
+        for (size_t k = 0; k < o.nsources; k++)
+            selected |= strcmp(o.sources[k], src->id) == 0;
+        if (!selected)
+            continue;
+        reject_printer rp = {.quiet = o.quiet};
+        lb_ingest_opts io = {
+            .progress = !o.quiet && isatty(STDERR_FILENO),
+            .on_reject = print_reject,
+            .ud = &rp,
+        };
+        lb_ingest_stats s;
+        lb_status rc = lb_ingest_source(st, cfg, src, &io, &s, &err);
+        if (rp.suppressed)
+            fprintf(stderr, "%s: source '%s': %u more rejected features (see table lb_rejects)\n",
+                    src->path, src->id, rp.suppressed);
+        if (rc != LB_OK) {
+            failed++;
+            fprintf(stderr, "%s:%d: error: %s\n", o.config, src->line, err.msg);
+            continue;
+        }
+        total_stored += s.stored;
+        printf("%-24s -> %-20s read %llu, stored %llu, repaired %llu, rejected %llu; "
+               "revision %lld (%.2f s, %.0f features/s)\n",
+               src->id, src->layer, (unsigned long long)s.read, (unsigned long long)s.stored,
+               (unsigned long long)s.repaired, (unsigned long long)s.rejected,
+               (long long)s.revision, s.seconds,
+               s.seconds > 0 ? (double)s.read / s.seconds : 0.0);
+    }
+    if (!o.quiet) {
+        printf("\nstore %s (%.2f s, %llu features written)\n", cfg->store_path, lb_now() - t0,
+               (unsigned long long)total_stored);
+        print_summary(st);
+    }
+    if (failed)
+        fprintf(stderr, "lagebild ingest: %d source%s failed\n", failed, failed == 1 ? "" : "s");
+    lb_store_close(st);
+    lb_config_free(cfg);
+    free(o.sources);
+    lb_fusion_cleanup();
+    return failed ? 1 : 0;
+}
+
+static bool is_local(const char *p) { return !strstr(p, "://") && !strchr(p, ':') && strncmp(p, "/vsi", 4) != 0; }
+
+static int cmd_check(int argc, char **argv)
+{
+    opts o = {0};
+    int ex = parse_opts(find_command("check"), argc, argv, &o);
+    free(o.sources);
+    if (ex >= 0)
+        return ex;
+    lb_config *cfg = load_config(o.config);
+    if (!cfg)
+        return 1;
+    int errors = 0;
+    struct stat sb;
+    for (size_t i = 0; i < cfg->nsources; i++) {
+        const lb_source_cfg *s = &cfg->sources[i];
+        if (is_local(s->path) && stat(s->path, &sb) != 0) {
+            fprintf(stderr, "%s:%d: source '%s': file %s does not exist\n", o.config, s->line,
+                    s->id, s->path);
+            errors++;
+        }
+    }
+    for (size_t i = 0; i < cfg->nlayers; i++) {
+        const lb_layer_cfg *l = &cfg->layers[i];
+        if (l->style && stat(l->style, &sb) != 0) {
+            fprintf(stderr, "%s:%d: layer '%s': style file %s does not exist\n", o.config,
+                    l->line, l->id, l->style);
+            errors++;
+        }
+    }
+    if (!errors)
+        printf("%s: OK (%zu sources, %zu layers, %zu maps; store %s)\n", o.config,
+               cfg->nsources, cfg->nlayers, cfg->nmaps, cfg->store_path);
+    lb_config_free(cfg);
+    return errors ? 1 : 0;
+}
+
+static int cmd_info(int argc, char **argv)
+{
+    opts o = {0};
+    int ex = parse_opts(find_command("info"), argc, argv, &o);
+    free(o.sources);
+    if (ex >= 0)
+        return ex;
+    lb_config *cfg = load_config(o.config);
+    if (!cfg)
+        return 1;
+    struct stat sb;
+    if (stat(cfg->store_path, &sb) != 0) {
+        fprintf(stderr, "lagebild info: store %s does not exist yet (run lagebild ingest)\n",
+                cfg->store_path);
+        lb_config_free(cfg);
+        return 1;
+    }
+    lb_fusion_init();
+    lb_store *st = NULL;
+    lb_error err;
+    int rc = 0;
+    if (lb_store_open(cfg->store_path, &st, &err) != LB_OK) {
+        fprintf(stderr, "lagebild info: %s\n", err.msg);
+        rc = 1;
+    } else {
+        printf("store %s\n", cfg->store_path);
+        print_summary(st);
+        lb_store_close(st);
+    }
+    lb_config_free(cfg);
+    lb_fusion_cleanup();
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage_all(stderr);
+        return 2;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
+        if (argc > 2 && find_command(argv[2])) {
+            fputs(find_command(argv[2])->usage, stdout);
+            return 0;
+        }
+        usage_all(stdout);
+        return 0;
+    }
+    if (strcmp(name, "--version") == 0) {
+        printf("lagebild %s\n", LB_VERSION);
+        return 0;
+    }
+    const command *cmd = find_command(name);
+    if (!cmd) {
+        fprintf(stderr, "lagebild: unknown command '%s'\n\n", name);
+        usage_all(stderr);
+        return 2;
+    }
+    return cmd->run(argc - 1, argv + 1);
+}

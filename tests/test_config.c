@@ -1,0 +1,1119 @@
+/*
+ * Tests of the config loader (layers/config.c, layers/yaml.c): every test
+ * writes a YAML file into a fresh temporary folder and loads it.  Expected
+ * line numbers are computed from the YAML text (line_of), so editing a
+ * fixture does not silently shift them.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lagebild/config.h"
+
+#include "lbtest.h"
+
+/* ---- fixtures --------------------------------------------------------- */
+
+/* Everything created, removed in reverse order at exit. */
+static char *created[256];
+static size_t ncreated;
+
+static void cleanup(void)
+{
+    while (ncreated) {
+        char *p = created[--ncreated];
+        struct stat st;
+        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+            rmdir(p);
+        else
+            unlink(p);
+        free(p);
+    }
+}
+
+static void remember(const char *p)
+{
+    static int registered;
+    if (!registered) {
+        atexit(cleanup);
+        registered = 1;
+    }
+    if (ncreated < sizeof created / sizeof created[0])
+        created[ncreated++] = strdup(p);
+}
+
+/* A new empty folder for the current test. */
+static const char *new_dir(void)
+{
+    static char dir[PATH_MAX];
+    const char *base = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/lb_test_config_XXXXXX", base && *base ? base : "/tmp");
+    if (!mkdtemp(dir)) {
+        fprintf(stderr, "mkdtemp: %s\n", strerror(errno));
+        abort();
+    }
+    remember(dir);
+    return dir;
+}
+
+/* Write text to dir/name (creating one level of sub-folder if named). */
+static const char *write_file(const char *dir, const char *name, const char *text)
+{
+    static char path[PATH_MAX];
+    const char *slash = strchr(name, '/');
+    if (slash) {
+        snprintf(path, sizeof path, "%s/%.*s", dir, (int)(slash - name), name);
+        if (mkdir(path, 0700) == 0)
+            remember(path);
+    }
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "fopen %s: %s\n", path, strerror(errno));
+        abort();
+    }
+    fputs(text, f);
+    fclose(f);
+    remember(path);
+    return path;
+}
+
+/* Load yaml written to a fresh folder as lagebild.yaml; *path gets its path. */
+static char cfg_path[PATH_MAX];
+
+static lb_status load(const char *yaml, lb_config **cfg, char **diag)
+{
+    const char *dir = new_dir();
+    snprintf(cfg_path, sizeof cfg_path, "%s", write_file(dir, "lagebild.yaml", yaml));
+    return lb_config_load(cfg_path, cfg, diag);
+}
+
+/* 1-based line of the first occurrence of needle in text (0 if absent). */
+static int line_of(const char *text, const char *needle)
+{
+    const char *p = strstr(text, needle);
+    if (!p)
+        return 0;
+    int line = 1;
+    for (const char *q = text; q < p; q++)
+        line += *q == '\n';
+    return line;
+}
+
+/* "cfg_path:LINE: message" */
+static const char *at(const char *yaml, const char *needle, const char *fmt, ...)
+{
+    static char buf[4][1024];
+    static int k;
+    char *b = buf[k++ % 4];
+    int n = snprintf(b, sizeof buf[0], "%s:%d: ", cfg_path, line_of(yaml, needle));
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(b + n, sizeof buf[0] - (size_t)n, fmt, ap);
+    va_end(ap);
+    return b;
+}
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+    for (; s && *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+/* Load yaml that must fail with LB_ECONFIG; returns the diag (caller frees). */
+static char *load_bad(const char *yaml)
+{
+    lb_config *cfg = (lb_config *)1;
+    char *diag = NULL;
+    lb_status st = load(yaml, &cfg, &diag);
+    if (st != LB_ECONFIG)
+        fprintf(stderr, "  status %s, diag:\n%s", lb_status_name(st), diag ? diag : "(none)\n");
+    ASSERT_EQ(st, LB_ECONFIG);
+    ASSERT(cfg == NULL);
+    ASSERT(diag != NULL);
+    return diag;
+}
+
+/* Minimal valid pieces to build failing configs around. */
+#define OK_LAYERS                                                              \
+    "layers:\n"                                                                \
+    "  roadblocks:\n"                                                          \
+    "    title: Sperren\n"
+
+#define OK_SOURCE(id)                                                          \
+    "  " id ":\n"                                                              \
+    "    path: a.geojson\n"                                                    \
+    "    layer: roadblocks\n"                                                  \
+    "    agency: police\n"                                                     \
+    "    label:\n"                                                             \
+    "      level: OFFEN\n"
+
+/* ---- valid configs ---------------------------------------------------- */
+
+static const char full_yaml[] =
+    "# Lagebild Landkreis\n"
+    "store:\n"
+    "  path: data/lage.sqlite\n"
+    "groups: [police, fire, military, kritis, thw, lagezentrum, landkreis]\n"
+    "caveats: [eyes-only-bw, no_press]\n"
+    "layers:\n"
+    "  roadblocks:\n"
+    "    title: Straßensperren\n"
+    "    style: ../styles/police.json\n"
+    "    attribution: Polizei Niedersachsen\n"
+    "  shelters:\n"
+    "    title: Notunterkünfte\n"
+    "    style: /etc/lagebild/styles/fire.json\n"
+    "  hydrants:\n"
+    "    title: Hydranten\n"
+    "sources:\n"
+    "  police_roadblocks:\n"
+    "    path: police/roadblocks.geojson\n"
+    "    driver: GeoJSON\n"
+    "    ogr_layer: roadblocks\n"
+    "    crs: EPSG:25832\n"
+    "    force_crs: true\n"
+    "    layer: roadblocks\n"
+    "    agency: police\n"
+    "    fid: id\n"
+    "    mgrs: position\n"
+    "    open_options: [X_POSSIBLE_NAMES=lon, Y_POSSIBLE_NAMES=lat]\n"
+    "    mapping:\n"
+    "      name: bezeichnung\n"
+    "      status: zustand\n"
+    "      observed_at: gemeldet\n"
+    "      valid_from: ab\n"
+    "      valid_to: bis\n"
+    "      accuracy_m: genauigkeit\n"
+    "    set:\n"
+    "      kind: roadblock\n"
+    "    label:\n"
+    "      level: VS-NfD\n"
+    "      releasable_to: [police, fire, lagezentrum]\n"
+    "      caveats: [no_press]\n"
+    "      level_from: einstufung\n"
+    "      releasable_to_from: freigabe\n"
+    "      caveats_from: vorbehalt\n"
+    "  fire_shelters:\n"
+    "    path: /srv/fire/shelters.gpkg\n"
+    "    layer: shelters\n"
+    "    agency: fire\n"
+    "    label:\n"
+    "      level: OFFEN\n"
+    "  wfs_hydrants:\n"
+    "    path: \"WFS:https://geo.example.org/wfs?typename=hydranten\"\n"
+    "    layer: hydrants\n"
+    "    agency: fire\n"
+    "    force_crs: false\n"
+    "    label: {level: offen, releasable_to: [], caveats: []}\n"
+    "maps:\n"
+    "  lage:\n"
+    "    title: Gemeinsames Lagebild\n"
+    "    layers: [hydrants, shelters, roadblocks]\n"
+    "  polizei:\n"
+    "    title: Polizei\n"
+    "    layers:\n"
+    "      - roadblocks\n";
+
+static char *in_dir(const char *dir, const char *rel)
+{
+    static char buf[4][2 * PATH_MAX];
+    static int k;
+    char *b = buf[k++ % 4];
+    snprintf(b, sizeof buf[0], "%s/%s", dir, rel);
+    return b;
+}
+
+LB_TEST(test_full_config_every_field)
+{
+    lb_config *cfg = NULL;
+    char *diag = (char *)1;
+    lb_status st = load(full_yaml, &cfg, &diag);
+    if (st != LB_OK)
+        fprintf(stderr, "%s", diag ? diag : "");
+    ASSERT_EQ(st, LB_OK);
+    ASSERT(diag == NULL);
+    ASSERT(cfg != NULL);
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", cfg_path);
+    *strrchr(dir, '/') = '\0';
+
+    ASSERT_STREQ(cfg->path, cfg_path);
+    ASSERT_STREQ(cfg->store_path, in_dir(dir, "data/lage.sqlite"));
+
+    ASSERT_EQ(cfg->ngroups, 7);
+    ASSERT_STREQ(cfg->groups[0], "police");
+    ASSERT_STREQ(cfg->groups[6], "landkreis");
+    ASSERT_EQ(cfg->ncaveats, 2);
+    ASSERT_STREQ(cfg->caveats[0], "eyes-only-bw");
+    ASSERT_STREQ(cfg->caveats[1], "no_press");
+
+    /* layers, in file order, with lines */
+    ASSERT_EQ(cfg->nlayers, 3);
+    const lb_layer_cfg *l = &cfg->layers[0];
+    ASSERT_STREQ(l->id, "roadblocks");
+    ASSERT_EQ(l->line, line_of(full_yaml, "  roadblocks:"));
+    ASSERT_STREQ(l->title, "Straßensperren");
+    ASSERT_STREQ(l->style, in_dir(dir, "../styles/police.json"));
+    ASSERT_STREQ(l->attribution, "Polizei Niedersachsen");
+    ASSERT_STREQ(cfg->layers[1].id, "shelters");
+    ASSERT_STREQ(cfg->layers[1].style, "/etc/lagebild/styles/fire.json");
+    ASSERT(cfg->layers[1].attribution == NULL);
+    ASSERT_STREQ(cfg->layers[2].id, "hydrants");
+    ASSERT(cfg->layers[2].style == NULL);
+
+    /* sources */
+    ASSERT_EQ(cfg->nsources, 3);
+    const lb_source_cfg *s = &cfg->sources[0];
+    ASSERT_STREQ(s->id, "police_roadblocks");
+    ASSERT_EQ(s->line, line_of(full_yaml, "  police_roadblocks:"));
+    ASSERT_STREQ(s->path, in_dir(dir, "police/roadblocks.geojson"));
+    ASSERT_STREQ(s->driver, "GeoJSON");
+    ASSERT_STREQ(s->ogr_layer, "roadblocks");
+    ASSERT_STREQ(s->crs, "EPSG:25832");
+    ASSERT(s->force_crs);
+    ASSERT_STREQ(s->layer, "roadblocks");
+    ASSERT_STREQ(s->agency, "police");
+    ASSERT_STREQ(s->fid_attr, "id");
+    ASSERT_STREQ(s->mgrs_attr, "position");
+    ASSERT(s->open_options != NULL);
+    ASSERT_STREQ(s->open_options[0], "X_POSSIBLE_NAMES=lon");
+    ASSERT_STREQ(s->open_options[1], "Y_POSSIBLE_NAMES=lat");
+    ASSERT(s->open_options[2] == NULL);
+    ASSERT(s->map[LB_FIELD_KIND] == NULL);
+    ASSERT_STREQ(s->map[LB_FIELD_NAME], "bezeichnung");
+    ASSERT_STREQ(s->map[LB_FIELD_STATUS], "zustand");
+    ASSERT_STREQ(s->map[LB_FIELD_OBSERVED_AT], "gemeldet");
+    ASSERT_STREQ(s->map[LB_FIELD_VALID_FROM], "ab");
+    ASSERT_STREQ(s->map[LB_FIELD_VALID_TO], "bis");
+    ASSERT_STREQ(s->map[LB_FIELD_ACCURACY_M], "genauigkeit");
+    ASSERT_STREQ(s->set[LB_FIELD_KIND], "roadblock");
+    for (int f = 1; f < LB_FIELD_COUNT; f++)
+        ASSERT(s->set[f] == NULL);
+    ASSERT_EQ(s->label.level, LB_LEVEL_VS_NFD);
+    ASSERT_EQ(s->label.groups, (1u << 0) | (1u << 1) | (1u << 5));
+    ASSERT_EQ(s->label.caveats, 1u << 1);
+    ASSERT_STREQ(s->label_level_attr, "einstufung");
+    ASSERT_STREQ(s->label_groups_attr, "freigabe");
+    ASSERT_STREQ(s->label_caveats_attr, "vorbehalt");
+
+    s = &cfg->sources[1];
+    ASSERT_STREQ(s->id, "fire_shelters");
+    ASSERT_STREQ(s->path, "/srv/fire/shelters.gpkg");
+    ASSERT(s->driver == NULL && s->ogr_layer == NULL && s->crs == NULL);
+    ASSERT(!s->force_crs);
+    ASSERT(s->fid_attr == NULL && s->mgrs_attr == NULL && s->open_options == NULL);
+    for (int f = 0; f < LB_FIELD_COUNT; f++)
+        ASSERT(s->map[f] == NULL && s->set[f] == NULL);
+    ASSERT_EQ(s->label.level, LB_LEVEL_OFFEN);
+    ASSERT_EQ(s->label.groups, 0);
+    ASSERT_EQ(s->label.caveats, 0);
+    ASSERT(s->label_level_attr == NULL && s->label_groups_attr == NULL &&
+           s->label_caveats_attr == NULL);
+
+    s = &cfg->sources[2];
+    ASSERT_STREQ(s->id, "wfs_hydrants");
+    ASSERT_STREQ(s->path, "WFS:https://geo.example.org/wfs?typename=hydranten");
+    ASSERT_EQ(s->label.level, LB_LEVEL_OFFEN);
+
+    /* maps: layer order as written, bottom to top */
+    ASSERT_EQ(cfg->nmaps, 2);
+    const lb_map_cfg *m = &cfg->maps[0];
+    ASSERT_STREQ(m->id, "lage");
+    ASSERT_EQ(m->line, line_of(full_yaml, "  lage:"));
+    ASSERT_STREQ(m->title, "Gemeinsames Lagebild");
+    ASSERT_EQ(m->nlayers, 3);
+    ASSERT_STREQ(m->layers[0], "hydrants");
+    ASSERT_STREQ(m->layers[1], "shelters");
+    ASSERT_STREQ(m->layers[2], "roadblocks");
+    ASSERT_EQ(cfg->maps[1].nlayers, 1);
+    ASSERT_STREQ(cfg->maps[1].layers[0], "roadblocks");
+
+    lb_config_free(cfg);
+}
+
+LB_TEST(test_lookups_and_names)
+{
+    lb_config *cfg = NULL;
+    ASSERT_EQ(load(full_yaml, &cfg, NULL), LB_OK);
+    ASSERT(lb_config_source(cfg, "fire_shelters") == &cfg->sources[1]);
+    ASSERT(lb_config_source(cfg, "nope") == NULL);
+    ASSERT(lb_config_layer(cfg, "hydrants") == &cfg->layers[2]);
+    ASSERT(lb_config_layer(cfg, "Hydrants") == NULL);
+    ASSERT(lb_config_map(cfg, "polizei") == &cfg->maps[1]);
+    ASSERT(lb_config_map(cfg, NULL) == NULL);
+    ASSERT_EQ(lb_config_group_index(cfg, "police"), 0);
+    ASSERT_EQ(lb_config_group_index(cfg, "landkreis"), 6);
+    ASSERT_EQ(lb_config_group_index(cfg, "bundeswehr"), -1);
+    ASSERT_EQ(lb_config_caveat_index(cfg, "no_press"), 1);
+    ASSERT_EQ(lb_config_caveat_index(cfg, "police"), -1);
+
+    static const char *const names[] = {"kind", "name", "status", "observed_at",
+                                        "valid_from", "valid_to", "accuracy_m"};
+    for (int f = 0; f < LB_FIELD_COUNT; f++)
+        ASSERT_STREQ(lb_field_name((lb_field)f), names[f]);
+    ASSERT(lb_field_name(LB_FIELD_COUNT) == NULL);
+    lb_config_free(cfg);
+    lb_config_free(NULL);
+}
+
+LB_TEST(test_format_groups_and_caveats)
+{
+    lb_config *cfg = NULL;
+    ASSERT_EQ(load(full_yaml, &cfg, NULL), LB_OK);
+    char buf[128];
+    const lb_source_cfg *s = lb_config_source(cfg, "police_roadblocks");
+    lb_config_format_groups(cfg, s->label.groups, buf, sizeof buf);
+    ASSERT_STREQ(buf, "police,fire,lagezentrum");
+    lb_config_format_caveats(cfg, s->label.caveats, buf, sizeof buf);
+    ASSERT_STREQ(buf, "no_press");
+    lb_config_format_groups(cfg, 0, buf, sizeof buf);
+    ASSERT_STREQ(buf, "");
+    /* declaration order, not bit-setting order */
+    lb_config_format_groups(cfg, (1u << 6) | (1u << 2), buf, sizeof buf);
+    ASSERT_STREQ(buf, "military,landkreis");
+    /* an undeclared bit is shown, not dropped */
+    lb_config_format_caveats(cfg, (UINT64_C(1) << 40) | 1u, buf, sizeof buf);
+    ASSERT_STREQ(buf, "eyes-only-bw,#40");
+    /* only whole names when the buffer is short */
+    lb_config_format_groups(cfg, 3, buf, 10);
+    ASSERT_STREQ(buf, "police");
+    lb_config_format_groups(cfg, 3, buf, 13);
+    ASSERT_STREQ(buf, "police,fire");
+    buf[0] = 'x';
+    lb_config_format_groups(cfg, 3, buf, 1);
+    ASSERT_STREQ(buf, "");
+    lb_config_free(cfg);
+}
+
+LB_TEST(test_relative_config_path_and_dataset_strings)
+{
+    const char *dir = new_dir();
+    static const char yaml[] =
+        OK_LAYERS
+        "sources:\n"
+        "  rel:\n"
+        "    path: police/a.geojson\n"
+        "    layer: roadblocks\n"
+        "    agency: police\n"
+        "    label: {level: OFFEN}\n"
+        "  pg:\n"
+        "    path: \"PG:dbname=lage host=db\"\n"
+        "    layer: roadblocks\n"
+        "    agency: police\n"
+        "    label: {level: OFFEN}\n"
+        "  url:\n"
+        "    path: https://example.org/data.geojson\n"
+        "    layer: roadblocks\n"
+        "    agency: police\n"
+        "    label: {level: OFFEN}\n"
+        "  vsi:\n"
+        "    path: /vsizip/archiv.zip/a.shp\n"
+        "    layer: roadblocks\n"
+        "    agency: police\n"
+        "    label: {level: OFFEN}\n"
+        "  vsirel:\n"
+        "    path: /vsicurl/https://example.org/x.fgb\n"
+        "    layer: roadblocks\n"
+        "    agency: police\n"
+        "    label: {level: OFFEN}\n"
+        "  oapif:\n"
+        "    path: OAPIF:https://example.org/ogc\n"
+        "    layer: roadblocks\n"
+        "    agency: police\n"
+        "    label: {level: OFFEN}\n"
+        "  dotted:\n"
+        "    path: ./x:y.geojson\n"
+        "    layer: roadblocks\n"
+        "    agency: police\n"
+        "    label: {level: OFFEN}\n";
+    write_file(dir, "conf/lage.yml", yaml);
+    char cwd[PATH_MAX];
+    ASSERT(getcwd(cwd, sizeof cwd) != NULL);
+    ASSERT_EQ(chdir(dir), 0);
+    lb_config *cfg = NULL;
+    char *diag = NULL;
+    lb_status st = lb_config_load("conf/lage.yml", &cfg, &diag);
+    int back = chdir(cwd);
+    ASSERT_EQ(back, 0);
+    if (st != LB_OK)
+        fprintf(stderr, "%s", diag);
+    ASSERT_EQ(st, LB_OK);
+    ASSERT_STREQ(cfg->path, "conf/lage.yml");
+    /* default store: the config's name with .sqlite, beside it */
+    ASSERT_STREQ(cfg->store_path, "conf/lage.sqlite");
+    ASSERT_STREQ(lb_config_source(cfg, "rel")->path, "conf/police/a.geojson");
+    ASSERT_STREQ(lb_config_source(cfg, "pg")->path, "PG:dbname=lage host=db");
+    ASSERT_STREQ(lb_config_source(cfg, "url")->path, "https://example.org/data.geojson");
+    ASSERT_STREQ(lb_config_source(cfg, "vsi")->path, "/vsizip/archiv.zip/a.shp");
+    ASSERT_STREQ(lb_config_source(cfg, "vsirel")->path, "/vsicurl/https://example.org/x.fgb");
+    ASSERT_STREQ(lb_config_source(cfg, "oapif")->path, "OAPIF:https://example.org/ogc");
+    ASSERT_STREQ(lb_config_source(cfg, "dotted")->path, "conf/./x:y.geojson");
+    lb_config_free(cfg);
+}
+
+LB_TEST(test_default_store_path)
+{
+    const char *dir = new_dir();
+    lb_config *cfg = NULL;
+    const char *p = write_file(dir, "lage.v2.yaml", "layers: {}\n");
+    ASSERT_EQ(lb_config_load(p, &cfg, NULL), LB_OK);
+    ASSERT_STREQ(cfg->store_path, in_dir(dir, "lage.v2.sqlite"));
+    lb_config_free(cfg);
+    p = write_file(dir, "lagebild", "sources:\n");
+    ASSERT_EQ(lb_config_load(p, &cfg, NULL), LB_OK);
+    ASSERT_STREQ(cfg->store_path, in_dir(dir, "lagebild.sqlite"));
+    lb_config_free(cfg);
+    /* an absolute store path is kept */
+    p = write_file(dir, "abs.yaml", "store:\n  path: /var/lib/lagebild/lage.sqlite\n");
+    ASSERT_EQ(lb_config_load(p, &cfg, NULL), LB_OK);
+    ASSERT_STREQ(cfg->store_path, "/var/lib/lagebild/lage.sqlite");
+    lb_config_free(cfg);
+}
+
+LB_TEST(test_empty_config_is_valid)
+{
+    lb_config *cfg = NULL;
+    char *diag = NULL;
+    ASSERT_EQ(load("", &cfg, &diag), LB_OK);
+    ASSERT(diag == NULL);
+    ASSERT_EQ(cfg->nsources + cfg->nlayers + cfg->nmaps + cfg->ngroups + cfg->ncaveats, 0);
+    ASSERT(cfg->sources == NULL && cfg->layers == NULL && cfg->groups == NULL);
+    ASSERT(cfg->store_path != NULL);
+    lb_config_free(cfg);
+
+    ASSERT_EQ(load("# only a comment\nstore:\ngroups: []\nlayers: {}\nsources:\nmaps: {}\n",
+                   &cfg, &diag),
+              LB_OK);
+    ASSERT_EQ(cfg->nsources + cfg->nlayers + cfg->nmaps + cfg->ngroups, 0);
+    lb_config_free(cfg);
+}
+
+/* ---- errors ----------------------------------------------------------- */
+
+LB_TEST(test_unknown_key_at_each_level)
+{
+    static const char yaml[] =
+        "stroe:\n"
+        "  path: x.sqlite\n"
+        "store:\n"
+        "  pth: x.sqlite\n"
+        "layers:\n"
+        "  roadblocks:\n"
+        "    title: Sperren\n"
+        "    colour: red\n"
+        "sources:\n"
+        "  police_roadblocks:\n"
+        "    path: a.geojson\n"
+        "    lyaer: roadblocks\n"
+        "    layer: roadblocks\n"
+        "    agency: police\n"
+        "    mapping:\n"
+        "      nmae: bezeichnung\n"
+        "    set:\n"
+        "      knid: roadblock\n"
+        "    label:\n"
+        "      level: OFFEN\n"
+        "      groups: [police]\n"
+        "maps:\n"
+        "  lage:\n"
+        "    title: Lage\n"
+        "    layers: [roadblocks]\n"
+        "    zoom: 9\n";
+    char *diag = load_bad(yaml);
+    ASSERT_CONTAINS(diag, at(yaml, "stroe:",
+                             "unknown key 'stroe' at the top level (valid: store, groups, "
+                             "caveats, layers, sources, maps)\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "pth:", "unknown key 'pth' in section 'store' (valid: path)\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "colour:",
+                             "unknown key 'colour' in layer 'roadblocks' (valid: title, "
+                             "style, attribution)\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "lyaer:",
+                             "unknown key 'lyaer' in source 'police_roadblocks' (valid: path, "
+                             "driver, ogr_layer, crs, force_crs, layer, agency, fid, mgrs, "
+                             "open_options, mapping, set, label)\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "nmae:",
+                             "unknown key 'nmae' in mapping of source 'police_roadblocks' "
+                             "(valid: kind, name, status, observed_at, valid_from, valid_to, "
+                             "accuracy_m)\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "knid:", "unknown key 'knid' in set of source"));
+    ASSERT_CONTAINS(diag, at(yaml, "groups:",
+                             "unknown key 'groups' in label of source 'police_roadblocks' "
+                             "(valid: level, releasable_to, caveats, level_from, "
+                             "releasable_to_from, caveats_from)\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "zoom:",
+                             "unknown key 'zoom' in map 'lage' (valid: title, layers)\n"));
+    ASSERT_EQ(count_lines(diag), 8);
+    free(diag);
+}
+
+LB_TEST(test_wrong_types)
+{
+    static const char yaml[] =
+        "groups: police\n"
+        OK_LAYERS
+        "    style: {file: x.json}\n"
+        "sources:\n"
+        "  a:\n"
+        "    path: [a.geojson]\n"
+        "    layer: roadblocks\n"
+        "    agency: \"\"\n"
+        "    force_crs: yes please\n"
+        "    crs: EPSG:4326\n"
+        "    open_options: [X_POSSIBLE_NAMES=lon, SPLIT]\n"
+        "    mapping: name\n"
+        "    label:\n"
+        "      level: streng geheim\n"
+        "      releasable_to: police\n"
+        "  b:\n"
+        "    path: b.geojson\n"
+        "    layer: roadblocks\n"
+        "    agency: fire\n"
+        "    force_crs: \"true\"\n"
+        "    crs: EPSG:4326\n"
+        "    label: [level, OFFEN]\n"
+        "  c:\n"
+        "    path: c.geojson\n"
+        "    layer: roadblocks\n"
+        "    agency: fire\n"
+        "    force_crs: True\n"
+        "    crs: EPSG:4326\n"
+        "    fid: {a: b}\n"
+        "    label:\n"
+        "      level: OFFEN\n"
+        "      caveats: [[x]]\n"
+        "  d: just a string\n"
+        "maps: [lage]\n";
+    char *diag = load_bad(yaml);
+    ASSERT_CONTAINS(diag, at(yaml, "groups:", "key 'groups' must be a list, got 'police'\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "style:", "key 'style' must be a string, got a mapping\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "path: [", "key 'path' must be a string, got a list\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "agency: \"\"", "key 'agency' must not be empty\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "yes please",
+                             "key 'force_crs' must be true or false, got 'yes please'\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "SPLIT", "open option 'SPLIT' must have the form KEY=VALUE\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "mapping: name",
+                             "key 'mapping' must be a mapping, got 'name'\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "streng geheim",
+                             "key 'level' must be one of OFFEN, VS-NfD, VS-VERTRAULICH, GEHEIM, "
+                             "got 'streng geheim'\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "releasable_to: police",
+                             "key 'releasable_to' must be a list, got 'police'\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "\"true\"",
+                             "key 'force_crs' must be true or false, got quoted 'true'\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "label: [", "key 'label' must be a mapping, got a list\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "True", "key 'force_crs' must be true or false, got 'True'\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "fid:", "key 'fid' must be a string, got a mapping\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "[[x]]",
+                             "items of 'caveats' must be caveat names, got a list\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "d: just",
+                             "source 'd' must be a mapping of keys, got 'just a string'\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "maps:",
+                             "key 'maps' must be a mapping of map ids to maps, got a list\n"));
+    free(diag);
+}
+
+LB_TEST(test_missing_required_keys)
+{
+    static const char yaml[] =
+        "layers:\n"
+        "  roadblocks:\n"
+        "    style: a.json\n"
+        "  shelters:\n"
+        "sources:\n"
+        "  a:\n"
+        "    driver: GeoJSON\n"
+        "  b:\n"
+        "    path: b.geojson\n"
+        "    layer: shelters\n"
+        "    agency: fire\n"
+        "    label:\n"
+        "      releasable_to: []\n"
+        "  c:\n"
+        "    path: b.geojson\n"
+        "    layer: shelters\n"
+        "    agency:\n"
+        "    label:\n"
+        "      level: OFFEN\n"
+        "maps:\n"
+        "  lage:\n"
+        "    layers: [roadblocks]\n"
+        "  leer:\n"
+        "    title: Leer\n";
+    char *diag = load_bad(yaml);
+    ASSERT_CONTAINS(diag, at(yaml, "  roadblocks:",
+                             "missing required key 'title' in layer 'roadblocks'\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "  shelters:",
+                             "missing required key 'title' in layer 'shelters'\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "  a:", "missing required key 'path' in source 'a'\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "  a:", "missing required key 'layer' in source 'a'\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "  a:", "missing required key 'agency' in source 'a'\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "  a:", "missing required key 'label' in source 'a'\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "    label:\n      rel",
+                             "missing required key 'level' in label of source 'b'\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "agency:\n", "key 'agency' in source 'c' has no value\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "  lage:", "missing required key 'title' in map 'lage'\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "  leer:", "missing required key 'layers' in map 'leer'\n"));
+    ASSERT_EQ(count_lines(diag), 10);
+    free(diag);
+}
+
+LB_TEST(test_undefined_references)
+{
+    static const char yaml[] =
+        "groups: [police, fire]\n"
+        "caveats: [eyes-only-bw]\n"
+        OK_LAYERS
+        "sources:\n"
+        "  a:\n"
+        "    path: a.geojson\n"
+        "    layer: roadblock\n"
+        "    agency: police\n"
+        "    label:\n"
+        "      level: OFFEN\n"
+        "      releasable_to: [police, polizei]\n"
+        "      caveats: [eyes-only-nds]\n"
+        "maps:\n"
+        "  lage:\n"
+        "    title: Lage\n"
+        "    layers: [roadblocks, shelters]\n";
+    char *diag = load_bad(yaml);
+    ASSERT_CONTAINS(diag, at(yaml, "layer: roadblock\n",
+                             "undefined layer 'roadblock' (defined layers: roadblocks)\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "polizei]",
+                             "undeclared group 'polizei' (declared: police, fire)\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "eyes-only-nds",
+                             "undeclared caveat 'eyes-only-nds' (declared: eyes-only-bw)\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "shelters]",
+                             "undefined layer 'shelters' (defined layers: roadblocks)\n"));
+    ASSERT_EQ(count_lines(diag), 4);
+    free(diag);
+
+    /* nothing declared at all */
+    static const char yaml2[] =
+        "sources:\n"
+        "  a:\n"
+        "    path: a.geojson\n"
+        "    layer: roadblocks\n"
+        "    agency: police\n"
+        "    label: {level: OFFEN, releasable_to: [police], caveats: [x]}\n";
+    diag = load_bad(yaml2);
+    ASSERT_CONTAINS(diag, at(yaml2, "layer:",
+                             "undefined layer 'roadblocks' (no layers are defined)\n"));
+    ASSERT_CONTAINS(diag, at(yaml2, "label:",
+                             "undeclared group 'police' (no groups are declared)\n"));
+    ASSERT_CONTAINS(diag, at(yaml2, "label:", "undeclared caveat 'x' (no caveats are declared)\n"));
+    free(diag);
+}
+
+#define ID63 "a12345678901234567890123456789012345678901234567890123456789012"
+#define ID64 ID63 "x"
+
+LB_TEST(test_invalid_ids)
+{
+    static const char yaml[] =
+        "layers:\n"
+        "  Roadblocks: {title: a}\n"
+        "  1roads: {title: a}\n"
+        "  road-blocks: {title: a}\n"
+        "  lb_revisions: {title: a}\n"
+        "  idx_roads_geom: {title: a}\n"
+        "  sqlite_sequence: {title: a}\n"
+        "  knn: {title: a}\n"
+        "  spatialindex: {title: a}\n"
+        "  geometry_columns: {title: a}\n"
+        "  spatial_ref_sys_aux: {title: a}\n"
+        "  elementarygeometries: {title: a}\n"
+        "  " ID64 ": {title: a}\n"
+        "  " ID63 ": {title: a}\n"
+        "  ok_layer_2: {title: a}\n"
+        "  knnx: {title: a}\n"
+        "sources:\n"
+        "  Police:\n"
+        "    path: a.geojson\n"
+        "    layer: ok_layer_2\n"
+        "    agency: police\n"
+        "    label: {level: OFFEN}\n"
+        "maps:\n"
+        "  lage-karte: {title: a, layers: [ok_layer_2]}\n"
+        "  lb_map: {title: a, layers: [ok_layer_2]}\n";
+    char *diag = load_bad(yaml);
+    const char *rule = "use 1 to 63 characters a-z, 0-9 and _, starting with a letter\n";
+    ASSERT_CONTAINS(diag, at(yaml, "Roadblocks", "invalid layer id 'Roadblocks': %s", rule));
+    ASSERT_CONTAINS(diag, at(yaml, "1roads", "invalid layer id '1roads': %s", rule));
+    ASSERT_CONTAINS(diag, at(yaml, "road-blocks", "invalid layer id 'road-blocks': %s", rule));
+    ASSERT_CONTAINS(diag, at(yaml, "lb_revisions",
+                             "layer id 'lb_revisions' is reserved: ids must not start with lb_, "
+                             "idx_ or sqlite_\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "idx_roads_geom", "layer id 'idx_roads_geom' is reserved"));
+    ASSERT_CONTAINS(diag, at(yaml, "sqlite_sequence", "layer id 'sqlite_sequence' is reserved"));
+    const char *sys = "is reserved: it names a SpatiaLite system table\n";
+    ASSERT_CONTAINS(diag, at(yaml, "knn:", "layer id 'knn' %s", sys));
+    ASSERT_CONTAINS(diag, at(yaml, "spatialindex", "layer id 'spatialindex' %s", sys));
+    ASSERT_CONTAINS(diag, at(yaml, "geometry_columns", "layer id 'geometry_columns' %s", sys));
+    ASSERT_CONTAINS(diag, at(yaml, "spatial_ref_sys_aux",
+                             "layer id 'spatial_ref_sys_aux' %s", sys));
+    ASSERT_CONTAINS(diag, at(yaml, "elementarygeometries",
+                             "layer id 'elementarygeometries' %s", sys));
+    ASSERT_EQ(strlen(ID63), 63);
+    ASSERT_CONTAINS(diag, at(yaml, ID64,
+                             "invalid layer id '" ID64 "': 64 characters, at most 63 are allowed\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "Police", "invalid source id 'Police': %s", rule));
+    ASSERT_CONTAINS(diag, at(yaml, "lage-karte", "invalid map id 'lage-karte': %s", rule));
+    /* 63 characters, knnx and ok_layer_2 are fine; map ids have no reserved prefixes */
+    ASSERT_EQ(count_lines(diag), 14);
+    free(diag);
+}
+
+LB_TEST(test_duplicate_keys)
+{
+    static const char yaml[] =
+        OK_LAYERS
+        "  roadblocks:\n"
+        "    title: Nochmal\n"
+        "sources:\n"
+        OK_SOURCE("a")
+        "    agency: fire\n"
+        "maps: {}\n"
+        "maps: {}\n";
+    char *diag = load_bad(yaml);
+    ASSERT_CONTAINS(diag, at(yaml, "  roadblocks:\n    title: N",
+                             "duplicate key 'roadblocks' (first given on line %d)\n",
+                             line_of(yaml, "  roadblocks:")));
+    ASSERT_CONTAINS(diag, at(yaml, "agency: fire",
+                             "duplicate key 'agency' (first given on line %d)\n",
+                             line_of(yaml, "agency: police")));
+    char expect[PATH_MAX + 128];
+    snprintf(expect, sizeof expect, "%s:%d: duplicate key 'maps' (first given on line %d)\n",
+             cfg_path, line_of(yaml, "maps: {}\nmaps") + 1, line_of(yaml, "maps:"));
+    ASSERT_CONTAINS(diag, expect);
+    ASSERT_EQ(count_lines(diag), 3);
+    free(diag);
+}
+
+LB_TEST(test_yaml_syntax_error_has_line)
+{
+    static const char yaml[] =
+        OK_LAYERS
+        "sources:\n"
+        "  a:\n"
+        "    path: \"a.geojson\n"
+        "    layer: roadblocks\n";
+    char *diag = load_bad(yaml);
+    /* "file:LINE: message" with the line of the broken scalar or after it */
+    char prefix[PATH_MAX + 8];
+    snprintf(prefix, sizeof prefix, "%s:", cfg_path);
+    ASSERT(strncmp(diag, prefix, strlen(prefix)) == 0);
+    int line = atoi(diag + strlen(prefix));
+    ASSERT(line >= line_of(yaml, "path: \"a") && line <= line_of(yaml, "layer: r") + 1);
+    ASSERT_EQ(count_lines(diag), 1);
+    free(diag);
+
+    static const char yaml2[] =
+        "groups: [police, fire\n"
+        "layers:\n"
+        "  a: {title: x}\n";
+    diag = load_bad(yaml2);
+    /* libfyaml notices the unclosed '[' only where the next token fails */
+    ASSERT_CONTAINS(diag, at(yaml2, "  a:", "missing comma in flow sequence\n"));
+    free(diag);
+
+    static const char yaml3[] =
+        "layers:\n"
+        "  a:\n"
+        "    title: x\n"
+        "   b: y\n";
+    diag = load_bad(yaml3);
+    ASSERT_CONTAINS(diag, at(yaml3, "   b:", "invalid indentation in mapping\n"));
+    free(diag);
+}
+
+LB_TEST(test_text_must_be_utf8)
+{
+    /* "Straße" saved as Latin-1, as older GIS tools do */
+    static const char yaml[] = OK_LAYERS "    attribution: Stra\xdf" "enmeisterei\n";
+    char *diag = load_bad(yaml);
+    ASSERT_CONTAINS(diag, at(yaml, "attribution",
+                             "invalid UTF-8 (byte 0xdf in column 22): save the file as UTF-8\n"));
+    ASSERT_EQ(count_lines(diag), 1);
+    free(diag);
+
+    /* a NUL written as an escape */
+    static const char yaml2[] = OK_LAYERS "    attribution: \"a\\0b\"\n";
+    diag = load_bad(yaml2);
+    ASSERT_CONTAINS(diag, at(yaml2, "attribution", "NUL characters are not allowed in strings\n"));
+    free(diag);
+
+    /* a byte-order mark and CRLF line ends are fine */
+    lb_config *cfg = NULL;
+    ASSERT_EQ(load("\xef\xbb\xbflayers:\r\n  a:\r\n    title: T\r\n", &cfg, NULL), LB_OK);
+    ASSERT_STREQ(cfg->layers[0].title, "T");
+    lb_config_free(cfg);
+}
+
+LB_TEST(test_aliases_and_anchors_rejected)
+{
+    static const char yaml[] =
+        OK_LAYERS
+        "sources:\n"
+        "  a:\n"
+        "    path: a.geojson\n"
+        "    layer: roadblocks\n"
+        "    agency: police\n"
+        "    label: &default_label\n"
+        "      level: OFFEN\n"
+        "  b:\n"
+        "    path: b.geojson\n"
+        "    layer: roadblocks\n"
+        "    agency: police\n"
+        "    label: *default_label\n";
+    char *diag = load_bad(yaml);
+    ASSERT_CONTAINS(diag, at(yaml, "&default_label", "YAML aliases are not supported"));
+    ASSERT_CONTAINS(diag, at(yaml, "*default_label",
+                             "YAML aliases are not supported (found alias '*default_label')\n"));
+    ASSERT_EQ(count_lines(diag), 2);
+    free(diag);
+
+    /* merge keys need aliases too */
+    static const char yaml2[] =
+        "layers:\n"
+        "  a: {title: A}\n"
+        "  b:\n"
+        "    <<: *base\n";
+    diag = load_bad(yaml2);
+    ASSERT_CONTAINS(diag, "YAML aliases are not supported");
+    free(diag);
+}
+
+LB_TEST(test_missing_file)
+{
+    const char *dir = new_dir();
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/nope.yaml", dir);
+    lb_config *cfg = (lb_config *)1;
+    char *diag = NULL;
+    ASSERT_EQ(lb_config_load(path, &cfg, &diag), LB_ENOENT);
+    ASSERT(cfg == NULL);
+    ASSERT_CONTAINS(diag, path);
+    ASSERT_CONTAINS(diag, "No such file");
+    free(diag);
+    /* diag is optional */
+    ASSERT_EQ(lb_config_load(path, &cfg, NULL), LB_ENOENT);
+    /* a folder is not a config */
+    ASSERT_EQ(lb_config_load(dir, &cfg, &diag), LB_EIO);
+    ASSERT_CONTAINS(diag, "is a directory");
+    free(diag);
+    ASSERT_EQ(lb_config_load(NULL, &cfg, NULL), LB_EINVAL);
+}
+
+LB_TEST(test_several_errors_reported_at_once_sorted)
+{
+    static const char yaml[] =
+        "groups: [police, Fire]\n"
+        OK_LAYERS
+        "    extra: 1\n"
+        "sources:\n"
+        "  a:\n"
+        "    path: a.geojson\n"
+        "    layer: nowhere\n"
+        "    agency: police\n"
+        "    force_crs: maybe\n"
+        "    label:\n"
+        "      level: OFFEN\n"
+        "maps:\n"
+        "  lage:\n"
+        "    layers: [roadblocks, roadblocks]\n";
+    char *diag = load_bad(yaml);
+    ASSERT_EQ(count_lines(diag), 6);
+    /* one line each, in line order although decoded in another order */
+    int prev = 0;
+    for (const char *p = diag; *p; p = strchr(p, '\n') + 1) {
+        ASSERT(strncmp(p, cfg_path, strlen(cfg_path)) == 0);
+        int line = atoi(p + strlen(cfg_path) + 1);
+        ASSERT(line >= prev);
+        prev = line;
+    }
+    ASSERT_CONTAINS(diag, at(yaml, "Fire", "invalid group name 'Fire'"));
+    ASSERT_CONTAINS(diag, at(yaml, "extra:", "unknown key 'extra' in layer 'roadblocks'"));
+    ASSERT_CONTAINS(diag, at(yaml, "nowhere", "undefined layer 'nowhere'"));
+    ASSERT_CONTAINS(diag, at(yaml, "maybe", "key 'force_crs' must be true or false, got 'maybe'"));
+    ASSERT_CONTAINS(diag, at(yaml, "  lage:", "missing required key 'title' in map 'lage'"));
+    ASSERT_CONTAINS(diag, at(yaml, "[roadblocks, roadblocks]",
+                             "layer 'roadblocks' is listed twice"));
+    free(diag);
+}
+
+LB_TEST(test_force_crs_needs_crs)
+{
+    static const char yaml[] =
+        OK_LAYERS
+        "sources:\n"
+        OK_SOURCE("a")
+        "    force_crs: true\n";
+    char *diag = load_bad(yaml);
+    ASSERT_CONTAINS(diag, at(yaml, "force_crs",
+                             "force_crs: true in source 'a' needs a crs to force\n"));
+    ASSERT_EQ(count_lines(diag), 1);
+    free(diag);
+}
+
+LB_TEST(test_mapping_and_set_for_same_field)
+{
+    static const char yaml[] =
+        OK_LAYERS
+        "sources:\n"
+        OK_SOURCE("a")
+        "    mapping:\n"
+        "      kind: art\n"
+        "      name: bezeichnung\n"
+        "    set:\n"
+        "      status: aktiv\n"
+        "      kind: roadblock\n";
+    char *diag = load_bad(yaml);
+    ASSERT_CONTAINS(diag, at(yaml, "kind: roadblock",
+                             "field 'kind' in source 'a' is given both in mapping (from an "
+                             "attribute) and in set (constant)\n"));
+    ASSERT_EQ(count_lines(diag), 1);
+    free(diag);
+}
+
+LB_TEST(test_group_and_caveat_declarations)
+{
+    char yaml[4096];
+    size_t n = (size_t)snprintf(yaml, sizeof yaml, "groups: [");
+    for (int i = 0; i < 65; i++)
+        n += (size_t)snprintf(yaml + n, sizeof yaml - n, "%sg%d", i ? ", " : "", i);
+    snprintf(yaml + n, sizeof yaml - n,
+             "]\ncaveats: [a, a, \"\", -x, ok-1_x]\n");
+    char *diag = load_bad(yaml);
+    ASSERT_CONTAINS(diag, at(yaml, "groups", "too many groups: at most 64 can be declared\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "caveats", "caveat 'a' is declared twice\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "caveats",
+                             "items of 'caveats' must be caveat names, got an empty string\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "caveats", "invalid caveat name '-x'"));
+    ASSERT_EQ(count_lines(diag), 4);
+    free(diag);
+
+    /* exactly 64 is fine, and the last one gets bit 63 */
+    n = (size_t)snprintf(yaml, sizeof yaml, "groups: [");
+    for (int i = 0; i < 64; i++)
+        n += (size_t)snprintf(yaml + n, sizeof yaml - n, "%sg%d", i ? ", " : "", i);
+    snprintf(yaml + n, sizeof yaml - n,
+             "]\n" OK_LAYERS "sources:\n"
+             "  a:\n    path: a\n    layer: roadblocks\n    agency: x\n"
+             "    label: {level: GEHEIM, releasable_to: [g63, g0]}\n");
+    lb_config *cfg = NULL;
+    ASSERT_EQ(load(yaml, &cfg, NULL), LB_OK);
+    ASSERT_EQ(cfg->ngroups, 64);
+    ASSERT(cfg->sources[0].label.groups == ((UINT64_C(1) << 63) | 1u));
+    ASSERT_EQ(cfg->sources[0].label.level, LB_LEVEL_GEHEIM);
+    char buf[64];
+    lb_config_format_groups(cfg, cfg->sources[0].label.groups, buf, sizeof buf);
+    ASSERT_STREQ(buf, "g0,g63");
+    lb_config_free(cfg);
+}
+
+LB_TEST(test_label_lists_reject_repeats)
+{
+    static const char yaml[] =
+        "groups: [police, fire]\n"
+        OK_LAYERS
+        "sources:\n"
+        "  a:\n"
+        "    path: a.geojson\n"
+        "    layer: roadblocks\n"
+        "    agency: police\n"
+        "    label:\n"
+        "      level: nfd\n"
+        "      releasable_to: [fire, police, fire]\n";
+    char *diag = load_bad(yaml);
+    ASSERT_CONTAINS(diag, at(yaml, "[fire, police, fire]", "group 'fire' is listed twice\n"));
+    ASSERT_EQ(count_lines(diag), 1);
+    free(diag);
+}
+
+LB_TEST(test_map_layers_empty)
+{
+    static const char yaml[] =
+        OK_LAYERS
+        "maps:\n"
+        "  lage:\n"
+        "    title: Lage\n"
+        "    layers: []\n";
+    char *diag = load_bad(yaml);
+    ASSERT_CONTAINS(diag, at(yaml, "layers: []", "key 'layers' must name at least one layer\n"));
+    free(diag);
+}
+
+LB_TEST(test_top_level_must_be_mapping)
+{
+    static const char yaml[] = "- store\n- layers\n";
+    char *diag = load_bad(yaml);
+    ASSERT_CONTAINS(diag, at(yaml, "- store", "the file must be a mapping"));
+    free(diag);
+}
+
+LB_TEST(test_one_document_only)
+{
+    static const char yaml[] = OK_LAYERS "---\nlayers: {}\n";
+    char *diag = load_bad(yaml);
+    ASSERT_CONTAINS(diag, at(yaml, "---", "only one YAML document per file is supported"));
+    free(diag);
+}
+
+LB_TEST(test_non_scalar_keys_rejected)
+{
+    static const char yaml[] = "layers:\n  ? [a, b]\n  : {title: x}\n";
+    char *diag = load_bad(yaml);
+    ASSERT_CONTAINS(diag, at(yaml, "[a, b]", "mapping keys must be strings, not a list\n"));
+    free(diag);
+}
+
+LB_TEST(test_quoted_values_and_null_strings)
+{
+    /* quoted "null" is a string; plain ~ is "not given" */
+    static const char yaml[] =
+        "layers:\n"
+        "  roadblocks:\n"
+        "    title: \"null\"\n"
+        "    attribution: ~\n"
+        "    style: 'styles/a b.json'\n";
+    lb_config *cfg = NULL;
+    ASSERT_EQ(load(yaml, &cfg, NULL), LB_OK);
+    ASSERT_STREQ(cfg->layers[0].title, "null");
+    ASSERT(cfg->layers[0].attribution == NULL);
+    ASSERT_CONTAINS(cfg->layers[0].style, "/styles/a b.json");
+    lb_config_free(cfg);
+}
+
+LB_TEST(test_error_output_truncates_long_values)
+{
+    char yaml[1024];
+    char longv[400];
+    memset(longv, 'x', sizeof longv - 1);
+    longv[sizeof longv - 1] = '\0';
+    snprintf(yaml, sizeof yaml, "layers:\n  a:\n    title: t\n    %s: 1\n", longv);
+    char *diag = load_bad(yaml);
+    ASSERT_CONTAINS(diag, "...' in layer 'a'");
+    ASSERT(strlen(diag) < 400);
+    free(diag);
+}
+
+LB_TESTS(test_full_config_every_field, test_lookups_and_names, test_format_groups_and_caveats,
+         test_relative_config_path_and_dataset_strings, test_default_store_path,
+         test_empty_config_is_valid, test_unknown_key_at_each_level, test_wrong_types,
+         test_missing_required_keys, test_undefined_references, test_invalid_ids,
+         test_duplicate_keys, test_yaml_syntax_error_has_line, test_text_must_be_utf8,
+         test_aliases_and_anchors_rejected,
+         test_missing_file, test_several_errors_reported_at_once_sorted, test_force_crs_needs_crs,
+         test_mapping_and_set_for_same_field, test_group_and_caveat_declarations,
+         test_label_lists_reject_repeats, test_map_layers_empty, test_top_level_must_be_mapping,
+         test_one_document_only, test_non_scalar_keys_rejected,
+         test_quoted_values_and_null_strings, test_error_output_truncates_long_values)
