@@ -7,7 +7,7 @@ PKGS=(
   libgdal-dev gdal-bin libproj-dev proj-data proj-bin
   libspatialite-dev libsqlite3-mod-spatialite libsqlite3-dev sqlite3
   libpng-dev libcivetweb-dev libfyaml-dev
-  python3-gdal
+  python3-gdal python3-numpy python3-mapscript mapserver-bin
 )
 missing=()
 for p in "${PKGS[@]}"; do

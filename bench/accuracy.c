@@ -183,8 +183,8 @@ static bool run_beta2007(void)
     lb_transform *g = transform_or_die("EPSG:4314", "EPSG:4258");
     char src[256];
     snprintf(src, sizeof src, "+proj=longlat +ellps=bessel %s +no_defs +type=crs", HELMERT);
-    lb_transform *h =
-        transform_or_die(src, "+proj=longlat +ellps=GRS80 +towgs84=0,0,0,0,0,0,0 +no_defs +type=crs");
+    lb_transform *h = transform_or_die(
+        src, "+proj=longlat +ellps=GRS80 +towgs84=0,0,0,0,0,0,0 +no_defs +type=crs");
     stat tg = {0}, th = {0};
     double lon, lat, elon, elat;
     while (fscanf(f, "%lf %lf %lf %lf", &lon, &lat, &elon, &elat) == 4) {

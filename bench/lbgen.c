@@ -181,7 +181,10 @@ static const char *const places[] = {
     "Saarbrücken", "Zwickau", "Bremerhaven", "Ingolstadt", "Gießen", "Neuruppin",
 };
 
-static const char *pick(rng *r, const char *const *v, size_t n) { return v[rng_below(r, (unsigned)n)]; }
+static const char *pick(rng *r, const char *const *v, size_t n)
+{
+    return v[rng_below(r, (unsigned)n)];
+}
 #define PICK(r, arr) pick((r), (arr), COUNT(arr))
 
 /* an ISO 8601 time in the scenario's two days (20/21 November 2026, UTC) */
@@ -871,18 +874,21 @@ static void gen_kritis(const char *dir, uint64_t seed, const counts *c, progress
 
 /* ---- bench.yaml -------------------------------------------------------- */
 
-static void yaml_source(FILE *fp, const char *id, const char *path, const char *driver,
-                        const char *crs, const char *ogr_layer, const char *layer,
-                        const char *agency, const char *name_attr, const char *time_attr,
-                        const char *acc_attr, const char *mgrs)
+/* One source of bench.yaml; the agency is the layer id (one layer per agency). */
+typedef struct yaml_src {
+    const char *id, *path, *driver, *crs, *ogr_layer, *layer;
+    const char *name_attr, *time_attr, *acc_attr, *mgrs_attr;
+} yaml_src;
+
+static void yaml_source(FILE *fp, const yaml_src *y)
 {
-    fprintf(fp, "  %s:\n    path: %s\n    driver: %s\n", id, path, driver);
-    if (crs)
-        fprintf(fp, "    crs: %s\n", crs);
-    if (ogr_layer)
-        fprintf(fp, "    ogr_layer: %s\n", ogr_layer);
-    if (mgrs)
-        fprintf(fp, "    mgrs: %s\n", mgrs);
+    fprintf(fp, "  %s:\n    path: %s\n    driver: %s\n", y->id, y->path, y->driver);
+    if (y->crs)
+        fprintf(fp, "    crs: %s\n", y->crs);
+    if (y->ogr_layer)
+        fprintf(fp, "    ogr_layer: %s\n", y->ogr_layer);
+    if (y->mgrs_attr)
+        fprintf(fp, "    mgrs: %s\n", y->mgrs_attr);
     fprintf(fp,
             "    layer: %s\n"
             "    agency: %s\n"
@@ -898,7 +904,7 @@ static void yaml_source(FILE *fp, const char *id, const char *path, const char *
             "      releasable_to: [%s, lagezentrum]\n"
             "      level_from: einstufung\n"
             "      releasable_to_from: freigabe\n",
-            layer, agency, name_attr, time_attr, acc_attr, agency);
+            y->layer, y->layer, y->name_attr, y->time_attr, y->acc_attr, y->layer);
 }
 
 static void write_yaml(const char *dir, uint64_t n, uint64_t seed, bool gml, const counts *c)
@@ -930,29 +936,37 @@ static void write_yaml(const char *dir, uint64_t n, uint64_t seed, bool gml, con
           "  kritis:\n    title: KRITIS\n    attribution: KRITIS-Betreiber (synthetisch)\n"
           "\nsources:\n",
           fp);
-    yaml_source(fp, "police", "police.geojson", "GeoJSON", "EPSG:4326", NULL, "police", "police", "bezeichnung", "zeit",
-                "genauigkeit_m", NULL);
-    yaml_source(fp, "fire_points", "fire_points.shp", "ESRI Shapefile", "EPSG:25832", NULL, "fire", "fire", "bezeichnun",
-                "meldezeit", "genauigk_m", NULL);
-    yaml_source(fp, "fire_areas", "fire_areas.shp", "ESRI Shapefile", "EPSG:25832", NULL, "fire", "fire", "bezeichnun",
-                "meldezeit", "genauigk_m", NULL);
-    yaml_source(fp, "military_routes", "military.gpkg", "GPKG", NULL, "routes", "military", "military",
-                "bezeichnung", "zeit", "genauigkeit_m", NULL);
-    yaml_source(fp, "military_areas", "military.gpkg", "GPKG", NULL, "areas", "military", "military",
-                "bezeichnung", "zeit", "genauigkeit_m", NULL);
-    yaml_source(fp, "military_units", "military_units.csv", "CSV", NULL, NULL, "military", "military",
-                "bezeichnung", "zeit", "genauigkeit_m", "mgrs");
-    if (gml) {
-        yaml_source(fp, "kritis_anlagen", "kritis.gml", "GML", "EPSG:31467", "anlagen", "kritis", "kritis",
-                    "bezeichnun", "zeit", "genauigk_m", NULL);
-        yaml_source(fp, "kritis_leitungen", "kritis.gml", "GML", "EPSG:31467", "leitungen", "kritis", "kritis",
-                    "bezeichnun", "zeit", "genauigk_m", NULL);
-    } else {
-        yaml_source(fp, "kritis_anlagen", "kritis_anlagen.shp", "ESRI Shapefile", "EPSG:31467", NULL, "kritis", "kritis",
-                    "bezeichnun", "zeit", "genauigk_m", NULL);
-        yaml_source(fp, "kritis_leitungen", "kritis_leitungen.shp", "ESRI Shapefile", "EPSG:31467", NULL, "kritis", "kritis",
-                    "bezeichnun", "zeit", "genauigk_m", NULL);
-    }
+    static const yaml_src common[] = {
+        {"police", "police.geojson", "GeoJSON", "EPSG:4326", NULL, "police", "bezeichnung",
+         "zeit", "genauigkeit_m", NULL},
+        {"fire_points", "fire_points.shp", "ESRI Shapefile", "EPSG:25832", NULL, "fire",
+         "bezeichnun", "meldezeit", "genauigk_m", NULL},
+        {"fire_areas", "fire_areas.shp", "ESRI Shapefile", "EPSG:25832", NULL, "fire",
+         "bezeichnun", "meldezeit", "genauigk_m", NULL},
+        {"military_routes", "military.gpkg", "GPKG", NULL, "routes", "military", "bezeichnung",
+         "zeit", "genauigkeit_m", NULL},
+        {"military_areas", "military.gpkg", "GPKG", NULL, "areas", "military", "bezeichnung",
+         "zeit", "genauigkeit_m", NULL},
+        /* no coordinates and no CRS: the point is built from the MGRS string */
+        {"military_units", "military_units.csv", "CSV", NULL, NULL, "military", "bezeichnung",
+         "zeit", "genauigkeit_m", "mgrs"},
+    };
+    static const yaml_src kritis_shp[] = {
+        {"kritis_anlagen", "kritis_anlagen.shp", "ESRI Shapefile", "EPSG:31467", NULL, "kritis",
+         "bezeichnun", "zeit", "genauigk_m", NULL},
+        {"kritis_leitungen", "kritis_leitungen.shp", "ESRI Shapefile", "EPSG:31467", NULL,
+         "kritis", "bezeichnun", "zeit", "genauigk_m", NULL},
+    };
+    static const yaml_src kritis_gml[] = {
+        {"kritis_anlagen", "kritis.gml", "GML", "EPSG:31467", "anlagen", "kritis", "bezeichnun",
+         "zeit", "genauigk_m", NULL},
+        {"kritis_leitungen", "kritis.gml", "GML", "EPSG:31467", "leitungen", "kritis",
+         "bezeichnun", "zeit", "genauigk_m", NULL},
+    };
+    for (size_t i = 0; i < COUNT(common); i++)
+        yaml_source(fp, &common[i]);
+    for (size_t i = 0; i < 2; i++)
+        yaml_source(fp, gml ? &kritis_gml[i] : &kritis_shp[i]);
     fputs("\nmaps:\n  lage:\n    title: Lagebild (Benchmark)\n"
           "    layers: [kritis, military, fire, police]\n",
           fp);

@@ -295,3 +295,60 @@ lb_status lb_store_layers(lb_store *st, lb_layer_info **out, size_t *n, lb_error
     *n = cnt;
     return LB_OK;
 }
+
+lb_status lb_store_scan_layer(lb_store *st, const char *layer, lb_stored_feature_fn fn,
+                              void *ud, int64_t *revision, lb_error *err)
+{
+    *revision = 0;
+    lb_status rc = lb_store__exec(st, "BEGIN", err);
+    if (rc != LB_OK)
+        return rc;
+    lb_store_layer_revision(st, layer, revision, NULL);
+    if (!table_exists(st, layer)) {
+        lb_store__exec(st, "COMMIT", NULL);
+        return LB_OK;
+    }
+    char *sql = sqlite3_mprintf(
+        "SELECT fid, source, source_fid, kind, name, status, observed_at, valid_from,"
+        " valid_to, accuracy_m, label_level, classification, releasable_to, caveats, attrs,"
+        " AsBinary(geom) FROM \"%w\" ORDER BY fid", layer);
+    sqlite3_stmt *q = NULL;
+    if (!sql || sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK) {
+        rc = lb_fail(err, LB_ESTORE, "store %s: cannot read layer '%s': %s", st->path, layer,
+                     sqlite3_errmsg(st->db));
+        sqlite3_free(sql);
+        lb_store__rollback(st);
+        return rc;
+    }
+    sqlite3_free(sql);
+    int r;
+    while ((r = sqlite3_step(q)) == SQLITE_ROW) {
+        lb_stored_feature f = {0};
+        f.fid = sqlite3_column_int64(q, 0);
+        f.source = (const char *)sqlite3_column_text(q, 1);
+        f.source_fid = (const char *)sqlite3_column_text(q, 2);
+        for (int k = 0; k < LB_FIELD_COUNT; k++)
+            if (k != LB_FIELD_ACCURACY_M)
+                f.field[k] = (const char *)sqlite3_column_text(q, 3 + k);
+        f.has_accuracy = sqlite3_column_type(q, 9) != SQLITE_NULL;
+        f.accuracy_m = sqlite3_column_double(q, 9);
+        f.field[LB_FIELD_ACCURACY_M] = f.has_accuracy ? (const char *)sqlite3_column_text(q, 9) : NULL;
+        f.label_level = sqlite3_column_int(q, 10);
+        f.classification = (const char *)sqlite3_column_text(q, 11);
+        f.releasable_to = (const char *)sqlite3_column_text(q, 12);
+        f.caveats = (const char *)sqlite3_column_text(q, 13);
+        f.attrs = (const char *)sqlite3_column_text(q, 14);
+        f.wkb = sqlite3_column_blob(q, 15);
+        f.wkb_len = (size_t)sqlite3_column_bytes(q, 15);
+        if (!fn(ud, &f)) {
+            rc = lb_fail(err, LB_ENOMEM, "out of memory reading layer '%s'", layer);
+            break;
+        }
+    }
+    if (rc == LB_OK && r != SQLITE_DONE)
+        rc = lb_fail(err, LB_ESTORE, "store %s: reading layer '%s': %s", st->path, layer,
+                     sqlite3_errmsg(st->db));
+    sqlite3_finalize(q);
+    lb_store__exec(st, "COMMIT", NULL);
+    return rc;
+}

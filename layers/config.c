@@ -36,6 +36,7 @@ typedef enum ftype {
     F_STRING,     /* non-empty string -> char * */
     F_PATH,       /* string, resolved against the config's folder -> char * */
     F_DATASET,    /* F_PATH unless it is a URL or GDAL connection string */
+    F_STYLE,      /* F_PATH, or a bare name of a shipped style (styles/NAME.json) */
     F_BOOL,       /* true / false -> bool */
     F_LEVEL,      /* classification level name -> lb_level */
     F_LAYER_REF,  /* id of a defined layer -> char * */
@@ -76,7 +77,7 @@ struct section {
 struct decoder {
     const char *path; /* config file as given */
     lb_config *cfg;
-    lb_layers__errs *errs;
+    lb_diag *errs;
     bool oom;
 };
 
@@ -155,7 +156,7 @@ static const section source_section = {
 
 static const field layer_fields[] = {
     KEY("title", F_STRING, lb_layer_cfg, title, true),
-    KEY("style", F_PATH, lb_layer_cfg, style, false),
+    KEY("style", F_STYLE, lb_layer_cfg, style, false),
     KEY("attribution", F_STRING, lb_layer_cfg, attribution, false),
 };
 static const section layer_section = {
@@ -227,12 +228,12 @@ static shown describe(const lb_yaml_node *n)
         r.s[len + 1] = '\'';
         r.s[len + 2] = '\0';
     } else {
-        snprintf(r.s, sizeof r.s, "%s", lb_layers__yaml_what(n));
+        snprintf(r.s, sizeof r.s, "%s", lb_yaml_what(n));
     }
     return r;
 }
 
-#define ERR(d, line, ...) lb_layers__errs_add((d)->errs, (line), __VA_ARGS__)
+#define ERR(d, line, ...) lb_diag_add((d)->errs, (line), __VA_ARGS__)
 
 static char *dup_str(decoder *d, const char *s)
 {
@@ -335,6 +336,32 @@ static void check_layer_id(decoder *d, const lb_yaml_node *key, const char *noun
  * connection strings, which start with a driver prefix of two or more
  * letters/digits and a colon ("PG:", "WFS:", "MSSQL:", "OAPIF:").
  */
+/* A bare style name ("police"): letters, digits, '-' and '_' only. */
+static bool is_style_name(const char *s)
+{
+    if (!*s)
+        return false;
+    for (const char *p = s; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'))
+            return false;
+    return true;
+}
+
+/* Path of a shipped style: $LAGEBILD_STYLE_DIR or the build's styles folder. */
+static char *shipped_style(const char *name)
+{
+    const char *dir = getenv("LAGEBILD_STYLE_DIR");
+    if (!dir || !*dir)
+        dir = LB_STYLE_DIR;
+    lb_buf b = {0};
+    lb_buf_printf(&b, "%s/%s.json", dir, name);
+    if (b.oom) {
+        lb_buf_free(&b);
+        return NULL;
+    }
+    return lb_buf_take(&b);
+}
+
 static bool is_connection_string(const char *s)
 {
     if (strstr(s, "://") || strncmp(s, "/vsi", 4) == 0)
@@ -641,10 +668,11 @@ static void decode_field(decoder *d, const field *f, const lb_yaml_pair *pair, v
         break;
     case F_PATH:
     case F_DATASET:
+    case F_STYLE:
         if ((s = want_string(d, pair))) {
-            char *p = (f->type == F_DATASET && is_connection_string(s))
-                          ? lb_strdup(s)
-                          : lb_path_resolve(d->path, s);
+            char *p = (f->type == F_DATASET && is_connection_string(s)) ? lb_strdup(s)
+                      : (f->type == F_STYLE && is_style_name(s))         ? shipped_style(s)
+                                                                          : lb_path_resolve(d->path, s);
             if (!p)
                 d->oom = true;
             *AT(base, f->off, char *) = p;
@@ -731,7 +759,7 @@ static void decode_section(decoder *d, const section *s, const lb_yaml_node *map
 
     for (size_t i = 0; i < s->nfields; i++) {
         const field *f = &s->fields[i];
-        const lb_yaml_pair *pair = lb_layers__yaml_get(map, f->key);
+        const lb_yaml_pair *pair = lb_yaml_get(map, f->key);
         if (!pair) {
             if (f->required)
                 ERR(d, line, "missing required key '%s' %s", f->key, where);
@@ -756,15 +784,15 @@ static void check_source(decoder *d, void *base, const lb_yaml_node *map, const 
 {
     lb_source_cfg *src = base;
     if (src->force_crs && !src->crs) {
-        const lb_yaml_pair *p = lb_layers__yaml_get(map, "force_crs");
+        const lb_yaml_pair *p = lb_yaml_get(map, "force_crs");
         ERR(d, p ? p->key->line : src->line, "force_crs: true %s needs a crs to force", where);
     }
-    const lb_yaml_pair *set = lb_layers__yaml_get(map, "set");
+    const lb_yaml_pair *set = lb_yaml_get(map, "set");
     for (int f = 0; f < LB_FIELD_COUNT; f++) {
         if (!src->map[f] || !src->set[f])
             continue;
         const char *name = mapping_fields[f].key;
-        const lb_yaml_pair *p = set ? lb_layers__yaml_get(set->value, name) : NULL;
+        const lb_yaml_pair *p = set ? lb_yaml_get(set->value, name) : NULL;
         ERR(d, p ? p->key->line : src->line,
             "field '%s' %s is given both in mapping (from an attribute) and in set (constant)",
             name, where);
@@ -815,6 +843,7 @@ static void free_section(const section *s, void *base)
         case F_STRING:
         case F_PATH:
         case F_DATASET:
+        case F_STYLE:
         case F_LAYER_REF:
             free(*AT(base, f->off, char *));
             break;
@@ -873,10 +902,10 @@ lb_status lb_config_load(const char *path, lb_config **out, char **diag)
     if (!path || !out)
         return LB_EINVAL;
 
-    lb_layers__errs errs = {0};
+    lb_diag errs = {0};
     lb_yaml_doc doc = {0};
     lb_config *cfg = NULL;
-    lb_status st = lb_layers__yaml_load(path, &doc, &errs);
+    lb_status st = lb_yaml_load(path, &doc, &errs);
     if (st == LB_OK) {
         cfg = calloc(1, sizeof *cfg);
         if (!cfg || !(cfg->path = lb_strdup(path))) {
@@ -899,16 +928,16 @@ lb_status lb_config_load(const char *path, lb_config **out, char **diag)
                 st = LB_ECONFIG;
         }
     }
-    lb_layers__yaml_free(&doc);
+    lb_yaml_free(&doc);
 
     if (st == LB_OK) {
         *out = cfg;
     } else {
         lb_config_free(cfg);
         if (diag)
-            *diag = lb_layers__errs_format(&errs, path);
+            *diag = lb_diag_format(&errs, path);
     }
-    lb_layers__errs_free(&errs);
+    lb_diag_free(&errs);
     return st;
 }
 

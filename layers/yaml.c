@@ -3,8 +3,9 @@
  * the file, checks that it is UTF-8 text, drives libfyaml's event parser and
  * builds a small tree of mapping / sequence / scalar nodes, each with its
  * 1-based line (libfyaml's document API does not expose node positions).
- * It also implements the (line, message) diagnostic list shared with
- * config.c.
+ * It also implements the (line, message) diagnostic list (lb_diag).  Both
+ * are public (include/lagebild/yaml.h): config.c decodes the config with
+ * them and the styles module its JSON style files.
  *
  * Building works on one event at a time:
  *   - a scalar (or the placeholder for a rejected alias) is complete at once
@@ -36,11 +37,11 @@
 
 /* ---- diagnostics ------------------------------------------------------ */
 
-void lb_layers__errs_add(lb_layers__errs *e, int line, const char *fmt, ...)
+void lb_diag_add(lb_diag *e, int line, const char *fmt, ...)
 {
     if (e->n == e->cap) {
         size_t cap = e->cap ? e->cap * 2 : 16;
-        lb_layers__err *p = realloc(e->items, cap * sizeof *p);
+        lb_diag_msg *p = realloc(e->items, cap * sizeof *p);
         if (!p) {
             e->oom = true;
             return;
@@ -77,27 +78,27 @@ void lb_layers__errs_add(lb_layers__errs *e, int line, const char *fmt, ...)
         e->oom = true;
         return;
     }
-    e->items[e->n] = (lb_layers__err){.line = line, .seq = e->n, .msg = lb_buf_take(&b)};
+    e->items[e->n] = (lb_diag_msg){.line = line, .seq = e->n, .msg = lb_buf_take(&b)};
     e->n++;
 }
 
-void lb_layers__errs_free(lb_layers__errs *e)
+void lb_diag_free(lb_diag *e)
 {
     for (size_t i = 0; i < e->n; i++)
         free(e->items[i].msg);
     free(e->items);
-    *e = (lb_layers__errs){0};
+    *e = (lb_diag){0};
 }
 
 static int err_cmp(const void *pa, const void *pb)
 {
-    const lb_layers__err *a = pa, *b = pb;
+    const lb_diag_msg *a = pa, *b = pb;
     if (a->line != b->line)
         return a->line < b->line ? -1 : 1;
     return a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
-char *lb_layers__errs_format(lb_layers__errs *e, const char *file)
+char *lb_diag_format(lb_diag *e, const char *file)
 {
     if (e->n > 1)
         qsort(e->items, e->n, sizeof e->items[0], err_cmp);
@@ -119,7 +120,7 @@ char *lb_layers__errs_format(lb_layers__errs *e, const char *file)
 
 typedef struct builder {
     lb_yaml_doc *doc;
-    lb_layers__errs *errs;
+    lb_diag *errs;
     lb_yaml_node *open; /* innermost open container, NULL at document level */
     int ndocs;
     int last_line; /* line of the most recent event that had a position */
@@ -181,15 +182,14 @@ static void attach(builder *b, lb_yaml_node *n)
         c->key_wait = n;
         c->bad_key = false;
         if (n->kind != LB_YAML_SCALAR) {
-            lb_layers__errs_add(b->errs, n->line, "mapping keys must be strings, not %s",
-                                lb_layers__yaml_what(n));
+            lb_diag_add(b->errs, n->line, "mapping keys must be strings, not %s", lb_yaml_what(n));
             c->bad_key = true;
             return;
         }
         for (size_t i = 0; i < c->npairs; i++) {
             if (strcmp(c->pairs[i].key->text, n->text) == 0) {
-                lb_layers__errs_add(b->errs, n->line, "duplicate key '%s' (first given on line %d)",
-                                    n->text, c->pairs[i].key->line);
+                lb_diag_add(b->errs, n->line, "duplicate key '%s' (first given on line %d)",
+                            n->text, c->pairs[i].key->line);
                 c->bad_key = true;
                 break;
             }
@@ -220,9 +220,8 @@ static void check_anchor(builder *b, struct fy_token *anchor, int line)
         return;
     size_t len = 0;
     const char *t = fy_token_get_text(anchor, &len);
-    lb_layers__errs_add(b->errs, token_line(anchor, line),
-                        "YAML aliases are not supported (found anchor '&%.*s')", (int)len,
-                        t ? t : "");
+    lb_diag_add(b->errs, token_line(anchor, line),
+                "YAML aliases are not supported (found anchor '&%.*s')", (int)len, t ? t : "");
 }
 
 static bool is_null_text(const char *s, size_t len)
@@ -253,7 +252,7 @@ static void on_scalar(builder *b, struct fy_event *ev, int line)
         memcpy(n->text, t, len);
     n->text[len] = '\0';
     if (memchr(n->text, '\0', len))
-        lb_layers__errs_add(b->errs, line, "NUL characters are not allowed in strings");
+        lb_diag_add(b->errs, line, "NUL characters are not allowed in strings");
     n->quoted = fy_token_scalar_style(ev->scalar.value) != FYSS_PLAIN;
     n->null = !n->quoted && is_null_text(n->text, len);
     attach(b, n);
@@ -263,8 +262,8 @@ static void on_alias(builder *b, struct fy_event *ev, int line)
 {
     size_t len = 0;
     const char *t = fy_token_get_text(ev->alias.anchor, &len);
-    lb_layers__errs_add(b->errs, line, "YAML aliases are not supported (found alias '*%.*s')",
-                        (int)len, t ? t : "");
+    lb_diag_add(b->errs, line, "YAML aliases are not supported (found alias '*%.*s')", (int)len,
+                t ? t : "");
     /* keep the tree's shape with a null placeholder */
     lb_yaml_node *n = node_new(b, LB_YAML_SCALAR, line);
     if (!n)
@@ -308,8 +307,8 @@ static void on_event(builder *b, struct fy_event *ev)
     switch (ev->type) {
     case FYET_DOCUMENT_START:
         if (++b->ndocs == 2)
-            lb_layers__errs_add(b->errs, line,
-                                "only one YAML document per file is supported (found '---')");
+            lb_diag_add(b->errs, line,
+                        "only one YAML document per file is supported (found '---')");
         break;
     case FYET_MAPPING_START:
         on_open(b, LB_YAML_MAP, ev->mapping_start.anchor, line);
@@ -349,12 +348,12 @@ static void diag_silent(struct fy_diag *diag, void *user, const char *buf, size_
  * the stream at an invalid UTF-8 byte (a broken file would load as an empty
  * config), so the text is checked here before parsing.
  */
-static lb_status read_input(const char *path, char **data, size_t *len, lb_layers__errs *errs)
+static lb_status read_input(const char *path, char **data, size_t *len, lb_diag *errs)
 {
     FILE *fp = fopen(path, "r");
     if (!fp) {
         int e = errno;
-        lb_layers__errs_add(errs, 0, "cannot open: %s", strerror(e));
+        lb_diag_add(errs, 0, "cannot open: %s", strerror(e));
         return (e == ENOENT || e == ENOTDIR) ? LB_ENOENT : e == ENOMEM ? LB_ENOMEM : LB_EIO;
     }
     struct stat st;
@@ -364,7 +363,7 @@ static lb_status read_input(const char *path, char **data, size_t *len, lb_layer
     else if (S_ISDIR(st.st_mode))
         why = "is a directory";
     if (why) {
-        lb_layers__errs_add(errs, 0, "cannot read: %s", why);
+        lb_diag_add(errs, 0, "cannot read: %s", why);
         fclose(fp);
         return LB_EIO;
     }
@@ -373,8 +372,8 @@ static lb_status read_input(const char *path, char **data, size_t *len, lb_layer
     size_t n;
     while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0) {
         if (b.len + n > MAX_CONFIG_BYTES) {
-            lb_layers__errs_add(errs, 0, "file is larger than %u MiB; is this a config?",
-                                MAX_CONFIG_BYTES >> 20);
+            lb_diag_add(errs, 0, "file is larger than %u MiB; is this a config?",
+                        MAX_CONFIG_BYTES >> 20);
             lb_buf_free(&b);
             fclose(fp);
             return LB_ECONFIG;
@@ -385,7 +384,7 @@ static lb_status read_input(const char *path, char **data, size_t *len, lb_layer
     int e = errno;
     fclose(fp);
     if (failed) {
-        lb_layers__errs_add(errs, 0, "cannot read: %s", strerror(e));
+        lb_diag_add(errs, 0, "cannot read: %s", strerror(e));
         lb_buf_free(&b);
         return LB_EIO;
     }
@@ -429,7 +428,7 @@ static size_t utf8_seq(const unsigned char *p, size_t n)
 }
 
 /* Report the first byte that is not UTF-8 text; true when all is well. */
-static bool check_utf8(const char *data, size_t len, lb_layers__errs *errs)
+static bool check_utf8(const char *data, size_t len, lb_diag *errs)
 {
     const unsigned char *p = (const unsigned char *)data;
     int line = 1, col = 1;
@@ -437,13 +436,12 @@ static bool check_utf8(const char *data, size_t len, lb_layers__errs *errs)
         size_t k = utf8_seq(p + i, len - i);
         if (!k) {
             if (p[i] == 0)
-                lb_layers__errs_add(errs, line, "NUL byte in column %d: the file is not text",
-                                    col);
+                lb_diag_add(errs, line, "NUL byte in column %d: the file is not text", col);
             else
-                lb_layers__errs_add(errs, line,
-                                    "invalid UTF-8 (byte 0x%02x in column %d): save the file as "
-                                    "UTF-8",
-                                    p[i], col);
+                lb_diag_add(errs, line,
+                            "invalid UTF-8 (byte 0x%02x in column %d): save the file as "
+                            "UTF-8",
+                            p[i], col);
             return false;
         }
         if (p[i] == '\n') {
@@ -457,7 +455,7 @@ static bool check_utf8(const char *data, size_t len, lb_layers__errs *errs)
     return true;
 }
 
-lb_status lb_layers__yaml_load(const char *path, lb_yaml_doc *doc, lb_layers__errs *errs)
+lb_status lb_yaml_load(const char *path, lb_yaml_doc *doc, lb_diag *errs)
 {
     char *text = NULL;
     size_t len = 0;
@@ -506,11 +504,11 @@ lb_status lb_layers__yaml_load(const char *path, lb_yaml_doc *doc, lb_layers__er
         while ((de = fy_diag_errors_iterate(diag, &it)) != NULL) {
             if (de->type < FYET_ERROR)
                 continue;
-            lb_layers__errs_add(errs, de->line > 0 ? de->line : b.last_line, "%s",
-                                de->msg ? de->msg : "YAML syntax error");
+            lb_diag_add(errs, de->line > 0 ? de->line : b.last_line, "%s",
+                        de->msg ? de->msg : "YAML syntax error");
         }
         if (errs->n == before)
-            lb_layers__errs_add(errs, b.last_line, "YAML syntax error");
+            lb_diag_add(errs, b.last_line, "YAML syntax error");
         /* the syntax error may also have left containers open */
         b.doc->root = NULL;
     }
@@ -524,7 +522,7 @@ lb_status lb_layers__yaml_load(const char *path, lb_yaml_doc *doc, lb_layers__er
     return errs->n ? LB_ECONFIG : LB_OK;
 }
 
-void lb_layers__yaml_free(lb_yaml_doc *doc)
+void lb_yaml_free(lb_yaml_doc *doc)
 {
     lb_yaml_node *n = doc->all;
     while (n) {
@@ -538,7 +536,7 @@ void lb_layers__yaml_free(lb_yaml_doc *doc)
     *doc = (lb_yaml_doc){0};
 }
 
-const lb_yaml_pair *lb_layers__yaml_get(const lb_yaml_node *map, const char *key)
+const lb_yaml_pair *lb_yaml_get(const lb_yaml_node *map, const char *key)
 {
     if (!map || map->kind != LB_YAML_MAP)
         return NULL;
@@ -548,7 +546,7 @@ const lb_yaml_pair *lb_layers__yaml_get(const lb_yaml_node *map, const char *key
     return NULL;
 }
 
-const char *lb_layers__yaml_what(const lb_yaml_node *n)
+const char *lb_yaml_what(const lb_yaml_node *n)
 {
     if (!n)
         return "nothing";

@@ -3,6 +3,7 @@
  * table, argument parsing, and the translation of module results to output
  * and exit codes (0 success, 1 failure, 2 usage error).
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,8 @@
 
 #include "lagebild/config.h"
 #include "lagebild/fusion.h"
+#include "lagebild/style.h"
+#include "lagebild/tiler.h"
 #include "lagebild/util.h"
 
 #define LB_VERSION "0.1.0"
@@ -26,6 +29,7 @@ typedef struct command {
 static int cmd_ingest(int argc, char **argv);
 static int cmd_check(int argc, char **argv);
 static int cmd_info(int argc, char **argv);
+static int cmd_render(int argc, char **argv);
 
 static const command commands[] = {
     {"ingest", cmd_ingest, "read, reproject, validate and store configured sources",
@@ -49,6 +53,19 @@ static const command commands[] = {
      "layers and maps, and that local source and style files exist.\n"},
     {"info", cmd_info, "summarise the fused store (layers, revisions, features)",
      "usage: lagebild info --config FILE\n"},
+    {"render", cmd_render, "render one map tile to a PNG file",
+     "usage: lagebild render --config FILE --map ID --z Z --x X --y Y [--scale 2]\n"
+     "                       [--grid ID] [--png-level N] [--palette] -o OUT.png\n"
+     "\n"
+     "Renders tile Z/X/Y of every layer of the map from the fused store.\n"
+     "\n"
+     "  -m, --map ID        the map (see maps: in the config)\n"
+     "      --z, --x, --y   the tile (XYZ numbering: y counts down from the top)\n"
+     "      --scale N       1 (default) or 2 for a 512 px @2x tile\n"
+     "  -g, --grid ID       WebMercatorQuad (default) or DE_EPSG_25832_ADV\n"
+     "      --png-level N   zlib level 0-9 (default 2)\n"
+     "      --palette       8-bit palette PNG when the tile has <= 256 colours\n"
+     "  -o, --output FILE   where to write the PNG ('-' for stdout)\n"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -75,7 +92,24 @@ typedef struct opts {
     const char **sources;
     size_t nsources;
     bool quiet;
+    const char *map, *grid, *output;
+    long z, x, y, scale, png_level;
+    bool palette;
+    unsigned seen; /* bit per option letter class, see OPT_* */
 } opts;
+
+enum { OPT_SOURCE = 1, OPT_QUIET = 2, OPT_RENDER = 4 };
+
+static bool parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
 
 static int parse_opts(const command *cmd, int argc, char **argv, opts *o)
 {
@@ -84,15 +118,51 @@ static int parse_opts(const command *cmd, int argc, char **argv, opts *o)
         {"source", required_argument, NULL, 's'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
+        {"map", required_argument, NULL, 'm'},
+        {"grid", required_argument, NULL, 'g'},
+        {"output", required_argument, NULL, 'o'},
+        {"z", required_argument, NULL, 'Z'},
+        {"x", required_argument, NULL, 'X'},
+        {"y", required_argument, NULL, 'Y'},
+        {"scale", required_argument, NULL, 'S'},
+        {"png-level", required_argument, NULL, 'L'},
+        {"palette", no_argument, NULL, 'P'},
         {NULL, 0, NULL, 0},
     };
     optind = 1;
     opterr = 0;
+    o->z = o->x = o->y = -1;
+    o->scale = 1;
+    o->png_level = 2;
     int c;
-    while ((c = getopt_long(argc, argv, ":c:s:qh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":c:s:qhm:g:o:", longopts, NULL)) != -1) {
+        long *num = NULL;
+        long lo = 0, hi = 0;
         switch (c) {
+        case 'm': o->map = optarg; o->seen |= OPT_RENDER; break;
+        case 'g': o->grid = optarg; o->seen |= OPT_RENDER; break;
+        case 'o': o->output = optarg; o->seen |= OPT_RENDER; break;
+        case 'P': o->palette = true; o->seen |= OPT_RENDER; break;
+        case 'Z': num = &o->z, lo = 0, hi = 30; break;
+        case 'X': num = &o->x, lo = 0, hi = (1L << 30); break;
+        case 'Y': num = &o->y, lo = 0, hi = (1L << 30); break;
+        case 'S': num = &o->scale, lo = 1, hi = 4; break;
+        case 'L': num = &o->png_level, lo = 0, hi = 9; break;
+        default: break;
+        }
+        if (num) {
+            o->seen |= OPT_RENDER;
+            if (!parse_long(optarg, lo, hi, num)) {
+                fprintf(stderr, "lagebild %s: %s needs a whole number from %ld to %ld, got '%s'\n",
+                        cmd->name, argv[optind - 1], lo, hi, optarg);
+                return 2;
+            }
+            continue;
+        }
+        switch (c) {
+        case 'm': case 'g': case 'o': case 'P': break;
         case 'c': o->config = optarg; break;
-        case 's': {
+        case 's': o->seen |= OPT_SOURCE; {
             const char **ns = realloc(o->sources, (o->nsources + 1) * sizeof *ns);
             if (!ns)
                 return 1;
@@ -100,7 +170,7 @@ static int parse_opts(const command *cmd, int argc, char **argv, opts *o)
             o->sources[o->nsources++] = optarg;
             break;
         }
-        case 'q': o->quiet = true; break;
+        case 'q': o->quiet = true; o->seen |= OPT_QUIET; break;
         case 'h': fputs(cmd->usage, stdout); return 0;
         case ':':
             fprintf(stderr, "lagebild %s: option %s needs a value\n%s", cmd->name,
@@ -119,6 +189,14 @@ static int parse_opts(const command *cmd, int argc, char **argv, opts *o)
     }
     if (!o->config) {
         fprintf(stderr, "lagebild %s: --config FILE is required\n%s", cmd->name, cmd->usage);
+        return 2;
+    }
+    unsigned allowed = strcmp(cmd->name, "ingest") == 0   ? OPT_SOURCE | OPT_QUIET
+                       : strcmp(cmd->name, "render") == 0 ? OPT_RENDER
+                                                          : 0;
+    if (o->seen & ~allowed) {
+        fprintf(stderr, "lagebild %s: option not valid for this command\n%s", cmd->name,
+                cmd->usage);
         return 2;
     }
     return -1;
@@ -329,6 +407,141 @@ static int cmd_info(int argc, char **argv)
         print_summary(st);
         lb_store_close(st);
     }
+    lb_config_free(cfg);
+    lb_fusion_cleanup();
+    return rc;
+}
+
+/* Load the styles and build the snapshots of a map's layers for grid. */
+static int load_map_layers(const lb_config *cfg, const lb_map_cfg *map, lb_store *st,
+                           const lb_tms *grid, lb_render_layer *out, lb_style **styles)
+{
+    for (size_t i = 0; i < map->nlayers; i++) {
+        const lb_layer_cfg *lc = lb_config_layer(cfg, map->layers[i]);
+        styles[i] = NULL;
+        size_t nprops = 0;
+        const char *const *props = NULL;
+        if (lc->style) {
+            char *diag = NULL;
+            if (lb_style_load(lc->style, &styles[i], &diag) != LB_OK) {
+                fputs(diag ? diag : "cannot load style\n", stderr);
+                free(diag);
+                return 1;
+            }
+            props = lb_style_properties(styles[i], &nprops);
+        }
+        lb_error err;
+        if (lb_snapshot_build(st, cfg, lc->id, grid, props, nprops, &out[i].snap, &err) !=
+            LB_OK) {
+            fprintf(stderr, "lagebild: layer '%s': %s\n", lc->id, err.msg);
+            return 1;
+        }
+        out[i].style = styles[i];
+    }
+    return 0;
+}
+
+static void free_map_layers(size_t n, lb_render_layer *layers, lb_style **styles)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (layers[i].snap)
+            lb_snapshot_unref(layers[i].snap);
+        lb_style_free(styles[i]);
+    }
+}
+
+static int write_file(const char *path, const uint8_t *data, size_t len)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "wb");
+    if (!f) {
+        fprintf(stderr, "lagebild: cannot write %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    bool ok = fwrite(data, 1, len, f) == len;
+    if (f != stdout)
+        ok = fclose(f) == 0 && ok;
+    else
+        ok = fflush(f) == 0 && ok;
+    if (!ok) {
+        fprintf(stderr, "lagebild: writing %s failed: %s\n", path, strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
+static int cmd_render(int argc, char **argv)
+{
+    const command *cmd = find_command("render");
+    opts o = {0};
+    int ex = parse_opts(cmd, argc, argv, &o);
+    free(o.sources);
+    if (ex >= 0)
+        return ex;
+    if (!o.map || o.z < 0 || o.x < 0 || o.y < 0 || !o.output) {
+        fprintf(stderr, "lagebild render: --map, --z, --x, --y and -o are required\n%s",
+                cmd->usage);
+        return 2;
+    }
+    if (o.scale != 1 && o.scale != 2) {
+        fprintf(stderr, "lagebild render: --scale must be 1 or 2\n");
+        return 2;
+    }
+    const lb_tms *grid = lb_tms_find(o.grid ? o.grid : "WebMercatorQuad");
+    if (!grid) {
+        fprintf(stderr, "lagebild render: unknown grid '%s' (WebMercatorQuad, DE_EPSG_25832_ADV)\n",
+                o.grid);
+        return 2;
+    }
+    double minx, miny, maxx, maxy;
+    if (!lb_tms_tile_bounds(grid, (int)o.z, o.x, o.y, &minx, &miny, &maxx, &maxy)) {
+        fprintf(stderr, "lagebild render: tile %ld/%ld/%ld does not exist in %s\n", o.z, o.x,
+                o.y, grid->id);
+        return 1;
+    }
+    lb_config *cfg = load_config(o.config);
+    if (!cfg)
+        return 1;
+    const lb_map_cfg *map = lb_config_map(cfg, o.map);
+    if (!map) {
+        fprintf(stderr, "lagebild render: %s defines no map '%s'\n", o.config, o.map);
+        lb_config_free(cfg);
+        return 1;
+    }
+    lb_fusion_init();
+    lb_store *st = NULL;
+    lb_error err;
+    int rc = 1;
+    lb_render_layer *layers = calloc(map->nlayers, sizeof *layers);
+    lb_style **styles = calloc(map->nlayers, sizeof *styles);
+    lb_canvas canvas = {0};
+    uint8_t *png = NULL;
+    size_t len = 0;
+    if (!layers || !styles)
+        goto out;
+    if (lb_store_open(cfg->store_path, &st, &err) != LB_OK) {
+        fprintf(stderr, "lagebild render: %s\n", err.msg);
+        goto out;
+    }
+    if (load_map_layers(cfg, map, st, grid, layers, styles) != 0)
+        goto out;
+    int px = grid->tile_size * (int)o.scale;
+    lb_png_opts po = {.level = (int)o.png_level, .palette = o.palette};
+    if (lb_canvas_init(&canvas, px, px) != LB_OK ||
+        lb_render_tile(layers, map->nlayers, grid, (int)o.z, o.x, o.y, (int)o.scale, &canvas,
+                       &err) != LB_OK ||
+        lb_png_encode(&canvas, &po, &png, &len, &err) != LB_OK) {
+        fprintf(stderr, "lagebild render: %s\n", err.msg);
+        goto out;
+    }
+    rc = write_file(o.output, png, len);
+out:
+    free(png);
+    lb_canvas_free(&canvas);
+    if (layers && styles)
+        free_map_layers(map->nlayers, layers, styles);
+    free(layers);
+    free(styles);
+    lb_store_close(st);
     lb_config_free(cfg);
     lb_fusion_cleanup();
     return rc;

@@ -46,6 +46,31 @@ lb_status lb_store_layer_revision(lb_store *st, const char *layer, int64_t *rev,
 /* All layers in the store; *out is malloc'ed (caller frees). */
 lb_status lb_store_layers(lb_store *st, lb_layer_info **out, size_t *n, lb_error *err);
 
+/* One stored feature as read back (pointers valid only during the callback). */
+typedef struct lb_stored_feature {
+    int64_t fid;
+    const char *source, *source_fid;
+    const char *field[LB_FIELD_COUNT]; /* text of the common fields (NULL when null) */
+    bool has_accuracy;
+    double accuracy_m;
+    int label_level;
+    const char *classification, *releasable_to, *caveats; /* as stored (names) */
+    const char *attrs;  /* JSON object of the remaining attributes */
+    const unsigned char *wkb; /* geometry, EPSG:4326 lon/lat, 2D WKB */
+    size_t wkb_len;
+} lb_stored_feature;
+
+/* Return false to stop the scan (the scan then fails with LB_ENOMEM). */
+typedef bool (*lb_stored_feature_fn)(void *ud, const lb_stored_feature *f);
+
+/*
+ * Read every feature of a layer in fid order, in one read transaction (a
+ * consistent revision, even while an ingest commits), and report the revision
+ * read in *revision.  A layer never written yields no features, revision 0.
+ */
+lb_status lb_store_scan_layer(lb_store *st, const char *layer, lb_stored_feature_fn fn,
+                              void *ud, int64_t *revision, lb_error *err);
+
 /* ---- coordinate transformation ---------------------------------------- */
 
 typedef struct lb_transform lb_transform;

@@ -1,0 +1,345 @@
+#!/usr/bin/env bash
+# Tile rendering benchmark: lagebild vs. Mapnik vs. MapServer, side by side.
+#
+#   bench/tile_bench.sh [N ...]          default: 10000 100000 1000000
+#
+# For every N (total synthetic features, uniformly over Germany):
+#   1. generate the data once with build/bench/lbgen (cached in
+#      bench/out/tiles/N/, regenerated when N or the seed change) and ingest it
+#      with build/lagebild into DIR/tiles.sqlite, using a derived config
+#      DIR/tiles.yaml: lbgen's bench.yaml plus ONE uniform style for every layer
+#      (DIR/uniform.json: opaque fill, 2 px lines and outlines, circles of
+#      radius 4 px -- the style of tests/test_mapserver_agreement.py) and a map
+#      "bench" of all layers;
+# then, with the data of all N at hand,
+#   2. make one tile list per N (DIR/tiles.txt, >= BENCH_TILES tiles at zooms
+#      6-16, 256 px and @2x alternating, deterministic) with EQUAL CONTENT
+#      DENSITY over the N of the run: the number of features per tile (by
+#      feature box centre) is binned in powers of two (1, 2-3, 4-7, ...,
+#      1024-2047) and every list takes the same number of tiles from each
+#      bin -- at larger N those tiles simply lie at higher zooms -- chosen by
+#      a hash of z/x/y among the candidates of that bin;
+#   3. render every list with, one after the other in this run,
+#        lagebild   build/bench/tilebench (snapshots built once, untimed; then
+#                   per tile lb_render_tile + lb_png_encode level 2, cold),
+#        Mapnik     bench/mapnik_bench.py   (sqlite plugin, same style),
+#        MapServer  bench/mapserver_bench.py (OGR connection, same style),
+#      all single-threaded, PNG (zlib level 2) kept in memory;
+#   4. print per N and tool: median and p95 ms per tile (render + encode),
+#      the ratio to lagebild, the encode share, the peak RSS; lagebild's peak
+#      RSS per million snapshot vertices; and lagebild's p95(max N)/p95(min N)
+#      (equal density: ideally ~1, the cost of a larger store).
+#
+# Environment: BENCH_SEED (1), BENCH_TILES (300), BENCH_BUILD (build),
+# BENCH_OUT (bench/out/tiles), BENCH_REINGEST=1 (ingest again even when the
+# store is up to date), BENCH_KEEP_PNG=1 (keep every tool's tiles in
+# DIR/png/TOOL/ for inspection).
+# Installs missing packages with apt-get only (python3-mapnik,
+# python3-mapscript, python3-gdal, python3-numpy, sqlite3); builds lagebild,
+# lbgen and tilebench when they are missing.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+
+if [ $# -gt 0 ]; then
+  NS=("$@")
+else
+  NS=(10000 100000 1000000)
+fi
+SEED=${BENCH_SEED:-1}
+NTILES=${BENCH_TILES:-300}
+BUILD=${BENCH_BUILD:-build}
+OUT=${BENCH_OUT:-bench/out/tiles}
+LAGEBILD="$BUILD/lagebild"
+LBGEN="$BUILD/bench/lbgen"
+TILEBENCH="$BUILD/bench/tilebench"
+PY=/usr/bin/python3
+
+die() { echo "tile_bench: $*" >&2; exit 1; }
+say() { echo "== $*"; }
+
+for n in "${NS[@]}"; do
+  [[ $n =~ ^[0-9]+$ ]] || die "N must be a positive integer, not '$n'"
+  [ "$n" -ge 20 ] || die "N must be at least 20"
+done
+[[ $NTILES =~ ^[1-9][0-9]*$ ]] || die "BENCH_TILES must be a positive integer"
+
+# ---- packages and binaries ---------------------------------------------------
+missing=()
+for p in python3-mapnik python3-mapscript python3-gdal python3-numpy sqlite3; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ! -x "$LAGEBILD" ] || [ ! -x "$LBGEN" ] || [ ! -x "$TILEBENCH" ]; then
+  command -v cmake >/dev/null || missing+=(cmake)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing with apt-get: ${missing[*]}"
+  SUDO=
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || die "need root (or sudo) to apt-get install ${missing[*]}"
+    SUDO=sudo
+  fi
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+if [ ! -x "$LAGEBILD" ] || [ ! -x "$LBGEN" ] || [ ! -x "$TILEBENCH" ]; then
+  say "building lagebild, lbgen and tilebench in $BUILD"
+  [ -f "$BUILD/CMakeCache.txt" ] || cmake -S . -B "$BUILD" >/dev/null
+  cmake --build "$BUILD" -j2 --target lagebild lbgen tilebench
+fi
+for b in "$LAGEBILD" "$LBGEN" "$TILEBENCH"; do [ -x "$b" ] || die "$b was not built"; done
+
+# ---- data: generate, derive the config, ingest --------------------------------
+# The uniform style (the same as tests/test_mapserver_agreement.py's).
+write_style() {
+  cat >"$1" <<'EOF'
+{
+  "version": 8,
+  "name": "uniform (bench/tile_bench.sh)",
+  "layers": [
+    {"id": "areas", "type": "fill", "paint": {"fill-color": "#1f78b4"}},
+    {"id": "lines", "type": "line",
+     "layout": {"line-cap": "round", "line-join": "round"},
+     "paint": {"line-color": "#1f78b4", "line-width": 2}},
+    {"id": "points", "type": "circle",
+     "paint": {"circle-color": "#1f78b4", "circle-radius": 4}}
+  ]
+}
+EOF
+}
+
+# bench.yaml (written by lbgen) -> tiles.yaml: own store, style on every layer,
+# and a map "bench" of all layers in declaration order (added to lbgen's maps,
+# if any).  Prints the layer ids, comma-separated.
+derive_config() { # dir
+  "$PY" - "$1" <<'EOF'
+import re, sys
+d = sys.argv[1]
+text = open(f"{d}/bench.yaml", encoding="utf-8").read()
+out, section, layers, maps_end = [], None, [], None
+for line in text.splitlines():
+    m = re.match(r"^([A-Za-z_][A-Za-z0-9_]*):", line)
+    if m:
+        if section == "maps":
+            maps_end = len(out)
+        section = m.group(1)
+    if section == "store" and re.match(r"^  path:", line):
+        line = "  path: tiles.sqlite"
+    if section == "layers" and re.match(r"^    style:", line):
+        continue  # replaced by the uniform style
+    if section == "maps" and re.match(r"^  bench:", line):
+        sys.exit("tile_bench: bench.yaml already has a map 'bench'")
+    out.append(line)
+    m = re.match(r"^  ([a-z][a-z0-9_]*):\s*(#.*)?$", line)
+    if section == "layers" and m:
+        layers.append(m.group(1))
+        out.append("    style: uniform.json")
+if not layers:
+    sys.exit("tile_bench: no layers in bench.yaml")
+bench = ["  bench:", "    title: Tile benchmark (uniform style)",
+         f"    layers: [{', '.join(layers)}]"]
+if section == "maps":
+    maps_end = len(out)
+if maps_end is None:
+    out += ["", "maps:"] + bench
+else:
+    while maps_end > 0 and not out[maps_end - 1].strip():
+        maps_end -= 1
+    out[maps_end:maps_end] = bench
+open(f"{d}/tiles.yaml", "w", encoding="utf-8").write("\n".join(out) + "\n")
+print(",".join(layers))
+EOF
+}
+
+declare -A LAYERS
+for n in "${NS[@]}"; do
+  dir="$OUT/$n"
+  stamp="$dir/.lbgen-stamp"
+  want="n=$n seed=$SEED"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -f "$dir/bench.yaml" ]; then
+    say "N=$n: using cached data in $dir"
+  else
+    say "N=$n: generating data in $dir"
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    t0=$(date +%s.%N)
+    "$LBGEN" --out "$dir" --features "$n" --seed "$SEED" --quiet
+    echo "   (lbgen: $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}') s)"
+    echo "$want" >"$stamp"
+  fi
+  write_style "$dir/uniform.json.new"
+  cmp -s "$dir/uniform.json.new" "$dir/uniform.json" 2>/dev/null && rm "$dir/uniform.json.new" ||
+    mv "$dir/uniform.json.new" "$dir/uniform.json"
+  LAYERS[$n]=$(derive_config "$dir")
+  store="$dir/tiles.sqlite"
+  if [ "${BENCH_REINGEST:-0}" = 1 ] || [ ! -f "$store" ] || [ "$stamp" -nt "$store" ]; then
+    say "N=$n: ingesting into $store"
+    rm -f "$store" "$store-wal" "$store-shm" "$store-journal"
+    t0=$(date +%s.%N)
+    "$LAGEBILD" ingest --config "$dir/tiles.yaml" --quiet >"$dir/ingest.log" 2>&1 ||
+      { cat "$dir/ingest.log" >&2; die "lagebild ingest failed (see $dir/ingest.log)"; }
+    echo "   (ingest: $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}') s)"
+  else
+    say "N=$n: store $store is up to date"
+  fi
+  # fold the WAL into the database so every reader sees one plain file
+  sqlite3 "$store" "PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null
+done
+
+# ---- tile lists of equal content density ----------------------------------------
+say "making tile lists (>= $NTILES tiles per N, zooms 6-16, equal density over N = ${NS[*]})"
+lists_args=()
+for n in "${NS[@]}"; do lists_args+=("$OUT/$n" "${LAYERS[$n]}"); done
+"$PY" - "$NTILES" "${lists_args[@]}" <<'EOF'
+import hashlib, math, sqlite3, sys
+import numpy as np
+
+ntiles = int(sys.argv[1])
+dirs = sys.argv[2::2]
+layer_lists = sys.argv[3::2]
+ORIGIN = 20037508.3427892
+ZOOMS = range(6, 17)
+BINS = range(0, 11)  # features per tile in [2^b, 2^(b+1))
+
+def centres(d, layers):
+    db = sqlite3.connect(f"file:{d}/tiles.sqlite?mode=ro", uri=True)
+    xs, ys = [], []
+    for t in layers.split(","):
+        rows = db.execute(f'SELECT (xmin + xmax) / 2, (ymin + ymax) / 2 FROM "idx_{t}_geom"').fetchall()
+        if rows:
+            a = np.array(rows, dtype=np.float64)
+            xs.append(a[:, 0])
+            ys.append(a[:, 1])
+    db.close()
+    lon, lat = np.concatenate(xs), np.clip(np.concatenate(ys), -85.0511287798, 85.0511287798)
+    mx = 6378137.0 * np.radians(lon)
+    my = 6378137.0 * np.log(np.tan(np.pi / 4 + np.radians(lat) / 2))
+    return mx, my
+
+def candidates(mx, my):
+    """{bin: [(hash, z, x, y, count)]} over all zooms."""
+    out = {b: [] for b in BINS}
+    for z in ZOOMS:
+        n = 1 << z
+        span = 2 * ORIGIN / n
+        tx = np.clip(np.floor((mx + ORIGIN) / span).astype(np.int64), 0, n - 1)
+        ty = np.clip(np.floor((ORIGIN - my) / span).astype(np.int64), 0, n - 1)
+        keys, counts = np.unique(tx * n + ty, return_counts=True)
+        for k, c in zip(keys.tolist(), counts.tolist()):
+            b = int(math.floor(math.log2(c)))
+            if b in out:
+                x, y = divmod(k, n)
+                h = hashlib.blake2b(f"{z}/{x}/{y}".encode(), digest_size=8).digest()
+                out[b].append((h, z, x, y, c))
+    for b in out:
+        out[b].sort()
+    return out
+
+cands = [candidates(*centres(d, l)) for d, l in zip(dirs, layer_lists)]
+avail = {b: min(len(c[b]) for c in cands) for b in BINS}
+cap, take = 1, {}
+while True:
+    take = {b: min(cap, avail[b]) for b in BINS}
+    if sum(take.values()) >= ntiles or all(take[b] == avail[b] for b in BINS):
+        break
+    cap += 1
+if sum(take.values()) < ntiles:
+    print(f"   note: only {sum(take.values())} tiles of matching density exist", file=sys.stderr)
+print("   tiles per bin (features/tile): " +
+      ", ".join(f"{1 << b}-{(2 << b) - 1}: {take[b]}" for b in BINS if take[b]))
+for d, c in zip(dirs, cands):
+    tiles = []
+    for b in BINS:
+        for i, (_, z, x, y, cnt) in enumerate(c[b][:take[b]]):
+            tiles.append((z, x, y, 1 + i % 2, cnt))
+    with open(f"{d}/tiles.txt", "w") as f:
+        f.write("# z x y scale   (features by box centre)\n")
+        for z, x, y, s, cnt in tiles:
+            f.write(f"{z} {x} {y} {s}   # {cnt}\n")
+    zh = {}
+    for t in tiles:
+        zh[t[0]] = zh.get(t[0], 0) + 1
+    counts = [t[4] for t in tiles]
+    print(f"   {d}/tiles.txt: {len(tiles)} tiles, features/tile median "
+          f"{int(np.median(counts))} mean {np.mean(counts):.0f}; zooms " +
+          " ".join(f"{z}:{zh[z]}" for z in sorted(zh)))
+EOF
+
+# ---- run ------------------------------------------------------------------------
+echo
+echo "tile benchmark: N = ${NS[*]}; one thread, cold, PNG zlib level 2; seed $SEED"
+echo "host: $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.1f GB", $2/1048576}' /proc/meminfo); $("$LAGEBILD" --version)"
+echo
+
+field() { # line key
+  sed -nE "s/.* $2=([^ ]+).*/\\1/p" <<<"$1"
+}
+
+declare -A RES
+for n in "${NS[@]}"; do
+  dir="$OUT/$n"
+  logs="$dir/logs"
+  mkdir -p "$logs"
+  png_lb=() png_mn=() png_ms=()
+  if [ "${BENCH_KEEP_PNG:-0}" = 1 ]; then
+    mkdir -p "$dir/png/lagebild" "$dir/png/mapnik" "$dir/png/mapserver"
+    png_lb=(--out "$dir/png/lagebild") png_mn=(--out "$dir/png/mapnik")
+    png_ms=(--out "$dir/png/mapserver")
+  fi
+  say "N=$n: lagebild"
+  "$TILEBENCH" --config "$dir/tiles.yaml" --map bench --tiles "$dir/tiles.txt" --label "$n" \
+    "${png_lb[@]}" >"$logs/lagebild.out" 2>"$logs/lagebild.err" ||
+    { cat "$logs/lagebild.err" >&2; die "tilebench failed"; }
+  sed 's/^/   /' "$logs/lagebild.out" | grep -v '^   TILEBENCH'
+  say "N=$n: Mapnik"
+  "$PY" bench/mapnik_bench.py --store "$dir/tiles.sqlite" --layers "${LAYERS[$n]}" \
+    --tiles "$dir/tiles.txt" --label "$n" "${png_mn[@]}" >"$logs/mapnik.out" 2>"$logs/mapnik.err" ||
+    { cat "$logs/mapnik.err" >&2; die "mapnik_bench failed"; }
+  sed 's/^/   /' "$logs/mapnik.out" | grep -v '^   TILEBENCH'
+  say "N=$n: MapServer"
+  "$PY" bench/mapserver_bench.py --store "$dir/tiles.sqlite" --layers "${LAYERS[$n]}" \
+    --tiles "$dir/tiles.txt" --label "$n" "${png_ms[@]}" >"$logs/mapserver.out" 2>"$logs/mapserver.err" ||
+    { cat "$logs/mapserver.err" >&2; die "mapserver_bench failed"; }
+  sed 's/^/   /' "$logs/mapserver.out" | grep -v '^   TILEBENCH'
+  for tool in lagebild mapnik mapserver; do
+    RES[$n,$tool]=$(grep '^TILEBENCH ' "$logs/$tool.out" | tail -n 1)
+  done
+  echo
+done
+
+echo "Summary: ms per tile (render + PNG encode), median and p95 over each N's tile list;"
+echo "ratio = tool / lagebild (above 1: slower than lagebild); RSS = peak of the process"
+echo
+printf '%9s  %-9s %6s %9s %9s %8s %8s %7s %9s %12s\n' "N" "tool" "tiles" "median" "p95" \
+  "med/lb" "p95/lb" "encode" "RSS MB" "RSS MB/Mvtx"
+for n in "${NS[@]}"; do
+  lb=${RES[$n,lagebild]}
+  lb_med=$(field "$lb" median_ms) lb_p95=$(field "$lb" p95_ms)
+  for tool in lagebild mapnik mapserver; do
+    l=${RES[$n,$tool]}
+    med=$(field "$l" median_ms) p95=$(field "$l" p95_ms)
+    per_mv=-
+    [ "$tool" = lagebild ] && per_mv=$(field "$l" hwm_mb_per_mvertex)
+    awk -v n="$n" -v t="$tool" -v k="$(field "$l" tiles)" -v m="$med" -v p="$p95" \
+        -v lm="$lb_med" -v lp="$lb_p95" -v e="$(field "$l" encode_share)" \
+        -v r="$(field "$l" vmhwm_kb)" -v pm="$per_mv" 'BEGIN {
+      printf "%9d  %-9s %6d %9.3f %9.3f %8.2f %8.2f %6.1f%% %9.1f %12s\n",
+        n, t, k, m, p, m / lm, p / lp, 100 * e, r / 1024, (pm == "-" ? "-" : sprintf("%.1f", pm)) }'
+  done
+done
+echo
+for n in "${NS[@]}"; do
+  l=${RES[$n,lagebild]}
+  echo "lagebild N=$n: $(field "$l" vertices) snapshot vertices (all levels), snapshots" \
+       "$(field "$l" snapshot_mb) MB built in $(field "$l" snapshot_ms) ms;" \
+       "peak RSS above start $(field "$l" hwm_above_start_mb_per_mvertex) MB per million vertices"
+done
+if [ ${#NS[@]} -gt 1 ]; then
+  first=${NS[0]} last=${NS[${#NS[@]}-1]}
+  a=${RES[$first,lagebild]} b=${RES[$last,lagebild]}
+  awk -v f="$first" -v l="$last" -v p1="$(field "$a" p95_ms)" -v p2="$(field "$b" p95_ms)" \
+      -v m1="$(field "$a" median_ms)" -v m2="$(field "$b" median_ms)" 'BEGIN {
+    printf "lagebild at equal content density: p95(%d)/p95(%d) = %.2f, median(%d)/median(%d) = %.2f\n",
+      l, f, p2 / p1, l, f, m2 / m1 }'
+fi

@@ -1,0 +1,379 @@
+/*
+ * tilebench — cold single-thread tile rendering benchmark (bench/tile_bench.sh).
+ *
+ *   tilebench --config FILE --map ID --tiles FILE [--grid ID] [--png-level N]
+ *             [--out DIR] [--label TEXT]
+ *
+ * Loads the config, builds the snapshots of every layer of the map once
+ * (styles and snapshots exactly as `lagebild render` does), then renders the
+ * tiles of the tile list (one per line: "z x y scale"; '#' comments) one
+ * after the other on this thread, with no tile cache: per tile a fresh
+ * canvas, lb_render_tile and lb_png_encode (zlib level 2 unless --png-level).
+ * Render time (canvas allocation + rendering) and encode time are measured
+ * separately with a monotonic clock.
+ *
+ * Prints the median and 95th percentile of render, encode and total time in
+ * ms, the share of total time spent encoding, the process's peak resident set
+ * (VmHWM of /proc/self/status) and that peak per million snapshot vertices
+ * (lb_snapshot_vertex_count over all layers, all levels of detail), and last
+ * one machine-readable line "TILEBENCH tool=lagebild ..." (key=value pairs).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lagebild/config.h"
+#include "lagebild/fusion.h"
+#include "lagebild/style.h"
+#include "lagebild/tiler.h"
+
+static const char *usage_text =
+    "usage: tilebench --config FILE --map ID --tiles FILE [--grid ID] [--png-level N]\n"
+    "                 [--out DIR] [--label TEXT]\n"
+    "\n"
+    "  -c, --config FILE     lagebild config (store, layers with styles, maps)\n"
+    "  -m, --map ID          the map whose layers are rendered\n"
+    "  -t, --tiles FILE      tile list, one tile per line: z x y scale (1 or 2)\n"
+    "  -g, --grid ID         tile matrix set (default WebMercatorQuad)\n"
+    "  -l, --png-level N     zlib level 0-9 (default 2)\n"
+    "  -o, --out DIR         also write every tile to DIR/z_x_y_scale.png\n"
+    "  -L, --label TEXT      label put into the TILEBENCH line (e.g. the scale)\n";
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* kB value of a "Key:   123 kB" line of /proc/self/status, -1 if absent */
+static long proc_status_kb(const char *key)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return -1;
+    char line[256];
+    long v = -1;
+    size_t kl = strlen(key);
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, key, kl) == 0 && line[kl] == ':') {
+            v = strtol(line + kl + 1, NULL, 10);
+            break;
+        }
+    }
+    fclose(f);
+    return v;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Percentile p (0..100) of n sorted values, linear interpolation. */
+static double percentile(const double *sorted, size_t n, double p)
+{
+    if (n == 0)
+        return NAN;
+    double r = p / 100.0 * (double)(n - 1);
+    size_t i = (size_t)floor(r);
+    if (i + 1 >= n)
+        return sorted[n - 1];
+    return sorted[i] + (r - (double)i) * (sorted[i + 1] - sorted[i]);
+}
+
+typedef struct tile {
+    int z, scale;
+    long x, y;
+} tile;
+
+static int read_tiles(const char *path, tile **out, size_t *n)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "tilebench: cannot open %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    tile *v = NULL;
+    size_t len = 0, cap = 0;
+    char line[256];
+    int lineno = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        char *p = line;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == '#' || *p == '\n' || *p == '\0')
+            continue;
+        tile t;
+        if (sscanf(p, "%d %ld %ld %d", &t.z, &t.x, &t.y, &t.scale) != 4 ||
+            (t.scale != 1 && t.scale != 2)) {
+            fprintf(stderr, "%s:%d: expected 'z x y scale' (scale 1 or 2)\n", path, lineno);
+            free(v);
+            fclose(f);
+            return 1;
+        }
+        if (len == cap) {
+            cap = cap ? cap * 2 : 256;
+            tile *nv = realloc(v, cap * sizeof *nv);
+            if (!nv) {
+                free(v);
+                fclose(f);
+                return 1;
+            }
+            v = nv;
+        }
+        v[len++] = t;
+    }
+    fclose(f);
+    if (len == 0) {
+        fprintf(stderr, "tilebench: %s lists no tiles\n", path);
+        free(v);
+        return 1;
+    }
+    *out = v;
+    *n = len;
+    return 0;
+}
+
+/* Styles and snapshots of a map's layers, as server/main.c's render command builds them. */
+static int load_map_layers(const lb_config *cfg, const lb_map_cfg *map, lb_store *st,
+                           const lb_tms *grid, lb_render_layer *out, lb_style **styles)
+{
+    for (size_t i = 0; i < map->nlayers; i++) {
+        const lb_layer_cfg *lc = lb_config_layer(cfg, map->layers[i]);
+        styles[i] = NULL;
+        size_t nprops = 0;
+        const char *const *props = NULL;
+        if (lc->style) {
+            char *diag = NULL;
+            if (lb_style_load(lc->style, &styles[i], &diag) != LB_OK) {
+                fputs(diag ? diag : "cannot load style\n", stderr);
+                free(diag);
+                return 1;
+            }
+            props = lb_style_properties(styles[i], &nprops);
+        }
+        lb_error err;
+        if (lb_snapshot_build(st, cfg, lc->id, grid, props, nprops, &out[i].snap, &err) !=
+            LB_OK) {
+            fprintf(stderr, "tilebench: layer '%s': %s\n", lc->id, err.msg);
+            return 1;
+        }
+        out[i].style = styles[i];
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'}, {"map", required_argument, NULL, 'm'},
+        {"tiles", required_argument, NULL, 't'},  {"grid", required_argument, NULL, 'g'},
+        {"png-level", required_argument, NULL, 'l'}, {"out", required_argument, NULL, 'o'},
+        {"label", required_argument, NULL, 'L'},  {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config = NULL, *map_id = NULL, *tiles_path = NULL, *grid_id = "WebMercatorQuad",
+               *outdir = NULL, *label = "-";
+    int level = 2, c;
+    while ((c = getopt_long(argc, argv, "c:m:t:g:l:o:L:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c': config = optarg; break;
+        case 'm': map_id = optarg; break;
+        case 't': tiles_path = optarg; break;
+        case 'g': grid_id = optarg; break;
+        case 'o': outdir = optarg; break;
+        case 'L': label = optarg; break;
+        case 'l': {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*end || v < 0 || v > 9) {
+                fprintf(stderr, "tilebench: --png-level needs 0-9\n");
+                return 2;
+            }
+            level = (int)v;
+            break;
+        }
+        case 'h': fputs(usage_text, stdout); return 0;
+        default: fputs(usage_text, stderr); return 2;
+        }
+    }
+    if (!config || !map_id || !tiles_path || optind < argc) {
+        fputs(usage_text, stderr);
+        return 2;
+    }
+    const lb_tms *grid = lb_tms_find(grid_id);
+    if (!grid) {
+        fprintf(stderr, "tilebench: unknown grid '%s'\n", grid_id);
+        return 2;
+    }
+    tile *tiles = NULL;
+    size_t ntiles = 0;
+    if (read_tiles(tiles_path, &tiles, &ntiles) != 0)
+        return 1;
+
+    lb_config *cfg = NULL;
+    char *diag = NULL;
+    if (lb_config_load(config, &cfg, &diag) != LB_OK) {
+        fputs(diag ? diag : "tilebench: cannot load config\n", stderr);
+        free(diag);
+        free(tiles);
+        return 1;
+    }
+    free(diag);
+    const lb_map_cfg *map = lb_config_map(cfg, map_id);
+    if (!map) {
+        fprintf(stderr, "tilebench: %s defines no map '%s'\n", config, map_id);
+        lb_config_free(cfg);
+        free(tiles);
+        return 1;
+    }
+
+    long rss_base_kb = proc_status_kb("VmRSS");
+    lb_fusion_init();
+    int rc = 1;
+    lb_store *st = NULL;
+    lb_error err;
+    lb_render_layer *layers = calloc(map->nlayers, sizeof *layers);
+    lb_style **styles = calloc(map->nlayers, sizeof *styles);
+    double *t_render = calloc(ntiles, sizeof(double));
+    double *t_encode = calloc(ntiles, sizeof(double));
+    double *t_total = calloc(ntiles, sizeof(double));
+    if (!layers || !styles || !t_render || !t_encode || !t_total)
+        goto out;
+    if (lb_store_open(cfg->store_path, &st, &err) != LB_OK) {
+        fprintf(stderr, "tilebench: %s\n", err.msg);
+        goto out;
+    }
+
+    double t0 = now_ms();
+    if (load_map_layers(cfg, map, st, grid, layers, styles) != 0)
+        goto out;
+    double snapshot_ms = now_ms() - t0;
+    long rss_snap_kb = proc_status_kb("VmRSS");
+    size_t vertices = 0, features = 0, snap_bytes = 0;
+    for (size_t i = 0; i < map->nlayers; i++) {
+        vertices += lb_snapshot_vertex_count(layers[i].snap);
+        features += lb_snapshot_feature_count(layers[i].snap);
+        snap_bytes += lb_snapshot_memory(layers[i].snap);
+    }
+
+    lb_png_opts po = {.level = level, .palette = false};
+    size_t empty = 0, bytes = 0;
+    for (size_t i = 0; i < ntiles; i++) {
+        const tile *t = &tiles[i];
+        int px = grid->tile_size * t->scale;
+        lb_canvas canvas = {0};
+        uint8_t *png = NULL;
+        size_t len = 0;
+        double a = now_ms();
+        if (lb_canvas_init(&canvas, px, px) != LB_OK) {
+            fprintf(stderr, "tilebench: out of memory\n");
+            goto out;
+        }
+        if (lb_render_tile(layers, map->nlayers, grid, t->z, t->x, t->y, t->scale, &canvas,
+                           &err) != LB_OK) {
+            fprintf(stderr, "tilebench: tile %d/%ld/%ld: %s\n", t->z, t->x, t->y, err.msg);
+            lb_canvas_free(&canvas);
+            goto out;
+        }
+        double b = now_ms();
+        if (lb_png_encode(&canvas, &po, &png, &len, &err) != LB_OK) {
+            fprintf(stderr, "tilebench: tile %d/%ld/%ld: %s\n", t->z, t->x, t->y, err.msg);
+            lb_canvas_free(&canvas);
+            goto out;
+        }
+        double e = now_ms();
+        t_render[i] = b - a;
+        t_encode[i] = e - b;
+        t_total[i] = e - a;
+        empty += lb_canvas_is_empty(&canvas);
+        bytes += len;
+        if (outdir) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%d_%ld_%ld_%d.png", outdir, t->z, t->x, t->y,
+                     t->scale);
+            FILE *f = fopen(path, "wb");
+            if (!f || fwrite(png, 1, len, f) != len) {
+                fprintf(stderr, "tilebench: cannot write %s\n", path);
+                if (f)
+                    fclose(f);
+                free(png);
+                lb_canvas_free(&canvas);
+                goto out;
+            }
+            fclose(f);
+        }
+        free(png);
+        lb_canvas_free(&canvas);
+    }
+
+    double sum_r = 0, sum_e = 0, sum_t = 0;
+    for (size_t i = 0; i < ntiles; i++) {
+        sum_r += t_render[i];
+        sum_e += t_encode[i];
+        sum_t += t_total[i];
+    }
+    qsort(t_render, ntiles, sizeof(double), cmp_double);
+    qsort(t_encode, ntiles, sizeof(double), cmp_double);
+    qsort(t_total, ntiles, sizeof(double), cmp_double);
+    long hwm_kb = proc_status_kb("VmHWM");
+    double mvert = (double)vertices / 1e6;
+    double share = sum_t > 0 ? sum_e / sum_t : 0;
+    double kb_per_mv = mvert > 0 ? (double)hwm_kb / mvert : NAN;
+    double delta_kb_per_mv = mvert > 0 ? (double)(hwm_kb - rss_base_kb) / mvert : NAN;
+
+    printf("tilebench: map '%s' of %s: %zu layers, %zu features, %zu vertices (all levels), "
+           "snapshots %.1f MB built in %.0f ms\n",
+           map_id, config, map->nlayers, features, vertices, (double)snap_bytes / 1048576.0,
+           snapshot_ms);
+    printf("tiles: %zu (%zu empty), %.1f kB PNG on average, zlib level %d, one thread, cold\n",
+           ntiles, empty, (double)bytes / 1024.0 / (double)ntiles, level);
+    printf("%-8s %10s %10s %10s %10s\n", "ms", "median", "p95", "mean", "max");
+    printf("%-8s %10.3f %10.3f %10.3f %10.3f\n", "render", percentile(t_render, ntiles, 50),
+           percentile(t_render, ntiles, 95), sum_r / (double)ntiles, t_render[ntiles - 1]);
+    printf("%-8s %10.3f %10.3f %10.3f %10.3f\n", "encode", percentile(t_encode, ntiles, 50),
+           percentile(t_encode, ntiles, 95), sum_e / (double)ntiles, t_encode[ntiles - 1]);
+    printf("%-8s %10.3f %10.3f %10.3f %10.3f\n", "total", percentile(t_total, ntiles, 50),
+           percentile(t_total, ntiles, 95), sum_t / (double)ntiles, t_total[ntiles - 1]);
+    printf("encode share of total time: %.1f %%\n", 100.0 * share);
+    printf("RSS: start %.1f MB, after snapshots %.1f MB, peak (VmHWM) %.1f MB; "
+           "peak per million vertices %.1f MB (above start: %.1f MB)\n",
+           (double)rss_base_kb / 1024.0, (double)rss_snap_kb / 1024.0, (double)hwm_kb / 1024.0,
+           kb_per_mv / 1024.0, delta_kb_per_mv / 1024.0);
+    printf("TILEBENCH tool=lagebild label=%s tiles=%zu empty=%zu median_ms=%.4f p95_ms=%.4f mean_ms=%.4f "
+           "render_median_ms=%.4f render_p95_ms=%.4f encode_median_ms=%.4f encode_p95_ms=%.4f "
+           "encode_share=%.4f vmhwm_kb=%ld rss_start_kb=%ld vertices=%zu features=%zu "
+           "hwm_mb_per_mvertex=%.3f hwm_above_start_mb_per_mvertex=%.3f snapshot_ms=%.1f "
+           "snapshot_mb=%.2f\n",
+           label, ntiles, empty, percentile(t_total, ntiles, 50), percentile(t_total, ntiles, 95),
+           sum_t / (double)ntiles, percentile(t_render, ntiles, 50),
+           percentile(t_render, ntiles, 95), percentile(t_encode, ntiles, 50),
+           percentile(t_encode, ntiles, 95), share, hwm_kb, rss_base_kb, vertices, features,
+           kb_per_mv / 1024.0, delta_kb_per_mv / 1024.0, snapshot_ms,
+           (double)snap_bytes / 1048576.0);
+    rc = 0;
+out:
+    if (layers && styles)
+        for (size_t i = 0; i < map->nlayers; i++) {
+            if (layers[i].snap)
+                lb_snapshot_unref(layers[i].snap);
+            lb_style_free(styles[i]);
+        }
+    free(layers);
+    free(styles);
+    free(t_render);
+    free(t_encode);
+    free(t_total);
+    free(tiles);
+    lb_store_close(st);
+    lb_config_free(cfg);
+    lb_fusion_cleanup();
+    return rc;
+}

@@ -1,0 +1,125 @@
+/*
+ * lagebild — tiles: tile matrix sets, layer snapshots, rendering, PNG.
+ *
+ * A snapshot is an immutable, reference-counted, in-memory copy of one layer
+ * revision with geometries already projected to one tile matrix set's CRS,
+ * a packed Hilbert R-tree, and simplified copies for low zooms.  Renders
+ * never touch SQL: they query snapshots.  A new revision is built beside the
+ * old snapshot and swapped in by whoever holds it; renders in flight keep
+ * their reference to the old one.
+ */
+#ifndef LAGEBILD_TILER_H
+#define LAGEBILD_TILER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lagebild/config.h"
+#include "lagebild/fusion.h"
+#include "lagebild/raster.h"
+#include "lagebild/status.h"
+#include "lagebild/style.h"
+
+/* ---- tile matrix sets ------------------------------------------------- */
+
+/*
+ * A quad-tree tile matrix set: level z has matrix (w0 << z) x (h0 << z)
+ * tiles of tile_size pixels and scale denominator scale0 / 2^z
+ * (OGC: resolution = scale denominator * 0.28 mm / metres per unit).
+ */
+typedef struct lb_tms {
+    const char *id;       /* "WebMercatorQuad", "DE_EPSG_25832_ADV" */
+    const char *crs;      /* "EPSG:3857" */
+    const char *crs_urn;  /* "urn:ogc:def:crs:EPSG::3857" */
+    double origin_x;      /* top-left corner, easting */
+    double origin_y;      /* top-left corner, northing */
+    int tile_size;        /* pixels */
+    double scale0;        /* scale denominator of level 0 */
+    int w0, h0;           /* matrix size of level 0 */
+    int min_zoom, max_zoom;
+} lb_tms;
+
+/* The built-in sets (docs/tiles.md); n receives the count. */
+const lb_tms *lb_tms_all(size_t *n);
+/* A set by id (case-insensitive; "3857", "webmercator", "25832" accepted too), NULL if unknown. */
+const lb_tms *lb_tms_find(const char *id);
+/* Metres (CRS units) per pixel at level z. */
+double lb_tms_resolution(const lb_tms *t, int z);
+/* Matrix width/height at z. */
+long lb_tms_matrix_width(const lb_tms *t, int z);
+long lb_tms_matrix_height(const lb_tms *t, int z);
+/* Bounds of tile (z,x,y) in CRS units; false when it does not exist. */
+bool lb_tms_tile_bounds(const lb_tms *t, int z, long x, long y, double *minx, double *miny,
+                        double *maxx, double *maxy);
+
+/* ---- snapshots -------------------------------------------------------- */
+
+typedef struct lb_snapshot lb_snapshot;
+
+/* What a renderer's feature predicate sees of a feature. */
+typedef struct lb_feature_info {
+    int64_t fid;
+    lb_label label;
+    const char *source;
+} lb_feature_info;
+
+/*
+ * Build the snapshot of layer (as currently committed in st) in grid's CRS,
+ * keeping the feature properties named in props (plus kind, name, status,
+ * classification, which are always kept).  Labels are decoded against cfg's
+ * groups and caveats.  *out holds one reference.
+ */
+lb_status lb_snapshot_build(lb_store *st, const lb_config *cfg, const char *layer,
+                            const lb_tms *grid, const char *const *props, size_t nprops,
+                            lb_snapshot **out, lb_error *err);
+lb_snapshot *lb_snapshot_ref(lb_snapshot *s);
+void lb_snapshot_unref(lb_snapshot *s);
+int64_t lb_snapshot_revision(const lb_snapshot *s);
+size_t lb_snapshot_feature_count(const lb_snapshot *s);
+size_t lb_snapshot_vertex_count(const lb_snapshot *s); /* all levels of detail */
+size_t lb_snapshot_memory(const lb_snapshot *s);       /* bytes */
+/* Bounding box of all features in the grid's CRS; false when empty. */
+bool lb_snapshot_bounds(const lb_snapshot *s, double *minx, double *miny, double *maxx,
+                        double *maxy);
+
+/* ---- rendering -------------------------------------------------------- */
+
+/* Decides per feature whether the requesting principal may see it. */
+typedef bool (*lb_feature_pred)(void *ud, const lb_feature_info *f);
+
+typedef struct lb_render_layer {
+    lb_snapshot *snap;
+    const lb_style *style;
+    lb_feature_pred pred; /* NULL: every feature */
+    void *pred_ud;
+} lb_render_layer;
+
+/*
+ * Render the layers (bottom first) into out over the area [minx,maxx] x
+ * [miny,maxy] of the snapshots' CRS; out's size gives the pixel grid.  zoom is
+ * the (fractional) zoom used for style evaluation and level of detail; scale
+ * multiplies every style size (2 for @2x tiles).
+ */
+lb_status lb_render_area(const lb_render_layer *layers, size_t n, double minx, double miny,
+                         double maxx, double maxy, double zoom, double scale, lb_canvas *out,
+                         lb_error *err);
+
+/* Render tile (z,x,y) of grid at scale (1 or 2: 256 or 512 px for a 256 grid). */
+lb_status lb_render_tile(const lb_render_layer *layers, size_t n, const lb_tms *grid, int z,
+                         long x, long y, int scale, lb_canvas *out, lb_error *err);
+
+/* ---- PNG -------------------------------------------------------------- */
+
+typedef struct lb_png_opts {
+    int level;    /* zlib level 0..9 (default 2: tuned for on-request rendering) */
+    bool palette; /* 8-bit palette output when the tile has <= 256 colours */
+} lb_png_opts;
+
+/* Encode a canvas as PNG; *out is malloc'ed (caller frees). */
+lb_status lb_png_encode(const lb_canvas *c, const lb_png_opts *opts, uint8_t **out,
+                        size_t *len, lb_error *err);
+/* A canonical fully transparent PNG of w x h (cached; do not free). */
+const uint8_t *lb_png_empty(int w, int h, size_t *len);
+
+#endif

@@ -1,0 +1,356 @@
+/*
+ * This file implements the public rasterizer API of lagebild/raster.h on top
+ * of the scan converter (raster_scan.c) and the stroker (raster_stroke.c):
+ * colours, canvases, canvas compositing and masking, polygon fill, and point
+ * markers.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "raster_int.h"
+
+/* ------------------------------------------------------------------------ */
+/* Colours                                                                  */
+/* ------------------------------------------------------------------------ */
+
+static double clamp01(double v)
+{
+    return v > 0 ? (v < 1 ? v : 1) : 0; /* NaN -> 0 */
+}
+
+lb_rgba lb_rgba_from(double r, double g, double b, double a)
+{
+    a = clamp01(a);
+    double a255 = a * 255.0;
+    /* c * a * 255 <= a * 255, and rounding is monotonic: channels <= alpha */
+    return (lb_rgba){(uint8_t)(clamp01(r) * a255 + 0.5), (uint8_t)(clamp01(g) * a255 + 0.5),
+                     (uint8_t)(clamp01(b) * a255 + 0.5), (uint8_t)(a255 + 0.5)};
+}
+
+lb_rgba lb_rgba_scale(lb_rgba c, double f)
+{
+    if (!(f > 0))
+        return (lb_rgba){0, 0, 0, 0};
+    unsigned m = c.a;
+    if (c.r > m)
+        m = c.r;
+    if (c.g > m)
+        m = c.g;
+    if (c.b > m)
+        m = c.b;
+    if (m == 0)
+        return c;
+    if (f * m > 255.0)
+        f = 255.0 / m;
+    return (lb_rgba){(uint8_t)(c.r * f + 0.5), (uint8_t)(c.g * f + 0.5), (uint8_t)(c.b * f + 0.5),
+                     (uint8_t)(c.a * f + 0.5)};
+}
+
+/* ------------------------------------------------------------------------ */
+/* Canvases                                                                 */
+/* ------------------------------------------------------------------------ */
+
+lb_status lb_canvas_init(lb_canvas *c, int width, int height)
+{
+    if (!c)
+        return LB_EINVAL;
+    *c = (lb_canvas){0};
+    if (width < 1 || height < 1 || width > 16384 || height > 16384)
+        return LB_EINVAL;
+    c->px = calloc((size_t)width * (size_t)height, 4);
+    if (!c->px)
+        return LB_ENOMEM;
+    c->width = width;
+    c->height = height;
+    return LB_OK;
+}
+
+void lb_canvas_free(lb_canvas *c)
+{
+    if (!c)
+        return;
+    free(c->px);
+    lb__work_free(c->work);
+    *c = (lb_canvas){0};
+}
+
+void lb_canvas_clear(lb_canvas *c)
+{
+    if (c && c->px)
+        memset(c->px, 0, (size_t)c->width * (size_t)c->height * 4);
+}
+
+bool lb_canvas_is_empty(const lb_canvas *c)
+{
+    if (!c || !c->px)
+        return true;
+    /* the alpha bytes of two pixels, in memory order */
+    static const uint8_t mb[8] = {0, 0, 0, 0xff, 0, 0, 0, 0xff};
+    uint64_t mask;
+    memcpy(&mask, mb, 8);
+    size_t n = (size_t)c->width * (size_t)c->height * 4, i = 0;
+    const uint8_t *p = c->px;
+    /* 4 words per step, one test per step */
+    for (; i + 32 <= n; i += 32) {
+        uint64_t a, b, d, e;
+        memcpy(&a, p + i, 8);
+        memcpy(&b, p + i + 8, 8);
+        memcpy(&d, p + i + 16, 8);
+        memcpy(&e, p + i + 24, 8);
+        if ((a | b | d | e) & mask)
+            return false;
+    }
+    for (; i < n; i += 4)
+        if (p[i + 3])
+            return false;
+    return true;
+}
+
+void lb_canvas_over(lb_canvas *dst, const lb_canvas *src)
+{
+    if (!dst || !src || !dst->px || !src->px || dst->width != src->width ||
+        dst->height != src->height)
+        return;
+    size_t n = (size_t)dst->width * (size_t)dst->height;
+    const uint8_t *s = src->px;
+    uint8_t *d = dst->px;
+    for (size_t i = 0; i < n; i++) {
+        unsigned sa = s[4 * i + 3];
+        if (sa == 0) {
+            /* skip transparent source quickly, 2 pixels at a time */
+            if ((i & 1) == 0 && i + 1 < n) {
+                uint64_t two;
+                memcpy(&two, s + 4 * i, 8);
+                if (two == 0) {
+                    i++;
+                }
+            }
+            continue;
+        }
+        uint32_t sp;
+        memcpy(&sp, s + 4 * i, 4);
+        if (sa == 255)
+            memcpy(d + 4 * i, &sp, 4);
+        else
+            lb__over_inv(d + 4 * i, sp & 0x00ff00ffu, (sp >> 8) & 0x00ff00ffu, 255u - sa);
+    }
+}
+
+void lb_canvas_mask(lb_canvas *c, const uint8_t *mask)
+{
+    if (!c || !c->px || !mask)
+        return;
+    size_t n = (size_t)c->width * (size_t)c->height;
+    uint8_t *p = c->px;
+    for (size_t i = 0; i < n; i++) {
+        unsigned m = mask[i];
+        if (m == 255)
+            continue;
+        uint32_t v;
+        memcpy(&v, p + 4 * i, 4);
+        v = m ? lb__scale_px(v, m) : 0;
+        memcpy(p + 4 * i, &v, 4);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Fill                                                                     */
+/* ------------------------------------------------------------------------ */
+
+static void add_ring(lb__rwork *w, const double *xy, size_t n)
+{
+    double fx = 0, fy = 0, px = 0, py = 0;
+    bool have = false;
+    for (size_t i = 0; i < n; i++) {
+        double x = xy[2 * i], y = xy[2 * i + 1];
+        if (!isfinite(x) || !isfinite(y))
+            continue; /* skipped: the ring goes on to the next usable point */
+        x = lb__clampc(x);
+        y = lb__clampc(y);
+        if (have) {
+            lb__edge(w, px, py, x, y);
+        } else {
+            fx = x;
+            fy = y;
+            have = true;
+        }
+        px = x;
+        py = y;
+    }
+    if (have)
+        lb__edge(w, px, py, fx, fy);
+}
+
+void lb_raster_fill(lb_canvas *c, const lb_ring *rings, size_t nrings, lb_rgba color)
+{
+    if (!c || !c->px || !rings || nrings == 0 || color.a == 0)
+        return;
+    lb__rwork *w = lb__work(c);
+    if (!w)
+        return;
+    lb__shape_begin(w);
+    /* the bounding box first: a shape inside the canvas needs no clipping,
+     * one outside it needs nothing at all */
+    double x0 = INFINITY, y0 = INFINITY, x1 = -INFINITY, y1 = -INFINITY;
+    for (size_t r = 0; r < nrings; r++) {
+        if (!rings[r].xy || rings[r].n < 2)
+            continue;
+        const double *p = rings[r].xy;
+        for (size_t i = 0; i < rings[r].n; i++) {
+            double x = p[2 * i], y = p[2 * i + 1];
+            if (!isfinite(x) || !isfinite(y))
+                continue;
+            x0 = x < x0 ? x : x0;
+            x1 = x > x1 ? x : x1;
+            y0 = y < y0 ? y : y0;
+            y1 = y > y1 ? y : y1;
+        }
+    }
+    if (!(x0 <= x1) || y1 <= 0 || y0 >= c->height || x0 >= c->width)
+        return; /* empty, or above, below or right of the canvas */
+    if (x1 <= 0)
+        return; /* left of it: the rings' covers cancel in every row */
+    lb__shape_inside(w, x0, y0, x1, y1);
+    for (size_t r = 0; r < nrings; r++)
+        if (rings[r].xy && rings[r].n >= 2)
+            add_ring(w, rings[r].xy, rings[r].n);
+    lb__shape_end(c, w, color);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Circles                                                                  */
+/* ------------------------------------------------------------------------ */
+
+int lb__circle_steps(double r)
+{
+    /* sagitta r (1 - cos(d / 2)) <= tol; the area-preserving radius splits it
+     * into roughly +-tol / 2 around the true circle */
+    const double tol = 0.05;
+    if (!(r > tol))
+        return 8;
+    double d = 2.0 * acos(1.0 - tol / r);
+    double n = ceil(2.0 * M_PI / d);
+    if (n < 8)
+        n = 8;
+    if (n > 4096)
+        n = 4096;
+    return (int)n;
+}
+
+double lb__circle_rfac(int n)
+{
+    double d = 2.0 * M_PI / n;
+    return sqrt(d / sin(d));
+}
+
+/* A full circle as a closed chain of edges; ccw > 0 / < 0 picks the orientation. */
+static void circle_edges(lb__rwork *w, double cx, double cy, double r, int ccw)
+{
+    int n = lb__circle_steps(r);
+    double R = r * lb__circle_rfac(n);
+    double d = (ccw > 0 ? 2.0 : -2.0) * M_PI / n, cs = cos(d), sn = sin(d);
+    double vx = R, vy = 0;
+    double px = cx + vx, py = cy;
+    double fx = px, fy = py;
+    for (int i = 1; i < n; i++) {
+        double nx = vx * cs - vy * sn, ny = vx * sn + vy * cs;
+        vx = nx;
+        vy = ny;
+        double qx = cx + vx, qy = cy + vy;
+        lb__edge(w, px, py, qx, qy);
+        px = qx;
+        py = qy;
+    }
+    lb__edge(w, px, py, fx, fy);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Markers                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* The closed outline of a non-circle marker (unit radius), n points. */
+static size_t marker_shape(lb_marker shape, double r, double *xy)
+{
+    switch (shape) {
+    case LB_MARKER_SQUARE: {
+        const double p[] = {-r, -r, r, -r, r, r, -r, r};
+        memcpy(xy, p, sizeof p);
+        return 4;
+    }
+    case LB_MARKER_TRIANGLE: {
+        /* equilateral, inscribed in the circle of radius r, apex up */
+        double hx = r * 0.86602540378443864676, hy = 0.5 * r;
+        const double p[] = {0, -r, hx, hy, -hx, hy};
+        memcpy(xy, p, sizeof p);
+        return 3;
+    }
+    case LB_MARKER_CROSS: {
+        double a = r / 5.0; /* bar thickness 2a = r / 2.5 */
+        const double p[] = {a,  -r, a,  -a, r,  -a, r,  a,  a,  a,  a,  r,
+                            -a, r,  -a, a,  -r, a,  -r, -a, -a, -a, -a, -r};
+        memcpy(xy, p, sizeof p);
+        return 12;
+    }
+    case LB_MARKER_CIRCLE:
+        break;
+    }
+    return 0;
+}
+
+void lb_raster_marker(lb_canvas *c, lb_marker shape, double x, double y, double radius,
+                      lb_rgba fill, double stroke_width, lb_rgba stroke)
+{
+    if (!c || !c->px || !isfinite(x) || !isfinite(y) || !(radius > 0) || !isfinite(radius))
+        return;
+    if (!(stroke_width > 0) || !isfinite(stroke_width))
+        stroke_width = 0;
+    double hw = 0.5 * stroke_width;
+    /* everything lies within radius + hw (miters of the triangle: 2 hw;
+     * circle polygons: up to 5 % beyond the radius) */
+    double ext = 1.05 * (radius + 2.0 * hw) + 1.0;
+    if (x + ext <= 0 || y + ext <= 0 || x - ext >= c->width || y - ext >= c->height)
+        return;
+    lb__rwork *w = lb__work(c);
+    if (!w)
+        return;
+    bool do_fill = fill.a > 0, do_stroke = stroke_width > 0 && stroke.a > 0;
+    if (shape == LB_MARKER_CIRCLE) {
+        if (do_fill) {
+            lb__shape_begin(w);
+            lb__shape_inside(w, x - ext, y - ext, x + ext, y + ext);
+            circle_edges(w, x, y, radius, 1);
+            lb__shape_end(c, w, fill);
+        }
+        if (do_stroke) {
+            lb__shape_begin(w);
+            lb__shape_inside(w, x - ext, y - ext, x + ext, y + ext);
+            circle_edges(w, x, y, radius + hw, 1);
+            if (radius > hw)
+                circle_edges(w, x, y, radius - hw, -1);
+            lb__shape_end(c, w, stroke);
+        }
+        return;
+    }
+    double xy[24];
+    size_t n = marker_shape(shape, radius, xy);
+    if (n == 0)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        xy[2 * i] += x;
+        xy[2 * i + 1] += y;
+    }
+    if (do_fill) {
+        lb__shape_begin(w);
+        lb__shape_inside(w, x - ext, y - ext, x + ext, y + ext);
+        add_ring(w, xy, n);
+        lb__shape_end(c, w, fill);
+    }
+    if (do_stroke) {
+        lb_stroke st = {.width = stroke_width, .join = LB_JOIN_MITER, .cap = LB_CAP_BUTT,
+                        .miter_limit = 4};
+        lb__shape_begin(w); /* lb__stroke_emit checks the box itself */
+        lb__stroke_emit(w, xy, n, true, &st);
+        lb__shape_end(c, w, stroke);
+    }
+}

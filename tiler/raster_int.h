@@ -1,0 +1,162 @@
+/*
+ * This file declares the rasterizer's private pieces shared by tiler/raster*.c:
+ * the per-canvas scratch (lb__rwork), the shape builder that clips edges and
+ * collects them (raster_scan.c), and the stroker entry point
+ * (raster_stroke.c).  Not part of the public API.
+ *
+ * How a shape is drawn:
+ *   lb__shape_begin(w);
+ *   lb__edge(w, x0, y0, x1, y1);   ... once per directed polygon edge
+ *   lb__shape_end(c, w, color);    -> accumulate, sweep, composite once
+ *
+ * lb__edge clips each edge to the canvas at once: parts above, below or to the
+ * right of the canvas are dropped (they cannot change any pixel), parts to the
+ * left are reduced to their vertical extent (a "left cover" per row, added in
+ * O(1) via a difference array), and the rest is a cell segment with
+ * 0 <= x <= width, 0 <= y <= height.  A cell segment is converted row by row
+ * into exact signed areas per cell (plus the cover carried to the cells on
+ * its right), and the touched cells are marked in a bitmap.  When the whole
+ * canvas fits in one band of at most LB__BAND_CELLS cells (every canvas up to
+ * 1024 x 1024) this happens at once; larger canvases store the segments and
+ * lb__shape_end converts them band by band.  The sweep visits only the
+ * touched cells of each row (the coverage between them is constant and is
+ * composited as a run) and composites |winding integral| clamped to 1.
+ */
+#ifndef LB_RASTER_INT_H
+#define LB_RASTER_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "lagebild/raster.h"
+
+/* Coordinates are clamped to +-LB__COORD_MAX before any arithmetic so that
+ * differences and products cannot overflow (1e15 px is far beyond any map). */
+#define LB__COORD_MAX 1e15
+
+/* Accumulation cells per band (doubles): 8 MiB; a 1024x1024 canvas is one band. */
+#define LB__BAND_CELLS ((size_t)1 << 20)
+
+/* A clipped edge: ya < yb, 0 <= x <= width, 0 <= y <= height; dir is +1 for
+ * an edge that ran downwards (increasing y), -1 for one that ran upwards. */
+typedef struct lb__seg {
+    double xa, ya, xb, yb, dir;
+} lb__seg;
+
+/* A colour at every coverage 0..255, as lanes and alpha complement: the
+ * scan converter keeps a few of these so that compositing a pixel is one
+ * table look-up and one multiply per lane pair. */
+#define LB__NPAL 4
+typedef struct lb__pal {
+    uint32_t key; /* the colour, memory byte order */
+    bool used;
+    uint32_t lo[256], hi[256], inv[256];
+} lb__pal;
+
+typedef struct lb__rwork {
+    int w, h;
+    double fw, fh;
+
+    /* the shape being built */
+    bool direct;           /* one band covers the canvas: accumulate at once */
+    lb__seg *seg;          /* otherwise the clipped segments, per band later */
+    size_t nseg, capseg;
+    double ymin, ymax;     /* y range of the cell segments */
+    int cx0, cx1;          /* range of touched cells (all rows) */
+    double *lpart, *lfull; /* left cover: partial rows, difference array (h + 2 each) */
+    int lrow0, lrow1;      /* rows with left-cover entries (lrow1 may be h) */
+    bool oom;              /* an allocation failed: the shape is dropped */
+    bool inside;           /* the caller vouched: all edges lie in the canvas */
+
+    /* the accumulation band: rows x (w + 2) cells, all zero between shapes */
+    double *acc;
+    size_t acc_rows, band_rows;
+    uint64_t *bits; /* touched cells, one bit each, words per row */
+    size_t words;   /* (w + 2 + 63) / 64 */
+
+    lb__pal pal[LB__NPAL];
+    int pal_next;
+
+    /* stroker scratch: cleaned path, current dash, first dash of a closed path */
+    double *pts, *sub, *first;
+    size_t cap_pts, cap_sub, cap_first;
+} lb__rwork;
+
+/* The canvas's scratch, created or resized on demand; NULL when out of memory. */
+lb__rwork *lb__work(lb_canvas *c);
+void lb__work_free(lb__rwork *w);
+
+/* Grow a double array to hold at least n values (keeps contents). */
+bool lb__grow(double **p, size_t *cap, size_t n);
+
+void lb__shape_begin(lb__rwork *w);
+/* Add a directed edge (any finite coordinates, already clamped). */
+void lb__edge(lb__rwork *w, double x0, double y0, double x1, double y1);
+/* Declare that every edge until lb__shape_end lies within the box, and test
+ * whether the box lies within the canvas (then clipping is skipped). */
+bool lb__shape_inside(lb__rwork *w, double x0, double y0, double x1, double y1);
+/* Rasterize the collected edges, composite with color (premultiplied) and reset. */
+void lb__shape_end(lb_canvas *c, lb__rwork *w, lb_rgba color);
+
+/* ---- premultiplied 8-bit arithmetic on packed pixels --------------------
+ * A pixel is loaded into a uint32_t with memcpy, so the byte order in memory
+ * (R, G, B, A) is kept whatever the host's endianness; the helpers work on
+ * the two 16-bit lanes (bytes 0 and 2, bytes 1 and 3) independently and never
+ * need to know which lane holds alpha. */
+
+/* round(x / 255) for 0 <= x <= 255 * 255 */
+static inline unsigned lb__div255(unsigned x)
+{
+    x += 128;
+    return (x + (x >> 8)) >> 8;
+}
+
+/* lanes 0x00aa00bb times m (0..255), each divided by 255 with rounding */
+static inline uint32_t lb__mul2(uint32_t v, uint32_t m)
+{
+    uint32_t t = v * m + 0x00800080u;
+    return ((t + ((t >> 8) & 0x00ff00ffu)) >> 8) & 0x00ff00ffu;
+}
+
+/* every channel of p times m / 255 */
+static inline uint32_t lb__scale_px(uint32_t p, uint32_t m)
+{
+    return lb__mul2(p & 0x00ff00ffu, m) | (lb__mul2((p >> 8) & 0x00ff00ffu, m) << 8);
+}
+
+/* The pixel at p becomes src over it, src given as its two lanes (lo: bytes 0
+ * and 2, hi: bytes 1 and 3) and the complement of its alpha sa.  With premultiplied data no
+ * lane exceeds 255; invalid data (a channel above alpha) wraps within its
+ * channel instead of spilling into the next.  inv is 255 - sa. */
+static inline void lb__over_inv(uint8_t *p, uint32_t slo, uint32_t shi, unsigned inv)
+{
+    uint32_t d;
+    memcpy(&d, p, 4);
+    uint32_t lo = slo + lb__mul2(d & 0x00ff00ffu, inv);
+    uint32_t hi = shi + lb__mul2((d >> 8) & 0x00ff00ffu, inv);
+    d = (lo & 0x00ff00ffu) | ((hi & 0x00ff00ffu) << 8);
+    memcpy(p, &d, 4);
+}
+
+/* Clamp a coordinate to +-LB__COORD_MAX (callers have rejected NaN). */
+static inline double lb__clampc(double v)
+{
+    return v < -LB__COORD_MAX ? -LB__COORD_MAX : v > LB__COORD_MAX ? LB__COORD_MAX : v;
+}
+
+/* Number of segments for a full circle of radius r so that the polygon
+ * (see lb__circle_rfac) deviates from the circle by at most ~0.025 px. */
+int lb__circle_steps(double r);
+/* Radius factor for the interior vertices of an n-gon approximating a circle
+ * so that the polygon has the circle's area: sqrt(d / sin d), d = 2 pi / n. */
+double lb__circle_rfac(int n);
+
+/* Emit the outline of a stroked path into the current shape (all pieces with
+ * the same orientation; fill with the non-zero rule).  Returns the factor for
+ * the colour's alpha: 1, or less for a dash pattern finer than half a pixel,
+ * which is drawn solid with its average coverage. */
+double lb__stroke_emit(lb__rwork *w, const double *xy, size_t n, bool closed, const lb_stroke *st);
+
+#endif

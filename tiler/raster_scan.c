@@ -1,0 +1,601 @@
+/*
+ * This file implements the rasterizer's scan converter: the per-canvas
+ * scratch, exact clipping of edges to the canvas, exact-area coverage
+ * accumulation (signed area per cell plus the cover carried to the right, as
+ * font rasterizers do), and the sweep that turns |accumulated winding|
+ * clamped to 1 into coverage and composites it "over" the canvas once per
+ * shape.  See raster_int.h for the overall scheme.
+ *
+ * The maths: with w(x, y) the winding number (+dir for every edge crossing
+ * the horizontal through y to the left of x), a pixel's coverage is the
+ * integral of w over the pixel.  An edge piece inside one row with height dh
+ * (signed) and x-mid m inside cell c adds dh * (c + 1 - m) to cell c and dh to
+ * every cell right of it; storing the second part as a delta in cell c + 1
+ * makes a running sum along the row yield the integral.  Everything is done
+ * in double precision, so a shape rendered into two neighbouring canvases
+ * with an integer pixel offset gives the same bytes on both sides.
+ */
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "raster_int.h"
+
+/* ------------------------------------------------------------------------ */
+/* Scratch                                                                  */
+/* ------------------------------------------------------------------------ */
+
+void lb__work_free(lb__rwork *w)
+{
+    if (!w)
+        return;
+    free(w->seg);
+    free(w->lpart);
+    free(w->lfull);
+    free(w->acc);
+    free(w->bits);
+    free(w->pts);
+    free(w->sub);
+    free(w->first);
+    free(w);
+}
+
+lb__rwork *lb__work(lb_canvas *c)
+{
+    lb__rwork *w = c->work;
+    if (w && w->w == c->width && w->h == c->height)
+        return w;
+    lb__work_free(w);
+    c->work = NULL;
+    if (c->width < 1 || c->height < 1 || !c->px)
+        return NULL;
+    w = calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    w->w = c->width;
+    w->h = c->height;
+    w->fw = c->width;
+    w->fh = c->height;
+    w->words = ((size_t)c->width + 2 + 63) / 64;
+    w->band_rows = LB__BAND_CELLS / ((size_t)c->width + 2);
+    if (w->band_rows < 1)
+        w->band_rows = 1;
+    if (w->band_rows > (size_t)c->height)
+        w->band_rows = (size_t)c->height;
+    w->lpart = calloc((size_t)c->height + 2, sizeof *w->lpart);
+    w->lfull = calloc((size_t)c->height + 2, sizeof *w->lfull);
+    if (!w->lpart || !w->lfull) {
+        lb__work_free(w);
+        return NULL;
+    }
+    lb__shape_begin(w);
+    c->work = w;
+    return w;
+}
+
+bool lb__grow(double **p, size_t *cap, size_t n)
+{
+    if (n <= *cap)
+        return true;
+    size_t nc = *cap ? *cap : 64;
+    while (nc < n)
+        nc *= 2;
+    double *q = realloc(*p, nc * sizeof *q);
+    if (!q)
+        return false;
+    *p = q;
+    *cap = nc;
+    return true;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Building a shape: clipping                                               */
+/* ------------------------------------------------------------------------ */
+
+/* Make room for rows of accumulation cells (all zero). */
+static bool ensure_acc(lb__rwork *w, size_t rows)
+{
+    if (w->acc_rows >= rows)
+        return true;
+    /* the old cells are all zero: nothing to keep */
+    free(w->acc);
+    free(w->bits);
+    w->acc = calloc(rows * ((size_t)w->w + 2), sizeof *w->acc);
+    w->bits = calloc(rows * w->words, sizeof *w->bits);
+    if (!w->acc || !w->bits) {
+        free(w->acc);
+        free(w->bits);
+        w->acc = NULL;
+        w->bits = NULL;
+        w->acc_rows = 0;
+        return false;
+    }
+    w->acc_rows = rows;
+    return true;
+}
+
+void lb__shape_begin(lb__rwork *w)
+{
+    w->nseg = 0;
+    w->ymin = INFINITY;
+    w->ymax = -INFINITY;
+    w->cx0 = INT_MAX;
+    w->cx1 = -1;
+    w->lrow0 = INT_MAX;
+    w->lrow1 = -1;
+    w->oom = false;
+    w->inside = false;
+    w->direct = w->band_rows == (size_t)w->h && ensure_acc(w, (size_t)w->h);
+}
+
+/* mark cells c and c + 1 of a row as touched */
+static inline void mark2(uint64_t *bits, int c)
+{
+    int k = c >> 6, o = c & 63;
+    bits[k] |= (uint64_t)3 << o;
+    if (o == 63)
+        bits[k + 1] |= 1;
+}
+
+/* mark cells c0..c1 (inclusive) of a row as touched */
+static inline void mark(uint64_t *bits, int c0, int c1)
+{
+    int w0 = c0 >> 6, w1 = c1 >> 6;
+    uint64_t m0 = ~(uint64_t)0 << (c0 & 63), m1 = ~(uint64_t)0 >> (63 - (c1 & 63));
+    if (w0 == w1) {
+        bits[w0] |= m0 & m1;
+    } else {
+        bits[w0] |= m0;
+        for (int k = w0 + 1; k < w1; k++)
+            bits[k] = ~(uint64_t)0;
+        bits[w1] |= m1;
+    }
+}
+
+/* One edge piece inside a row: from x0 to x1 (any order), signed height dh;
+ * sd = dh / |x1 - x0|, the same for every piece of a segment (passed in to
+ * save a division per row). */
+static inline void span(double *a, uint64_t *bits, double xa, double xb, double dh, double sd)
+{
+    double x0 = xa < xb ? xa : xb, x1 = xa < xb ? xb : xa;
+    int c0 = (int)x0, c1 = (int)x1; /* x >= 0: truncation is floor */
+    if (c0 == c1) {
+        mark2(bits, c0);
+        double m = (x0 + x1) * 0.5 - c0;
+        a[c0] += dh * (1.0 - m);
+        a[c0 + 1] += dh * m;
+        return;
+    }
+    mark(bits, c0, c1 + 1);
+    /* the covers of consecutive cells are stored as deltas so that the
+     * running sum restores them; the last cell takes the remainder, so the
+     * piece adds exactly dh to the cells right of it */
+    double f0 = (c0 + 1) - x0;
+    double prev = 0.5 * sd * f0 * f0;
+    a[c0] += prev;
+    double cum = sd * f0;
+    for (int c = c0 + 1; c < c1; c++) {
+        double cov = cum + 0.5 * sd;
+        a[c] += cov - prev;
+        prev = cov;
+        cum += sd;
+    }
+    double f1 = x1 - c1;
+    double cov = cum + sd * f1 * (1.0 - 0.5 * f1);
+    a[c1] += cov - prev;
+    a[c1 + 1] += dh - cov;
+}
+
+/* Add a cell segment's rows [by0, by1) to the band whose first row is by0. */
+static void raster_seg(const lb__rwork *w, int by0, int by1, const lb__seg *g)
+{
+    if (g->yb <= by0 || g->ya >= by1)
+        return;
+    const size_t stride = (size_t)w->w + 2, words = w->words;
+    const double fw = w->fw, d = g->dir;
+    double y0 = g->ya > by0 ? g->ya : by0;
+    double y1 = g->yb < by1 ? g->yb : by1;
+    int j0 = (int)y0, j1 = (int)y1; /* rows j0 .. j1 - 1 (y >= 0) */
+    if (j1 < y1)
+        j1++;
+    double *a = w->acc + (size_t)(j0 - by0) * stride;
+    uint64_t *bits = w->bits + (size_t)(j0 - by0) * words;
+    /* y of the next row boundary, kept as a double to avoid conversions */
+    double yt = y0, fj = (double)j0 + 1.0;
+    const double dxdy = (g->xb - g->xa) / (g->yb - g->ya);
+    if (fabs(dxdy) < 1e-12) {
+        /* vertical (or within 2e-8 px of it over the tallest canvas) */
+        const double x = 0.5 * (g->xa + g->xb);
+        const int c = (int)x;
+        const double fr = x - c, dr = d * (1.0 - fr), df = d * fr;
+        for (int j = j0; j < j1; j++, fj += 1.0, a += stride, bits += words) {
+            double yb = fj < y1 ? fj : y1;
+            double h = yb - yt;
+            a[c] += h * dr;
+            a[c + 1] += h * df;
+            mark2(bits, c);
+            yt = yb;
+        }
+        return;
+    }
+    /* x is interpolated from the segment's end points; within [0, w] up to
+     * rounding, which truncation to cells tolerates (-1e-13 -> cell 0, and
+     * cells w and w + 1 exist) */
+    const double sd = d / fabs(dxdy);
+    double xt = y0 == g->ya ? g->xa : g->xa + (y0 - g->ya) * dxdy;
+    xt = xt < 0 ? 0 : xt > fw ? fw : xt;
+    for (int j = j0; j < j1; j++, fj += 1.0, a += stride, bits += words) {
+        double yb, xb;
+        if (fj < y1) {
+            yb = fj;
+            xb = g->xa + (yb - g->ya) * dxdy;
+        } else {
+            yb = y1;
+            xb = y1 == g->yb ? g->xb : g->xa + (y1 - g->ya) * dxdy;
+        }
+        span(a, bits, xt, xb, d * (yb - yt), sd);
+        xt = xb;
+        yt = yb;
+    }
+}
+
+/* A vertical edge on (or left of) x = 0 from ya to yb: it adds dir * height
+ * to every cell of the rows it spans, i.e. to the row's starting cover. */
+static void left_add(lb__rwork *w, double ya, double yb, double dir)
+{
+    if (!(ya < yb))
+        return;
+    int ja = (int)ya, jb = (int)yb; /* 0 <= ya < yb <= h */
+    if (ja == jb) {
+        w->lpart[ja] += dir * (yb - ya);
+    } else {
+        w->lpart[ja] += dir * ((ja + 1) - ya);
+        w->lfull[ja + 1] += dir;
+        w->lfull[jb] -= dir;
+        w->lpart[jb] += dir * (yb - jb); /* jb == h: harmless slot h */
+    }
+    if (ja < w->lrow0)
+        w->lrow0 = ja;
+    if (jb > w->lrow1)
+        w->lrow1 = jb;
+}
+
+static bool grow_seg(lb__rwork *w)
+{
+    size_t nc = w->capseg ? 2 * w->capseg : 256;
+    lb__seg *s = realloc(w->seg, nc * sizeof *s);
+    if (!s) {
+        w->oom = true;
+        return false;
+    }
+    w->seg = s;
+    w->capseg = nc;
+    return true;
+}
+
+static void push_seg(lb__rwork *w, double xa, double ya, double xb, double yb, double dir)
+{
+    if (!(ya < yb))
+        return;
+    /* guard against rounding just outside the canvas */
+    xa = xa < 0 ? 0 : xa > w->fw ? w->fw : xa;
+    xb = xb < 0 ? 0 : xb > w->fw ? w->fw : xb;
+    lb__seg g = {xa, ya, xb, yb, dir};
+    if (ya < w->ymin)
+        w->ymin = ya;
+    if (yb > w->ymax)
+        w->ymax = yb;
+    int c0 = (int)(xa < xb ? xa : xb), c1 = (int)(xa < xb ? xb : xa) + 1;
+    if (c0 < w->cx0)
+        w->cx0 = c0;
+    if (c1 > w->cx1)
+        w->cx1 = c1;
+    if (w->direct) {
+        raster_seg(w, 0, w->h, &g);
+        return;
+    }
+    if (w->nseg == w->capseg && !grow_seg(w))
+        return;
+    w->seg[w->nseg++] = g;
+}
+
+bool lb__shape_inside(lb__rwork *w, double x0, double y0, double x1, double y1)
+{
+    if (!(x0 >= 0 && y0 >= 0 && x1 <= w->fw && y1 <= w->fh))
+        return false;
+    w->inside = true;
+    if (y0 < w->ymin)
+        w->ymin = y0;
+    if (y1 > w->ymax)
+        w->ymax = y1;
+    int c0 = (int)x0, c1 = (int)x1 + 1;
+    if (c0 < w->cx0)
+        w->cx0 = c0;
+    if (c1 > w->cx1)
+        w->cx1 = c1;
+    return true;
+}
+
+void lb__edge(lb__rwork *w, double x0, double y0, double x1, double y1)
+{
+    if (w->inside) {
+        /* no clipping; the bounds are set */
+        lb__seg g;
+        if (y0 < y1)
+            g = (lb__seg){x0, y0, x1, y1, 1};
+        else if (y0 > y1)
+            g = (lb__seg){x1, y1, x0, y0, -1};
+        else
+            return;
+        if (w->direct) {
+            raster_seg(w, 0, w->h, &g);
+            return;
+        }
+        if (w->nseg == w->capseg && !grow_seg(w))
+            return;
+        w->seg[w->nseg++] = g;
+        return;
+    }
+    double dir;
+    if (y0 < y1) {
+        dir = 1;
+    } else if (y0 > y1) {
+        double t = x0;
+        x0 = x1;
+        x1 = t;
+        t = y0;
+        y0 = y1;
+        y1 = t;
+        dir = -1;
+    } else {
+        return; /* horizontal (or NaN): no contribution */
+    }
+    const double fw = w->fw, fh = w->fh;
+    if (y1 <= 0 || y0 >= fh)
+        return;
+    if (y0 < 0 || y1 > fh) {
+        /* interpolate from the original end points; t in [0, 1] keeps the
+         * products bounded for any finite input */
+        double dx = x1 - x0, dy = y1 - y0, nx0 = x0, nx1 = x1;
+        if (y0 < 0)
+            nx0 = x0 + dx * ((0 - y0) / dy);
+        if (y1 > fh)
+            nx1 = x0 + dx * ((fh - y0) / dy);
+        x0 = nx0;
+        x1 = nx1;
+        if (y0 < 0)
+            y0 = 0;
+        if (y1 > fh)
+            y1 = fh;
+    }
+    double lo = x0 < x1 ? x0 : x1, hi = x0 < x1 ? x1 : x0;
+    if (lo >= fw)
+        return; /* right of the canvas: changes no pixel */
+    if (hi <= 0) {
+        left_add(w, y0, y1, dir);
+        return;
+    }
+    if (lo >= 0 && hi <= fw) {
+        push_seg(w, x0, y0, x1, y1, dir);
+        return;
+    }
+    /* crosses x = 0 and/or x = w (so x0 != x1) */
+    double dx = x1 - x0, dy = y1 - y0;
+    double yz = 0, yw = 0;
+    if ((x0 < 0) != (x1 < 0)) {
+        yz = y0 + dy * ((0 - x0) / dx);
+        yz = yz < y0 ? y0 : yz > y1 ? y1 : yz;
+    }
+    if ((x0 > fw) != (x1 > fw)) {
+        yw = y0 + dy * ((fw - x0) / dx);
+        yw = yw < y0 ? y0 : yw > y1 ? y1 : yw;
+    }
+    if (x0 < x1) { /* left part, middle, right part */
+        double xs = x0, ys = y0;
+        if (x0 < 0) {
+            left_add(w, y0, yz, dir);
+            xs = 0;
+            ys = yz;
+        }
+        if (x1 > fw)
+            push_seg(w, xs, ys, fw, yw, dir);
+        else
+            push_seg(w, xs, ys, x1, y1, dir);
+    } else { /* right part, middle, left part */
+        double xs = x0, ys = y0;
+        if (x0 > fw) {
+            xs = fw;
+            ys = yw;
+        }
+        if (x1 < 0) {
+            push_seg(w, xs, ys, 0, yz, dir);
+            left_add(w, yz, y1, dir);
+        } else {
+            push_seg(w, xs, ys, x1, y1, dir);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Sweep and composite                                                      */
+/* ------------------------------------------------------------------------ */
+
+static inline unsigned cov_alpha(double s)
+{
+    double v = fabs(s);
+    v = v < 1.0 ? v : 1.0;
+    return (unsigned)(int)(v * 255.0 + 0.5);
+}
+
+typedef struct paint {
+    uint32_t col; /* premultiplied colour, memory byte order */
+    bool opaque;
+    const lb__pal *pal;
+} paint;
+
+static const lb__pal *palette(lb__rwork *w, uint32_t col, unsigned ca)
+{
+    for (int i = 0; i < LB__NPAL; i++)
+        if (w->pal[i].used && w->pal[i].key == col)
+            return &w->pal[i];
+    lb__pal *p = &w->pal[w->pal_next];
+    w->pal_next = (w->pal_next + 1) % LB__NPAL;
+    p->key = col;
+    p->used = true;
+    uint32_t lo = col & 0x00ff00ffu, hi = (col >> 8) & 0x00ff00ffu;
+    for (unsigned al = 0; al < 256; al++) {
+        p->lo[al] = lb__mul2(lo, al);
+        p->hi[al] = lb__mul2(hi, al);
+        p->inv[al] = 255u - lb__div255(ca * al);
+    }
+    return p;
+}
+
+/* one pixel at coverage al (1..255; an opaque colour at 255 has inv 0) */
+static inline void blend(uint8_t *p, const paint *pt, unsigned al)
+{
+    lb__over_inv(p, pt->pal->lo[al], pt->pal->hi[al], pt->pal->inv[al]);
+}
+
+/* pixels [x0, x1) of a row at coverage al (1..255) */
+static void cover_run(uint8_t *row, int x0, int x1, unsigned al, const paint *pt)
+{
+    uint8_t *p = row + 4 * (size_t)x0, *e = row + 4 * (size_t)x1;
+    if (al == 255 && pt->opaque) {
+        for (; p < e; p += 4)
+            memcpy(p, &pt->col, 4);
+        return;
+    }
+    uint32_t lo = pt->pal->lo[al], hi = pt->pal->hi[al], inv = pt->pal->inv[al];
+    for (; p < e; p += 4)
+        lb__over_inv(p, lo, hi, inv);
+}
+
+/* Composite rows [by0, by1) of the band whose first row is base (pt NULL:
+ * only clear the cells) and leave its cells and bits zero. */
+static void sweep(lb_canvas *c, lb__rwork *w, int base, int by0, int by1, double *run,
+                  const paint *pt)
+{
+    const int W = w->w;
+    const size_t stride = (size_t)W + 2, words = w->words;
+    const int k0 = w->cx0 >> 6, k1 = w->cx1 >> 6;
+    for (int j = by0; j < by1; j++) {
+        *run += w->lfull[j];
+        w->lfull[j] = 0;
+        double s = *run + w->lpart[j];
+        w->lpart[j] = 0;
+        uint8_t *prow = c->px + (size_t)j * (size_t)W * 4;
+        double *a = w->acc + (size_t)(j - base) * stride;
+        uint64_t *bits = w->bits + (size_t)(j - base) * words;
+        int x = 0; /* pixels before x are done */
+        for (int k = k0; k <= k1; k++) {
+            uint64_t m = bits[k];
+            if (!m)
+                continue;
+            bits[k] = 0;
+            if (!pt) {
+                for (; m; m &= m - 1)
+                    a[(k << 6) + __builtin_ctzll(m)] = 0;
+                continue;
+            }
+            while (m) {
+                /* a run of touched cells [cx, ce) */
+                int b = __builtin_ctzll(m);
+                uint64_t rest = ~(m >> b);
+                int len = rest ? __builtin_ctzll(rest) : 64 - b;
+                m &= len == 64 ? 0 : ~((((uint64_t)1 << len) - 1) << b);
+                int cx = (k << 6) + b, ce = cx + len;
+                if (cx >= W) { /* the columns past the right border */
+                    for (; cx < ce; cx++)
+                        a[cx] = 0;
+                    continue;
+                }
+                if (cx > x) {
+                    unsigned al = cov_alpha(s);
+                    if (al)
+                        cover_run(prow, x, cx, al, pt);
+                }
+                int cv = ce < W ? ce : W;
+                for (; cx < cv; cx++) {
+                    s += a[cx];
+                    a[cx] = 0;
+                    unsigned al = cov_alpha(s);
+                    if (al)
+                        blend(prow + 4 * (size_t)cx, pt, al);
+                }
+                for (; cx < ce; cx++)
+                    a[cx] = 0;
+                x = cv;
+            }
+        }
+        if (pt && x < W) {
+            unsigned al = cov_alpha(s);
+            if (al)
+                cover_run(prow, x, W, al, pt);
+        }
+    }
+}
+
+static void clear_left(lb__rwork *w)
+{
+    if (w->lrow0 <= w->lrow1) {
+        int hi = w->lrow1 + 1 <= w->h + 1 ? w->lrow1 + 1 : w->h + 1;
+        for (int j = w->lrow0; j <= hi; j++) {
+            w->lpart[j] = 0;
+            w->lfull[j] = 0;
+        }
+    }
+}
+
+void lb__shape_end(lb_canvas *c, lb__rwork *w, lb_rgba color)
+{
+    int r0 = INT_MAX, r1 = -1;
+    if (w->cx1 >= 0) {
+        r0 = (int)w->ymin;
+        r1 = (int)ceil(w->ymax) - 1;
+    }
+    if (w->lrow0 <= w->lrow1) {
+        if (w->lrow0 < r0)
+            r0 = w->lrow0;
+        int l1 = w->lrow1 < w->h - 1 ? w->lrow1 : w->h - 1;
+        if (l1 > r1)
+            r1 = l1;
+    }
+    /* sanitize: premultiplied channels cannot exceed alpha */
+    if (color.r > color.a)
+        color.r = color.a;
+    if (color.g > color.a)
+        color.g = color.a;
+    if (color.b > color.a)
+        color.b = color.a;
+    bool draw = !w->oom && color.a > 0;
+    paint pt;
+    if (draw) {
+        memcpy(&pt.col, &color, 4);
+        pt.opaque = color.a == 255;
+        pt.pal = palette(w, pt.col, color.a);
+    }
+    double run = 0;
+    if (w->direct) {
+        /* already accumulated: sweep (or just clear) the rows */
+        if (r0 <= r1)
+            sweep(c, w, 0, r0, r1 + 1, &run, draw ? &pt : NULL);
+        goto done;
+    }
+    if (!draw || r0 > r1)
+        goto done;
+    const int band = (int)w->band_rows;
+    size_t need = (size_t)(r1 - r0 + 1) < w->band_rows ? (size_t)(r1 - r0 + 1) : w->band_rows;
+    if (!ensure_acc(w, need))
+        goto done;
+    for (int by0 = r0; by0 <= r1; by0 += band) {
+        int by1 = by0 + band < r1 + 1 ? by0 + band : r1 + 1;
+        for (size_t i = 0; i < w->nseg; i++)
+            raster_seg(w, by0, by1, &w->seg[i]);
+        sweep(c, w, by0, by0, by1, &run, &pt);
+    }
+done:
+    clear_left(w);
+    lb__shape_begin(w);
+}

@@ -1,0 +1,242 @@
+/*
+ * This file implements rendering: for each layer (bottom first) query its
+ * snapshot at the level of detail for the zoom, then draw style layer after
+ * style layer (MapLibre order) every visible feature the style applies to:
+ * fill -> polygons, line -> lines and polygon rings, circle -> points.
+ *
+ * The query box is the area widened by LB_RENDER_MARGIN_PX so that markers
+ * and wide lines of features just outside still reach into the area: tiles
+ * rendered independently meet seamlessly.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tiler_int.h"
+
+/* Largest symbol half-size (marker radius + outline, half line width) in CSS px. */
+#define LB_RENDER_MARGIN_PX 64.0
+
+typedef struct prop_ctx {
+    const lb_snapshot *s;
+    uint32_t info;
+} prop_ctx;
+
+static lb_value get_prop(void *ud, const char *name)
+{
+    const prop_ctx *c = ud;
+    const lb_snapshot *s = c->s;
+    for (size_t k = 0; k < s->nprops; k++)
+        if (strcmp(s->prop_names[k], name) == 0)
+            return s->values[(size_t)c->info * s->nprops + k];
+    return (lb_value){.type = LB_VAL_NULL};
+}
+
+/* The paint used for layers without a style file: neutral grey. */
+static bool default_paint(lb_style_type type, lb_paint *p)
+{
+    memset(p, 0, sizeof *p);
+    p->type = type;
+    p->join = LB_JOIN_ROUND;
+    p->cap = LB_CAP_ROUND;
+    p->miter_limit = 2;
+    switch (type) {
+    case LB_STYLE_FILL:
+        p->fill = lb_rgba_from(0.5, 0.5, 0.5, 0.4);
+        p->has_outline = true;
+        p->outline = lb_rgba_from(0.3, 0.3, 0.3, 1);
+        return true;
+    case LB_STYLE_LINE:
+        p->line = lb_rgba_from(0.3, 0.3, 0.3, 1);
+        p->line_width = 2;
+        return true;
+    case LB_STYLE_CIRCLE:
+        p->marker = LB_MARKER_CIRCLE;
+        p->radius = 4;
+        p->circle = lb_rgba_from(0.4, 0.4, 0.4, 1);
+        p->stroke_width = 1;
+        p->stroke = lb_rgba_from(1, 1, 1, 1);
+        return true;
+    }
+    return false;
+}
+
+typedef struct scratch {
+    double *xy;
+    size_t cap; /* doubles */
+    lb_ring *rings;
+    size_t rcap;
+    lb_idx_vec idx;
+} scratch;
+
+static bool ensure(scratch *sc, size_t doubles, size_t rings)
+{
+    if (doubles > sc->cap) {
+        size_t nc = sc->cap ? sc->cap : 1024;
+        while (nc < doubles)
+            nc *= 2;
+        double *p = realloc(sc->xy, nc * sizeof *p);
+        if (!p)
+            return false;
+        sc->xy = p;
+        sc->cap = nc;
+    }
+    if (rings > sc->rcap) {
+        size_t nc = sc->rcap ? sc->rcap : 64;
+        while (nc < rings)
+            nc *= 2;
+        lb_ring *p = realloc(sc->rings, nc * sizeof *p);
+        if (!p)
+            return false;
+        sc->rings = p;
+        sc->rcap = nc;
+    }
+    return true;
+}
+
+typedef struct view {
+    double minx, maxy, sx, sy; /* pixel = ((x-minx)*sx, (maxy-y)*sy) */
+} view;
+
+/* Project the parts of f into pixel rings in sc (one ring per part). */
+static bool to_pixels(const lb_snap_level *lv, const lb_snap_feat *f, const view *v, scratch *sc)
+{
+    size_t total = 0;
+    for (uint32_t p = 0; p < f->nparts; p++)
+        total += lv->parts[f->first_part + p].n;
+    if (!ensure(sc, total * 2, f->nparts))
+        return false;
+    double *o = sc->xy;
+    for (uint32_t p = 0; p < f->nparts; p++) {
+        const lb_snap_part *pt = &lv->parts[f->first_part + p];
+        const double *in = lv->xy + 2 * pt->first;
+        sc->rings[p].xy = o;
+        sc->rings[p].n = pt->n;
+        for (uint32_t i = 0; i < pt->n; i++) {
+            o[2 * i] = (in[2 * i] - v->minx) * v->sx;
+            o[2 * i + 1] = (v->maxy - in[2 * i + 1]) * v->sy;
+        }
+        o += 2 * pt->n;
+    }
+    return true;
+}
+
+static void stroke_of(const lb_paint *p, double scale, lb_stroke *st)
+{
+    memset(st, 0, sizeof *st);
+    st->width = p->line_width * scale;
+    st->join = p->join;
+    st->cap = p->cap;
+    st->miter_limit = p->miter_limit > 0 ? p->miter_limit : 2;
+    st->ndash = p->ndash;
+    for (size_t i = 0; i < p->ndash && i < LB_MAX_DASH; i++)
+        st->dash[i] = p->dash[i] * st->width;
+}
+
+static void draw(lb_canvas *out, const lb_snap_level *lv, const lb_snap_feat *f,
+                 const lb_paint *p, double scale, const view *v, scratch *sc)
+{
+    if (!to_pixels(lv, f, v, sc))
+        return;
+    switch (p->type) {
+    case LB_STYLE_FILL:
+        lb_raster_fill(out, sc->rings, f->nparts, p->fill);
+        if (p->has_outline) {
+            lb_stroke st = {.width = 1.0 * scale, .join = LB_JOIN_MITER, .miter_limit = 2};
+            for (uint32_t i = 0; i < f->nparts; i++)
+                lb_raster_stroke(out, &sc->rings[i], true, &st, p->outline);
+        }
+        break;
+    case LB_STYLE_LINE: {
+        lb_stroke st;
+        stroke_of(p, scale, &st);
+        if (st.width <= 0)
+            break;
+        for (uint32_t i = 0; i < f->nparts; i++)
+            lb_raster_stroke(out, &sc->rings[i], f->type == LB_GEOM_POLYGON, &st, p->line);
+        break;
+    }
+    case LB_STYLE_CIRCLE:
+        for (uint32_t i = 0; i < f->nparts; i++)
+            for (size_t k = 0; k < sc->rings[i].n; k++)
+                lb_raster_marker(out, p->marker, sc->rings[i].xy[2 * k],
+                                 sc->rings[i].xy[2 * k + 1], p->radius * scale, p->circle,
+                                 p->stroke_width * scale, p->stroke);
+        break;
+    }
+}
+
+static bool applies(lb_style_type t, uint8_t geom)
+{
+    switch (t) {
+    case LB_STYLE_FILL: return geom == LB_GEOM_POLYGON;
+    case LB_STYLE_LINE: return geom == LB_GEOM_LINE || geom == LB_GEOM_POLYGON;
+    case LB_STYLE_CIRCLE: return geom == LB_GEOM_POINT;
+    }
+    return false;
+}
+
+static void render_layer(const lb_render_layer *L, double minx, double miny, double maxx,
+                         double maxy, double zoom, double scale, lb_canvas *out, scratch *sc)
+{
+    const lb_snapshot *s = L->snap;
+    view v = {.minx = minx,
+              .maxy = maxy,
+              .sx = out->width / (maxx - minx),
+              .sy = out->height / (maxy - miny)};
+    const lb_snap_level *lv = lb_tiler__level_for(s, 1.0 / fmax(v.sx, v.sy));
+    double mx = LB_RENDER_MARGIN_PX * scale / v.sx, my = LB_RENDER_MARGIN_PX * scale / v.sy;
+    lb_tiler__query(lv, minx - mx, miny - my, maxx + mx, maxy + my, &sc->idx);
+    if (sc->idx.n == 0)
+        return;
+    size_t nstyle = L->style ? lb_style_layer_count(L->style) : 3;
+    for (size_t si = 0; si < nstyle; si++) {
+        lb_style_type t = L->style ? lb_style_layer_type(L->style, si) : (lb_style_type)si;
+        for (size_t k = 0; k < sc->idx.n; k++) {
+            const lb_snap_feat *f = &lv->feats[sc->idx.v[k]];
+            if (!applies(t, f->type))
+                continue;
+            const lb_feature_info *info = &s->infos[f->info];
+            if (L->pred && !L->pred(L->pred_ud, info))
+                continue;
+            lb_paint p;
+            prop_ctx pc = {.s = s, .info = f->info};
+            if (L->style ? !lb_style_eval(L->style, si, zoom, get_prop, &pc, &p)
+                         : !default_paint(t, &p))
+                continue;
+            draw(out, lv, f, &p, scale, &v, sc);
+        }
+    }
+}
+
+lb_status lb_render_area(const lb_render_layer *layers, size_t n, double minx, double miny,
+                         double maxx, double maxy, double zoom, double scale, lb_canvas *out,
+                         lb_error *err)
+{
+    if (!(maxx > minx) || !(maxy > miny) || !isfinite(minx) || !isfinite(maxy))
+        return lb_fail(err, LB_EINVAL, "empty or invalid render area");
+    scratch sc = {0};
+    for (size_t i = 0; i < n; i++)
+        if (layers[i].snap)
+            render_layer(&layers[i], minx, miny, maxx, maxy, zoom, scale, out, &sc);
+    free(sc.xy);
+    free(sc.rings);
+    free(sc.idx.v);
+    return LB_OK;
+}
+
+lb_status lb_render_tile(const lb_render_layer *layers, size_t n, const lb_tms *grid, int z,
+                         long x, long y, int scale, lb_canvas *out, lb_error *err)
+{
+    double minx, miny, maxx, maxy;
+    if (!lb_tms_tile_bounds(grid, z, x, y, &minx, &miny, &maxx, &maxy))
+        return lb_fail(err, LB_ERANGE, "tile %d/%ld/%ld does not exist in %s", z, x, y, grid->id);
+    if (out->width != grid->tile_size * scale || out->height != grid->tile_size * scale)
+        return lb_fail(err, LB_EINVAL, "canvas is %dx%d, tile needs %d px", out->width,
+                       out->height, grid->tile_size * scale);
+    /* style zoom: WebMercator zoom of the same resolution, so styles written
+     * for XYZ maps look the same on every grid */
+    double res = lb_tms_resolution(grid, z);
+    double zoom = log2(156543.03392804097 / res);
+    return lb_render_area(layers, n, minx, miny, maxx, maxy, zoom, scale, out, err);
+}

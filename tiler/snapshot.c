@@ -1,0 +1,1097 @@
+/*
+ * This file implements snapshots: reading one layer from the store once,
+ * projecting it to a grid's CRS, orienting rings, building simplified levels
+ * of detail for low zooms and a packed Hilbert R-tree per level.
+ *
+ * Levels of detail: level L serves zooms <= L with vertices simplified
+ * (Douglas-Peucker) to a quarter pixel at zoom L, and points snapped to a
+ * quarter-pixel grid where identical points (same cell, label, source and
+ * kept properties) are merged.  Because merged features agree on everything
+ * a predicate or a style can see, merging never changes what is drawn for
+ * any principal, only how often.
+ */
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ogr_srs_api.h>
+#include <cpl_error.h>
+
+#include "lagebild/util.h"
+#include "tiler_int.h"
+
+static const int lod_zooms[] = {3, 5, 7, 9, 11, 13};
+#define NLOD (sizeof lod_zooms / sizeof lod_zooms[0])
+
+/* ---- growable arrays -------------------------------------------------- */
+
+#define VEC_PUSH(arr, n, cap, val, fail)                                   \
+    do {                                                                   \
+        if ((n) == (cap)) {                                                \
+            size_t nc__ = (cap) ? (size_t)(cap) * 2 : 64;                  \
+            void *p__ = realloc((arr), nc__ * sizeof *(arr));              \
+            if (!p__)                                                      \
+                goto fail;                                                 \
+            (arr) = p__;                                                   \
+            (cap) = nc__;                                                  \
+        }                                                                  \
+        (arr)[(n)++] = (val);                                              \
+    } while (0)
+
+typedef struct builder {
+    lb_snap_level lv;
+    size_t feats_cap, parts_cap, xy_cap;
+} builder;
+
+/* ---- WKB reading -------------------------------------------------------- */
+
+typedef struct wkb {
+    const uint8_t *p, *end;
+    bool ok;
+} wkb;
+
+static uint32_t rd_u32(wkb *w, bool le)
+{
+    if (w->end - w->p < 4) {
+        w->ok = false;
+        return 0;
+    }
+    uint32_t v;
+    memcpy(&v, w->p, 4);
+    w->p += 4;
+    if (!le)
+        v = __builtin_bswap32(v);
+    return v;
+}
+
+static double rd_f64(wkb *w, bool le)
+{
+    if (w->end - w->p < 8) {
+        w->ok = false;
+        return 0;
+    }
+    uint64_t v;
+    memcpy(&v, w->p, 8);
+    w->p += 8;
+    if (!le)
+        v = __builtin_bswap64(v);
+    double d;
+    memcpy(&d, &v, 8);
+    return d;
+}
+
+/* Signed area (shoelace) of a ring of n xy pairs. */
+static double ring_area(const double *xy, uint32_t n)
+{
+    double a = 0;
+    for (uint32_t i = 0, j = n - 1; i < n; j = i++)
+        a += (xy[2 * j] - xy[2 * i]) * (xy[2 * j + 1] + xy[2 * i + 1]);
+    return a * 0.5;
+}
+
+static void reverse_ring(double *xy, uint32_t n)
+{
+    for (uint32_t i = 0, j = n - 1; i < j; i++, j--) {
+        double tx = xy[2 * i], ty = xy[2 * i + 1];
+        xy[2 * i] = xy[2 * j];
+        xy[2 * i + 1] = xy[2 * j + 1];
+        xy[2 * j] = tx;
+        xy[2 * j + 1] = ty;
+    }
+}
+
+typedef struct geom_acc {
+    builder *b;
+    uint8_t type;
+    uint32_t npoly;
+    bool ok;
+} geom_acc;
+
+static bool add_coords(geom_acc *g, wkb *w, bool le, uint32_t n, uint32_t poly, bool ring)
+{
+    builder *b = g->b;
+    if (n > (uint32_t)((w->end - w->p) / 16)) {
+        w->ok = false;
+        return false;
+    }
+    uint32_t first = b->lv.nxy;
+    for (uint32_t i = 0; i < n; i++) {
+        double x = rd_f64(w, le), y = rd_f64(w, le);
+        if (b->lv.nxy * 2 + 2 > b->xy_cap) {
+            size_t nc = b->xy_cap ? b->xy_cap * 2 : 1024;
+            double *p = realloc(b->lv.xy, nc * sizeof *p);
+            if (!p)
+                return false;
+            b->lv.xy = p;
+            b->xy_cap = nc;
+        }
+        b->lv.xy[2 * b->lv.nxy] = x;
+        b->lv.xy[2 * b->lv.nxy + 1] = y;
+        b->lv.nxy++;
+    }
+    if (ring && n >= 2 && b->lv.xy[2 * first] == b->lv.xy[2 * (first + n - 1)] &&
+        b->lv.xy[2 * first + 1] == b->lv.xy[2 * (first + n - 1) + 1]) {
+        b->lv.nxy--; /* drop the closing vertex: rings are implicitly closed */
+        n--;
+    }
+    lb_snap_part part = {.first = first, .n = n, .poly = poly};
+    VEC_PUSH(b->lv.parts, b->lv.nparts, b->parts_cap, part, fail);
+    return true;
+fail:
+    return false;
+}
+
+/* Parse one WKB geometry (any nesting) appending parts; sets g->type. */
+static bool parse_wkb(geom_acc *g, wkb *w, int depth)
+{
+    if (depth > 8 || w->end - w->p < 5) {
+        w->ok = false;
+        return false;
+    }
+    bool le = *w->p++ == 1;
+    uint32_t t = rd_u32(w, le) % 1000; /* XY only (the store is 2D) */
+    switch (t) {
+    case 1: /* point */
+        g->type = g->type ? g->type : LB_GEOM_POINT;
+        return add_coords(g, w, le, 1, 0, false);
+    case 2: { /* linestring */
+        g->type = g->type ? g->type : LB_GEOM_LINE;
+        uint32_t n = rd_u32(w, le);
+        return w->ok && add_coords(g, w, le, n, 0, false);
+    }
+    case 3: { /* polygon */
+        g->type = g->type ? g->type : LB_GEOM_POLYGON;
+        uint32_t nr = rd_u32(w, le);
+        uint32_t poly = g->npoly++;
+        for (uint32_t r = 0; r < nr && w->ok; r++) {
+            uint32_t n = rd_u32(w, le);
+            if (!w->ok || !add_coords(g, w, le, n, poly, true))
+                return false;
+            /* orient: exterior positive, holes negative */
+            lb_snap_part *pt = &g->b->lv.parts[g->b->lv.nparts - 1];
+            if (pt->n >= 3) {
+                double a = ring_area(g->b->lv.xy + 2 * pt->first, pt->n);
+                if ((r == 0 && a < 0) || (r > 0 && a > 0))
+                    reverse_ring(g->b->lv.xy + 2 * pt->first, pt->n);
+            }
+        }
+        return w->ok;
+    }
+    case 4: case 5: case 6: case 7: { /* multi*, collection */
+        uint32_t n = rd_u32(w, le);
+        for (uint32_t i = 0; i < n && w->ok; i++)
+            if (!parse_wkb(g, w, depth + 1))
+                return false;
+        return w->ok;
+    }
+    default:
+        w->ok = false;
+        return false;
+    }
+}
+
+/* ---- attrs JSON: scalar values of top-level keys ------------------------ */
+
+static const char *json_skip_ws(const char *p)
+{
+    while (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')
+        p++;
+    return p;
+}
+
+/* Skip a JSON string starting at '"'; returns pointer after it. */
+static const char *json_skip_str(const char *p)
+{
+    p++;
+    while (*p && *p != '"') {
+        if (*p == '\\' && p[1])
+            p++;
+        p++;
+    }
+    return *p ? p + 1 : p;
+}
+
+static const char *json_skip_value(const char *p)
+{
+    p = json_skip_ws(p);
+    if (*p == '"')
+        return json_skip_str(p);
+    if (*p == '{' || *p == '[') {
+        int depth = 0;
+        while (*p) {
+            if (*p == '"') {
+                p = json_skip_str(p);
+                continue;
+            }
+            if (*p == '{' || *p == '[')
+                depth++;
+            else if (*p == '}' || *p == ']') {
+                if (--depth == 0)
+                    return p + 1;
+            }
+            p++;
+        }
+        return p;
+    }
+    while (*p && *p != ',' && *p != '}' && *p != ']')
+        p++;
+    return p;
+}
+
+/* Decode a JSON string literal at p into buf (simple escapes; \u as UTF-8). */
+static void json_decode_str(const char *p, lb_buf *buf)
+{
+    lb_buf_reset(buf);
+    p++;
+    while (*p && *p != '"') {
+        if (*p == '\\' && p[1]) {
+            p++;
+            char c = *p;
+            if (c == 'n') c = '\n';
+            else if (c == 't') c = '\t';
+            else if (c == 'r') c = '\r';
+            else if (c == 'b') c = '\b';
+            else if (c == 'f') c = '\f';
+            else if (c == 'u') {
+                unsigned cp = 0;
+                for (int k = 1; k <= 4 && p[k]; k++) {
+                    char h = p[k];
+                    cp = cp * 16 + (unsigned)(h >= '0' && h <= '9' ? h - '0' : (h | 32) - 'a' + 10);
+                }
+                p += 4;
+                if (cp < 0x80) lb_buf_putc(buf, (char)cp);
+                else if (cp < 0x800) {
+                    lb_buf_putc(buf, (char)(0xC0 | (cp >> 6)));
+                    lb_buf_putc(buf, (char)(0x80 | (cp & 0x3F)));
+                } else {
+                    lb_buf_putc(buf, (char)(0xE0 | (cp >> 12)));
+                    lb_buf_putc(buf, (char)(0x80 | ((cp >> 6) & 0x3F)));
+                    lb_buf_putc(buf, (char)(0x80 | (cp & 0x3F)));
+                }
+                p++;
+                continue;
+            }
+            lb_buf_putc(buf, c);
+            p++;
+            continue;
+        }
+        lb_buf_putc(buf, *p++);
+    }
+}
+
+/* ---- property values ---------------------------------------------------- */
+
+typedef struct strpool {
+    lb_buf buf; /* offsets are stored first, fixed up to pointers at the end */
+} strpool;
+
+/* store string; returns offset+1 (0 is never used) */
+static size_t pool_add(strpool *sp, const char *s, size_t n)
+{
+    size_t off = sp->buf.len;
+    lb_buf_append(&sp->buf, s, n);
+    lb_buf_putc(&sp->buf, '\0');
+    return off + 1;
+}
+
+/* value with str holding (offset+1) cast to pointer until fix-up */
+static lb_value val_str(strpool *sp, const char *s, size_t n)
+{
+    lb_value v = {.type = LB_VAL_STR};
+    v.str = (const char *)(uintptr_t)pool_add(sp, s, n);
+    return v;
+}
+
+static lb_value json_value(strpool *sp, const char *attrs, const char *key, lb_buf *tmp)
+{
+    lb_value none = {.type = LB_VAL_NULL};
+    if (!attrs)
+        return none;
+    const char *p = json_skip_ws(attrs);
+    if (*p != '{')
+        return none;
+    p++;
+    for (;;) {
+        p = json_skip_ws(p);
+        if (*p != '"')
+            return none;
+        json_decode_str(p, tmp);
+        bool match = tmp->data && strcmp(tmp->data, key) == 0;
+        p = json_skip_ws(json_skip_str(p));
+        if (*p != ':')
+            return none;
+        p = json_skip_ws(p + 1);
+        if (match) {
+            if (*p == '"') {
+                json_decode_str(p, tmp);
+                return val_str(sp, tmp->data ? tmp->data : "", tmp->len);
+            }
+            if (strncmp(p, "true", 4) == 0)
+                return (lb_value){.type = LB_VAL_BOOL, .num = 1};
+            if (strncmp(p, "false", 5) == 0)
+                return (lb_value){.type = LB_VAL_BOOL, .num = 0};
+            if (*p == '-' || (*p >= '0' && *p <= '9'))
+                return (lb_value){.type = LB_VAL_NUM, .num = strtod(p, NULL)};
+            return none; /* null, objects, arrays */
+        }
+        p = json_skip_ws(json_skip_value(p));
+        if (*p != ',')
+            return none;
+        p++;
+    }
+}
+
+/* ---- R-tree --------------------------------------------------------------- */
+
+#define RT_FANOUT 16
+
+/* Index of (x,y) on a Hilbert curve over a 65536 x 65536 grid. */
+static uint32_t hilbert(uint32_t x, uint32_t y)
+{
+    const uint32_t n = 1u << 16;
+    uint32_t d = 0;
+    for (uint32_t s = n >> 1; s > 0; s >>= 1) {
+        uint32_t rx = (x & s) ? 1 : 0, ry = (y & s) ? 1 : 0;
+        d += s * s * ((3 * rx) ^ ry);
+        if (ry == 0) { /* rotate the quadrant so the curve stays continuous */
+            if (rx == 1) {
+                x = n - 1 - x;
+                y = n - 1 - y;
+            }
+            uint32_t t = x;
+            x = y;
+            y = t;
+        }
+    }
+    return d;
+}
+
+typedef struct sort_item {
+    uint32_t key, idx;
+} sort_item;
+
+static int cmp_item(const void *a, const void *b)
+{
+    const sort_item *x = a, *y = b;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+static void rtree_free(lb_rtree *t)
+{
+    free(t->box);
+    free(t->child);
+    free(t->level_start);
+    memset(t, 0, sizeof *t);
+}
+
+/* Build the tree over lv->feats (already in final order). */
+static bool rtree_build(lb_snap_level *lv)
+{
+    lb_rtree *t = &lv->tree;
+    uint32_t n = lv->nfeats;
+    t->nleaf = n;
+    /* count nodes */
+    size_t total = n, cnt = n, nlevels = 1;
+    while (cnt > 1) {
+        cnt = (cnt + RT_FANOUT - 1) / RT_FANOUT;
+        total += cnt;
+        nlevels++;
+    }
+    t->box = malloc((total ? total : 1) * 4 * sizeof(double));
+    t->child = malloc((total ? total : 1) * sizeof(uint32_t));
+    t->level_start = malloc(nlevels * sizeof(uint32_t));
+    if (!t->box || !t->child || !t->level_start)
+        return false;
+    for (uint32_t i = 0; i < n; i++) {
+        t->box[4 * i] = lv->feats[i].minx;
+        t->box[4 * i + 1] = lv->feats[i].miny;
+        t->box[4 * i + 2] = lv->feats[i].maxx;
+        t->box[4 * i + 3] = lv->feats[i].maxy;
+        t->child[i] = i;
+    }
+    t->level_start[0] = 0;
+    t->nlevels = 1;
+    size_t start = 0, count = n, pos = n;
+    while (count > 1) {
+        t->level_start[t->nlevels++] = (uint32_t)pos;
+        for (size_t i = 0; i < count; i += RT_FANOUT) {
+            double b[4] = {INFINITY, INFINITY, -INFINITY, -INFINITY};
+            size_t end = i + RT_FANOUT < count ? i + RT_FANOUT : count;
+            for (size_t k = i; k < end; k++) {
+                const double *c = &t->box[4 * (start + k)];
+                if (c[0] < b[0]) b[0] = c[0];
+                if (c[1] < b[1]) b[1] = c[1];
+                if (c[2] > b[2]) b[2] = c[2];
+                if (c[3] > b[3]) b[3] = c[3];
+            }
+            memcpy(&t->box[4 * pos], b, sizeof b);
+            t->child[pos] = (uint32_t)(start + i);
+            pos++;
+        }
+        size_t next = (count + RT_FANOUT - 1) / RT_FANOUT;
+        start += count;
+        count = next;
+    }
+    t->nnodes = (uint32_t)pos;
+    return true;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+void lb_tiler__query(const lb_snap_level *lv, double minx, double miny, double maxx, double maxy,
+                     lb_idx_vec *out)
+{
+    out->n = 0;
+    const lb_rtree *t = &lv->tree;
+    if (t->nleaf == 0)
+        return;
+    /* explicit stack of (node, level) */
+    uint32_t stack[64 * RT_FANOUT];
+    uint8_t lvl[64 * RT_FANOUT];
+    int sp = 0;
+    uint32_t root = t->nnodes - 1;
+    stack[sp] = root;
+    lvl[sp++] = (uint8_t)(t->nlevels - 1);
+    while (sp > 0) {
+        sp--;
+        uint32_t node = stack[sp];
+        int l = lvl[sp];
+        const double *b = &t->box[4 * node];
+        if (b[2] < minx || b[0] > maxx || b[3] < miny || b[1] > maxy)
+            continue;
+        if (l == 0) {
+            if (out->n == out->cap) {
+                size_t nc = out->cap ? out->cap * 2 : 256;
+                uint32_t *p = realloc(out->v, nc * sizeof *p);
+                if (!p)
+                    return;
+                out->v = p;
+                out->cap = nc;
+            }
+            out->v[out->n++] = node;
+            continue;
+        }
+        uint32_t first = t->child[node];
+        uint32_t level_end = l - 1 + 1 < (int)t->nlevels ? t->level_start[l] : t->nnodes;
+        uint32_t end = first + RT_FANOUT < level_end ? first + RT_FANOUT : level_end;
+        for (uint32_t c = first; c < end; c++) {
+            stack[sp] = c;
+            lvl[sp++] = (uint8_t)(l - 1);
+        }
+    }
+    qsort(out->v, out->n, sizeof *out->v, cmp_u32);
+}
+
+const lb_snap_level *lb_tiler__level_for(const lb_snapshot *s, double res)
+{
+    for (int i = 0; i < s->nlevels; i++)
+        if (s->levels[i].res <= res * 1.0001)
+            return &s->levels[i];
+    return &s->levels[s->nlevels - 1];
+}
+
+/* ---- levels of detail ----------------------------------------------------- */
+
+/* Douglas-Peucker keep flags over pts[a..b] (inclusive). */
+static void dp_mark(const double *xy, uint32_t a, uint32_t b, double tol2, uint8_t *keep)
+{
+    while (b > a + 1) {
+        double ax = xy[2 * a], ay = xy[2 * a + 1], bx = xy[2 * b], by = xy[2 * b + 1];
+        double dx = bx - ax, dy = by - ay, len2 = dx * dx + dy * dy;
+        double best = -1;
+        uint32_t bi = a;
+        for (uint32_t i = a + 1; i < b; i++) {
+            double px = xy[2 * i] - ax, py = xy[2 * i + 1] - ay, d2;
+            if (len2 > 0) {
+                double cr = px * dy - py * dx;
+                d2 = cr * cr / len2;
+            } else {
+                d2 = px * px + py * py;
+            }
+            if (d2 > best) {
+                best = d2;
+                bi = i;
+            }
+        }
+        if (best <= tol2)
+            return;
+        keep[bi] = 1;
+        dp_mark(xy, a, bi, tol2, keep);
+        a = bi;
+    }
+}
+
+static void feat_bbox(lb_snap_feat *f, const lb_snap_level *lv)
+{
+    f->minx = f->miny = INFINITY;
+    f->maxx = f->maxy = -INFINITY;
+    for (uint32_t p = 0; p < f->nparts; p++) {
+        const lb_snap_part *pt = &lv->parts[f->first_part + p];
+        for (uint32_t i = 0; i < pt->n; i++) {
+            double x = lv->xy[2 * (pt->first + i)], y = lv->xy[2 * (pt->first + i) + 1];
+            if (x < f->minx) f->minx = x;
+            if (x > f->maxx) f->maxx = x;
+            if (y < f->miny) f->miny = y;
+            if (y > f->maxy) f->maxy = y;
+        }
+    }
+}
+
+typedef struct pt_key {
+    int64_t cx, cy;
+    uint32_t info;
+    uint32_t slot_used;
+} pt_key;
+
+/* equality of everything a predicate or style sees, for merging points */
+static bool same_appearance(const lb_snapshot *s, uint32_t a, uint32_t b)
+{
+    const lb_feature_info *x = &s->infos[a], *y = &s->infos[b];
+    if (x->label.level != y->label.level || x->label.groups != y->label.groups ||
+        x->label.caveats != y->label.caveats || strcmp(x->source, y->source) != 0)
+        return false;
+    for (size_t k = 0; k < s->nprops; k++) {
+        const lb_value *u = &s->values[a * s->nprops + k], *v = &s->values[b * s->nprops + k];
+        if (u->type != v->type)
+            return false;
+        if (u->type == LB_VAL_STR ? strcmp(u->str, v->str) != 0 : u->num != v->num)
+            return false;
+    }
+    return true;
+}
+
+static uint64_t mix64(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return h;
+}
+
+/* Build a simplified level from the full level src at zoom L. */
+static bool build_lod(const lb_snapshot *s, const lb_snap_level *src, int L, builder *b)
+{
+    double res = lb_tms_resolution(s->grid, L);
+    double tol = 0.25 * res, cell = 0.25 * res;
+    b->lv.max_zoom = L;
+    b->lv.res = res;
+    uint8_t *keep = NULL;
+    size_t keep_cap = 0;
+    /* open-addressing table for merged points */
+    size_t hcap = 1;
+    while (hcap < (size_t)src->nfeats * 2 + 16)
+        hcap <<= 1;
+    pt_key *table = calloc(hcap, sizeof *table);
+    if (!table)
+        return false;
+    for (uint32_t fi = 0; fi < src->nfeats; fi++) {
+        const lb_snap_feat *f = &src->feats[fi];
+        lb_snap_feat nf = *f;
+        nf.first_part = b->lv.nparts;
+        nf.nparts = 0;
+        if (f->type == LB_GEOM_POINT && f->nparts == 1) {
+            const lb_snap_part *pt = &src->parts[f->first_part];
+            double x = src->xy[2 * pt->first], y = src->xy[2 * pt->first + 1];
+            int64_t cx = (int64_t)floor(x / cell), cy = (int64_t)floor(y / cell);
+            uint64_t h = mix64((uint64_t)cx * 0x9E3779B97F4A7C15ULL ^ (uint64_t)cy);
+            size_t slot = h & (hcap - 1);
+            bool merged = false;
+            while (table[slot].slot_used) {
+                if (table[slot].cx == cx && table[slot].cy == cy &&
+                    same_appearance(s, table[slot].info, f->info)) {
+                    merged = true;
+                    break;
+                }
+                slot = (slot + 1) & (hcap - 1);
+            }
+            if (merged)
+                continue;
+            table[slot] = (pt_key){cx, cy, f->info, 1};
+            double sx = (cx + 0.5) * cell, sy = (cy + 0.5) * cell;
+            lb_snap_part np = {.first = b->lv.nxy, .n = 1, .poly = 0};
+            if (b->lv.nxy * 2 + 2 > b->xy_cap) {
+                size_t nc = b->xy_cap ? b->xy_cap * 2 : 1024;
+                double *p = realloc(b->lv.xy, nc * sizeof *p);
+                if (!p)
+                    goto fail;
+                b->lv.xy = p;
+                b->xy_cap = nc;
+            }
+            b->lv.xy[2 * b->lv.nxy] = sx;
+            b->lv.xy[2 * b->lv.nxy + 1] = sy;
+            b->lv.nxy++;
+            VEC_PUSH(b->lv.parts, b->lv.nparts, b->parts_cap, np, fail);
+            nf.nparts = 1;
+        } else {
+            for (uint32_t p = 0; p < f->nparts; p++) {
+                const lb_snap_part *pt = &src->parts[f->first_part + p];
+                const double *xy = src->xy + 2 * pt->first;
+                uint32_t n = pt->n;
+                if (n > keep_cap) {
+                    uint8_t *k = realloc(keep, n);
+                    if (!k)
+                        goto fail;
+                    keep = k;
+                    keep_cap = n;
+                }
+                memset(keep, 0, n);
+                keep[0] = keep[n - 1] = 1;
+                if (n > 2)
+                    dp_mark(xy, 0, n - 1, tol * tol, keep);
+                uint32_t first = b->lv.nxy, kept = 0;
+                for (uint32_t i = 0; i < n; i++) {
+                    if (!keep[i])
+                        continue;
+                    if (b->lv.nxy * 2 + 2 > b->xy_cap) {
+                        size_t nc = b->xy_cap ? b->xy_cap * 2 : 1024;
+                        double *q = realloc(b->lv.xy, nc * sizeof *q);
+                        if (!q)
+                            goto fail;
+                        b->lv.xy = q;
+                        b->xy_cap = nc;
+                    }
+                    b->lv.xy[2 * b->lv.nxy] = xy[2 * i];
+                    b->lv.xy[2 * b->lv.nxy + 1] = xy[2 * i + 1];
+                    b->lv.nxy++;
+                    kept++;
+                }
+                if (f->type == LB_GEOM_POLYGON && kept < 3) {
+                    /* collapsed ring: keep its box so it still covers its pixels */
+                    b->lv.nxy = first;
+                    if (p > 0 && pt->poly == src->parts[f->first_part + p - 1].poly)
+                        continue; /* a tiny hole: drop it */
+                    double mnx = INFINITY, mny = INFINITY, mxx = -INFINITY, mxy = -INFINITY;
+                    for (uint32_t i = 0; i < n; i++) {
+                        mnx = fmin(mnx, xy[2 * i]);
+                        mxx = fmax(mxx, xy[2 * i]);
+                        mny = fmin(mny, xy[2 * i + 1]);
+                        mxy = fmax(mxy, xy[2 * i + 1]);
+                    }
+                    double q[8] = {mnx, mny, mxx, mny, mxx, mxy, mnx, mxy};
+                    if (b->lv.nxy * 2 + 8 > b->xy_cap) {
+                        size_t nc = (b->xy_cap ? b->xy_cap * 2 : 1024) + 8;
+                        double *r = realloc(b->lv.xy, nc * sizeof *r);
+                        if (!r)
+                            goto fail;
+                        b->lv.xy = r;
+                        b->xy_cap = nc;
+                    }
+                    memcpy(b->lv.xy + 2 * b->lv.nxy, q, sizeof q);
+                    b->lv.nxy += 4;
+                    kept = 4;
+                }
+                lb_snap_part np = {.first = first, .n = kept, .poly = pt->poly};
+                VEC_PUSH(b->lv.parts, b->lv.nparts, b->parts_cap, np, fail);
+                nf.nparts++;
+            }
+        }
+        if (nf.nparts == 0)
+            continue;
+        VEC_PUSH(b->lv.feats, b->lv.nfeats, b->feats_cap, nf, fail);
+    }
+    free(keep);
+    free(table);
+    return rtree_build(&b->lv);
+fail:
+    free(keep);
+    free(table);
+    return false;
+}
+
+/* ---- build ---------------------------------------------------------------- */
+
+static void level_free(lb_snap_level *lv)
+{
+    free(lv->feats);
+    free(lv->parts);
+    free(lv->xy);
+    rtree_free(&lv->tree);
+    memset(lv, 0, sizeof *lv);
+}
+
+static void snapshot_free(lb_snapshot *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; i < s->nlevels; i++)
+        level_free(&s->levels[i]);
+    for (size_t i = 0; i < s->nprops; i++)
+        free(s->prop_names[i]);
+    free(s->prop_names);
+    free(s->values);
+    free(s->infos);
+    free(s->strings);
+    free(s->layer);
+    free(s);
+}
+
+lb_snapshot *lb_snapshot_ref(lb_snapshot *s)
+{
+    atomic_fetch_add(&s->refs, 1);
+    return s;
+}
+
+void lb_snapshot_unref(lb_snapshot *s)
+{
+    if (s && atomic_fetch_sub(&s->refs, 1) == 1)
+        snapshot_free(s);
+}
+
+int64_t lb_snapshot_revision(const lb_snapshot *s) { return s->revision; }
+size_t lb_snapshot_feature_count(const lb_snapshot *s) { return s->ninfos; }
+
+size_t lb_snapshot_vertex_count(const lb_snapshot *s)
+{
+    size_t n = 0;
+    for (int i = 0; i < s->nlevels; i++)
+        n += s->levels[i].nxy;
+    return n;
+}
+
+size_t lb_snapshot_memory(const lb_snapshot *s)
+{
+    size_t m = sizeof *s + s->ninfos * sizeof(lb_feature_info) +
+               s->ninfos * s->nprops * sizeof(lb_value) + s->strings_len;
+    for (int i = 0; i < s->nlevels; i++) {
+        const lb_snap_level *lv = &s->levels[i];
+        m += lv->nfeats * sizeof(lb_snap_feat) + lv->nparts * sizeof(lb_snap_part) +
+             lv->nxy * 2 * sizeof(double) + lv->tree.nnodes * (4 * sizeof(double) + 4);
+    }
+    return m;
+}
+
+bool lb_snapshot_bounds(const lb_snapshot *s, double *minx, double *miny, double *maxx,
+                        double *maxy)
+{
+    if (s->empty)
+        return false;
+    *minx = s->minx;
+    *miny = s->miny;
+    *maxx = s->maxx;
+    *maxy = s->maxy;
+    return true;
+}
+
+static const char *const always_props[] = {"kind", "name", "status", "classification"};
+
+static bool prop_listed(char **names, size_t n, const char *p)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(names[i], p) == 0)
+            return true;
+    return false;
+}
+
+/* The value of property name of a stored feature. */
+static lb_value stored_value(strpool *sp, const lb_stored_feature *f, const char *name,
+                             lb_buf *tmp)
+{
+    for (int k = 0; k < LB_FIELD_COUNT; k++) {
+        if (strcmp(lb_field_name((lb_field)k), name) != 0)
+            continue;
+        if (k == LB_FIELD_ACCURACY_M)
+            return f->has_accuracy ? (lb_value){.type = LB_VAL_NUM, .num = f->accuracy_m}
+                                   : (lb_value){.type = LB_VAL_NULL};
+        return f->field[k] ? val_str(sp, f->field[k], strlen(f->field[k]))
+                           : (lb_value){.type = LB_VAL_NULL};
+    }
+    const char *text = NULL;
+    if (strcmp(name, "classification") == 0)
+        text = f->classification;
+    else if (strcmp(name, "source") == 0)
+        text = f->source;
+    else if (strcmp(name, "source_fid") == 0)
+        text = f->source_fid;
+    else if (strcmp(name, "releasable_to") == 0)
+        text = f->releasable_to;
+    else if (strcmp(name, "caveats") == 0)
+        text = f->caveats;
+    else
+        return json_value(sp, f->attrs, name, tmp);
+    return text ? val_str(sp, text, strlen(text)) : (lb_value){.type = LB_VAL_NULL};
+}
+
+static lb_label decode_label(const lb_config *cfg, int level, const char *groups,
+                             const char *caveats)
+{
+    lb_label l = {.level = (lb_level)level};
+    for (int pass = 0; pass < 2; pass++) {
+        const char *p = pass ? caveats : groups;
+        while (p && *p) {
+            const char *q = strchr(p, ',');
+            size_t n = q ? (size_t)(q - p) : strlen(p);
+            char name[128];
+            if (n < sizeof name) {
+                memcpy(name, p, n);
+                name[n] = '\0';
+                int idx = pass ? lb_config_caveat_index(cfg, name) : lb_config_group_index(cfg, name);
+                /* an unknown name (config changed since ingest) is dropped from
+                 * releasable-to (less access) but kept as an unknown caveat bit
+                 * (more restriction): both fail closed */
+                if (idx >= 0)
+                    (pass ? &l.caveats : &l.groups)[0] |= 1ULL << idx;
+                else if (pass)
+                    l.caveats |= 1ULL << 63;
+            }
+            p = q ? q + 1 : NULL;
+        }
+    }
+    return l;
+}
+
+typedef struct sbuild {
+    lb_snapshot *s;
+    const lb_config *cfg;
+    OGRCoordinateTransformationH ct;
+    bool mercator;
+    builder full;
+    strpool sp;
+    lb_buf source_pool;
+    lb_buf tmp;
+    size_t infos_cap, values_cap;
+    size_t *source_off;
+    size_t nsource_off, source_off_cap;
+    double *xs;
+    int *okflags;
+    size_t tcap;
+} sbuild;
+
+static bool on_row(void *ud, const lb_stored_feature *row)
+{
+    sbuild *sb = ud;
+    lb_snapshot *s = sb->s;
+    builder *full = &sb->full;
+    if (!row->wkb || row->wkb_len == 0)
+        return true;
+    uint32_t info = s->ninfos;
+    uint32_t part0 = full->lv.nparts, xy0 = full->lv.nxy;
+    geom_acc g = {.b = full};
+    wkb w = {.p = row->wkb, .end = row->wkb + row->wkb_len, .ok = true};
+    if (!parse_wkb(&g, &w, 0) || !w.ok) {
+        full->lv.nparts = part0;
+        full->lv.nxy = xy0;
+        return true; /* the store holds only valid geometries; skip what we cannot read */
+    }
+    uint32_t nv = full->lv.nxy - xy0;
+    if (nv > 0) {
+        double *xy = full->lv.xy + 2 * xy0;
+        if (sb->mercator)
+            for (uint32_t i = 0; i < nv; i++)
+                xy[2 * i + 1] = fmax(-85.0511287798, fmin(85.0511287798, xy[2 * i + 1]));
+        if (nv > sb->tcap) {
+            double *nx = realloc(sb->xs, (size_t)nv * 2 * sizeof *nx);
+            int *nok = realloc(sb->okflags, (size_t)nv * sizeof *nok);
+            if (nx)
+                sb->xs = nx;
+            if (nok)
+                sb->okflags = nok;
+            if (!nx || !nok)
+                return false;
+            sb->tcap = nv;
+        }
+        double *xs = sb->xs, *ys = sb->xs + nv;
+        for (uint32_t i = 0; i < nv; i++) {
+            xs[i] = xy[2 * i];
+            ys[i] = xy[2 * i + 1];
+        }
+        OCTTransformEx(sb->ct, (int)nv, xs, ys, NULL, sb->okflags);
+        for (uint32_t i = 0; i < nv; i++) {
+            if (!sb->okflags[i] || !isfinite(xs[i]) || !isfinite(ys[i])) {
+                full->lv.nparts = part0;
+                full->lv.nxy = xy0;
+                return true; /* outside the grid CRS's domain */
+            }
+            xy[2 * i] = xs[i];
+            xy[2 * i + 1] = ys[i];
+        }
+    }
+    /* a projection may mirror; re-orient rings */
+    for (uint32_t p = part0; p < full->lv.nparts; p++) {
+        lb_snap_part *pt = &full->lv.parts[p];
+        if (g.type != LB_GEOM_POLYGON || pt->n < 3)
+            continue;
+        bool exterior = p == part0 || full->lv.parts[p - 1].poly != pt->poly;
+        double a = ring_area(full->lv.xy + 2 * pt->first, pt->n);
+        if ((exterior && a < 0) || (!exterior && a > 0))
+            reverse_ring(full->lv.xy + 2 * pt->first, pt->n);
+    }
+    lb_snap_feat f = {.first_part = part0,
+                      .nparts = full->lv.nparts - part0,
+                      .props = (uint32_t)(info * s->nprops),
+                      .info = info,
+                      .type = g.type};
+    feat_bbox(&f, &full->lv);
+    VEC_PUSH(full->lv.feats, full->lv.nfeats, full->feats_cap, f, fail);
+
+    lb_feature_info fi = {.fid = row->fid};
+    fi.label = decode_label(sb->cfg, row->label_level, row->releasable_to, row->caveats);
+    VEC_PUSH(s->infos, s->ninfos, sb->infos_cap, fi, fail);
+    size_t off = sb->source_pool.len;
+    lb_buf_puts(&sb->source_pool, row->source ? row->source : "");
+    lb_buf_putc(&sb->source_pool, '\0');
+    VEC_PUSH(sb->source_off, sb->nsource_off, sb->source_off_cap, off, fail);
+    if (s->ninfos * s->nprops > sb->values_cap) {
+        size_t nc = sb->values_cap ? sb->values_cap * 2 : 1024;
+        while (nc < s->ninfos * s->nprops)
+            nc *= 2;
+        lb_value *pv = realloc(s->values, nc * sizeof *pv);
+        if (!pv)
+            return false;
+        s->values = pv;
+        sb->values_cap = nc;
+    }
+    for (size_t k = 0; k < s->nprops; k++)
+        s->values[info * s->nprops + k] = stored_value(&sb->sp, row, s->prop_names[k], &sb->tmp);
+    return !sb->sp.buf.oom && !sb->source_pool.oom && !sb->tmp.oom;
+fail:
+    return false;
+}
+
+/* Hilbert-sort the full level's features and build its tree. */
+static bool order_full_level(lb_snapshot *s, builder *full)
+{
+    lb_snap_level *lv = &full->lv;
+    s->empty = lv->nfeats == 0;
+    s->minx = s->miny = INFINITY;
+    s->maxx = s->maxy = -INFINITY;
+    for (uint32_t i = 0; i < lv->nfeats; i++) {
+        s->minx = fmin(s->minx, lv->feats[i].minx);
+        s->miny = fmin(s->miny, lv->feats[i].miny);
+        s->maxx = fmax(s->maxx, lv->feats[i].maxx);
+        s->maxy = fmax(s->maxy, lv->feats[i].maxy);
+    }
+    size_t n = lv->nfeats ? lv->nfeats : 1;
+    sort_item *items = malloc(n * sizeof *items);
+    lb_snap_feat *sorted = malloc(n * sizeof *sorted);
+    if (!items || !sorted) {
+        free(items);
+        free(sorted);
+        return false;
+    }
+    double w = s->maxx - s->minx, h = s->maxy - s->miny;
+    for (uint32_t i = 0; i < lv->nfeats; i++) {
+        const lb_snap_feat *f = &lv->feats[i];
+        double cx = w > 0 ? ((f->minx + f->maxx) / 2 - s->minx) / w : 0;
+        double cy = h > 0 ? ((f->miny + f->maxy) / 2 - s->miny) / h : 0;
+        items[i].key = hilbert((uint32_t)(cx * 65535.0), (uint32_t)(cy * 65535.0));
+        items[i].idx = i;
+    }
+    qsort(items, lv->nfeats, sizeof *items, cmp_item);
+    for (uint32_t i = 0; i < lv->nfeats; i++)
+        sorted[i] = lv->feats[items[i].idx];
+    free(items);
+    free(lv->feats);
+    lv->feats = sorted;
+    full->feats_cap = lv->nfeats;
+    return rtree_build(lv);
+}
+
+lb_status lb_snapshot_build(lb_store *st, const lb_config *cfg, const char *layer,
+                            const lb_tms *grid, const char *const *props, size_t nprops,
+                            lb_snapshot **out, lb_error *err)
+{
+    *out = NULL;
+    lb_snapshot *s = calloc(1, sizeof *s);
+    if (!s)
+        return lb_fail(err, LB_ENOMEM, "out of memory");
+    atomic_init(&s->refs, 1);
+    s->grid = grid;
+    s->layer = lb_strdup(layer);
+    s->prop_names = calloc(nprops + 4, sizeof(char *));
+    if (!s->layer || !s->prop_names) {
+        snapshot_free(s);
+        return lb_fail(err, LB_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < 4; i++)
+        s->prop_names[s->nprops++] = lb_strdup(always_props[i]);
+    for (size_t i = 0; i < nprops; i++)
+        if (!prop_listed(s->prop_names, s->nprops, props[i]))
+            s->prop_names[s->nprops++] = lb_strdup(props[i]);
+    for (size_t i = 0; i < s->nprops; i++)
+        if (!s->prop_names[i]) {
+            snapshot_free(s);
+            return lb_fail(err, LB_ENOMEM, "out of memory");
+        }
+
+    sbuild sb = {.s = s, .cfg = cfg, .mercator = strcmp(grid->crs, "EPSG:3857") == 0};
+    sb.full.lv.max_zoom = INT_MAX;
+    lb_status rc = LB_OK;
+    OGRSpatialReferenceH src = OSRNewSpatialReference(NULL);
+    OGRSpatialReferenceH dst = OSRNewSpatialReference(NULL);
+    if (!src || !dst || OSRSetFromUserInput(src, "EPSG:4326") != OGRERR_NONE ||
+        OSRSetFromUserInput(dst, grid->crs) != OGRERR_NONE) {
+        rc = lb_fail(err, LB_ECRS, "grid %s: unknown CRS %s", grid->id, grid->crs);
+        goto done;
+    }
+    OSRSetAxisMappingStrategy(src, OAMS_TRADITIONAL_GIS_ORDER);
+    OSRSetAxisMappingStrategy(dst, OAMS_TRADITIONAL_GIS_ORDER);
+    CPLPushErrorHandler(CPLQuietErrorHandler);
+    sb.ct = OCTNewCoordinateTransformation(src, dst);
+    CPLPopErrorHandler();
+    if (!sb.ct) {
+        rc = lb_fail(err, LB_ECRS, "no transformation from EPSG:4326 to %s", grid->crs);
+        goto done;
+    }
+    rc = lb_store_scan_layer(st, layer, on_row, &sb, &s->revision, err);
+    if (rc != LB_OK)
+        goto done;
+    /* fix up string pointers (the pools no longer move) */
+    s->strings_len = sb.sp.buf.len + sb.source_pool.len;
+    s->strings = malloc(s->strings_len + 1);
+    if (!s->strings)
+        goto oom;
+    if (sb.sp.buf.len)
+        memcpy(s->strings, sb.sp.buf.data, sb.sp.buf.len);
+    if (sb.source_pool.len)
+        memcpy(s->strings + sb.sp.buf.len, sb.source_pool.data, sb.source_pool.len);
+    for (size_t i = 0; i < s->ninfos * s->nprops; i++)
+        if (s->values[i].type == LB_VAL_STR)
+            s->values[i].str = s->strings + ((uintptr_t)s->values[i].str - 1);
+    for (uint32_t i = 0; i < s->ninfos; i++)
+        s->infos[i].source = s->strings + sb.sp.buf.len + sb.source_off[i];
+    if (!order_full_level(s, &sb.full))
+        goto oom;
+    /* levels of detail below the full one */
+    for (size_t i = 0; i < NLOD && s->nlevels < LB_SNAP_MAX_LEVELS - 1; i++) {
+        if (lod_zooms[i] > grid->max_zoom)
+            break;
+        builder b = {0};
+        if (!build_lod(s, &sb.full.lv, lod_zooms[i], &b)) {
+            level_free(&b.lv);
+            goto oom;
+        }
+        s->levels[s->nlevels++] = b.lv;
+    }
+    s->levels[s->nlevels++] = sb.full.lv;
+    sb.full.lv = (lb_snap_level){0};
+    goto done;
+oom:
+    rc = lb_fail(err, LB_ENOMEM, "out of memory building snapshot of '%s'", layer);
+done:
+    level_free(&sb.full.lv);
+    lb_buf_free(&sb.sp.buf);
+    lb_buf_free(&sb.source_pool);
+    lb_buf_free(&sb.tmp);
+    free(sb.source_off);
+    free(sb.xs);
+    free(sb.okflags);
+    if (sb.ct)
+        OCTDestroyCoordinateTransformation(sb.ct);
+    if (src)
+        OSRDestroySpatialReference(src);
+    if (dst)
+        OSRDestroySpatialReference(dst);
+    if (rc != LB_OK) {
+        snapshot_free(s);
+        return rc;
+    }
+    *out = s;
+    return LB_OK;
+}

@@ -1,0 +1,92 @@
+/*
+ * Private structures of the tiler module: the snapshot layout shared by
+ * snapshot.c (builder) and render.c (reader).  Nothing outside tiler/
+ * includes this header.
+ *
+ * Invariants of a built snapshot (never modified afterwards):
+ *   1. features of each level are stored in Hilbert order of their bbox
+ *      centre; that order is also the drawing order, so every tile draws
+ *      overlapping features in the same order (seamless borders);
+ *   2. polygon rings are oriented: exteriors positive, holes negative signed
+ *      area (in CRS coordinates), so a multipolygon fills correctly with the
+ *      non-zero rule in one call;
+ *   3. the packed R-tree of a level indexes exactly its features.
+ */
+#ifndef LB_TILER_INT_H
+#define LB_TILER_INT_H
+
+#include <stdatomic.h>
+
+#include "lagebild/tiler.h"
+
+enum { LB_GEOM_POINT = 1, LB_GEOM_LINE = 2, LB_GEOM_POLYGON = 3 };
+
+typedef struct lb_snap_part {
+    uint32_t first; /* first vertex (index into xy pairs) */
+    uint32_t n;     /* vertices */
+    uint32_t poly;  /* polygons: index of the polygon this ring belongs to within the feature */
+} lb_snap_part;
+
+typedef struct lb_snap_feat {
+    double minx, miny, maxx, maxy;
+    uint32_t first_part, nparts;
+    uint32_t props; /* index of the first of nprops values */
+    uint32_t info;  /* index into the level-independent info array */
+    uint8_t type;   /* LB_GEOM_* */
+} lb_snap_feat;
+
+typedef struct lb_rtree {
+    /* node boxes, level by level from the leaves up; leaves are features */
+    double *box; /* 4 doubles per node */
+    uint32_t *child; /* first child index of each internal node */
+    uint32_t nleaf;
+    uint32_t nnodes; /* internal nodes */
+    uint32_t *level_start; /* index (in box) of each level's first node */
+    uint32_t nlevels;
+} lb_rtree;
+
+typedef struct lb_snap_level {
+    int max_zoom; /* built for this zoom of the grid (INT_MAX: full detail) */
+    double res;   /* CRS units per pixel at max_zoom (0: full detail) */
+    lb_snap_feat *feats;
+    uint32_t nfeats;
+    lb_snap_part *parts;
+    uint32_t nparts;
+    double *xy;
+    uint32_t nxy; /* vertices */
+    lb_rtree tree; /* leaves: feats in order */
+} lb_snap_level;
+
+#define LB_SNAP_MAX_LEVELS 8
+
+struct lb_snapshot {
+    atomic_int refs;
+    int64_t revision;
+    char *layer;
+    const lb_tms *grid;
+    /* per original feature: what predicates see */
+    lb_feature_info *infos;
+    uint32_t ninfos;
+    /* property names (index = position in every feature's value run) */
+    char **prop_names;
+    size_t nprops;
+    lb_value *values; /* ninfos * nprops */
+    char *strings;    /* pool for string values */
+    size_t strings_len;
+    lb_snap_level levels[LB_SNAP_MAX_LEVELS]; /* ascending max_zoom, last is full detail */
+    int nlevels;
+    double minx, miny, maxx, maxy;
+    bool empty;
+};
+
+/* Indices of features of level lv whose box intersects the query box, ascending. */
+typedef struct lb_idx_vec {
+    uint32_t *v;
+    size_t n, cap;
+} lb_idx_vec;
+void lb_tiler__query(const lb_snap_level *lv, double minx, double miny, double maxx, double maxy,
+                     lb_idx_vec *out);
+/* The coarsest level precise enough for res CRS units per pixel. */
+const lb_snap_level *lb_tiler__level_for(const lb_snapshot *s, double res);
+
+#endif
