@@ -6,8 +6,8 @@ PKGS=(
   build-essential cmake pkg-config clang valgrind
   libgdal-dev gdal-bin libproj-dev proj-data proj-bin
   libspatialite-dev libsqlite3-mod-spatialite libsqlite3-dev sqlite3
-  libpng-dev libcivetweb-dev libfyaml-dev
-  python3-gdal python3-numpy python3-mapscript mapserver-bin
+  libpng-dev libcivetweb-dev libfyaml-dev libssl-dev
+  python3-gdal python3-numpy python3-mapscript mapserver-bin python3-owslib
 )
 missing=()
 for p in "${PKGS[@]}"; do

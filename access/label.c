@@ -1,4 +1,7 @@
-/* This file implements classification levels: names, parsing, ordering. */
+/*
+ * This file implements classification levels (names, parsing, ordering) and
+ * the names of the crisis phases.
+ */
 #include <string.h>
 
 #include "lagebild/config.h"
@@ -36,6 +39,30 @@ lb_status lb_level_parse(const char *s, lb_level *out)
     for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++) {
         if (lb_strcasecmp(s, aliases[i].alias) == 0) {
             *out = aliases[i].level;
+            return LB_OK;
+        }
+    }
+    return LB_EINVAL;
+}
+
+static const char *const phase_names[LB_PHASE_COUNT] = {
+    "Vorbereitung", "Vorsorge", "Schutz", "Reaktion", "Regeneration",
+};
+
+const char *lb_phase_name(lb_phase p)
+{
+    if ((int)p < 0 || (int)p >= LB_PHASE_COUNT)
+        return NULL;
+    return phase_names[p];
+}
+
+lb_status lb_phase_parse(const char *s, lb_phase *out)
+{
+    if (!s || !out)
+        return LB_EINVAL;
+    for (int i = 0; i < LB_PHASE_COUNT; i++) {
+        if (lb_strcasecmp(s, phase_names[i]) == 0) {
+            *out = (lb_phase)i;
             return LB_OK;
         }
     }

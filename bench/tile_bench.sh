@@ -270,6 +270,7 @@ EOF
 echo
 echo "tile benchmark: N = ${NS[*]}; one thread, cold, PNG zlib level 2; seed $SEED"
 echo "host: $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.1f GB", $2/1048576}' /proc/meminfo); $("$LAGEBILD" --version)"
+echo "load average before the runs: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the host skews the times)"
 echo
 
 field() { # line key
@@ -308,6 +309,8 @@ for n in "${NS[@]}"; do
   echo
 done
 
+echo "load average after the runs: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
 echo "Summary: ms per tile (render + PNG encode), median and p95 over each N's tile list;"
 echo "ratio = tool / lagebild (above 1: slower than lagebild); RSS = peak of the process"
 echo

@@ -347,11 +347,11 @@ int main(int argc, char **argv)
            "peak per million vertices %.1f MB (above start: %.1f MB)\n",
            (double)rss_base_kb / 1024.0, (double)rss_snap_kb / 1024.0, (double)hwm_kb / 1024.0,
            kb_per_mv / 1024.0, delta_kb_per_mv / 1024.0);
-    printf("TILEBENCH tool=lagebild label=%s tiles=%zu empty=%zu median_ms=%.4f p95_ms=%.4f mean_ms=%.4f "
-           "render_median_ms=%.4f render_p95_ms=%.4f encode_median_ms=%.4f encode_p95_ms=%.4f "
-           "encode_share=%.4f vmhwm_kb=%ld rss_start_kb=%ld vertices=%zu features=%zu "
-           "hwm_mb_per_mvertex=%.3f hwm_above_start_mb_per_mvertex=%.3f snapshot_ms=%.1f "
-           "snapshot_mb=%.2f\n",
+    printf("TILEBENCH tool=lagebild label=%s tiles=%zu empty=%zu median_ms=%.4f p95_ms=%.4f "
+           "mean_ms=%.4f render_median_ms=%.4f render_p95_ms=%.4f encode_median_ms=%.4f "
+           "encode_p95_ms=%.4f encode_share=%.4f vmhwm_kb=%ld rss_start_kb=%ld vertices=%zu "
+           "features=%zu hwm_mb_per_mvertex=%.3f hwm_above_start_mb_per_mvertex=%.3f "
+           "snapshot_ms=%.1f snapshot_mb=%.2f\n",
            label, ntiles, empty, percentile(t_total, ntiles, 50), percentile(t_total, ntiles, 95),
            sum_t / (double)ntiles, percentile(t_render, ntiles, 50),
            percentile(t_render, ntiles, 95), percentile(t_encode, ntiles, 50),

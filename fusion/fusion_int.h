@@ -60,8 +60,36 @@ lb_status lb_store__ensure_layer(lb_store *st, const char *layer, lb_error *err)
 char *lb_store__source_layer(lb_store *st, const char *source);
 /* Bump a layer's revision inside the current transaction; returns the new one. */
 lb_status lb_store__bump_layer(lb_store *st, const char *layer, int64_t *rev, lb_error *err);
-/* Remove every feature of source from layer (inside the transaction). */
-lb_status lb_store__delete_source(lb_store *st, const char *layer, const char *source,
-                                  lb_error *err);
+
+/*
+ * Bulk writing of a layer table inside the ingest transaction.  SpatiaLite
+ * maintains the R*Tree, geometry_columns_time and the geometry constraint
+ * with per-row triggers; for a bulk write these are costly (the R*Tree one
+ * builds and runs an SQL string per row).  lb_store__bulk_begin drops the
+ * INSERT and DELETE ones of the table (keeping their SQL from sqlite_master),
+ * lb_store__bulk_delete_source and lb_store__bulk_inserted do their work
+ * once per statement, and lb_store__bulk_end recreates them verbatim, in
+ * their original order, before COMMIT.  A rollback brings them back too, so
+ * no committed state and no reader ever sees the table without them.
+ */
+#define LB_STORE_BULK_TRIGGERS 5
+typedef struct lb_store__bulk {
+    char *layer;
+    size_t n;
+    char *name[LB_STORE_BULK_TRIGGERS], *sql[LB_STORE_BULK_TRIGGERS];
+    unsigned roles; /* which triggers were dropped (store.c) */
+} lb_store__bulk;
+lb_status lb_store__bulk_begin(lb_store *st, const char *layer, lb_store__bulk *b,
+                               lb_error *err);
+/* Remove every feature of source from the layer, with its R*Tree entries. */
+lb_status lb_store__bulk_delete_source(lb_store *st, lb_store__bulk *b, const char *source,
+                                       lb_error *err);
+/* R*Tree entries (and insert time) of the rows of source inserted with rowids
+ * in [first, last]. */
+lb_status lb_store__bulk_inserted(lb_store *st, lb_store__bulk *b, const char *source,
+                                  int64_t first, int64_t last, lb_error *err);
+/* Recreate the dropped triggers; frees b. */
+lb_status lb_store__bulk_end(lb_store *st, lb_store__bulk *b, lb_error *err);
+void lb_store__bulk_free(lb_store__bulk *b);
 
 #endif

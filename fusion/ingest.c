@@ -6,7 +6,25 @@
  *      to EPSG:4326 -> plausibility against the CRS's area of use
  *      -> validity (repair with MakeValid, else reject) -> common fields
  *      -> label -> remaining attributes as JSON -> INSERT
- *   -> bump layer revision -> COMMIT (all or nothing)
+ *   -> R*Tree entries of the new rows -> bump layer revision
+ *   -> COMMIT (all or nothing)
+ *
+ * Two threads share the work (docs/decisions.md, "Ingest pipeline"):
+ *
+ *   reader  (a thread of its own) owns the GDAL dataset during the scan: it
+ *           reads features and turns each into a compact item of a batch
+ *           (feature id, common fields, label, attributes JSON, and the
+ *           geometry, either still to be checked or already checked and
+ *           encoded as a SpatiaLite geometry BLOB);
+ *   writer  (the calling thread) owns the SQLite connection and the
+ *           transaction: it checks the geometries the reader left unchecked,
+ *           decides rejections and inserts, in source order.
+ *
+ * Full batches travel through a bounded queue, so memory stays bounded
+ * whatever the size of the source.  The geometry checks are the part that
+ * moves: the reader does them for a batch when the writer is behind (the
+ * queue holds several batches), else it leaves them to the writer, so the
+ * two threads balance whether reading (GeoJSON) or writing dominates.
  *
  * Source-level problems (missing or corrupt file, unknown driver, no CRS, a
  * mapping naming a missing attribute, GDAL read errors) fail the whole source
@@ -15,8 +33,10 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +86,75 @@ void lb_fusion_cleanup(void)
     GDALDestroy();
 }
 
+/* ---- batches: what the reader hands to the writer --------------------- */
+
+#define NOPOS SIZE_MAX
+#define BATCH_ITEMS 256          /* features per batch */
+#define BATCH_BYTES (1u << 20)   /* ... or fewer when their data passes 1 MiB */
+#define QUEUE_BATCHES 8          /* full batches waiting for the writer, at most */
+#define READER_CHECKS_AT 2       /* the reader checks geometries when this many wait */
+#define INGEST_CACHE_KIB 65536   /* SQLite page cache during an ingest */
+
+/* Growable bytes; data is addressed by offset (the block moves when it grows). */
+typedef struct arena {
+    unsigned char *p;
+    size_t len, cap;
+    bool oom;
+} arena;
+
+enum { V_NULL, V_TEXT, V_REAL };
+
+/* A common field's value: text (offset, length in the arena) or a number. */
+typedef struct fval {
+    int kind;
+    double num;
+    size_t off, len;
+} fval;
+
+/*
+ * One feature.  Its geometry is in one of three states: geom != NULL (read,
+ * still to be checked, owned by the item), geom_reason != NOPOS (rejected),
+ * else blob/blob_len (checked, encoded).
+ */
+typedef struct item {
+    int64_t fid;
+    size_t sfid;        /* source feature id (NUL-terminated); NOPOS: none */
+    size_t geom_reason; /* why the geometry is rejected; NOPOS: it is fine */
+    size_t attr_reason; /* first problem of the label or common fields; NOPOS: none */
+    OGRGeometryH geom;
+    size_t blob, blob_len;
+    bool repaired, out_of_area;
+    int level;
+    size_t groups, caveats; /* label names, NUL-terminated */
+    size_t attrs, attrs_len;
+    fval val[LB_FIELD_COUNT];
+} item;
+
+typedef struct batch {
+    struct batch *next; /* free list */
+    size_t n;
+    item it[BATCH_ITEMS];
+    arena a;
+} batch;
+
+/* The bounded queue between the threads, plus a free list of batches. */
+typedef struct pipeline {
+    pthread_mutex_t mu;
+    pthread_cond_t can_put, can_get;
+    batch *q[QUEUE_BATCHES];
+    size_t head, count;
+    batch *free_list;
+    bool done; /* the reader has put its last batch */
+    bool stop; /* the writer gave up: the reader should stop reading */
+} pipeline;
+
+/* Per-thread state of the geometry checks. */
+typedef struct geo_ctx {
+    OGRCoordinateTransformationH ct; /* NULL when the source is EPSG:4326 */
+    bool own_ct;
+    bool ct_failed;
+} geo_ctx;
+
 /* ---- per-source state ------------------------------------------------- */
 
 typedef struct ingest {
@@ -88,11 +177,17 @@ typedef struct ingest {
     unsigned char *skip; /* per field: 1 = not copied to attrs */
 
     sqlite3_stmt *ins, *rej;
-    lb_buf attrs;
-    unsigned char *wkb;
-    size_t wkb_cap;
     uint64_t out_of_area;
     long kill_after; /* fault injection: raise SIGKILL after this many inserts */
+    int64_t first_row, last_row; /* rowids of the rows inserted */
+
+    /* shared between the threads */
+    pipeline pl;
+    /* written by the reader, read by the writer after joining it */
+    lb_gdal_errors read_errors;
+    bool read_oom;
+    /* statistics of the pipeline, for LAGEBILD_INGEST_TRACE */
+    atomic_ulong checked_by_reader, checked_by_writer;
 } ingest;
 
 static void reject(ingest *in, const char *sfid, const char *fmt, ...)
@@ -276,11 +371,11 @@ static lb_status bind_mapping(ingest *in, lb_error *err)
 static lb_status prepare(ingest *in, lb_error *err)
 {
     const char *layer = in->src->layer;
+    /* geom is bound as a ready SpatiaLite geometry BLOB (see geom_blob) */
     char *sql = sqlite3_mprintf(
         "INSERT INTO \"%w\" (fid, source, source_fid, kind, name, status, observed_at,"
         " valid_from, valid_to, accuracy_m, label_level, classification, releasable_to,"
-        " caveats, attrs, revision, geom) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,"
-        " GeomFromWKB(?, 4326))",
+        " caveats, attrs, revision, geom) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         layer);
     if (!sql)
         return lb_fail(err, LB_ENOMEM, "out of memory");
@@ -293,6 +388,285 @@ static lb_status prepare(ingest *in, lb_error *err)
     if (r != SQLITE_OK)
         return lb_fail(err, LB_ESTORE, "store %s: %s", in->st->path, sqlite3_errmsg(in->st->db));
     return LB_OK;
+}
+
+/* ---- arena ------------------------------------------------------------ */
+
+/* n more bytes at the end; NULL (and oom set) when out of memory. */
+static unsigned char *arena_grow(arena *a, size_t n)
+{
+    if (a->oom)
+        return NULL;
+    if (a->cap - a->len < n) {
+        size_t cap = a->cap ? a->cap : 4096;
+        while (cap - a->len < n) {
+            if (cap > SIZE_MAX / 2) {
+                a->oom = true;
+                return NULL;
+            }
+            cap *= 2;
+        }
+        unsigned char *p = realloc(a->p, cap);
+        if (!p) {
+            a->oom = true;
+            return NULL;
+        }
+        a->p = p;
+        a->cap = cap;
+    }
+    unsigned char *at = a->p + a->len;
+    a->len += n;
+    return at;
+}
+
+static size_t arena_bytes(arena *a, const void *p, size_t n)
+{
+    size_t off = a->len;
+    unsigned char *at = arena_grow(a, n);
+    if (!at)
+        return NOPOS;
+    if (n)
+        memcpy(at, p, n);
+    return off;
+}
+
+/* A NUL-terminated copy of s. */
+static size_t arena_str(arena *a, const char *s) { return arena_bytes(a, s, strlen(s) + 1); }
+
+static const char *arena_at(const arena *a, size_t off) { return (const char *)a->p + off; }
+
+/* ---- SpatiaLite geometry BLOB ----------------------------------------- */
+
+/*
+ * The ingest encodes geometries itself instead of calling GeomFromWKB() per
+ * row.  The format is SpatiaLite's documented BLOB-Geometry:
+ *
+ *   0x00, endianness (0x01 little, 0x00 big), SRID (int32),
+ *   MBR min x, min y, max x, max y (4 doubles), 0x7C,
+ *   class (int32: 1 point, 2 linestring, 3 polygon, 4 multipoint,
+ *          5 multilinestring, 6 multipolygon, 7 geometry collection),
+ *   body, 0xFE
+ *
+ * Bodies: point x y; linestring n, n points; polygon rings, per ring n,
+ * n points; collections n, per element 0x69, class (1..3), element body.
+ * SpatiaLite has no nested collections: elements of nested collections are
+ * listed in the outer one.  In a geometry collection SpatiaLite lists points,
+ * then linestrings, then polygons; so does this encoder, which makes the BLOB
+ * the one GeomFromWKB() builds from the same geometry.  Empty elements of
+ * collections are left out.
+ */
+enum { SPL_POINT = 1, SPL_LINESTRING, SPL_POLYGON, SPL_MULTIPOINT, SPL_MULTILINESTRING,
+       SPL_MULTIPOLYGON, SPL_COLLECTION };
+
+typedef struct blobw {
+    arena *a;
+    double minx, miny, maxx, maxy;
+} blobw;
+
+static bool put_i32(arena *a, int32_t v)
+{
+    unsigned char *p = arena_grow(a, 4);
+    if (p)
+        memcpy(p, &v, 4);
+    return p != NULL;
+}
+
+static bool put_byte(arena *a, unsigned char v)
+{
+    unsigned char *p = arena_grow(a, 1);
+    if (p)
+        *p = v;
+    return p != NULL;
+}
+
+static void mbr_add(blobw *w, double x, double y)
+{
+    if (x < w->minx)
+        w->minx = x;
+    if (x > w->maxx)
+        w->maxx = x;
+    if (y < w->miny)
+        w->miny = y;
+    if (y > w->maxy)
+        w->maxy = y;
+}
+
+static bool put_point(blobw *w, OGRGeometryH g)
+{
+    double xy[2] = {OGR_G_GetX(g, 0), OGR_G_GetY(g, 0)};
+    mbr_add(w, xy[0], xy[1]);
+    return arena_bytes(w->a, xy, sizeof xy) != NOPOS;
+}
+
+/* count, then the points of a linestring or ring */
+static bool put_points(blobw *w, OGRGeometryH g)
+{
+    int n = OGR_G_GetPointCount(g);
+    if (!put_i32(w->a, n))
+        return false;
+    size_t off = w->a->len;
+    if (n == 0)
+        return true;
+    if (!arena_grow(w->a, (size_t)n * 16))
+        return false;
+    unsigned char *p = w->a->p + off;
+    OGR_G_GetPoints(g, p, 16, p + 8, 16, NULL, 0);
+    for (int i = 0; i < n; i++) {
+        double xy[2];
+        memcpy(xy, p + (size_t)i * 16, sizeof xy);
+        mbr_add(w, xy[0], xy[1]);
+    }
+    return true;
+}
+
+static bool put_polygon(blobw *w, OGRGeometryH g)
+{
+    int nr = OGR_G_GetGeometryCount(g);
+    if (!put_i32(w->a, nr))
+        return false;
+    for (int i = 0; i < nr; i++)
+        if (!put_points(w, OGR_G_GetGeometryRef(g, i)))
+            return false;
+    return true;
+}
+
+/* SpatiaLite class of an element, 0 for a collection, -1 when unsupported. */
+static int element_class(OGRwkbGeometryType t)
+{
+    switch (wkbFlatten(t)) {
+    case wkbPoint:
+        return SPL_POINT;
+    case wkbLineString:
+    case wkbLinearRing:
+        return SPL_LINESTRING;
+    case wkbPolygon:
+    case wkbTriangle:
+        return SPL_POLYGON;
+    case wkbMultiPoint:
+    case wkbMultiLineString:
+    case wkbMultiPolygon:
+    case wkbGeometryCollection:
+    case wkbPolyhedralSurface:
+    case wkbTIN:
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+static bool element_empty(OGRGeometryH g, int cls)
+{
+    if (cls == SPL_POINT)
+        return OGR_G_IsEmpty(g);
+    if (cls == SPL_LINESTRING)
+        return OGR_G_GetPointCount(g) == 0;
+    return OGR_G_GetGeometryCount(g) == 0;
+}
+
+/* Put the non-empty elements of class want (0: all) found in g; count them. */
+static bool put_elements(blobw *w, OGRGeometryH g, int want, int32_t *count)
+{
+    int cls = element_class(OGR_G_GetGeometryType(g));
+    if (cls < 0)
+        return false;
+    if (cls == 0) {
+        int n = OGR_G_GetGeometryCount(g);
+        for (int i = 0; i < n; i++)
+            if (!put_elements(w, OGR_G_GetGeometryRef(g, i), want, count))
+                return false;
+        return true;
+    }
+    if ((want && cls != want) || element_empty(g, cls))
+        return true;
+    if (!put_byte(w->a, 0x69) || !put_i32(w->a, cls))
+        return false;
+    (*count)++;
+    if (cls == SPL_POINT)
+        return put_point(w, g);
+    if (cls == SPL_LINESTRING)
+        return put_points(w, g);
+    return put_polygon(w, g);
+}
+
+/*
+ * Append g (2D, linear, not empty) as a SpatiaLite BLOB in SRID 4326.
+ * Returns its offset, or NOPOS when g cannot be encoded (a->oom tells
+ * whether memory ran out).
+ */
+static size_t geom_blob(arena *a, OGRGeometryH g)
+{
+    static const uint16_t one = 1;
+    OGRwkbGeometryType t = wkbFlatten(OGR_G_GetGeometryType(g));
+    int32_t cls;
+    switch (t) {
+    case wkbPoint:
+        cls = SPL_POINT;
+        break;
+    case wkbLineString:
+    case wkbLinearRing:
+        cls = SPL_LINESTRING;
+        break;
+    case wkbPolygon:
+    case wkbTriangle:
+        cls = SPL_POLYGON;
+        break;
+    case wkbMultiPoint:
+        cls = SPL_MULTIPOINT;
+        break;
+    case wkbMultiLineString:
+        cls = SPL_MULTILINESTRING;
+        break;
+    case wkbMultiPolygon:
+    case wkbPolyhedralSurface:
+    case wkbTIN:
+        cls = SPL_MULTIPOLYGON;
+        break;
+    case wkbGeometryCollection:
+        cls = SPL_COLLECTION;
+        break;
+    default:
+        return NOPOS;
+    }
+    size_t start = a->len;
+    blobw w = {.a = a, .minx = INFINITY, .miny = INFINITY, .maxx = -INFINITY, .maxy = -INFINITY};
+    unsigned char *h = arena_grow(a, 43);
+    if (!h)
+        return NOPOS;
+    h[0] = 0x00;
+    h[1] = *(const unsigned char *)&one; /* 1 on little-endian hosts */
+    int32_t srid = 4326;
+    memcpy(h + 2, &srid, 4);
+    h[38] = 0x7C;
+    memcpy(h + 39, &cls, 4);
+    bool ok;
+    if (cls == SPL_POINT) {
+        ok = put_point(&w, g);
+    } else if (cls == SPL_LINESTRING) {
+        ok = put_points(&w, g);
+    } else if (cls == SPL_POLYGON) {
+        ok = put_polygon(&w, g);
+    } else {
+        size_t count_at = a->len;
+        int32_t count = 0;
+        ok = put_i32(a, 0);
+        if (cls == SPL_COLLECTION)
+            for (int want = SPL_POINT; ok && want <= SPL_POLYGON; want++)
+                ok = put_elements(&w, g, want, &count);
+        else
+            ok = ok && put_elements(&w, g, 0, &count);
+        if (ok)
+            memcpy(a->p + count_at, &count, 4);
+        ok = ok && count > 0;
+    }
+    ok = ok && put_byte(a, 0xFE) && w.minx <= w.maxx && w.miny <= w.maxy;
+    if (!ok) {
+        if (!a->oom)
+            a->len = start;
+        return NOPOS;
+    }
+    double mbr[4] = {w.minx, w.miny, w.maxx, w.maxy};
+    memcpy(a->p + start + 6, mbr, sizeof mbr);
+    return start;
 }
 
 /* ---- geometry checks -------------------------------------------------- */
@@ -334,73 +708,97 @@ static bool needs_validity_check(OGRwkbGeometryType t)
     return t != wkbPoint && t != wkbMultiPoint;
 }
 
-/*
- * Turn the feature's geometry into a checked EPSG:4326 geometry.  Returns the
- * geometry (owned by the caller) or NULL after rejecting the feature.
- */
-static OGRGeometryH feature_geometry(ingest *in, OGRFeatureH f, const char *sfid, bool *repaired)
+/* Record why the item's geometry is rejected. */
+static void geom_reject(arena *a, item *it, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void geom_reject(arena *a, item *it, const char *fmt, ...)
 {
-    OGRGeometryH g = NULL;
-    *repaired = false;
-    if (in->mgrs_idx >= 0) {
-        const char *s = nonempty_field(f, in->mgrs_idx);
-        if (!s) {
-            reject(in, sfid, "no MGRS position in attribute '%s'", in->src->mgrs_attr);
-            return NULL;
+    char reason[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    va_end(ap);
+    it->geom_reason = arena_str(a, reason);
+}
+
+static void geo_ctx_init(geo_ctx *gc, OGRCoordinateTransformationH shared)
+{
+    gc->ct = shared;
+    gc->own_ct = false;
+    gc->ct_failed = false;
+}
+
+static void geo_ctx_free(geo_ctx *gc)
+{
+    if (gc->own_ct && gc->ct)
+        OCTDestroyCoordinateTransformation(gc->ct);
+    gc->ct = NULL;
+    gc->own_ct = false;
+}
+
+/*
+ * A transformation for the reader thread: coordinate transformations are
+ * not shareable between threads, so the reader makes its own (once, when it
+ * first checks geometries).  false when that is impossible.
+ */
+static bool reader_ct(ingest *in, geo_ctx *gc)
+{
+    if (!in->ct || gc->ct)
+        return true;
+    if (gc->ct_failed)
+        return false;
+    lb_gdal_errors ge;
+    lb_gdal__errors_push(&ge);
+    gc->ct = OCTNewCoordinateTransformation(in->src_srs, in->dst_srs);
+    lb_gdal__errors_pop();
+    gc->own_ct = gc->ct != NULL;
+    gc->ct_failed = gc->ct == NULL;
+    return gc->ct != NULL;
+}
+
+/*
+ * Turn the item's source geometry g (owned; consumed) into a checked
+ * EPSG:4326 geometry encoded as a SpatiaLite BLOB in the batch's arena, or
+ * record why it is rejected.  Runs in either thread, with that thread's gc.
+ */
+static void check_geometry(const ingest *in, geo_ctx *gc, OGRGeometryH g, arena *a, item *it)
+{
+    if (OGR_GT_IsNonLinear(OGR_G_GetGeometryType(g))) {
+        OGRGeometryH lin = OGR_G_GetLinearGeometry(g, 0, NULL);
+        OGR_G_DestroyGeometry(g);
+        g = lin;
+        if (!g) {
+            geom_reject(a, it, "geometry cannot be converted to a linear geometry");
+            return;
         }
-        double lon, lat, size;
-        lb_error e;
-        if (lb_mgrs_to_lonlat(s, &lon, &lat, &size, &e) != LB_OK) {
-            reject(in, sfid, "%s", e.msg);
-            return NULL;
-        }
-        g = OGR_G_CreateGeometry(wkbPoint);
-        OGR_G_SetPoint_2D(g, 0, lon, lat);
-        return g;
-    }
-    OGRGeometryH fg = OGR_F_GetGeometryRef(f);
-    if (!fg) {
-        reject(in, sfid, "feature has no geometry");
-        return NULL;
-    }
-    if (OGR_G_IsEmpty(fg)) {
-        reject(in, sfid, "empty geometry");
-        return NULL;
-    }
-    if (OGR_GT_IsNonLinear(OGR_G_GetGeometryType(fg)))
-        g = OGR_G_GetLinearGeometry(fg, 0, NULL);
-    else
-        g = OGR_G_Clone(fg);
-    if (!g) {
-        reject(in, sfid, "geometry cannot be converted to a linear geometry");
-        return NULL;
     }
     OGR_G_FlattenTo2D(g);
     if (!geom_finite(g)) {
-        reject(in, sfid, "coordinate is NaN or infinite");
-        goto fail;
+        geom_reject(a, it, "coordinate is NaN or infinite");
+        goto done;
     }
-    if (in->ct) {
+    if (gc->ct) {
         lb_gdal_errors ge;
         lb_gdal__errors_push(&ge);
-        OGRErr e = OGR_G_Transform(g, in->ct);
+        OGRErr e = OGR_G_Transform(g, gc->ct);
         lb_gdal__errors_pop();
         if (e != OGRERR_NONE || !geom_finite(g)) {
-            in->out_of_area++;
-            reject(in, sfid, "coordinates cannot be transformed from %s (outside its area of use?)",
-                   in->crs_name);
-            goto fail;
+            it->out_of_area = true;
+            geom_reject(a, it,
+                        "coordinates cannot be transformed from %s (outside its area of use?)",
+                        in->crs_name);
+            goto done;
         }
     }
     OGREnvelope env;
     OGR_G_GetEnvelope(g, &env);
     if (env.MinX < in->box.west || env.MaxX > in->box.east || env.MinY < in->box.south ||
         env.MaxY > in->box.north) {
-        in->out_of_area++;
-        reject(in, sfid,
-               "coordinates outside the area of use of %s (lon %.4f..%.4f, lat %.4f..%.4f)",
-               in->crs_name, env.MinX, env.MaxX, env.MinY, env.MaxY);
-        goto fail;
+        it->out_of_area = true;
+        geom_reject(a, it,
+                    "coordinates outside the area of use of %s (lon %.4f..%.4f, lat %.4f..%.4f)",
+                    in->crs_name, env.MinX, env.MaxX, env.MinY, env.MaxY);
+        goto done;
     }
     if (needs_validity_check(OGR_G_GetGeometryType(g))) {
         lb_gdal_errors ge;
@@ -412,22 +810,28 @@ static OGRGeometryH feature_geometry(ingest *in, OGRFeatureH f, const char *sfid
                 if (fixed)
                     OGR_G_DestroyGeometry(fixed);
                 lb_gdal__errors_pop();
-                reject(in, sfid, "invalid geometry (e.g. self-intersection) that cannot be repaired");
-                goto fail;
+                geom_reject(a, it,
+                            "invalid geometry (e.g. self-intersection) that cannot be repaired");
+                goto done;
             }
             OGR_G_DestroyGeometry(g);
             g = fixed;
-            *repaired = true;
+            it->repaired = true;
         }
         lb_gdal__errors_pop();
     }
-    return g;
-fail:
+    it->blob = geom_blob(a, g);
+    if (it->blob != NOPOS)
+        it->blob_len = a->len - it->blob;
+    else if (!a->oom)
+        geom_reject(a, it, "geometry type %s cannot be stored",
+                    OGRGeometryTypeToName(OGR_G_GetGeometryType(g)));
+done:
     OGR_G_DestroyGeometry(g);
-    return NULL;
 }
 
 /* ---- attributes ------------------------------------------------------- */
+
 
 /* ISO 8601 date or date-time: YYYY-MM-DD[Thh:mm[:ss[.f]]][Z|(+|-)hh[:mm]] */
 static bool iso8601_ok(const char *s)
@@ -491,9 +895,8 @@ static void field_iso_time(OGRFeatureH f, int i, char *buf, size_t n)
     }
 }
 
-static void attrs_json(ingest *in, OGRFeatureH f)
+static void attrs_json(const ingest *in, OGRFeatureH f, lb_buf *b)
 {
-    lb_buf *b = &in->attrs;
     lb_buf_reset(b);
     lb_buf_putc(b, '{');
     bool first = true;
@@ -609,68 +1012,75 @@ static bool parse_names(const lb_config *cfg, const char *s, bool groups, uint64
     return true;
 }
 
-static bool feature_label(ingest *in, OGRFeatureH f, const char *sfid, lb_label *lab)
+/* The feature's label; false with why set when an attribute is bad. */
+static bool feature_label(const ingest *in, OGRFeatureH f, lb_label *lab, char *why, size_t whyn)
 {
     *lab = in->src->label;
     const char *s = nonempty_field(f, in->level_idx);
     if (s && lb_level_parse(s, &lab->level) != LB_OK) {
-        reject(in, sfid, "%s: '%s' is not a classification level (OFFEN, VS-NfD, "
-                         "VS-VERTRAULICH, GEHEIM)", in->src->label_level_attr, s);
+        snprintf(why, whyn, "%s: '%s' is not a classification level (OFFEN, VS-NfD, "
+                            "VS-VERTRAULICH, GEHEIM)", in->src->label_level_attr, s);
         return false;
     }
     char bad[128];
     if ((s = nonempty_field(f, in->groups_idx)) &&
         !parse_names(in->cfg, s, true, &lab->groups, bad, sizeof bad)) {
-        reject(in, sfid, "%s: unknown group '%s'", in->src->label_groups_attr, bad);
+        snprintf(why, whyn, "%s: unknown group '%s'", in->src->label_groups_attr, bad);
         return false;
     }
     if ((s = nonempty_field(f, in->caveats_idx)) &&
         !parse_names(in->cfg, s, false, &lab->caveats, bad, sizeof bad)) {
-        reject(in, sfid, "%s: unknown caveat '%s'", in->src->label_caveats_attr, bad);
+        snprintf(why, whyn, "%s: unknown caveat '%s'", in->src->label_caveats_attr, bad);
         return false;
     }
     return true;
 }
 
-/* Bind the common fields (parameters 4..10). false after rejecting. */
-static bool bind_common(ingest *in, OGRFeatureH f, const char *sfid)
+static void put_text(arena *a, fval *v, const char *s)
+{
+    v->kind = V_TEXT;
+    v->len = strlen(s);
+    v->off = arena_bytes(a, s, v->len);
+}
+
+/* The common fields into it->val; false with why set when a value is bad. */
+static bool common_fields(const ingest *in, OGRFeatureH f, arena *a, item *it, char *why,
+                          size_t whyn)
 {
     for (int k = 0; k < LB_FIELD_COUNT; k++) {
-        int param = 4 + k;
+        fval *v = &it->val[k];
+        v->kind = V_NULL;
         int idx = in->map_idx[k];
         const char *cst = in->src->set[k];
-        if (idx < 0 && !cst) {
-            sqlite3_bind_null(in->ins, param);
+        if (idx < 0 && !cst)
             continue;
-        }
-        if (idx >= 0 && !OGR_F_IsFieldSetAndNotNull(f, idx)) {
-            sqlite3_bind_null(in->ins, param);
+        if (idx >= 0 && !OGR_F_IsFieldSetAndNotNull(f, idx))
             continue;
-        }
         const char *fname = idx >= 0 ? in->src->map[k] : "set";
         if (k == LB_FIELD_ACCURACY_M) {
-            double v;
+            double d;
             if (idx >= 0) {
                 OGRFieldType t = OGR_Fld_GetType(OGR_F_GetFieldDefnRef(f, idx));
                 if (t == OFTReal || t == OFTInteger || t == OFTInteger64) {
-                    v = OGR_F_GetFieldAsDouble(f, idx);
+                    d = OGR_F_GetFieldAsDouble(f, idx);
                 } else {
                     const char *s = OGR_F_GetFieldAsString(f, idx);
                     char *end;
-                    v = strtod(s, &end);
+                    d = strtod(s, &end);
                     if (end == s || *end) {
-                        reject(in, sfid, "%s: '%s' is not a number (accuracy_m)", fname, s);
+                        snprintf(why, whyn, "%s: '%s' is not a number (accuracy_m)", fname, s);
                         return false;
                     }
                 }
             } else {
-                v = strtod(cst, NULL);
+                d = strtod(cst, NULL);
             }
-            if (!isfinite(v) || v < 0) {
-                reject(in, sfid, "%s: accuracy_m must be a finite number >= 0", fname);
+            if (!isfinite(d) || d < 0) {
+                snprintf(why, whyn, "%s: accuracy_m must be a finite number >= 0", fname);
                 return false;
             }
-            sqlite3_bind_double(in->ins, param, v);
+            v->kind = V_REAL;
+            v->num = d;
             continue;
         }
         if (k == LB_FIELD_OBSERVED_AT || k == LB_FIELD_VALID_FROM || k == LB_FIELD_VALID_TO) {
@@ -682,103 +1092,20 @@ static bool bind_common(ingest *in, OGRFeatureH f, const char *sfid)
                 } else {
                     snprintf(t, sizeof t, "%s", OGR_F_GetFieldAsString(f, idx));
                     if (!iso8601_ok(t)) {
-                        reject(in, sfid, "%s: '%s' is not an ISO 8601 time (%s)", fname, t,
-                               lb_field_name((lb_field)k));
+                        snprintf(why, whyn, "%s: '%s' is not an ISO 8601 time (%s)", fname, t,
+                                 lb_field_name((lb_field)k));
                         return false;
                     }
                 }
             } else {
                 snprintf(t, sizeof t, "%s", cst);
             }
-            sqlite3_bind_text(in->ins, param, t, -1, SQLITE_TRANSIENT);
+            put_text(a, v, t);
             continue;
         }
-        sqlite3_bind_text(in->ins, param, idx >= 0 ? OGR_F_GetFieldAsString(f, idx) : cst, -1,
-                          SQLITE_TRANSIENT);
+        put_text(a, v, idx >= 0 ? OGR_F_GetFieldAsString(f, idx) : cst);
     }
     return true;
-}
-
-/* Stable feature id from (source, source feature id): 53 bits, never 0. */
-static int64_t stable_fid(const char *source, const char *sfid)
-{
-    uint64_t h = lb_fnv1a(LB_FNV_INIT, source, strlen(source));
-    h = lb_fnv1a(h, "\x1f", 1);
-    h = lb_fnv1a(h, sfid, strlen(sfid));
-    h &= (1ULL << 53) - 1;
-    return (int64_t)(h ? h : 1);
-}
-
-static lb_status store_feature(ingest *in, OGRFeatureH f, int64_t rev, lb_error *err)
-{
-    char sfid_buf[64];
-    const char *sfid;
-    if (in->fid_idx >= 0) {
-        sfid = nonempty_field(f, in->fid_idx);
-        if (!sfid) {
-            reject(in, NULL, "no feature id in attribute '%s'", in->src->fid_attr);
-            return LB_OK;
-        }
-    } else {
-        snprintf(sfid_buf, sizeof sfid_buf, "%lld", (long long)OGR_F_GetFID(f));
-        sfid = sfid_buf;
-    }
-    /* sfid points into the feature: valid until it is destroyed */
-    bool repaired;
-    OGRGeometryH g = feature_geometry(in, f, sfid, &repaired);
-    if (!g)
-        return LB_OK;
-    lb_label lab;
-    sqlite3_reset(in->ins);
-    if (!feature_label(in, f, sfid, &lab) || !bind_common(in, f, sfid)) {
-        OGR_G_DestroyGeometry(g);
-        return LB_OK;
-    }
-    size_t wsz = (size_t)OGR_G_WkbSize(g);
-    if (wsz > in->wkb_cap) {
-        unsigned char *nw = realloc(in->wkb, wsz);
-        if (!nw) {
-            OGR_G_DestroyGeometry(g);
-            return lb_fail(err, LB_ENOMEM, "out of memory");
-        }
-        in->wkb = nw;
-        in->wkb_cap = wsz;
-    }
-    OGR_G_ExportToIsoWkb(g, wkbNDR, in->wkb);
-    OGR_G_DestroyGeometry(g);
-
-    char groups[1024], caveats[1024];
-    lb_config_format_groups(in->cfg, lab.groups, groups, sizeof groups);
-    lb_config_format_caveats(in->cfg, lab.caveats, caveats, sizeof caveats);
-    attrs_json(in, f);
-    if (in->attrs.oom)
-        return lb_fail(err, LB_ENOMEM, "out of memory");
-
-    sqlite3_stmt *q = in->ins;
-    sqlite3_bind_int64(q, 1, stable_fid(in->src->id, sfid));
-    sqlite3_bind_text(q, 2, in->src->id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 3, sfid, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int(q, 11, (int)lab.level);
-    sqlite3_bind_text(q, 12, lb_level_name(lab.level), -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 13, groups, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(q, 14, caveats, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(q, 15, in->attrs.data, (int)in->attrs.len, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 16, rev);
-    sqlite3_bind_blob(q, 17, in->wkb, (int)wsz, SQLITE_STATIC);
-    int r = sqlite3_step(q);
-    if (r == SQLITE_CONSTRAINT) {
-        reject(in, sfid, "duplicate feature id '%s' in source", sfid);
-        return LB_OK;
-    }
-    if (r != SQLITE_DONE)
-        return lb_fail(err, LB_ESTORE, "store %s: insert into %s failed: %s", in->st->path,
-                       in->src->layer, sqlite3_errmsg(in->st->db));
-    in->stats->stored++;
-    if (repaired)
-        in->stats->repaired++;
-    if (in->kill_after > 0 && (long)in->stats->stored >= in->kill_after)
-        raise(SIGKILL); /* fault injection for crash tests (LAGEBILD_FAULT_KILL_AFTER) */
-    return LB_OK;
 }
 
 static void progress(ingest *in, double t0, double *last, GIntBig total, bool final)
@@ -801,7 +1128,401 @@ static void progress(ingest *in, double t0, double *last, GIntBig total, bool fi
         fputc('\n', stderr);
 }
 
-static lb_status run(ingest *in, lb_error *err)
+
+/* Stable feature id from (source, source feature id): 53 bits, never 0. */
+static int64_t stable_fid(const char *source, const char *sfid)
+{
+    uint64_t h = lb_fnv1a(LB_FNV_INIT, source, strlen(source));
+    h = lb_fnv1a(h, "\x1f", 1);
+    h = lb_fnv1a(h, sfid, strlen(sfid));
+    h &= (1ULL << 53) - 1;
+    return (int64_t)(h ? h : 1);
+}
+
+/* ---- the queue between reader and writer ------------------------------ */
+
+static void batch_clear(batch *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        if (b->it[i].geom)
+            OGR_G_DestroyGeometry(b->it[i].geom);
+    b->n = 0;
+    b->a.len = 0;
+    b->a.oom = false;
+    if (b->a.cap > 4 * (size_t)BATCH_BYTES) {
+        /* a huge geometry passed through: do not keep its memory */
+        free(b->a.p);
+        b->a.p = NULL;
+        b->a.cap = 0;
+    }
+}
+
+static void batch_free(batch *b)
+{
+    if (!b)
+        return;
+    batch_clear(b);
+    free(b->a.p);
+    free(b);
+}
+
+static bool pl_init(pipeline *pl)
+{
+    memset(pl, 0, sizeof *pl);
+    if (pthread_mutex_init(&pl->mu, NULL) != 0)
+        return false;
+    if (pthread_cond_init(&pl->can_put, NULL) != 0) {
+        pthread_mutex_destroy(&pl->mu);
+        return false;
+    }
+    if (pthread_cond_init(&pl->can_get, NULL) != 0) {
+        pthread_cond_destroy(&pl->can_put);
+        pthread_mutex_destroy(&pl->mu);
+        return false;
+    }
+    return true;
+}
+
+/* Only once both threads are done with it. */
+static void pl_destroy(pipeline *pl)
+{
+    for (size_t i = 0; i < pl->count; i++)
+        batch_free(pl->q[(pl->head + i) % QUEUE_BATCHES]);
+    while (pl->free_list) {
+        batch *b = pl->free_list;
+        pl->free_list = b->next;
+        batch_free(b);
+    }
+    pthread_cond_destroy(&pl->can_get);
+    pthread_cond_destroy(&pl->can_put);
+    pthread_mutex_destroy(&pl->mu);
+}
+
+/* Reader: an empty batch, recycled or new (NULL when out of memory). */
+static batch *pl_empty(pipeline *pl)
+{
+    pthread_mutex_lock(&pl->mu);
+    batch *b = pl->free_list;
+    if (b)
+        pl->free_list = b->next;
+    pthread_mutex_unlock(&pl->mu);
+    return b ? b : calloc(1, sizeof *b);
+}
+
+static void pl_recycle(pipeline *pl, batch *b)
+{
+    batch_clear(b);
+    pthread_mutex_lock(&pl->mu);
+    b->next = pl->free_list;
+    pl->free_list = b;
+    pthread_mutex_unlock(&pl->mu);
+}
+
+/* Reader: how many full batches wait for the writer. */
+static size_t pl_waiting(pipeline *pl)
+{
+    pthread_mutex_lock(&pl->mu);
+    size_t n = pl->count;
+    pthread_mutex_unlock(&pl->mu);
+    return n;
+}
+
+/* Reader: hand b to the writer (waits while the queue is full); false when
+ * the writer has stopped, b is then recycled. */
+static bool pl_put(pipeline *pl, batch *b)
+{
+    pthread_mutex_lock(&pl->mu);
+    while (pl->count == QUEUE_BATCHES && !pl->stop)
+        pthread_cond_wait(&pl->can_put, &pl->mu);
+    bool stop = pl->stop;
+    if (!stop) {
+        pl->q[(pl->head + pl->count) % QUEUE_BATCHES] = b;
+        pl->count++;
+        pthread_cond_signal(&pl->can_get);
+    }
+    pthread_mutex_unlock(&pl->mu);
+    if (stop)
+        pl_recycle(pl, b);
+    return !stop;
+}
+
+/* Reader: no more batches. */
+static void pl_finish(pipeline *pl)
+{
+    pthread_mutex_lock(&pl->mu);
+    pl->done = true;
+    pthread_cond_broadcast(&pl->can_get);
+    pthread_mutex_unlock(&pl->mu);
+}
+
+/* Writer: the next batch (waits for it); NULL after the last one. */
+static batch *pl_get(pipeline *pl)
+{
+    pthread_mutex_lock(&pl->mu);
+    while (pl->count == 0 && !pl->done)
+        pthread_cond_wait(&pl->can_get, &pl->mu);
+    batch *b = NULL;
+    if (pl->count > 0) {
+        b = pl->q[pl->head];
+        pl->head = (pl->head + 1) % QUEUE_BATCHES;
+        pl->count--;
+        pthread_cond_signal(&pl->can_put);
+    }
+    pthread_mutex_unlock(&pl->mu);
+    return b;
+}
+
+/* Writer: stop the reader (it ends at its next batch). */
+static void pl_stop(pipeline *pl)
+{
+    pthread_mutex_lock(&pl->mu);
+    pl->stop = true;
+    pthread_cond_broadcast(&pl->can_put);
+    pthread_mutex_unlock(&pl->mu);
+}
+
+/* ---- reader ------------------------------------------------------------ */
+
+/* Turn feature f into the next item of b. */
+static void read_feature(ingest *in, geo_ctx *gc, bool check_here, OGRFeatureH f, batch *b,
+                         lb_buf *attrs)
+{
+    arena *a = &b->a;
+    item *it = &b->it[b->n++];
+    *it = (item){.sfid = NOPOS, .geom_reason = NOPOS, .attr_reason = NOPOS, .blob = NOPOS,
+                 .groups = NOPOS, .caveats = NOPOS, .attrs = NOPOS};
+    char sfid_buf[32];
+    const char *sfid;
+    if (in->fid_idx >= 0) {
+        sfid = nonempty_field(f, in->fid_idx);
+        if (!sfid)
+            return; /* the writer rejects it */
+    } else {
+        snprintf(sfid_buf, sizeof sfid_buf, "%lld", (long long)OGR_F_GetFID(f));
+        sfid = sfid_buf;
+    }
+    /* sfid points into the feature: valid until it is destroyed */
+    it->sfid = arena_str(a, sfid);
+    it->fid = stable_fid(in->src->id, sfid);
+
+    if (in->mgrs_idx >= 0) {
+        const char *s = nonempty_field(f, in->mgrs_idx);
+        double lon, lat, size;
+        lb_error e;
+        if (!s) {
+            geom_reject(a, it, "no MGRS position in attribute '%s'", in->src->mgrs_attr);
+        } else if (lb_mgrs_to_lonlat(s, &lon, &lat, &size, &e) != LB_OK) {
+            geom_reject(a, it, "%s", e.msg);
+        } else {
+            OGRGeometryH g = OGR_G_CreateGeometry(wkbPoint);
+            OGR_G_SetPoint_2D(g, 0, lon, lat);
+            it->blob = geom_blob(a, g);
+            it->blob_len = it->blob != NOPOS ? a->len - it->blob : 0;
+            OGR_G_DestroyGeometry(g);
+        }
+    } else {
+        OGRGeometryH fg = OGR_F_GetGeometryRef(f);
+        if (!fg) {
+            geom_reject(a, it, "feature has no geometry");
+        } else if (OGR_G_IsEmpty(fg)) {
+            geom_reject(a, it, "empty geometry");
+        } else {
+            OGRGeometryH g = OGR_F_StealGeometry(f);
+            if (check_here) {
+                check_geometry(in, gc, g, a, it);
+                atomic_fetch_add_explicit(&in->checked_by_reader, 1, memory_order_relaxed);
+            } else {
+                it->geom = g;
+            }
+        }
+    }
+    if (it->geom_reason != NOPOS)
+        return; /* rejected for its geometry: the rest does not matter */
+
+    char why[512];
+    lb_label lab;
+    if (!feature_label(in, f, &lab, why, sizeof why) ||
+        !common_fields(in, f, a, it, why, sizeof why)) {
+        it->attr_reason = arena_str(a, why);
+        return;
+    }
+    char groups[1024], caveats[1024];
+    lb_config_format_groups(in->cfg, lab.groups, groups, sizeof groups);
+    lb_config_format_caveats(in->cfg, lab.caveats, caveats, sizeof caveats);
+    it->level = (int)lab.level;
+    it->groups = arena_str(a, groups);
+    it->caveats = arena_str(a, caveats);
+    attrs_json(in, f, attrs);
+    it->attrs_len = attrs->len;
+    it->attrs = arena_bytes(a, attrs->data ? attrs->data : "", attrs->len);
+}
+
+static void *reader_main(void *arg)
+{
+    ingest *in = arg;
+    pipeline *pl = &in->pl;
+    geo_ctx gc;
+    geo_ctx_init(&gc, NULL);
+    lb_buf attrs = {0};
+    lb_gdal__errors_push(&in->read_errors);
+    batch *b = NULL;
+    bool check_here = false;
+    OGRFeatureH f;
+    while ((f = OGR_L_GetNextFeature(in->lyr)) != NULL) {
+        if (!b) {
+            b = pl_empty(pl);
+            if (!b) {
+                OGR_F_Destroy(f);
+                in->read_oom = true;
+                break;
+            }
+            /* the writer is behind: check this batch's geometries here */
+            check_here = pl_waiting(pl) >= READER_CHECKS_AT && reader_ct(in, &gc);
+        }
+        read_feature(in, &gc, check_here, f, b, &attrs);
+        OGR_F_Destroy(f);
+        if (b->a.oom || attrs.oom) {
+            in->read_oom = true;
+            break;
+        }
+        if (in->read_errors.failures)
+            break;
+        if (b->n == BATCH_ITEMS || b->a.len >= BATCH_BYTES) {
+            bool go_on = pl_put(pl, b);
+            b = NULL;
+            if (!go_on)
+                break;
+        }
+    }
+    lb_gdal__errors_pop();
+    if (b) {
+        if (b->n > 0 && !in->read_oom)
+            pl_put(pl, b);
+        else
+            pl_recycle(pl, b);
+    }
+    pl_finish(pl);
+    geo_ctx_free(&gc);
+    lb_buf_free(&attrs);
+    return NULL;
+}
+
+/* ---- writer ------------------------------------------------------------ */
+
+static lb_status write_item(ingest *in, geo_ctx *gc, batch *b, item *it, int64_t rev,
+                            lb_error *err)
+{
+    in->stats->read++;
+    if (it->geom) {
+        OGRGeometryH g = it->geom;
+        it->geom = NULL;
+        check_geometry(in, gc, g, &b->a, it);
+        atomic_fetch_add_explicit(&in->checked_by_writer, 1, memory_order_relaxed);
+    }
+    if (b->a.oom)
+        return lb_fail(err, LB_ENOMEM, "out of memory");
+    const arena *a = &b->a;
+    if (it->sfid == NOPOS) {
+        reject(in, NULL, "no feature id in attribute '%s'", in->src->fid_attr);
+        return LB_OK;
+    }
+    const char *sfid = arena_at(a, it->sfid);
+    if (it->geom_reason != NOPOS) {
+        if (it->out_of_area)
+            in->out_of_area++;
+        reject(in, sfid, "%s", arena_at(a, it->geom_reason));
+        return LB_OK;
+    }
+    if (it->attr_reason != NOPOS) {
+        reject(in, sfid, "%s", arena_at(a, it->attr_reason));
+        return LB_OK;
+    }
+    sqlite3_stmt *q = in->ins;
+    sqlite3_reset(q);
+    sqlite3_bind_int64(q, 1, it->fid);
+    sqlite3_bind_text(q, 2, in->src->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, sfid, -1, SQLITE_STATIC);
+    for (int k = 0; k < LB_FIELD_COUNT; k++) {
+        const fval *v = &it->val[k];
+        if (v->kind == V_REAL)
+            sqlite3_bind_double(q, 4 + k, v->num);
+        else if (v->kind == V_TEXT)
+            sqlite3_bind_text(q, 4 + k, arena_at(a, v->off), (int)v->len, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(q, 4 + k);
+    }
+    sqlite3_bind_int(q, 11, it->level);
+    sqlite3_bind_text(q, 12, lb_level_name((lb_level)it->level), -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 13, arena_at(a, it->groups), -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 14, arena_at(a, it->caveats), -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 15, arena_at(a, it->attrs), (int)it->attrs_len, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 16, rev);
+    sqlite3_bind_blob(q, 17, a->p + it->blob, (int)it->blob_len, SQLITE_STATIC);
+    int r = sqlite3_step(q);
+    if (r == SQLITE_CONSTRAINT) {
+        reject(in, sfid, "duplicate feature id '%s' in source", sfid);
+        return LB_OK;
+    }
+    if (r != SQLITE_DONE)
+        return lb_fail(err, LB_ESTORE, "store %s: insert into %s failed: %s", in->st->path,
+                       in->src->layer, sqlite3_errmsg(in->st->db));
+    int64_t row = sqlite3_last_insert_rowid(in->st->db);
+    if (in->stats->stored == 0 || row < in->first_row)
+        in->first_row = row;
+    if (in->stats->stored == 0 || row > in->last_row)
+        in->last_row = row;
+    in->stats->stored++;
+    if (it->repaired)
+        in->stats->repaired++;
+    if (in->kill_after > 0 && (long)in->stats->stored >= in->kill_after)
+        raise(SIGKILL); /* fault injection for crash tests (LAGEBILD_FAULT_KILL_AFTER) */
+    return LB_OK;
+}
+
+
+/* Read the source in the reader thread and write its features here. */
+static lb_status scan(ingest *in, int64_t rev, lb_error *err)
+{
+    GIntBig total = OGR_L_GetFeatureCount(in->lyr, FALSE);
+    double t0 = lb_now(), last = t0;
+    OGR_L_ResetReading(in->lyr);
+    if (!pl_init(&in->pl))
+        return lb_fail(err, LB_ENOMEM, "out of memory");
+    pthread_t reader;
+    if (pthread_create(&reader, NULL, reader_main, in) != 0) {
+        pl_destroy(&in->pl);
+        return lb_fail(err, LB_ENOMEM, "source '%s': cannot start the reader thread",
+                       in->src->id);
+    }
+    /* from here until the join, the dataset belongs to the reader */
+    geo_ctx gc;
+    geo_ctx_init(&gc, in->ct);
+    lb_status rc = LB_OK;
+    batch *b;
+    while ((b = pl_get(&in->pl)) != NULL) {
+        for (size_t i = 0; i < b->n && rc == LB_OK; i++)
+            rc = write_item(in, &gc, b, &b->it[i], rev, err);
+        sqlite3_clear_bindings(in->ins); /* they point into the batch */
+        pl_recycle(&in->pl, b);
+        if (rc != LB_OK) {
+            pl_stop(&in->pl);
+            break;
+        }
+        progress(in, t0, &last, total, false);
+    }
+    pthread_join(reader, NULL);
+    pl_destroy(&in->pl);
+    if (rc == LB_OK && in->read_oom)
+        rc = lb_fail(err, LB_ENOMEM, "out of memory");
+    progress(in, t0, &last, total, true);
+    if (getenv("LAGEBILD_INGEST_TRACE"))
+        fprintf(stderr, "%s: geometries checked by the reader %lu, by the writer %lu\n",
+                in->src->id, (unsigned long)atomic_load(&in->checked_by_reader),
+                (unsigned long)atomic_load(&in->checked_by_writer));
+    return rc;
+}
+
+static lb_status run(ingest *in, lb_store__bulk *bulk, lb_error *err)
 {
     lb_store *st = in->st;
     const lb_source_cfg *src = in->src;
@@ -814,13 +1535,21 @@ static lb_status run(ingest *in, lb_error *err)
     if (rc == LB_OK && old_layer && strcmp(old_layer, src->layer) != 0) {
         /* the source moved to another layer: its old layer changes too */
         int64_t old_rev;
-        rc = lb_store__delete_source(st, old_layer, src->id, err);
+        rc = lb_store__bulk_begin(st, old_layer, bulk, err);
+        if (rc == LB_OK)
+            rc = lb_store__bulk_delete_source(st, bulk, src->id, err);
         if (rc == LB_OK)
             rc = lb_store__bump_layer(st, old_layer, &old_rev, err);
+        if (rc == LB_OK)
+            rc = lb_store__bulk_end(st, bulk, err);
     }
     free(old_layer);
+    /* SpatiaLite's per-row triggers are replaced by bulk statements until
+     * lb_store__bulk_end, inside this transaction */
     if (rc == LB_OK)
-        rc = lb_store__delete_source(st, src->layer, src->id, err);
+        rc = lb_store__bulk_begin(st, src->layer, bulk, err);
+    if (rc == LB_OK)
+        rc = lb_store__bulk_delete_source(st, bulk, src->id, err);
     if (rc == LB_OK)
         rc = lb_store__bump_layer(st, src->layer, &rev, err);
     if (rc == LB_OK)
@@ -833,32 +1562,17 @@ static lb_status run(ingest *in, lb_error *err)
         return rc;
     in->stats->revision = rev;
 
-    GIntBig total = OGR_L_GetFeatureCount(in->lyr, FALSE);
-    double t0 = lb_now(), last = t0;
-    lb_gdal_errors ge;
-    lb_gdal__errors_push(&ge);
-    OGR_L_ResetReading(in->lyr);
-    OGRFeatureH f;
-    while ((f = OGR_L_GetNextFeature(in->lyr)) != NULL) {
-        in->stats->read++;
-        rc = store_feature(in, f, rev, err);
-        OGR_F_Destroy(f);
-        if (rc != LB_OK)
-            break;
-        if ((in->stats->read & 1023) == 0)
-            progress(in, t0, &last, total, false);
-        if (ge.failures)
-            break;
-    }
-    lb_gdal__errors_pop();
-    if (rc == LB_OK && ge.failures)
+    rc = scan(in, rev, err);
+    if (rc == LB_OK && in->read_errors.failures)
         rc = lb_fail(err, LB_EFORMAT, "source '%s': %s is corrupt or truncated: %s", src->id,
-                     src->path, ge.first);
+                     src->path, in->read_errors.first);
     if (rc == LB_OK && in->stats->read > 0 && in->out_of_area == in->stats->read)
         rc = lb_fail(err, LB_ECRS,
                      "source '%s': all %llu features lie outside the area of use of %s "
                      "- wrong CRS? (set crs: and force_crs: true)",
                      src->id, (unsigned long long)in->stats->read, in->crs_name);
+    if (rc == LB_OK && in->stats->stored > 0)
+        rc = lb_store__bulk_inserted(st, bulk, src->id, in->first_row, in->last_row, err);
     if (rc == LB_OK) {
         sqlite3_stmt *q = NULL;
         if (sqlite3_prepare_v2(st->db,
@@ -880,7 +1594,10 @@ static lb_status run(ingest *in, lb_error *err)
         }
         sqlite3_finalize(q);
     }
-    progress(in, t0, &last, total, true);
+    /* the triggers are back before COMMIT: outside this transaction the
+     * table is an ordinary SpatiaLite table for every other writer */
+    if (rc == LB_OK)
+        rc = lb_store__bulk_end(st, bulk, err);
     return rc;
 }
 
@@ -909,6 +1626,26 @@ static void log_ingest(lb_store *st, const lb_source_cfg *src, const lb_ingest_s
     sqlite3_finalize(q);
 }
 
+
+/* The connection's page cache size (PRAGMA cache_size), or 0 when unknown. */
+static int cache_size(sqlite3 *db)
+{
+    sqlite3_stmt *q = NULL;
+    int v = 0;
+    if (sqlite3_prepare_v2(db, "PRAGMA cache_size", -1, &q, NULL) == SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW)
+        v = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    return v;
+}
+
+static void set_cache_size(sqlite3 *db, int v)
+{
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA cache_size=%d", v);
+    sqlite3_exec(db, sql, NULL, NULL, NULL);
+}
+
 lb_status lb_ingest_source(lb_store *st, const lb_config *cfg, const lb_source_cfg *src,
                            const lb_ingest_opts *opts, lb_ingest_stats *stats, lb_error *err)
 {
@@ -921,6 +1658,10 @@ lb_status lb_ingest_source(lb_store *st, const lb_config *cfg, const lb_source_c
     if (!err)
         err = &local;
     lb_error_clear(err);
+    /* a larger page cache while writing: the fid index takes random inserts */
+    int old_cache = cache_size(st->db);
+    set_cache_size(st->db, -INGEST_CACHE_KIB);
+    lb_store__bulk bulk = {0};
 
     lb_status rc = open_source(&in, err);
     if (rc == LB_OK)
@@ -928,7 +1669,7 @@ lb_status lb_ingest_source(lb_store *st, const lb_config *cfg, const lb_source_c
     if (rc == LB_OK)
         rc = bind_mapping(&in, err);
     if (rc == LB_OK)
-        rc = run(&in, err);
+        rc = run(&in, &bulk, err);
     if (in.ins)
         sqlite3_finalize(in.ins);
     if (in.rej)
@@ -937,12 +1678,15 @@ lb_status lb_ingest_source(lb_store *st, const lb_config *cfg, const lb_source_c
     if (rc == LB_OK)
         rc = lb_store__commit(st, err);
     if (rc != LB_OK) {
-        lb_store__rollback(st);
+        lb_store__rollback(st); /* also brings back any trigger dropped */
         stats->stored = stats->repaired = 0;
         stats->revision = 0;
     }
+    lb_store__bulk_free(&bulk);
     stats->seconds = lb_now() - t0;
     log_ingest(st, src, stats, rc, err);
+    if (old_cache)
+        set_cache_size(st->db, old_cache);
 
     if (in.ct)
         OCTDestroyCoordinateTransformation(in.ct);
@@ -953,7 +1697,5 @@ lb_status lb_ingest_source(lb_store *st, const lb_config *cfg, const lb_source_c
     if (in.ds)
         GDALClose(in.ds);
     free(in.skip);
-    free(in.wkb);
-    lb_buf_free(&in.attrs);
     return rc;
 }

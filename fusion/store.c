@@ -3,7 +3,8 @@
  * bookkeeping tables, per-layer feature tables and revisions.
  *
  * Layout (docs/store.md):
- *   <layer>      one table per layer: fid, provenance, common schema, label,
+ *   <layer>      one table per layer: pk (row key, in insertion order), fid
+ *                (stable hash, unique), provenance, common schema, label,
  *                attrs (JSON), revision, geom (GEOMETRY XY, SRID 4326, R*Tree)
  *   lb_layers    layer -> revision, updated_at
  *   lb_sources   source -> layer it feeds, last successful ingest
@@ -16,6 +17,9 @@
  *      previous revision intact (SQLite WAL journal, synchronous=FULL).
  *   2. A layer's revision only grows; it is bumped in the same transaction
  *      that changes its features.
+ *   3. Outside an ingest transaction every layer table carries SpatiaLite's
+ *      own triggers, exactly as SpatiaLite created them (lb_store__bulk_*
+ *      suspends some of them only inside the transaction).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -97,7 +101,9 @@ lb_status lb_store_open(const char *path, lb_store **out, lb_error *err)
     sqlite3_busy_timeout(st->db, 10000);
 
     /* a file that is not a database shows up on the first read */
-    rc = lb_store__exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", err);
+    /* temp_store: the statement journals of the ingest's INSERTs stay in memory */
+    rc = lb_store__exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                            " PRAGMA temp_store=MEMORY;", err);
     if (rc != LB_OK)
         goto fail;
     if (!has_spatial_metadata(st->db)) {
@@ -160,17 +166,21 @@ lb_status lb_store__ensure_layer(lb_store *st, const char *layer, lb_error *err)
     /* layer ids are validated by the config loader: [a-z][a-z0-9_]* */
     if (table_exists(st, layer))
         return LB_OK;
+    /* pk is the row key: new rows are appended in order (a hashed key would
+     * scatter every insert over the table's B-tree); fid is the stable id */
     char *create = sqlite3_mprintf(
         "CREATE TABLE \"%w\" ("
-        " fid INTEGER PRIMARY KEY, source TEXT NOT NULL, source_fid TEXT NOT NULL,"
+        " pk INTEGER PRIMARY KEY, fid INTEGER NOT NULL,"
+        " source TEXT NOT NULL, source_fid TEXT NOT NULL,"
         " kind TEXT, name TEXT, status TEXT, observed_at TEXT, valid_from TEXT,"
         " valid_to TEXT, accuracy_m REAL, label_level INTEGER NOT NULL,"
         " classification TEXT NOT NULL, releasable_to TEXT NOT NULL, caveats TEXT NOT NULL,"
         " attrs TEXT, revision INTEGER NOT NULL);"
+        "CREATE UNIQUE INDEX \"%w_fid\" ON \"%w\"(fid);"
         "CREATE UNIQUE INDEX \"%w_source_fid\" ON \"%w\"(source, source_fid);"
         "INSERT OR IGNORE INTO lb_layers(layer, revision, updated_at)"
         " VALUES ('%q', 0, strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ','now'));",
-        layer, layer, layer, layer);
+        layer, layer, layer, layer, layer, layer);
     char *geom = sqlite3_mprintf("SELECT AddGeometryColumn('%q', 'geom', 4326, 'GEOMETRY', 'XY')",
                                  layer);
     char *index = sqlite3_mprintf("SELECT CreateSpatialIndex('%q', 'geom')", layer);
@@ -224,17 +234,179 @@ lb_status lb_store__bump_layer(lb_store *st, const char *layer, int64_t *rev, lb
     return rc;
 }
 
-lb_status lb_store__delete_source(lb_store *st, const char *layer, const char *source,
-                                  lb_error *err)
+/* ---- bulk writing ------------------------------------------------------ */
+
+/*
+ * SpatiaLite's triggers on a layer table that an ingest replaces by one
+ * statement each (for geometry column "geom"):
+ *   ggi_  BEFORE INSERT  geometry type/SRID constraint (checked per row against
+ *                        geometry_columns; only suspended when the column is
+ *                        GEOMETRY XY, SRID 4326, which every geometry the
+ *                        ingest writes satisfies by construction)
+ *   tmi_  AFTER INSERT   geometry_columns_time.last_insert
+ *   gii_  AFTER INSERT   R*Tree entry of the new row (RTreeAlign)
+ *   tmd_  AFTER DELETE   geometry_columns_time.last_delete
+ *   gid_  AFTER DELETE   R*Tree entry of the deleted row
+ * The UPDATE triggers stay.
+ */
+enum {
+    BULK_GGI = 1u << 0,
+    BULK_TMI = 1u << 1,
+    BULK_GII = 1u << 2,
+    BULK_TMD = 1u << 3,
+    BULK_GID = 1u << 4,
+};
+static const char *const bulk_prefix[LB_STORE_BULK_TRIGGERS] = {"ggi", "tmi", "gii", "tmd",
+                                                                 "gid"};
+
+/* geometry_columns says geom is GEOMETRY XY in SRID 4326 */
+static bool geom_is_any_xy_4326(lb_store *st, const char *layer)
 {
-    if (!table_exists(st, layer))
-        return LB_OK;
-    char *sql = sqlite3_mprintf("DELETE FROM \"%w\" WHERE source = %Q", layer, source);
-    if (!sql)
+    sqlite3_stmt *q = NULL;
+    bool yes = false;
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT geometry_type, srid FROM geometry_columns"
+                           " WHERE Lower(f_table_name) = Lower(?) AND"
+                           " Lower(f_geometry_column) = 'geom'",
+                           -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, layer, -1, SQLITE_STATIC);
+        yes = sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0) == 0 &&
+              sqlite3_column_int(q, 1) == 4326;
+    }
+    sqlite3_finalize(q);
+    return yes;
+}
+
+lb_status lb_store__bulk_begin(lb_store *st, const char *layer, lb_store__bulk *b,
+                               lb_error *err)
+{
+    memset(b, 0, sizeof *b);
+    b->layer = lb_strdup(layer);
+    if (!b->layer)
         return lb_fail(err, LB_ENOMEM, "out of memory");
-    lb_status rc = lb_store__exec(st, sql, err);
+    char names[LB_STORE_BULK_TRIGGERS][128];
+    for (int i = 0; i < LB_STORE_BULK_TRIGGERS; i++)
+        snprintf(names[i], sizeof names[i], "%s_%s_geom", bulk_prefix[i], layer);
+    bool ggi_ok = geom_is_any_xy_4326(st, layer);
+    /* in creation order, so that recreating them keeps their relative order */
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND"
+                           " tbl_name = ? AND name IN (?,?,?,?,?) ORDER BY rowid",
+                           -1, &q, NULL) != SQLITE_OK)
+        return lb_fail(err, LB_ESTORE, "store %s: %s", st->path, sqlite3_errmsg(st->db));
+    sqlite3_bind_text(q, 1, layer, -1, SQLITE_STATIC);
+    for (int i = 0; i < LB_STORE_BULK_TRIGGERS; i++)
+        sqlite3_bind_text(q, 2 + i, names[i], -1, SQLITE_STATIC);
+    lb_status rc = LB_OK;
+    int r;
+    while (rc == LB_OK && (r = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(q, 0);
+        const char *sql = (const char *)sqlite3_column_text(q, 1);
+        int role = 0;
+        while (role < LB_STORE_BULK_TRIGGERS && strcmp(name, names[role]) != 0)
+            role++;
+        if (role == LB_STORE_BULK_TRIGGERS || !sql || (role == 0 && !ggi_ok))
+            continue;
+        size_t k = b->n;
+        b->name[k] = lb_strdup(name);
+        b->sql[k] = lb_strdup(sql);
+        if (!b->name[k] || !b->sql[k]) {
+            free(b->name[k]);
+            free(b->sql[k]);
+            rc = lb_fail(err, LB_ENOMEM, "out of memory");
+            break;
+        }
+        b->n++;
+        b->roles |= 1u << role;
+    }
+    sqlite3_finalize(q);
+    for (size_t i = 0; i < b->n && rc == LB_OK; i++) {
+        char *drop = sqlite3_mprintf("DROP TRIGGER \"%w\"", b->name[i]);
+        rc = drop ? lb_store__exec(st, drop, err) : lb_fail(err, LB_ENOMEM, "out of memory");
+        sqlite3_free(drop);
+    }
+    return rc;
+}
+
+static lb_status touch_time(lb_store *st, const lb_store__bulk *b, const char *column,
+                            lb_error *err)
+{
+    /* what the tmi_/tmd_ triggers do, once */
+    char *sql = sqlite3_mprintf("UPDATE geometry_columns_time SET %s ="
+                                " strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ', 'now')"
+                                " WHERE Lower(f_table_name) = Lower(%Q) AND"
+                                " Lower(f_geometry_column) = Lower('geom')",
+                                column, b->layer);
+    lb_status rc = sql ? lb_store__exec(st, sql, err) : lb_fail(err, LB_ENOMEM, "out of memory");
     sqlite3_free(sql);
     return rc;
+}
+
+lb_status lb_store__bulk_delete_source(lb_store *st, lb_store__bulk *b, const char *source,
+                                       lb_error *err)
+{
+    if (!table_exists(st, b->layer))
+        return LB_OK;
+    lb_status rc = LB_OK;
+    if (b->roles & BULK_GID) {
+        char *sql = sqlite3_mprintf("DELETE FROM \"idx_%w_geom\" WHERE pkid IN"
+                                    " (SELECT rowid FROM \"%w\" WHERE source = %Q)",
+                                    b->layer, b->layer, source);
+        rc = sql ? lb_store__exec(st, sql, err) : lb_fail(err, LB_ENOMEM, "out of memory");
+        sqlite3_free(sql);
+    }
+    if (rc != LB_OK)
+        return rc;
+    char *sql = sqlite3_mprintf("DELETE FROM \"%w\" WHERE source = %Q", b->layer, source);
+    rc = sql ? lb_store__exec(st, sql, err) : lb_fail(err, LB_ENOMEM, "out of memory");
+    sqlite3_free(sql);
+    if (rc == LB_OK && (b->roles & BULK_TMD) && sqlite3_changes(st->db) > 0)
+        rc = touch_time(st, b, "last_delete", err);
+    return rc;
+}
+
+lb_status lb_store__bulk_inserted(lb_store *st, lb_store__bulk *b, const char *source,
+                                  int64_t first, int64_t last, lb_error *err)
+{
+    if (first > last)
+        return LB_OK;
+    lb_status rc = LB_OK;
+    if (b->roles & BULK_GII) {
+        /* the rows of this source in [first, last] are exactly those inserted
+         * (also with a layout whose row key is not sequential); OR REPLACE
+         * replaces a stale entry of a reused rowid like the trigger's DELETE */
+        char *sql = sqlite3_mprintf(
+            "INSERT OR REPLACE INTO \"idx_%w_geom\" (pkid, xmin, xmax, ymin, ymax)"
+            " SELECT rowid, MbrMinX(geom), MbrMaxX(geom), MbrMinY(geom), MbrMaxY(geom)"
+            " FROM \"%w\" WHERE rowid BETWEEN %lld AND %lld AND source = %Q"
+            " AND geom IS NOT NULL",
+            b->layer, b->layer, (long long)first, (long long)last, source);
+        rc = sql ? lb_store__exec(st, sql, err) : lb_fail(err, LB_ENOMEM, "out of memory");
+        sqlite3_free(sql);
+    }
+    if (rc == LB_OK && (b->roles & BULK_TMI))
+        rc = touch_time(st, b, "last_insert", err);
+    return rc;
+}
+
+lb_status lb_store__bulk_end(lb_store *st, lb_store__bulk *b, lb_error *err)
+{
+    lb_status rc = LB_OK;
+    for (size_t i = 0; i < b->n && rc == LB_OK; i++)
+        rc = lb_store__exec(st, b->sql[i], err);
+    lb_store__bulk_free(b);
+    return rc;
+}
+
+void lb_store__bulk_free(lb_store__bulk *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        free(b->name[i]);
+        free(b->sql[i]);
+    }
+    free(b->layer);
+    memset(b, 0, sizeof *b);
 }
 
 lb_status lb_store_layer_revision(lb_store *st, const char *layer, int64_t *rev, lb_error *err)

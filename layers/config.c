@@ -3,7 +3,8 @@
  * on a loaded lb_config.
  *
  * Decoding is table-driven: every section of the format (top level, store,
- * layer, source, label, mapping, set, map) is a `section` listing its keys
+ * layer, source, label, mapping, set, generalised_release, map, role,
+ * clearance, area, phase grant, token) is a `section` listing its keys
  * as {key, type, offset, required}.  One generic routine walks a YAML mapping
  * against such a table: it reports keys the table does not know, reports
  * required keys that are missing, and hands every present key to the decoder
@@ -17,11 +18,13 @@
  *   1. Everything allocated is stored in the config at once (arrays with
  *      their count), so lb_config_free can release it at any moment.
  *   2. Top-level sections are decoded in table order, not file order:
- *      groups, caveats and layers exist before sources and maps refer to
- *      them.  Messages are sorted by line afterwards.
+ *      groups, caveats and layers exist before sources, maps and roles refer
+ *      to them, and roles before tokens.  Messages are sorted by line
+ *      afterwards.
  *   3. Decoding never stops at the first problem; every message is collected
  *      as (line, text) and the config is only handed out when there is none.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,9 +47,17 @@ typedef enum ftype {
     F_GROUPS,     /* list of declared groups -> uint64_t bit set */
     F_CAVEATS,    /* list of declared caveats -> uint64_t bit set */
     F_LAYER_LIST, /* non-empty list of distinct defined layers -> char ** + size_t */
+    F_LAYER_GRANT, /* F_LAYER_LIST that may be empty, or ["*"] -> bool at flag_off */
+    F_ROLE_LIST,  /* non-empty list of distinct defined roles -> char ** + size_t */
     F_NAMES,      /* declaration of group / caveat names -> char ** + size_t */
+    F_PHASE,      /* crisis phase name -> int (lb_phase) */
+    F_PHASES,     /* non-empty list of distinct phase names -> unsigned bit set */
+    F_NUMBER,     /* plain number > 0 and <= hi -> double */
+    F_TIME,       /* ISO 8601 date, or date-time with zone -> char * (as written) */
+    F_HASH,       /* "sha256:" + 64 lower-case hex digits -> char * */
     F_SECTION,    /* nested mapping decoded with `sub`, same base */
     F_IDMAP,      /* mapping id -> element decoded with `sub` -> array + size_t */
+    F_SEQ,        /* list of mappings, each decoded with `sub` -> array + size_t */
 } ftype;
 
 typedef struct section section;
@@ -57,19 +68,23 @@ typedef struct field {
     ftype type;
     size_t off;         /* where the value goes, from the section's base */
     bool required;
-    size_t count_off;   /* F_LAYER_LIST, F_NAMES, F_IDMAP: the size_t count */
-    const section *sub; /* F_SECTION, F_IDMAP */
-    const char *noun;   /* F_NAMES / F_IDMAP: "group", "layer", ... for messages */
+    size_t count_off;   /* lists, F_NAMES, F_IDMAP, F_SEQ: the size_t count */
+    size_t flag_off;    /* F_LAYER_GRANT: the bool set by ["*"] */
+    const section *sub; /* F_SECTION, F_IDMAP, F_SEQ */
+    const char *noun;   /* F_NAMES / F_IDMAP / F_SEQ: "group", "layer", ... for messages */
     size_t max;         /* F_NAMES: how many may be declared */
+    bool nonempty;      /* F_GROUPS / F_CAVEATS: at least one name */
+    double hi;          /* F_NUMBER: largest allowed value */
 } field;
 
 struct section {
     const field *fields;
     size_t nfields;
-    /* elements of an F_IDMAP */
+    /* elements of an F_IDMAP (id_off, check_id, id_what) or F_SEQ (no id) */
     size_t elem_size;
     size_t id_off, line_off;
     void (*check_id)(decoder *d, const lb_yaml_node *key, const char *noun);
+    const char *id_what; /* what the keys are, for messages; NULL: "<noun> ids" */
     /* cross-key rules, run after the keys were decoded */
     void (*check)(decoder *d, void *base, const lb_yaml_node *map, const char *where);
 };
@@ -93,10 +108,16 @@ struct decoder {
 #define IDMAP(k, m, n, tab, what)                                                  \
     {.key = k, .type = F_IDMAP, .off = offsetof(lb_config, m),                     \
      .count_off = offsetof(lb_config, n), .sub = &tab, .noun = what}
+#define SEQ(k, s, m, n, req, tab, what)                                            \
+    {.key = k, .type = F_SEQ, .off = offsetof(s, m), .required = req,              \
+     .count_off = offsetof(s, n), .sub = &tab, .noun = what}
 #define SECTION(tab) .fields = tab, .nfields = COUNT(tab)
 
 static void check_layer_id(decoder *d, const lb_yaml_node *key, const char *noun);
 static void check_plain_id(decoder *d, const lb_yaml_node *key, const char *noun);
+static void check_role_id(decoder *d, const lb_yaml_node *key, const char *noun);
+static void check_principal(decoder *d, const lb_yaml_node *key, const char *noun);
+static void check_role(decoder *d, void *base, const lb_yaml_node *map, const char *where);
 static void check_source(decoder *d, void *base, const lb_yaml_node *map, const char *where);
 static void check_top(decoder *d, void *base, const lb_yaml_node *map, const char *where);
 
@@ -130,6 +151,14 @@ static const field label_fields[] = {
 };
 static const section label_section = {SECTION(label_fields)};
 
+static const field release_fields[] = {
+    {.key = "groups", .type = F_GROUPS, .off = offsetof(lb_source_cfg, generalised_groups),
+     .required = true, .nonempty = true},
+    {.key = "cell_m", .type = F_NUMBER, .off = offsetof(lb_source_cfg, generalised_cell_m),
+     .required = true, .hi = 1e6},
+};
+static const section release_section = {SECTION(release_fields)};
+
 static const field source_fields[] = {
     KEY("path", F_DATASET, lb_source_cfg, path, true),
     KEY("driver", F_STRING, lb_source_cfg, driver, false),
@@ -144,6 +173,7 @@ static const field source_fields[] = {
     SUB("mapping", lb_source_cfg, map, false, mapping_section),
     SUB("set", lb_source_cfg, set, false, set_section),
     SUB("label", lb_source_cfg, label, true, label_section),
+    SUB("generalised_release", lb_source_cfg, generalised_groups, false, release_section),
 };
 static const section source_section = {
     SECTION(source_fields),
@@ -179,6 +209,66 @@ static const section map_section = {
     .check_id = check_plain_id,
 };
 
+static const field clearance_fields[] = {
+    KEY("level", F_LEVEL, lb_role_cfg, clearance.level, true),
+    KEY("groups", F_GROUPS, lb_role_cfg, clearance.groups, false),
+    KEY("caveats", F_CAVEATS, lb_role_cfg, clearance.caveats, false),
+};
+static const section clearance_section = {SECTION(clearance_fields)};
+
+static const field area_fields[] = {
+    KEY("path", F_DATASET, lb_role_cfg, area, true),
+    KEY("ogr_layer", F_STRING, lb_role_cfg, area_layer, false),
+    KEY("crs", F_STRING, lb_role_cfg, area_crs, false),
+};
+static const section area_section = {SECTION(area_fields)};
+
+static const field phase_grant_fields[] = {
+    KEY("phases", F_PHASES, lb_phase_grant, phases, true),
+    LIST("layers", F_LAYER_LIST, lb_phase_grant, layers, nlayers, true, "layer", 0),
+};
+static const section phase_grant_section = {
+    SECTION(phase_grant_fields),
+    .elem_size = sizeof(lb_phase_grant),
+    .line_off = offsetof(lb_phase_grant, line),
+};
+
+static const field role_fields[] = {
+    KEY("title", F_STRING, lb_role_cfg, title, true),
+    SUB("clearance", lb_role_cfg, clearance, true, clearance_section),
+    {.key = "layers", .type = F_LAYER_GRANT, .off = offsetof(lb_role_cfg, layers),
+     .count_off = offsetof(lb_role_cfg, nlayers), .flag_off = offsetof(lb_role_cfg, all_layers),
+     .noun = "layer"},
+    SEQ("phase_grants", lb_role_cfg, phase_grants, nphase_grants, false, phase_grant_section,
+        "phase grant"),
+    SUB("area", lb_role_cfg, area, false, area_section),
+    KEY("valid_from", F_TIME, lb_role_cfg, valid_from, false),
+    KEY("valid_to", F_TIME, lb_role_cfg, valid_to, false),
+};
+static const section role_section = {
+    SECTION(role_fields),
+    .elem_size = sizeof(lb_role_cfg),
+    .id_off = offsetof(lb_role_cfg, id),
+    .line_off = offsetof(lb_role_cfg, line),
+    .check_id = check_role_id,
+    .check = check_role,
+};
+
+static const field token_fields[] = {
+    KEY("hash", F_HASH, lb_token_cfg, hash, true),
+    LIST("roles", F_ROLE_LIST, lb_token_cfg, roles, nroles, true, "role", 0),
+    KEY("admin", F_BOOL, lb_token_cfg, admin, false),
+    KEY("revoked", F_BOOL, lb_token_cfg, revoked, false),
+};
+static const section token_section = {
+    SECTION(token_fields),
+    .elem_size = sizeof(lb_token_cfg),
+    .id_off = offsetof(lb_token_cfg, principal),
+    .line_off = offsetof(lb_token_cfg, line),
+    .check_id = check_principal,
+    .id_what = "principal names",
+};
+
 static const field store_fields[] = {
     KEY("path", F_PATH, lb_config, store_path, false),
 };
@@ -187,11 +277,14 @@ static const section store_section = {SECTION(store_fields)};
 /* Order matters (invariant 2): declarations before their users. */
 static const field top_fields[] = {
     {.key = "store", .type = F_SECTION, .off = 0, .sub = &store_section},
+    KEY("phase", F_PHASE, lb_config, phase, false),
     LIST("groups", F_NAMES, lb_config, groups, ngroups, false, "group", LB_MAX_GROUPS),
     LIST("caveats", F_NAMES, lb_config, caveats, ncaveats, false, "caveat", LB_MAX_CAVEATS),
     IDMAP("layers", layers, nlayers, layer_section, "layer"),
     IDMAP("sources", sources, nsources, source_section, "source"),
     IDMAP("maps", maps, nmaps, map_section, "map"),
+    IDMAP("roles", roles, nroles, role_section, "role"),
+    IDMAP("tokens", tokens, ntokens, token_section, "token"),
 };
 static const section top_section = {SECTION(top_fields), .check = check_top};
 
@@ -330,6 +423,44 @@ static void check_layer_id(decoder *d, const lb_yaml_node *key, const char *noun
     }
 }
 
+/* Role ids: ^[a-z][a-z0-9_-]{0,62}$ (like group names, so a role may share a group's name). */
+static void check_role_id(decoder *d, const lb_yaml_node *key, const char *noun)
+{
+    size_t len = strlen(key->text);
+    if (len > 63 && is_name(key->text))
+        ERR(d, key->line, "invalid %s id '%s': %zu characters, at most 63 are allowed", noun,
+            show(key->text).s, len);
+    else if (!is_name(key->text))
+        ERR(d, key->line,
+            "invalid %s id '%s': use 1 to 63 characters a-z, 0-9, _ and -, starting with a "
+            "letter",
+            noun, show(key->text).s);
+}
+
+/* Principal names: ^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$ */
+static bool is_alnum(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+static void check_principal(decoder *d, const lb_yaml_node *key, const char *noun)
+{
+    (void)noun;
+    const char *s = key->text;
+    bool ok = is_alnum(s[0]);
+    for (const char *p = s + 1; ok && *p; p++)
+        ok = is_alnum(*p) || *p == '.' || *p == '_' || *p == '@' || *p == '-';
+    size_t len = strlen(s);
+    if (ok && len > 128)
+        ERR(d, key->line, "invalid principal name '%s': %zu characters, at most 128 are allowed",
+            show(s).s, len);
+    else if (!ok)
+        ERR(d, key->line,
+            "invalid principal name '%s': use 1 to 128 characters A-Z, a-z, 0-9, '.', '_', "
+            "'@' and '-', starting with a letter or digit",
+            show(s).s);
+}
+
 /*
  * Dataset paths are resolved like other paths unless they are not file
  * names: URLs ("https://..."), GDAL virtual files ("/vsicurl/...") and GDAL
@@ -444,21 +575,27 @@ static void decode_level(decoder *d, const lb_yaml_pair *pair, lb_level *out)
             lb_level_name(LB_LEVEL_VS_VERTRAULICH), lb_level_name(LB_LEVEL_GEHEIM), show(s).s);
 }
 
-/* Report that s (given at line) is no defined layer, listing those that are. */
-static void undefined_layer(decoder *d, int line, const char *s)
+/*
+ * Report that s (given at line) is no defined layer (roles: no defined
+ * role), listing those that are.
+ */
+static void undefined_ref(decoder *d, int line, const char *s, bool roles)
 {
+    const char *noun = roles ? "role" : "layer";
+    size_t n = roles ? d->cfg->nroles : d->cfg->nlayers;
     lb_buf names = {0};
-    for (size_t i = 0; i < d->cfg->nlayers; i++) {
-        if (!d->cfg->layers[i].id)
+    for (size_t i = 0; i < n; i++) {
+        const char *id = roles ? d->cfg->roles[i].id : d->cfg->layers[i].id;
+        if (!id)
             continue;
         if (names.len)
             lb_buf_puts(&names, ", ");
-        lb_buf_puts(&names, d->cfg->layers[i].id);
+        lb_buf_puts(&names, id);
     }
     if (names.len)
-        ERR(d, line, "undefined layer '%s' (defined layers: %s)", show(s).s, names.data);
+        ERR(d, line, "undefined %s '%s' (defined %ss: %s)", noun, show(s).s, noun, names.data);
     else
-        ERR(d, line, "undefined layer '%s' (no layers are defined)", show(s).s);
+        ERR(d, line, "undefined %s '%s' (no %ss are defined)", noun, show(s).s, noun);
     lb_buf_free(&names);
 }
 
@@ -468,7 +605,7 @@ static void decode_layer_ref(decoder *d, const lb_yaml_pair *pair, char **out)
     if (!s)
         return;
     if (!lb_config_layer(d->cfg, s))
-        undefined_layer(d, pair->value->line, s);
+        undefined_ref(d, pair->value->line, s, false);
     *out = dup_str(d, s);
 }
 
@@ -499,13 +636,21 @@ static void decode_options(decoder *d, const lb_yaml_pair *pair, char ***out)
     }
 }
 
-/* releasable_to / caveats of a label: names declared at the top level. */
-static void decode_mask(decoder *d, const lb_yaml_pair *pair, uint64_t *out, bool groups)
+/*
+ * Names declared at the top level (groups, caveats), e.g. in releasable_to
+ * or a role's clearance.  f->nonempty: at least one name.
+ */
+static void decode_mask(decoder *d, const field *f, const lb_yaml_pair *pair, uint64_t *out)
 {
     const lb_yaml_node *v = want_list(d, pair);
     if (!v)
         return;
+    bool groups = f->type == F_GROUPS;
     const char *noun = groups ? "group" : "caveat";
+    if (f->nonempty && v->nitems == 0) {
+        ERR(d, v->line, "key '%s' must name at least one %s", pair->key->text, noun);
+        return;
+    }
     char **names = groups ? d->cfg->groups : d->cfg->caveats;
     size_t nnames = groups ? d->cfg->ngroups : d->cfg->ncaveats;
     uint64_t mask = 0;
@@ -534,15 +679,46 @@ static void decode_mask(decoder *d, const lb_yaml_pair *pair, uint64_t *out, boo
     *out = mask;
 }
 
-static void decode_layer_list(decoder *d, const lb_yaml_pair *pair, char ***out, size_t *count)
+/*
+ * Lists of ids of defined layers (F_LAYER_LIST, F_LAYER_GRANT) or roles
+ * (F_ROLE_LIST).  Only F_LAYER_GRANT (a role's layers) may be empty or be
+ * ["*"], which sets the bool at flag_off instead of listing layers.
+ */
+static void decode_ref_list(decoder *d, const field *f, const lb_yaml_pair *pair, void *base)
 {
+    bool roles = f->type == F_ROLE_LIST, grant = f->type == F_LAYER_GRANT;
+    const char *noun = roles ? "role" : "layer";
+    char ***out = AT(base, f->off, char **);
+    size_t *count = AT(base, f->count_off, size_t);
     const lb_yaml_node *v = want_list(d, pair);
     if (!v)
         return;
     if (v->nitems == 0) {
-        ERR(d, v->line, "key '%s' must name at least one layer", pair->key->text);
+        if (!grant)
+            ERR(d, v->line, "key '%s' must name at least one %s", pair->key->text, noun);
         return;
     }
+    /* a role's layers: "*" alone means all layers */
+    const lb_yaml_node *first_star = NULL;
+    size_t nstars = 0;
+    for (size_t i = 0; grant && i < v->nitems; i++) {
+        const lb_yaml_node *it = v->items[i];
+        if (it->kind == LB_YAML_SCALAR && !it->null && strcmp(it->text, "*") == 0) {
+            if (nstars++)
+                ERR(d, it->line, "'*' is listed twice in '%s'", pair->key->text);
+            else
+                first_star = it;
+        }
+    }
+    if (first_star && nstars < v->nitems)
+        ERR(d, first_star->line,
+            "'*' (all layers) cannot be combined with layer names in '%s': write either "
+            "[\"*\"] or the layers",
+            pair->key->text);
+    if (first_star)
+        *AT(base, f->flag_off, bool) = true;
+    if (nstars == v->nitems)
+        return; /* ["*"]: no layer list */
     char **ids = calloc(v->nitems + 1, sizeof *ids);
     if (!ids) {
         d->oom = true;
@@ -550,24 +726,320 @@ static void decode_layer_list(decoder *d, const lb_yaml_pair *pair, char ***out,
     }
     *out = ids;
     for (size_t i = 0; i < v->nitems; i++) {
-        const char *s = want_item(d, pair, i, "layer ids");
+        const lb_yaml_node *it = v->items[i];
+        const char *s = want_item(d, pair, i, roles ? "role ids" : "layer ids");
         if (!s)
             continue;
-        if (!lb_config_layer(d->cfg, s)) {
-            undefined_layer(d, v->items[i]->line, s);
+        if (!roles && strcmp(s, "*") == 0) {
+            if (!grant)
+                ERR(d, it->line,
+                    "'*' (all layers) is only allowed in the layers of a role, list the "
+                    "layers in '%s'",
+                    pair->key->text);
+            continue;
+        }
+        if (roles ? !lb_config_role(d->cfg, s) : !lb_config_layer(d->cfg, s)) {
+            undefined_ref(d, it->line, s, roles);
             continue;
         }
         bool twice = false;
         for (size_t j = 0; j < *count && !twice; j++)
             twice = strcmp(ids[j], s) == 0;
         if (twice) {
-            ERR(d, v->items[i]->line, "layer '%s' is listed twice", s);
+            ERR(d, it->line, "%s '%s' is listed twice", noun, s);
             continue;
         }
         if (!(ids[*count] = dup_str(d, s)))
             return;
         (*count)++;
     }
+}
+
+/* "Vorbereitung, Vorsorge, Schutz, Reaktion, Regeneration" */
+static void phase_names(lb_buf *b)
+{
+    for (int p = 0; p < LB_PHASE_COUNT; p++) {
+        if (p)
+            lb_buf_puts(b, ", ");
+        lb_buf_puts(b, lb_phase_name((lb_phase)p));
+    }
+}
+
+/* The top-level phase: one phase name. */
+static void decode_phase(decoder *d, const lb_yaml_pair *pair, int *out)
+{
+    const char *s = want_string(d, pair);
+    if (!s)
+        return;
+    lb_phase p;
+    if (lb_phase_parse(s, &p) == LB_OK) {
+        *out = (int)p;
+        return;
+    }
+    lb_buf names = {0};
+    phase_names(&names);
+    ERR(d, pair->value->line, "key '%s' must be one of %s, got '%s'", pair->key->text,
+        names.data ? names.data : "", show(s).s);
+    lb_buf_free(&names);
+}
+
+/* phases of a phase grant: a non-empty list of distinct phase names -> bit per lb_phase. */
+static void decode_phases(decoder *d, const lb_yaml_pair *pair, unsigned *out)
+{
+    const lb_yaml_node *v = want_list(d, pair);
+    if (!v)
+        return;
+    if (v->nitems == 0) {
+        ERR(d, v->line, "key '%s' must name at least one phase", pair->key->text);
+        return;
+    }
+    unsigned mask = 0;
+    for (size_t i = 0; i < v->nitems; i++) {
+        const char *s = want_item(d, pair, i, "phase names");
+        if (!s)
+            continue;
+        lb_phase p;
+        if (lb_phase_parse(s, &p) != LB_OK) {
+            lb_buf names = {0};
+            phase_names(&names);
+            ERR(d, v->items[i]->line, "unknown phase '%s' (phases: %s)", show(s).s,
+                names.data ? names.data : "");
+            lb_buf_free(&names);
+            continue;
+        }
+        if (mask & (1u << p))
+            ERR(d, v->items[i]->line, "phase '%s' is listed twice", lb_phase_name(p));
+        mask |= 1u << p;
+    }
+    *out = mask;
+}
+
+/* A YAML 1.2 core-schema decimal: [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)? */
+static bool is_decimal(const char *s)
+{
+    const char *p = s;
+    if (*p == '+' || *p == '-')
+        p++;
+    size_t before = 0, after = 0;
+    while (*p >= '0' && *p <= '9')
+        p++, before++;
+    if (*p == '.') {
+        p++;
+        while (*p >= '0' && *p <= '9')
+            p++, after++;
+    }
+    if (before == 0 && after == 0)
+        return false;
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '+' || *p == '-')
+            p++;
+        if (!(*p >= '0' && *p <= '9'))
+            return false;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    return *p == '\0';
+}
+
+static void decode_number(decoder *d, const field *f, const lb_yaml_pair *pair, double *out)
+{
+    const lb_yaml_node *v = pair->value;
+    if (v->kind != LB_YAML_SCALAR || v->quoted || !is_decimal(v->text)) {
+        ERR(d, v->line, "key '%s' must be a number, got %s%s", pair->key->text,
+            v->kind == LB_YAML_SCALAR && v->quoted ? "quoted " : "", describe(v).s);
+        return;
+    }
+    double x = strtod(v->text, NULL);
+    if (!isfinite(x) || !(x > 0) || x > f->hi) {
+        ERR(d, v->line, "key '%s' must be greater than 0 and at most %.15g, got '%s'",
+            pair->key->text, f->hi, show(v->text).s);
+        return;
+    }
+    *out = x;
+}
+
+/* ---- ISO 8601 times (valid_from, valid_to) ----------------------------- */
+
+/*
+ * An instant in UTC: seconds since 0000-01-01T00:00:00Z and the digits of
+ * the fraction of a second as written (any number of them, "" for none).
+ */
+typedef struct utc_time {
+    long long s;
+    const char *frac;
+    size_t nfrac;
+} utc_time;
+
+static bool leap_year(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+static int month_days(int y, int m)
+{
+    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    return m == 2 && leap_year(y) ? 29 : days[m - 1];
+}
+
+/* Days from 0000-01-01 (proleptic Gregorian) to y-m-d. */
+static long long day_number(int y, int m, int d)
+{
+    long long days = 365LL * y;
+    if (y > 0) /* leap years 0 .. y-1; year 0 is one */
+        days += (y - 1) / 4 - (y - 1) / 100 + (y - 1) / 400 + 1;
+    for (int i = 1; i < m; i++)
+        days += month_days(y, i);
+    return days + d - 1;
+}
+
+/* n decimal digits at *p into *out; advances *p.  False if fewer digits. */
+static bool digits(const char **p, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        char c = (*p)[i];
+        if (c < '0' || c > '9')
+            return false;
+        v = v * 10 + (c - '0');
+    }
+    *p += n;
+    *out = v;
+    return true;
+}
+
+typedef enum time_err { TIME_OK, TIME_SYNTAX, TIME_NO_ZONE, TIME_RANGE } time_err;
+
+/*
+ * Parse YYYY-MM-DD or YYYY-MM-DDThh:mm[:ss[.fraction]] followed by Z, +hh:mm
+ * or +hh (or -): ISO 8601 extended format only.  A date alone is 00:00:00Z of
+ * that day.
+ */
+static time_err parse_time(const char *s, utc_time *out)
+{
+    const char *p = s;
+    int y, mo, d, h = 0, mi = 0, sec = 0, oh = 0, om = 0, sign = 0;
+    const char *frac = "";
+    size_t nfrac = 0;
+    if (!digits(&p, 4, &y) || *p++ != '-' || !digits(&p, 2, &mo) || *p++ != '-' ||
+        !digits(&p, 2, &d))
+        return TIME_SYNTAX;
+    if (*p == 'T') {
+        p++;
+        if (!digits(&p, 2, &h) || *p++ != ':' || !digits(&p, 2, &mi))
+            return TIME_SYNTAX;
+        if (*p == ':') {
+            p++;
+            if (!digits(&p, 2, &sec))
+                return TIME_SYNTAX;
+            if (*p == '.') {
+                p++;
+                frac = p;
+                while (*p >= '0' && *p <= '9')
+                    p++;
+                nfrac = (size_t)(p - frac);
+                if (nfrac == 0)
+                    return TIME_SYNTAX;
+            }
+        }
+        if (*p == 'Z') {
+            p++;
+        } else if (*p == '+' || *p == '-') {
+            sign = *p++ == '+' ? 1 : -1;
+            if (!digits(&p, 2, &oh))
+                return TIME_SYNTAX;
+            if (*p == ':') {
+                p++;
+                if (!digits(&p, 2, &om))
+                    return TIME_SYNTAX;
+            }
+        } else if (*p == '\0') {
+            return TIME_NO_ZONE;
+        } else {
+            return TIME_SYNTAX;
+        }
+    }
+    if (*p != '\0')
+        return TIME_SYNTAX;
+    if (mo < 1 || mo > 12 || d < 1 || d > month_days(y, mo) || h > 23 || mi > 59 || sec > 59 ||
+        oh > 23 || om > 59)
+        return TIME_RANGE;
+    out->s = day_number(y, mo, d) * 86400 + h * 3600LL + mi * 60LL + sec -
+             sign * (oh * 3600LL + om * 60LL);
+    out->frac = frac;
+    out->nfrac = nfrac;
+    return TIME_OK;
+}
+
+/* Exact order of two instants (fractions compared digit by digit). */
+static int compare_time(utc_time a, utc_time b)
+{
+    if (a.s != b.s)
+        return a.s < b.s ? -1 : 1;
+    size_t n = a.nfrac > b.nfrac ? a.nfrac : b.nfrac;
+    for (size_t i = 0; i < n; i++) {
+        char ca = i < a.nfrac ? a.frac[i] : '0', cb = i < b.nfrac ? b.frac[i] : '0';
+        if (ca != cb)
+            return ca < cb ? -1 : 1;
+    }
+    return 0;
+}
+
+static void decode_time(decoder *d, const lb_yaml_pair *pair, char **out)
+{
+    const char *s = want_string(d, pair);
+    if (!s)
+        return;
+    utc_time t;
+    switch (parse_time(s, &t)) {
+    case TIME_OK:
+        *out = dup_str(d, s);
+        return;
+    case TIME_SYNTAX:
+        ERR(d, pair->value->line,
+            "key '%s' must be an ISO 8601 date (2026-11-20) or date-time with Z or an offset "
+            "(2026-11-20T08:00:00Z, 2026-11-20T09:00:00+01:00), got '%s'",
+            pair->key->text, show(s).s);
+        return;
+    case TIME_NO_ZONE:
+        ERR(d, pair->value->line,
+            "key '%s' has no time zone in '%s': add Z (UTC) or an offset such as +01:00",
+            pair->key->text, show(s).s);
+        return;
+    case TIME_RANGE:
+        ERR(d, pair->value->line, "key '%s' has a date or time out of range: '%s'",
+            pair->key->text, show(s).s);
+        return;
+    }
+}
+
+/*
+ * Token hashes: "sha256:" and 64 lower-case hex digits.  The value is not
+ * repeated in messages: a token pasted here by mistake must not reach logs.
+ */
+static void decode_hash(decoder *d, const lb_yaml_pair *pair, char **out)
+{
+    static const char prefix[] = "sha256:";
+    const char *s = want_string(d, pair);
+    if (!s)
+        return;
+    char why[96] = "";
+    if (strncmp(s, prefix, sizeof prefix - 1) != 0) {
+        snprintf(why, sizeof why, "it does not start with '%s'", prefix);
+    } else {
+        const char *hex = s + sizeof prefix - 1;
+        size_t n = strlen(hex);
+        for (size_t i = 0; i < n && !why[0]; i++)
+            if (!((hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f')))
+                snprintf(why, sizeof why, "character %zu after '%s' is not 0-9 or a-f", i + 1,
+                         prefix);
+        if (!why[0] && n != 64)
+            snprintf(why, sizeof why, "it has %zu hex digits", n);
+    }
+    if (why[0]) {
+        ERR(d, pair->value->line,
+            "key '%s' must be '%s' and 64 lower-case hex digits: %s (the value is not shown)",
+            pair->key->text, prefix, why);
+        return;
+    }
+    *out = dup_str(d, s);
 }
 
 static const char *groups_or_caveats(const field *f)
@@ -620,13 +1092,17 @@ static void decode_names(decoder *d, const field *f, const lb_yaml_pair *pair, c
 static void decode_section(decoder *d, const section *s, const lb_yaml_node *map, int line,
                            void *base, const char *owner);
 
-/* layers: / sources: / maps: -- one element per key, in file order. */
+/* layers: / sources: / maps: / roles: / tokens: -- one element per key, in file order. */
 static void decode_idmap(decoder *d, const field *f, const lb_yaml_pair *pair, void *base)
 {
     const lb_yaml_node *v = pair->value;
     if (v->kind != LB_YAML_MAP) {
-        ERR(d, v->line, "key '%s' must be a mapping of %s ids to %ss, got %s", pair->key->text,
-            f->noun, f->noun, describe(v).s);
+        if (f->sub->id_what)
+            ERR(d, v->line, "key '%s' must be a mapping of %s to %ss, got %s", pair->key->text,
+                f->sub->id_what, f->noun, describe(v).s);
+        else
+            ERR(d, v->line, "key '%s' must be a mapping of %s ids to %ss, got %s",
+                pair->key->text, f->noun, f->noun, describe(v).s);
         return;
     }
     if (v->npairs == 0)
@@ -654,6 +1130,37 @@ static void decode_idmap(decoder *d, const field *f, const lb_yaml_pair *pair, v
             ERR(d, p->value->line, "%s must be a mapping of keys, got %s", owner,
                 describe(p->value).s);
         }
+    }
+}
+
+/* phase_grants: -- a list of mappings, one element per item, in file order. */
+static void decode_seq(decoder *d, const field *f, const lb_yaml_pair *pair, void *base,
+                       const char *owner)
+{
+    const lb_yaml_node *v = want_list(d, pair);
+    if (!v || v->nitems == 0)
+        return;
+    const section *sub = f->sub;
+    char *arr = calloc(v->nitems, sub->elem_size);
+    if (!arr) {
+        d->oom = true;
+        return;
+    }
+    memcpy((char *)base + f->off, &arr, sizeof arr); /* the typed array pointer */
+    *AT(base, f->count_off, size_t) = v->nitems;
+    for (size_t i = 0; i < v->nitems && !d->oom; i++) {
+        const lb_yaml_node *it = v->items[i];
+        void *elem = arr + i * sub->elem_size;
+        *AT(elem, sub->line_off, int) = it->line;
+        if (it->kind != LB_YAML_MAP) {
+            ERR(d, it->line, "items of '%s' must be mappings, got %s", pair->key->text,
+                describe(it).s);
+            continue;
+        }
+        char item_owner[192];
+        snprintf(item_owner, sizeof item_owner, "%s %zu of %s", f->noun, i + 1,
+                 owner ? owner : "the file");
+        decode_section(d, sub, it, it->line, elem, item_owner);
     }
 }
 
@@ -692,10 +1199,27 @@ static void decode_field(decoder *d, const field *f, const lb_yaml_pair *pair, v
         break;
     case F_GROUPS:
     case F_CAVEATS:
-        decode_mask(d, pair, AT(base, f->off, uint64_t), f->type == F_GROUPS);
+        decode_mask(d, f, pair, AT(base, f->off, uint64_t));
         break;
     case F_LAYER_LIST:
-        decode_layer_list(d, pair, AT(base, f->off, char **), AT(base, f->count_off, size_t));
+    case F_LAYER_GRANT:
+    case F_ROLE_LIST:
+        decode_ref_list(d, f, pair, base);
+        break;
+    case F_PHASE:
+        decode_phase(d, pair, AT(base, f->off, int));
+        break;
+    case F_PHASES:
+        decode_phases(d, pair, AT(base, f->off, unsigned));
+        break;
+    case F_NUMBER:
+        decode_number(d, f, pair, AT(base, f->off, double));
+        break;
+    case F_TIME:
+        decode_time(d, pair, AT(base, f->off, char *));
+        break;
+    case F_HASH:
+        decode_hash(d, pair, AT(base, f->off, char *));
         break;
     case F_NAMES:
         decode_names(d, f, pair, AT(base, f->off, char **), AT(base, f->count_off, size_t));
@@ -716,6 +1240,9 @@ static void decode_field(decoder *d, const field *f, const lb_yaml_pair *pair, v
     }
     case F_IDMAP:
         decode_idmap(d, f, pair, base);
+        break;
+    case F_SEQ:
+        decode_seq(d, f, pair, base, owner);
         break;
     }
 }
@@ -799,12 +1326,64 @@ static void check_source(decoder *d, void *base, const lb_yaml_node *map, const 
     }
 }
 
-/* store.path defaults to the config file with its extension replaced by .sqlite. */
+/* valid_to must be after valid_from (both as instants in UTC). */
+static void check_role(decoder *d, void *base, const lb_yaml_node *map, const char *where)
+{
+    lb_role_cfg *role = base;
+    utc_time from, to;
+    if (!role->valid_from || !role->valid_to || parse_time(role->valid_from, &from) != TIME_OK ||
+        parse_time(role->valid_to, &to) != TIME_OK)
+        return;
+    if (compare_time(to, from) <= 0) {
+        const lb_yaml_pair *pt = lb_yaml_get(map, "valid_to");
+        const lb_yaml_pair *pf = lb_yaml_get(map, "valid_from");
+        ERR(d, pt ? pt->value->line : role->line,
+            "valid_to '%s' %s must be after valid_from '%s' (line %d)", show(role->valid_to).s,
+            where, show(role->valid_from).s, pf ? pf->value->line : role->line);
+    }
+}
+
+/* The line of key in the mapping of element i of the top-level id map section. */
+static int elem_key_line(const lb_yaml_node *top, const char *section, size_t i,
+                         const char *key, int fallback)
+{
+    const lb_yaml_pair *sec = lb_yaml_get(top, section);
+    if (!sec || sec->value->kind != LB_YAML_MAP || i >= sec->value->npairs)
+        return fallback;
+    const lb_yaml_pair *p = lb_yaml_get(sec->value->pairs[i].value, key);
+    return p ? p->value->line : fallback;
+}
+
+/* No two tokens may share a hash: the hash alone identifies the principal. */
+static void check_token_hashes(decoder *d, const lb_config *cfg, const lb_yaml_node *map)
+{
+    for (size_t i = 0; i < cfg->ntokens; i++) {
+        const lb_token_cfg *t = &cfg->tokens[i];
+        if (!t->hash)
+            continue;
+        for (size_t j = 0; j < i; j++) {
+            const lb_token_cfg *first = &cfg->tokens[j];
+            if (!first->hash || strcmp(first->hash, t->hash) != 0)
+                continue;
+            ERR(d, elem_key_line(map, "tokens", i, "hash", t->line),
+                "token '%s' has the same hash as token '%s' on line %d: every token must be "
+                "different",
+                show(t->principal).s, show(first->principal).s,
+                elem_key_line(map, "tokens", j, "hash", first->line));
+            break;
+        }
+    }
+}
+
+/*
+ * Rules across sections: unique token hashes; store.path defaults to the
+ * config file with its extension replaced by .sqlite.
+ */
 static void check_top(decoder *d, void *base, const lb_yaml_node *map, const char *where)
 {
-    (void)map;
     (void)where;
     lb_config *cfg = base;
+    check_token_hashes(d, cfg, map);
     if (cfg->store_path)
         return;
     const char *path = d->path;
@@ -845,6 +1424,8 @@ static void free_section(const section *s, void *base)
         case F_DATASET:
         case F_STYLE:
         case F_LAYER_REF:
+        case F_TIME:
+        case F_HASH:
             free(*AT(base, f->off, char *));
             break;
         case F_OPTIONS: {
@@ -855,6 +1436,8 @@ static void free_section(const section *s, void *base)
             break;
         }
         case F_LAYER_LIST:
+        case F_LAYER_GRANT:
+        case F_ROLE_LIST:
         case F_NAMES:
             free_strv(*AT(base, f->off, char **), *AT(base, f->count_off, size_t));
             break;
@@ -873,10 +1456,22 @@ static void free_section(const section *s, void *base)
             free(arr);
             break;
         }
+        case F_SEQ: {
+            char *arr;
+            memcpy(&arr, (char *)base + f->off, sizeof arr);
+            size_t n = *AT(base, f->count_off, size_t);
+            for (size_t j = 0; arr && j < n; j++)
+                free_section(f->sub, arr + j * f->sub->elem_size);
+            free(arr);
+            break;
+        }
         case F_BOOL:
         case F_LEVEL:
         case F_GROUPS:
         case F_CAVEATS:
+        case F_PHASE:
+        case F_PHASES:
+        case F_NUMBER:
             break;
         }
     }
@@ -911,14 +1506,15 @@ lb_status lb_config_load(const char *path, lb_config **out, char **diag)
         if (!cfg || !(cfg->path = lb_strdup(path))) {
             st = LB_ENOMEM;
         } else {
+            cfg->phase = -1; /* not set */
             decoder d = {.path = path, .cfg = cfg, .errs = &errs};
             const lb_yaml_node *root = doc.root;
             if (root && root->kind == LB_YAML_SCALAR && root->null)
                 root = NULL; /* an empty document is an empty config */
             if (root && root->kind != LB_YAML_MAP)
                 ERR(&d, root->line,
-                    "the file must be a mapping with the sections store, groups, caveats, "
-                    "layers, sources and maps, got %s",
+                    "the file must be a mapping with the sections store, phase, groups, "
+                    "caveats, layers, sources, maps, roles and tokens, got %s",
                     describe(root).s);
             else
                 decode_section(&d, &top_section, root, 1, cfg, NULL);
@@ -964,6 +1560,14 @@ const lb_map_cfg *lb_config_map(const lb_config *cfg, const char *id)
     for (size_t i = 0; cfg && id && i < cfg->nmaps; i++)
         if (cfg->maps[i].id && strcmp(cfg->maps[i].id, id) == 0)
             return &cfg->maps[i];
+    return NULL;
+}
+
+const lb_role_cfg *lb_config_role(const lb_config *cfg, const char *id)
+{
+    for (size_t i = 0; cfg && id && i < cfg->nroles; i++)
+        if (cfg->roles[i].id && strcmp(cfg->roles[i].id, id) == 0)
+            return &cfg->roles[i];
     return NULL;
 }
 

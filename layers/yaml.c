@@ -504,8 +504,11 @@ lb_status lb_yaml_load(const char *path, lb_yaml_doc *doc, lb_diag *errs)
         while ((de = fy_diag_errors_iterate(diag, &it)) != NULL) {
             if (de->type < FYET_ERROR)
                 continue;
-            lb_diag_add(errs, de->line > 0 ? de->line : b.last_line, "%s",
-                        de->msg ? de->msg : "YAML syntax error");
+            /* a bare * (e.g. a role's layers: [*]) starts an alias without a name */
+            bool star = de->msg && strcmp(de->msg, "invalid alias detected") == 0;
+            lb_diag_add(errs, de->line > 0 ? de->line : b.last_line, "%s%s",
+                        de->msg ? de->msg : "YAML syntax error",
+                        star ? " (a bare * starts a YAML alias: quote it as \"*\")" : "");
         }
         if (errs->n == before)
             lb_diag_add(errs, b.last_line, "YAML syntax error");

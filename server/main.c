@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lagebild/audit.h"
 #include "lagebild/config.h"
 #include "lagebild/fusion.h"
 #include "lagebild/style.h"
@@ -30,6 +31,9 @@ static int cmd_ingest(int argc, char **argv);
 static int cmd_check(int argc, char **argv);
 static int cmd_info(int argc, char **argv);
 static int cmd_render(int argc, char **argv);
+static int cmd_token(int argc, char **argv);
+static int cmd_audit(int argc, char **argv);
+int lb_cmd_serve(int argc, char **argv); /* serve.c */
 
 static const command commands[] = {
     {"ingest", cmd_ingest, "read, reproject, validate and store configured sources",
@@ -53,6 +57,9 @@ static const command commands[] = {
      "layers and maps, and that local source and style files exist.\n"},
     {"info", cmd_info, "summarise the fused store (layers, revisions, features)",
      "usage: lagebild info --config FILE\n"},
+    {"serve", lb_cmd_serve, "serve tiles, TileJSON and the operator API over HTTP",
+     "usage: lagebild serve --config FILE [--listen HOST:PORT] [--threads N]\n"
+     "(see 'lagebild serve --help')\n"},
     {"render", cmd_render, "render one map tile to a PNG file",
      "usage: lagebild render --config FILE --map ID --z Z --x X --y Y [--scale 2]\n"
      "                       [--grid ID] [--png-level N] [--palette] -o OUT.png\n"
@@ -66,6 +73,29 @@ static const command commands[] = {
      "      --png-level N   zlib level 0-9 (default 2)\n"
      "      --palette       8-bit palette PNG when the tile has <= 256 colours\n"
      "  -o, --output FILE   where to write the PNG ('-' for stdout)\n"},
+    {"token", cmd_token, "make an access token, or hash one for the config",
+     "usage: lagebild token new --principal NAME [--roles ROLE,...] [--admin]\n"
+     "       lagebild token hash TOKEN|-\n"
+     "\n"
+     "new   makes a random access token and prints it on the first line, then\n"
+     "      the entry for the config's tokens: section, which holds only the\n"
+     "      token's hash.  The token is shown only once: hand it over now.\n"
+     "hash  prints the sha256: hash of a token as the config expects it; '-'\n"
+     "      reads the token from the first line of stdin (keeps it out of the\n"
+     "      process list and the shell history).\n"
+     "\n"
+     "  -p, --principal NAME  who holds the token (its key under tokens:)\n"
+     "  -r, --roles LIST      comma-separated role ids\n"
+     "      --admin           may read /metrics and use operator APIs\n"},
+    {"audit", cmd_audit, "verify the audit log's hash chain",
+     "usage: lagebild audit verify FILE\n"
+     "\n"
+     "Checks every record of the audit log FILE (its own hash, seq and the\n"
+     "previous record's hash) and that the log still holds the last record\n"
+     "anchored in FILE.head (see docs/audit.md).\n"
+     "\n"
+     "Exit status: 0 when the chain is intact, 1 naming the first bad line,\n"
+     "2 on usage errors.\n"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -545,6 +575,215 @@ out:
     lb_config_free(cfg);
     lb_fusion_cleanup();
     return rc;
+}
+
+/* ---- token and audit commands ---- */
+
+static bool is_help(const char *a) { return strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0; }
+
+static int usage_error(const command *cmd, const char *fmt, const char *arg)
+{
+    fprintf(stderr, "lagebild %s: ", cmd->name);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n%s", cmd->usage);
+    return 2;
+}
+
+/* A name GIS staff can type: printable, no control characters. */
+static bool is_name(const char *s)
+{
+    if (!*s)
+        return false;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return false;
+    return true;
+}
+
+/* Print s as a YAML scalar: plain when unambiguous, else double-quoted. */
+static void put_yaml_scalar(const char *s)
+{
+    static const char *const reserved[] = {"true", "false", "yes", "no", "on", "off",
+                                           "null", "y", "n"};
+    bool plain = (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '_';
+    for (const char *p = s; plain && *p; p++)
+        plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                (*p >= '0' && *p <= '9') || strchr("_.@-", *p);
+    for (size_t i = 0; plain && i < sizeof reserved / sizeof reserved[0]; i++)
+        plain = lb_strcasecmp(s, reserved[i]) != 0;
+    if (plain) {
+        fputs(s, stdout);
+        return;
+    }
+    lb_buf b = {0};
+    lb_buf_json_str(&b, s); /* a JSON string is a valid YAML double-quoted scalar */
+    fputs(b.data ? b.data : "\"\"", stdout);
+    lb_buf_free(&b);
+}
+
+static int token_new(const command *cmd, int argc, char **argv)
+{
+    const char *principal = NULL, *roles = NULL;
+    bool admin = false;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i], *eq = strchr(a, '=');
+        const char **dst = NULL;
+        if (is_help(a)) {
+            fputs(cmd->usage, stdout);
+            return 0;
+        }
+        if (strcmp(a, "--admin") == 0) {
+            admin = true;
+            continue;
+        }
+        if (strcmp(a, "-p") == 0 || strcmp(a, "--principal") == 0 ||
+            strncmp(a, "--principal=", 12) == 0)
+            dst = &principal;
+        else if (strcmp(a, "-r") == 0 || strcmp(a, "--roles") == 0 ||
+                 strncmp(a, "--roles=", 8) == 0)
+            dst = &roles;
+        else
+            return usage_error(cmd, "unknown option or argument '%s'", a);
+        if (strncmp(a, "--", 2) == 0 && eq)
+            *dst = eq + 1;
+        else if (i + 1 < argc)
+            *dst = argv[++i];
+        else
+            return usage_error(cmd, "option %s needs a value", a);
+    }
+    if (!principal)
+        return usage_error(cmd, "%s", "--principal NAME is required");
+    if (!is_name(principal))
+        return usage_error(cmd, "invalid principal name '%s'", principal);
+
+    /* split and check the roles before making the token */
+    char *rolebuf = lb_strdup(roles ? roles : "");
+    if (!rolebuf)
+        return 1;
+    char *list[64];
+    size_t nroles = 0;
+    for (char *save = NULL, *r = strtok_r(rolebuf, ",", &save); r;
+         r = strtok_r(NULL, ",", &save)) {
+        while (*r == ' ')
+            r++;
+        size_t n = strlen(r);
+        while (n > 0 && r[n - 1] == ' ')
+            r[--n] = '\0';
+        if (!*r)
+            continue;
+        if (!is_name(r) || nroles == sizeof list / sizeof list[0]) {
+            free(rolebuf);
+            return usage_error(cmd, "invalid or too many roles in '%s'", roles);
+        }
+        list[nroles++] = r;
+    }
+
+    char token[LB_TOKEN_LEN + 1], hash[LB_TOKEN_HASH_LEN + 1];
+    lb_error err;
+    if (lb_token_new(token, sizeof token, &err) != LB_OK) {
+        fprintf(stderr, "lagebild token: %s\n", err.msg);
+        free(rolebuf);
+        return 1;
+    }
+    lb_token_hash(token, hash);
+    printf("%s\n", token);
+    printf("# The token above is shown only once: hand it to its holder now. lagebild keeps\n"
+           "# only its hash. Add this entry to the tokens: section of the config:\n"
+           "tokens:\n  ");
+    put_yaml_scalar(principal);
+    printf(":\n    hash: %s\n    roles: [", hash);
+    for (size_t i = 0; i < nroles; i++) {
+        if (i)
+            fputs(", ", stdout);
+        put_yaml_scalar(list[i]);
+    }
+    printf("]\n");
+    if (admin)
+        printf("    admin: true\n");
+    free(rolebuf);
+    explicit_bzero(token, sizeof token);
+    return fflush(stdout) == 0 ? 0 : 1;
+}
+
+static int token_hash(const command *cmd, int argc, char **argv)
+{
+    if (argc > 2 && is_help(argv[2])) {
+        fputs(cmd->usage, stdout);
+        return 0;
+    }
+    if (argc != 3)
+        return usage_error(cmd, "%s", "token hash needs exactly one TOKEN (or '-' for stdin)");
+    char *line = NULL;
+    size_t cap = 0;
+    const char *token = argv[2];
+    if (strcmp(token, "-") == 0) {
+        ssize_t n = getline(&line, &cap, stdin);
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = '\0';
+        token = n > 0 ? line : "";
+    }
+    int rc = 0;
+    if (!*token) {
+        fprintf(stderr, "lagebild token: empty token\n");
+        rc = 2;
+    } else {
+        char hash[LB_TOKEN_HASH_LEN + 1];
+        lb_token_hash(token, hash);
+        if (hash[0]) {
+            printf("%s\n", hash);
+        } else {
+            fprintf(stderr, "lagebild token: cannot compute SHA-256\n");
+            rc = 1;
+        }
+    }
+    if (line) {
+        explicit_bzero(line, cap);
+        free(line);
+    }
+    return rc;
+}
+
+static int cmd_token(int argc, char **argv)
+{
+    const command *cmd = find_command("token");
+    if (argc < 2)
+        return usage_error(cmd, "%s", "missing subcommand (new or hash)");
+    if (is_help(argv[1])) {
+        fputs(cmd->usage, stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "new") == 0)
+        return token_new(cmd, argc, argv);
+    if (strcmp(argv[1], "hash") == 0)
+        return token_hash(cmd, argc, argv);
+    return usage_error(cmd, "unknown subcommand '%s' (new or hash)", argv[1]);
+}
+
+static int cmd_audit(int argc, char **argv)
+{
+    const command *cmd = find_command("audit");
+    if (argc >= 2 && is_help(argv[argc - 1])) {
+        fputs(cmd->usage, stdout);
+        return 0;
+    }
+    if (argc < 2 || strcmp(argv[1], "verify") != 0)
+        return usage_error(cmd, "%s", argc < 2 ? "missing subcommand (verify)"
+                                               : "unknown subcommand (verify)");
+    if (argc != 3)
+        return usage_error(cmd, "%s", "audit verify needs exactly one FILE");
+    uint64_t n = 0;
+    lb_error err;
+    lb_status st = lb_audit_verify(argv[2], &n, &err);
+    if (st != LB_OK) {
+        if (st == LB_EFORMAT)
+            fprintf(stderr, "%s: %s\n", argv[2], err.msg);
+        else
+            fprintf(stderr, "lagebild audit: %s\n", err.msg);
+        return 1;
+    }
+    printf("%s: %llu record%s, chain intact\n", argv[2], (unsigned long long)n,
+           n == 1 ? "" : "s");
+    return 0;
 }
 
 int main(int argc, char **argv)

@@ -336,6 +336,15 @@ LB_TEST(test_full_config_every_field)
     ASSERT_EQ(cfg->maps[1].nlayers, 1);
     ASSERT_STREQ(cfg->maps[1].layers[0], "roadblocks");
 
+    /* no access keys: no rule, no phase, no roles, no tokens */
+    for (size_t i = 0; i < cfg->nsources; i++) {
+        ASSERT_EQ(cfg->sources[i].generalised_groups, 0);
+        ASSERT(cfg->sources[i].generalised_cell_m == 0);
+    }
+    ASSERT_EQ(cfg->phase, -1);
+    ASSERT(cfg->roles == NULL && cfg->nroles == 0);
+    ASSERT(cfg->tokens == NULL && cfg->ntokens == 0);
+
     lb_config_free(cfg);
 }
 
@@ -487,12 +496,18 @@ LB_TEST(test_empty_config_is_valid)
     ASSERT_EQ(cfg->nsources + cfg->nlayers + cfg->nmaps + cfg->ngroups + cfg->ncaveats, 0);
     ASSERT(cfg->sources == NULL && cfg->layers == NULL && cfg->groups == NULL);
     ASSERT(cfg->store_path != NULL);
+    ASSERT_EQ(cfg->phase, -1);
+    ASSERT_EQ(cfg->nroles + cfg->ntokens, 0);
     lb_config_free(cfg);
 
-    ASSERT_EQ(load("# only a comment\nstore:\ngroups: []\nlayers: {}\nsources:\nmaps: {}\n",
+    ASSERT_EQ(load("# only a comment\nstore:\ngroups: []\nlayers: {}\nsources:\nmaps: {}\n"
+                   "phase:\nroles: {}\ntokens:\n",
                    &cfg, &diag),
               LB_OK);
     ASSERT_EQ(cfg->nsources + cfg->nlayers + cfg->nmaps + cfg->ngroups, 0);
+    ASSERT_EQ(cfg->nroles + cfg->ntokens, 0);
+    ASSERT(cfg->roles == NULL && cfg->tokens == NULL);
+    ASSERT_EQ(cfg->phase, -1);
     lb_config_free(cfg);
 }
 
@@ -529,8 +544,8 @@ LB_TEST(test_unknown_key_at_each_level)
         "    zoom: 9\n";
     char *diag = load_bad(yaml);
     ASSERT_CONTAINS(diag, at(yaml, "stroe:",
-                             "unknown key 'stroe' at the top level (valid: store, groups, "
-                             "caveats, layers, sources, maps)\n"));
+                             "unknown key 'stroe' at the top level (valid: store, phase, "
+                             "groups, caveats, layers, sources, maps, roles, tokens)\n"));
     ASSERT_CONTAINS(diag, at(yaml, "pth:", "unknown key 'pth' in section 'store' (valid: path)\n"));
     ASSERT_CONTAINS(diag, at(yaml, "colour:",
                              "unknown key 'colour' in layer 'roadblocks' (valid: title, "
@@ -538,7 +553,7 @@ LB_TEST(test_unknown_key_at_each_level)
     ASSERT_CONTAINS(diag, at(yaml, "lyaer:",
                              "unknown key 'lyaer' in source 'police_roadblocks' (valid: path, "
                              "driver, ogr_layer, crs, force_crs, layer, agency, fid, mgrs, "
-                             "open_options, mapping, set, label)\n"));
+                             "open_options, mapping, set, label, generalised_release)\n"));
     ASSERT_CONTAINS(diag, at(yaml, "nmae:",
                              "unknown key 'nmae' in mapping of source 'police_roadblocks' "
                              "(valid: kind, name, status, observed_at, valid_from, valid_to, "
@@ -1106,6 +1121,836 @@ LB_TEST(test_error_output_truncates_long_values)
     free(diag);
 }
 
+/* ---- access: phase, roles, tokens, generalised release ---------------- */
+
+#define HEX16A "0123456789abcdef"
+#define HEX16B "fedcba9876543210"
+#define HASH_A "sha256:" HEX16A HEX16A HEX16A HEX16A
+#define HASH_B "sha256:" HEX16B HEX16B HEX16B HEX16B
+#define HASH_C "sha256:4f1c" HEX16A HEX16B HEX16A "0123456789ab"
+
+/* Layers and one role to build access configs around. */
+#define ACCESS_BASE                                                            \
+    "groups: [police, fire]\n"                                                 \
+    "caveats: [eyes-only-bw]\n"                                                \
+    "layers:\n"                                                                \
+    "  roadblocks: {title: Sperren}\n"                                         \
+    "  units: {title: Einheiten}\n"
+
+static const char access_yaml[] =
+    "phase: Reaktion\n"
+    "groups: [police, fire, military, kritis]\n"
+    "caveats: [eyes-only-bw, no_press]\n"
+    "layers:\n"
+    "  roadblocks: {title: Sperren}\n"
+    "  incidents: {title: Einsätze}\n"
+    "  units: {title: Einheiten}\n"
+    "  shelters: {title: Notunterkünfte}\n"
+    "sources:\n"
+    "  military_units:\n"
+    "    path: bw/units.gpkg\n"
+    "    layer: units\n"
+    "    agency: military\n"
+    "    label:\n"
+    "      level: VS-VERTRAULICH\n"
+    "      releasable_to: [military, police]\n"
+    "    generalised_release:\n"
+    "      groups: [police, fire]\n"
+    "      cell_m: 5000\n"
+    "  kritis_shelters:\n"
+    "    path: kritis/shelters.geojson\n"
+    "    layer: shelters\n"
+    "    agency: kritis\n"
+    "    label: {level: OFFEN}\n"
+    "    generalised_release: {groups: [kritis], cell_m: 1e6}\n"
+    "  plain:\n"
+    "    path: p.geojson\n"
+    "    layer: roadblocks\n"
+    "    agency: police\n"
+    "    label: {level: OFFEN}\n"
+    "    generalised_release:\n"
+    "roles:\n"
+    "  police:\n"
+    "    title: Polizei\n"
+    "    clearance:\n"
+    "      level: VS-NfD\n"
+    "      groups: [police]\n"
+    "      caveats: []\n"
+    "    layers: [roadblocks, incidents]\n"
+    "    phase_grants:\n"
+    "      - phases: [Reaktion, Regeneration]\n"
+    "        layers: [units]\n"
+    "      - phases: [vorbereitung, VORSORGE, Schutz]\n"
+    "        layers:\n"
+    "          - shelters\n"
+    "          - roadblocks\n"
+    "    area:\n"
+    "      path: data/landkreis_hameln.geojson\n"
+    "      ogr_layer: kreis\n"
+    "      crs: EPSG:25832\n"
+    "    valid_from: 2026-11-20T00:00:00Z\n"
+    "    valid_to: 2026-12-31T23:59:59Z\n"
+    "  lagezentrum:\n"
+    "    title: Lagezentrum\n"
+    "    clearance:\n"
+    "      level: GEHEIM\n"
+    "      groups: [police, fire, military, kritis]\n"
+    "      caveats: [no_press, eyes-only-bw]\n"
+    "    layers: [\"*\"]\n"
+    "    area: {path: \"WFS:https://geo.example.org/wfs?typename=kreise\"}\n"
+    "    valid_from: 2026-11-20\n"
+    "  thw-fuehrung_2:\n"
+    "    title: THW\n"
+    "    clearance: {level: offen}\n"
+    "tokens:\n"
+    "  demo-police:\n"
+    "    hash: " HASH_C "\n"
+    "    roles: [police]\n"
+    "    admin: false\n"
+    "    revoked: false\n"
+    "  alice.admin@lz-hameln:\n"
+    "    hash: " HASH_A "\n"
+    "    roles: [lagezentrum, police]\n"
+    "    admin: true\n"
+    "  0ld_Token-1:\n"
+    "    hash: " HASH_B "\n"
+    "    roles:\n"
+    "      - thw-fuehrung_2\n"
+    "    revoked: true\n";
+
+LB_TEST(test_access_full_example)
+{
+    lb_config *cfg = NULL;
+    char *diag = NULL;
+    lb_status st = load(access_yaml, &cfg, &diag);
+    if (st != LB_OK)
+        fprintf(stderr, "%s", diag ? diag : "");
+    ASSERT_EQ(st, LB_OK);
+    ASSERT(diag == NULL);
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", cfg_path);
+    *strrchr(dir, '/') = '\0';
+
+    ASSERT_EQ(cfg->phase, LB_PHASE_REAKTION);
+
+    /* generalised release rules of sources */
+    const lb_source_cfg *s = lb_config_source(cfg, "military_units");
+    ASSERT_EQ(s->generalised_groups, (1u << 0) | (1u << 1));
+    ASSERT_NEAR(s->generalised_cell_m, 5000, 0);
+    ASSERT_EQ(s->label.groups, (1u << 2) | (1u << 0));
+    s = lb_config_source(cfg, "kritis_shelters");
+    ASSERT_EQ(s->generalised_groups, 1u << 3);
+    ASSERT_NEAR(s->generalised_cell_m, 1e6, 0);
+    s = lb_config_source(cfg, "plain"); /* an empty value means no rule */
+    ASSERT_EQ(s->generalised_groups, 0);
+    ASSERT(s->generalised_cell_m == 0);
+
+    /* roles, in file order; "police" is also a group name, which is fine */
+    ASSERT_EQ(cfg->nroles, 3);
+    const lb_role_cfg *r = &cfg->roles[0];
+    ASSERT(lb_config_role(cfg, "police") == r);
+    ASSERT_STREQ(r->id, "police");
+    ASSERT_EQ(r->line, line_of(access_yaml, "  police:"));
+    ASSERT_STREQ(r->title, "Polizei");
+    ASSERT_EQ(r->clearance.level, LB_LEVEL_VS_NFD);
+    ASSERT_EQ(r->clearance.groups, 1u << 0);
+    ASSERT_EQ(r->clearance.caveats, 0);
+    ASSERT(!r->all_layers);
+    ASSERT_EQ(r->nlayers, 2);
+    ASSERT_STREQ(r->layers[0], "roadblocks");
+    ASSERT_STREQ(r->layers[1], "incidents");
+    ASSERT_EQ(r->nphase_grants, 2);
+    const lb_phase_grant *g = &r->phase_grants[0];
+    ASSERT_EQ(g->line, line_of(access_yaml, "- phases: [Reaktion"));
+    ASSERT_EQ(g->phases, (1u << LB_PHASE_REAKTION) | (1u << LB_PHASE_REGENERATION));
+    ASSERT_EQ(g->nlayers, 1);
+    ASSERT_STREQ(g->layers[0], "units");
+    g = &r->phase_grants[1];
+    ASSERT_EQ(g->line, line_of(access_yaml, "- phases: [vorb"));
+    ASSERT_EQ(g->phases, (1u << LB_PHASE_VORBEREITUNG) | (1u << LB_PHASE_VORSORGE) |
+                             (1u << LB_PHASE_SCHUTZ));
+    ASSERT_EQ(g->nlayers, 2);
+    ASSERT_STREQ(g->layers[0], "shelters");
+    ASSERT_STREQ(g->layers[1], "roadblocks");
+    ASSERT_STREQ(r->area, in_dir(dir, "data/landkreis_hameln.geojson"));
+    ASSERT_STREQ(r->area_layer, "kreis");
+    ASSERT_STREQ(r->area_crs, "EPSG:25832");
+    ASSERT_STREQ(r->valid_from, "2026-11-20T00:00:00Z");
+    ASSERT_STREQ(r->valid_to, "2026-12-31T23:59:59Z");
+
+    r = lb_config_role(cfg, "lagezentrum");
+    ASSERT(r == &cfg->roles[1]);
+    ASSERT_EQ(r->clearance.level, LB_LEVEL_GEHEIM);
+    ASSERT_EQ(r->clearance.groups, 0xf);
+    ASSERT_EQ(r->clearance.caveats, 3);
+    ASSERT(r->all_layers);
+    ASSERT(r->layers == NULL && r->nlayers == 0);
+    ASSERT(r->phase_grants == NULL && r->nphase_grants == 0);
+    ASSERT_STREQ(r->area, "WFS:https://geo.example.org/wfs?typename=kreise");
+    ASSERT(r->area_layer == NULL && r->area_crs == NULL);
+    ASSERT_STREQ(r->valid_from, "2026-11-20");
+    ASSERT(r->valid_to == NULL);
+
+    r = lb_config_role(cfg, "thw-fuehrung_2");
+    ASSERT(r == &cfg->roles[2]);
+    ASSERT_STREQ(r->title, "THW");
+    ASSERT_EQ(r->clearance.level, LB_LEVEL_OFFEN);
+    ASSERT_EQ(r->clearance.groups | r->clearance.caveats, 0);
+    ASSERT(!r->all_layers && r->layers == NULL && r->nlayers == 0);
+    ASSERT(r->area == NULL && r->valid_from == NULL && r->valid_to == NULL);
+    ASSERT(lb_config_role(cfg, "Police") == NULL);
+    ASSERT(lb_config_role(cfg, NULL) == NULL);
+    ASSERT(lb_config_role(NULL, "police") == NULL);
+
+    /* tokens */
+    ASSERT_EQ(cfg->ntokens, 3);
+    const lb_token_cfg *t = &cfg->tokens[0];
+    ASSERT_STREQ(t->principal, "demo-police");
+    ASSERT_EQ(t->line, line_of(access_yaml, "  demo-police:"));
+    ASSERT_STREQ(t->hash, HASH_C);
+    ASSERT_EQ(t->nroles, 1);
+    ASSERT_STREQ(t->roles[0], "police");
+    ASSERT(!t->admin && !t->revoked);
+    t = &cfg->tokens[1];
+    ASSERT_STREQ(t->principal, "alice.admin@lz-hameln");
+    ASSERT_STREQ(t->hash, HASH_A);
+    ASSERT_EQ(t->nroles, 2);
+    ASSERT_STREQ(t->roles[0], "lagezentrum");
+    ASSERT_STREQ(t->roles[1], "police");
+    ASSERT(t->admin && !t->revoked);
+    t = &cfg->tokens[2];
+    ASSERT_STREQ(t->principal, "0ld_Token-1");
+    ASSERT_STREQ(t->hash, HASH_B);
+    ASSERT_EQ(t->nroles, 1);
+    ASSERT_STREQ(t->roles[0], "thw-fuehrung_2");
+    ASSERT(!t->admin && t->revoked);
+
+    lb_config_free(cfg);
+
+    /* tokens may come before the roles they name: sections decode in table order */
+    static const char yaml2[] =
+        "tokens:\n"
+        "  a: {hash: " HASH_A ", roles: [r]}\n"
+        "roles:\n"
+        "  r: {title: R, clearance: {level: OFFEN}}\n";
+    ASSERT_EQ(load(yaml2, &cfg, NULL), LB_OK);
+    ASSERT_STREQ(cfg->tokens[0].roles[0], "r");
+    ASSERT_EQ(cfg->phase, -1);
+    lb_config_free(cfg);
+}
+
+LB_TEST(test_phase_names_and_top_level_phase)
+{
+    static const char *const names[] = {"Vorbereitung", "Vorsorge", "Schutz", "Reaktion",
+                                        "Regeneration"};
+    ASSERT_EQ(LB_PHASE_COUNT, 5);
+    for (int p = 0; p < LB_PHASE_COUNT; p++) {
+        ASSERT_STREQ(lb_phase_name((lb_phase)p), names[p]);
+        lb_phase out = LB_PHASE_COUNT;
+        ASSERT_EQ(lb_phase_parse(names[p], &out), LB_OK);
+        ASSERT_EQ(out, p);
+    }
+    ASSERT(lb_phase_name(LB_PHASE_COUNT) == NULL);
+    ASSERT(lb_phase_name((lb_phase)-1) == NULL);
+    lb_phase out = LB_PHASE_SCHUTZ;
+    ASSERT_EQ(lb_phase_parse("rEgEnErAtIoN", &out), LB_OK);
+    ASSERT_EQ(out, LB_PHASE_REGENERATION);
+    ASSERT_EQ(lb_phase_parse("Krise", &out), LB_EINVAL);
+    ASSERT_EQ(lb_phase_parse("", &out), LB_EINVAL);
+    ASSERT_EQ(lb_phase_parse("Reaktion ", &out), LB_EINVAL);
+    ASSERT_EQ(lb_phase_parse(NULL, &out), LB_EINVAL);
+    ASSERT_EQ(out, LB_PHASE_REGENERATION);
+
+    lb_config *cfg = NULL;
+    ASSERT_EQ(load("phase: vorsorge\n", &cfg, NULL), LB_OK);
+    ASSERT_EQ(cfg->phase, LB_PHASE_VORSORGE);
+    lb_config_free(cfg);
+    ASSERT_EQ(load("phase: Vorbereitung\n", &cfg, NULL), LB_OK);
+    ASSERT_EQ(cfg->phase, LB_PHASE_VORBEREITUNG); /* 0, not "not set" */
+    lb_config_free(cfg);
+    ASSERT_EQ(load("phase: ~\n", &cfg, NULL), LB_OK);
+    ASSERT_EQ(cfg->phase, -1);
+    lb_config_free(cfg);
+
+    static const char yaml[] = "layers: {}\nphase: Krise\n";
+    char *diag = load_bad(yaml);
+    ASSERT_CONTAINS(diag, at(yaml, "phase:",
+                             "key 'phase' must be one of Vorbereitung, Vorsorge, Schutz, "
+                             "Reaktion, Regeneration, got 'Krise'\n"));
+    ASSERT_EQ(count_lines(diag), 1);
+    free(diag);
+    static const char yaml2[] = "phase: [Reaktion]\n";
+    diag = load_bad(yaml2);
+    ASSERT_CONTAINS(diag, at(yaml2, "phase:", "key 'phase' must be a string, got a list\n"));
+    ASSERT_EQ(count_lines(diag), 1);
+    free(diag);
+}
+
+LB_TEST(test_role_layers_star)
+{
+    static const char yaml[] =
+        ACCESS_BASE
+        "roles:\n"
+        "  all:\n"
+        "    title: Alle\n"
+        "    clearance: {level: GEHEIM}\n"
+        "    layers: [\"*\"]\n"
+        "  block:\n"
+        "    title: Block\n"
+        "    clearance: {level: OFFEN}\n"
+        "    layers:\n"
+        "      - '*'\n"
+        "  none:\n"
+        "    title: Keine\n"
+        "    clearance: {level: OFFEN}\n"
+        "    layers: []\n"
+        "    phase_grants:\n"
+        "      - {phases: [Schutz], layers: [units]}\n";
+    lb_config *cfg = NULL;
+    char *diag = NULL;
+    lb_status st = load(yaml, &cfg, &diag);
+    if (st != LB_OK)
+        fprintf(stderr, "%s", diag ? diag : "");
+    ASSERT_EQ(st, LB_OK);
+    ASSERT(cfg->roles[0].all_layers && cfg->roles[0].nlayers == 0 && !cfg->roles[0].layers);
+    ASSERT(cfg->roles[1].all_layers && cfg->roles[1].nlayers == 0 && !cfg->roles[1].layers);
+    ASSERT(!cfg->roles[2].all_layers && cfg->roles[2].nlayers == 0);
+    ASSERT_EQ(cfg->roles[2].nphase_grants, 1);
+    ASSERT_EQ(cfg->roles[2].phase_grants[0].phases, 1u << LB_PHASE_SCHUTZ);
+    lb_config_free(cfg);
+
+    static const char bad[] =
+        ACCESS_BASE
+        "roles:\n"
+        "  mixed:\n"
+        "    title: M\n"
+        "    clearance: {level: OFFEN}\n"
+        "    layers:\n"
+        "      - roadblocks\n"
+        "      - \"*\"\n"
+        "      - bridges\n"
+        "  twice:\n"
+        "    title: T\n"
+        "    clearance: {level: OFFEN}\n"
+        "    layers: ['*', '*']\n"
+        "  grant:\n"
+        "    title: G\n"
+        "    clearance: {level: OFFEN}\n"
+        "    phase_grants:\n"
+        "      - phases: [Reaktion]\n"
+        "        layers: [units, \"*\"]\n"
+        "maps:\n"
+        "  lage: {title: L, layers: [\"*\"]}\n";
+    diag = load_bad(bad);
+    ASSERT_CONTAINS(diag, at(bad, "- \"*\"",
+                             "'*' (all layers) cannot be combined with layer names in 'layers': "
+                             "write either [\"*\"] or the layers\n"));
+    ASSERT_CONTAINS(diag, at(bad, "- bridges",
+                             "undefined layer 'bridges' (defined layers: roadblocks, units)\n"));
+    ASSERT_CONTAINS(diag, at(bad, "['*', '*']", "'*' is listed twice in 'layers'\n"));
+    ASSERT_CONTAINS(diag, at(bad, "[units, \"*\"]",
+                             "'*' (all layers) is only allowed in the layers of a role, list "
+                             "the layers in 'layers'\n"));
+    ASSERT_CONTAINS(diag, at(bad, "lage:",
+                             "'*' (all layers) is only allowed in the layers of a role"));
+    ASSERT_EQ(count_lines(diag), 5);
+    free(diag);
+
+    /* an unquoted * starts a YAML alias */
+    static const char alias[] =
+        ACCESS_BASE
+        "roles:\n"
+        "  r:\n"
+        "    title: R\n"
+        "    clearance: {level: OFFEN}\n"
+        "    layers: [*]\n";
+    diag = load_bad(alias);
+    ASSERT_CONTAINS(diag, at(alias, "[*]",
+                             "invalid alias detected (a bare * starts a YAML alias: quote it as "
+                             "\"*\")\n"));
+    free(diag);
+}
+
+LB_TEST(test_phase_grants_errors)
+{
+    static const char yaml[] =
+        ACCESS_BASE
+        "roles:\n"
+        "  r:\n"
+        "    title: R\n"
+        "    clearance: {level: OFFEN}\n"
+        "    phase_grants:\n"
+        "      - phases: [Reaktion, Krise, reaktion]\n"
+        "        layers: [units, bridges, units]\n"
+        "      - phases: []\n"
+        "        layers: []\n"
+        "      - {layers: [units]}\n"
+        "      - phases: [Schutz]\n"
+        "        when: always\n"
+        "      - units\n"
+        "      - ~\n"
+        "      - phases: Schutz\n"
+        "        layers: [units]\n"
+        "  s:\n"
+        "    title: S\n"
+        "    clearance: {level: OFFEN}\n"
+        "    phase_grants: {phases: [Schutz], layers: [units]}\n";
+    char *diag = load_bad(yaml);
+    ASSERT_CONTAINS(diag, at(yaml, "Krise",
+                             "unknown phase 'Krise' (phases: Vorbereitung, Vorsorge, Schutz, "
+                             "Reaktion, Regeneration)\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "Krise", "phase 'Reaktion' is listed twice\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "bridges",
+                             "undefined layer 'bridges' (defined layers: roadblocks, units)\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "bridges", "layer 'units' is listed twice\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "phases: []", "key 'phases' must name at least one phase\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "layers: []", "key 'layers' must name at least one layer\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "{layers: [units]}",
+                             "missing required key 'phases' in phase grant 3 of role 'r'\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "phases: [Schutz]\n",
+                             "missing required key 'layers' in phase grant 4 of role 'r'\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "when:",
+                             "unknown key 'when' in phase grant 4 of role 'r' (valid: phases, "
+                             "layers)\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "- units",
+                             "items of 'phase_grants' must be mappings, got 'units'\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "- ~", "items of 'phase_grants' must be mappings, got null\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "phases: Schutz",
+                             "key 'phases' must be a list, got 'Schutz'\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "phase_grants: {",
+                             "key 'phase_grants' must be a list, got a mapping\n"));
+    ASSERT_EQ(count_lines(diag), 13);
+    free(diag);
+}
+
+LB_TEST(test_role_errors)
+{
+    static const char yaml[] =
+        ACCESS_BASE
+        "roles:\n"
+        "  Police:\n"
+        "    title: P\n"
+        "    clearance: {level: OFFEN}\n"
+        "  " ID64 ":\n"
+        "    title: Long\n"
+        "    clearance: {level: OFFEN}\n"
+        "  " ID63 ":\n"
+        "    title: Long enough\n"
+        "    clearance: {level: OFFEN}\n"
+        "  no_title:\n"
+        "    clearance: {level: OFFEN}\n"
+        "  no_clearance:\n"
+        "    title: N\n"
+        "  no_level:\n"
+        "    title: N\n"
+        "    clearance: {groups: [police]}\n"
+        "  bad:\n"
+        "    title: B\n"
+        "    rank: 3\n"
+        "    clearance:\n"
+        "      level: streng geheim\n"
+        "      groups: [polizei, police, police]\n"
+        "      caveats: [eyes-only-nds]\n"
+        "      need_to_know: true\n"
+        "    layers: [roadblocks, bridges, roadblocks]\n"
+        "    area:\n"
+        "      ogr_layer: kreis\n"
+        "      srs: EPSG:25832\n"
+        "  areas:\n"
+        "    title: A\n"
+        "    clearance: {level: OFFEN}\n"
+        "    layers: roadblocks\n"
+        "    area: landkreis.geojson\n"
+        "  empty:\n"
+        "  str: just text\n";
+    char *diag = load_bad(yaml);
+    ASSERT_CONTAINS(diag, at(yaml, "Police:",
+                             "invalid role id 'Police': use 1 to 63 characters a-z, 0-9, _ and -, "
+                             "starting with a letter\n"));
+    ASSERT_CONTAINS(diag, at(yaml, ID64 ":",
+                             "invalid role id '" ID64 "': 64 characters, at most 63 are "
+                             "allowed\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "no_title:",
+                             "missing required key 'title' in role 'no_title'\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "no_clearance:",
+                             "missing required key 'clearance' in role 'no_clearance'\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "clearance: {groups",
+                             "missing required key 'level' in clearance of role 'no_level'\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "rank:",
+                             "unknown key 'rank' in role 'bad' (valid: title, clearance, layers, "
+                             "phase_grants, area, valid_from, valid_to)\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "streng geheim",
+                             "key 'level' must be one of OFFEN, VS-NfD, VS-VERTRAULICH, GEHEIM, "
+                             "got 'streng geheim'\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "polizei",
+                             "undeclared group 'polizei' (declared: police, fire)\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "polizei", "group 'police' is listed twice\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "eyes-only-nds",
+                             "undeclared caveat 'eyes-only-nds' (declared: eyes-only-bw)\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "need_to_know",
+                             "unknown key 'need_to_know' in clearance of role 'bad' (valid: "
+                             "level, groups, caveats)\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "bridges",
+                             "undefined layer 'bridges' (defined layers: roadblocks, units)\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "bridges", "layer 'roadblocks' is listed twice\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "    area:\n      ogr",
+                             "missing required key 'path' in area of role 'bad'\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "srs:",
+                             "unknown key 'srs' in area of role 'bad' (valid: path, ogr_layer, "
+                             "crs)\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "layers: roadblocks",
+                             "key 'layers' must be a list, got 'roadblocks'\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "area: landkreis",
+                             "key 'area' must be a mapping, got 'landkreis.geojson'\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "empty:", "missing required key 'title' in role 'empty'\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "empty:", "missing required key 'clearance' in role 'empty'\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "str:",
+                             "role 'str' must be a mapping of keys, got 'just text'\n"));
+    ASSERT_EQ(count_lines(diag), 20); /* the 63-character id is fine */
+    free(diag);
+
+    static const char yaml2[] = "roles: [police]\n";
+    diag = load_bad(yaml2);
+    ASSERT_CONTAINS(diag, at(yaml2, "roles:",
+                             "key 'roles' must be a mapping of role ids to roles, got a list\n"));
+    free(diag);
+}
+
+LB_TEST(test_role_validity_times)
+{
+    /* accepted forms */
+    static const char *const good[][2] = {
+        {"2026-11-20", "2026-11-21"},
+        {"2026-11-20T08:00Z", "2026-11-20T08:01Z"},
+        {"2026-11-20T08:00:00Z", "2026-11-20T08:00:00.5Z"},
+        {"2026-11-20T08:00:00.123456789123Z", "2026-11-20T08:00:00.1234567892Z"},
+        {"2026-11-20T09:00:00+01:00", "2026-11-20T08:00:01Z"},  /* 08:00Z < 08:00:01Z */
+        {"2026-11-20T08:00:00Z", "2026-11-20T09:00:01+01:00"},
+        {"2026-11-20T08:00:00-02", "2026-11-20T10:00:01Z"},
+        {"2024-02-29", "2024-02-29T00:00:01+00:00"}, /* a leap day */
+        {"2000-02-29T23:59:59Z", "2000-03-01"},
+        {"1999-12-31T23:59:59Z", "2000-01-01"},
+        {"2026-12-31T23:30:00-01:00", "2027-01-01T00:31:00Z"},
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        char yaml[512];
+        snprintf(yaml, sizeof yaml,
+                 "roles:\n  r:\n    title: R\n    clearance: {level: OFFEN}\n"
+                 "    valid_from: \"%s\"\n    valid_to: %s\n",
+                 good[i][0], good[i][1]);
+        lb_config *cfg = NULL;
+        char *diag = NULL;
+        lb_status st = load(yaml, &cfg, &diag);
+        if (st != LB_OK)
+            fprintf(stderr, "  case %zu: %s", i, diag ? diag : "");
+        free(diag);
+        ASSERT_EQ(st, LB_OK);
+        ASSERT_STREQ(cfg->roles[0].valid_from, good[i][0]);
+        ASSERT_STREQ(cfg->roles[0].valid_to, good[i][1]);
+        lb_config_free(cfg);
+    }
+
+    static const char yaml[] =
+        "roles:\n"
+        "  syntax:\n"
+        "    title: S\n"
+        "    clearance: {level: OFFEN}\n"
+        "    valid_from: 20.11.2026\n"
+        "    valid_to: 2026-11-20 08:00:00Z\n"
+        "  nozone:\n"
+        "    title: N\n"
+        "    clearance: {level: OFFEN}\n"
+        "    valid_from: 2026-11-20T08:00:00\n"
+        "    valid_to: [2026-12-31]\n"
+        "  range:\n"
+        "    title: R\n"
+        "    clearance: {level: OFFEN}\n"
+        "    valid_from: 2026-02-29\n"
+        "    valid_to: 2026-12-31T24:00:00Z\n"
+        "  more:\n"
+        "    title: M\n"
+        "    clearance: {level: OFFEN}\n"
+        "    valid_from: 2026-13-01T00:00:00Z\n"
+        "    valid_to: '2026-11-20T08:00:00+01:'\n"
+        "  basic:\n"
+        "    title: B\n"
+        "    clearance: {level: OFFEN}\n"
+        "    valid_from: 2026-11-20T08:00:00+0100\n"
+        "  before:\n"
+        "    title: B\n"
+        "    clearance: {level: OFFEN}\n"
+        "    valid_from: 2026-12-31T23:59:59Z\n"
+        "    valid_to: 2026-11-20\n"
+        "  equal:\n"
+        "    title: E\n"
+        "    clearance: {level: OFFEN}\n"
+        "    valid_from: 2026-11-20T09:00:00+01:00\n"
+        "    valid_to: 2026-11-20T08:00:00Z\n"
+        "  zones:\n"
+        "    title: Z\n"
+        "    clearance: {level: OFFEN}\n"
+        "    valid_from: 2026-11-20T08:30:00Z\n"
+        "    valid_to: 2026-11-20T09:00:00+01:00\n";
+    char *diag = load_bad(yaml);
+    const char *iso = "must be an ISO 8601 date (2026-11-20) or date-time with Z or an offset "
+                      "(2026-11-20T08:00:00Z, 2026-11-20T09:00:00+01:00), got";
+    ASSERT_CONTAINS(diag, at(yaml, "20.11.2026", "key 'valid_from' %s '20.11.2026'\n", iso));
+    ASSERT_CONTAINS(diag, at(yaml, "2026-11-20 08", "key 'valid_to' %s '2026-11-20 08:00:00Z'\n",
+                             iso));
+    ASSERT_CONTAINS(diag, at(yaml, "2026-11-20T08:00:00\n",
+                             "key 'valid_from' has no time zone in '2026-11-20T08:00:00': add Z "
+                             "(UTC) or an offset such as +01:00\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "[2026-12-31]",
+                             "key 'valid_to' must be a string, got a list\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "2026-02-29",
+                             "key 'valid_from' has a date or time out of range: '2026-02-29'\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "T24:",
+                             "key 'valid_to' has a date or time out of range: "
+                             "'2026-12-31T24:00:00Z'\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "2026-13-01",
+                             "key 'valid_from' has a date or time out of range"));
+    ASSERT_CONTAINS(diag, at(yaml, "+01:'", "key 'valid_to' %s '2026-11-20T08:00:00+01:'\n", iso));
+    /* the basic format's offset (+0100) is not accepted */
+    ASSERT_CONTAINS(diag, at(yaml, "+0100", "key 'valid_from' %s '2026-11-20T08:00:00+0100'\n",
+                             iso));
+    ASSERT_CONTAINS(diag, at(yaml, "valid_to: 2026-11-20\n",
+                             "valid_to '2026-11-20' in role 'before' must be after valid_from "
+                             "'2026-12-31T23:59:59Z' (line %d)\n",
+                             line_of(yaml, "2026-12-31T23:59:59Z")));
+    /* the same instant in another zone is not after it */
+    ASSERT_CONTAINS(diag, at(yaml, "valid_to: 2026-11-20T08:00:00Z",
+                             "valid_to '2026-11-20T08:00:00Z' in role 'equal' must be after "
+                             "valid_from '2026-11-20T09:00:00+01:00' (line %d)\n",
+                             line_of(yaml, "2026-11-20T09:00:00+01:00")));
+    /* 09:00+01:00 is 08:00Z, before 08:30Z although it reads later */
+    ASSERT_CONTAINS(diag, at(yaml, "valid_to: 2026-11-20T09:00:00+01:00",
+                             "valid_to '2026-11-20T09:00:00+01:00' in role 'zones' must be after "
+                             "valid_from '2026-11-20T08:30:00Z' (line %d)\n",
+                             line_of(yaml, "2026-11-20T08:30:00Z")));
+    ASSERT_EQ(count_lines(diag), 12);
+    free(diag);
+}
+
+LB_TEST(test_token_errors)
+{
+    static const char yaml[] =
+        ACCESS_BASE
+        "roles:\n"
+        "  police: {title: P, clearance: {level: OFFEN}}\n"
+        "tokens:\n"
+        "  no-prefix:\n"
+        "    hash: " HEX16A HEX16A HEX16A HEX16A "\n"
+        "    roles: [police]\n"
+        "  upper:\n"
+        "    hash: sha256:0123456789ABCDEF" HEX16A HEX16A HEX16A "\n"
+        "    roles: [police]\n"
+        "  short:\n"
+        "    hash: sha256:4f1c\n"
+        "    roles: [police]\n"
+        "  long:\n"
+        "    hash: " HASH_A "0\n"
+        "    roles: [police]\n"
+        "  nohash:\n"
+        "    roles: [police]\n"
+        "  noroles:\n"
+        "    hash: sha256:" HEX16A HEX16A HEX16A HEX16B "\n"
+        "  emptyroles:\n"
+        "    hash: sha256:" HEX16A HEX16A HEX16B HEX16B "\n"
+        "    roles: []\n"
+        "  badroles:\n"
+        "    hash: sha256:" HEX16A HEX16B HEX16B HEX16B "\n"
+        "    roles: [police, fire, police]\n"
+        "    admin: yes\n"
+        "    revoked: \"false\"\n"
+        "    scope: all\n"
+        "  -dash:\n"
+        "    hash: sha256:" HEX16B HEX16A HEX16A HEX16A "\n"
+        "    roles: [police]\n"
+        "  \"space here\":\n"
+        "    hash: sha256:" HEX16B HEX16B HEX16A HEX16A "\n"
+        "    roles: [police]\n";
+    char *diag = load_bad(yaml);
+    const char *fmt = "key 'hash' must be 'sha256:' and 64 lower-case hex digits: ";
+    ASSERT_CONTAINS(diag, at(yaml, "hash: 0123",
+                             "%sit does not start with 'sha256:' (the value is not shown)\n", fmt));
+    ASSERT_CONTAINS(diag, at(yaml, "ABCDEF",
+                             "%scharacter 11 after 'sha256:' is not 0-9 or a-f (the value is not "
+                             "shown)\n",
+                             fmt));
+    ASSERT_CONTAINS(diag, at(yaml, "sha256:4f1c",
+                             "%sit has 4 hex digits (the value is not shown)\n", fmt));
+    ASSERT_CONTAINS(diag, at(yaml, HASH_A "0", "%sit has 65 hex digits", fmt));
+    ASSERT_CONTAINS(diag, at(yaml, "nohash:", "missing required key 'hash' in token 'nohash'\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "noroles:",
+                             "missing required key 'roles' in token 'noroles'\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "roles: []", "key 'roles' must name at least one role\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "fire, police]",
+                             "undefined role 'fire' (defined roles: police)\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "fire, police]", "role 'police' is listed twice\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "admin: yes", "key 'admin' must be true or false, got 'yes'\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "revoked:",
+                             "key 'revoked' must be true or false, got quoted 'false'\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "scope:",
+                             "unknown key 'scope' in token 'badroles' (valid: hash, roles, admin, "
+                             "revoked)\n"));
+    const char *rule = "use 1 to 128 characters A-Z, a-z, 0-9, '.', '_', '@' and '-', starting "
+                       "with a letter or digit\n";
+    ASSERT_CONTAINS(diag, at(yaml, "-dash:", "invalid principal name '-dash': %s", rule));
+    ASSERT_CONTAINS(diag, at(yaml, "space here", "invalid principal name 'space here': %s", rule));
+    ASSERT_EQ(count_lines(diag), 14);
+    /* hash values are never echoed */
+    ASSERT(!strstr(diag, HEX16A));
+    ASSERT(!strstr(diag, "4f1c"));
+    free(diag);
+
+    /* names: 128 characters are fine, 129 are not; tokens need defined roles */
+    char name[130];
+    memset(name, 'a', 129);
+    name[129] = '\0';
+    char yaml2[1024];
+    snprintf(yaml2, sizeof yaml2,
+             "tokens:\n"
+             "  %s: {hash: " HASH_A ", roles: [r]}\n"
+             "  %.128s: {hash: " HASH_B ", roles: [r]}\n"
+             "roles:\n"
+             "  r: {title: R, clearance: {level: OFFEN}}\n",
+             name, name);
+    diag = load_bad(yaml2);
+    ASSERT_CONTAINS(diag, at(yaml2, name,
+                             "invalid principal name '%.80s...': 129 characters, at most 128 are "
+                             "allowed\n",
+                             name));
+    ASSERT_EQ(count_lines(diag), 1);
+    free(diag);
+
+    static const char yaml3[] =
+        "tokens:\n"
+        "  a: {hash: " HASH_A ", roles: [police]}\n"
+        "  b: [police]\n"
+        "tokenz: {}\n";
+    diag = load_bad(yaml3);
+    ASSERT_CONTAINS(diag, at(yaml3, "  a:", "undefined role 'police' (no roles are defined)\n"));
+    ASSERT_CONTAINS(diag, at(yaml3, "  b:", "token 'b' must be a mapping of keys, got a list\n"));
+    ASSERT_CONTAINS(diag, at(yaml3, "tokenz", "unknown key 'tokenz' at the top level"));
+    ASSERT_EQ(count_lines(diag), 3);
+    free(diag);
+    static const char yaml4[] = "tokens: [a, b]\n";
+    diag = load_bad(yaml4);
+    ASSERT_CONTAINS(diag, at(yaml4, "tokens:",
+                             "key 'tokens' must be a mapping of principal names to tokens, got a "
+                             "list\n"));
+    free(diag);
+}
+
+LB_TEST(test_token_duplicate_hash)
+{
+    static const char yaml[] =
+        "roles:\n"
+        "  r: {title: R, clearance: {level: OFFEN}}\n"
+        "tokens:\n"
+        "  first:\n"
+        "    roles: [r]\n"
+        "    hash: " HASH_A "\n"
+        "  other:\n"
+        "    hash: " HASH_B "\n"
+        "    roles: [r]\n"
+        "  second:\n"
+        "    revoked: true\n"
+        "    hash: " HASH_A "\n"
+        "    roles: [r]\n"
+        "  third:\n"
+        "    hash: " HASH_A "\n"
+        "    roles: [r]\n";
+    char *diag = load_bad(yaml);
+    int first = line_of(yaml, "hash: " HASH_A);
+    char expect[PATH_MAX + 256];
+    snprintf(expect, sizeof expect,
+             "%s:%d: token 'second' has the same hash as token 'first' on line %d: every token "
+             "must be different\n",
+             cfg_path, line_of(yaml, "    revoked: true\n") + 1, first);
+    ASSERT_CONTAINS(diag, expect);
+    snprintf(expect, sizeof expect,
+             "%s:%d: token 'third' has the same hash as token 'first' on line %d", cfg_path,
+             line_of(yaml, "  third:") + 1, first);
+    ASSERT_CONTAINS(diag, expect);
+    ASSERT_EQ(count_lines(diag), 2);
+    ASSERT(!strstr(diag, HEX16A));
+    free(diag);
+}
+
+LB_TEST(test_generalised_release_errors)
+{
+    static const char yaml[] =
+        ACCESS_BASE
+        "sources:\n"
+        OK_SOURCE("nothing")
+        "    generalised_release: {}\n"
+        OK_SOURCE("empty_groups")
+        "    generalised_release: {groups: [], cell_m: 100}\n"
+        OK_SOURCE("undeclared")
+        "    generalised_release:\n"
+        "      groups: [police, thw]\n"
+        "      cell_m: 250.5\n"
+        "      shape: hex\n"
+        OK_SOURCE("zero")
+        "    generalised_release: {groups: [fire], cell_m: 0}\n"
+        OK_SOURCE("negative")
+        "    generalised_release: {groups: [fire], cell_m: -5}\n"
+        OK_SOURCE("too_big")
+        "    generalised_release: {groups: [fire], cell_m: 1000001}\n"
+        OK_SOURCE("text")
+        "    generalised_release: {groups: [fire], cell_m: 5km}\n"
+        OK_SOURCE("quoted")
+        "    generalised_release: {groups: [fire], cell_m: \"5000\"}\n"
+        OK_SOURCE("inf")
+        "    generalised_release: {groups: [fire], cell_m: .inf}\n"
+        OK_SOURCE("list")
+        "    generalised_release: [fire]\n";
+    char *diag = load_bad(yaml);
+    ASSERT_CONTAINS(diag, at(yaml, "generalised_release: {}",
+                             "missing required key 'groups' in generalised_release of source "
+                             "'nothing'\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "generalised_release: {}",
+                             "missing required key 'cell_m' in generalised_release of source "
+                             "'nothing'\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "groups: []", "key 'groups' must name at least one group\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "thw]", "undeclared group 'thw' (declared: police, fire)\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "shape:",
+                             "unknown key 'shape' in generalised_release of source 'undeclared' "
+                             "(valid: groups, cell_m)\n"));
+    const char *range = "key 'cell_m' must be greater than 0 and at most 1000000, got";
+    ASSERT_CONTAINS(diag, at(yaml, "cell_m: 0}", "%s '0'\n", range));
+    ASSERT_CONTAINS(diag, at(yaml, "cell_m: -5", "%s '-5'\n", range));
+    ASSERT_CONTAINS(diag, at(yaml, "1000001", "%s '1000001'\n", range));
+    ASSERT_CONTAINS(diag, at(yaml, "5km", "key 'cell_m' must be a number, got '5km'\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "\"5000\"",
+                             "key 'cell_m' must be a number, got quoted '5000'\n"));
+    ASSERT_CONTAINS(diag, at(yaml, ".inf", "key 'cell_m' must be a number, got '.inf'\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "release: [fire]",
+                             "key 'generalised_release' must be a mapping, got a list\n"));
+    ASSERT_EQ(count_lines(diag), 12);
+    free(diag);
+
+    /* fractions, exponents, the upper bound itself */
+    static const char ok[] =
+        ACCESS_BASE
+        "sources:\n"
+        OK_SOURCE("a")
+        "    generalised_release: {groups: [fire, police], cell_m: 0.5}\n"
+        OK_SOURCE("b")
+        "    generalised_release: {groups: [fire], cell_m: 1000000}\n"
+        OK_SOURCE("c")
+        "    generalised_release: {groups: [police], cell_m: 2.5e3}\n";
+    lb_config *cfg = NULL;
+    ASSERT_EQ(load(ok, &cfg, NULL), LB_OK);
+    ASSERT_NEAR(cfg->sources[0].generalised_cell_m, 0.5, 0);
+    ASSERT_EQ(cfg->sources[0].generalised_groups, 3);
+    ASSERT_NEAR(cfg->sources[1].generalised_cell_m, 1e6, 0);
+    ASSERT_EQ(cfg->sources[1].generalised_groups, 2);
+    ASSERT_NEAR(cfg->sources[2].generalised_cell_m, 2500, 0);
+    lb_config_free(cfg);
+}
+
 LB_TESTS(test_full_config_every_field, test_lookups_and_names, test_format_groups_and_caveats,
          test_relative_config_path_and_dataset_strings, test_default_store_path,
          test_empty_config_is_valid, test_unknown_key_at_each_level, test_wrong_types,
@@ -1116,4 +1961,7 @@ LB_TESTS(test_full_config_every_field, test_lookups_and_names, test_format_group
          test_mapping_and_set_for_same_field, test_group_and_caveat_declarations,
          test_label_lists_reject_repeats, test_map_layers_empty, test_top_level_must_be_mapping,
          test_one_document_only, test_non_scalar_keys_rejected,
-         test_quoted_values_and_null_strings, test_error_output_truncates_long_values)
+         test_quoted_values_and_null_strings, test_error_output_truncates_long_values,
+         test_access_full_example, test_phase_names_and_top_level_phase, test_role_layers_star,
+         test_phase_grants_errors, test_role_errors, test_role_validity_times, test_token_errors,
+         test_token_duplicate_hash, test_generalised_release_errors)

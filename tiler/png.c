@@ -29,23 +29,6 @@ static void write_fn(png_structp png, png_bytep data, png_size_t len)
 
 static void flush_fn(png_structp png) { (void)png; }
 
-/* Straight (un-premultiplied) RGBA of one premultiplied pixel. */
-static inline void unpremul(const uint8_t *in, uint8_t *out)
-{
-    uint8_t a = in[3];
-    if (a == 255 || a == 0) {
-        memcpy(out, in, 4);
-        if (a == 0)
-            out[0] = out[1] = out[2] = 0;
-        return;
-    }
-    for (int c = 0; c < 3; c++) {
-        unsigned v = ((unsigned)in[c] * 255u + a / 2) / a;
-        out[c] = (uint8_t)(v > 255 ? 255 : v);
-    }
-    out[3] = a;
-}
-
 /* Palette of at most 256 straight colours; false when there are more. */
 typedef struct palette {
     uint32_t colors[256];
@@ -74,14 +57,58 @@ static int pal_index(palette *p, uint32_t c)
     }
 }
 
+/* 65536 * 255 / a, rounded: unpremultiplying is a multiply and a shift. */
+static uint32_t inv_alpha[256];
+static pthread_once_t inv_once = PTHREAD_ONCE_INIT;
+
+static void init_inv(void)
+{
+    for (unsigned a = 1; a < 256; a++)
+        inv_alpha[a] = (255u * 65536u + a / 2) / a;
+}
+
+/* Straight RGBA of one row of premultiplied pixels. */
+static void unpremul_row(const uint8_t *in, uint8_t *out, size_t w)
+{
+    for (size_t i = 0; i < w; i++, in += 4, out += 4) {
+        uint8_t a = in[3];
+        if (a == 255) {
+            memcpy(out, in, 4);
+        } else if (a == 0) {
+            memset(out, 0, 4);
+        } else {
+            uint32_t f = inv_alpha[a];
+            for (int c = 0; c < 3; c++) {
+                uint32_t v = (in[c] * f + 32768u) >> 16;
+                out[c] = (uint8_t)(v > 255 ? 255 : v);
+            }
+            out[3] = a;
+        }
+    }
+}
+
+/* Write the image rows (called inside write_png's setjmp scope). */
+static void write_rows(png_structp png, const lb_canvas *c, const uint8_t *idx, uint8_t *rowbuf)
+{
+    size_t w = (size_t)c->width;
+    for (int y = 0; y < c->height; y++) {
+        if (idx) {
+            png_write_row(png, (png_const_bytep)(idx + (size_t)y * w));
+        } else {
+            unpremul_row(c->px + (size_t)y * w * 4, rowbuf, w);
+            png_write_row(png, rowbuf);
+        }
+    }
+}
+
 /*
  * The libpng part, kept apart so that nothing it modifies lives across the
- * setjmp (libpng reports errors by longjmp).  pal == NULL: RGBA.
+ * setjmp (libpng reports errors by longjmp).  pal == NULL: RGBA rows are
+ * unpremultiplied one at a time into rowbuf (no full-size copy).
  */
-static bool write_png(int width, int height, int level, const palette *pal, uint8_t *idx,
-                      uint8_t *rgba, png_bytep *rows, mem_out *m)
+static bool write_png(const lb_canvas *c, int level, const palette *pal, const uint8_t *idx,
+                      uint8_t *rowbuf, mem_out *m)
 {
-    size_t w = (size_t)width, h = (size_t)height;
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!png || !info) {
@@ -96,9 +123,10 @@ static bool write_png(int width, int height, int level, const palette *pal, uint
     png_set_compression_level(png, level);
     png_set_compression_strategy(png, level <= 3 ? Z_RLE : Z_DEFAULT_STRATEGY);
     png_set_filter(png, 0, level <= 3 ? PNG_FILTER_NONE : PNG_ALL_FILTERS);
+    png_uint_32 w = (png_uint_32)c->width, h = (png_uint_32)c->height;
     if (pal) {
-        png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, PNG_COLOR_TYPE_PALETTE,
-                     PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+        png_set_IHDR(png, info, w, h, 8, PNG_COLOR_TYPE_PALETTE, PNG_INTERLACE_NONE,
+                     PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
         png_color plte[256];
         png_byte trns[256];
         int ntrns = 0;
@@ -114,16 +142,13 @@ static bool write_png(int width, int height, int level, const palette *pal, uint
         png_set_PLTE(png, info, plte, pal->n);
         if (ntrns)
             png_set_tRNS(png, info, trns, ntrns, NULL);
-        for (size_t y = 0; y < h; y++)
-            rows[y] = idx + y * w;
     } else {
-        png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, PNG_COLOR_TYPE_RGBA,
-                     PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-        for (size_t y = 0; y < h; y++)
-            rows[y] = rgba + y * w * 4;
+        png_set_IHDR(png, info, w, h, 8, PNG_COLOR_TYPE_RGBA, PNG_INTERLACE_NONE,
+                     PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     }
-    png_set_rows(png, info, rows);
-    png_write_png(png, info, PNG_TRANSFORM_IDENTITY, NULL);
+    png_write_info(png, info);
+    write_rows(png, c, pal ? idx : NULL, rowbuf);
+    png_write_end(png, info);
     png_destroy_write_struct(&png, &info);
     return true;
 }
@@ -131,21 +156,19 @@ static bool write_png(int width, int height, int level, const palette *pal, uint
 lb_status lb_png_encode(const lb_canvas *c, const lb_png_opts *opts, uint8_t **out,
                         size_t *len, lb_error *err)
 {
+    pthread_once(&inv_once, init_inv);
     int level = opts ? opts->level : 2;
     bool want_palette = opts && opts->palette;
     size_t w = (size_t)c->width, h = (size_t)c->height;
-    uint8_t *rgba = malloc(w * h * 4);
+    uint8_t *rowbuf = malloc(w * 4);
     uint8_t *idx = NULL;
     palette *pal = NULL;
-    png_bytep *rows = malloc(h * sizeof *rows);
     mem_out m = {0};
     lb_status rc = LB_OK;
-    if (!rgba || !rows) {
+    if (!rowbuf) {
         rc = lb_fail(err, LB_ENOMEM, "out of memory encoding PNG");
         goto done;
     }
-    for (size_t i = 0; i < w * h; i++)
-        unpremul(c->px + 4 * i, rgba + 4 * i);
     if (want_palette) {
         pal = calloc(1, sizeof *pal);
         idx = malloc(w * h);
@@ -153,20 +176,31 @@ lb_status lb_png_encode(const lb_canvas *c, const lb_png_opts *opts, uint8_t **o
             rc = lb_fail(err, LB_ENOMEM, "out of memory encoding PNG");
             goto done;
         }
-        for (size_t i = 0; i < w * h; i++) {
-            uint32_t col;
-            memcpy(&col, rgba + 4 * i, 4);
-            int k = pal_index(pal, col);
-            if (k < 0) {
-                want_palette = false; /* too many colours: fall back to RGBA */
-                break;
+        for (size_t y = 0; y < h && want_palette; y++) {
+            unpremul_row(c->px + y * w * 4, rowbuf, w);
+            for (size_t x = 0; x < w; x++) {
+                uint32_t col;
+                memcpy(&col, rowbuf + 4 * x, 4);
+                int k = pal_index(pal, col);
+                if (k < 0) {
+                    want_palette = false; /* too many colours: fall back to RGBA */
+                    break;
+                }
+                idx[y * w + x] = (uint8_t)k;
             }
-            idx[i] = (uint8_t)k;
         }
     }
-
-    if (!write_png(c->width, c->height, level, want_palette ? pal : NULL, idx, rgba, rows, &m)) {
-        rc = lb_fail(err, LB_EINTERNAL, "libpng failed to encode the tile");
+    /* reserve a typical compressed size up front: no repeated regrowth */
+    lb_buf_append(&m.buf, "", 0);
+    if (w * h / 8 > 64) {
+        char *p = realloc(m.buf.data, w * h / 8);
+        if (p) {
+            m.buf.data = p;
+            m.buf.cap = w * h / 8;
+        }
+    }
+    if (!write_png(c, level, want_palette ? pal : NULL, idx, rowbuf, &m)) {
+        rc = lb_fail(err, LB_EINTERNAL, "libpng failed to encode the image");
         goto done;
     }
     if (m.buf.oom) {
@@ -177,10 +211,9 @@ lb_status lb_png_encode(const lb_canvas *c, const lb_png_opts *opts, uint8_t **o
     *out = (uint8_t *)lb_buf_take(&m.buf);
 done:
     lb_buf_free(&m.buf);
-    free(rgba);
+    free(rowbuf);
     free(idx);
     free(pal);
-    free(rows);
     return rc;
 }
 

@@ -79,6 +79,13 @@ typedef struct lb__rwork {
     lb__pal pal[LB__NPAL];
     int pal_next;
 
+    /* circle polygons of recently used radii (markers repeat them) */
+    struct lb__circ {
+        double r, R, cs, sn; /* radius, vertex radius, cos/sin of the step */
+        int n;
+    } circ[4];
+    int circ_next;
+
     /* stroker scratch: cleaned path, current dash, first dash of a closed path */
     double *pts, *sub, *first;
     size_t cap_pts, cap_sub, cap_first;
@@ -147,7 +154,7 @@ static inline double lb__clampc(double v)
 }
 
 /* Number of segments for a full circle of radius r so that the polygon
- * (see lb__circle_rfac) deviates from the circle by at most ~0.025 px. */
+ * (see lb__circle_rfac) deviates from the circle by less than 0.05 px. */
 int lb__circle_steps(double r);
 /* Radius factor for the interior vertices of an n-gon approximating a circle
  * so that the polygon has the circle's area: sqrt(d / sin d), d = 2 pi / n. */

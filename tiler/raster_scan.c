@@ -153,24 +153,14 @@ static inline void mark(uint64_t *bits, int c0, int c1)
     }
 }
 
-/* One edge piece inside a row: from x0 to x1 (any order), signed height dh;
- * sd = dh / |x1 - x0|, the same for every piece of a segment (passed in to
- * save a division per row). */
-static inline void span(double *a, uint64_t *bits, double xa, double xb, double dh, double sd)
+/* The part of span() for a piece over several cells c0 < c1 of a row:
+ * x0 < x1, sd = dh / (x1 - x0).  The covers of consecutive cells are stored
+ * as deltas so that the running sum restores them; the last cell takes the
+ * remainder, so the piece adds exactly dh to the cells right of it. */
+static void span_multi(double *a, uint64_t *bits, double x0, double x1, int c0, int c1, double dh,
+                       double sd)
 {
-    double x0 = xa < xb ? xa : xb, x1 = xa < xb ? xb : xa;
-    int c0 = (int)x0, c1 = (int)x1; /* x >= 0: truncation is floor */
-    if (c0 == c1) {
-        mark2(bits, c0);
-        double m = (x0 + x1) * 0.5 - c0;
-        a[c0] += dh * (1.0 - m);
-        a[c0 + 1] += dh * m;
-        return;
-    }
     mark(bits, c0, c1 + 1);
-    /* the covers of consecutive cells are stored as deltas so that the
-     * running sum restores them; the last cell takes the remainder, so the
-     * piece adds exactly dh to the cells right of it */
     double f0 = (c0 + 1) - x0;
     double prev = 0.5 * sd * f0 * f0;
     a[c0] += prev;
@@ -187,57 +177,134 @@ static inline void span(double *a, uint64_t *bits, double xa, double xb, double 
     a[c1 + 1] += dh - cov;
 }
 
-/* Add a cell segment's rows [by0, by1) to the band whose first row is by0. */
+/* One edge piece inside a row: from xa to xb (any order), signed height dh
+ * (a piece within one cell adds dh * (1 - m) there and dh * m to the next,
+ * m = its mid x within the cell).  sd = dh / |xb - xa| when the caller knows
+ * it (the same for every full row of a segment), else 0. */
+static inline __attribute__((always_inline)) void span(double *a, uint64_t *bits, double xa,
+                                                       double xb, double dh, double sd)
+{
+    double x0 = xa < xb ? xa : xb, x1 = xa < xb ? xb : xa;
+    int c0 = (int)x0, c1 = (int)x1; /* x >= 0: truncation is floor */
+    if (c0 == c1) {
+        mark2(bits, c0);
+        double m = (x0 + x1) * 0.5 - c0;
+        a[c0] += dh * (1.0 - m);
+        a[c0 + 1] += dh * m;
+        return;
+    }
+    /* crossing a cell border: x1 - x0 > 0 is at least an ulp of 1, so the
+     * quotient is finite */
+    span_multi(a, bits, x0, x1, c0, c1, dh, sd != 0 ? sd : dh / (x1 - x0));
+}
+
+/* An edge piece inside a row that spans at most two cells (steep edges):
+ * from xa to xb (any order), signed height dh, sd = dh / |xb - xa|. */
+static inline __attribute__((always_inline)) void span2(double *a, uint64_t *bits, double xa,
+                                                        double xb, double dh, double sd)
+{
+    double x0 = xa < xb ? xa : xb, x1 = xa < xb ? xb : xa;
+    int c0 = (int)x0, c1 = (int)x1;
+    if (c0 == c1) {
+        mark2(bits, c0);
+        double m = (x0 + x1) * 0.5 - c0;
+        a[c0] += dh * (1.0 - m);
+        a[c0 + 1] += dh * m;
+        return;
+    }
+    if (c1 != c0 + 1) { /* rounding made a full step a hair longer than 1 */
+        span_multi(a, bits, x0, x1, c0, c1, dh, sd);
+        return;
+    }
+    /* the piece crosses x = c1 */
+    int k = c0 >> 6, o = c0 & 63;
+    bits[k] |= (uint64_t)7 << o;
+    if (o > 61)
+        bits[k + 1] |= (uint64_t)7 >> (64 - o);
+    double f0 = c1 - x0, f1 = x1 - c1;
+    double a0 = 0.5 * sd * f0 * f0;
+    double cov = sd * f0 + sd * f1 * (1.0 - 0.5 * f1);
+    a[c0] += a0;
+    a[c1] += cov - a0;
+    a[c1 + 1] += dh - cov;
+}
+
+/* Add an edge piece from (xa, ya) to (xb, yb), ya < yb, 0 <= x <= w, with
+ * all its rows in the band whose first row is base; d is its direction. */
+static void raster_core(const lb__rwork *w, int base, double xa, double ya, double xb, double yb,
+                        double d)
+{
+    const size_t stride = (size_t)w->w + 2, words = w->words;
+    const int j0 = (int)ya;
+    double fj = (double)j0 + 1.0; /* the next row boundary, as a double */
+    double *a = w->acc + (size_t)(j0 - base) * stride;
+    uint64_t *bits = w->bits + (size_t)(j0 - base) * words;
+    if (yb <= fj) { /* within one row */
+        span(a, bits, xa, xb, d * (yb - ya), 0);
+        return;
+    }
+    const double dxdy = (xb - xa) / (yb - ya);
+    if (fabs(dxdy) < 1e-12) {
+        /* vertical (or within 2e-8 px of it over the tallest canvas) */
+        const double x = 0.5 * (xa + xb);
+        const int c = (int)x;
+        const double fr = x - c, dr = d * (1.0 - fr), df = d * fr;
+        for (double yt = ya;; a += stride, bits += words) {
+            double yn = fj < yb ? fj : yb, h = yn - yt;
+            a[c] += h * dr;
+            a[c + 1] += h * df;
+            mark2(bits, c);
+            if (yn >= yb)
+                return;
+            yt = yn;
+            fj += 1.0;
+        }
+    }
+    /* the first row; then x steps by dxdy per full row (rounding may put x a
+     * hair outside [0, w], which truncation to cells tolerates: -1e-13 goes
+     * to cell 0, and cells w and w + 1 exist); then the last row */
+    double x = xa + (fj - ya) * dxdy;
+    span(a, bits, xa, x, d * (fj - ya), 0);
+    a += stride;
+    bits += words;
+    const double sd = d / fabs(dxdy);
+    if (fabs(dxdy) <= 1.0) { /* steep: a full row spans at most two cells */
+        for (; fj + 1.0 < yb; fj += 1.0, a += stride, bits += words) {
+            double xn = x + dxdy;
+            span2(a, bits, x, xn, d, sd);
+            x = xn;
+        }
+    } else {
+        for (; fj + 1.0 < yb; fj += 1.0, a += stride, bits += words) {
+            double xn = x + dxdy;
+            span(a, bits, x, xn, d, sd);
+            x = xn;
+        }
+    }
+    span(a, bits, x, xb, d * (yb - fj), 0);
+}
+
+/* Add a stored segment's rows within [by0, by1) to the band starting at by0. */
 static void raster_seg(const lb__rwork *w, int by0, int by1, const lb__seg *g)
 {
     if (g->yb <= by0 || g->ya >= by1)
         return;
-    const size_t stride = (size_t)w->w + 2, words = w->words;
-    const double fw = w->fw, d = g->dir;
-    double y0 = g->ya > by0 ? g->ya : by0;
-    double y1 = g->yb < by1 ? g->yb : by1;
-    int j0 = (int)y0, j1 = (int)y1; /* rows j0 .. j1 - 1 (y >= 0) */
-    if (j1 < y1)
-        j1++;
-    double *a = w->acc + (size_t)(j0 - by0) * stride;
-    uint64_t *bits = w->bits + (size_t)(j0 - by0) * words;
-    /* y of the next row boundary, kept as a double to avoid conversions */
-    double yt = y0, fj = (double)j0 + 1.0;
-    const double dxdy = (g->xb - g->xa) / (g->yb - g->ya);
-    if (fabs(dxdy) < 1e-12) {
-        /* vertical (or within 2e-8 px of it over the tallest canvas) */
-        const double x = 0.5 * (g->xa + g->xb);
-        const int c = (int)x;
-        const double fr = x - c, dr = d * (1.0 - fr), df = d * fr;
-        for (int j = j0; j < j1; j++, fj += 1.0, a += stride, bits += words) {
-            double yb = fj < y1 ? fj : y1;
-            double h = yb - yt;
-            a[c] += h * dr;
-            a[c + 1] += h * df;
-            mark2(bits, c);
-            yt = yb;
+    double xa = g->xa, ya = g->ya, xb = g->xb, yb = g->yb;
+    if (ya < by0 || yb > by1) {
+        /* interpolate from the segment's end points */
+        const double dxdy = (g->xb - g->xa) / (g->yb - g->ya), fw = w->fw;
+        if (ya < by0) {
+            xa = g->xa + (by0 - g->ya) * dxdy;
+            xa = xa < 0 ? 0 : xa > fw ? fw : xa;
+            ya = by0;
         }
-        return;
-    }
-    /* x is interpolated from the segment's end points; within [0, w] up to
-     * rounding, which truncation to cells tolerates (-1e-13 -> cell 0, and
-     * cells w and w + 1 exist) */
-    const double sd = d / fabs(dxdy);
-    double xt = y0 == g->ya ? g->xa : g->xa + (y0 - g->ya) * dxdy;
-    xt = xt < 0 ? 0 : xt > fw ? fw : xt;
-    for (int j = j0; j < j1; j++, fj += 1.0, a += stride, bits += words) {
-        double yb, xb;
-        if (fj < y1) {
-            yb = fj;
-            xb = g->xa + (yb - g->ya) * dxdy;
-        } else {
-            yb = y1;
-            xb = y1 == g->yb ? g->xb : g->xa + (y1 - g->ya) * dxdy;
+        if (yb > by1) {
+            xb = g->xa + (by1 - g->ya) * dxdy;
+            xb = xb < 0 ? 0 : xb > fw ? fw : xb;
+            yb = by1;
         }
-        span(a, bits, xt, xb, d * (yb - yt), sd);
-        xt = xb;
-        yt = yb;
     }
+    raster_core(w, by0, xa, ya, xb, yb, g->dir);
 }
 
 /* A vertical edge on (or left of) x = 0 from ya to yb: it adds dir * height
@@ -259,6 +326,18 @@ static void left_add(lb__rwork *w, double ya, double yb, double dir)
         w->lrow0 = ja;
     if (jb > w->lrow1)
         w->lrow1 = jb;
+}
+
+/* Extend the range of cells the sweep visits to edges with x in [x0, x1]:
+ * their cells, the next one (the carried cover), and one more on each side
+ * for x stepping a hair past its end points by rounding. */
+static void widen_cells(lb__rwork *w, double x0, double x1)
+{
+    int c0 = (int)x0 - 1, c1 = (int)x1 + 2;
+    if (c0 < w->cx0)
+        w->cx0 = c0 < 0 ? 0 : c0;
+    if (c1 > w->cx1)
+        w->cx1 = c1 > w->w + 1 ? w->w + 1 : c1;
 }
 
 static bool grow_seg(lb__rwork *w)
@@ -286,13 +365,9 @@ static void push_seg(lb__rwork *w, double xa, double ya, double xb, double yb, d
         w->ymin = ya;
     if (yb > w->ymax)
         w->ymax = yb;
-    int c0 = (int)(xa < xb ? xa : xb), c1 = (int)(xa < xb ? xb : xa) + 1;
-    if (c0 < w->cx0)
-        w->cx0 = c0;
-    if (c1 > w->cx1)
-        w->cx1 = c1;
+    widen_cells(w, xa < xb ? xa : xb, xa < xb ? xb : xa);
     if (w->direct) {
-        raster_seg(w, 0, w->h, &g);
+        raster_core(w, 0, xa, ya, xb, yb, dir);
         return;
     }
     if (w->nseg == w->capseg && !grow_seg(w))
@@ -309,11 +384,7 @@ bool lb__shape_inside(lb__rwork *w, double x0, double y0, double x1, double y1)
         w->ymin = y0;
     if (y1 > w->ymax)
         w->ymax = y1;
-    int c0 = (int)x0, c1 = (int)x1 + 1;
-    if (c0 < w->cx0)
-        w->cx0 = c0;
-    if (c1 > w->cx1)
-        w->cx1 = c1;
+    widen_cells(w, x0, x1);
     return true;
 }
 
@@ -329,7 +400,7 @@ void lb__edge(lb__rwork *w, double x0, double y0, double x1, double y1)
         else
             return;
         if (w->direct) {
-            raster_seg(w, 0, w->h, &g);
+            raster_core(w, 0, g.xa, g.ya, g.xb, g.yb, g.dir);
             return;
         }
         if (w->nseg == w->capseg && !grow_seg(w))
@@ -337,6 +408,8 @@ void lb__edge(lb__rwork *w, double x0, double y0, double x1, double y1)
         w->seg[w->nseg++] = g;
         return;
     }
+    if (!isfinite(x0) || !isfinite(y0) || !isfinite(x1) || !isfinite(y1))
+        return; /* callers pass finite values; never let one through */
     double dir;
     if (y0 < y1) {
         dir = 1;
@@ -458,6 +531,9 @@ static inline void blend(uint8_t *p, const paint *pt, unsigned al)
     lb__over_inv(p, pt->pal->lo[al], pt->pal->hi[al], pt->pal->inv[al]);
 }
 
+typedef uint8_t lb__v16u8 __attribute__((vector_size(16)));
+typedef uint16_t lb__v8u16 __attribute__((vector_size(16)));
+
 /* pixels [x0, x1) of a row at coverage al (1..255) */
 static void cover_run(uint8_t *row, int x0, int x1, unsigned al, const paint *pt)
 {
@@ -468,6 +544,31 @@ static void cover_run(uint8_t *row, int x0, int x1, unsigned al, const paint *pt
         return;
     }
     uint32_t lo = pt->pal->lo[al], hi = pt->pal->hi[al], inv = pt->pal->inv[al];
+    if (e - p >= 16) {
+        /* four pixels at a time, 16-bit lanes: d * inv / 255 + src */
+        uint32_t src = lo | (hi << 8);
+        lb__v16u8 s16;
+        for (int i = 0; i < 4; i++)
+            memcpy((uint8_t *)&s16 + 4 * i, &src, 4);
+        const lb__v8u16 vi = {inv, inv, inv, inv, inv, inv, inv, inv};
+        for (; e - p >= 16; p += 16) {
+            lb__v16u8 d;
+            memcpy(&d, p, 16);
+            lb__v8u16 l = __builtin_convertvector(
+                __builtin_shufflevector(d, d, 0, 1, 2, 3, 4, 5, 6, 7), lb__v8u16);
+            lb__v8u16 h = __builtin_convertvector(
+                __builtin_shufflevector(d, d, 8, 9, 10, 11, 12, 13, 14, 15), lb__v8u16);
+            l = l * vi + 128;
+            h = h * vi + 128;
+            l = (l + (l >> 8)) >> 8;
+            h = (h + (h >> 8)) >> 8;
+            lb__v16u8 r = __builtin_convertvector(
+                __builtin_shufflevector(l, h, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                lb__v16u8);
+            r += s16;
+            memcpy(p, &r, 16);
+        }
+    }
     for (; p < e; p += 4)
         lb__over_inv(p, lo, hi, inv);
 }
@@ -520,9 +621,8 @@ static void sweep(lb_canvas *c, lb__rwork *w, int base, int by0, int by1, double
                 for (; cx < cv; cx++) {
                     s += a[cx];
                     a[cx] = 0;
-                    unsigned al = cov_alpha(s);
-                    if (al)
-                        blend(prow + 4 * (size_t)cx, pt, al);
+                    /* no test for al == 0: the palette makes that a no-op */
+                    blend(prow + 4 * (size_t)cx, pt, cov_alpha(s));
                 }
                 for (; cx < ce; cx++)
                     a[cx] = 0;

@@ -17,14 +17,18 @@
  * outer join curve, and on the inner side of a join two edges through the
  * vertex (the remainder of the quads' end edges) -- or, when the segments are
  * long enough, the inner sides simply end where they cross, which removes the
- * quads' overlap once (see vertex()).  Pieces that lie entirely
- * outside the canvas contribute nothing and are skipped; then the raw edges
- * of the neighbouring pieces are emitted instead of the simplified sum.
+ * quads' overlap once (see vertex()).  Pieces that lie entirely outside the
+ * canvas contribute nothing and are skipped (a skipped piece's shared edges
+ * are emitted by its neighbours instead).  Every decision that shapes what
+ * falls inside the canvas depends on the geometry only, never on where the
+ * canvas is, so neighbouring tiles get identical pixels along their border.
  *
  * Dashes walk along the path (continuing across vertices, joined there like
  * the solid path); only the parts of segments near the canvas are walked
  * dash by dash, the rest only advances the pattern, so a dashed line with
- * huge coordinates costs no more than its visible part.
+ * huge coordinates costs no more than its visible part.  A dash is cut where
+ * its segment leaves that region, far enough out that neither the cap there
+ * nor the changed length can matter inside the canvas.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -42,8 +46,12 @@ typedef struct stroker {
     double ml;       /* effective miter limit */
     double ext_join; /* reach of a join piece from its vertex */
     double ext_cap;  /* reach of a cap from its end point */
+    double xmax;     /* inner join points X are used up to this far from P */
     double fw, fh;
-    double step, cs, sn, rfac; /* arcs: clockwise steps of angle step */
+    /* arcs: clockwise steps of angle 2 pi / nsteps (cos, sin), interior
+     * points at rfac * hw; cstop = hw^2 cos(a hair more than a step) */
+    int nsteps;
+    double cs, sn, rfac, cstop;
 } stroker;
 
 typedef struct sseg {
@@ -94,14 +102,13 @@ static void make_seg(stroker *s, sseg *g, double ax, double ay, double bx, doubl
     g->rey = by - g->ny;
 }
 
-/* Edges from P+f clockwise (the stroker's only direction) by angle ang in
- * [0, pi] to P+t. */
-static void arc(stroker *s, double px, double py, double fx, double fy, double tx, double ty,
-                double ang)
+/* Edges from P+f clockwise (the stroker's only direction), by at most pi, to
+ * P+t (|f| = |t| = hw).  Interior points are placed every step while more
+ * than a step is left: cos(remaining angle) = f.t / hw^2, no atan2 needed. */
+static void arc(stroker *s, double px, double py, double fx, double fy, double tx, double ty)
 {
-    int k = (int)ceil(ang / s->step - 1e-6) - 1; /* interior points */
     double x0 = px + fx, y0 = py + fy, vx = fx, vy = fy;
-    for (int i = 0; i < k; i++) {
+    for (int i = 0; i < s->nsteps && vx * tx + vy * ty < s->cstop; i++) {
         double nx = vx * s->cs + vy * s->sn, ny = vy * s->cs - vx * s->sn;
         vx = nx;
         vy = ny;
@@ -119,7 +126,7 @@ static void join_curve(stroker *s, double px, double py, double fx, double fy, d
 {
     switch (s->join) {
     case LB_JOIN_ROUND:
-        arc(s, px, py, fx, fy, tx, ty, atan2(fabs(fx * ty - fy * tx), fx * tx + fy * ty));
+        arc(s, px, py, fx, fy, tx, ty);
         return;
     case LB_JOIN_MITER:
         /* miter length / hw = 1 / cos(turn / 2); cos^2(turn / 2) = (1 + dt) / 2 */
@@ -138,13 +145,19 @@ static void join_curve(stroker *s, double px, double py, double fx, double fy, d
 }
 
 /* The vertex P where segment a ends and segment b starts (their long sides
- * are emitted afterwards: the join may shorten them). */
+ * are emitted afterwards: the join may shorten them).
+ *
+ * What is emitted must not depend on the canvas (beyond leaving out pieces
+ * that lie wholly outside it), or tiles would not meet seamlessly: so the
+ * inner side is decided from the geometry alone, and a join culled because
+ * it lies outside the canvas is replaced by exactly its own edges reversed. */
 static void vertex(stroker *s, sseg *a, sseg *b)
 {
     const double px = a->bx, py = a->by;
     double cr = a->ux * b->uy - a->uy * b->ux, dt = a->ux * b->ux + a->uy * b->uy;
     bool straight = fabs(cr) < 1e-12 && dt > 0;
-    /* the outer side: +n when turning towards -n (cr < 0), else -n */
+    /* the outer side: +n when turning towards -n (cr < 0), else -n; the
+     * join runs from P+f to P+t */
     double fx, fy, tx, ty;
     if (cr <= 0) {
         fx = a->nx, fy = a->ny, tx = b->nx, ty = b->ny;
@@ -152,53 +165,62 @@ static void vertex(stroker *s, sseg *a, sseg *b)
         fx = -b->nx, fy = -b->ny, tx = -a->nx, ty = -a->ny;
     }
     bool jv = !straight && near_canvas(s, px, py, px, py, s->ext_join);
-    if (a->vis && b->vis && (straight || jv)) {
-        if (straight) {
-            E(s, px + a->nx, py + a->ny, px + b->nx, py + b->ny);
-            E(s, px - b->nx, py - b->ny, px - a->nx, py - a->ny);
-            return;
-        }
-        /* Inner side: the quads overlap in the quadrilateral P, P-o_a, X,
-         * P-o_b (X where the inner edges cross, hw tan(turn / 2) from the
-         * vertex along each).  When X lies on both quads' inner sides, the
-         * sides end at X: that takes the overlap out once, so the boundary
-         * pixels there are not over-counted (and saves two edges).
-         * Otherwise (short segments) the path goes through P, which is
-         * always right. */
-        double t2 = (1.0 - dt) / (1.0 + dt), hw2 = s->hw * s->hw;
-        bool inner_x = dt > -0.999 && hw2 * t2 <= a->len * a->len && hw2 * t2 <= b->len * b->len;
-        if (cr <= 0) {
+    if (!a->vis || !b->vis) {
+        /* raw pieces: quad end edge, quad start edge, closed wedge */
+        if (a->vis)
+            E(s, px + a->nx, py + a->ny, px - a->nx, py - a->ny);
+        if (b->vis)
+            E(s, px - b->nx, py - b->ny, px + b->nx, py + b->ny);
+        if (jv) {
+            E(s, px, py, px + fx, py + fy);
             join_curve(s, px, py, fx, fy, tx, ty, dt);
-            if (inner_x) {
-                double ix = px - (a->nx + b->nx) / (1.0 + dt), iy = py - (a->ny + b->ny) / (1.0 + dt);
-                a->rex = b->rsx = ix;
-                a->rey = b->rsy = iy;
-            } else {
-                E(s, px - b->nx, py - b->ny, px, py);
-                E(s, px, py, px - a->nx, py - a->ny);
-            }
-        } else {
-            if (inner_x) {
-                double ix = px + (a->nx + b->nx) / (1.0 + dt), iy = py + (a->ny + b->ny) / (1.0 + dt);
-                a->lex = b->lsx = ix;
-                a->ley = b->lsy = iy;
-            } else {
-                E(s, px + a->nx, py + a->ny, px, py);
-                E(s, px, py, px + b->nx, py + b->ny);
-            }
-            join_curve(s, px, py, fx, fy, tx, ty, dt);
+            E(s, px + tx, py + ty, px, py);
         }
         return;
     }
-    /* raw pieces: quad end edge, quad start edge, closed wedge */
-    if (a->vis)
-        E(s, px + a->nx, py + a->ny, px - a->nx, py - a->ny);
-    if (b->vis)
-        E(s, px - b->nx, py - b->ny, px + b->nx, py + b->ny);
+    if (straight) {
+        E(s, px + a->nx, py + a->ny, px + b->nx, py + b->ny);
+        E(s, px - b->nx, py - b->ny, px - a->nx, py - a->ny);
+        return;
+    }
+    /* Outer side: the join; or, when it is culled, the outer halves of the
+     * quads' end edges (that is the sum below minus the wedge). */
     if (jv) {
-        E(s, px, py, px + fx, py + fy);
         join_curve(s, px, py, fx, fy, tx, ty, dt);
-        E(s, px + tx, py + ty, px, py);
+    } else {
+        E(s, px + fx, py + fy, px, py);
+        E(s, px, py, px + tx, py + ty);
+    }
+    /* Inner side: the quads overlap in the quadrilateral P, P-o_a, X, P-o_b
+     * (X where the inner sides cross, hw tan(turn / 2) from the vertex along
+     * each).  When X lies on both quads' inner sides, the sides end at X:
+     * that takes the overlap out once, so the boundary pixels there are not
+     * over-counted (and saves two edges).  Otherwise the inner side goes
+     * through P, which is always right.  X is used only within s->xmax of P,
+     * so that a dash cut short far outside the canvas decides alike. */
+    bool inner_x = false;
+    if (dt > -0.999) {
+        double q = s->hw * s->hw * ((1.0 - dt) / (1.0 + dt)); /* (hw tan(turn / 2))^2 */
+        inner_x = q <= s->xmax * s->xmax && q <= a->len * a->len && q <= b->len * b->len;
+    }
+    if (cr <= 0) { /* inner side -n */
+        if (inner_x) {
+            double ix = px - (a->nx + b->nx) / (1.0 + dt), iy = py - (a->ny + b->ny) / (1.0 + dt);
+            a->rex = b->rsx = ix;
+            a->rey = b->rsy = iy;
+        } else {
+            E(s, px - b->nx, py - b->ny, px, py);
+            E(s, px, py, px - a->nx, py - a->ny);
+        }
+    } else { /* inner side +n */
+        if (inner_x) {
+            double ix = px + (a->nx + b->nx) / (1.0 + dt), iy = py + (a->ny + b->ny) / (1.0 + dt);
+            a->lex = b->lsx = ix;
+            a->ley = b->lsy = iy;
+        } else {
+            E(s, px + a->nx, py + a->ny, px, py);
+            E(s, px, py, px + b->nx, py + b->ny);
+        }
     }
 }
 
@@ -226,7 +248,7 @@ static void cap_start(stroker *s, const sseg *g)
         E(s, x - nx - hx, y - ny - hy, x + nx - hx, y + ny - hy);
         E(s, x + nx - hx, y + ny - hy, x + nx, y + ny);
     } else {
-        arc(s, x, y, -nx, -ny, nx, ny, M_PI);
+        arc(s, x, y, -nx, -ny, nx, ny);
     }
     if (!g->vis)
         E(s, x + nx, y + ny, x - nx, y - ny);
@@ -248,7 +270,7 @@ static void cap_end(stroker *s, const sseg *g)
         E(s, x + nx + hx, y + ny + hy, x - nx + hx, y - ny + hy);
         E(s, x - nx + hx, y - ny + hy, x - nx, y - ny);
     } else {
-        arc(s, x, y, nx, ny, -nx, -ny, M_PI);
+        arc(s, x, y, nx, ny, -nx, -ny);
     }
     if (!g->vis)
         E(s, x - nx, y - ny, x + nx, y + ny);
@@ -430,8 +452,10 @@ static bool clip_param(double ax, double ay, double dx, double dy, double x0, do
 static void dash_path(dasher *d, const double *p, size_t n, bool closed)
 {
     stroker *s = d->s;
-    /* beyond this margin no cap or join can reach the canvas */
-    double mg = fmax(s->ext_join, s->ext_cap) * 1.02 + s->hw + 2.0;
+    /* Beyond this margin no cap or join can reach the canvas, and a dash cut
+     * there is at least xmax from any vertex whose pieces reach the canvas
+     * (so its inner join is decided as if the dash were whole). */
+    double mg = fmax(s->ext_join, s->ext_cap) * 1.02 + 2.0 * (s->xmax + s->hw) + 2.0;
     size_t nseg = closed ? n : n - 1;
     for (size_t i = 0; i < nseg; i++) {
         size_t j = i + 1 < n ? i + 1 : 0;
@@ -539,21 +563,29 @@ double lb__stroke_emit(lb__rwork *w, const double *xy, size_t n, bool closed, co
     if (m == 0 || (m == 1 && nfinite < 2))
         return 1.0;
 
-    stroker s = {.w = w, .hw = 0.5 * st->width, .join = st->join, .cap = st->cap,
+    /* widths and miter limits beyond any sense are capped so that every
+     * computed point stays finite */
+    double width = st->width < 2 * LB__COORD_MAX ? st->width : 2 * LB__COORD_MAX;
+    stroker s = {.w = w, .hw = 0.5 * width, .join = st->join, .cap = st->cap,
                  .fw = w->fw, .fh = w->fh};
     if ((unsigned)s.join > LB_JOIN_BEVEL)
         s.join = LB_JOIN_MITER;
     if ((unsigned)s.cap > LB_CAP_SQUARE)
         s.cap = LB_CAP_BUTT;
     s.ml = st->miter_limit > 0 ? st->miter_limit : 2.0; /* 0 / NaN: the default */
+    if (s.ml > 1e6)
+        s.ml = 1e6;
     s.ext_join = s.join == LB_JOIN_MITER ? s.hw * fmax(s.ml, 1.0) : s.hw;
     s.ext_cap = s.cap == LB_CAP_SQUARE ? s.hw * M_SQRT2 : s.cap == LB_CAP_ROUND ? s.hw : 0;
+    s.xmax = 4.0 * s.hw; /* turns up to about 150 degrees */
     if (s.join == LB_JOIN_ROUND || s.cap == LB_CAP_ROUND) {
         int k = lb__circle_steps(s.hw);
-        s.step = 2.0 * M_PI / k;
-        s.cs = cos(s.step);
-        s.sn = sin(s.step);
+        double step = 2.0 * M_PI / k;
+        s.nsteps = k;
+        s.cs = cos(step);
+        s.sn = sin(step);
         s.rfac = lb__circle_rfac(k);
+        s.cstop = s.hw * s.hw * cos(step * (1.0 + 1e-6));
     }
 
     /* a stroke wholly inside the canvas needs no clipping */

@@ -240,3 +240,21 @@ lb_status lb_render_tile(const lb_render_layer *layers, size_t n, const lb_tms *
     double zoom = log2(156543.03392804097 / res);
     return lb_render_area(layers, n, minx, miny, maxx, maxy, zoom, scale, out, err);
 }
+
+int lb_snapshot_max_level(const lb_snapshot *s, double minx, double miny, double maxx,
+                          double maxy, lb_feature_box_pred pred, void *ud)
+{
+    const lb_snap_level *lv = &s->levels[s->nlevels - 1];
+    lb_idx_vec idx = {0};
+    lb_tiler__query(lv, minx, miny, maxx, maxy, &idx);
+    int best = -1;
+    for (size_t k = 0; k < idx.n; k++) {
+        const lb_snap_feat *f = &lv->feats[idx.v[k]];
+        const lb_feature_info *fi = &s->infos[f->info];
+        double box[4] = {f->minx, f->miny, f->maxx, f->maxy};
+        if ((int)fi->label.level > best && (!pred || pred(ud, fi, box)))
+            best = (int)fi->label.level;
+    }
+    free(idx.v);
+    return best;
+}

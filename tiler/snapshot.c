@@ -486,7 +486,8 @@ void lb_tiler__query(const lb_snap_level *lv, double minx, double miny, double m
             lvl[sp++] = (uint8_t)(l - 1);
         }
     }
-    qsort(out->v, out->n, sizeof *out->v, cmp_u32);
+    if (out->n > 1)
+        qsort(out->v, out->n, sizeof *out->v, cmp_u32);
 }
 
 const lb_snap_level *lb_tiler__level_for(const lb_snapshot *s, double res)

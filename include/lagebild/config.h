@@ -74,7 +74,24 @@ typedef struct lb_source_cfg {
     char *label_level_attr;    /* optional: per-feature level attribute */
     char *label_groups_attr;   /* optional: per-feature releasable-to attribute */
     char *label_caveats_attr;  /* optional: per-feature caveats attribute */
+    /* owner-set release rule: these groups see the source's features only
+     * generalised to cells of cell_m metres (0 groups: no such rule) */
+    uint64_t generalised_groups;
+    double generalised_cell_m;
 } lb_source_cfg;
+
+/* Crisis phases (the current one is operator state, see access.h). */
+typedef enum lb_phase {
+    LB_PHASE_VORBEREITUNG = 0,
+    LB_PHASE_VORSORGE,
+    LB_PHASE_SCHUTZ,
+    LB_PHASE_REAKTION,
+    LB_PHASE_REGENERATION,
+    LB_PHASE_COUNT
+} lb_phase;
+/* Canonical name ("Reaktion"), NULL if invalid; parse is case-insensitive. */
+const char *lb_phase_name(lb_phase p);
+lb_status lb_phase_parse(const char *s, lb_phase *out);
 
 typedef struct lb_layer_cfg {
     char *id; /* also the store table name: [a-z][a-z0-9_]* */
@@ -92,6 +109,41 @@ typedef struct lb_map_cfg {
     size_t nlayers;
 } lb_map_cfg;
 
+/* Layers granted only while the crisis phase is one of phases (bit per lb_phase). */
+typedef struct lb_phase_grant {
+    int line;
+    unsigned phases;
+    char **layers;
+    size_t nlayers;
+} lb_phase_grant;
+
+typedef struct lb_role_cfg {
+    char *id;
+    int line;
+    char *title;
+    lb_label clearance;  /* highest level, groups it belongs to, caveats it holds */
+    bool all_layers;     /* layers: ["*"] */
+    char **layers;       /* granted layer ids (always, unless all_layers) */
+    size_t nlayers;
+    lb_phase_grant *phase_grants;
+    size_t nphase_grants;
+    char *area;          /* optional area limit: resolved path of any OGR dataset */
+    char *area_layer;    /* optional OGR layer inside it */
+    char *area_crs;      /* optional CRS when the dataset declares none */
+    char *valid_from;    /* optional ISO 8601 start of the role's validity */
+    char *valid_to;      /* optional ISO 8601 end */
+} lb_role_cfg;
+
+typedef struct lb_token_cfg {
+    char *principal; /* the key: a principal name */
+    int line;
+    char *hash;      /* "sha256:<64 hex digits>" of the token */
+    char **roles;    /* role ids */
+    size_t nroles;
+    bool admin;      /* may read /metrics and use operator APIs */
+    bool revoked;
+} lb_token_cfg;
+
 typedef struct lb_config {
     char *path;       /* the config file as given */
     char *store_path; /* resolved path of the SpatiaLite store */
@@ -105,6 +157,11 @@ typedef struct lb_config {
     size_t nlayers;
     lb_map_cfg *maps;
     size_t nmaps;
+    lb_role_cfg *roles;
+    size_t nroles;
+    lb_token_cfg *tokens;
+    size_t ntokens;
+    int phase; /* initial crisis phase (lb_phase), -1 when not set */
 } lb_config;
 
 /*
@@ -119,6 +176,7 @@ void lb_config_free(lb_config *cfg);
 const lb_source_cfg *lb_config_source(const lb_config *cfg, const char *id);
 const lb_layer_cfg *lb_config_layer(const lb_config *cfg, const char *id);
 const lb_map_cfg *lb_config_map(const lb_config *cfg, const char *id);
+const lb_role_cfg *lb_config_role(const lb_config *cfg, const char *id);
 
 /* Index of a declared group / caveat name, or -1. */
 int lb_config_group_index(const lb_config *cfg, const char *name);

@@ -8,6 +8,13 @@
  * so a shape crossing a tile border continues seamlessly in the neighbour
  * tile when both are rendered with the same pixel offset.  Coverage is
  * computed exactly per pixel (signed-area accumulation), fill rule non-zero.
+ *
+ * Input hygiene: points with a NaN or infinite coordinate are skipped;
+ * coordinates are clamped to +-1e15 before any arithmetic.  No function
+ * fails: out of memory for scratch space, a shape is silently not drawn.
+ * Nothing allocates per call once a canvas's scratch has grown to its needs.
+ * A canvas (with its scratch) may be used by one thread at a time; distinct
+ * canvases are independent.
  */
 #ifndef LAGEBILD_RASTER_H
 #define LAGEBILD_RASTER_H
@@ -18,7 +25,8 @@
 
 #include "lagebild/status.h"
 
-/* A premultiplied 8-bit colour. */
+/* A premultiplied 8-bit colour (r, g, b <= a; larger channels are clamped
+ * to a when drawing). */
 typedef struct lb_rgba {
     uint8_t r, g, b, a;
 } lb_rgba;
@@ -31,14 +39,16 @@ lb_rgba lb_rgba_scale(lb_rgba c, double f);
 typedef struct lb_canvas {
     int width, height;
     uint8_t *px;   /* width*height*4 bytes, RGBA premultiplied, rows top to bottom */
-    void *work;    /* private scratch (coverage accumulation), owned by the canvas */
+    void *work;    /* private scratch (coverage accumulation), owned by the canvas:
+                      NULL or made by the rasterizer; never copy an lb_canvas */
 } lb_canvas;
 
-/* Allocate a transparent canvas (1 <= w,h <= 16384). */
+/* Allocate a transparent canvas (1 <= w,h <= 16384): LB_OK, LB_EINVAL for a
+ * bad size, LB_ENOMEM.  On failure *c is zeroed (lb_canvas_free is harmless). */
 lb_status lb_canvas_init(lb_canvas *c, int width, int height);
 void lb_canvas_free(lb_canvas *c);
 void lb_canvas_clear(lb_canvas *c);
-/* true when every pixel is fully transparent */
+/* true when every pixel is fully transparent (alpha 0) */
 bool lb_canvas_is_empty(const lb_canvas *c);
 /* dst = src over dst (both premultiplied, same size) */
 void lb_canvas_over(lb_canvas *dst, const lb_canvas *src);
@@ -54,7 +64,9 @@ typedef struct lb_ring {
 /*
  * Fill the union of rings (a polygon with holes, or several polygons) with
  * colour using the non-zero rule, anti-aliased, composited "over".  Rings
- * need not be closed explicitly.
+ * need not be closed explicitly; rings with fewer than 2 points are ignored.
+ * Holes need the opposite orientation of their outer ring; rings of the same
+ * orientation that overlap are simply filled (and not darker).
  */
 void lb_raster_fill(lb_canvas *c, const lb_ring *rings, size_t nrings, lb_rgba color);
 
@@ -64,19 +76,28 @@ typedef enum lb_cap { LB_CAP_BUTT, LB_CAP_ROUND, LB_CAP_SQUARE } lb_cap;
 #define LB_MAX_DASH 16
 
 typedef struct lb_stroke {
-    double width;       /* pixels */
+    double width;       /* pixels; <= 0 or NaN: nothing is drawn */
     lb_join join;
     lb_cap cap;
-    double miter_limit; /* as a multiple of width/2, e.g. 2 (MapLibre's default) */
-    double dash[LB_MAX_DASH]; /* on/off lengths in pixels; ndash == 0: solid */
+    double miter_limit; /* as a multiple of width/2, e.g. 2 (MapLibre's default):
+                           a miter longer than that becomes a bevel;
+                           <= 0 or NaN means 2 */
+    double dash[LB_MAX_DASH]; /* on/off lengths in pixels; ndash == 0: solid.
+                                 An odd list repeats (SVG); a negative or NaN
+                                 entry, or an all-zero list: solid.  Zero-length
+                                 dashes are dots with round or square caps. */
     size_t ndash;
-    double dash_offset;
+    double dash_offset; /* distance into the pattern at the path's start */
 } lb_stroke;
 
 /*
  * Stroke a path (closed: the last point joins the first) with the given
  * style, anti-aliased, composited "over" as ONE shape (overlapping parts of
- * a translucent line do not darken).
+ * a translucent line do not darken).  Dashes run on across vertices (and are
+ * joined there); on a closed path a dash running through the start point is
+ * joined there too.  A dash pattern with a period under half a pixel is
+ * drawn solid with its average coverage.  A path whose points all coincide
+ * is a dot for round and square caps; fewer than 2 points: nothing.
  */
 void lb_raster_stroke(lb_canvas *c, const lb_ring *path, bool closed, const lb_stroke *st,
                       lb_rgba color);
@@ -91,6 +112,12 @@ typedef enum lb_marker {
 /*
  * A point marker centred at (x,y): radius is half the marker's size in
  * pixels; the fill and an outline of stroke_width (0: none) are drawn.
+ *   circle:   radius r (a polygon within 0.05 px of the circle);
+ *   square:   side 2 r, axis-aligned;
+ *   triangle: equilateral, inscribed in the circle of radius r, apex up;
+ *   cross:    a plus of two bars from -r to r, each r / 2.5 thick.
+ * The outline is centred on the shape's edge (mitred corners) and drawn over
+ * the fill; a fill or stroke colour with alpha 0 is skipped.
  */
 void lb_raster_marker(lb_canvas *c, lb_marker shape, double x, double y, double radius,
                       lb_rgba fill, double stroke_width, lb_rgba stroke);

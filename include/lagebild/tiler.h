@@ -88,6 +88,16 @@ bool lb_snapshot_bounds(const lb_snapshot *s, double *minx, double *miny, double
 /* Decides per feature whether the requesting principal may see it. */
 typedef bool (*lb_feature_pred)(void *ud, const lb_feature_info *f);
 
+/* A predicate that also sees the feature's box (minx, miny, maxx, maxy) in the grid CRS. */
+typedef bool (*lb_feature_box_pred)(void *ud, const lb_feature_info *f, const double box[4]);
+
+/*
+ * Highest classification level (lb_level) among features whose box meets
+ * the given box and that pred accepts; -1 when there is none.
+ */
+int lb_snapshot_max_level(const lb_snapshot *s, double minx, double miny, double maxx,
+                          double maxy, lb_feature_box_pred pred, void *ud);
+
 typedef struct lb_render_layer {
     lb_snapshot *snap;
     const lb_style *style;

@@ -1,0 +1,450 @@
+/*
+ * This file implements the access decision: token authentication, per-layer
+ * grants of a principal at a time (roles, validity windows, crisis-phase
+ * grants, break-glass), the per-feature label check, and loading the roles'
+ * area limits with OGR.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cpl_error.h>
+#include <gdal.h>
+#include <ogr_api.h>
+#include <ogr_srs_api.h>
+
+#include "lagebild/access.h"
+#include "lagebild/audit.h"
+#include "lagebild/util.h"
+
+typedef struct area {
+    double **rings; /* lon/lat pairs */
+    size_t *counts;
+    size_t nrings;
+} area;
+
+typedef struct breakglass {
+    int role;
+    char *layer;
+    time_t until;
+    char *reason;
+} breakglass;
+
+typedef struct role_state {
+    time_t from, to; /* validity window; 0: open */
+    int area;        /* index into areas, -1 */
+} role_state;
+
+struct lb_access {
+    const lb_config *cfg;
+    role_state *roles;
+    area *areas;
+    size_t nareas;
+    pthread_mutex_t lock; /* guards phase and breakglass */
+    int phase;
+    breakglass *bg;
+    size_t nbg, bgcap;
+};
+
+/* Parse ISO 8601 date or date-time (Z or +hh:mm) to UTC seconds; -1 on error. */
+static time_t parse_time(const char *s)
+{
+    int y, mo, d, h = 0, mi = 0, sec = 0, n = 0;
+    if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3)
+        return -1;
+    const char *p = s + n;
+    int off = 0;
+    if (*p == 'T' || *p == ' ') {
+        int m = 0;
+        if (sscanf(p + 1, "%2d:%2d%n", &h, &mi, &m) != 2)
+            return -1;
+        p += 1 + m;
+        if (*p == ':') {
+            if (sscanf(p + 1, "%2d%n", &sec, &m) != 1)
+                return -1;
+            p += 1 + m;
+            if (*p == '.')
+                for (p++; *p >= '0' && *p <= '9'; p++)
+                    ;
+        }
+        if (*p == '+' || *p == '-') {
+            int oh = 0, om = 0;
+            if (sscanf(p + 1, "%2d:%2d", &oh, &om) < 1)
+                return -1;
+            off = (oh * 60 + om) * 60 * (*p == '-' ? -1 : 1);
+        }
+    }
+    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h,
+                    .tm_min = mi, .tm_sec = sec};
+    return timegm(&tm) - off;
+}
+
+static void add_ring(area *ar, OGRGeometryH ring)
+{
+    int n = OGR_G_GetPointCount(ring);
+    if (n < 3)
+        return;
+    double *xy = malloc((size_t)n * 2 * sizeof *xy);
+    double **nr = realloc(ar->rings, (ar->nrings + 1) * sizeof *nr);
+    size_t *nc = realloc(ar->counts, (ar->nrings + 1) * sizeof *nc);
+    if (nr)
+        ar->rings = nr;
+    if (nc)
+        ar->counts = nc;
+    if (!xy || !nr || !nc) {
+        free(xy);
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        xy[2 * i] = OGR_G_GetX(ring, i);
+        xy[2 * i + 1] = OGR_G_GetY(ring, i);
+    }
+    ar->rings[ar->nrings] = xy;
+    ar->counts[ar->nrings++] = (size_t)n;
+}
+
+static void add_polygons(area *ar, OGRGeometryH g)
+{
+    OGRwkbGeometryType t = wkbFlatten(OGR_G_GetGeometryType(g));
+    if (t == wkbPolygon) {
+        for (int i = 0; i < OGR_G_GetGeometryCount(g); i++)
+            add_ring(ar, OGR_G_GetGeometryRef(g, i));
+    } else if (t == wkbMultiPolygon || t == wkbGeometryCollection) {
+        for (int i = 0; i < OGR_G_GetGeometryCount(g); i++)
+            add_polygons(ar, OGR_G_GetGeometryRef(g, i));
+    }
+}
+
+/* Load the polygons of a role's area source, in EPSG:4326 lon/lat. */
+static lb_status load_area(const lb_role_cfg *r, area *ar, lb_error *err)
+{
+    CPLPushErrorHandler(CPLQuietErrorHandler);
+    GDALDatasetH ds = GDALOpenEx(r->area, GDAL_OF_VECTOR | GDAL_OF_READONLY, NULL, NULL, NULL);
+    CPLPopErrorHandler();
+    if (!ds)
+        return lb_fail(err, LB_ENOENT, "role '%s': cannot open area %s", r->id, r->area);
+    OGRLayerH lyr = r->area_layer ? GDALDatasetGetLayerByName(ds, r->area_layer)
+                                  : GDALDatasetGetLayer(ds, 0);
+    lb_status rc = LB_OK;
+    OGRSpatialReferenceH dst = OSRNewSpatialReference(NULL), src = NULL;
+    OGRCoordinateTransformationH ct = NULL;
+    if (!lyr) {
+        rc = lb_fail(err, LB_ENOENT, "role '%s': area %s has no layer %s", r->id, r->area,
+                     r->area_layer ? r->area_layer : "");
+        goto done;
+    }
+    OSRSetFromUserInput(dst, "EPSG:4326");
+    OSRSetAxisMappingStrategy(dst, OAMS_TRADITIONAL_GIS_ORDER);
+    OGRSpatialReferenceH fsrs = OGR_L_GetSpatialRef(lyr);
+    if (r->area_crs) {
+        src = OSRNewSpatialReference(NULL);
+        if (OSRSetFromUserInput(src, r->area_crs) != OGRERR_NONE) {
+            rc = lb_fail(err, LB_ECRS, "role '%s': unknown area CRS %s", r->id, r->area_crs);
+            goto done;
+        }
+    } else if (fsrs) {
+        src = OSRClone(fsrs);
+    } else {
+        rc = lb_fail(err, LB_ECRS, "role '%s': area %s declares no CRS (set area.crs)", r->id,
+                     r->area);
+        goto done;
+    }
+    OSRSetAxisMappingStrategy(src, OAMS_TRADITIONAL_GIS_ORDER);
+    if (!OSRIsSame(src, dst))
+        ct = OCTNewCoordinateTransformation(src, dst);
+    OGRFeatureH f;
+    OGR_L_ResetReading(lyr);
+    while ((f = OGR_L_GetNextFeature(lyr)) != NULL) {
+        OGRGeometryH g = OGR_F_GetGeometryRef(f);
+        if (g) {
+            OGRGeometryH c = OGR_G_Clone(g);
+            if (!ct || OGR_G_Transform(c, ct) == OGRERR_NONE)
+                add_polygons(ar, c);
+            OGR_G_DestroyGeometry(c);
+        }
+        OGR_F_Destroy(f);
+    }
+    if (ar->nrings == 0)
+        rc = lb_fail(err, LB_EGEOM, "role '%s': area %s holds no polygon", r->id, r->area);
+done:
+    if (ct)
+        OCTDestroyCoordinateTransformation(ct);
+    if (src)
+        OSRDestroySpatialReference(src);
+    OSRDestroySpatialReference(dst);
+    GDALClose(ds);
+    return rc;
+}
+
+void lb_access_free(lb_access *a)
+{
+    if (!a)
+        return;
+    for (size_t i = 0; i < a->nareas; i++) {
+        for (size_t r = 0; r < a->areas[i].nrings; r++)
+            free(a->areas[i].rings[r]);
+        free(a->areas[i].rings);
+        free(a->areas[i].counts);
+    }
+    for (size_t i = 0; i < a->nbg; i++) {
+        free(a->bg[i].layer);
+        free(a->bg[i].reason);
+    }
+    free(a->bg);
+    free(a->areas);
+    free(a->roles);
+    pthread_mutex_destroy(&a->lock);
+    free(a);
+}
+
+lb_status lb_access_new(const lb_config *cfg, lb_access **out, lb_error *err)
+{
+    lb_access *a = calloc(1, sizeof *a);
+    if (!a)
+        return lb_fail(err, LB_ENOMEM, "out of memory");
+    pthread_mutex_init(&a->lock, NULL);
+    a->cfg = cfg;
+    a->phase = cfg->phase;
+    a->roles = calloc(cfg->nroles ? cfg->nroles : 1, sizeof *a->roles);
+    a->areas = calloc(cfg->nroles ? cfg->nroles : 1, sizeof *a->areas);
+    if (!a->roles || !a->areas) {
+        lb_access_free(a);
+        return lb_fail(err, LB_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < cfg->nroles; i++) {
+        const lb_role_cfg *r = &cfg->roles[i];
+        role_state *rs = &a->roles[i];
+        rs->from = r->valid_from ? parse_time(r->valid_from) : 0;
+        rs->to = r->valid_to ? parse_time(r->valid_to) : 0;
+        rs->area = -1;
+        if (r->area) {
+            if (a->nareas >= 64) {
+                lb_access_free(a);
+                return lb_fail(err, LB_ECONFIG, "more than 64 area limits");
+            }
+            lb_status rc = load_area(r, &a->areas[a->nareas], err);
+            if (rc != LB_OK) {
+                a->nareas++; /* free what was loaded */
+                lb_access_free(a);
+                return rc;
+            }
+            rs->area = (int)a->nareas++;
+        }
+    }
+    *out = a;
+    return LB_OK;
+}
+
+const lb_token_cfg *lb_access_authenticate(const lb_access *a, const char *token)
+{
+    if (!token || !*token || strlen(token) > 256)
+        return NULL;
+    char h[72];
+    lb_token_hash(token, h);
+    const lb_token_cfg *found = NULL;
+    /* compare with every hash, no early exit: timing does not depend on which */
+    for (size_t i = 0; i < a->cfg->ntokens; i++) {
+        const lb_token_cfg *t = &a->cfg->tokens[i];
+        bool eq = lb_token_hash_equal(h, t->hash);
+        found = eq ? t : found;
+    }
+    return found && !found->revoked ? found : NULL;
+}
+
+int lb_access_phase(const lb_access *a)
+{
+    lb_access *m = (lb_access *)a;
+    pthread_mutex_lock(&m->lock);
+    int p = a->phase;
+    pthread_mutex_unlock(&m->lock);
+    return p;
+}
+
+void lb_access_set_phase(lb_access *a, int phase)
+{
+    pthread_mutex_lock(&a->lock);
+    a->phase = phase;
+    pthread_mutex_unlock(&a->lock);
+}
+
+static int role_index(const lb_config *cfg, const char *id)
+{
+    for (size_t i = 0; i < cfg->nroles; i++)
+        if (strcmp(cfg->roles[i].id, id) == 0)
+            return (int)i;
+    return -1;
+}
+
+lb_status lb_access_break_glass(lb_access *a, const char *role, const char *layer,
+                                time_t until, const char *reason, lb_error *err)
+{
+    int ri = role_index(a->cfg, role);
+    if (ri < 0)
+        return lb_fail(err, LB_ENOENT, "no role '%s'", role);
+    if (!lb_config_layer(a->cfg, layer))
+        return lb_fail(err, LB_ENOENT, "no layer '%s'", layer);
+    pthread_mutex_lock(&a->lock);
+    lb_status rc = LB_OK;
+    if (a->nbg == a->bgcap) {
+        size_t nc = a->bgcap ? a->bgcap * 2 : 8;
+        breakglass *p = realloc(a->bg, nc * sizeof *p);
+        if (!p)
+            rc = lb_fail(err, LB_ENOMEM, "out of memory");
+        else {
+            a->bg = p;
+            a->bgcap = nc;
+        }
+    }
+    if (rc == LB_OK) {
+        breakglass *b = &a->bg[a->nbg];
+        b->role = ri;
+        b->layer = lb_strdup(layer);
+        b->reason = lb_strdup(reason ? reason : "");
+        b->until = until;
+        if (!b->layer || !b->reason) {
+            free(b->layer);
+            free(b->reason);
+            rc = lb_fail(err, LB_ENOMEM, "out of memory");
+        } else {
+            a->nbg++;
+        }
+    }
+    pthread_mutex_unlock(&a->lock);
+    return rc;
+}
+
+static bool list_has(char **v, size_t n, const char *s)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i], s) == 0)
+            return true;
+    return false;
+}
+
+static int cmp_clearance(const void *pa, const void *pb)
+{
+    const lb_clearance *x = pa, *y = pb;
+    if (x->label.level != y->label.level)
+        return x->label.level < y->label.level ? -1 : 1;
+    if (x->label.groups != y->label.groups)
+        return x->label.groups < y->label.groups ? -1 : 1;
+    if (x->label.caveats != y->label.caveats)
+        return x->label.caveats < y->label.caveats ? -1 : 1;
+    return (x->area > y->area) - (x->area < y->area);
+}
+
+static void note_expiry(time_t *exp, time_t t, time_t now)
+{
+    if (t > now && (*exp == 0 || t < *exp))
+        *exp = t;
+}
+
+bool lb_access_layer(const lb_access *a, const lb_token_cfg *principal, const char *layer,
+                     time_t now, lb_grant *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!principal)
+        return false;
+    const lb_config *cfg = a->cfg;
+    lb_access *m = (lb_access *)a;
+    pthread_mutex_lock(&m->lock);
+    int phase = a->phase;
+    for (size_t k = 0; k < principal->nroles; k++) {
+        int ri = role_index(cfg, principal->roles[k]);
+        if (ri < 0)
+            continue;
+        const lb_role_cfg *r = &cfg->roles[ri];
+        const role_state *rs = &a->roles[ri];
+        if ((rs->from && now < rs->from) || (rs->to && now >= rs->to)) {
+            note_expiry(&out->expires, rs->from, now); /* becomes valid later */
+            continue;
+        }
+        note_expiry(&out->expires, rs->to, now);
+        bool granted = r->all_layers || list_has(r->layers, r->nlayers, layer);
+        for (size_t g = 0; !granted && g < r->nphase_grants; g++)
+            granted = phase >= 0 && (r->phase_grants[g].phases & (1u << phase)) &&
+                      list_has(r->phase_grants[g].layers, r->phase_grants[g].nlayers, layer);
+        for (size_t b = 0; b < a->nbg; b++) {
+            if (a->bg[b].role != ri || strcmp(a->bg[b].layer, layer) != 0)
+                continue;
+            if (a->bg[b].until > now) {
+                if (!granted)
+                    note_expiry(&out->expires, a->bg[b].until, now);
+                granted = true;
+            }
+        }
+        if (!granted || out->n == LB_GRANT_MAX)
+            continue;
+        lb_clearance c = {.label = r->clearance, .area = rs->area};
+        bool dup = false;
+        for (int i = 0; i < out->n; i++)
+            dup |= cmp_clearance(&out->c[i], &c) == 0;
+        if (!dup)
+            out->c[out->n++] = c;
+    }
+    pthread_mutex_unlock(&m->lock);
+    if (out->n == 0)
+        return false;
+    qsort(out->c, (size_t)out->n, sizeof out->c[0], cmp_clearance);
+    out->area_limited = true;
+    for (int i = 0; i < out->n; i++) {
+        if (out->c[i].area < 0)
+            out->area_limited = false;
+        else
+            out->areas |= 1ULL << out->c[i].area;
+    }
+    if (!out->area_limited)
+        out->areas = 0;
+    size_t len = 0;
+    for (int i = 0; i < out->n; i++) {
+        int w = snprintf(out->canon + len, sizeof out->canon - len, "%s%d.%llx.%llx.%d",
+                         i ? ";" : "", (int)out->c[i].label.level,
+                         (unsigned long long)out->c[i].label.groups,
+                         (unsigned long long)out->c[i].label.caveats, out->c[i].area);
+        if (w > 0 && (size_t)w < sizeof out->canon - len)
+            len += (size_t)w;
+    }
+    uint64_t h = lb_fnv1a(LB_FNV_INIT, out->canon, len);
+    out->key = h ? h : 1;
+    return true;
+}
+
+static bool clears(const lb_label *c, const lb_label *f)
+{
+    return f->level <= c->level && (f->caveats & ~c->caveats) == 0 &&
+           (f->groups == 0 || (f->groups & c->groups) != 0);
+}
+
+bool lb_grant_allows(const lb_grant *g, const lb_label *label)
+{
+    for (int i = 0; i < g->n; i++)
+        if (clears(&g->c[i].label, label))
+            return true;
+    return false;
+}
+
+bool lb_grant_allows_generalised(const lb_grant *g, const lb_label *label,
+                                 const lb_source_cfg *src)
+{
+    if (!src || !src->generalised_groups || lb_grant_allows(g, label))
+        return false;
+    for (int i = 0; i < g->n; i++) {
+        const lb_label *c = &g->c[i].label;
+        if (label->level <= c->level && (label->caveats & ~c->caveats) == 0 &&
+            (c->groups & src->generalised_groups) != 0)
+            return true;
+    }
+    return false;
+}
+
+size_t lb_access_area_count(const lb_access *a) { return a->nareas; }
+
+const double *const *lb_access_area_rings(const lb_access *a, size_t i, const size_t **counts,
+                                          size_t *nrings)
+{
+    *counts = a->areas[i].counts;
+    *nrings = a->areas[i].nrings;
+    return (const double *const *)a->areas[i].rings;
+}

@@ -1,0 +1,100 @@
+/*
+ * lagebild — access: who may see which layers, features and areas.
+ *
+ * An lb_access is built from a config (roles, tokens) and holds the operator
+ * state that changes at run time: the crisis phase and break-glass grants.
+ * Per request:
+ *   token --lb_access_authenticate--> principal
+ *   principal x layer x now --lb_access_layer--> lb_grant (or "not visible")
+ *   grant x feature label --lb_grant_allows--> visible or not
+ * The grant's key (lb_grant_key) is canonical: two principals whose rights on
+ * a layer are equal get the same key, different rights never do; every cache
+ * entry derived from a layer includes it.
+ *
+ * Semantics (docs/access.md): a role sees a feature of a layer granted to it
+ * when level <= clearance level, every caveat of the feature is held by the
+ * role, and releasable_to intersects the role's groups (empty releasable_to:
+ * no releasability restriction).  Roles of one principal combine as a union.
+ * A layer granted by an area-limited role is clipped to the area (union of
+ * the areas of the granting roles; no limit if any granting role has none).
+ * Owner-set release rules let groups see a source's features only
+ * generalised (positions snapped to cells).
+ */
+#ifndef LAGEBILD_ACCESS_H
+#define LAGEBILD_ACCESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "lagebild/config.h"
+#include "lagebild/status.h"
+
+typedef struct lb_access lb_access;
+
+/* Build from cfg (which must outlive it); loads the roles' area limits. */
+lb_status lb_access_new(const lb_config *cfg, lb_access **out, lb_error *err);
+void lb_access_free(lb_access *a);
+
+/*
+ * The principal holding token, or NULL for a missing, malformed, unknown or
+ * revoked token.  Compares against every configured hash in constant time.
+ */
+const lb_token_cfg *lb_access_authenticate(const lb_access *a, const char *token);
+
+/* Operator state: the crisis phase (-1: none) and break-glass grants. */
+int lb_access_phase(const lb_access *a);
+void lb_access_set_phase(lb_access *a, int phase);
+/*
+ * Break-glass: grant role a layer until `until`, under the role's own
+ * clearance and area limit, for the logged reason.  It expires by itself.
+ * Returns LB_ENOENT for an unknown role or layer.
+ */
+lb_status lb_access_break_glass(lb_access *a, const char *role, const char *layer,
+                                time_t until, const char *reason, lb_error *err);
+
+#define LB_GRANT_MAX 8
+
+/* One clearance under which a layer is visible. */
+typedef struct lb_clearance {
+    lb_label label;  /* level, groups, caveats of the role */
+    int area;        /* index of the area limit, -1: none */
+} lb_clearance;
+
+/* What a principal may see of one layer, now. */
+typedef struct lb_grant {
+    lb_clearance c[LB_GRANT_MAX];
+    int n;
+    bool area_limited;   /* every clearance has an area: clip to their union */
+    uint64_t areas;      /* bit per area index in the union (when area_limited) */
+    uint64_t key;        /* hash of canon (0 never used) */
+    char canon[LB_GRANT_MAX * 56]; /* canonical text of these rights, for cache keys */
+    time_t expires;      /* when this grant may change (window end, break-glass expiry), 0: never */
+} lb_grant;
+
+/*
+ * The rights of principal on layer at time now: false when the layer is not
+ * visible to it at all (not granted, role outside its validity window, phase
+ * grant not in force).
+ */
+bool lb_access_layer(const lb_access *a, const lb_token_cfg *principal, const char *layer,
+                     time_t now, lb_grant *out);
+
+/* Whether a feature with label may be shown under the grant (exactly). */
+bool lb_grant_allows(const lb_grant *g, const lb_label *label);
+
+/*
+ * Whether the feature may be shown generalised: not allowed exactly, but its
+ * source's release rule names a group of a clearance whose level and caveats
+ * suffice.
+ */
+bool lb_grant_allows_generalised(const lb_grant *g, const lb_label *label,
+                                 const lb_source_cfg *src);
+
+/* Area limits: count and, per index, the polygon rings in EPSG:4326. */
+size_t lb_access_area_count(const lb_access *a);
+/* Rings of area i as lon/lat pairs; *nrings rings, ring r has counts[r] points. */
+const double *const *lb_access_area_rings(const lb_access *a, size_t i, const size_t **counts,
+                                          size_t *nrings);
+
+#endif

@@ -1,0 +1,165 @@
+/*
+ * This file implements the tile cache: a byte-budgeted LRU map from a key
+ * string to an immutable byte string (a PNG, or a layer's raw premultiplied
+ * canvas).  Keys spell out everything the content depends on (layer
+ * revisions, the canonical access grant, grid, tile, scale, state
+ * generation) and are compared in full (a hash only picks the bucket, so no
+ * hash collision can hand one principal another's tile), so
+ * entries never need invalidation for correctness: a new revision or other
+ * rights simply produce other keys, and old entries age out.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server_int.h"
+
+typedef struct entry {
+    uint64_t hash;
+    char *key;
+    uint8_t *data;
+    size_t len;
+    struct entry *hnext;            /* hash chain */
+    struct entry *prev, *next;      /* LRU list, most recent first */
+} entry;
+
+struct lb_cache {
+    pthread_mutex_t lock;
+    entry **buckets;
+    size_t nbuckets;
+    entry *head, *tail;
+    size_t bytes, max_bytes;
+};
+
+lb_cache *lb_cache_new(size_t max_bytes)
+{
+    lb_cache *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->nbuckets = 1 << 16;
+    c->buckets = calloc(c->nbuckets, sizeof *c->buckets);
+    if (!c->buckets) {
+        free(c);
+        return NULL;
+    }
+    c->max_bytes = max_bytes;
+    pthread_mutex_init(&c->lock, NULL);
+    return c;
+}
+
+static void unlink_lru(lb_cache *c, entry *e)
+{
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        c->head = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        c->tail = e->prev;
+    e->prev = e->next = NULL;
+}
+
+static void push_front(lb_cache *c, entry *e)
+{
+    e->next = c->head;
+    e->prev = NULL;
+    if (c->head)
+        c->head->prev = e;
+    c->head = e;
+    if (!c->tail)
+        c->tail = e;
+}
+
+static void remove_entry(lb_cache *c, entry *e)
+{
+    entry **pp = &c->buckets[e->hash & (c->nbuckets - 1)];
+    while (*pp && *pp != e)
+        pp = &(*pp)->hnext;
+    if (*pp)
+        *pp = e->hnext;
+    unlink_lru(c, e);
+    c->bytes -= e->len + sizeof *e + strlen(e->key);
+    free(e->data);
+    free(e->key);
+    free(e);
+}
+
+void lb_cache_clear(lb_cache *c)
+{
+    pthread_mutex_lock(&c->lock);
+    while (c->tail)
+        remove_entry(c, c->tail);
+    pthread_mutex_unlock(&c->lock);
+}
+
+void lb_cache_free(lb_cache *c)
+{
+    if (!c)
+        return;
+    lb_cache_clear(c);
+    pthread_mutex_destroy(&c->lock);
+    free(c->buckets);
+    free(c);
+}
+
+uint8_t *lb_cache_get(lb_cache *c, const char *key, size_t *len)
+{
+    uint8_t *copy = NULL;
+    uint64_t h = lb_fnv1a(LB_FNV_INIT, key, strlen(key));
+    pthread_mutex_lock(&c->lock);
+    for (entry *e = c->buckets[h & (c->nbuckets - 1)]; e; e = e->hnext) {
+        if (e->hash != h || strcmp(e->key, key) != 0)
+            continue;
+        copy = malloc(e->len ? e->len : 1);
+        if (copy) {
+            memcpy(copy, e->data, e->len);
+            *len = e->len;
+            unlink_lru(c, e);
+            push_front(c, e);
+        }
+        break;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return copy;
+}
+
+void lb_cache_put(lb_cache *c, const char *key, const uint8_t *data, size_t len)
+{
+    if (len + sizeof(entry) > c->max_bytes / 4)
+        return; /* never let one entry evict a large part of the cache */
+    entry *e = malloc(sizeof *e);
+    uint8_t *d = malloc(len ? len : 1);
+    char *k = lb_strdup(key);
+    if (!e || !d || !k) {
+        free(e);
+        free(d);
+        free(k);
+        return;
+    }
+    memcpy(d, data, len);
+    uint64_t h = lb_fnv1a(LB_FNV_INIT, key, strlen(key));
+    *e = (entry){.hash = h, .key = k, .data = d, .len = len};
+    pthread_mutex_lock(&c->lock);
+    for (entry *o = c->buckets[h & (c->nbuckets - 1)]; o; o = o->hnext)
+        if (o->hash == h && strcmp(o->key, key) == 0) {
+            remove_entry(c, o);
+            break;
+        }
+    entry **b = &c->buckets[h & (c->nbuckets - 1)];
+    e->hnext = *b;
+    *b = e;
+    push_front(c, e);
+    c->bytes += len + sizeof *e + strlen(k);
+    while (c->bytes > c->max_bytes && c->tail)
+        remove_entry(c, c->tail);
+    pthread_mutex_unlock(&c->lock);
+}
+
+size_t lb_cache_bytes(lb_cache *c)
+{
+    pthread_mutex_lock(&c->lock);
+    size_t b = c->bytes;
+    pthread_mutex_unlock(&c->lock);
+    return b;
+}

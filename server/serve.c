@@ -1,0 +1,229 @@
+/*
+ * This file implements `lagebild serve`: it builds the serving state, starts
+ * civetweb on the given address, routes every request through
+ * lb_routes_dispatch, reloads the config on SIGHUP (a bad config keeps the
+ * old state and logs why) and drains in-flight requests on SIGTERM/SIGINT.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "server_int.h"
+
+int lb_cmd_serve(int argc, char **argv);
+
+static volatile sig_atomic_t got_hup, got_term;
+
+static void on_signal(int sig)
+{
+    if (sig == SIGHUP)
+        got_hup = 1;
+    else
+        got_term = 1;
+}
+
+#define LB_MAX_SEGS 12
+
+static int handle(struct mg_connection *conn, void *cbdata)
+{
+    lb_server *srv = cbdata;
+    lb_req r = {.conn = conn, .ri = mg_get_request_info(conn), .srv = srv};
+    atomic_fetch_add(&srv->requests, 1);
+    r.st = lb_server_state(srv);
+    const char *uri = r.ri->local_uri ? r.ri->local_uri : "/";
+    bool ok = strlen(uri) < 2048;
+    /* split into segments */
+    const char *p = uri;
+    while (ok && *p) {
+        while (*p == '/')
+            p++;
+        if (!*p)
+            break;
+        const char *e = strchr(p, '/');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (r.nseg == LB_MAX_SEGS || n > 256) {
+            ok = false;
+            break;
+        }
+        r.segs[r.nseg] = strndup(p, n);
+        if (!r.segs[r.nseg]) {
+            ok = false;
+            break;
+        }
+        r.nseg++;
+        p += n;
+    }
+    if (!ok)
+        lb_http_not_found(&r);
+    else
+        lb_routes_dispatch(&r);
+    for (int i = 0; i < r.nseg; i++)
+        free(r.segs[i]);
+    lb_state_release(r.st);
+    return 1; /* handled: civetweb sends nothing more */
+}
+
+static int log_message(const struct mg_connection *conn, const char *message)
+{
+    (void)conn;
+    fprintf(stderr, "lagebild: http: %s\n", message);
+    return 1;
+}
+
+static const char usage[] =
+    "usage: lagebild serve --config FILE [--listen HOST:PORT] [--threads N]\n"
+    "                      [--audit FILE] [--cache-mb N]\n"
+    "\n"
+    "Serves XYZ tiles, TileJSON and the operator API per principal.\n"
+    "\n"
+    "  -c, --config FILE    the YAML config\n"
+    "  -l, --listen ADDR    address to bind (default 127.0.0.1:8080; port 0 picks a free one)\n"
+    "  -t, --threads N      worker threads (default 8)\n"
+    "  -a, --audit FILE     append-only audit log (default: the store path + .audit.jsonl)\n"
+    "      --cache-mb N     tile cache budget in MiB (default 256)\n"
+    "\n"
+    "Prints 'listening on http://HOST:PORT' once ready.  SIGHUP reloads the config\n"
+    "(a bad config keeps the running one); SIGTERM drains in-flight requests.\n";
+
+int lb_cmd_serve(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'}, {"listen", required_argument, NULL, 'l'},
+        {"threads", required_argument, NULL, 't'}, {"audit", required_argument, NULL, 'a'},
+        {"cache-mb", required_argument, NULL, 'm'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config = NULL, *listen = "127.0.0.1:8080", *audit_path = NULL;
+    long threads = 8, cache_mb = 256;
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":c:l:t:a:h", longopts, NULL)) != -1) {
+        char *end;
+        switch (c) {
+        case 'c': config = optarg; break;
+        case 'l': listen = optarg; break;
+        case 'a': audit_path = optarg; break;
+        case 't':
+            threads = strtol(optarg, &end, 10);
+            if (*end || threads < 1 || threads > 256) {
+                fprintf(stderr, "lagebild serve: --threads needs 1..256\n");
+                return 2;
+            }
+            break;
+        case 'm':
+            cache_mb = strtol(optarg, &end, 10);
+            if (*end || cache_mb < 1 || cache_mb > 65536) {
+                fprintf(stderr, "lagebild serve: --cache-mb needs 1..65536\n");
+                return 2;
+            }
+            break;
+        case 'h': fputs(usage, stdout); return 0;
+        default:
+            fprintf(stderr, "lagebild serve: bad option %s\n%s", argv[optind - 1], usage);
+            return 2;
+        }
+    }
+    if (!config || optind < argc) {
+        fprintf(stderr, "lagebild serve: --config FILE is required\n%s", usage);
+        return 2;
+    }
+
+    lb_fusion_init();
+    lb_server srv = {.config_path = config, .listen = listen, .threads = (int)threads};
+    srv.started = lb_now();
+    pthread_mutex_init(&srv.state_lock, NULL);
+    char *diag = NULL;
+    int rc = 1;
+    if (lb_state_build(config, &srv.state, &diag) != LB_OK) {
+        fputs(diag ? diag : "lagebild serve: cannot load the config\n", stderr);
+        free(diag);
+        goto out;
+    }
+    free(diag);
+    srv.cache = lb_cache_new((size_t)cache_mb << 20);
+    lb_buf ap = {0};
+    if (!audit_path) {
+        lb_buf_printf(&ap, "%s.audit.jsonl", srv.state->cfg->store_path);
+        audit_path = ap.data;
+    }
+    lb_error err;
+    if (lb_audit_open(audit_path, &srv.audit, &err) != LB_OK) {
+        fprintf(stderr, "lagebild serve: %s\n", err.msg);
+        lb_buf_free(&ap);
+        goto out;
+    }
+    lb_buf_free(&ap);
+
+    char nthreads[16];
+    snprintf(nthreads, sizeof nthreads, "%ld", threads);
+    const char *options[] = {
+        "listening_ports", listen,
+        "num_threads", nthreads,
+        "request_timeout_ms", "15000",
+        "max_request_size", "16384",
+        "enable_keep_alive", "yes",
+        "keep_alive_timeout_ms", "5000",
+        NULL,
+    };
+    struct mg_callbacks cb = {.log_message = log_message};
+    mg_init_library(0);
+    srv.ctx = mg_start(&cb, &srv, options);
+    if (!srv.ctx) {
+        fprintf(stderr, "lagebild serve: cannot listen on %s\n", listen);
+        goto out;
+    }
+    mg_set_request_handler(srv.ctx, "/", handle, &srv);
+    struct mg_server_port ports[4];
+    int np = mg_get_server_ports(srv.ctx, 4, ports);
+    srv.port = np > 0 ? ports[0].port : 0;
+    char host[128];
+    snprintf(host, sizeof host, "%s", listen);
+    char *colon = strrchr(host, ':');
+    if (colon)
+        *colon = '\0';
+    printf("listening on http://%s:%d\n", host, srv.port);
+    fflush(stdout);
+
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    while (!got_term) {
+        usleep(100 * 1000);
+        if (got_hup) {
+            got_hup = 0;
+            lb_state *ns = NULL;
+            char *d = NULL;
+            if (lb_state_build(config, &ns, &d) == LB_OK) {
+                pthread_mutex_lock(&srv.state_lock);
+                lb_state *old = srv.state;
+                srv.state = ns;
+                pthread_mutex_unlock(&srv.state_lock);
+                lb_state_release(old);
+                atomic_fetch_add(&srv.reloads, 1);
+                fprintf(stderr, "lagebild serve: reloaded %s\n", config);
+            } else {
+                atomic_fetch_add(&srv.reload_failures, 1);
+                fprintf(stderr, "lagebild serve: reload of %s failed, keeping the running config:\n%s",
+                        config, d ? d : "");
+            }
+            free(d);
+        }
+    }
+    fprintf(stderr, "lagebild serve: stopping (draining requests)\n");
+    mg_stop(srv.ctx);
+    rc = 0;
+out:
+    lb_audit_close(srv.audit);
+    lb_cache_free(srv.cache);
+    lb_state_release(srv.state);
+    pthread_mutex_destroy(&srv.state_lock);
+    lb_fusion_cleanup();
+    return rc;
+}

@@ -1,0 +1,149 @@
+/*
+ * Private interfaces of the HTTP service (server/): the serving state, the
+ * route table, response helpers and the tile cache.
+ */
+#ifndef LB_SERVER_INT_H
+#define LB_SERVER_INT_H
+
+#include <civetweb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lagebild/access.h"
+#include "lagebild/audit.h"
+#include "lagebild/config.h"
+#include "lagebild/fusion.h"
+#include "lagebild/style.h"
+#include "lagebild/tiler.h"
+#include "lagebild/util.h"
+
+#define LB_NGRIDS 2
+
+/* Area limit rings projected to one grid's CRS. */
+typedef struct lb_srv_area {
+    lb_ring *rings;
+    double *xy;
+    size_t nrings;
+} lb_srv_area;
+
+typedef struct lb_srv_layer {
+    const lb_layer_cfg *cfg;
+    lb_style *style;
+    lb_snapshot *snap[LB_NGRIDS]; /* per grid */
+    char updated_at[32];          /* when the layer's data last changed (UTC) */
+} lb_srv_layer;
+
+/*
+ * Everything a request reads, immutable once built and reference-counted:
+ * a reload builds a new state beside the old and swaps it in.
+ */
+typedef struct lb_state {
+    atomic_int refs;
+    lb_config *cfg;
+    lb_access *access;
+    lb_srv_layer *layers; /* parallel to cfg->layers */
+    lb_srv_area *areas[LB_NGRIDS]; /* per grid, per access area */
+    uint64_t generation;
+} lb_state;
+
+typedef struct lb_cache lb_cache;
+
+typedef struct lb_server {
+    const char *config_path;
+    const char *listen;
+    int threads;
+    struct mg_context *ctx;
+    pthread_mutex_t state_lock;
+    lb_state *state;
+    lb_cache *cache;
+    lb_audit *audit;
+    int port; /* actual listening port */
+    /* metrics */
+    atomic_ullong requests, tiles_rendered, cache_hits, not_found, unauthorized, errors;
+    atomic_ullong reloads, reload_failures;
+    double started;
+} lb_server;
+
+/* The current state with a reference held (release with lb_state_release). */
+lb_state *lb_server_state(lb_server *srv);
+void lb_state_release(lb_state *st);
+lb_status lb_state_build(const char *config_path, lb_state **out, char **diag);
+
+/* ---- request context ---- */
+
+typedef struct lb_req {
+    struct mg_connection *conn;
+    const struct mg_request_info *ri;
+    lb_server *srv;
+    lb_state *st;
+    const lb_token_cfg *principal; /* NULL: not authenticated */
+    bool token_in_query;
+    const char *token; /* as presented (for TileJSON URLs), NULL if header */
+    char *segs[12];    /* path segments (decoded, owned) */
+    int nseg;
+} lb_req;
+
+/* ---- responses (http.c) ---- */
+
+void lb_http_send(lb_req *r, int status, const char *ctype, const void *body, size_t len,
+                  const char *extra_headers);
+/* The single "not found / not cleared" answer: identical bytes in every case. */
+void lb_http_not_found(lb_req *r);
+void lb_http_unauthorized(lb_req *r);
+void lb_http_error(lb_req *r, int status, const char *msg);
+/* Value of query parameter name (case-insensitive key), URL-decoded into buf. */
+bool lb_http_query(const lb_req *r, const char *name, char *buf, size_t n);
+
+/* ---- tile cache (cache.c) ---- */
+
+lb_cache *lb_cache_new(size_t max_bytes);
+void lb_cache_free(lb_cache *c);
+/* Copy of the cached bytes for key (caller frees), or NULL. */
+uint8_t *lb_cache_get(lb_cache *c, const char *key, size_t *len);
+void lb_cache_put(lb_cache *c, const char *key, const uint8_t *data, size_t len);
+void lb_cache_clear(lb_cache *c);
+size_t lb_cache_bytes(lb_cache *c);
+
+/* ---- rendering for a principal (maps.c) ---- */
+
+/* Render map tile for r->principal; 0 and *png when done, else HTTP status. */
+int lb_maps_render_tile(lb_req *r, const lb_map_cfg *map, int grid, int z, long x, long y,
+                        int scale, uint8_t **png, size_t *len, char etag[40]);
+
+lb_status lb_maps_render_layer_area(lb_state *st, const lb_srv_layer *L, const lb_grant *g,
+                                    int grid, double minx, double miny, double maxx,
+                                    double maxy, double zoom, double scale, lb_canvas *c);
+
+/* The map's layers visible to r->principal now, with their grants; returns the count. */
+int lb_maps_visible(lb_req *r, const lb_map_cfg *map, const lb_srv_layer **layers,
+                    lb_grant *grants);
+
+/* Render a static map of bbox (grid CRS) to a canvas for r->principal, on all cores. */
+int lb_maps_render_static(lb_req *r, const lb_map_cfg *map, int grid, double minx, double miny,
+                          double maxx, double maxy, lb_canvas *out);
+
+/* WMTS (wmts.c) */
+void lb_wmts_capabilities(lb_req *r);
+void lb_wmts_kvp(lb_req *r);
+void lb_wmts_rest(lb_req *r);
+/* Shared tile answer used by XYZ, WMTS KVP and REST. */
+void lb_serve_tile(lb_req *r, const char *map_id, int grid, long z, long x, long y, int scale);
+/* Send text, gzip-compressed when the client accepts it. */
+void lb_http_send_text(lb_req *r, int status, const char *ctype, const char *body, size_t len,
+                       const char *extra);
+
+/* Viewer support (viewer.c) */
+void lb_viewer_layers(lb_req *r);
+void lb_viewer_classification(lb_req *r);
+void lb_viewer_file(lb_req *r);
+void lb_viewer_page(lb_req *r);
+
+/* Append an audit record for a request that released data (routes.c). */
+void lb_audit_request(lb_req *r, const char *resource, const char *outcome);
+
+/* Handlers (routes.c) */
+void lb_routes_dispatch(lb_req *r);
+
+#endif
