@@ -5,6 +5,8 @@
 #ifndef LB_FUSION_INT_H
 #define LB_FUSION_INT_H
 
+#include <pthread.h>
+
 #include <gdal.h>
 #include <ogr_api.h>
 #include <ogr_srs_api.h>
@@ -16,6 +18,8 @@ struct lb_store {
     sqlite3 *db;
     void *splite_cache; /* libspatialite connection cache */
     char *path;
+    pthread_t checkpointer; /* see lb_store__checkpoint_start */
+    bool checkpointing;
 };
 
 /* ---- crs.c ---- */
@@ -51,6 +55,15 @@ void lb_gdal__errors_pop(void);
 /* ---- store.c ---- */
 
 lb_status lb_store__exec(lb_store *st, const char *sql, lb_error *err);
+/*
+ * Checkpoint the WAL in the background (a thread with its own connection,
+ * SQLITE_CHECKPOINT_PASSIVE), so that copying a committed source into the
+ * database file overlaps with ingesting the next one; the ingest connection
+ * runs with wal_autocheckpoint=0.  _wait joins the thread (lb_store_close
+ * does too).
+ */
+void lb_store__checkpoint_start(lb_store *st);
+void lb_store__checkpoint_wait(lb_store *st);
 lb_status lb_store__begin(lb_store *st, lb_error *err);
 lb_status lb_store__commit(lb_store *st, lb_error *err);
 void lb_store__rollback(lb_store *st);
@@ -68,27 +81,32 @@ lb_status lb_store__bump_layer(lb_store *st, const char *layer, int64_t *rev, lb
  * builds and runs an SQL string per row).  lb_store__bulk_begin drops the
  * INSERT and DELETE ones of the table (keeping their SQL from sqlite_master),
  * lb_store__bulk_delete_source and lb_store__bulk_inserted do their work
- * once per statement, and lb_store__bulk_end recreates them verbatim, in
- * their original order, before COMMIT.  A rollback brings them back too, so
- * no committed state and no reader ever sees the table without them.
+ * once per statement (or leave the R*Tree to be rebuilt packed), and
+ * lb_store__bulk_end rebuilds the R*Tree if needed and recreates the
+ * triggers verbatim, in their original order, before COMMIT.  A rollback
+ * brings them back too, so no committed state and no reader ever sees the
+ * table without them.
  */
 #define LB_STORE_BULK_TRIGGERS 5
 typedef struct lb_store__bulk {
     char *layer;
     size_t n;
     char *name[LB_STORE_BULK_TRIGGERS], *sql[LB_STORE_BULK_TRIGGERS];
-    unsigned roles; /* which triggers were dropped (store.c) */
+    unsigned roles;  /* which triggers were dropped (store.c) */
+    char *rtree_sql; /* CREATE statement of the R*Tree when it may be rebuilt */
+    int64_t others;  /* rows of other sources in the table, -1 unknown */
+    bool rebuild;    /* rebuild the R*Tree in lb_store__bulk_end */
 } lb_store__bulk;
 lb_status lb_store__bulk_begin(lb_store *st, const char *layer, lb_store__bulk *b,
                                lb_error *err);
 /* Remove every feature of source from the layer, with its R*Tree entries. */
 lb_status lb_store__bulk_delete_source(lb_store *st, lb_store__bulk *b, const char *source,
                                        lb_error *err);
-/* R*Tree entries (and insert time) of the rows of source inserted with rowids
- * in [first, last]. */
+/* The count rows of source inserted with rowids in [first, last] get their
+ * R*Tree entries (and the insert time is set). */
 lb_status lb_store__bulk_inserted(lb_store *st, lb_store__bulk *b, const char *source,
-                                  int64_t first, int64_t last, lb_error *err);
-/* Recreate the dropped triggers; frees b. */
+                                  int64_t first, int64_t last, int64_t count, lb_error *err);
+/* Rebuild the R*Tree if decided, recreate the dropped triggers; frees b. */
 lb_status lb_store__bulk_end(lb_store *st, lb_store__bulk *b, lb_error *err);
 void lb_store__bulk_free(lb_store__bulk *b);
 

@@ -41,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cpl_conv.h>
@@ -92,7 +93,7 @@ void lb_fusion_cleanup(void)
 #define BATCH_ITEMS 256          /* features per batch */
 #define BATCH_BYTES (1u << 20)   /* ... or fewer when their data passes 1 MiB */
 #define QUEUE_BATCHES 8          /* full batches waiting for the writer, at most */
-#define READER_CHECKS_AT 2       /* the reader checks geometries when this many wait */
+#define READER_CHECKS_AT 4       /* the reader checks geometries when this many wait */
 #define INGEST_CACHE_KIB 65536   /* SQLite page cache during an ingest */
 
 /* Growable bytes; data is addressed by offset (the block moves when it grows). */
@@ -146,6 +147,8 @@ typedef struct pipeline {
     batch *free_list;
     bool done; /* the reader has put its last batch */
     bool stop; /* the writer gave up: the reader should stop reading */
+    double reader_waited, writer_waited; /* seconds, for LAGEBILD_INGEST_TRACE */
+    double reader_cpu;                   /* CPU seconds of the reader thread */
 } pipeline;
 
 /* Per-thread state of the geometry checks. */
@@ -154,6 +157,15 @@ typedef struct geo_ctx {
     bool own_ct;
     bool ct_failed;
 } geo_ctx;
+
+/* CPU seconds of the calling thread so far. */
+static double thread_cpu(void)
+{
+    struct timespec t;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t) != 0)
+        return 0;
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
 
 /* ---- per-source state ------------------------------------------------- */
 
@@ -1232,8 +1244,12 @@ static size_t pl_waiting(pipeline *pl)
 static bool pl_put(pipeline *pl, batch *b)
 {
     pthread_mutex_lock(&pl->mu);
-    while (pl->count == QUEUE_BATCHES && !pl->stop)
-        pthread_cond_wait(&pl->can_put, &pl->mu);
+    if (pl->count == QUEUE_BATCHES && !pl->stop) {
+        double t0 = lb_now();
+        while (pl->count == QUEUE_BATCHES && !pl->stop)
+            pthread_cond_wait(&pl->can_put, &pl->mu);
+        pl->reader_waited += lb_now() - t0;
+    }
     bool stop = pl->stop;
     if (!stop) {
         pl->q[(pl->head + pl->count) % QUEUE_BATCHES] = b;
@@ -1259,8 +1275,12 @@ static void pl_finish(pipeline *pl)
 static batch *pl_get(pipeline *pl)
 {
     pthread_mutex_lock(&pl->mu);
-    while (pl->count == 0 && !pl->done)
-        pthread_cond_wait(&pl->can_get, &pl->mu);
+    if (pl->count == 0 && !pl->done) {
+        double t0 = lb_now();
+        while (pl->count == 0 && !pl->done)
+            pthread_cond_wait(&pl->can_get, &pl->mu);
+        pl->writer_waited += lb_now() - t0;
+    }
     batch *b = NULL;
     if (pl->count > 0) {
         b = pl->q[pl->head];
@@ -1283,9 +1303,40 @@ static void pl_stop(pipeline *pl)
 
 /* ---- reader ------------------------------------------------------------ */
 
+/* Label names already formatted, by bit set (labels repeat a lot). */
+#define NAME_CACHE 16
+typedef struct name_cache {
+    struct {
+        bool set;
+        uint64_t bits;
+        char text[1024];
+    } e[NAME_CACHE];
+} name_cache;
+
+static const char *label_names(name_cache *c, const lb_config *cfg, uint64_t bits, bool groups)
+{
+    size_t slot = (size_t)((bits * 0x9E3779B97F4A7C15ULL) >> 60) % NAME_CACHE;
+    if (!c->e[slot].set || c->e[slot].bits != bits) {
+        if (groups)
+            lb_config_format_groups(cfg, bits, c->e[slot].text, sizeof c->e[slot].text);
+        else
+            lb_config_format_caveats(cfg, bits, c->e[slot].text, sizeof c->e[slot].text);
+        c->e[slot].set = true;
+        c->e[slot].bits = bits;
+    }
+    return c->e[slot].text;
+}
+
+/* State of the reader thread. */
+typedef struct reader_state {
+    geo_ctx gc;
+    lb_buf attrs;
+    name_cache groups, caveats;
+} reader_state;
+
 /* Turn feature f into the next item of b. */
-static void read_feature(ingest *in, geo_ctx *gc, bool check_here, OGRFeatureH f, batch *b,
-                         lb_buf *attrs)
+static void read_feature(ingest *in, reader_state *rs, bool check_here, OGRFeatureH f,
+                         batch *b)
 {
     arena *a = &b->a;
     item *it = &b->it[b->n++];
@@ -1329,7 +1380,7 @@ static void read_feature(ingest *in, geo_ctx *gc, bool check_here, OGRFeatureH f
         } else {
             OGRGeometryH g = OGR_F_StealGeometry(f);
             if (check_here) {
-                check_geometry(in, gc, g, a, it);
+                check_geometry(in, &rs->gc, g, a, it);
                 atomic_fetch_add_explicit(&in->checked_by_reader, 1, memory_order_relaxed);
             } else {
                 it->geom = g;
@@ -1346,12 +1397,10 @@ static void read_feature(ingest *in, geo_ctx *gc, bool check_here, OGRFeatureH f
         it->attr_reason = arena_str(a, why);
         return;
     }
-    char groups[1024], caveats[1024];
-    lb_config_format_groups(in->cfg, lab.groups, groups, sizeof groups);
-    lb_config_format_caveats(in->cfg, lab.caveats, caveats, sizeof caveats);
     it->level = (int)lab.level;
-    it->groups = arena_str(a, groups);
-    it->caveats = arena_str(a, caveats);
+    it->groups = arena_str(a, label_names(&rs->groups, in->cfg, lab.groups, true));
+    it->caveats = arena_str(a, label_names(&rs->caveats, in->cfg, lab.caveats, false));
+    lb_buf *attrs = &rs->attrs;
     attrs_json(in, f, attrs);
     it->attrs_len = attrs->len;
     it->attrs = arena_bytes(a, attrs->data ? attrs->data : "", attrs->len);
@@ -1361,9 +1410,13 @@ static void *reader_main(void *arg)
 {
     ingest *in = arg;
     pipeline *pl = &in->pl;
-    geo_ctx gc;
-    geo_ctx_init(&gc, NULL);
-    lb_buf attrs = {0};
+    reader_state *rs = calloc(1, sizeof *rs);
+    if (!rs) {
+        in->read_oom = true;
+        pl_finish(pl);
+        return NULL;
+    }
+    geo_ctx_init(&rs->gc, NULL);
     lb_gdal__errors_push(&in->read_errors);
     batch *b = NULL;
     bool check_here = false;
@@ -1377,11 +1430,11 @@ static void *reader_main(void *arg)
                 break;
             }
             /* the writer is behind: check this batch's geometries here */
-            check_here = pl_waiting(pl) >= READER_CHECKS_AT && reader_ct(in, &gc);
+            check_here = pl_waiting(pl) >= READER_CHECKS_AT && reader_ct(in, &rs->gc);
         }
-        read_feature(in, &gc, check_here, f, b, &attrs);
+        read_feature(in, rs, check_here, f, b);
         OGR_F_Destroy(f);
-        if (b->a.oom || attrs.oom) {
+        if (b->a.oom || rs->attrs.oom) {
             in->read_oom = true;
             break;
         }
@@ -1401,9 +1454,13 @@ static void *reader_main(void *arg)
         else
             pl_recycle(pl, b);
     }
+    struct timespec cpu;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu) == 0)
+        pl->reader_cpu = (double)cpu.tv_sec + (double)cpu.tv_nsec * 1e-9;
     pl_finish(pl);
-    geo_ctx_free(&gc);
-    lb_buf_free(&attrs);
+    geo_ctx_free(&rs->gc);
+    lb_buf_free(&rs->attrs);
+    free(rs);
     return NULL;
 }
 
@@ -1495,6 +1552,8 @@ static lb_status scan(ingest *in, int64_t rev, lb_error *err)
                        in->src->id);
     }
     /* from here until the join, the dataset belongs to the reader */
+    struct timespec cpu0, cpu1;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu0);
     geo_ctx gc;
     geo_ctx_init(&gc, in->ct);
     lb_status rc = LB_OK;
@@ -1511,14 +1570,21 @@ static lb_status scan(ingest *in, int64_t rev, lb_error *err)
         progress(in, t0, &last, total, false);
     }
     pthread_join(reader, NULL);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu1);
+    double writer_cpu = (double)(cpu1.tv_sec - cpu0.tv_sec) + (double)(cpu1.tv_nsec - cpu0.tv_nsec) * 1e-9;
+    double reader_cpu = in->pl.reader_cpu;
+    double reader_waited = in->pl.reader_waited, writer_waited = in->pl.writer_waited;
     pl_destroy(&in->pl);
     if (rc == LB_OK && in->read_oom)
         rc = lb_fail(err, LB_ENOMEM, "out of memory");
     progress(in, t0, &last, total, true);
     if (getenv("LAGEBILD_INGEST_TRACE"))
-        fprintf(stderr, "%s: geometries checked by the reader %lu, by the writer %lu\n",
-                in->src->id, (unsigned long)atomic_load(&in->checked_by_reader),
-                (unsigned long)atomic_load(&in->checked_by_writer));
+        fprintf(stderr,
+                "%s: scan %.2f s; geometries checked by the reader %lu, by the writer %lu;"
+                " reader waited %.2f s, writer waited %.2f s; CPU reader %.2f s, writer %.2f s\n",
+                in->src->id, lb_now() - t0, (unsigned long)atomic_load(&in->checked_by_reader),
+                (unsigned long)atomic_load(&in->checked_by_writer), reader_waited,
+                writer_waited, reader_cpu, writer_cpu);
     return rc;
 }
 
@@ -1571,8 +1637,9 @@ static lb_status run(ingest *in, lb_store__bulk *bulk, lb_error *err)
                      "source '%s': all %llu features lie outside the area of use of %s "
                      "- wrong CRS? (set crs: and force_crs: true)",
                      src->id, (unsigned long long)in->stats->read, in->crs_name);
-    if (rc == LB_OK && in->stats->stored > 0)
-        rc = lb_store__bulk_inserted(st, bulk, src->id, in->first_row, in->last_row, err);
+    if (rc == LB_OK)
+        rc = lb_store__bulk_inserted(st, bulk, src->id, in->first_row, in->last_row,
+                                     (int64_t)in->stats->stored, err);
     if (rc == LB_OK) {
         sqlite3_stmt *q = NULL;
         if (sqlite3_prepare_v2(st->db,
@@ -1596,8 +1663,12 @@ static lb_status run(ingest *in, lb_store__bulk *bulk, lb_error *err)
     }
     /* the triggers are back before COMMIT: outside this transaction the
      * table is an ordinary SpatiaLite table for every other writer */
+    double t_end = lb_now(), c_end = thread_cpu();
     if (rc == LB_OK)
         rc = lb_store__bulk_end(st, bulk, err);
+    if (getenv("LAGEBILD_INGEST_TRACE"))
+        fprintf(stderr, "%s: bulk end %.2f s (CPU %.2f s)\n", src->id, lb_now() - t_end,
+                thread_cpu() - c_end);
     return rc;
 }
 
@@ -1627,13 +1698,12 @@ static void log_ingest(lb_store *st, const lb_source_cfg *src, const lb_ingest_s
 }
 
 
-/* The connection's page cache size (PRAGMA cache_size), or 0 when unknown. */
-static int cache_size(sqlite3 *db)
+/* An integer PRAGMA of the connection, or 0 when unknown. */
+static int pragma_int(sqlite3 *db, const char *sql)
 {
     sqlite3_stmt *q = NULL;
     int v = 0;
-    if (sqlite3_prepare_v2(db, "PRAGMA cache_size", -1, &q, NULL) == SQLITE_OK &&
-        sqlite3_step(q) == SQLITE_ROW)
+    if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
         v = sqlite3_column_int(q, 0);
     sqlite3_finalize(q);
     return v;
@@ -1659,11 +1729,17 @@ lb_status lb_ingest_source(lb_store *st, const lb_config *cfg, const lb_source_c
         err = &local;
     lb_error_clear(err);
     /* a larger page cache while writing: the fid index takes random inserts */
-    int old_cache = cache_size(st->db);
+    int old_cache = pragma_int(st->db, "PRAGMA cache_size");
     set_cache_size(st->db, -INGEST_CACHE_KIB);
+    /* checkpoints run in the background after the commit (see below) */
+    int old_autocheckpoint = pragma_int(st->db, "PRAGMA wal_autocheckpoint");
+    sqlite3_wal_autocheckpoint(st->db, 0);
     lb_store__bulk bulk = {0};
 
     lb_status rc = open_source(&in, err);
+    if (getenv("LAGEBILD_INGEST_TRACE"))
+        fprintf(stderr, "%s: open %.2f s (CPU %.2f s)\n", src->id, lb_now() - t0,
+                thread_cpu());
     if (rc == LB_OK)
         rc = resolve_crs(&in, err);
     if (rc == LB_OK)
@@ -1675,8 +1751,12 @@ lb_status lb_ingest_source(lb_store *st, const lb_config *cfg, const lb_source_c
     if (in.rej)
         sqlite3_finalize(in.rej);
     in.ins = in.rej = NULL;
+    double t_commit = lb_now(), c_commit = thread_cpu();
     if (rc == LB_OK)
         rc = lb_store__commit(st, err);
+    if (getenv("LAGEBILD_INGEST_TRACE"))
+        fprintf(stderr, "%s: commit %.2f s (CPU %.2f s)\n", src->id, lb_now() - t_commit,
+                thread_cpu() - c_commit);
     if (rc != LB_OK) {
         lb_store__rollback(st); /* also brings back any trigger dropped */
         stats->stored = stats->repaired = 0;
@@ -1687,6 +1767,10 @@ lb_status lb_ingest_source(lb_store *st, const lb_config *cfg, const lb_source_c
     log_ingest(st, src, stats, rc, err);
     if (old_cache)
         set_cache_size(st->db, old_cache);
+    sqlite3_wal_autocheckpoint(st->db, old_autocheckpoint);
+    /* copy what was committed into the database file while the caller goes
+     * on (with the next source) */
+    lb_store__checkpoint_start(st);
 
     if (in.ct)
         OCTDestroyCoordinateTransformation(in.ct);

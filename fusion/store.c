@@ -21,6 +21,7 @@
  *      own triggers, exactly as SpatiaLite created them (lb_store__bulk_*
  *      suspends some of them only inside the transaction).
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,10 +57,38 @@ lb_status lb_store__exec(lb_store *st, const char *sql, lb_error *err)
     return LB_OK;
 }
 
+static void *checkpoint_main(void *arg)
+{
+    const char *path = arg;
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK) {
+        sqlite3_exec(db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+        sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    }
+    sqlite3_close(db);
+    return NULL;
+}
+
+void lb_store__checkpoint_start(lb_store *st)
+{
+    lb_store__checkpoint_wait(st);
+    st->checkpointing = pthread_create(&st->checkpointer, NULL, checkpoint_main, st->path) == 0;
+    if (!st->checkpointing)
+        sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+}
+
+void lb_store__checkpoint_wait(lb_store *st)
+{
+    if (st->checkpointing)
+        pthread_join(st->checkpointer, NULL);
+    st->checkpointing = false;
+}
+
 void lb_store_close(lb_store *st)
 {
     if (!st)
         return;
+    lb_store__checkpoint_wait(st);
     if (st->db)
         sqlite3_close(st->db);
     if (st->splite_cache)
@@ -248,6 +277,12 @@ lb_status lb_store__bump_layer(lb_store *st, const char *layer, int64_t *rev, lb
  *   tmd_  AFTER DELETE   geometry_columns_time.last_delete
  *   gid_  AFTER DELETE   R*Tree entry of the deleted row
  * The UPDATE triggers stay.
+ *
+ * The R*Tree itself is either updated with one INSERT ... SELECT (or
+ * DELETE) statement, or, when the rows written are many compared with those
+ * kept, rebuilt as a packed tree (rtree_rebuild): SQLite's R*Tree inserts
+ * one entry at a time through SQL statements, which costs about as much as
+ * writing the row itself.
  */
 enum {
     BULK_GGI = 1u << 0,
@@ -258,6 +293,9 @@ enum {
 };
 static const char *const bulk_prefix[LB_STORE_BULK_TRIGGERS] = {"ggi", "tmi", "gii", "tmd",
                                                                  "gid"};
+
+/* Rebuild rather than update the R*Tree when written >= kept / REBUILD_RATIO. */
+#define REBUILD_RATIO 8
 
 /* geometry_columns says geom is GEOMETRY XY in SRID 4326 */
 static bool geom_is_any_xy_4326(lb_store *st, const char *layer)
@@ -277,10 +315,37 @@ static bool geom_is_any_xy_4326(lb_store *st, const char *layer)
     return yes;
 }
 
+/* The CREATE statement of the layer's R*Tree when it is SpatiaLite's plain
+ * 2D one (the only form rtree_rebuild writes); NULL otherwise. */
+static char *packable_rtree_sql(lb_store *st, const char *layer)
+{
+    char *want = sqlite3_mprintf("CREATE VIRTUAL TABLE \"idx_%w_geom\" USING rtree(pkid, xmin,"
+                                 " xmax, ymin, ymax)",
+                                 layer);
+    char *name = sqlite3_mprintf("idx_%s_geom", layer);
+    sqlite3_stmt *q = NULL;
+    char *sql = NULL;
+    if (want && name &&
+        sqlite3_prepare_v2(st->db, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?",
+                           -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+        if (sqlite3_step(q) == SQLITE_ROW) {
+            const char *have = (const char *)sqlite3_column_text(q, 0);
+            if (have && strcmp(have, want) == 0)
+                sql = lb_strdup(have);
+        }
+    }
+    sqlite3_finalize(q);
+    sqlite3_free(want);
+    sqlite3_free(name);
+    return sql;
+}
+
 lb_status lb_store__bulk_begin(lb_store *st, const char *layer, lb_store__bulk *b,
                                lb_error *err)
 {
     memset(b, 0, sizeof *b);
+    b->others = -1;
     b->layer = lb_strdup(layer);
     if (!b->layer)
         return lb_fail(err, LB_ENOMEM, "out of memory");
@@ -299,8 +364,7 @@ lb_status lb_store__bulk_begin(lb_store *st, const char *layer, lb_store__bulk *
     for (int i = 0; i < LB_STORE_BULK_TRIGGERS; i++)
         sqlite3_bind_text(q, 2 + i, names[i], -1, SQLITE_STATIC);
     lb_status rc = LB_OK;
-    int r;
-    while (rc == LB_OK && (r = sqlite3_step(q)) == SQLITE_ROW) {
+    while (rc == LB_OK && sqlite3_step(q) == SQLITE_ROW) {
         const char *name = (const char *)sqlite3_column_text(q, 0);
         const char *sql = (const char *)sqlite3_column_text(q, 1);
         int role = 0;
@@ -321,6 +385,8 @@ lb_status lb_store__bulk_begin(lb_store *st, const char *layer, lb_store__bulk *
         b->roles |= 1u << role;
     }
     sqlite3_finalize(q);
+    if (rc == LB_OK && (b->roles & BULK_GII) && (b->roles & BULK_GID))
+        b->rtree_sql = packable_rtree_sql(st, layer);
     for (size_t i = 0; i < b->n && rc == LB_OK; i++) {
         char *drop = sqlite3_mprintf("DROP TRIGGER \"%w\"", b->name[i]);
         rc = drop ? lb_store__exec(st, drop, err) : lb_fail(err, LB_ENOMEM, "out of memory");
@@ -343,36 +409,69 @@ static lb_status touch_time(lb_store *st, const lb_store__bulk *b, const char *c
     return rc;
 }
 
+/* The first column of a one-row query as an integer (-1 on failure). */
+static int64_t query_int(lb_store *st, const char *sql)
+{
+    sqlite3_stmt *q = NULL;
+    int64_t v = -1;
+    if (sql && sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) == SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW)
+        v = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    return v;
+}
+
 lb_status lb_store__bulk_delete_source(lb_store *st, lb_store__bulk *b, const char *source,
                                        lb_error *err)
 {
     if (!table_exists(st, b->layer))
         return LB_OK;
+    char *sql = sqlite3_mprintf("SELECT count(*) FROM \"%w\" WHERE source = %Q", b->layer, source);
+    int64_t mine = query_int(st, sql);
+    sqlite3_free(sql);
+    sql = sqlite3_mprintf("SELECT count(*) FROM \"%w\"", b->layer);
+    int64_t all = query_int(st, sql);
+    sqlite3_free(sql);
+    if (mine < 0 || all < 0)
+        return lb_fail(err, LB_ESTORE, "store %s: %s", st->path, sqlite3_errmsg(st->db));
+    b->others = all - mine;
+    if (mine == 0)
+        return LB_OK;
     lb_status rc = LB_OK;
-    if (b->roles & BULK_GID) {
-        char *sql = sqlite3_mprintf("DELETE FROM \"idx_%w_geom\" WHERE pkid IN"
-                                    " (SELECT rowid FROM \"%w\" WHERE source = %Q)",
-                                    b->layer, b->layer, source);
+    if (b->rtree_sql && mine * REBUILD_RATIO >= b->others) {
+        b->rebuild = true; /* the R*Tree is rebuilt at the end: nothing to remove now */
+    } else if (b->roles & BULK_GID) {
+        sql = sqlite3_mprintf("DELETE FROM \"idx_%w_geom\" WHERE pkid IN"
+                              " (SELECT rowid FROM \"%w\" WHERE source = %Q)",
+                              b->layer, b->layer, source);
         rc = sql ? lb_store__exec(st, sql, err) : lb_fail(err, LB_ENOMEM, "out of memory");
         sqlite3_free(sql);
     }
     if (rc != LB_OK)
         return rc;
-    char *sql = sqlite3_mprintf("DELETE FROM \"%w\" WHERE source = %Q", b->layer, source);
+    sql = sqlite3_mprintf("DELETE FROM \"%w\" WHERE source = %Q", b->layer, source);
     rc = sql ? lb_store__exec(st, sql, err) : lb_fail(err, LB_ENOMEM, "out of memory");
     sqlite3_free(sql);
-    if (rc == LB_OK && (b->roles & BULK_TMD) && sqlite3_changes(st->db) > 0)
+    if (rc == LB_OK && (b->roles & BULK_TMD))
         rc = touch_time(st, b, "last_delete", err);
     return rc;
 }
 
 lb_status lb_store__bulk_inserted(lb_store *st, lb_store__bulk *b, const char *source,
-                                  int64_t first, int64_t last, lb_error *err)
+                                  int64_t first, int64_t last, int64_t count, lb_error *err)
 {
-    if (first > last)
+    if (count <= 0 || first > last)
         return LB_OK;
     lb_status rc = LB_OK;
-    if (b->roles & BULK_GII) {
+    if (b->others < 0) {
+        char *sql = sqlite3_mprintf("SELECT count(*) FROM \"%w\"", b->layer);
+        int64_t all = query_int(st, sql);
+        sqlite3_free(sql);
+        b->others = all > count ? all - count : 0;
+    }
+    if (b->rtree_sql && count * REBUILD_RATIO >= b->others + count)
+        b->rebuild = true;
+    if ((b->roles & BULK_GII) && !b->rebuild) {
         /* the rows of this source in [first, last] are exactly those inserted
          * (also with a layout whose row key is not sequential); OR REPLACE
          * replaces a stale entry of a reused rowid like the trigger's DELETE */
@@ -390,9 +489,462 @@ lb_status lb_store__bulk_inserted(lb_store *st, lb_store__bulk *b, const char *s
     return rc;
 }
 
+/* ---- packed R*Tree ------------------------------------------------------ */
+
+/*
+ * rtree_rebuild writes the layer's R*Tree directly into the shadow tables of
+ * SQLite's rtree module, as a packed tree: entries sorted along a Hilbert
+ * curve fill the leaves in order, and so on up to the root.  SQLite's format
+ * (documented in its rtree.c; 2D, 32-bit float coordinates):
+ *
+ *   %_node(nodeno INTEGER PRIMARY KEY, data BLOB)   node 1 is the root
+ *   %_parent(nodeno INTEGER PRIMARY KEY, parentnode) for every other node
+ *   %_rowid(rowid INTEGER PRIMARY KEY, nodeno)       leaf of every entry
+ *
+ *   data: depth of the tree below the node (2 bytes, root only, else 0),
+ *         number of cells (2 bytes), cells, zero padding to the node size;
+ *   cell: id (8 bytes: rowid in leaves, child node elsewhere), xmin, xmax,
+ *         ymin, ymax (IEEE floats); every number big-endian.
+ *
+ * The node size is that of the root node SQLite writes when it creates the
+ * table.  Coordinates are rounded outwards to floats as SQLite's rtree does
+ * on INSERT, so a box always contains its geometry's.  The table is dropped
+ * and created again from its own CREATE statement first: a fresh virtual
+ * table has no state cached from before.  Entries are read and sorted in
+ * chunks of RT_CHUNK, so memory stays bounded for any layer size (leaves are
+ * then packed per chunk, the levels above over all leaves).  The result
+ * passes SQLite's rtreecheck() and SpatiaLite's CheckSpatialIndex(), and
+ * SQLite's rtree code keeps maintaining it (through the triggers) afterwards.
+ */
+
+#define RT_CHUNK (1u << 20)
+#define RT_ROWS 64 /* %_rowid rows per INSERT statement */
+
+typedef struct rt_ent {
+    int64_t id;
+    float box[4]; /* xmin, xmax, ymin, ymax */
+    uint64_t key; /* Hilbert key; for leaf entries later the leaf's node */
+} rt_ent;
+
+typedef struct rt_build {
+    lb_store *st;
+    sqlite3_stmt *node, *root, *parent, *rowid, *rowids, *mbr;
+    int cells; /* per node */
+    int node_size;
+    int64_t next_node;
+    unsigned char *blob;
+    rt_ent *tmp;   /* sort buffer, as large as the chunk */
+    size_t *count; /* radix counts */
+    rt_ent *level; /* one entry per leaf node */
+    size_t nlevel, level_cap;
+    bool oom;
+} rt_build;
+
+/* Position of (x, y) along a Hilbert curve over 2^32 x 2^32 cells. */
+static uint64_t hilbert_key(uint32_t x, uint32_t y)
+{
+    uint64_t d = 0;
+    for (uint32_t s = 1u << 31; s > 0; s >>= 1) {
+        uint32_t rx = (x & s) != 0, ry = (y & s) != 0;
+        d += (uint64_t)s * s * ((3 * rx) ^ ry);
+        if (ry == 0) {
+            if (rx == 1) {
+                x = ~x;
+                y = ~y;
+            }
+            uint32_t t = x;
+            x = y;
+            y = t;
+        }
+    }
+    return d;
+}
+
+static uint32_t unit_u32(double v, double lo, double hi)
+{
+    double t = (v - lo) / (hi - lo);
+    if (!(t > 0))
+        return 0;
+    if (t >= 1)
+        return UINT32_MAX;
+    return (uint32_t)(t * 4294967295.0);
+}
+
+static uint64_t box_key(const float box[4])
+{
+    double cx = ((double)box[0] + box[1]) / 2, cy = ((double)box[2] + box[3]) / 2;
+    return hilbert_key(unit_u32(cx, -180, 180), unit_u32(cy, -90, 90));
+}
+
+/* double -> float rounded down / up (as SQLite's rtree stores a box) */
+static float float_down(double d)
+{
+    float f = (float)d;
+    if (f > d)
+        f = (float)(d * (d < 0 ? 1.0 + 1.0 / 8388608.0 : 1.0 - 1.0 / 8388608.0));
+    return f;
+}
+
+static float float_up(double d)
+{
+    float f = (float)d;
+    if (f < d)
+        f = (float)(d * (d < 0 ? 1.0 - 1.0 / 8388608.0 : 1.0 + 1.0 / 8388608.0));
+    return f;
+}
+
+/* Sort e[0..n) by key: LSD radix sort, 16 bits a pass, through tmp[n]. */
+static void rt_sort(rt_ent *e, rt_ent *tmp, size_t n, size_t *count)
+{
+    rt_ent *src = e, *dst = tmp;
+    for (int shift = 0; shift < 64; shift += 16) {
+        memset(count, 0, 65536 * sizeof *count);
+        for (size_t i = 0; i < n; i++)
+            count[(src[i].key >> shift) & 0xffff]++;
+        if (n == 0 || count[(src[0].key >> shift) & 0xffff] == n)
+            continue; /* the same digit everywhere */
+        size_t sum = 0;
+        for (size_t d = 0; d < 65536; d++) {
+            size_t c = count[d];
+            count[d] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[count[(src[i].key >> shift) & 0xffff]++] = src[i];
+        rt_ent *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != e)
+        memcpy(e, src, n * sizeof *e);
+}
+
+static void put_be(unsigned char *p, uint64_t v, int n)
+{
+    for (int i = n - 1; i >= 0; i--) {
+        p[i] = (unsigned char)(v & 0xff);
+        v >>= 8;
+    }
+}
+
+/* Write node nodeno holding e[0..n); its bounding box goes to *out. */
+static bool rt_write_node(rt_build *rb, int64_t nodeno, int depth, const rt_ent *e, size_t n,
+                          rt_ent *out)
+{
+    unsigned char *p = rb->blob;
+    memset(p, 0, (size_t)rb->node_size);
+    put_be(p, nodeno == 1 ? (uint64_t)depth : 0, 2);
+    put_be(p + 2, n, 2);
+    float box[4] = {INFINITY, -INFINITY, INFINITY, -INFINITY};
+    for (size_t i = 0; i < n; i++) {
+        unsigned char *c = p + 4 + 24 * i;
+        put_be(c, (uint64_t)e[i].id, 8);
+        for (int k = 0; k < 4; k++) {
+            uint32_t bits;
+            memcpy(&bits, &e[i].box[k], 4);
+            put_be(c + 8 + 4 * k, bits, 4);
+        }
+        box[0] = fminf(box[0], e[i].box[0]);
+        box[1] = fmaxf(box[1], e[i].box[1]);
+        box[2] = fminf(box[2], e[i].box[2]);
+        box[3] = fmaxf(box[3], e[i].box[3]);
+    }
+    sqlite3_stmt *q = nodeno == 1 ? rb->root : rb->node;
+    sqlite3_reset(q);
+    sqlite3_bind_int64(q, 1, nodeno);
+    sqlite3_bind_blob(q, 2, p, rb->node_size, SQLITE_STATIC);
+    if (sqlite3_step(q) != SQLITE_DONE)
+        return false;
+    if (out) {
+        out->id = nodeno;
+        memcpy(out->box, box, sizeof box);
+        out->key = box_key(box);
+    }
+    return true;
+}
+
+static bool rt_map(sqlite3_stmt *q, int64_t a, int64_t b)
+{
+    sqlite3_reset(q);
+    sqlite3_bind_int64(q, 1, a);
+    sqlite3_bind_int64(q, 2, b);
+    return sqlite3_step(q) == SQLITE_DONE;
+}
+
+/* Pack the sorted chunk e[0..n) into leaves; record them in rb->level. */
+static bool rt_leaves(rt_build *rb, rt_ent *e, size_t n, bool whole_tree)
+{
+    rt_sort(e, rb->tmp, n, rb->count);
+    if (whole_tree && n <= (size_t)rb->cells) {
+        /* the root is the only node */
+        if (!rt_write_node(rb, 1, 0, e, n, NULL))
+            return false;
+        for (size_t i = 0; i < n; i++)
+            e[i].key = 1;
+    } else {
+        for (size_t i = 0; i < n; i += (size_t)rb->cells) {
+            size_t m = n - i < (size_t)rb->cells ? n - i : (size_t)rb->cells;
+            if (rb->nlevel == rb->level_cap) {
+                size_t cap = rb->level_cap ? rb->level_cap * 2 : 1024;
+                rt_ent *nl = realloc(rb->level, cap * sizeof *nl);
+                if (!nl) {
+                    rb->oom = true;
+                    return false;
+                }
+                rb->level = nl;
+                rb->level_cap = cap;
+            }
+            int64_t nodeno = rb->next_node++;
+            if (!rt_write_node(rb, nodeno, 0, e + i, m, &rb->level[rb->nlevel++]))
+                return false;
+            for (size_t j = i; j < i + m; j++)
+                e[j].key = (uint64_t)nodeno;
+        }
+    }
+    /* rowid -> leaf, in rowid order (appends to %_rowid): sort by rowid
+     * (rowids are positive here: the chunk was read from the table) */
+    for (size_t i = 0; i < n; i++) {
+        uint64_t leaf = e[i].key;
+        e[i].key = (uint64_t)e[i].id;
+        e[i].id = (int64_t)leaf;
+    }
+    rt_sort(e, rb->tmp, n, rb->count);
+    size_t i = 0;
+    for (; i + RT_ROWS <= n; i += RT_ROWS) {
+        sqlite3_reset(rb->rowids);
+        for (int k = 0; k < RT_ROWS; k++) {
+            sqlite3_bind_int64(rb->rowids, 2 * k + 1, (int64_t)e[i + (size_t)k].key);
+            sqlite3_bind_int64(rb->rowids, 2 * k + 2, e[i + (size_t)k].id);
+        }
+        if (sqlite3_step(rb->rowids) != SQLITE_DONE)
+            return false;
+    }
+    for (; i < n; i++)
+        if (!rt_map(rb->rowid, (int64_t)e[i].key, e[i].id))
+            return false;
+    return true;
+}
+
+/* Build the levels above the leaves, up to the root. */
+static bool rt_upper(rt_build *rb)
+{
+    if (rb->nlevel == 0)
+        return true;
+    rt_ent *tmp = malloc(rb->nlevel * sizeof *tmp);
+    if (!tmp) {
+        rb->oom = true;
+        return false;
+    }
+    rt_sort(rb->level, tmp, rb->nlevel, rb->count);
+    free(tmp);
+    rt_ent *items = rb->level;
+    size_t n = rb->nlevel;
+    int depth = 1;
+    while (n > (size_t)rb->cells) {
+        size_t groups = (n + (size_t)rb->cells - 1) / (size_t)rb->cells;
+        rt_ent *up = malloc(groups * sizeof *up);
+        if (!up) {
+            rb->oom = true;
+            return false;
+        }
+        for (size_t g = 0; g < groups; g++) {
+            size_t i = g * (size_t)rb->cells;
+            size_t m = n - i < (size_t)rb->cells ? n - i : (size_t)rb->cells;
+            int64_t nodeno = rb->next_node++;
+            bool ok = rt_write_node(rb, nodeno, 0, items + i, m, &up[g]);
+            for (size_t j = i; ok && j < i + m; j++)
+                ok = rt_map(rb->parent, items[j].id, nodeno);
+            if (!ok) {
+                free(up);
+                return false;
+            }
+        }
+        if (items != rb->level)
+            free(items);
+        items = up;
+        n = groups;
+        depth++;
+    }
+    bool ok = rt_write_node(rb, 1, depth, items, n, NULL);
+    for (size_t j = 0; ok && j < n; j++)
+        ok = rt_map(rb->parent, items[j].id, 1);
+    if (items != rb->level)
+        free(items);
+    return ok;
+}
+
+/* The MBR in a SpatiaLite geometry BLOB's header; false when it has none. */
+static bool blob_mbr(const unsigned char *p, int n, double mbr[4])
+{
+    if (!p || n < 45 || p[0] != 0x00 || p[38] != 0x7C || p[n - 1] != 0xFE ||
+        (p[1] != 0x00 && p[1] != 0x01))
+        return false;
+    static const uint16_t one = 1;
+    bool swap = p[1] != *(const unsigned char *)&one;
+    for (int k = 0; k < 4; k++) {
+        unsigned char b[8];
+        memcpy(b, p + 6 + 8 * k, 8);
+        if (swap)
+            for (int i = 0; i < 4; i++) {
+                unsigned char t = b[i];
+                b[i] = b[7 - i];
+                b[7 - i] = t;
+            }
+        memcpy(&mbr[k], b, 8); /* minx, miny, maxx, maxy */
+    }
+    return true;
+}
+
+/* Box of a row's geometry; false when it has none (as SpatiaLite skips it). */
+static bool row_box(rt_build *rb, sqlite3_stmt *scan, rt_ent *e)
+{
+    const unsigned char *p = sqlite3_column_blob(scan, 1);
+    int n = sqlite3_column_bytes(scan, 1);
+    double mbr[4];
+    if (!blob_mbr(p, n, mbr)) {
+        /* another encoding (e.g. written by another tool): ask SpatiaLite */
+        sqlite3_reset(rb->mbr);
+        sqlite3_bind_value(rb->mbr, 1, sqlite3_column_value(scan, 1));
+        if (sqlite3_step(rb->mbr) != SQLITE_ROW || sqlite3_column_type(rb->mbr, 0) == SQLITE_NULL)
+            return false;
+        for (int k = 0; k < 4; k++)
+            mbr[k] = sqlite3_column_double(rb->mbr, k);
+    }
+    for (int k = 0; k < 4; k++)
+        if (!isfinite(mbr[k]))
+            return false;
+    e->id = sqlite3_column_int64(scan, 0);
+    e->box[0] = float_down(mbr[0]);
+    e->box[1] = float_up(mbr[2]);
+    e->box[2] = float_down(mbr[1]);
+    e->box[3] = float_up(mbr[3]);
+    e->key = box_key(e->box);
+    return true;
+}
+
+static lb_status rtree_rebuild(lb_store *st, lb_store__bulk *b, lb_error *err)
+{
+    char *drop = sqlite3_mprintf("DROP TABLE \"idx_%w_geom\"", b->layer);
+    lb_status rc = drop ? lb_store__exec(st, drop, err) : lb_fail(err, LB_ENOMEM, "out of memory");
+    sqlite3_free(drop);
+    if (rc == LB_OK)
+        rc = lb_store__exec(st, b->rtree_sql, err);
+    if (rc != LB_OK)
+        return rc;
+
+    rt_build rb = {.st = st, .next_node = 2};
+    char *sql = sqlite3_mprintf("SELECT length(data) FROM \"idx_%w_geom_node\" WHERE nodeno = 1",
+                                b->layer);
+    rb.node_size = (int)query_int(st, sql);
+    sqlite3_free(sql);
+    rb.cells = (rb.node_size - 4) / 24;
+    if (rb.cells < 2 || rb.cells > 65535)
+        return lb_fail(err, LB_ESTORE, "store %s: unexpected R*Tree node size %d of layer %s",
+                       st->path, rb.node_size, b->layer);
+    char *q_node = sqlite3_mprintf("INSERT INTO \"idx_%w_geom_node\" (nodeno, data) VALUES (?,?)",
+                                   b->layer);
+    char *q_root = sqlite3_mprintf("UPDATE \"idx_%w_geom_node\" SET data = ?2 WHERE nodeno = ?1",
+                                   b->layer);
+    char *q_parent = sqlite3_mprintf(
+        "INSERT INTO \"idx_%w_geom_parent\" (nodeno, parentnode) VALUES (?,?)", b->layer);
+    char *q_rowid = sqlite3_mprintf(
+        "INSERT INTO \"idx_%w_geom_rowid\" (rowid, nodeno) VALUES (?,?)", b->layer);
+    char *q_scan = sqlite3_mprintf("SELECT rowid, geom FROM \"%w\" WHERE geom IS NOT NULL",
+                                   b->layer);
+    lb_buf q_rowids = {0};
+    lb_buf_printf(&q_rowids, "INSERT INTO \"idx_%s_geom_rowid\" (rowid, nodeno) VALUES (?,?)",
+                  b->layer);
+    for (int k = 1; k < RT_ROWS; k++)
+        lb_buf_puts(&q_rowids, ",(?,?)");
+    sqlite3_stmt *scan = NULL;
+    rt_ent *chunk = NULL;
+    rb.blob = malloc((size_t)rb.node_size);
+    if (!q_node || !q_root || !q_parent || !q_rowid || !q_scan || !rb.blob || q_rowids.oom) {
+        rc = lb_fail(err, LB_ENOMEM, "out of memory");
+        goto done;
+    }
+    if (sqlite3_prepare_v2(st->db, q_node, -1, &rb.node, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(st->db, q_root, -1, &rb.root, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(st->db, q_parent, -1, &rb.parent, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(st->db, q_rowid, -1, &rb.rowid, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(st->db, q_rowids.data, -1, &rb.rowids, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(st->db, "SELECT MbrMinX(?1), MbrMinY(?1), MbrMaxX(?1), MbrMaxY(?1)",
+                           -1, &rb.mbr, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(st->db, q_scan, -1, &scan, NULL) != SQLITE_OK) {
+        rc = lb_fail(err, LB_ESTORE, "store %s: %s", st->path, sqlite3_errmsg(st->db));
+        goto done;
+    }
+    size_t cap = 4096, n = 0;
+    bool first = true, ok = true;
+    chunk = malloc(cap * sizeof *chunk);
+    rb.tmp = malloc(cap * sizeof *rb.tmp);
+    rb.count = malloc(65536 * sizeof *rb.count);
+    if (!chunk || !rb.tmp || !rb.count) {
+        rc = lb_fail(err, LB_ENOMEM, "out of memory");
+        goto done;
+    }
+    int r;
+    while (ok && (r = sqlite3_step(scan)) == SQLITE_ROW) {
+        if (n == cap) {
+            if (cap < RT_CHUNK) {
+                rt_ent *nc = realloc(chunk, 2 * cap * sizeof *nc);
+                if (nc)
+                    chunk = nc;
+                rt_ent *nt = nc ? realloc(rb.tmp, 2 * cap * sizeof *nt) : NULL;
+                if (nt)
+                    rb.tmp = nt;
+                if (!nc || !nt) {
+                    rb.oom = true;
+                    break;
+                }
+                cap *= 2;
+            } else {
+                ok = rt_leaves(&rb, chunk, n, false);
+                n = 0;
+                first = false;
+            }
+        }
+        if (ok && row_box(&rb, scan, &chunk[n]))
+            n++;
+    }
+    if (ok && !rb.oom && r != SQLITE_DONE && r != SQLITE_ROW)
+        ok = false;
+    if (ok && !rb.oom && n > 0)
+        ok = rt_leaves(&rb, chunk, n, first);
+    if (ok && !rb.oom)
+        ok = rt_upper(&rb);
+    if (rb.oom)
+        rc = lb_fail(err, LB_ENOMEM, "out of memory");
+    else if (!ok)
+        rc = lb_fail(err, LB_ESTORE, "store %s: cannot rebuild the spatial index of %s: %s",
+                     st->path, b->layer, sqlite3_errmsg(st->db));
+done:
+    sqlite3_finalize(scan);
+    sqlite3_finalize(rb.node);
+    sqlite3_finalize(rb.root);
+    sqlite3_finalize(rb.parent);
+    sqlite3_finalize(rb.rowid);
+    sqlite3_finalize(rb.rowids);
+    lb_buf_free(&q_rowids);
+    sqlite3_finalize(rb.mbr);
+    sqlite3_free(q_node);
+    sqlite3_free(q_root);
+    sqlite3_free(q_parent);
+    sqlite3_free(q_rowid);
+    sqlite3_free(q_scan);
+    free(chunk);
+    free(rb.tmp);
+    free(rb.count);
+    free(rb.level);
+    free(rb.blob);
+    return rc;
+}
+
 lb_status lb_store__bulk_end(lb_store *st, lb_store__bulk *b, lb_error *err)
 {
     lb_status rc = LB_OK;
+    if (b->rebuild)
+        rc = rtree_rebuild(st, b, err);
     for (size_t i = 0; i < b->n && rc == LB_OK; i++)
         rc = lb_store__exec(st, b->sql[i], err);
     lb_store__bulk_free(b);
@@ -406,6 +958,7 @@ void lb_store__bulk_free(lb_store__bulk *b)
         free(b->sql[i]);
     }
     free(b->layer);
+    free(b->rtree_sql);
     memset(b, 0, sizeof *b);
 }
 

@@ -120,7 +120,11 @@ static bool url_decode(const char *src, size_t n, char *out, size_t cap)
 
 bool lb_http_query(const lb_req *r, const char *name, char *buf, size_t n)
 {
-    const char *q = r->ri->query_string;
+    return lb_kvp_get(r->ri->query_string, name, buf, n);
+}
+
+bool lb_kvp_get(const char *q, const char *name, char *buf, size_t n)
+{
     if (!q)
         return false;
     size_t nlen = strlen(name);
@@ -191,4 +195,74 @@ void lb_http_send_text(lb_req *r, int status, const char *ctype, const char *bod
         lb_http_send(r, status, ctype, body, len, extra);
     }
     lb_buf_free(&z);
+}
+
+static int hexv(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decode one path segment; NULL when malformed or when it decodes
+ * to something that is not a plain name (a '/', '\', NUL, ".", ".."). */
+char *lb_http__decode_segment(const char *p, size_t n)
+{
+    char *out = malloc(n + 1);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (c == '%') {
+            if (i + 2 >= n) { /* "%" or "%x" at the end */
+                free(out);
+                return NULL;
+            }
+            int hi = hexv(p[i + 1]), lo = hexv(p[i + 2]);
+            if (hi < 0 || lo < 0) {
+                free(out);
+                return NULL;
+            }
+            c = (char)(hi * 16 + lo);
+            i += 2;
+        }
+        if (c == '/' || c == '\\' || c == '\0') {
+            free(out);
+            return NULL;
+        }
+        out[o++] = c;
+    }
+    out[o] = '\0';
+    if (strcmp(out, ".") == 0 || strcmp(out, "..") == 0) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+int lb_http_split_path(const char *uri, char **segs, int max)
+{
+    if (!uri || uri[0] != '/' || strlen(uri) >= 2048)
+        return -1;
+    int n = 0;
+    const char *p = uri + 1;
+    while (*p) {
+        const char *e = strchr(p, '/');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        char *seg = len == 0 || len > 256 || n == max ? NULL : lb_http__decode_segment(p, len);
+        if (!seg || (e && !e[1])) {
+            /* empty segment ("//"), trailing "/", too long, too many, malformed */
+            free(seg);
+            while (n > 0)
+                free(segs[--n]);
+            return -1;
+        }
+        segs[n++] = seg;
+        p += len;
+        if (*p == '/')
+            p++;
+    }
+    return n;
 }

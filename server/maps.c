@@ -195,8 +195,9 @@ static void *render_band(void *arg)
     int w = j->out->width, h = j->y1 - j->y0;
     double res_y = (j->maxy - j->miny) / j->out->height;
     double bmaxy = j->maxy - j->y0 * res_y, bminy = j->maxy - j->y1 * res_y;
+    /* the band draws straight into its rows of the output image */
     lb_canvas band = {0};
-    if (lb_canvas_init(&band, w, h) != LB_OK) {
+    if (lb_canvas_init_view(&band, w, h, j->out->px + (size_t)j->y0 * (size_t)w * 4) != LB_OK) {
         j->status = 500;
         return NULL;
     }
@@ -208,9 +209,10 @@ static void *render_band(void *arg)
             break;
         }
     }
-    if (!j->status)
-        memcpy(j->out->px + (size_t)j->y0 * (size_t)w * 4, band.px, (size_t)w * (size_t)h * 4);
     lb_canvas_free(&band);
+    /* convert to straight alpha here, in parallel, so encoding only compresses */
+    if (!j->status)
+        lb_png_unpremultiply(j->out, j->y0, j->y1);
     return NULL;
 }
 

@@ -317,7 +317,7 @@ static void h_static(lb_req *r)
     }
     uint8_t *png = NULL;
     size_t len = 0;
-    lb_png_opts po = {.level = 1};
+    lb_png_opts po = {.level = 1, .straight = true}; /* bands were unpremultiplied */
     if (status != 0 || lb_png_encode(&c, &po, &png, &len, NULL) != LB_OK) {
         lb_canvas_free(&c);
         free(png);

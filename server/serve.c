@@ -33,29 +33,13 @@ static int handle(struct mg_connection *conn, void *cbdata)
     lb_req r = {.conn = conn, .ri = mg_get_request_info(conn), .srv = srv};
     atomic_fetch_add(&srv->requests, 1);
     r.st = lb_server_state(srv);
+    /* civetweb runs with decode_url=no: lb_http_split_path splits the raw
+     * path, then decodes each segment (see http.c) */
     const char *uri = r.ri->local_uri ? r.ri->local_uri : "/";
-    bool ok = strlen(uri) < 2048;
-    /* split into segments */
-    const char *p = uri;
-    while (ok && *p) {
-        while (*p == '/')
-            p++;
-        if (!*p)
-            break;
-        const char *e = strchr(p, '/');
-        size_t n = e ? (size_t)(e - p) : strlen(p);
-        if (r.nseg == LB_MAX_SEGS || n > 256) {
-            ok = false;
-            break;
-        }
-        r.segs[r.nseg] = strndup(p, n);
-        if (!r.segs[r.nseg]) {
-            ok = false;
-            break;
-        }
-        r.nseg++;
-        p += n;
-    }
+    r.nseg = lb_http_split_path(uri, r.segs, LB_MAX_SEGS);
+    bool ok = r.nseg >= 0;
+    if (!ok)
+        r.nseg = 0;
     if (!ok)
         lb_http_not_found(&r);
     else
@@ -167,6 +151,7 @@ int lb_cmd_serve(int argc, char **argv)
         "max_request_size", "16384",
         "enable_keep_alive", "yes",
         "keep_alive_timeout_ms", "5000",
+        "decode_url", "no",
         NULL,
     };
     struct mg_callbacks cb = {.log_message = log_message};

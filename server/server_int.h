@@ -95,6 +95,16 @@ void lb_http_unauthorized(lb_req *r);
 void lb_http_error(lb_req *r, int status, const char *msg);
 /* Value of query parameter name (case-insensitive key), URL-decoded into buf. */
 bool lb_http_query(const lb_req *r, const char *name, char *buf, size_t n);
+/* The same over a raw query string (NULL allowed); false when absent or malformed. */
+bool lb_kvp_get(const char *query, const char *name, char *buf, size_t n);
+/*
+ * Split a raw (not URL-decoded) path into at most max decoded segments
+ * (malloc'ed, caller frees each).  -1 for anything but a plain path: no
+ * leading '/', empty or "."/".." segments, a trailing '/', a segment that
+ * decodes to contain '/', '\\' or NUL, malformed escapes, > 256 bytes per
+ * segment or > 2047 in all.
+ */
+int lb_http_split_path(const char *uri, char **segs, int max);
 
 /* ---- tile cache (cache.c) ---- */
 

@@ -1167,15 +1167,17 @@ LB_TEST(test_exact_vs_reference)
 
 LB_TEST(test_multiband)
 {
-    /* 4200 columns: the accumulation runs in bands of fewer rows than the
-     * canvas has; the result must equal a narrow canvas showing the same part */
-    lb_canvas big = mk(4200, 300), t = mk(256, 300);
+    /* 4096 x 1100: the accumulation runs in bands of 1024 rows; the result
+     * must equal a narrow canvas showing the same part (which has one band),
+     * also for shapes across the bands' border at row 1024 */
+    const int H = 1100;
+    lb_canvas big = mk(4096, H), t = mk(256, H);
     const double off = 3000;
     double xy[2 * 40];
     rng_state = 42;
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < 8; i++) {
         double cx = off + rnd_in(50, 200);
-        double cy = rnd_in(50, 250);
+        double cy = rnd_in(900, 1090);
         double r0 = rnd_in(10, 40);
         double r1 = rnd_in(40, 140);
         size_t n = star(xy, 40, cx, cy, r0, r1);
@@ -1185,20 +1187,28 @@ LB_TEST(test_multiband)
             xy[2 * k] -= off;
         fill1(&t, xy, n, col);
     }
-    double path[] = {off - 500, 10, off + 100, 290, off + 200, 5, off + 1000, 150};
+    double path[] = {off - 500, 10, off + 100, 1090, off + 200, 5, off + 1000, 1050};
     lb_stroke st = stroke_w(7, LB_JOIN_ROUND, LB_CAP_SQUARE);
+    st.ndash = 2;
+    st.dash[0] = 30;
+    st.dash[1] = 9;
     line(&big, path, 4, false, &st, HALF);
     for (int k = 0; k < 4; k++)
         path[2 * k] -= off;
     line(&t, path, 4, false, &st, HALF);
-    for (int y = 0; y < 300; y++)
+    for (int y = 0; y < H; y++)
         for (int x = 0; x < 256; x++)
             if (memcmp(P(&big, x + (int)off, y), P(&t, x, y), 4) != 0)
                 LBT__FAIL("differs at %d,%d", x, y);
+    ASSERT(!lb_canvas_is_empty(&t));
+    ASSERT_NE(A(&t, 100, 1023) | A(&t, 100, 1024) | A(&t, 150, 1030), 0);
+    /* white box: the wide canvas really went through the banded path */
+    ASSERT(!((const lb__rwork *)big.work)->direct);
+    ASSERT(((const lb__rwork *)t.work)->direct);
     /* a full-canvas rectangle over all bands */
     lb_canvas_clear(&big);
     rect(&big, -5, -5, 5000, 5000, RED);
-    ASSERT_NEAR(area_of(&big), 4200.0 * 300, 0.01);
+    ASSERT_NEAR(area_of(&big), 4096.0 * H, 0.01);
     lb_canvas_free(&big);
     lb_canvas_free(&t);
 }
@@ -1255,7 +1265,7 @@ static void scratch_run(int cw, int ch, int shapes)
 LB_TEST(test_scratch_stays_clean)
 {
     scratch_run(200, 150, 400);
-    scratch_run(2048, 600, 40); /* two bands: segments stored, converted per band */
+    scratch_run(4096, 1100, 12); /* two bands: segments stored, converted per band */
 }
 
 LB_TESTS(test_rgba, test_canvas_basics, test_over, test_mask, test_rect_exact,

@@ -66,11 +66,26 @@ lb_status lb_canvas_init(lb_canvas *c, int width, int height)
     return LB_OK;
 }
 
+lb_status lb_canvas_init_view(lb_canvas *c, int width, int height, uint8_t *px)
+{
+    if (!c)
+        return LB_EINVAL;
+    *c = (lb_canvas){0};
+    if (!px || width < 1 || height < 1 || width > 16384 || height > 16384)
+        return LB_EINVAL;
+    c->px = px;
+    c->width = width;
+    c->height = height;
+    c->borrowed = true;
+    return LB_OK;
+}
+
 void lb_canvas_free(lb_canvas *c)
 {
     if (!c)
         return;
-    free(c->px);
+    if (!c->borrowed)
+        free(c->px);
     lb__work_free(c->work);
     *c = (lb_canvas){0};
 }

@@ -17,7 +17,7 @@
  * into exact signed areas per cell (plus the cover carried to the cells on
  * its right), and the touched cells are marked in a bitmap.  When the whole
  * canvas fits in one band of at most LB__BAND_CELLS cells (every canvas up to
- * 1024 x 1024) this happens at once; larger canvases store the segments and
+ * 2048 x 2048) this happens at once; larger canvases store the segments and
  * lb__shape_end converts them band by band.  The sweep visits only the
  * touched cells of each row (the coverage between them is constant and is
  * composited as a run) and composites |winding integral| clamped to 1.
@@ -36,8 +36,9 @@
  * differences and products cannot overflow (1e15 px is far beyond any map). */
 #define LB__COORD_MAX 1e15
 
-/* Accumulation cells per band (doubles): 8 MiB; a 1024x1024 canvas is one band. */
-#define LB__BAND_CELLS ((size_t)1 << 20)
+/* Accumulation cells per band (doubles): 32 MiB, so that every canvas up to
+ * 2048 x 2048 (a metatile of 8 x 8 tiles) is one band. */
+#define LB__BAND_CELLS ((size_t)(2048 + 2) * 2048)
 
 /* A clipped edge: ya < yb, 0 <= x <= width, 0 <= y <= height; dir is +1 for
  * an edge that ran downwards (increasing y), -1 for one that ran upwards. */
@@ -133,10 +134,10 @@ static inline uint32_t lb__scale_px(uint32_t p, uint32_t m)
     return lb__mul2(p & 0x00ff00ffu, m) | (lb__mul2((p >> 8) & 0x00ff00ffu, m) << 8);
 }
 
-/* The pixel at p becomes src over it, src given as its two lanes (lo: bytes 0
- * and 2, hi: bytes 1 and 3) and the complement of its alpha sa.  With premultiplied data no
- * lane exceeds 255; invalid data (a channel above alpha) wraps within its
- * channel instead of spilling into the next.  inv is 255 - sa. */
+/* The pixel at p becomes src over it, src given as its two lanes (lo: bytes
+ * 0 and 2, hi: bytes 1 and 3) and inv = 255 - its alpha.  With premultiplied
+ * data no lane exceeds 255; invalid data (a channel above alpha) wraps within
+ * its channel instead of spilling into the next. */
 static inline void lb__over_inv(uint8_t *p, uint32_t slo, uint32_t shi, unsigned inv)
 {
     uint32_t d;

@@ -195,7 +195,22 @@ static inline __attribute__((always_inline)) void span(double *a, uint64_t *bits
     }
     /* crossing a cell border: x1 - x0 > 0 is at least an ulp of 1, so the
      * quotient is finite */
-    span_multi(a, bits, x0, x1, c0, c1, dh, sd != 0 ? sd : dh / (x1 - x0));
+    if (sd == 0)
+        sd = dh / (x1 - x0);
+    if (c1 == c0 + 1) { /* two cells: the common case, inline */
+        int k = c0 >> 6, o = c0 & 63;
+        bits[k] |= (uint64_t)7 << o;
+        if (o > 61)
+            bits[k + 1] |= (uint64_t)7 >> (64 - o);
+        double f0 = c1 - x0, f1 = x1 - c1;
+        double a0 = 0.5 * sd * f0 * f0;
+        double cov = sd * f0 + sd * f1 * (1.0 - 0.5 * f1);
+        a[c0] += a0;
+        a[c1] += cov - a0;
+        a[c1 + 1] += dh - cov;
+        return;
+    }
+    span_multi(a, bits, x0, x1, c0, c1, dh, sd);
 }
 
 /* An edge piece inside a row that spans at most two cells (steep edges):

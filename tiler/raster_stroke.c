@@ -37,6 +37,7 @@
 #include "raster_int.h"
 
 #define PT_EPS 1e-7 /* points closer than this (px) are merged */
+#define LB__MAX_DASHES 20000.0 /* see "runaway" in lb__stroke_emit */
 
 typedef struct stroker {
     lb__rwork *w;
@@ -449,13 +450,34 @@ static bool clip_param(double ax, double ay, double dx, double dy, double x0, do
     return true;
 }
 
+/* Beyond this margin around the canvas no cap or join can reach into it, and
+ * a dash cut there is at least xmax from any vertex whose pieces reach the
+ * canvas (so its inner join is decided as if the dash were whole). */
+static double dash_margin(const stroker *s)
+{
+    return fmax(s->ext_join, s->ext_cap) * 1.02 + 2.0 * (s->xmax + s->hw) + 2.0;
+}
+
+/* The total length of the path's segments within mg of the canvas (with
+ * dash_margin: what dash_path walks dash by dash). */
+static double near_length(const stroker *s, const double *p, size_t n, bool closed, double mg)
+{
+    double total = 0;
+    size_t nseg = closed ? n : n - 1;
+    for (size_t i = 0; i < nseg; i++) {
+        size_t j = i + 1 < n ? i + 1 : 0;
+        double ax = p[2 * i], ay = p[2 * i + 1], dx = p[2 * j] - ax, dy = p[2 * j + 1] - ay;
+        double t0, t1;
+        if (clip_param(ax, ay, dx, dy, -mg, -mg, s->fw + mg, s->fh + mg, &t0, &t1))
+            total += (t1 - t0) * sqrt(dx * dx + dy * dy);
+    }
+    return total;
+}
+
 static void dash_path(dasher *d, const double *p, size_t n, bool closed)
 {
     stroker *s = d->s;
-    /* Beyond this margin no cap or join can reach the canvas, and a dash cut
-     * there is at least xmax from any vertex whose pieces reach the canvas
-     * (so its inner join is decided as if the dash were whole). */
-    double mg = fmax(s->ext_join, s->ext_cap) * 1.02 + 2.0 * (s->xmax + s->hw) + 2.0;
+    double mg = dash_margin(s);
     size_t nseg = closed ? n : n - 1;
     for (size_t i = 0; i < nseg; i++) {
         size_t j = i + 1 < n ? i + 1 : 0;
@@ -619,9 +641,18 @@ double lb__stroke_emit(lb__rwork *w, const double *xy, size_t n, bool closed, co
         stroke_poly(&s, p, m, closed);
         return 1.0;
     }
-    if (period < 0.5) {
-        /* finer than half a pixel: indistinguishable from a solid line of
-         * the average coverage (and it would cost a dash per period) */
+    bool runaway = false;
+    if (period >= 0.5) {
+        /* a line far wider than the canvas makes the region walked dash by
+         * dash huge; a fine pattern on it would cost without bound */
+        double near = near_length(&s, p, m, closed, dash_margin(&s));
+        runaway = near > LB__MAX_DASHES * period &&
+                  near > 8.0 * (near_length(&s, p, m, closed, 0) + w->fw + w->fh);
+    }
+    if (period < 0.5 || runaway) {
+        /* Finer than half a pixel: indistinguishable from a solid line of
+         * the average coverage (and it would cost a dash per period); the
+         * runaway case is drawn the same way. */
         double on = 0;
         for (size_t i = 0; i < nd; i += 2)
             on += st->dash[i];

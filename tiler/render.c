@@ -216,13 +216,32 @@ lb_status lb_render_area(const lb_render_layer *layers, size_t n, double minx, d
     if (!(maxx > minx) || !(maxy > miny) || !isfinite(minx) || !isfinite(maxy))
         return lb_fail(err, LB_EINVAL, "empty or invalid render area");
     scratch sc = {0};
-    for (size_t i = 0; i < n; i++)
-        if (layers[i].snap)
-            render_layer(&layers[i], minx, miny, maxx, maxy, zoom, scale, out, &sc);
+    lb_status rc = LB_OK;
+    if (n == 1) {
+        if (layers[0].snap)
+            render_layer(&layers[0], minx, miny, maxx, maxy, zoom, scale, out, &sc);
+    } else {
+        /* Each layer on a canvas of its own, then composited "over" in
+         * order: exactly what the server does with its per-layer tile cache,
+         * so both give the same pixels. */
+        lb_canvas lc;
+        rc = lb_canvas_init(&lc, out->width, out->height);
+        for (size_t i = 0; rc == LB_OK && i < n; i++) {
+            if (!layers[i].snap)
+                continue;
+            lb_canvas_clear(&lc);
+            render_layer(&layers[i], minx, miny, maxx, maxy, zoom, scale, &lc, &sc);
+            lb_canvas_over(out, &lc);
+        }
+        if (rc == LB_OK)
+            lb_canvas_free(&lc);
+        else
+            rc = lb_fail(err, LB_ENOMEM, "out of memory");
+    }
     free(sc.xy);
     free(sc.rings);
     free(sc.idx.v);
-    return LB_OK;
+    return rc;
 }
 
 lb_status lb_render_tile(const lb_render_layer *layers, size_t n, const lb_tms *grid, int z,

@@ -346,20 +346,20 @@ static lb_value json_value(strpool *sp, const char *attrs, const char *key, lb_b
 
 #define RT_FANOUT 16
 
-/* Index of (x,y) on a Hilbert curve over a 65536 x 65536 grid. */
-static uint32_t hilbert(uint32_t x, uint32_t y)
+/* Index of (x,y) on a Hilbert curve over a 2^24 x 2^24 grid. */
+static uint64_t hilbert(uint64_t x, uint64_t y)
 {
-    const uint32_t n = 1u << 16;
-    uint32_t d = 0;
-    for (uint32_t s = n >> 1; s > 0; s >>= 1) {
-        uint32_t rx = (x & s) ? 1 : 0, ry = (y & s) ? 1 : 0;
+    const uint64_t n = 1ull << 24;
+    uint64_t d = 0;
+    for (uint64_t s = n >> 1; s > 0; s >>= 1) {
+        uint64_t rx = (x & s) ? 1 : 0, ry = (y & s) ? 1 : 0;
         d += s * s * ((3 * rx) ^ ry);
         if (ry == 0) { /* rotate the quadrant so the curve stays continuous */
             if (rx == 1) {
                 x = n - 1 - x;
                 y = n - 1 - y;
             }
-            uint32_t t = x;
+            uint64_t t = x;
             x = y;
             y = t;
         }
@@ -368,7 +368,8 @@ static uint32_t hilbert(uint32_t x, uint32_t y)
 }
 
 typedef struct sort_item {
-    uint32_t key, idx;
+    uint64_t key;
+    uint32_t idx;
 } sort_item;
 
 static int cmp_item(const void *a, const void *b)
@@ -976,12 +977,21 @@ static bool order_full_level(lb_snapshot *s, builder *full)
         free(sorted);
         return false;
     }
-    double w = s->maxx - s->minx, h = s->maxy - s->miny;
+    /* The curve spans the grid's whole extent, not the data's: the drawing
+     * order of two features never depends on which other features exist,
+     * so a principal who sees a subset gets exactly the pixels of that subset
+     * (ties keep store order, i.e. fid order). */
+    const lb_tms *t = s->grid;
+    double span = lb_tms_resolution(t, 0) * t->tile_size;
+    double gx0 = t->origin_x, gy0 = t->origin_y - span * t->h0;
+    double w = span * t->w0, h = span * t->h0;
     for (uint32_t i = 0; i < lv->nfeats; i++) {
         const lb_snap_feat *f = &lv->feats[i];
-        double cx = w > 0 ? ((f->minx + f->maxx) / 2 - s->minx) / w : 0;
-        double cy = h > 0 ? ((f->miny + f->maxy) / 2 - s->miny) / h : 0;
-        items[i].key = hilbert((uint32_t)(cx * 65535.0), (uint32_t)(cy * 65535.0));
+        double cx = ((f->minx + f->maxx) / 2 - gx0) / w;
+        double cy = ((f->miny + f->maxy) / 2 - gy0) / h;
+        cx = cx < 0 ? 0 : cx > 1 ? 1 : cx;
+        cy = cy < 0 ? 0 : cy > 1 ? 1 : cy;
+        items[i].key = hilbert((uint64_t)(cx * 16777215.0), (uint64_t)(cy * 16777215.0));
         items[i].idx = i;
     }
     qsort(items, lv->nfeats, sizeof *items, cmp_item);

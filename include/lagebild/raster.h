@@ -41,11 +41,18 @@ typedef struct lb_canvas {
     uint8_t *px;   /* width*height*4 bytes, RGBA premultiplied, rows top to bottom */
     void *work;    /* private scratch (coverage accumulation), owned by the canvas:
                       NULL or made by the rasterizer; never copy an lb_canvas */
+    bool borrowed; /* px belongs to the caller (lb_canvas_init_view) */
 } lb_canvas;
 
 /* Allocate a transparent canvas (1 <= w,h <= 16384): LB_OK, LB_EINVAL for a
  * bad size, LB_ENOMEM.  On failure *c is zeroed (lb_canvas_free is harmless). */
 lb_status lb_canvas_init(lb_canvas *c, int width, int height);
+/*
+ * A canvas that draws into caller-owned pixels (width*height*4 bytes, e.g. a
+ * band of rows of a larger image); lb_canvas_free then frees only the
+ * canvas's scratch, never px.
+ */
+lb_status lb_canvas_init_view(lb_canvas *c, int width, int height, uint8_t *px);
 void lb_canvas_free(lb_canvas *c);
 void lb_canvas_clear(lb_canvas *c);
 /* true when every pixel is fully transparent (alpha 0) */

@@ -122,9 +122,16 @@ lb_status lb_render_tile(const lb_render_layer *layers, size_t n, const lb_tms *
 /* ---- PNG -------------------------------------------------------------- */
 
 typedef struct lb_png_opts {
-    int level;    /* zlib level 0..9 (default 2: tuned for on-request rendering) */
-    bool palette; /* 8-bit palette output when the tile has <= 256 colours */
+    int level;     /* zlib level 0..9 (default 2: tuned for on-request rendering) */
+    bool palette;  /* 8-bit palette output when the tile has <= 256 colours */
+    bool straight; /* the canvas already holds straight alpha (lb_png_unpremultiply) */
 } lb_png_opts;
+
+/*
+ * Convert rows [y0, y1) of a canvas from premultiplied to straight alpha in
+ * place (lets callers do it in parallel before encoding with .straight).
+ */
+void lb_png_unpremultiply(lb_canvas *c, int y0, int y1);
 
 /* Encode a canvas as PNG; *out is malloc'ed (caller frees). */
 lb_status lb_png_encode(const lb_canvas *c, const lb_png_opts *opts, uint8_t **out,
