@@ -3,7 +3,7 @@
 # Idempotent: skips apt entirely when everything is already installed.
 set -euo pipefail
 PKGS=(
-  build-essential cmake pkg-config clang valgrind
+  build-essential cmake pkg-config clang libclang-rt-14-dev valgrind
   libgdal-dev gdal-bin libproj-dev proj-data proj-bin
   libspatialite-dev libsqlite3-mod-spatialite libsqlite3-dev sqlite3
   libpng-dev libcivetweb-dev libfyaml-dev libssl-dev

@@ -94,7 +94,7 @@ void lb_fusion_cleanup(void)
 #define BATCH_BYTES (1u << 20)   /* ... or fewer when their data passes 1 MiB */
 #define QUEUE_BATCHES 8          /* full batches waiting for the writer, at most */
 #define READER_CHECKS_AT 4       /* the reader checks geometries when this many wait */
-#define INGEST_CACHE_KIB 65536   /* SQLite page cache during an ingest */
+#define INGEST_CACHE_KIB 32768   /* SQLite page cache during an ingest */
 
 /* Growable bytes; data is addressed by offset (the block moves when it grows). */
 typedef struct arena {

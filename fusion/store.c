@@ -517,7 +517,7 @@ lb_status lb_store__bulk_inserted(lb_store *st, lb_store__bulk *b, const char *s
  * SQLite's rtree code keeps maintaining it (through the triggers) afterwards.
  */
 
-#define RT_CHUNK (1u << 20)
+#define RT_CHUNK (1u << 19)
 #define RT_ROWS 64 /* %_rowid rows per INSERT statement */
 
 typedef struct rt_ent {
@@ -633,7 +633,7 @@ static bool rt_write_node(rt_build *rb, int64_t nodeno, int depth, const rt_ent 
 {
     unsigned char *p = rb->blob;
     memset(p, 0, (size_t)rb->node_size);
-    put_be(p, nodeno == 1 ? (uint64_t)depth : 0, 2);
+    put_be(p, nodeno == 1 ? (uint64_t)depth + 1 : 0, 2);
     put_be(p + 2, n, 2);
     float box[4] = {INFINITY, -INFINITY, INFINITY, -INFINITY};
     for (size_t i = 0; i < n; i++) {

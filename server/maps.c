@@ -27,6 +27,7 @@ typedef struct pass_pred {
     const lb_grant *g;
     int area;        /* clearances with this area index (-1: unlimited) */
     bool skip_unlimited; /* exclude features an unlimited clearance already draws */
+    const lb_config *cfg; /* for generalised passes: the sources' release rules */
 } pass_pred;
 
 static bool clear_one(const lb_label *c, const lb_label *f)
@@ -47,6 +48,55 @@ static bool pass_allows(void *ud, const lb_feature_info *fi)
             if (p->g->c[i].area < 0 && clear_one(&p->g->c[i].label, &fi->label))
                 return false;
     return ok;
+}
+
+/*
+ * Generalised pass: a feature whose exact form no clearance allows, but
+ * whose source releases it generalised to a group of a clearance of this
+ * pass (level and caveats still apply).
+ */
+static bool pass_allows_generalised(void *ud, const lb_feature_info *fi)
+{
+    const pass_pred *p = ud;
+    if (lb_grant_allows(p->g, &fi->label))
+        return false; /* drawn exactly */
+    const lb_source_cfg *src = lb_config_source(p->cfg, fi->source);
+    if (!src || !src->generalised_groups)
+        return false;
+    bool ok = false;
+    for (int i = 0; i < p->g->n && !ok; i++) {
+        if (p->g->c[i].area != p->area)
+            continue;
+        lb_grant one = {.n = 1};
+        one.c[0] = p->g->c[i];
+        ok = lb_grant_allows_generalised(&one, &fi->label, src);
+    }
+    if (ok && p->skip_unlimited)
+        for (int i = 0; i < p->g->n; i++) {
+            if (p->g->c[i].area >= 0)
+                continue;
+            lb_grant one = {.n = 1};
+            one.c[0] = p->g->c[i];
+            if (lb_grant_allows_generalised(&one, &fi->label, src))
+                return false;
+        }
+    return ok;
+}
+
+/* Draw one pass: the exact features, then the generalised ones. */
+static lb_status draw_pass(const lb_srv_layer *L, int grid, pass_pred *pp, double minx,
+                           double miny, double maxx, double maxy, double zoom, double scale,
+                           lb_canvas *c)
+{
+    lb_render_layer rl = {.snap = L->snap[grid], .style = L->style, .pred = pass_allows,
+                          .pred_ud = pp};
+    lb_status rc = lb_render_area(&rl, 1, minx, miny, maxx, maxy, zoom, scale, c, NULL);
+    if (rc == LB_OK && L->gen[grid]) {
+        lb_render_layer gl = {.snap = L->gen[grid], .style = L->style,
+                              .pred = pass_allows_generalised, .pred_ud = pp};
+        rc = lb_render_area(&gl, 1, minx, miny, maxx, maxy, zoom, scale, c, NULL);
+    }
+    return rc;
 }
 
 /* Hard mask of an area over the pixel grid of canvas c covering the bbox. */
@@ -122,20 +172,17 @@ lb_status lb_maps_render_layer_area(lb_state *st, const lb_srv_layer *L, const l
     lb_canvas pass = {0};
     lb_status rc = LB_OK;
     if (has_unlimited) {
-        pass_pred pp = {.g = g, .area = -1};
-        lb_render_layer rl = {.snap = L->snap[grid], .style = L->style, .pred = pass_allows,
-                              .pred_ud = &pp};
-        rc = lb_render_area(&rl, 1, minx, miny, maxx, maxy, zoom, scale, c, NULL);
+        pass_pred pp = {.g = g, .area = -1, .cfg = st->cfg};
+        rc = draw_pass(L, grid, &pp, minx, miny, maxx, maxy, zoom, scale, c);
     }
     if (rc == LB_OK && nareas > 0)
         rc = lb_canvas_init(&pass, c->width, c->height);
     double sx = c->width / (maxx - minx), sy = c->height / (maxy - miny);
     for (int k = 0; rc == LB_OK && k < nareas; k++) {
         lb_canvas_clear(&pass);
-        pass_pred pp = {.g = g, .area = areas[k], .skip_unlimited = has_unlimited};
-        lb_render_layer rl = {.snap = L->snap[grid], .style = L->style, .pred = pass_allows,
-                              .pred_ud = &pp};
-        rc = lb_render_area(&rl, 1, minx, miny, maxx, maxy, zoom, scale, &pass, NULL);
+        pass_pred pp = {.g = g, .area = areas[k], .skip_unlimited = has_unlimited,
+                        .cfg = st->cfg};
+        rc = draw_pass(L, grid, &pp, minx, miny, maxx, maxy, zoom, scale, &pass);
         if (rc == LB_OK && !lb_canvas_is_empty(&pass)) {
             apply_area_mask(&pass, &st->areas[grid][areas[k]], minx, maxy, sx, sy);
             lb_canvas_over(c, &pass);

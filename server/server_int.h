@@ -32,6 +32,7 @@ typedef struct lb_srv_layer {
     const lb_layer_cfg *cfg;
     lb_style *style;
     lb_snapshot *snap[LB_NGRIDS]; /* per grid */
+    lb_snapshot *gen[LB_NGRIDS];  /* generalised features (owner release rules), or NULL */
     char updated_at[32];          /* when the layer's data last changed (UTC) */
 } lb_srv_layer;
 

@@ -23,9 +23,12 @@ static void state_free(lb_state *st)
         return;
     if (st->layers && st->cfg) {
         for (size_t i = 0; i < st->cfg->nlayers; i++) {
-            for (int g = 0; g < LB_NGRIDS; g++)
+            for (int g = 0; g < LB_NGRIDS; g++) {
                 if (st->layers[i].snap[g])
                     lb_snapshot_unref(st->layers[i].snap[g]);
+                if (st->layers[i].gen[g])
+                    lb_snapshot_unref(st->layers[i].gen[g]);
+            }
             lb_style_free(st->layers[i].style);
         }
     }
@@ -116,6 +119,21 @@ static lb_status project_areas(lb_state *st, int g, const lb_tms *grid, lb_error
     return LB_OK;
 }
 
+/* Cell size of a source's generalised release rule (0: none). */
+static double gen_cell(void *ud, const char *source)
+{
+    const lb_source_cfg *src = lb_config_source(ud, source);
+    return src && src->generalised_groups ? src->generalised_cell_m : 0;
+}
+
+static bool layer_has_rule(const lb_config *cfg, const char *layer)
+{
+    for (size_t i = 0; i < cfg->nsources; i++)
+        if (strcmp(cfg->sources[i].layer, layer) == 0 && cfg->sources[i].generalised_groups)
+            return true;
+    return false;
+}
+
 lb_status lb_state_build(const char *config_path, lb_state **out, char **diag)
 {
     *out = NULL;
@@ -156,9 +174,14 @@ lb_status lb_state_build(const char *config_path, lb_state **out, char **diag)
         }
         size_t ngrids;
         const lb_tms *grids = lb_tms_all(&ngrids);
-        for (int g = 0; rc == LB_OK && g < LB_NGRIDS && (size_t)g < ngrids; g++)
+        bool rule = layer_has_rule(st->cfg, L->cfg->id);
+        for (int g = 0; rc == LB_OK && g < LB_NGRIDS && (size_t)g < ngrids; g++) {
             rc = lb_snapshot_build(store, st->cfg, L->cfg->id, &grids[g], props, nprops,
                                    &L->snap[g], &err);
+            if (rc == LB_OK && rule)
+                rc = lb_snapshot_build_generalised(store, st->cfg, L->cfg->id, &grids[g], props,
+                                                   nprops, gen_cell, st->cfg, &L->gen[g], &err);
+        }
     }
     lb_layer_info *infos = NULL;
     size_t ninfos = 0;

@@ -26,10 +26,11 @@
  * Run time: every `lagebild render` is a process start (~0.3 s of CPU, most
  * of it loading GDAL's shared libraries), so renders are shared where the
  * result cannot differ: two roles whose filtered stores hold the same
- * features within one tile of a tile (the renderer reaches 64 CSS px, a
- * quarter tile, beyond it) share that tile's reference, and a tile with no
+ * features within half a tile of a tile (the renderer reaches 64 CSS px, a
+ * quarter tile, beyond it) share that tile's reference, a tile with no
  * visible feature within that distance is compared with a transparent tile
- * without rendering.  Renders run three at a time while the server's tiles
+ * without rendering, and the area mask is rendered only for tiles the area
+ * boundary runs through (all 255 inside the area, all 0 outside).  Renders run three at a time while the server's tiles
  * are fetched.  LB_TEST_KEEP=1 keeps the temporary folder (references
  * ref_*.png, served tiles srv_*.png) for inspection.
  */
@@ -142,6 +143,13 @@ typedef struct tile {
 
 #define MAX_TILES 96
 
+/*
+ * How far (in tiles) a feature may lie from a tile and still be drawn into
+ * it: the renderer reaches LB_RENDER_MARGIN_PX = 64 CSS px (a quarter tile)
+ * beyond a tile; twice that for safety.
+ */
+#define NEAR_TILES 0.5
+
 /* A `lagebild render` run. */
 typedef struct job {
     const tile *t;
@@ -166,12 +174,13 @@ static t_server g_srv;
 static tile g_tiles[MAX_TILES];
 static size_t g_ntiles;
 static bool g_crossing[MAX_TILES];  /* the area boundary runs through the tile */
+static bool g_inside[MAX_TILES];    /* the tile lies inside the area */
 static double g_area_bbox[4];
 static cell g_cells[NROLES][MAX_TILES];
 static long g_kept[NROLES], g_removed[NROLES];
 static job *g_jobs;                 /* reference renders, then area masks */
 static size_t g_njobs, g_nref_jobs;
-static int g_mask_job[MAX_TILES];   /* index in g_jobs, -1: tile lies outside the area's bbox */
+static int g_mask_job[MAX_TILES];   /* index in g_jobs, -1: no mask rendered (see g_inside) */
 static bool g_keep;                 /* LB_TEST_KEEP=1: leave the temporary folder */
 
 static void cleanup(void)
@@ -394,10 +403,11 @@ static void make_tile_list(const char *mask_store)
     free(P);
     free(C);
 
-    /* which tiles the area boundary runs through */
+    /* which tiles the area boundary runs through, which lie inside the area */
     ASSERT_EQ(sqlite3_prepare_v2(mdb,
                                  "SELECT ST_Intersects(ST_Boundary(GeomFromText(?1, 4326)), "
-                                 "BuildMbr(?2, ?3, ?4, ?5, 4326))",
+                                 "BuildMbr(?2, ?3, ?4, ?5, 4326)), "
+                                 "ST_Contains(GeomFromText(?1, 4326), BuildMbr(?2, ?3, ?4, ?5, 4326))",
                                  -1, &q, NULL),
               SQLITE_OK);
     for (size_t i = 0; i < g_ntiles; i++) {
@@ -408,6 +418,7 @@ static void make_tile_list(const char *mask_store)
             sqlite3_bind_double(q, 2 + k, b[k]);
         ASSERT_EQ(sqlite3_step(q), SQLITE_ROW);
         g_crossing[i] = sqlite3_column_int(q, 0) == 1;
+        g_inside[i] = !g_crossing[i] && sqlite3_column_int(q, 1) == 1;
         sqlite3_reset(q);
     }
     sqlite3_finalize(q);
@@ -599,8 +610,8 @@ static uint64_t fnv(uint64_t h, const void *data, size_t n)
 
 /*
  * Per tile, a key of the features left in the filtered store whose bounding
- * box comes within one tile of the tile (the renderer's own reach is 64 CSS
- * px, a quarter tile), with the tile itself; 0 when there are none.
+ * box comes within NEAR_TILES of the tile, with the tile itself; 0 when
+ * there are none.
  */
 static void neighbourhood_keys(const char *store, uint64_t *keys)
 {
@@ -632,7 +643,7 @@ static void neighbourhood_keys(const char *store, uint64_t *keys)
                              (long long)sqlite3_column_int64(q, 0));
             for (size_t i = 0; i < g_ntiles; i++) {
                 double tb[4];
-                tile_box(&g_tiles[i], 1.0, tb);
+                tile_box(&g_tiles[i], NEAR_TILES, tb);
                 if (boxes_meet(fb, tb)) {
                     keys[i] = fnv(keys[i], id, (size_t)n);
                     any[i] = true;
@@ -783,16 +794,14 @@ static void fixture(void)
         }
     }
     g_nref_jobs = g_njobs;
-    /* area masks where the area-limited role has something to draw */
+    /* area masks where the area-limited role has something to draw near the boundary */
     size_t nmask = 0;
     for (size_t i = 0; i < g_ntiles; i++) {
         g_mask_job[i] = -1;
-        double b[4];
-        tile_box(&g_tiles[i], 0, b);
         bool needed = false;
         for (size_t ri = 0; ri < NROLES; ri++)
             needed |= ROLES[ri].area && g_cells[ri][i].key != 0;
-        if (!needed || !boxes_meet(b, g_area_bbox))
+        if (!needed || !g_crossing[i])
             continue;
         job *j = &g_jobs[g_njobs];
         j->t = &g_tiles[i];
@@ -1006,7 +1015,7 @@ static void check_role(size_t ri)
                 ASSERT_EQ(mask.h, px);
             }
             for (size_t p = 0; p < npx; p++)
-                if (!mask.px || mask.px[4 * p + 3] != 255)
+                if (mask.px ? mask.px[4 * p + 3] != 255 : !g_inside[i])
                     memset(ref.px + 4 * p, 0, 4);
         }
         bool any = false;
@@ -1023,7 +1032,7 @@ static void check_role(size_t ri)
             int da = abs(a[3] - b[3]);
             maxdiff = d > maxdiff ? d : maxdiff;
             maxalpha = da > maxalpha ? da : maxalpha;
-            bool inside = mask.px && mask.px[4 * p + 3] == 255;
+            bool inside = mask.px ? mask.px[4 * p + 3] == 255 : g_inside[i];
             if (da > 1)
                 note(&cov, i, p, px, a, b, inside);
             if (d > 1) {
@@ -1076,6 +1085,7 @@ LB_TEST(test_landkreis) { check_role(5); }
 LB_TEST(test_server_stops_cleanly)
 {
     fixture();
+    { char sp[64]; snprintf(sp, sizeof sp, "/proc/%d/stat", (int)g_srv.pid); char *st = t_read_file(sp); char *e = strrchr(st, ')'); long ut = 0, stt = 0; if (e) sscanf(e + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &ut, &stt); fprintf(stderr, "DEBUG server cpu user %.2f sys %.2f\n", ut / 100.0, stt / 100.0); free(st); }
     int ws = t_server_stop(&g_srv, 60);
     if (!(ws != -1 && WIFEXITED(ws) && WEXITSTATUS(ws) == 0))
         t_server_dump_stderr(&g_srv);

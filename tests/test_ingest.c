@@ -596,6 +596,228 @@ LB_TEST(test_only_named_source_is_ingested)
     teardown();
 }
 
+/* Run SQL on a database with SpatiaLite loaded, as another writer (the
+ * spatialite shell, QGIS) would; 0 on success. */
+static int t_exec(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_busy_timeout(db, 10000);
+        sqlite3_enable_load_extension(db, 1);
+        rc = sqlite3_load_extension(db, "mod_spatialite", NULL, NULL);
+    }
+    char *msg = NULL;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK)
+        fprintf(stderr, "  (SQL: %s)\n", msg ? msg : sqlite3_errmsg(db));
+    sqlite3_free(msg);
+    sqlite3_close(db);
+    return rc;
+}
+
+/* SpatiaLite's own check of a spatial index (it logs, so it needs write access). */
+static long long check_spatial_index(const char *layer)
+{
+    sqlite3 *db = NULL;
+    long long v = -1;
+    if (sqlite3_open_v2(store, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK) {
+        sqlite3_enable_load_extension(db, 1);
+        sqlite3_load_extension(db, "mod_spatialite", NULL, NULL);
+        char *sql = sqlite3_mprintf("SELECT CheckSpatialIndex(%Q, 'geom')", layer);
+        sqlite3_stmt *q = NULL;
+        if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK &&
+            sqlite3_step(q) == SQLITE_ROW)
+            v = sqlite3_column_int64(q, 0);
+        sqlite3_finalize(q);
+        sqlite3_free(sql);
+    }
+    sqlite3_close(db);
+    return v;
+}
+
+/* The layer's spatial index has one entry per row with a geometry, each
+ * containing its row's MBR, and is a well-formed R*Tree. */
+static void expect_spatial_index_in_step(const char *layer)
+{
+    long long rows = t_sql_int(store, "SELECT count(*) FROM %s WHERE geom IS NOT NULL", layer);
+    ASSERT_EQ(t_sql_int(store, "SELECT count(*) FROM idx_%s_geom", layer), rows);
+    ASSERT_EQ(t_sql_int(store,
+                        "SELECT count(*) FROM %s t JOIN idx_%s_geom i ON i.pkid = t.rowid"
+                        " WHERE i.xmin <= MbrMinX(t.geom) AND i.xmax >= MbrMaxX(t.geom)"
+                        " AND i.ymin <= MbrMinY(t.geom) AND i.ymax >= MbrMaxY(t.geom)",
+                        layer, layer),
+              rows);
+    char *s = t_sql(store, "SELECT rtreecheck('idx_%s_geom')", layer);
+    ASSERT_STREQ(s, "ok");
+    free(s);
+    ASSERT_EQ(check_spatial_index(layer), 1);
+}
+
+/* The triggers of a layer table as SpatiaLite defines them for a table of
+ * that name (made by SpatiaLite itself in a scratch database). */
+static char *spatialite_triggers(const char *layer)
+{
+    char *ref = t_path(dir, "spatialite-ref.sqlite");
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "SELECT InitSpatialMetadata(1); CREATE TABLE %s (pk INTEGER PRIMARY KEY);"
+             "SELECT AddGeometryColumn('%s', 'geom', 4326, 'GEOMETRY', 'XY');"
+             "SELECT CreateSpatialIndex('%s', 'geom');",
+             layer, layer, layer);
+    char *s = NULL;
+    if (t_exec(ref, sql) == 0)
+        s = t_sql(ref, "SELECT group_concat(name || ': ' || sql, ' | ') FROM (SELECT name, sql"
+                       " FROM sqlite_master WHERE type = 'trigger' AND tbl_name = '%s'"
+                       " ORDER BY name)",
+                  layer);
+    unlink(ref);
+    free(ref);
+    return s;
+}
+
+LB_TEST(test_store_keeps_spatialite_triggers_for_other_writers)
+{
+    setup();
+    t_write(dir, "police.geojson", police_geojson);
+    write_cfg(police_source);
+    t_result r = t_lagebild("ingest", cfg, NULL, NULL);
+    ASSERT_EQ(r.status, 0);
+    t_result_free(&r);
+    /* the ingest suspends SpatiaLite's triggers inside its transaction only:
+     * afterwards the table has exactly those SpatiaLite defines */
+    char *want = spatialite_triggers("incidents");
+    ASSERT(want != NULL);
+    char *have = t_sql(store, "SELECT group_concat(name || ': ' || sql, ' | ') FROM (SELECT name,"
+                              " sql FROM sqlite_master WHERE type = 'trigger' AND"
+                              " tbl_name = 'incidents' ORDER BY name)");
+    ASSERT_STREQ(have, want);
+    free(have);
+    free(want);
+    expect_spatial_index_in_step("incidents");
+
+    /* another writer with plain SQL: its rows get their R*Tree entries */
+    ASSERT_EQ(t_exec(store, "INSERT INTO incidents (fid, source, source_fid, label_level,"
+                            " classification, releasable_to, caveats, revision, geom) VALUES"
+                            " (42, 'qgis', 'Q-1', 0, 'OFFEN', '', '', 1,"
+                            " MakePoint(9.40, 52.12, 4326))"),
+              0);
+    ASSERT_EQ(t_sql_int(store, "SELECT count(*) FROM idx_incidents_geom"), 4);
+    ASSERT_EQ(t_sql_int(store, "SELECT count(*) FROM idx_incidents_geom i JOIN incidents t ON"
+                               " t.rowid = i.pkid WHERE t.source_fid = 'Q-1' AND i.xmin <= 9.40"
+                               " AND i.xmax >= 9.40 AND i.ymin <= 52.12 AND i.ymax >= 52.12"),
+              1);
+    /* ... found through SpatiaLite's own spatial index query */
+    ASSERT_EQ(t_sql_int(store, "SELECT count(*) FROM incidents WHERE rowid IN (SELECT rowid FROM"
+                               " SpatialIndex WHERE f_table_name = 'incidents' AND"
+                               " search_frame = BuildMbr(9.39, 52.11, 9.41, 52.13, 4326))"),
+              1);
+    /* the geometry constraint still holds (SRID 3857 is refused) */
+    ASSERT_NE(t_exec(store, "INSERT INTO incidents (fid, source, source_fid, label_level,"
+                            " classification, releasable_to, caveats, revision, geom) VALUES"
+                            " (43, 'qgis', 'Q-2', 0, 'OFFEN', '', '', 1, MakePoint(1, 2, 3857))"),
+              0);
+    /* updates and deletes keep the index in step too */
+    ASSERT_EQ(t_exec(store, "UPDATE incidents SET geom = MakePoint(9.50, 52.20, 4326)"
+                            " WHERE source_fid = 'P-1'; DELETE FROM incidents"
+                            " WHERE source_fid = 'P-3'"),
+              0);
+    ASSERT_EQ(t_sql_int(store, "SELECT count(*) FROM idx_incidents_geom i JOIN incidents t ON"
+                               " t.rowid = i.pkid WHERE t.source_fid = 'P-1' AND i.xmin <= 9.50"
+                               " AND i.xmax >= 9.50"),
+              1);
+    expect_spatial_index_in_step("incidents");
+
+    /* the next ingest replaces the source's rows and keeps the other writer's */
+    r = t_lagebild("ingest", cfg, NULL, NULL);
+    ASSERT_EQ(r.status, 0);
+    ASSERT_CONTAINS(r.out, "stored 3");
+    t_result_free(&r);
+    ASSERT_EQ(t_sql_int(store, "SELECT count(*) FROM incidents"), 4);
+    expect_spatial_index_in_step("incidents");
+    ASSERT(t_sql_double(store, "SELECT X(geom) FROM incidents WHERE source_fid = 'P-1'") < 9.4);
+    teardown();
+}
+
+/* n points along a line in Lower Saxony, ids S0.. (EPSG:4326 shapefile) */
+static void write_points(const char *name, int n)
+{
+    double *x = malloc((size_t)n * sizeof *x), *y = malloc((size_t)n * sizeof *y);
+    for (int i = 0; i < n; i++) {
+        x[i] = 9.0 + 0.001 * i;
+        y[i] = 52.0 + 0.0005 * (i % 97);
+    }
+    char *p = t_path(dir, name);
+    write_shp(p, 4326, n, x, y);
+    free(p);
+    free(x);
+    free(y);
+}
+
+LB_TEST(test_reingest_keeps_spatial_index_in_step_with_rows)
+{
+    setup();
+    /* a large source and a small one in one layer */
+    write_points("sensors.shp", 400);
+    t_write(dir, "police.geojson", police_geojson);
+    char src[4096];
+    snprintf(src, sizeof src,
+             "%s  sensors:\n    path: sensors.shp\n    layer: incidents\n    agency: fire\n"
+             "    fid: nr\n    label: {level: OFFEN}\n",
+             police_source);
+    write_cfg(src);
+    t_result r = t_lagebild("ingest", cfg, NULL, NULL);
+    ASSERT_EQ(r.status, 0);
+    t_result_free(&r);
+    ASSERT_EQ(t_sql_int(store, "SELECT count(*) FROM incidents"), 403);
+    expect_spatial_index_in_step("incidents");
+
+    /* re-ingesting the small source updates the index entry by entry */
+    r = t_lagebild("ingest", cfg, "--source", "police");
+    ASSERT_EQ(r.status, 0);
+    t_result_free(&r);
+    ASSERT_EQ(t_sql_int(store, "SELECT count(*) FROM incidents"), 403);
+    expect_spatial_index_in_step("incidents");
+
+    /* the large source shrinks, then grows: the index is rebuilt */
+    write_points("sensors.shp", 250);
+    r = t_lagebild("ingest", cfg, "--source", "sensors");
+    ASSERT_EQ(r.status, 0);
+    ASSERT_CONTAINS(r.out, "stored 250");
+    t_result_free(&r);
+    ASSERT_EQ(t_sql_int(store, "SELECT count(*) FROM incidents"), 253);
+    expect_spatial_index_in_step("incidents");
+    write_points("sensors.shp", 5000);
+    r = t_lagebild("ingest", cfg, "--source", "sensors");
+    ASSERT_EQ(r.status, 0);
+    t_result_free(&r);
+    ASSERT_EQ(t_sql_int(store, "SELECT count(*) FROM incidents"), 5003);
+    expect_spatial_index_in_step("incidents");
+    /* a window query through the index finds what a full scan finds */
+    ASSERT_EQ(t_sql_int(store, "SELECT count(*) FROM idx_incidents_geom WHERE xmin <= 10.0 AND"
+                               " xmax >= 9.5 AND ymin <= 52.02 AND ymax >= 52.0"),
+              t_sql_int(store, "SELECT count(*) FROM incidents WHERE MbrMinX(geom) <= 10.0 AND"
+                               " MbrMaxX(geom) >= 9.5 AND MbrMinY(geom) <= 52.02 AND"
+                               " MbrMaxY(geom) >= 52.0"));
+
+    /* the small source moves to another layer: both layers stay in step */
+    snprintf(src, sizeof src,
+             "  police:\n    path: police.geojson\n    layer: sites\n    agency: police\n"
+             "    fid: id\n    label: {level: OFFEN}\n"
+             "  sensors:\n    path: sensors.shp\n    layer: incidents\n    agency: fire\n"
+             "    fid: nr\n    label: {level: OFFEN}\n");
+    write_cfg(src);
+    r = t_lagebild("ingest", cfg, "--source", "police");
+    ASSERT_EQ(r.status, 0);
+    t_result_free(&r);
+    ASSERT_EQ(t_sql_int(store, "SELECT count(*) FROM incidents"), 5000);
+    ASSERT_EQ(t_sql_int(store, "SELECT count(*) FROM sites"), 3);
+    expect_spatial_index_in_step("incidents");
+    expect_spatial_index_in_step("sites");
+    teardown();
+}
+
 LB_TESTS(test_geojson_is_fused_with_mapping_labels_and_provenance,
          test_reingest_replaces_atomically_and_bumps_revision,
          test_gauss_krueger_source_lands_within_1cm_of_beta2007,
@@ -609,4 +831,6 @@ LB_TESTS(test_geojson_is_fused_with_mapping_labels_and_provenance,
          test_nan_and_infinite_coordinates_are_rejected, test_empty_geometries_are_rejected,
          test_mapping_naming_a_missing_attribute_fails_the_source,
          test_mgrs_positions_and_malformed_mgrs, test_bad_config_is_reported_with_file_and_line,
-         test_sigkill_during_ingest_keeps_previous_revision, test_only_named_source_is_ingested)
+         test_sigkill_during_ingest_keeps_previous_revision, test_only_named_source_is_ingested,
+         test_store_keeps_spatialite_triggers_for_other_writers,
+         test_reingest_keeps_spatial_index_in_step_with_rows)

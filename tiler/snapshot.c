@@ -42,6 +42,7 @@ static const int lod_zooms[] = {3, 5, 7, 9, 11, 13};
 typedef struct builder {
     lb_snap_level lv;
     size_t feats_cap, parts_cap, xy_cap;
+    bool oom;
 } builder;
 
 /* ---- WKB reading -------------------------------------------------------- */
@@ -848,7 +849,87 @@ static lb_label decode_label(const lb_config *cfg, int level, const char *groups
     return l;
 }
 
+#define LB_GEN_MAX_CELLS 4096
+
+static bool push_xy(builder *b, double x, double y)
+{
+    if (b->lv.nxy * 2 + 2 > b->xy_cap) {
+        size_t nc = b->xy_cap ? b->xy_cap * 2 : 1024;
+        double *p = realloc(b->lv.xy, nc * sizeof *p);
+        if (!p) {
+            b->oom = true;
+            return false;
+        }
+        b->lv.xy = p;
+        b->xy_cap = nc;
+    }
+    b->lv.xy[2 * b->lv.nxy] = x;
+    b->lv.xy[2 * b->lv.nxy + 1] = y;
+    b->lv.nxy++;
+    return true;
+}
+
+/*
+ * Replace the feature just parsed (parts from part0, vertices from xy0) by
+ * its generalised form on a grid of cell units.  false: leave the feature
+ * out (no rule for its source, or out of memory: b->oom).
+ */
+static bool generalise(builder *b, geom_acc *g, uint32_t part0, uint32_t xy0, double cell)
+{
+    if (!(cell > 0))
+        return false;
+    double *xy = b->lv.xy + 2 * xy0;
+    uint32_t nv = b->lv.nxy - xy0;
+    if (g->type == LB_GEOM_POINT) {
+        for (uint32_t i = 0; i < nv; i++) {
+            xy[2 * i] = (floor(xy[2 * i] / cell) + 0.5) * cell;
+            xy[2 * i + 1] = (floor(xy[2 * i + 1] / cell) + 0.5) * cell;
+        }
+        return true;
+    }
+    double mnx = INFINITY, mny = INFINITY, mxx = -INFINITY, mxy = -INFINITY;
+    for (uint32_t i = 0; i < nv; i++) {
+        mnx = fmin(mnx, xy[2 * i]);
+        mxx = fmax(mxx, xy[2 * i]);
+        mny = fmin(mny, xy[2 * i + 1]);
+        mxy = fmax(mxy, xy[2 * i + 1]);
+    }
+    double cx0 = floor(mnx / cell), cx1 = floor(mxx / cell);
+    double cy0 = floor(mny / cell), cy1 = floor(mxy / cell);
+    b->lv.nparts = part0;
+    b->lv.nxy = xy0;
+    g->type = LB_GEOM_POLYGON;
+    g->npoly = 0;
+    if ((cx1 - cx0 + 1) * (cy1 - cy0 + 1) > LB_GEN_MAX_CELLS) {
+        /* huge extent: one block of whole cells */
+        cx1 = cx1 + 1, cy1 = cy1 + 1;
+        uint32_t first = b->lv.nxy;
+        if (!push_xy(b, cx0 * cell, cy0 * cell) || !push_xy(b, cx1 * cell, cy0 * cell) ||
+            !push_xy(b, cx1 * cell, cy1 * cell) || !push_xy(b, cx0 * cell, cy1 * cell))
+            return false;
+        lb_snap_part part = {.first = first, .n = 4, .poly = 0};
+        VEC_PUSH(b->lv.parts, b->lv.nparts, b->parts_cap, part, fail);
+        return true;
+    }
+    for (double cy = cy0; cy <= cy1; cy++)
+        for (double cx = cx0; cx <= cx1; cx++) {
+            uint32_t first = b->lv.nxy;
+            /* counter-clockwise with y up: positive area, an exterior ring */
+            if (!push_xy(b, cx * cell, cy * cell) || !push_xy(b, (cx + 1) * cell, cy * cell) ||
+                !push_xy(b, (cx + 1) * cell, (cy + 1) * cell) || !push_xy(b, cx * cell, (cy + 1) * cell))
+                return false;
+            lb_snap_part part = {.first = first, .n = 4, .poly = g->npoly++};
+            VEC_PUSH(b->lv.parts, b->lv.nparts, b->parts_cap, part, fail);
+        }
+    return true;
+fail:
+    b->oom = true;
+    return false;
+}
+
 typedef struct sbuild {
+    lb_gen_cell_fn gen_cell; /* generalised snapshot: cell size per source */
+    void *gen_ud;
     lb_snapshot *s;
     const lb_config *cfg;
     OGRCoordinateTransformationH ct;
@@ -913,6 +994,11 @@ static bool on_row(void *ud, const lb_stored_feature *row)
             xy[2 * i] = xs[i];
             xy[2 * i + 1] = ys[i];
         }
+    }
+    if (sb->gen_cell && !generalise(full, &g, part0, xy0, sb->gen_cell(sb->gen_ud, row->source))) {
+        full->lv.nparts = part0;
+        full->lv.nxy = xy0;
+        return !full->oom;
     }
     /* a projection may mirror; re-orient rings */
     for (uint32_t p = part0; p < full->lv.nparts; p++) {
@@ -1004,9 +1090,10 @@ static bool order_full_level(lb_snapshot *s, builder *full)
     return rtree_build(lv);
 }
 
-lb_status lb_snapshot_build(lb_store *st, const lb_config *cfg, const char *layer,
+static lb_status build_impl(lb_store *st, const lb_config *cfg, const char *layer,
                             const lb_tms *grid, const char *const *props, size_t nprops,
-                            lb_snapshot **out, lb_error *err)
+                            lb_gen_cell_fn gen_cell, void *gen_ud, lb_snapshot **out,
+                            lb_error *err)
 {
     *out = NULL;
     lb_snapshot *s = calloc(1, sizeof *s);
@@ -1031,7 +1118,8 @@ lb_status lb_snapshot_build(lb_store *st, const lb_config *cfg, const char *laye
             return lb_fail(err, LB_ENOMEM, "out of memory");
         }
 
-    sbuild sb = {.s = s, .cfg = cfg, .mercator = strcmp(grid->crs, "EPSG:3857") == 0};
+    sbuild sb = {.s = s, .cfg = cfg, .mercator = strcmp(grid->crs, "EPSG:3857") == 0,
+                 .gen_cell = gen_cell, .gen_ud = gen_ud};
     sb.full.lv.max_zoom = INT_MAX;
     lb_status rc = LB_OK;
     OGRSpatialReferenceH src = OSRNewSpatialReference(NULL);
@@ -1105,4 +1193,21 @@ done:
     }
     *out = s;
     return LB_OK;
+}
+
+lb_status lb_snapshot_build(lb_store *st, const lb_config *cfg, const char *layer,
+                            const lb_tms *grid, const char *const *props, size_t nprops,
+                            lb_snapshot **out, lb_error *err)
+{
+    return build_impl(st, cfg, layer, grid, props, nprops, NULL, NULL, out, err);
+}
+
+lb_status lb_snapshot_build_generalised(lb_store *st, const lb_config *cfg, const char *layer,
+                                        const lb_tms *grid, const char *const *props,
+                                        size_t nprops, lb_gen_cell_fn gen_cell, void *ud,
+                                        lb_snapshot **out, lb_error *err)
+{
+    if (!gen_cell)
+        return lb_fail(err, LB_EINVAL, "no generalisation rule");
+    return build_impl(st, cfg, layer, grid, props, nprops, gen_cell, ud, out, err);
 }

@@ -73,6 +73,19 @@ typedef struct lb_feature_info {
 lb_status lb_snapshot_build(lb_store *st, const lb_config *cfg, const char *layer,
                             const lb_tms *grid, const char *const *props, size_t nprops,
                             lb_snapshot **out, lb_error *err);
+/*
+ * Owner-set release rules: a snapshot holding only the features of sources
+ * with a generalisation rule, each generalised to cells of gen_cell(source)
+ * metres of the grid's CRS (points snapped to the cell centre, lines and
+ * polygons replaced by the cells their extent touches).  gen_cell returns
+ * <= 0 for sources without a rule: their features are left out.  The exact
+ * geometry never enters this snapshot.
+ */
+typedef double (*lb_gen_cell_fn)(void *ud, const char *source);
+lb_status lb_snapshot_build_generalised(lb_store *st, const lb_config *cfg, const char *layer,
+                                        const lb_tms *grid, const char *const *props,
+                                        size_t nprops, lb_gen_cell_fn gen_cell, void *ud,
+                                        lb_snapshot **out, lb_error *err);
 lb_snapshot *lb_snapshot_ref(lb_snapshot *s);
 void lb_snapshot_unref(lb_snapshot *s);
 int64_t lb_snapshot_revision(const lb_snapshot *s);
