@@ -50,6 +50,8 @@ void lb_http_send(lb_req *r, int status, const char *ctype, const void *body, si
                      extra ? extra : "");
     if (n < 0 || (size_t)n >= sizeof head)
         return;
+    r->status = status;
+    r->bytes = len;
     mg_write(r->conn, head, (size_t)n);
     if (len && strcmp(r->ri->request_method, "HEAD") != 0)
         mg_write(r->conn, body, len);

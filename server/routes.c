@@ -442,26 +442,32 @@ static void h_breakglass(lb_req *r)
         return;
     }
     char *body = read_body(r, 8192);
-    char role[128], layer[128], minutes[32], reason[512];
-    long mins;
+    char role[128], layer[128], minutes[32], seconds[32], reason[512];
+    long mins = 0, secs = 0;
+    bool have_min = body && form_value(body, "minutes", minutes, sizeof minutes);
+    bool have_sec = body && form_value(body, "seconds", seconds, sizeof seconds);
     if (!body || !form_value(body, "role", role, sizeof role) ||
         !form_value(body, "layer", layer, sizeof layer) ||
-        !form_value(body, "minutes", minutes, sizeof minutes) ||
-        !form_value(body, "reason", reason, sizeof reason) ||
-        !parse_long_str(minutes, 1, 7 * 24 * 60, &mins) || !reason[0]) {
+        !form_value(body, "reason", reason, sizeof reason) || !reason[0] ||
+        have_min == have_sec ||
+        (have_min && !parse_long_str(minutes, 1, 7 * 24 * 60, &mins)) ||
+        (have_sec && !parse_long_str(seconds, 1, 7 * 24 * 3600, &secs))) {
         free(body);
-        lb_http_error(r, 400, "role=, layer=, minutes=1..10080 and a non-empty reason= expected");
+        lb_http_error(r, 400, "role=, layer=, a non-empty reason= and either minutes=1..10080 "
+                              "or seconds=1..604800 expected");
         return;
     }
+    if (have_min)
+        secs = mins * 60;
     free(body);
     lb_error err;
-    if (lb_access_break_glass(r->st->access, role, layer, time(NULL) + mins * 60, reason, &err) !=
+    if (lb_access_break_glass(r->st->access, role, layer, time(NULL) + secs, reason, &err) !=
         LB_OK) {
         lb_http_error(r, 400, err.msg);
         return;
     }
     char res[1024];
-    snprintf(res, sizeof res, "break-glass %s:%s %ld min: %s", role, layer, mins, reason);
+    snprintf(res, sizeof res, "break-glass %s:%s %ld s: %s", role, layer, secs, reason);
     lb_audit_request(r, res, "granted");
     fprintf(stderr, "lagebild: break-glass %s\n", res);
     lb_http_send(r, 200, "application/json", "{\"ok\":true}\n", 12, "Cache-Control: no-store\r\n");

@@ -40,10 +40,23 @@ static int handle(struct mg_connection *conn, void *cbdata)
     bool ok = r.nseg >= 0;
     if (!ok)
         r.nseg = 0;
+    double t0 = lb_now();
     if (!ok)
         lb_http_not_found(&r);
     else
         lb_routes_dispatch(&r);
+    if (srv->log_requests) {
+        /* the path only: a token may travel in the query string and never
+         * reaches a log; the principal is named instead */
+        char path[160];
+        snprintf(path, sizeof path, "%s", r.ri->local_uri ? r.ri->local_uri : "/");
+        for (char *c = path; *c; c++)
+            if ((unsigned char)*c < 0x20 || *c == '"')
+                *c = '_';
+        fprintf(stderr, "lagebild: %s %s \"%s\" %d %zu %.1fms\n",
+                r.principal ? r.principal->principal : "-", r.ri->request_method, path,
+                r.status, r.bytes, (lb_now() - t0) * 1e3);
+    }
     for (int i = 0; i < r.nseg; i++)
         free(r.segs[i]);
     lb_state_release(r.st);
@@ -68,6 +81,7 @@ static const char usage[] =
     "  -t, --threads N      worker threads (default 8)\n"
     "  -a, --audit FILE     append-only audit log (default: the store path + .audit.jsonl)\n"
     "      --cache-mb N     tile cache budget in MiB (default 256)\n"
+    "  -q, --quiet          no request log (one line per request on stderr)\n"
     "\n"
     "Prints 'listening on http://HOST:PORT' once ready.  SIGHUP reloads the config\n"
     "(a bad config keeps the running one); SIGTERM drains in-flight requests.\n";
@@ -78,6 +92,7 @@ int lb_cmd_serve(int argc, char **argv)
         {"config", required_argument, NULL, 'c'}, {"listen", required_argument, NULL, 'l'},
         {"threads", required_argument, NULL, 't'}, {"audit", required_argument, NULL, 'a'},
         {"cache-mb", required_argument, NULL, 'm'}, {"help", no_argument, NULL, 'h'},
+        {"quiet", no_argument, NULL, 'q'},
         {NULL, 0, NULL, 0},
     };
     const char *config = NULL, *listen = "127.0.0.1:8080", *audit_path = NULL;
@@ -85,7 +100,8 @@ int lb_cmd_serve(int argc, char **argv)
     optind = 1;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, ":c:l:t:a:h", longopts, NULL)) != -1) {
+    bool quiet = false;
+    while ((c = getopt_long(argc, argv, ":c:l:t:a:hq", longopts, NULL)) != -1) {
         char *end;
         switch (c) {
         case 'c': config = optarg; break;
@@ -106,6 +122,7 @@ int lb_cmd_serve(int argc, char **argv)
             }
             break;
         case 'h': fputs(usage, stdout); return 0;
+        case 'q': quiet = true; break;
         default:
             fprintf(stderr, "lagebild serve: bad option %s\n%s", argv[optind - 1], usage);
             return 2;
@@ -117,7 +134,8 @@ int lb_cmd_serve(int argc, char **argv)
     }
 
     lb_fusion_init();
-    lb_server srv = {.config_path = config, .listen = listen, .threads = (int)threads};
+    lb_server srv = {.config_path = config, .listen = listen, .threads = (int)threads,
+                     .log_requests = !quiet};
     srv.started = lb_now();
     pthread_mutex_init(&srv.state_lock, NULL);
     char *diag = NULL;

@@ -61,6 +61,7 @@ typedef struct lb_server {
     lb_cache *cache;
     lb_audit *audit;
     int port; /* actual listening port */
+    bool log_requests;
     /* metrics */
     atomic_ullong requests, tiles_rendered, cache_hits, not_found, unauthorized, errors;
     atomic_ullong reloads, reload_failures;
@@ -84,6 +85,8 @@ typedef struct lb_req {
     const char *token; /* as presented (for TileJSON URLs), NULL if header */
     char *segs[12];    /* path segments (decoded, owned) */
     int nseg;
+    int status;        /* sent status, for the request log */
+    size_t bytes;      /* sent body bytes */
 } lb_req;
 
 /* ---- responses (http.c) ---- */
