@@ -71,8 +71,8 @@ static void tile_matrix_set(lb_buf *b, const lb_tms *t)
                        "</WellKnownScaleSet>");
     for (int z = t->min_zoom; z <= t->max_zoom; z++) {
         lb_buf_printf(b, "<TileMatrix><ows:Identifier>%d</ows:Identifier>"
-                         "<ScaleDenominator>%.10g</ScaleDenominator>"
-                         "<TopLeftCorner>%.10g %.10g</TopLeftCorner>"
+                         "<ScaleDenominator>%.17g</ScaleDenominator>"
+                         "<TopLeftCorner>%.17g %.17g</TopLeftCorner>"
                          "<TileWidth>%d</TileWidth><TileHeight>%d</TileHeight>"
                          "<MatrixWidth>%ld</MatrixWidth><MatrixHeight>%ld</MatrixHeight>"
                          "</TileMatrix>",
@@ -215,8 +215,16 @@ void lb_wmts_kvp(lb_req *r)
         lb_wmts_capabilities(r);
         return;
     }
+    if (!*service) {
+        ows_exception(r, 400, "MissingParameterValue", "SERVICE", "SERVICE=WMTS is missing");
+        return;
+    }
     if (lb_strcasecmp(service, "WMTS") != 0) {
         ows_exception(r, 400, "InvalidParameterValue", "SERVICE", "SERVICE must be WMTS");
+        return;
+    }
+    if (!*request) {
+        ows_exception(r, 400, "MissingParameterValue", "REQUEST", "REQUEST is missing");
         return;
     }
     if (lb_strcasecmp(request, "GetTile") != 0) {
