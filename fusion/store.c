@@ -633,7 +633,7 @@ static bool rt_write_node(rt_build *rb, int64_t nodeno, int depth, const rt_ent 
 {
     unsigned char *p = rb->blob;
     memset(p, 0, (size_t)rb->node_size);
-    put_be(p, nodeno == 1 ? (uint64_t)depth + 1 : 0, 2);
+    put_be(p, nodeno == 1 ? (uint64_t)depth : 0, 2);
     put_be(p + 2, n, 2);
     float box[4] = {INFINITY, -INFINITY, INFINITY, -INFINITY};
     for (size_t i = 0; i < n; i++) {
