@@ -278,6 +278,7 @@ static const section store_section = {SECTION(store_fields)};
 static const field top_fields[] = {
     {.key = "store", .type = F_SECTION, .off = 0, .sub = &store_section},
     KEY("phase", F_PHASE, lb_config, phase, false),
+    KEY("cors", F_STRING, lb_config, cors_origin, false),
     LIST("groups", F_NAMES, lb_config, groups, ngroups, false, "group", LB_MAX_GROUPS),
     LIST("caveats", F_NAMES, lb_config, caveats, ncaveats, false, "caveat", LB_MAX_CAVEATS),
     IDMAP("layers", layers, nlayers, layer_section, "layer"),

@@ -36,17 +36,20 @@ static const char *reason(int status)
 void lb_http_send(lb_req *r, int status, const char *ctype, const void *body, size_t len,
                   const char *extra)
 {
-    char head[2048];
+    char head[2048], cors[300] = "";
+    const char *origin = r->st && r->st->cfg->cors_origin ? r->st->cfg->cors_origin : "*";
+    if (strcmp(origin, "none") != 0 && strlen(origin) < 200 && !strpbrk(origin, "\r\n"))
+        snprintf(cors, sizeof cors, "Access-Control-Allow-Origin: %s\r\n", origin);
     int n = snprintf(head, sizeof head,
                      "HTTP/1.1 %d %s\r\n"
                      "Content-Type: %s\r\n"
                      "Content-Length: %zu\r\n"
-                     "Access-Control-Allow-Origin: *\r\n"
+                     "%s"
                      "Vary: Authorization, Accept-Encoding\r\n"
                      "X-Content-Type-Options: nosniff\r\n"
                      "%s"
                      "\r\n",
-                     status, reason(status), ctype ? ctype : "text/plain", len,
+                     status, reason(status), ctype ? ctype : "text/plain", len, cors,
                      extra ? extra : "");
     if (n < 0 || (size_t)n >= sizeof head)
         return;
@@ -95,9 +98,14 @@ static int hexval(int c)
     return -1;
 }
 
-/* URL-decode src[0..n) into out (NUL-terminated); false when it does not fit or is malformed. */
+/*
+ * URL-decode src[0..n) into out (NUL-terminated); false when it does not
+ * fit, is malformed, or decodes to a NUL (which would cut the value short).
+ */
 static bool url_decode(const char *src, size_t n, char *out, size_t cap)
 {
+    if (cap == 0)
+        return false;
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
         char c = src[i];
@@ -108,6 +116,8 @@ static bool url_decode(const char *src, size_t n, char *out, size_t cap)
             if (h < 0 || l < 0)
                 return false;
             c = (char)(h * 16 + l);
+            if (c == '\0')
+                return false;
             i += 2;
         } else if (c == '+') {
             c = ' ';

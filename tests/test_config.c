@@ -544,7 +544,7 @@ LB_TEST(test_unknown_key_at_each_level)
         "    zoom: 9\n";
     char *diag = load_bad(yaml);
     ASSERT_CONTAINS(diag, at(yaml, "stroe:",
-                             "unknown key 'stroe' at the top level (valid: store, phase, "
+                             "unknown key 'stroe' at the top level (valid: store, phase, cors, "
                              "groups, caveats, layers, sources, maps, roles, tokens)\n"));
     ASSERT_CONTAINS(diag, at(yaml, "pth:", "unknown key 'pth' in section 'store' (valid: path)\n"));
     ASSERT_CONTAINS(diag, at(yaml, "colour:",

@@ -162,6 +162,7 @@ typedef struct lb_config {
     lb_token_cfg *tokens;
     size_t ntokens;
     int phase; /* initial crisis phase (lb_phase), -1 when not set */
+    char *cors_origin; /* Access-Control-Allow-Origin value; NULL: "*"; "none": no CORS */
 } lb_config;
 
 /*
