@@ -26,6 +26,7 @@ import math
 import os
 import queue
 import sqlite3
+import struct
 import sys
 import threading
 import time
@@ -40,10 +41,11 @@ def parse_range(s):
 
 
 def boxes(store):
-    """Web-Mercator boxes of every feature of every layer in the store (from the R*Trees)."""
+    """Web-Mercator boxes of every feature of every layer in the store, read
+    from the MBR in the header of each SpatiaLite geometry blob (not from the
+    R*Tree, so a damaged spatial index does not matter here)."""
     db = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
-    tabs = [r[0] for r in db.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'idx\\_%\\_geom' ESCAPE '\\'")]
+    tabs = [r[0] for r in db.execute("SELECT f_table_name FROM geometry_columns")]
 
     def merc(lon, lat):
         lat = max(-MAXLAT, min(MAXLAT, lat))
@@ -52,7 +54,11 @@ def boxes(store):
 
     out = []
     for t in tabs:
-        for xmin, ymin, xmax, ymax in db.execute(f'SELECT xmin, ymin, xmax, ymax FROM "{t}"'):
+        for (g,) in db.execute(f'SELECT geom FROM "{t}" WHERE geom IS NOT NULL'):
+            # SpatiaLite blob: 0x00, endianness (1 = little), SRID (4), MBR (4 doubles), 0x7C
+            if len(g) < 39 or g[0] != 0 or g[38] != 0x7C:
+                continue
+            xmin, ymin, xmax, ymax = struct.unpack("<4d" if g[1] == 1 else ">4d", g[6:38])
             out.append(merc(xmin, ymin) + merc(xmax, ymax))
     db.close()
     if not out:

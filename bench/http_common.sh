@@ -2,7 +2,7 @@
 #
 # Expects ROOT (the source tree) and OUT (the script's output folder) to be set.
 # Provides: die, say, need_pkgs, snapshot_binary, lb_start, lb_stop, rss_kb,
-# free_port, host_line.
+# cpu_s, free_port, host_line.
 
 die() { echo "${BENCH_NAME:-bench}: $*" >&2; exit 1; }
 say() { echo "== $*"; }
@@ -90,6 +90,9 @@ lb_stop() {
 
 # rss_kb PID FIELD: VmRSS or VmHWM of a process in kB.
 rss_kb() { awk -v f="$2:" '$1 == f {print $2}' "/proc/$1/status"; }
+
+# cpu_s PID: CPU seconds (user + system) the process has used so far.
+cpu_s() { awk -v c="$(getconf CLK_TCK)" '{sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / c}' "/proc/$1/stat"; }
 
 # free_port: a TCP port that was free on 127.0.0.1 a moment ago.
 free_port() {

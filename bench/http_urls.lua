@@ -7,7 +7,8 @@
 -- contiguous block of the lines and cycles through it, so the threads request
 -- disjoint URLs and together request the whole list in order; every request is
 -- formatted once at start-up.  done() prints one machine-readable line
--- ("WRK key=value ...") besides wrk's own report.
+-- ("WRK key=value ...") besides wrk's own report.  WRK_CLOSE=1 adds
+-- "Connection: close" to every request (a new connection per request).
 
 local counter = 0
 local threads = {}
@@ -23,6 +24,7 @@ local idx = 1
 
 function init(args)
   local nthreads = tonumber(os.getenv("WRK_THREADS") or "1")
+  local close = os.getenv("WRK_CLOSE") == "1"
   local lines = {}
   local f = assert(io.open(os.getenv("WRK_URLS"), "r"))
   for line in f:lines() do
@@ -34,8 +36,9 @@ function init(args)
   local first = math.floor(tid * n / nthreads) + 1
   local last = math.floor((tid + 1) * n / nthreads)
   for i = first, last do
-    reqs[#reqs + 1] = wrk.format("GET", lines[i][2],
-                                 {["Authorization"] = "Bearer " .. lines[i][1]})
+    local h = {["Authorization"] = "Bearer " .. lines[i][1]}
+    if close then h["Connection"] = "close" end
+    reqs[#reqs + 1] = wrk.format("GET", lines[i][2], h)
   end
   assert(#reqs > 0, "no URLs for thread " .. tid)
 end

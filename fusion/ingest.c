@@ -36,7 +36,6 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,6 +135,7 @@ typedef struct batch {
     size_t n;
     item it[BATCH_ITEMS];
     arena a;
+    size_t held; /* size (as WKB) of the geometries the items hold unchecked */
 } batch;
 
 /* The bounded queue between the threads, plus a free list of batches. */
@@ -191,6 +191,7 @@ typedef struct ingest {
     sqlite3_stmt *ins, *rej;
     uint64_t out_of_area;
     long kill_after; /* fault injection: raise SIGKILL after this many inserts */
+    bool trace;      /* LAGEBILD_INGEST_TRACE: timings of the phases on stderr */
     int64_t first_row, last_row; /* rowids of the rows inserted */
 
     /* shared between the threads */
@@ -198,9 +199,23 @@ typedef struct ingest {
     /* written by the reader, read by the writer after joining it */
     lb_gdal_errors read_errors;
     bool read_oom;
-    /* statistics of the pipeline, for LAGEBILD_INGEST_TRACE */
-    atomic_ulong checked_by_reader, checked_by_writer;
+    /* for LAGEBILD_INGEST_TRACE; each written by one thread, read after the join */
+    unsigned long checked_by_reader, checked_by_writer;
 } ingest;
+
+static void trace(const ingest *in, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void trace(const ingest *in, const char *fmt, ...)
+{
+    if (!in->trace)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", in->src->id);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
 
 static void reject(ingest *in, const char *sfid, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -721,7 +736,8 @@ static bool needs_validity_check(OGRwkbGeometryType t)
 }
 
 /* Record why the item's geometry is rejected. */
-static void geom_reject(arena *a, item *it, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void geom_reject(arena *a, item *it, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void geom_reject(arena *a, item *it, const char *fmt, ...)
 {
@@ -1159,6 +1175,7 @@ static void batch_clear(batch *b)
         if (b->it[i].geom)
             OGR_G_DestroyGeometry(b->it[i].geom);
     b->n = 0;
+    b->held = 0;
     b->a.len = 0;
     b->a.oom = false;
     if (b->a.cap > 4 * (size_t)BATCH_BYTES) {
@@ -1381,9 +1398,10 @@ static void read_feature(ingest *in, reader_state *rs, bool check_here, OGRFeatu
             OGRGeometryH g = OGR_F_StealGeometry(f);
             if (check_here) {
                 check_geometry(in, &rs->gc, g, a, it);
-                atomic_fetch_add_explicit(&in->checked_by_reader, 1, memory_order_relaxed);
+                in->checked_by_reader++;
             } else {
                 it->geom = g;
+                b->held += (size_t)OGR_G_WkbSize(g);
             }
         }
     }
@@ -1440,7 +1458,7 @@ static void *reader_main(void *arg)
         }
         if (in->read_errors.failures)
             break;
-        if (b->n == BATCH_ITEMS || b->a.len >= BATCH_BYTES) {
+        if (b->n == BATCH_ITEMS || b->a.len + b->held >= BATCH_BYTES) {
             bool go_on = pl_put(pl, b);
             b = NULL;
             if (!go_on)
@@ -1454,9 +1472,7 @@ static void *reader_main(void *arg)
         else
             pl_recycle(pl, b);
     }
-    struct timespec cpu;
-    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu) == 0)
-        pl->reader_cpu = (double)cpu.tv_sec + (double)cpu.tv_nsec * 1e-9;
+    pl->reader_cpu = thread_cpu(); /* the thread's whole life */
     pl_finish(pl);
     geo_ctx_free(&rs->gc);
     lb_buf_free(&rs->attrs);
@@ -1474,7 +1490,7 @@ static lb_status write_item(ingest *in, geo_ctx *gc, batch *b, item *it, int64_t
         OGRGeometryH g = it->geom;
         it->geom = NULL;
         check_geometry(in, gc, g, &b->a, it);
-        atomic_fetch_add_explicit(&in->checked_by_writer, 1, memory_order_relaxed);
+        in->checked_by_writer++;
     }
     if (b->a.oom)
         return lb_fail(err, LB_ENOMEM, "out of memory");
@@ -1552,8 +1568,7 @@ static lb_status scan(ingest *in, int64_t rev, lb_error *err)
                        in->src->id);
     }
     /* from here until the join, the dataset belongs to the reader */
-    struct timespec cpu0, cpu1;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu0);
+    double cpu0 = thread_cpu();
     geo_ctx gc;
     geo_ctx_init(&gc, in->ct);
     lb_status rc = LB_OK;
@@ -1570,21 +1585,16 @@ static lb_status scan(ingest *in, int64_t rev, lb_error *err)
         progress(in, t0, &last, total, false);
     }
     pthread_join(reader, NULL);
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu1);
-    double writer_cpu = (double)(cpu1.tv_sec - cpu0.tv_sec) + (double)(cpu1.tv_nsec - cpu0.tv_nsec) * 1e-9;
-    double reader_cpu = in->pl.reader_cpu;
-    double reader_waited = in->pl.reader_waited, writer_waited = in->pl.writer_waited;
+    trace(in,
+          "scan %.2f s; CPU reader %.2f s, writer %.2f s; waited reader %.2f s, writer %.2f s;"
+          " geometries checked by the reader %lu, by the writer %lu",
+          lb_now() - t0, in->pl.reader_cpu, thread_cpu() - cpu0, in->pl.reader_waited,
+          in->pl.writer_waited, (unsigned long)in->checked_by_reader,
+          (unsigned long)in->checked_by_writer);
     pl_destroy(&in->pl);
     if (rc == LB_OK && in->read_oom)
         rc = lb_fail(err, LB_ENOMEM, "out of memory");
     progress(in, t0, &last, total, true);
-    if (getenv("LAGEBILD_INGEST_TRACE"))
-        fprintf(stderr,
-                "%s: scan %.2f s; geometries checked by the reader %lu, by the writer %lu;"
-                " reader waited %.2f s, writer waited %.2f s; CPU reader %.2f s, writer %.2f s\n",
-                in->src->id, lb_now() - t0, (unsigned long)atomic_load(&in->checked_by_reader),
-                (unsigned long)atomic_load(&in->checked_by_writer), reader_waited,
-                writer_waited, reader_cpu, writer_cpu);
     return rc;
 }
 
@@ -1663,12 +1673,10 @@ static lb_status run(ingest *in, lb_store__bulk *bulk, lb_error *err)
     }
     /* the triggers are back before COMMIT: outside this transaction the
      * table is an ordinary SpatiaLite table for every other writer */
-    double t_end = lb_now(), c_end = thread_cpu();
+    double t = lb_now(), cpu = thread_cpu();
     if (rc == LB_OK)
         rc = lb_store__bulk_end(st, bulk, err);
-    if (getenv("LAGEBILD_INGEST_TRACE"))
-        fprintf(stderr, "%s: bulk end %.2f s (CPU %.2f s)\n", src->id, lb_now() - t_end,
-                thread_cpu() - c_end);
+    trace(in, "spatial index and triggers %.2f s (CPU %.2f s)", lb_now() - t, thread_cpu() - cpu);
     return rc;
 }
 
@@ -1723,6 +1731,8 @@ lb_status lb_ingest_source(lb_store *st, const lb_config *cfg, const lb_source_c
     memset(stats, 0, sizeof *stats);
     const char *ka = getenv("LAGEBILD_FAULT_KILL_AFTER");
     in.kill_after = ka ? strtol(ka, NULL, 10) : 0;
+    const char *tr = getenv("LAGEBILD_INGEST_TRACE");
+    in.trace = tr && *tr && strcmp(tr, "0") != 0;
     double t0 = lb_now();
     lb_error local;
     if (!err)
@@ -1736,10 +1746,9 @@ lb_status lb_ingest_source(lb_store *st, const lb_config *cfg, const lb_source_c
     sqlite3_wal_autocheckpoint(st->db, 0);
     lb_store__bulk bulk = {0};
 
+    double cpu = thread_cpu();
     lb_status rc = open_source(&in, err);
-    if (getenv("LAGEBILD_INGEST_TRACE"))
-        fprintf(stderr, "%s: open %.2f s (CPU %.2f s)\n", src->id, lb_now() - t0,
-                thread_cpu());
+    trace(&in, "open %.2f s (CPU %.2f s)", lb_now() - t0, thread_cpu() - cpu);
     if (rc == LB_OK)
         rc = resolve_crs(&in, err);
     if (rc == LB_OK)
@@ -1751,12 +1760,11 @@ lb_status lb_ingest_source(lb_store *st, const lb_config *cfg, const lb_source_c
     if (in.rej)
         sqlite3_finalize(in.rej);
     in.ins = in.rej = NULL;
-    double t_commit = lb_now(), c_commit = thread_cpu();
+    double t = lb_now();
+    cpu = thread_cpu();
     if (rc == LB_OK)
         rc = lb_store__commit(st, err);
-    if (getenv("LAGEBILD_INGEST_TRACE"))
-        fprintf(stderr, "%s: commit %.2f s (CPU %.2f s)\n", src->id, lb_now() - t_commit,
-                thread_cpu() - c_commit);
+    trace(&in, "commit %.2f s (CPU %.2f s)", lb_now() - t, thread_cpu() - cpu);
     if (rc != LB_OK) {
         lb_store__rollback(st); /* also brings back any trigger dropped */
         stats->stored = stats->repaired = 0;

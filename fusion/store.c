@@ -326,8 +326,9 @@ static char *packable_rtree_sql(lb_store *st, const char *layer)
     sqlite3_stmt *q = NULL;
     char *sql = NULL;
     if (want && name &&
-        sqlite3_prepare_v2(st->db, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?",
-                           -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_prepare_v2(st->db,
+                           "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", -1,
+                           &q, NULL) == SQLITE_OK) {
         sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
         if (sqlite3_step(q) == SQLITE_ROW) {
             const char *have = (const char *)sqlite3_column_text(q, 0);

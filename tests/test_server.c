@@ -59,10 +59,9 @@ static void lonlat_tile(double lon, double lat, int z, long *x, long *y)
 /* Position of the first feature (by fid) of layer matching where, as a tile at z. */
 static void feature_tile(const char *layer, const char *where, int z, long *x, long *y)
 {
-    double lon = t_sql_double(g_store, "SELECT X(ST_Centroid(geom)) FROM %s WHERE %s ORDER BY fid LIMIT 1",
-                              layer, where);
-    double lat = t_sql_double(g_store, "SELECT Y(ST_Centroid(geom)) FROM %s WHERE %s ORDER BY fid LIMIT 1",
-                              layer, where);
+    const char *q = "SELECT %s(ST_Centroid(geom)) FROM %s WHERE %s ORDER BY fid LIMIT 1";
+    double lon = t_sql_double(g_store, q, "X", layer, where);
+    double lat = t_sql_double(g_store, q, "Y", layer, where);
     if (isnan(lon) || isnan(lat))
         LBT__FAIL("no feature in %s where %s", layer, where);
     lonlat_tile(lon, lat, z, x, y);
@@ -174,12 +173,10 @@ static void fixture(void)
     t_result_free(&r);
 
     /* tiles from the data */
-    feature_tile("units",
-                 "label_level <= 1 AND (','||releasable_to||',') LIKE '%,kritis,%' AND caveats = ''",
-                 g_unit_z, &g_unit_x, &g_unit_y);
-    feature_tile("incidents",
-                 "label_level <= 1 AND (','||releasable_to||',') LIKE '%,kritis,%' AND caveats = ''",
-                 14, &g_inc_x, &g_inc_y);
+    const char *for_kritis =
+        "label_level <= 1 AND (','||releasable_to||',') LIKE '%,kritis,%' AND caveats = ''";
+    feature_tile("units", for_kritis, g_unit_z, &g_unit_x, &g_unit_y);
+    feature_tile("incidents", for_kritis, 14, &g_inc_x, &g_inc_y);
     feature_tile("units", "label_level = 2 AND (','||releasable_to||',') NOT LIKE '%,police,%'", 14,
                  &g_mil_x, &g_mil_y);
 
@@ -310,8 +307,8 @@ LB_TEST(test_unauthorized)
     ASSERT(strncmp(www, "Bearer", 6) == 0);
 
     char unknown_q[300], revoked_q[300], revoked_h[300];
-    snprintf(unknown_q, sizeof unknown_q, "%s?token=lbt_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-             tile);
+    snprintf(unknown_q, sizeof unknown_q, "%s?token=lbt_%s", tile,
+             "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
     snprintf(revoked_q, sizeof revoked_q, "%s?token=%s", tile, g_mallory);
     snprintf(revoked_h, sizeof revoked_h, "Authorization: Bearer %s\r\n", g_mallory);
     struct {
@@ -459,6 +456,11 @@ LB_TEST(test_hostile_tile_urls)
         "/maps/lage/12%2F2154%2F1351.png",
         "/maps/lage%2FWebMercatorQuad/12/2154/1351.png",
         "/maps%2Flage.json",
+        /* NUL bytes do not cut a segment short */
+        "/maps/lage/12/2154/1351.png%00.txt",
+        "/maps/lage/12/2154/1351%00.png",
+        "/maps/lage%00/12/2154/1351.png",
+        "/maps/lage.json%00",
         /* encodings that do not decode */
         "/maps/lage/12/2154/1351%.png",
         "/maps/lage/12/2154/1351%2.png",
@@ -693,7 +695,8 @@ LB_TEST(test_oversized_header)
 
 /*
  * Break-glass: an admin grants kritis the layer `units` for a minute.  Its
- * expiry is not tested: grants are in whole minutes, too long for this test.
+ * expiry is not waited for here (a minute is too long for this test); the
+ * API's seconds= form and the end of a grant are tested in test_breakglass.c.
  */
 LB_TEST(test_break_glass)
 {
@@ -793,58 +796,76 @@ LB_TEST(test_role_validity_ends)
              temp_hash, both_hash);
     free(temp_hash);
     free(both_hash);
-    /* the server needs about as long to start as the shared one did */
-    double slack = ceil(g_srv.started_s * 1.5);
-    time_t until = time(NULL) + 3 + (time_t)slack;
-    struct tm tm;
-    gmtime_r(&until, &tm);
-    char roles[512], ts[32];
-    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    snprintf(roles, sizeof roles,
-             "  temp:\n"
-             "    title: Befristet\n"
-             "    clearance: {level: VS-NfD, groups: [police]}\n"
-             "    layers: [\"*\"]\n"
-             "    valid_to: \"%s\"\n",
-             ts);
-    char *text = config_variant(extra_maps, roles, tokens);
-    t_write(g_dir, "expiry.yaml", text);
-    free(text);
-    char *cfg = t_path(g_dir, "expiry.yaml");
-    char *err = t_path(g_dir, "expiry.stderr");
-    char *audit = t_path(g_dir, "expiry.audit.jsonl");
-    static t_server s;
-    t_server_free(&s); /* from an earlier failed run of this test in this process */
-    bool ok = t_server_start(&s, cfg, audit, err);
-    free(cfg);
-    free(err);
-    free(audit);
-    ASSERT(ok);
-    /* a tile where the police view (temp) differs from the kritis view */
+    /*
+     * valid_to is a few seconds after the config is written; the server must
+     * start and answer the first requests before then.  A slow start (ASan,
+     * a busy machine) retries with a longer window, so the wait after the
+     * first requests stays about window - startup (<= 3 s normally).
+     */
     char *p = tile_path("lage", 14, g_mil_x, g_mil_y, ".png");
     char *pu = tile_path("only_units", 14, g_mil_x, g_mil_y, ".png");
-    g_port = s.port; /* the helpers talk to g_port */
-    tile_resp before = get_tile(p, temp_tok, NULL);
-    tile_resp before_both = get_tile(p, both_tok, NULL);
-    tile_resp kritis = get_tile(p, "demo-kritis", NULL);
-    int before_units = get_status(pu, temp_tok);
-    int before_json = get_status("/maps/lage.json", temp_tok);
-    time_t t_before = time(NULL);
-    if (t_before >= until) {
-        t_server_stop(&s, 30);
-        LBT__FAIL("the server took too long to start: the role expired before the first request");
+    static t_server s;
+    tile_resp before = {0}, before_both = {0}, kritis = {0};
+    int before_units = 0, before_json = 0;
+    time_t until = 0;
+    bool in_time = false;
+    for (int window = 3; window <= 12 && !in_time; window *= 2) {
+        free(before.body);
+        free(before_both.body);
+        free(kritis.body);
+        t_server_free(&s); /* the previous attempt's, or an earlier failed run's */
+        until = time(NULL) + window;
+        struct tm tm;
+        gmtime_r(&until, &tm);
+        char roles[512], ts[32];
+        strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        snprintf(roles, sizeof roles,
+                 "  temp:\n"
+                 "    title: Befristet\n"
+                 "    clearance: {level: VS-NfD, groups: [police]}\n"
+                 "    layers: [\"*\"]\n"
+                 "    valid_to: \"%s\"\n",
+                 ts);
+        char *text = config_variant(extra_maps, roles, tokens);
+        t_write(g_dir, "expiry.yaml", text);
+        free(text);
+        char *cfg = t_path(g_dir, "expiry.yaml");
+        char *err = t_path(g_dir, "expiry.stderr");
+        char *audit = t_path(g_dir, "expiry.audit.jsonl");
+        bool ok = t_server_start(&s, cfg, audit, err);
+        free(cfg);
+        free(err);
+        free(audit);
+        ASSERT(ok);
+        /* a tile where the police view (temp) differs from the kritis view */
+        g_port = s.port; /* the helpers talk to g_port */
+        before = get_tile(p, temp_tok, NULL);
+        before_both = get_tile(p, both_tok, NULL);
+        kritis = get_tile(p, "demo-kritis", NULL);
+        before_units = get_status(pu, temp_tok);
+        before_json = get_status("/maps/lage.json", temp_tok);
+        g_port = g_srv.port;
+        in_time = time(NULL) < until;
+        if (!in_time)
+            fprintf(stderr, "  the role expired before the first requests were answered "
+                            "(window %d s); again with a longer one\n", window);
     }
+    ASSERT(in_time);
     ASSERT_EQ(before.status, 200);
     ASSERT_EQ(before_both.status, 200);
     ASSERT_EQ(kritis.status, 200);
     ASSERT_EQ(before_units, 200);
     ASSERT_EQ(before_json, 200);
     /* the temp role sees what police sees here, more than kritis */
-    ASSERT(!(before_both.len == kritis.len && memcmp(before_both.body, kritis.body, kritis.len) == 0));
-    /* wait until the window has closed (time(NULL) >= valid_to): at most ~3 s */
+    ASSERT(!(before_both.len == kritis.len &&
+             memcmp(before_both.body, kritis.body, kritis.len) == 0));
+    /* wait until the window has closed (time(NULL) >= valid_to) */
+    double w0 = t_mono();
     while (time(NULL) < until)
         usleep(50 * 1000);
     usleep(100 * 1000);
+    fprintf(stderr, "  waited %.1f s for the role to expire\n", t_mono() - w0);
+    g_port = s.port;
     t_resp a, aj, au;
     ASSERT_EQ(t_get(s.port, p, temp_tok, &a), 0);
     ASSERT_EQ(t_get(s.port, "/maps/lage.json", temp_tok, &aj), 0);
@@ -861,7 +882,7 @@ LB_TEST(test_role_validity_ends)
     t_resp_free(&a);
     t_resp_free(&aj);
     t_resp_free(&au);
-    if (!(WIFEXITED(ws) && WEXITSTATUS(ws) == 0))
+    if (!(ws != -1 && WIFEXITED(ws) && WEXITSTATUS(ws) == 0))
         t_server_dump_stderr(&s);
     ASSERT(same_a);
     ASSERT(same_aj);
@@ -869,6 +890,7 @@ LB_TEST(test_role_validity_ends)
     ASSERT_EQ(after_both.status, 200);
     /* now exactly kritis' tile, not the cached police-view tile */
     ASSERT(after_both.len == kritis.len && memcmp(after_both.body, kritis.body, kritis.len) == 0);
+    ASSERT(ws != -1);
     ASSERT(WIFEXITED(ws));
     ASSERT_EQ(WEXITSTATUS(ws), 0);
     free(before.body);

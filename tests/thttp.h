@@ -5,8 +5,9 @@
  * split into status, headers and body.  Header-only; include after lbtest.h.
  *
  * Every server started here is killed (SIGKILL) by an atexit handler if a
- * test did not stop it, and by the kernel (PR_SET_PDEATHSIG) if the test
- * process dies, so no server outlives its test.
+ * test did not stop it, by a SIGINT/SIGTERM/SIGHUP handler, and by the
+ * kernel (PR_SET_PDEATHSIG) if the test process dies otherwise, so no server
+ * outlives its test.
  */
 #ifndef LB_THTTP_H
 #define LB_THTTP_H
@@ -262,6 +263,20 @@ static inline void t__kill_servers(void)
         }
 }
 
+/*
+ * SIGINT / SIGTERM / SIGHUP to the test (Ctrl-C, a harness stopping it):
+ * kill the servers right away, then exit so the atexit handlers remove the
+ * temporary folders.
+ */
+static inline void t__on_signal(int sig)
+{
+    for (int i = 0; i < T_MAX_SERVERS; i++)
+        if (t__server_pids[i] > 0)
+            kill(t__server_pids[i], SIGKILL);
+    signal(sig, SIG_DFL);
+    exit(128 + sig);
+}
+
 static inline void t__track(pid_t pid, bool add)
 {
     for (int i = 0; i < T_MAX_SERVERS; i++) {
@@ -304,6 +319,11 @@ static inline bool t_server_start(t_server *s, const char *cfg, const char *audi
     s->errpath = strdup(errpath);
     if (!t__atexit_set) {
         atexit(t__kill_servers);
+        struct sigaction sa = {.sa_handler = t__on_signal};
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGHUP, &sa, NULL);
         t__atexit_set = true;
     }
     int pfd[2];
