@@ -82,9 +82,12 @@ CLIENT="$ROOT/bench/http_client.py"
 LUA="$ROOT/bench/http_urls.lua"
 
 PIDS_TO_STOP=()
-cleanup() {
-  local p
-  for p in "${PIDS_TO_STOP[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+cleanup() { # only servers of this script that still run (a reaped pid may be reused)
+  local p live
+  live=" $(jobs -p | tr '\n' ' ') "
+  for p in "${PIDS_TO_STOP[@]}"; do
+    [[ $live == *" $p "* ]] && kill -TERM "$p" 2>/dev/null || true
+  done
 }
 trap cleanup EXIT
 
@@ -296,7 +299,7 @@ med() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {if (NR % 2) print 
 # ---- (b) mixed cold/cached ---------------------------------------------------------------
 part_b() {
   say "(b) mixed load: building the URL list (cached tiles alternating with never-requested ones)"
-  local ncold=150000
+  local ncold=120000
   "$PY" "$CLIENT" coldlist --store "$OUT/demo.sqlite" --zooms 15-18 --map lage \
     --tokens demo-police,demo-fire,demo-military,demo-kritis,demo-lagezentrum,demo-landkreis \
     --n "$ncold" --exclude "$OUT/cached.txt" >"$OUT/cold.txt"

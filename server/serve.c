@@ -78,7 +78,7 @@ static const char usage[] =
     "\n"
     "  -c, --config FILE    the YAML config\n"
     "  -l, --listen ADDR    address to bind (default 127.0.0.1:8080; port 0 picks a free one)\n"
-    "  -t, --threads N      worker threads (default 8)\n"
+    "  -t, --threads N      worker threads = concurrent connections (default 64)\n"
     "  -a, --audit FILE     append-only audit log (default: the store path + .audit.jsonl)\n"
     "      --cache-mb N     tile cache budget in MiB (default 256)\n"
     "  -q, --quiet          no request log (one line per request on stderr)\n"
@@ -96,7 +96,9 @@ int lb_cmd_serve(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *config = NULL, *listen = "127.0.0.1:8080", *audit_path = NULL;
-    long threads = 8, cache_mb = 256;
+    /* civetweb serves one connection per thread: with keep-alive clients
+     * (browsers, wrk) fewer threads than connections starves the rest */
+    long threads = 64, cache_mb = 256;
     optind = 1;
     opterr = 0;
     int c;
@@ -170,6 +172,9 @@ int lb_cmd_serve(int argc, char **argv)
         "enable_keep_alive", "yes",
         "keep_alive_timeout_ms", "5000",
         "decode_url", "no",
+        /* header and body go out in two writes: without TCP_NODELAY the body
+         * of a kept-alive response waits ~40 ms for the client's delayed ACK */
+        "tcp_nodelay", "1",
         NULL,
     };
     struct mg_callbacks cb = {.log_message = log_message};
