@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "server_int.h"
@@ -205,6 +206,20 @@ static bool parse_num(const char *s, long *out)
     return true;
 }
 
+/* Whether the raw query names key (case-insensitive), whatever its value. */
+static bool key_present(const char *q, const char *key)
+{
+    size_t n = strlen(key);
+    while (q && *q) {
+        if (strncasecmp(q, key, n) == 0 && q[n] == '=')
+            return true;
+        q = strchr(q, '&');
+        if (q)
+            q++;
+    }
+    return false;
+}
+
 void lb_wmts_kvp(lb_req *r)
 {
     char service[32] = "", request[64] = "";
@@ -240,6 +255,10 @@ void lb_wmts_kvp(lb_req *r)
                           : !lb_http_query(r, "TILECOL", col, sizeof col)           ? "TILECOL"
                                                                                     : NULL;
     if (missing) {
+        if (key_present(r->ri->query_string, missing)) {
+            lb_http_not_found(r); /* present but undecodable: like any bad value */
+            return;
+        }
         ows_exception(r, 400, "MissingParameterValue", missing, "missing parameter");
         return;
     }
