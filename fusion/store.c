@@ -521,7 +521,20 @@ lb_status lb_store__bulk_inserted(lb_store *st, lb_store__bulk *b, const char *s
  * SQLite's rtree code keeps maintaining it (through the triggers) afterwards.
  */
 
-#define RT_CHUNK (1u << 19)
+#define RT_CHUNK (1u << 17) /* 128 Ki entries: 4 MiB, and as much again to sort */
+
+/* The chunk size; LAGEBILD_RTREE_CHUNK (tests only) makes it smaller so that
+ * small layers take the multi-chunk path too. */
+static size_t rt_chunk(void)
+{
+    const char *e = getenv("LAGEBILD_RTREE_CHUNK");
+    if (e && *e) {
+        long v = strtol(e, NULL, 10);
+        if (v >= 64 && v < (long)RT_CHUNK)
+            return (size_t)v;
+    }
+    return RT_CHUNK;
+}
 #define RT_ROWS 64 /* %_rowid rows per INSERT statement */
 
 typedef struct rt_ent {
@@ -878,7 +891,7 @@ static lb_status rtree_rebuild(lb_store *st, lb_store__bulk *b, lb_error *err)
         rc = lb_fail(err, LB_ESTORE, "store %s: %s", st->path, sqlite3_errmsg(st->db));
         goto done;
     }
-    size_t cap = 4096, n = 0;
+    size_t limit = rt_chunk(), cap = limit < 4096 ? limit : 4096, n = 0;
     bool first = true, ok = true;
     chunk = malloc(cap * sizeof *chunk);
     rb.tmp = malloc(cap * sizeof *rb.tmp);
@@ -890,7 +903,7 @@ static lb_status rtree_rebuild(lb_store *st, lb_store__bulk *b, lb_error *err)
     int r;
     while (ok && (r = sqlite3_step(scan)) == SQLITE_ROW) {
         if (n == cap) {
-            if (cap < RT_CHUNK) {
+            if (cap < limit) {
                 rt_ent *nc = realloc(chunk, 2 * cap * sizeof *nc);
                 if (nc)
                     chunk = nc;

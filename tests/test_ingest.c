@@ -818,6 +818,33 @@ LB_TEST(test_reingest_keeps_spatial_index_in_step_with_rows)
     teardown();
 }
 
+/* A spatial index built in several chunks (the size is lowered so that a
+ * small layer needs seven of them) is as complete and well-formed as one
+ * built in a single pass. */
+LB_TEST(test_spatial_index_built_in_chunks_is_complete)
+{
+    setup();
+    write_points("sensors.shp", 6500);
+    write_cfg("  sensors:\n    path: sensors.shp\n    layer: incidents\n    agency: fire\n"
+              "    fid: nr\n    label: {level: OFFEN}\n");
+    const char *env[] = {"LAGEBILD_RTREE_CHUNK=1000", NULL};
+    const char *argv[] = {LB_BINARY, "ingest", "--config", cfg, NULL};
+    t_result r = t_run_env(env, argv);
+    if (r.status != 0)
+        fprintf(stderr, "%s\n%s\n", r.out, r.err);
+    ASSERT_EQ(r.status, 0);
+    ASSERT_CONTAINS(r.out, "stored 6500");
+    t_result_free(&r);
+    ASSERT_EQ(t_sql_int(store, "SELECT count(*) FROM incidents"), 6500);
+    expect_spatial_index_in_step("incidents");
+    ASSERT_EQ(t_sql_int(store, "SELECT count(*) FROM idx_incidents_geom WHERE xmin <= 10.0 AND"
+                               " xmax >= 9.5 AND ymin <= 52.02 AND ymax >= 52.0"),
+              t_sql_int(store, "SELECT count(*) FROM incidents WHERE MbrMinX(geom) <= 10.0 AND"
+                               " MbrMaxX(geom) >= 9.5 AND MbrMinY(geom) <= 52.02 AND"
+                               " MbrMaxY(geom) >= 52.0"));
+    teardown();
+}
+
 LB_TESTS(test_geojson_is_fused_with_mapping_labels_and_provenance,
          test_reingest_replaces_atomically_and_bumps_revision,
          test_gauss_krueger_source_lands_within_1cm_of_beta2007,
@@ -833,4 +860,5 @@ LB_TESTS(test_geojson_is_fused_with_mapping_labels_and_provenance,
          test_mgrs_positions_and_malformed_mgrs, test_bad_config_is_reported_with_file_and_line,
          test_sigkill_during_ingest_keeps_previous_revision, test_only_named_source_is_ingested,
          test_store_keeps_spatialite_triggers_for_other_writers,
-         test_reingest_keeps_spatial_index_in_step_with_rows)
+         test_reingest_keeps_spatial_index_in_step_with_rows,
+         test_spatial_index_built_in_chunks_is_complete)
