@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "server_int.h"
@@ -498,9 +499,12 @@ static const char *bearer_token(lb_req *r, char *buf, size_t n)
 {
     const char *h = mg_get_header(r->conn, "Authorization");
     if (h) {
-        if (lb_strcasecmp(h, "") == 0 || strncmp(h, "Bearer ", 7) != 0)
+        /* the scheme is case-insensitive (RFC 9110 11.1), then 1+ spaces */
+        if (strncasecmp(h, "Bearer", 6) != 0 || h[6] != ' ')
             return NULL;
-        h += 7;
+        h += 6;
+        while (*h == ' ')
+            h++;
         if (strlen(h) >= n)
             return NULL;
         snprintf(buf, n, "%s", h);

@@ -363,6 +363,17 @@ LB_TEST(test_unauthorized)
     snprintf(q, sizeof q, "%s?token=%s", tile, g_alice);
     ASSERT_EQ(get_status(q, NULL), 200);
     ASSERT_EQ(get_status(tile, g_alice), 200);
+    /* the scheme is case-insensitive and may be followed by several spaces */
+    const char *schemes[] = {"Authorization: bearer demo-police\r\n",
+                             "Authorization: BEARER demo-police\r\n",
+                             "Authorization: Bearer   demo-police\r\n"};
+    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++) {
+        ASSERT_EQ(t_http(g_port, "GET", tile, schemes[i], NULL, &r), 0);
+        if (r.status != 200)
+            fprintf(stderr, "  [%s] answered %d\n", schemes[i], r.status);
+        ASSERT_EQ(r.status, 200);
+        t_resp_free(&r);
+    }
 }
 
 LB_TEST(test_not_visible_is_not_found)
