@@ -576,26 +576,10 @@ static uint8_t *canvas_pack(const lb_canvas *c, size_t *len)
     return (uint8_t *)o;
 }
 
-/* Unpack into c (its size as packed); false for anything malformed. */
-static bool canvas_unpack(const uint8_t *data, size_t len, lb_canvas *c)
+/* Unpack the run tokens in[0..nw) into exactly n pixels at o; false when malformed. */
+static bool unpack_runs(const uint32_t *in, size_t nw, uint32_t *o, size_t n)
 {
-    size_t w = (size_t)c->width, h = (size_t)c->height;
-    uint32_t *px = (uint32_t *)(void *)c->px;
-    if (len == 0) {
-        lb_canvas_clear(c);
-        return true;
-    }
-    if (len % 4 || len < 8)
-        return false;
-    size_t nw = len / 4;
-    const uint32_t *in = (const uint32_t *)(const void *)data;
-    size_t y0 = in[0], y1 = in[1];
-    if (y0 >= y1 || y1 > h)
-        return false;
-    memset(px, 0, y0 * w * 4);
-    memset(px + y1 * w, 0, (h - y1) * w * 4);
-    uint32_t *o = px + y0 * w;
-    size_t n = (y1 - y0) * w, pos = 0, k = 2;
+    size_t pos = 0, k = 0;
     while (k < nw && pos < n) {
         size_t cnt = in[k] >> 1;
         bool rep = in[k] & 1;
@@ -615,26 +599,112 @@ static bool canvas_unpack(const uint8_t *data, size_t len, lb_canvas *c)
     return pos == n && k == nw;
 }
 
+/* The band [*y0, *y1) of a packed canvas of height h; false when malformed. */
+static bool packed_band(const uint8_t *data, size_t len, int h, size_t *y0, size_t *y1)
+{
+    if (len % 4 || len < 8)
+        return false;
+    uint32_t y[2];
+    memcpy(y, data, 8);
+    *y0 = y[0];
+    *y1 = y[1];
+    return y[0] < y[1] && y[1] <= (uint32_t)h;
+}
+
+/* Unpack into c (its size as packed); false for anything malformed. */
+static bool canvas_unpack(const uint8_t *data, size_t len, lb_canvas *c)
+{
+    size_t w = (size_t)c->width, h = (size_t)c->height, y0, y1;
+    uint32_t *px = (uint32_t *)(void *)c->px;
+    if (len == 0) {
+        lb_canvas_clear(c);
+        return true;
+    }
+    if (!packed_band(data, len, c->height, &y0, &y1))
+        return false;
+    memset(px, 0, y0 * w * 4);
+    memset(px + y1 * w, 0, (h - y1) * w * 4);
+    return unpack_runs((const uint32_t *)(const void *)data + 2, len / 4 - 2, px + y0 * w,
+                       (y1 - y0) * w);
+}
+
+/* A 64-bit hash of bytes, 8 at a time (ETags only need to change with content). */
+static uint64_t bytes_hash(const uint8_t *p, size_t n)
+{
+    uint64_t h = 0x6a09e667f3bcc908ull ^ n;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+        h ^= h >> 29;
+    }
+    uint64_t w = 0;
+    memcpy(&w, p + i, n - i);
+    h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+    h ^= h >> 32;
+    h *= 0xbf58476d1ce4e5b9ull;
+    return h ^ (h >> 31);
+}
+
 static uint64_t elapsed_ns(double t0) { return (uint64_t)((lb_now() - t0) * 1e9); }
 
-/* Look up a packed canvas; on a hit unpack it into c and account for it. */
+/* Look up a packed canvas (caller frees) and account for the hit. */
+static uint8_t *cached_blob(tile_ctx *t, const char *key, uint64_t viewer, size_t *len,
+                            uint64_t *cost)
+{
+    bool first = false;
+    uint8_t *d = lb_cache_get_as(t->r->srv->cache, key, len, viewer, cost, &first);
+    if (!d)
+        return NULL;
+    atomic_fetch_add(&t->r->srv->layer_hits, 1);
+    if (first) {
+        atomic_fetch_add(&t->r->srv->shared_hits, 1);
+        t->pad_ns += *cost;
+    }
+    return d;
+}
+
+/* Look up a packed canvas; on a hit unpack it into c. */
 static bool cached_canvas(tile_ctx *t, const char *key, uint64_t viewer, lb_canvas *c,
                           uint64_t *cost)
 {
     size_t len = 0;
-    bool first = false;
-    uint8_t *d = lb_cache_get_as(t->r->srv->cache, key, &len, viewer, cost, &first);
-    if (!d)
-        return false;
-    bool ok = canvas_unpack(d, len, c);
+    uint8_t *d = cached_blob(t, key, viewer, &len, cost);
+    bool ok = d && canvas_unpack(d, len, c);
     free(d);
-    if (ok) {
-        atomic_fetch_add(&t->r->srv->layer_hits, 1);
-        if (first) {
-            atomic_fetch_add(&t->r->srv->shared_hits, 1);
-            t->pad_ns += *cost;
-        }
-    }
+    return ok;
+}
+
+/*
+ * out = packed layer over out.  Only the band of rows the layer covers is
+ * touched: the first layer is unpacked straight into out (which is still
+ * transparent), later ones into band (scratch of out's size) and put over
+ * the same rows of out with lb_canvas_over.  False when malformed.
+ */
+static bool compose_packed(lb_canvas *out, const uint8_t *data, size_t len, uint8_t *band,
+                           bool first)
+{
+    if (len == 0)
+        return true;
+    size_t y0, y1, w = (size_t)out->width;
+    if (!packed_band(data, len, out->height, &y0, &y1))
+        return false;
+    uint8_t *rows = out->px + y0 * w * 4;
+    const uint32_t *tok = (const uint32_t *)(const void *)data + 2;
+    size_t n = (y1 - y0) * w;
+    if (first)
+        return unpack_runs(tok, len / 4 - 2, (uint32_t *)(void *)rows, n);
+    if (!unpack_runs(tok, len / 4 - 2, (uint32_t *)(void *)band, n))
+        return false;
+    /* views of just the band's rows */
+    lb_canvas dst = {0}, src = {0};
+    bool ok = lb_canvas_init_view(&dst, out->width, (int)(y1 - y0), rows) == LB_OK &&
+              lb_canvas_init_view(&src, out->width, (int)(y1 - y0), band) == LB_OK;
+    if (ok)
+        lb_canvas_over(&dst, &src);
+    lb_canvas_free(&dst);
+    lb_canvas_free(&src);
     return ok;
 }
 
@@ -778,15 +848,16 @@ static lb_status plan_layer(tile_ctx *t, const lb_srv_layer *L, const lb_grant *
     return pl->key.data && !pl->key.oom ? LB_OK : LB_ENOMEM;
 }
 
-/* The canvas of a planned (non-empty) layer into c; *cost: what making it took. */
+/*
+ * A planned (non-empty) layer not in the cache: made into c (canvases c and
+ * tmp of the tile's size) and cached.  *cost: what making it took.
+ */
 static lb_status draw_layer(tile_ctx *t, const lb_srv_layer *L, const lb_grant *g,
                             const layer_plan *pl, lb_canvas *c, lb_canvas *tmp, uint64_t *cost)
 {
     *cost = 0;
     if (pl->kind == PLAN_PASS)
         return layer_pass(t, L, g, -1, false, pl->key.data, c, cost);
-    if (cached_canvas(t, pl->key.data, g->key, c, cost))
-        return LB_OK;
     double t0 = lb_now();
     lb_status rc = LB_OK;
     if (pl->kind == PLAN_GRANT) {
@@ -853,7 +924,7 @@ int lb_maps_render_tile(lb_req *r, const lb_map_cfg *map, int grid, int z, long 
     }
     int status = 0;
     lb_buf key = {0};
-    uint8_t *blob = NULL;
+    uint8_t *blob = NULL, *band = NULL;
     lb_canvas out = {0}, lc = {0}, tmp = {0};
     int nvis = lb_maps_visible(r, map, layers, grants);
     if (nvis == 0) {
@@ -898,8 +969,9 @@ int lb_maps_render_tile(lb_req *r, const lb_map_cfg *map, int grid, int z, long 
     } else {
         free(blob);
         blob = NULL;
-        if (lb_canvas_init(&out, px, px) != LB_OK || lb_canvas_init(&lc, px, px) != LB_OK ||
-            lb_canvas_init(&tmp, px, px) != LB_OK) {
+        size_t npx = (size_t)px * (size_t)px * 4;
+        band = malloc(npx);
+        if (!band || lb_canvas_init(&out, px, px) != LB_OK) {
             status = 500;
             goto out;
         }
@@ -909,15 +981,31 @@ int lb_maps_render_tile(lb_req *r, const lb_map_cfg *map, int grid, int z, long 
             if (plans[i].kind == PLAN_EMPTY)
                 continue;
             uint64_t c = 0;
-            if (draw_layer(&t, layers[i], &grants[i], &plans[i], &lc, &tmp, &c) != LB_OK) {
+            size_t pklen = 0;
+            uint8_t *pk = cached_blob(&t, plans[i].key.data, grants[i].key, &pklen, &c);
+            if (!pk && !lc.px &&
+                (lb_canvas_init(&lc, px, px) != LB_OK || lb_canvas_init(&tmp, px, px) != LB_OK)) {
+                status = 500;
+                goto out;
+            }
+            if (!pk && draw_layer(&t, layers[i], &grants[i], &plans[i], &lc, &tmp, &c) != LB_OK) {
                 status = 500;
                 goto out;
             }
             parts += c;
-            if (ndrawn++ == 0)
-                memcpy(out.px, lc.px, (size_t)px * (size_t)px * 4);
-            else
+            if (pk) {
+                bool ok = compose_packed(&out, pk, pklen, band, ndrawn == 0);
+                free(pk);
+                if (!ok) {
+                    status = 500;
+                    goto out;
+                }
+            } else if (ndrawn == 0) {
+                memcpy(out.px, lc.px, npx);
+            } else {
                 lb_canvas_over(&out, &lc);
+            }
+            ndrawn++;
         }
         double t0 = lb_now();
         uint8_t *p = NULL;
@@ -938,7 +1026,7 @@ int lb_maps_render_tile(lb_req *r, const lb_map_cfg *map, int grid, int z, long 
             status = 500;
             goto out;
         }
-        uint64_t h = lb_fnv1a(LB_FNV_INIT, p, plen);
+        uint64_t h = bytes_hash(p, plen);
         memcpy(blob, &h, 8);
         memcpy(blob + 8, p, plen);
         free(p);
@@ -956,6 +1044,7 @@ int lb_maps_render_tile(lb_req *r, const lb_map_cfg *map, int grid, int z, long 
         status = 500;
 out:
     free(blob);
+    free(band);
     lb_canvas_free(&out);
     lb_canvas_free(&lc);
     lb_canvas_free(&tmp);
