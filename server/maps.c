@@ -366,7 +366,11 @@ static bool label_eq(const lb_label *a, const lb_label *b)
     return a->level == b->level && a->groups == b->groups && a->caveats == b->caveats;
 }
 
-/* lb_snapshot_max_level visitor: records each feature's class, accepts none. */
+/*
+ * lb_snapshot_max_level visitor: records each feature's class and accepts
+ * none, so the query (which only skips features at or below the best level
+ * accepted so far) asks it about every feature in the box.
+ */
 static bool collect_class(void *ud, const lb_feature_info *fi, const double box[4])
 {
     (void)box;
