@@ -18,6 +18,9 @@
 #   diff8  8 principals with DIFFERENT rights:  police, fire, military (VS-V),
 #          kritis (3 layers), lagezentrum (VS-V), landkreis (area limit:
 #          Niedersachsen), thw, stab (VS-V, groups police + fire)
+#   broad  bench-lagezentrum alone (VS-VERTRAULICH: the broadest single view), a
+#          second baseline: 'one' (police) sees fewer features, so its renders
+#          are the cheapest of the eight
 #   eq8    control, 8 principals with EQUAL clearance (VS-NfD, police) but
 #          different layer sets: bench-police plus the 4 three-layer and 3 of
 #          the 6 two-layer subsets.  Their composite tiles differ (other layer
@@ -152,7 +155,8 @@ declare -A SET
 SET[one]=bench-police
 SET[diff8]=bench-police,bench-fire,bench-military,bench-kritis,bench-lagezentrum,bench-landkreis,bench-thw,bench-stab
 SET[eq8]=bench-police,bench-eq1,bench-eq2,bench-eq3,bench-eq4,bench-eq5,bench-eq6,bench-eq7
-ORDER=(one diff8 eq8)
+SET[broad]=bench-lagezentrum
+ORDER=(one broad diff8 eq8)
 
 echo
 echo "roles benchmark: N=$N, $(wc -l <"$D/tiles.txt") tiles, cold (fresh server per run), $CONNS connections"
@@ -210,7 +214,7 @@ done
 echo
 med() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 echo "Medians over the $REPEAT rounds (the issue's goal: diff8 / one <= 2):"
-for s in diff8 eq8; do
+for s in broad diff8 eq8; do
   wr=() cr=()
   for r in $(seq 1 "$REPEAT"); do
     wr+=("$(awk -v a="$(field "${RES[$s,$r]}" wall_s)" -v b="$(field "${RES[one,$r]}" wall_s)" 'BEGIN {print a / b}')")
@@ -221,6 +225,14 @@ for s in diff8 eq8; do
     "$(med "${cr[@]}")" "$(awk -v x="$(med "${cr[@]}")" 'BEGIN {print x / 8}')" \
     "$(awk -v a="$(field "${RES[$s,1]}" rendered)" -v b="$(field "${RES[one,1]}" rendered)" 'BEGIN {print a / b}')"
 done
+# the same against the broadest single principal (lagezentrum sees every feature)
+wr=() cr=()
+for r in $(seq 1 "$REPEAT"); do
+  wr+=("$(awk -v a="$(field "${RES[diff8,$r]}" wall_s)" -v b="$(field "${RES[broad,$r]}" wall_s)" 'BEGIN {print a / b}')")
+  cr+=("$(awk -v a="$(field "${RES[diff8,$r]}" cpu_s)" -v b="$(field "${RES[broad,$r]}" cpu_s)" 'BEGIN {print a / b}')")
+done
+printf '  diff8  / broad: wall time %.2f, server CPU %.2f; layer renders %.2f\n' "$(med "${wr[@]}")" "$(med "${cr[@]}")" \
+  "$(awk -v a="$(field "${RES[diff8,1]}" rendered)" -v b="$(field "${RES[broad,1]}" rendered)" 'BEGIN {print a / b}')"
 echo
 echo "mean latency per principal (ms), last round:"
 for s in diff8 eq8; do

@@ -7,6 +7,16 @@
  * hash collision can hand one principal another's tile), so
  * entries never need invalidation for correctness: a new revision or other
  * rights simply produce other keys, and old entries age out.
+ *
+ * Entries whose key is derived from visible content (server/maps.c) are
+ * shared by principals with different rights.  Whether such an entry exists
+ * would then tell a principal something about another principal's view
+ * (a hit means "somebody whose rights differ from mine sees exactly what I
+ * see here"), so each entry remembers what it cost to make and up to
+ * LB_CACHE_SEEN "viewers" (hashes of the rights that asked for it).  A get
+ * by a viewer not on that list reports the entry's cost, which the caller
+ * spends waiting (no CPU) before it answers: a first look at shared content
+ * takes as long as making it.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -14,11 +24,16 @@
 
 #include "server_int.h"
 
+#define LB_CACHE_SEEN 8
+
 typedef struct entry {
     uint64_t hash;
     char *key;
     uint8_t *data;
     size_t len;
+    uint64_t cost_ns;               /* what making the content took */
+    uint64_t seen[LB_CACHE_SEEN];   /* viewers that asked for it (ring, 0 = free) */
+    unsigned nseen;                 /* next slot of the ring */
     struct entry *hnext;            /* hash chain */
     struct entry *prev, *next;      /* LRU list, most recent first */
 } entry;
@@ -103,8 +118,29 @@ void lb_cache_free(lb_cache *c)
     free(c);
 }
 
+/* Whether viewer has asked for e before; remembers it (caller holds the lock). */
+static bool seen_by(entry *e, uint64_t viewer)
+{
+    for (unsigned i = 0; i < LB_CACHE_SEEN; i++)
+        if (e->seen[i] == viewer)
+            return true;
+    e->seen[e->nseen] = viewer;
+    e->nseen = (e->nseen + 1) % LB_CACHE_SEEN;
+    return false;
+}
+
 uint8_t *lb_cache_get(lb_cache *c, const char *key, size_t *len)
 {
+    return lb_cache_get_as(c, key, len, 0, NULL, NULL);
+}
+
+uint8_t *lb_cache_get_as(lb_cache *c, const char *key, size_t *len, uint64_t viewer,
+                         uint64_t *cost_ns, bool *first_look)
+{
+    if (cost_ns)
+        *cost_ns = 0;
+    if (first_look)
+        *first_look = false;
     uint8_t *copy = NULL;
     uint64_t h = lb_fnv1a(LB_FNV_INIT, key, strlen(key));
     pthread_mutex_lock(&c->lock);
@@ -115,6 +151,10 @@ uint8_t *lb_cache_get(lb_cache *c, const char *key, size_t *len)
         if (copy) {
             memcpy(copy, e->data, e->len);
             *len = e->len;
+            if (cost_ns)
+                *cost_ns = e->cost_ns;
+            if (viewer && !seen_by(e, viewer) && first_look)
+                *first_look = true;
             unlink_lru(c, e);
             push_front(c, e);
         }
@@ -125,6 +165,12 @@ uint8_t *lb_cache_get(lb_cache *c, const char *key, size_t *len)
 }
 
 void lb_cache_put(lb_cache *c, const char *key, const uint8_t *data, size_t len)
+{
+    lb_cache_put_as(c, key, data, len, 0, 0);
+}
+
+void lb_cache_put_as(lb_cache *c, const char *key, const uint8_t *data, size_t len,
+                     uint64_t viewer, uint64_t cost_ns)
 {
     if (len + sizeof(entry) > c->max_bytes / 4)
         return; /* never let one entry evict a large part of the cache */
@@ -139,7 +185,11 @@ void lb_cache_put(lb_cache *c, const char *key, const uint8_t *data, size_t len)
     }
     memcpy(d, data, len);
     uint64_t h = lb_fnv1a(LB_FNV_INIT, key, strlen(key));
-    *e = (entry){.hash = h, .key = k, .data = d, .len = len};
+    *e = (entry){.hash = h, .key = k, .data = d, .len = len, .cost_ns = cost_ns};
+    if (viewer) {
+        e->seen[0] = viewer;
+        e->nseen = 1;
+    }
     pthread_mutex_lock(&c->lock);
     for (entry *o = c->buckets[h & (c->nbuckets - 1)]; o; o = o->hnext)
         if (o->hash == h && strcmp(o->key, key) == 0) {

@@ -15,6 +15,7 @@
  * area, so a feature visible only under an area-limited role never shows
  * outside that role's area.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,21 +193,6 @@ lb_status lb_maps_render_layer_area(lb_state *st, const lb_srv_layer *L, const l
     return rc;
 }
 
-/* Render one layer's tile for a grant (see lb_maps_render_layer_area). */
-static lb_status render_layer(lb_state *st, const lb_srv_layer *L, const lb_grant *g, int grid,
-                              int z, long x, long y, int scale, lb_canvas *c)
-{
-    size_t ngrids;
-    const lb_tms *grids = lb_tms_all(&ngrids);
-    const lb_tms *t = &grids[grid];
-    double minx, miny, maxx, maxy;
-    if (!lb_tms_tile_bounds(t, z, x, y, &minx, &miny, &maxx, &maxy))
-        return LB_ERANGE;
-    double zoom = log2(156543.03392804097 / lb_tms_resolution(t, z));
-    lb_canvas_clear(c);
-    return lb_maps_render_layer_area(st, L, g, grid, minx, miny, maxx, maxy, zoom, scale, c);
-}
-
 int lb_maps_visible(lb_req *r, const lb_map_cfg *map, const lb_srv_layer **layers,
                     lb_grant *grants)
 {
@@ -317,98 +303,769 @@ int lb_maps_render_static(lb_req *r, const lb_map_cfg *map, int grid, double min
     return status;
 }
 
+/* ---- content-keyed tiles -------------------------------------------------
+
+What a layer tile shows for a principal is determined by the layer's
+snapshots (layer, revision, state generation), the tile (grid, z/x/y,
+scale), and which features each drawing pass draws: pass_allows and
+pass_allows_generalised look only at a feature's label (and, for the
+generalised snapshot, its source), so within one tile the distinct labels
+("classes") present are all that matters.  The classes present in a tile
+are the same for everybody and computed once (cached under "C|..."); a
+principal's content key for a pass is one digit per class: drawn or not.
+
+  C|layer@rev|g|grid|z|x|y|scale        classes present (exact, generalised)
+  P|layer@rev|g|grid|z|x|y|scale|vec    one pass, unmasked (premultiplied canvas)
+  L|layer@rev|g|grid|z|x|y|scale|passes a layer with area passes, masked
+  T|g|grid|z|x|y|scale|layer keys...    the composite PNG (ETag first)
+
+Invariants:
+ 1. Equal P key => equal pixels: the key names the snapshots, the tile and,
+    for every class present in the query box (the render's box widened; see
+    LB_CLASS_MARGIN_PX), whether the pass draws it.  Every feature the
+    render can draw lies in that box, so two passes with equal keys draw
+    exactly the same features with the same style.
+ 2. Area passes cache their unmasked render under the P key and the masked
+    layer under an L key that names the area index of every pass in order,
+    so two roles with different areas never share masked pixels.
+ 3. A layer none of whose classes is drawn is empty: it is neither rendered
+    nor named in the composite key (an empty layer changes no pixel).
+ 4. Keys never leave the server.  The ETag is a hash of the PNG bytes the
+    principal receives, so it tells nothing the pixels do not.
+ 5. Timing: a cache entry made for other rights is only found when the other
+    principal sees exactly the same here, which would tell something about
+    data this principal may not see.  lb_cache_get_as reports a first look
+    by these rights; the request then waits (sleeps, no CPU) as long as
+    making the entry took, so the answer comes no faster than a render.
+*/
+
+/* The query box for classes is the render's (64 px, render.c) plus this
+ * much; levels of detail move points by less than a pixel. */
+#define LB_CLASS_MARGIN_PX 96.0
+/* More classes than this in one tile: key by the grant instead (correct, shares less). */
+#define LB_MAX_CLASSES 512
+
+typedef struct tile_class {
+    lb_label label;
+    int32_t source; /* generalised features: index into cfg->sources; exact: -1 */
+    int32_t unused;
+} tile_class;
+
+typedef struct class_collect {
+    tile_class *v;
+    size_t n, cap;
+    const lb_config *cfg;
+    bool gen;
+    bool overflow;
+    const char *last_src; /* source index cache for generalised features */
+    int32_t last_idx;
+} class_collect;
+
+static bool label_eq(const lb_label *a, const lb_label *b)
+{
+    return a->level == b->level && a->groups == b->groups && a->caveats == b->caveats;
+}
+
+/*
+ * lb_snapshot_max_level visitor: records each feature's class and accepts
+ * none, so the query (which only skips features at or below the best level
+ * accepted so far) asks it about every feature in the box.
+ */
+static bool collect_class(void *ud, const lb_feature_info *fi, const double box[4])
+{
+    (void)box;
+    class_collect *cc = ud;
+    if (cc->overflow)
+        return false;
+    int32_t src = -1;
+    if (cc->gen) {
+        if (fi->source != cc->last_src) {
+            cc->last_idx = -2;
+            for (size_t i = 0; fi->source && i < cc->cfg->nsources; i++)
+                if (strcmp(cc->cfg->sources[i].id, fi->source) == 0)
+                    cc->last_idx = (int32_t)i;
+            cc->last_src = fi->source;
+        }
+        src = cc->last_idx;
+    }
+    if (cc->n && label_eq(&cc->v[cc->n - 1].label, &fi->label) && cc->v[cc->n - 1].source == src)
+        return false;
+    for (size_t i = 0; i < cc->n; i++)
+        if (label_eq(&cc->v[i].label, &fi->label) && cc->v[i].source == src) {
+            /* move to the end: consecutive features mostly share a class */
+            tile_class t = cc->v[i];
+            memmove(&cc->v[i], &cc->v[i + 1], (cc->n - i - 1) * sizeof t);
+            cc->v[cc->n - 1] = t;
+            return false;
+        }
+    if (cc->n == LB_MAX_CLASSES) {
+        cc->overflow = true;
+        return false;
+    }
+    if (cc->n == cc->cap) {
+        size_t nc = cc->cap ? cc->cap * 2 : 16;
+        tile_class *nv = realloc(cc->v, nc * sizeof *nv);
+        if (!nv) {
+            cc->overflow = true;
+            return false;
+        }
+        cc->v = nv;
+        cc->cap = nc;
+    }
+    cc->v[cc->n++] = (tile_class){.label = fi->label, .source = src};
+    return false;
+}
+
+static int class_cmp(const void *a, const void *b)
+{
+    const tile_class *x = a, *y = b;
+    if (x->source != y->source)
+        return x->source < y->source ? -1 : 1;
+    if (x->label.level != y->label.level)
+        return x->label.level < y->label.level ? -1 : 1;
+    if (x->label.groups != y->label.groups)
+        return x->label.groups < y->label.groups ? -1 : 1;
+    if (x->label.caveats != y->label.caveats)
+        return x->label.caveats < y->label.caveats ? -1 : 1;
+    return 0;
+}
+
+/* The classes present in a layer tile: ne exact ones, then ng generalised. */
+typedef struct tile_classes {
+    tile_class *v;
+    uint32_t ne, ng;
+    bool overflow;
+} tile_classes;
+
+typedef struct tile_ctx {
+    lb_req *r;
+    lb_state *st;
+    int grid, z, scale, px;
+    long x, y;
+    double minx, miny, maxx, maxy, zoom;
+    uint64_t pad_ns; /* first looks at shared entries: how long to wait */
+} tile_ctx;
+
+static lb_status get_classes(tile_ctx *t, const lb_srv_layer *L, tile_classes *out)
+{
+    memset(out, 0, sizeof *out);
+    lb_buf key = {0};
+    lb_buf_printf(&key, "C|%s@%lld|g%llu|%d|%d|%ld|%ld|%d", L->cfg->id,
+                  (long long)lb_snapshot_revision(L->snap[t->grid]),
+                  (unsigned long long)t->st->generation, t->grid, t->z, t->x, t->y, t->scale);
+    if (!key.data || key.oom) {
+        lb_buf_free(&key);
+        return LB_ENOMEM;
+    }
+    size_t len = 0;
+    uint8_t *blob = lb_cache_get(t->r->srv->cache, key.data, &len);
+    if (blob && len >= 12) {
+        uint32_t h[3];
+        memcpy(h, blob, sizeof h);
+        if (len == 12 + ((size_t)h[0] + h[1]) * sizeof(tile_class)) {
+            out->ne = h[0];
+            out->ng = h[1];
+            out->overflow = h[2] != 0;
+            out->v = malloc((out->ne + out->ng + 1) * sizeof *out->v);
+            if (out->v) {
+                memcpy(out->v, blob + 12, (out->ne + out->ng) * sizeof *out->v);
+                free(blob);
+                lb_buf_free(&key);
+                return LB_OK;
+            }
+        }
+    }
+    free(blob);
+    double m = LB_CLASS_MARGIN_PX * t->scale * (t->maxx - t->minx) / t->px;
+    class_collect ex = {.cfg = t->st->cfg}, ge = {.cfg = t->st->cfg, .gen = true};
+    lb_snapshot_max_level(L->snap[t->grid], t->minx - m, t->miny - m, t->maxx + m, t->maxy + m,
+                          collect_class, &ex);
+    if (L->gen[t->grid])
+        lb_snapshot_max_level(L->gen[t->grid], t->minx - m, t->miny - m, t->maxx + m,
+                              t->maxy + m, collect_class, &ge);
+    /* a canonical order, so the cached list does not depend on feature order */
+    if (ex.n)
+        qsort(ex.v, ex.n, sizeof *ex.v, class_cmp);
+    if (ge.n)
+        qsort(ge.v, ge.n, sizeof *ge.v, class_cmp);
+    out->overflow = ex.overflow || ge.overflow;
+    out->ne = out->overflow ? 0 : (uint32_t)ex.n;
+    out->ng = out->overflow ? 0 : (uint32_t)ge.n;
+    out->v = malloc((out->ne + out->ng + 1) * sizeof *out->v);
+    uint8_t *nb = malloc(12 + (out->ne + out->ng) * sizeof *out->v);
+    lb_status rc = LB_OK;
+    if (!out->v || !nb) {
+        rc = LB_ENOMEM;
+    } else {
+        if (out->ne)
+            memcpy(out->v, ex.v, out->ne * sizeof *out->v);
+        if (out->ng)
+            memcpy(out->v + out->ne, ge.v, out->ng * sizeof *out->v);
+        uint32_t h[3] = {out->ne, out->ng, out->overflow};
+        memcpy(nb, h, sizeof h);
+        memcpy(nb + 12, out->v, (out->ne + out->ng) * sizeof *out->v);
+        lb_cache_put(t->r->srv->cache, key.data, nb, 12 + (out->ne + out->ng) * sizeof *out->v);
+    }
+    free(nb);
+    free(ex.v);
+    free(ge.v);
+    lb_buf_free(&key);
+    return rc;
+}
+
+/*
+ * Compact form of a layer canvas in the cache: the band of rows that holds
+ * anything, as runs.  Layout (native-endian u32 words): y0, y1, then tokens
+ * covering the pixels of rows [y0, y1) in order: (n << 1 | 1) followed by
+ * one pixel repeated n times, or (n << 1) followed by n literal pixels.
+ * An empty canvas is stored as zero bytes.
+ */
+static uint8_t *canvas_pack(const lb_canvas *c, size_t *len)
+{
+    size_t w = (size_t)c->width, h = (size_t)c->height;
+    const uint32_t *p = (const uint32_t *)(const void *)c->px;
+    size_t y0 = 0, y1 = h;
+    while (y0 < h) {
+        size_t i = 0;
+        while (i < w && p[y0 * w + i] == 0)
+            i++;
+        if (i < w)
+            break;
+        y0++;
+    }
+    if (y0 == h) {
+        *len = 0;
+        return malloc(1);
+    }
+    while (y1 > y0) {
+        size_t i = 0;
+        while (i < w && p[(y1 - 1) * w + i] == 0)
+            i++;
+        if (i < w)
+            break;
+        y1--;
+    }
+    const uint32_t *s = p + y0 * w;
+    size_t n = (y1 - y0) * w;
+    /* worst case: one literal token per pixel band plus header */
+    uint32_t *o = malloc((n + n / 2 + 4) * sizeof *o);
+    if (!o)
+        return NULL;
+    size_t k = 0;
+    o[k++] = (uint32_t)y0;
+    o[k++] = (uint32_t)y1;
+    size_t i = 0, lit = 0; /* lit: start of the pending literal run */
+    while (i < n) {
+        size_t j = i + 1;
+        while (j < n && s[j] == s[i])
+            j++;
+        if (j - i >= 3) {
+            if (lit < i) {
+                o[k++] = (uint32_t)((i - lit) << 1);
+                memcpy(o + k, s + lit, (i - lit) * sizeof *o);
+                k += i - lit;
+            }
+            o[k++] = (uint32_t)(((j - i) << 1) | 1);
+            o[k++] = s[i];
+            lit = j;
+        }
+        i = j;
+    }
+    if (lit < n) {
+        o[k++] = (uint32_t)((n - lit) << 1);
+        memcpy(o + k, s + lit, (n - lit) * sizeof *o);
+        k += n - lit;
+    }
+    *len = k * sizeof *o;
+    return (uint8_t *)o;
+}
+
+/* Unpack the run tokens in[0..nw) into exactly n pixels at o; false when malformed. */
+static bool unpack_runs(const uint32_t *in, size_t nw, uint32_t *o, size_t n)
+{
+    size_t pos = 0, k = 0;
+    while (k < nw && pos < n) {
+        size_t cnt = in[k] >> 1;
+        bool rep = in[k] & 1;
+        k++;
+        if (cnt == 0 || cnt > n - pos || k + (rep ? 1 : cnt) > nw)
+            return false;
+        if (rep) {
+            uint32_t v = in[k++];
+            for (size_t i = 0; i < cnt; i++)
+                o[pos + i] = v;
+        } else {
+            memcpy(o + pos, in + k, cnt * 4);
+            k += cnt;
+        }
+        pos += cnt;
+    }
+    return pos == n && k == nw;
+}
+
+/* The band [*y0, *y1) of a packed canvas of height h; false when malformed. */
+static bool packed_band(const uint8_t *data, size_t len, int h, size_t *y0, size_t *y1)
+{
+    if (len % 4 || len < 8)
+        return false;
+    uint32_t y[2];
+    memcpy(y, data, 8);
+    *y0 = y[0];
+    *y1 = y[1];
+    return y[0] < y[1] && y[1] <= (uint32_t)h;
+}
+
+/* Unpack into c (its size as packed); false for anything malformed. */
+static bool canvas_unpack(const uint8_t *data, size_t len, lb_canvas *c)
+{
+    size_t w = (size_t)c->width, h = (size_t)c->height, y0, y1;
+    uint32_t *px = (uint32_t *)(void *)c->px;
+    if (len == 0) {
+        lb_canvas_clear(c);
+        return true;
+    }
+    if (!packed_band(data, len, c->height, &y0, &y1))
+        return false;
+    memset(px, 0, y0 * w * 4);
+    memset(px + y1 * w, 0, (h - y1) * w * 4);
+    return unpack_runs((const uint32_t *)(const void *)data + 2, len / 4 - 2, px + y0 * w,
+                       (y1 - y0) * w);
+}
+
+/* A 64-bit hash of bytes, 8 at a time (ETags only need to change with content). */
+static uint64_t bytes_hash(const uint8_t *p, size_t n)
+{
+    uint64_t h = 0x6a09e667f3bcc908ull ^ n;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+        h ^= h >> 29;
+    }
+    uint64_t w = 0;
+    memcpy(&w, p + i, n - i);
+    h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+    h ^= h >> 32;
+    h *= 0xbf58476d1ce4e5b9ull;
+    return h ^ (h >> 31);
+}
+
+static uint64_t elapsed_ns(double t0) { return (uint64_t)((lb_now() - t0) * 1e9); }
+
+/* Look up a packed canvas (caller frees) and account for the hit. */
+static uint8_t *cached_blob(tile_ctx *t, const char *key, uint64_t viewer, size_t *len,
+                            uint64_t *cost)
+{
+    bool first = false;
+    uint8_t *d = lb_cache_get_as(t->r->srv->cache, key, len, viewer, cost, &first);
+    if (!d)
+        return NULL;
+    atomic_fetch_add(&t->r->srv->layer_hits, 1);
+    if (first) {
+        atomic_fetch_add(&t->r->srv->shared_hits, 1);
+        t->pad_ns += *cost;
+    }
+    return d;
+}
+
+/* Look up a packed canvas; on a hit unpack it into c. */
+static bool cached_canvas(tile_ctx *t, const char *key, uint64_t viewer, lb_canvas *c,
+                          uint64_t *cost)
+{
+    size_t len = 0;
+    uint8_t *d = cached_blob(t, key, viewer, &len, cost);
+    bool ok = d && canvas_unpack(d, len, c);
+    free(d);
+    return ok;
+}
+
+/*
+ * out = packed layer over out.  Only the band of rows the layer covers is
+ * touched: the first layer is unpacked straight into out (which is still
+ * transparent), later ones into band (scratch of out's size) and put over
+ * the same rows of out with lb_canvas_over.  False when malformed.
+ */
+static bool compose_packed(lb_canvas *out, const uint8_t *data, size_t len, uint8_t *band,
+                           bool first)
+{
+    if (len == 0)
+        return true;
+    size_t y0, y1, w = (size_t)out->width;
+    if (!packed_band(data, len, out->height, &y0, &y1))
+        return false;
+    uint8_t *rows = out->px + y0 * w * 4;
+    const uint32_t *tok = (const uint32_t *)(const void *)data + 2;
+    size_t n = (y1 - y0) * w;
+    if (first)
+        return unpack_runs(tok, len / 4 - 2, (uint32_t *)(void *)rows, n);
+    if (!unpack_runs(tok, len / 4 - 2, (uint32_t *)(void *)band, n))
+        return false;
+    /* views of just the band's rows */
+    lb_canvas dst = {0}, src = {0};
+    bool ok = lb_canvas_init_view(&dst, out->width, (int)(y1 - y0), rows) == LB_OK &&
+              lb_canvas_init_view(&src, out->width, (int)(y1 - y0), band) == LB_OK;
+    if (ok)
+        lb_canvas_over(&dst, &src);
+    lb_canvas_free(&dst);
+    lb_canvas_free(&src);
+    return ok;
+}
+
+static void store_canvas(tile_ctx *t, const char *key, uint64_t viewer, const lb_canvas *c,
+                         uint64_t cost)
+{
+    size_t len = 0;
+    uint8_t *d = canvas_pack(c, &len);
+    if (d)
+        lb_cache_put_as(t->r->srv->cache, key, d, len, viewer, cost);
+    free(d);
+}
+
+/* One pass of a layer for a grant (unmasked) into c, from the cache or rendered. */
+static lb_status layer_pass(tile_ctx *t, const lb_srv_layer *L, const lb_grant *g, int area,
+                            bool skip_unlimited, const char *pkey, lb_canvas *c, uint64_t *cost)
+{
+    if (cached_canvas(t, pkey, g->key, c, cost))
+        return LB_OK;
+    double t0 = lb_now();
+    lb_canvas_clear(c);
+    pass_pred pp = {.g = g, .area = area, .skip_unlimited = skip_unlimited, .cfg = t->st->cfg};
+    lb_status rc = draw_pass(L, t->grid, &pp, t->minx, t->miny, t->maxx, t->maxy, t->zoom,
+                             t->scale, c);
+    if (rc != LB_OK)
+        return rc;
+    atomic_fetch_add(&t->r->srv->tiles_rendered, 1);
+    *cost = elapsed_ns(t0);
+    store_canvas(t, pkey, g->key, c, *cost);
+    return LB_OK;
+}
+
+/* How one layer of a composite is made, and under which keys. */
+typedef struct layer_plan {
+    enum { PLAN_EMPTY, PLAN_PASS, PLAN_AREAS, PLAN_GRANT } kind;
+    lb_buf key;                     /* P, L or G key of the layer canvas */
+    int np;                         /* PLAN_AREAS: passes in drawing order */
+    int area[LB_GRANT_MAX + 1];     /* -1: the unlimited pass */
+    lb_buf pkey[LB_GRANT_MAX + 1];  /* P key of each pass; empty: draws nothing */
+    bool has_unlimited;
+} layer_plan;
+
+static void plan_free(layer_plan *pl)
+{
+    lb_buf_free(&pl->key);
+    for (int p = 0; p < LB_GRANT_MAX + 1; p++)
+        lb_buf_free(&pl->pkey[p]);
+}
+
+/* Work out the plan (and keys) of layer L for grant g; no rendering. */
+static lb_status plan_layer(tile_ctx *t, const lb_srv_layer *L, const lb_grant *g,
+                            layer_plan *pl)
+{
+    lb_state *st = t->st;
+    memset(pl, 0, sizeof *pl);
+    char base[192];
+    snprintf(base, sizeof base, "%s@%lld|g%llu|%d|%d|%ld|%ld|%d", L->cfg->id,
+             (long long)lb_snapshot_revision(L->snap[t->grid]),
+             (unsigned long long)st->generation, t->grid, t->z, t->x, t->y, t->scale);
+    tile_classes tc;
+    lb_status rc = get_classes(t, L, &tc);
+    if (rc != LB_OK)
+        return rc;
+    if (tc.overflow) {
+        /* too many classes: key by the grant, as before content keys */
+        free(tc.v);
+        pl->kind = PLAN_GRANT;
+        lb_buf_printf(&pl->key, "G|%s|%s", base, g->canon);
+        return pl->key.data && !pl->key.oom ? LB_OK : LB_ENOMEM;
+    }
+    /* the passes, in lb_maps_render_layer_area's order */
+    for (int i = 0; i < g->n; i++)
+        pl->has_unlimited |= g->c[i].area < 0;
+    if (pl->has_unlimited)
+        pl->area[pl->np++] = -1;
+    for (int i = 0; i < g->n; i++) {
+        if (g->c[i].area < 0)
+            continue;
+        bool seen = false;
+        for (int k = 0; k < pl->np; k++)
+            seen |= pl->area[k] == g->c[i].area;
+        if (!seen)
+            pl->area[pl->np++] = g->c[i].area;
+    }
+    /* per pass: one digit per class, '1' when the pass draws it */
+    uint32_t nc = tc.ne + tc.ng;
+    char *vec = malloc(nc + 1);
+    if (!vec) {
+        free(tc.v);
+        return LB_ENOMEM;
+    }
+    int live = 0, last = -1;
+    for (int p = 0; p < pl->np; p++) {
+        pass_pred pp = {.g = g, .area = pl->area[p],
+                        .skip_unlimited = pl->has_unlimited && pl->area[p] >= 0, .cfg = st->cfg};
+        bool any = false;
+        for (uint32_t k = 0; k < nc; k++) {
+            const tile_class *cl = &tc.v[k];
+            lb_feature_info fi = {.label = cl->label};
+            bool on;
+            if (k < tc.ne) {
+                on = pass_allows(&pp, &fi);
+            } else {
+                fi.source = cl->source >= 0 && (size_t)cl->source < st->cfg->nsources
+                                ? st->cfg->sources[cl->source].id
+                                : NULL;
+                on = fi.source && pass_allows_generalised(&pp, &fi);
+            }
+            vec[k] = on ? '1' : '0';
+            any |= on;
+        }
+        vec[nc] = '\0';
+        if (any) {
+            live++;
+            last = p;
+            lb_buf_printf(&pl->pkey[p], "P|%s|%s", base, vec);
+            if (!pl->pkey[p].data || pl->pkey[p].oom)
+                rc = LB_ENOMEM;
+        }
+    }
+    free(vec);
+    free(tc.v);
+    if (rc != LB_OK)
+        return rc;
+    if (live == 0) {
+        pl->kind = PLAN_EMPTY; /* nothing of this layer is visible here */
+        return LB_OK;
+    }
+    if (live == 1 && pl->area[last] < 0) {
+        /* one unlimited pass: the layer canvas is that pass */
+        pl->kind = PLAN_PASS;
+        lb_buf_printf(&pl->key, "%s", pl->pkey[last].data);
+    } else {
+        pl->kind = PLAN_AREAS;
+        lb_buf_printf(&pl->key, "L|%s", base);
+        for (int p = 0; p < pl->np; p++)
+            if (pl->pkey[p].data)
+                lb_buf_printf(&pl->key, "|a%d:%s", pl->area[p],
+                              pl->pkey[p].data + 2 + strlen(base) + 1);
+    }
+    return pl->key.data && !pl->key.oom ? LB_OK : LB_ENOMEM;
+}
+
+/*
+ * A planned (non-empty) layer not in the cache: made into c (canvases c and
+ * tmp of the tile's size) and cached.  *cost: what making it took.
+ */
+static lb_status draw_layer(tile_ctx *t, const lb_srv_layer *L, const lb_grant *g,
+                            const layer_plan *pl, lb_canvas *c, lb_canvas *tmp, uint64_t *cost)
+{
+    *cost = 0;
+    if (pl->kind == PLAN_PASS)
+        return layer_pass(t, L, g, -1, false, pl->key.data, c, cost);
+    double t0 = lb_now();
+    lb_status rc = LB_OK;
+    if (pl->kind == PLAN_GRANT) {
+        lb_canvas_clear(c);
+        rc = lb_maps_render_layer_area(t->st, L, g, t->grid, t->minx, t->miny, t->maxx,
+                                       t->maxy, t->zoom, t->scale, c);
+        if (rc != LB_OK)
+            return rc;
+        atomic_fetch_add(&t->r->srv->tiles_rendered, 1);
+        *cost = elapsed_ns(t0);
+        store_canvas(t, pl->key.data, g->key, c, *cost);
+        return LB_OK;
+    }
+    /* as lb_maps_render_layer_area: the unlimited pass as it is, then each
+     * area pass masked by its own area, over it */
+    uint64_t parts = 0;
+    lb_canvas_clear(c);
+    double sx = c->width / (t->maxx - t->minx), sy = c->height / (t->maxy - t->miny);
+    for (int p = 0; rc == LB_OK && p < pl->np; p++) {
+        if (!pl->pkey[p].data)
+            continue;
+        uint64_t pc = 0;
+        if (pl->area[p] < 0) {
+            rc = layer_pass(t, L, g, -1, false, pl->pkey[p].data, c, &pc);
+        } else {
+            rc = layer_pass(t, L, g, pl->area[p], pl->has_unlimited, pl->pkey[p].data, tmp, &pc);
+            if (rc == LB_OK && !lb_canvas_is_empty(tmp)) {
+                apply_area_mask(tmp, &t->st->areas[t->grid][pl->area[p]], t->minx, t->maxy, sx,
+                                sy);
+                lb_canvas_over(c, tmp);
+            }
+        }
+        parts += pc;
+    }
+    if (rc == LB_OK) {
+        *cost = parts + elapsed_ns(t0);
+        store_canvas(t, pl->key.data, g->key, c, *cost);
+    }
+    return rc;
+}
+
 int lb_maps_render_tile(lb_req *r, const lb_map_cfg *map, int grid, int z, long x, long y,
                         int scale, uint8_t **png, size_t *len, char etag[40])
 {
     lb_state *st = r->st;
     size_t ngrids;
     const lb_tms *grids = lb_tms_all(&ngrids);
-    const lb_tms *t = &grids[grid];
-    int px = t->tile_size * scale;
+    const lb_tms *tms = &grids[grid];
+    int px = tms->tile_size * scale;
+    tile_ctx t = {.r = r, .st = st, .grid = grid, .z = z, .x = x, .y = y, .scale = scale,
+                  .px = px};
+    if (!lb_tms_tile_bounds(tms, z, x, y, &t.minx, &t.miny, &t.maxx, &t.maxy))
+        return 404;
+    t.zoom = log2(156543.03392804097 / lb_tms_resolution(tms, z));
 
-    /* which layers, under which grants; the composite key spells it all out */
-    lb_buf key = {0};
-    lb_buf_printf(&key, "T|%s|g%llu|%d|%d|%ld|%ld|%d", map->id,
-                  (unsigned long long)st->generation, grid, z, x, y, scale);
     lb_grant *grants = calloc(map->nlayers, sizeof *grants);
     const lb_srv_layer **layers = calloc(map->nlayers, sizeof *layers);
-    int nvis = 0;
-    if (!grants || !layers) {
+    layer_plan *plans = calloc(map->nlayers ? map->nlayers : 1, sizeof *plans);
+    if (!grants || !layers || !plans) {
         free(grants);
         free(layers);
-        lb_buf_free(&key);
+        free(plans);
         return 500;
     }
-    nvis = lb_maps_visible(r, map, layers, grants);
-    for (int i = 0; i < nvis; i++)
-        lb_buf_printf(&key, "|%s@%lld#%s", layers[i]->cfg->id,
-                      (long long)lb_snapshot_revision(layers[i]->snap[grid]), grants[i].canon);
     int status = 0;
+    lb_buf key = {0};
+    uint8_t *blob = NULL, *band = NULL;
+    lb_canvas out = {0}, lc = {0}, tmp = {0};
+    int nvis = lb_maps_visible(r, map, layers, grants);
     if (nvis == 0) {
         status = 404;
         goto out;
     }
-    uint64_t h = lb_fnv1a(LB_FNV_INIT, key.data, key.len);
-    snprintf(etag, 40, "\"%016llx%04x\"", (unsigned long long)h, (unsigned)(key.len & 0xffff));
-    *png = lb_cache_get(r->srv->cache, key.data, len);
-    if (*png) {
-        atomic_fetch_add(&r->srv->cache_hits, 1);
-        goto out;
+    /* the rights asking for the composite (names the layers and grants) */
+    uint64_t viewer = LB_FNV_INIT;
+    for (int i = 0; i < nvis; i++) {
+        viewer = lb_fnv1a(viewer, layers[i]->cfg->id, strlen(layers[i]->cfg->id) + 1);
+        viewer = lb_fnv1a(viewer, grants[i].canon, strlen(grants[i].canon) + 1);
     }
-    lb_canvas out = {0}, lc = {0};
-    if (lb_canvas_init(&out, px, px) != LB_OK || lb_canvas_init(&lc, px, px) != LB_OK) {
-        lb_canvas_free(&out);
+    viewer |= 1;
+
+    /* the composite's key: the content keys of the layers with something
+     * visible here, in map order */
+    lb_buf_printf(&key, "T|g%llu|%d|%d|%ld|%ld|%d", (unsigned long long)st->generation, grid, z,
+                  x, y, scale);
+    for (int i = 0; i < nvis; i++) {
+        if (plan_layer(&t, layers[i], &grants[i], &plans[i]) != LB_OK) {
+            status = 500;
+            goto out;
+        }
+        if (plans[i].kind != PLAN_EMPTY)
+            lb_buf_printf(&key, "|%s", plans[i].key.data);
+    }
+    if (!key.data || key.oom) {
         status = 500;
         goto out;
     }
-    size_t npx = (size_t)px * (size_t)px * 4;
-    for (int i = 0; i < nvis && status == 0; i++) {
-        lb_buf lk = {0};
-        lb_buf_printf(&lk, "L|%s@%lld#%s|g%llu|%d|%d|%ld|%ld|%d", layers[i]->cfg->id,
-                      (long long)lb_snapshot_revision(layers[i]->snap[grid]), grants[i].canon,
-                      (unsigned long long)st->generation, grid, z, x, y, scale);
-        size_t clen = 0;
-        uint8_t *cached = lb_cache_get(r->srv->cache, lk.data, &clen);
-        if (cached && (clen == npx || clen == 0)) {
-            if (clen == npx) {
-                memcpy(lc.px, cached, npx);
+    /* the composite is cached as 8 bytes of ETag hash, then the PNG */
+    size_t clen = 0;
+    uint64_t ccost = 0;
+    bool first = false;
+    blob = lb_cache_get_as(r->srv->cache, key.data, &clen, viewer, &ccost, &first);
+    if (blob && clen > 8) {
+        atomic_fetch_add(&r->srv->cache_hits, 1);
+        if (first) {
+            atomic_fetch_add(&r->srv->shared_hits, 1);
+            t.pad_ns += ccost;
+        }
+    } else {
+        free(blob);
+        blob = NULL;
+        size_t npx = (size_t)px * (size_t)px * 4;
+        band = malloc(npx);
+        if (!band || lb_canvas_init(&out, px, px) != LB_OK) {
+            status = 500;
+            goto out;
+        }
+        uint64_t parts = 0;
+        int ndrawn = 0;
+        for (int i = 0; i < nvis; i++) {
+            if (plans[i].kind == PLAN_EMPTY)
+                continue;
+            uint64_t c = 0;
+            size_t pklen = 0;
+            uint8_t *pk = cached_blob(&t, plans[i].key.data, grants[i].key, &pklen, &c);
+            if (!pk && !lc.px &&
+                (lb_canvas_init(&lc, px, px) != LB_OK || lb_canvas_init(&tmp, px, px) != LB_OK)) {
+                status = 500;
+                goto out;
+            }
+            if (!pk && draw_layer(&t, layers[i], &grants[i], &plans[i], &lc, &tmp, &c) != LB_OK) {
+                status = 500;
+                goto out;
+            }
+            parts += c;
+            if (pk) {
+                bool ok = compose_packed(&out, pk, pklen, band, ndrawn == 0);
+                free(pk);
+                if (!ok) {
+                    status = 500;
+                    goto out;
+                }
+            } else if (ndrawn == 0) {
+                memcpy(out.px, lc.px, npx);
+            } else {
                 lb_canvas_over(&out, &lc);
             }
-        } else {
-            if (render_layer(st, layers[i], &grants[i], grid, z, x, y, scale, &lc) != LB_OK) {
-                status = 500;
-            } else {
-                atomic_fetch_add(&r->srv->tiles_rendered, 1);
-                bool empty = lb_canvas_is_empty(&lc);
-                lb_cache_put(r->srv->cache, lk.data, lc.px, empty ? 0 : npx);
-                if (!empty)
-                    lb_canvas_over(&out, &lc);
-            }
+            ndrawn++;
         }
-        free(cached);
-        lb_buf_free(&lk);
-    }
-    if (status == 0) {
-        if (lb_canvas_is_empty(&out)) {
-            const uint8_t *e = lb_png_empty(px, px, len);
-            *png = e ? malloc(*len) : NULL;
-            if (*png)
-                memcpy(*png, e, *len);
-            else
-                status = 500;
+        double t0 = lb_now();
+        uint8_t *p = NULL;
+        size_t plen = 0;
+        if (ndrawn == 0 || lb_canvas_is_empty(&out)) {
+            const uint8_t *e = lb_png_empty(px, px, &plen);
+            p = e ? malloc(plen) : NULL;
+            if (p)
+                memcpy(p, e, plen);
         } else {
             lb_png_opts po = {.level = 2};
-            if (lb_png_encode(&out, &po, png, len, NULL) != LB_OK)
-                status = 500;
+            if (lb_png_encode(&out, &po, &p, &plen, NULL) != LB_OK)
+                p = NULL;
         }
-        if (status == 0)
-            lb_cache_put(r->srv->cache, key.data, *png, *len);
+        blob = p ? malloc(plen + 8) : NULL;
+        if (!blob) {
+            free(p);
+            status = 500;
+            goto out;
+        }
+        uint64_t h = bytes_hash(p, plen);
+        memcpy(blob, &h, 8);
+        memcpy(blob + 8, p, plen);
+        free(p);
+        clen = plen + 8;
+        lb_cache_put_as(r->srv->cache, key.data, blob, clen, viewer, parts + elapsed_ns(t0));
     }
+    uint64_t h;
+    memcpy(&h, blob, 8);
+    snprintf(etag, 40, "\"%016llx\"", (unsigned long long)h);
+    *len = clen - 8;
+    *png = malloc(*len ? *len : 1);
+    if (*png)
+        memcpy(*png, blob + 8, *len);
+    else
+        status = 500;
+out:
+    free(blob);
+    free(band);
     lb_canvas_free(&out);
     lb_canvas_free(&lc);
-out:
+    lb_canvas_free(&tmp);
+    for (size_t i = 0; i < map->nlayers; i++)
+        plan_free(&plans[i]);
+    free(plans);
     free(grants);
     free(layers);
     lb_buf_free(&key);
+    if (status == 0 && t.pad_ns) {
+        /* a first look at content made for other rights: answer no sooner
+         * than making it would have (sleeping costs no CPU) */
+        atomic_fetch_add(&r->srv->shared_wait_ns, t.pad_ns);
+        struct timespec ts = {.tv_sec = (time_t)(t.pad_ns / 1000000000u),
+                              .tv_nsec = (long)(t.pad_ns % 1000000000u)};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+            ;
+    }
     return status;
 }

@@ -72,7 +72,8 @@ static int log_message(const struct mg_connection *conn, const char *message)
 
 static const char usage[] =
     "usage: lagebild serve --config FILE [--listen HOST:PORT] [--threads N]\n"
-    "                      [--audit FILE] [--cache-mb N]\n"
+    "                      [--audit FILE] [--cache-mb N] [--request-timeout-ms N]\n"
+    "                      [--keep-alive-ms N]\n"
     "\n"
     "Serves XYZ tiles, TileJSON and the operator API per principal.\n"
     "\n"
@@ -81,6 +82,13 @@ static const char usage[] =
     "  -t, --threads N      worker threads = concurrent connections (default 64)\n"
     "  -a, --audit FILE     append-only audit log (default: the store path + .audit.jsonl)\n"
     "      --cache-mb N     tile cache budget in MiB (default 256)\n"
+    "      --request-timeout-ms N\n"
+    "                       a connection must deliver a whole request (headers\n"
+    "                       and body) within N ms of its first byte or of being\n"
+    "                       accepted, else it is closed (default 10000, 100..600000)\n"
+    "      --keep-alive-ms N\n"
+    "                       an idle kept-alive connection is closed after N ms\n"
+    "                       (default 5000, 100..600000)\n"
     "  -q, --quiet          no request log (one line per request on stderr)\n"
     "\n"
     "Prints 'listening on http://HOST:PORT' once ready.  SIGHUP reloads the config\n"
@@ -93,12 +101,18 @@ int lb_cmd_serve(int argc, char **argv)
         {"threads", required_argument, NULL, 't'}, {"audit", required_argument, NULL, 'a'},
         {"cache-mb", required_argument, NULL, 'm'}, {"help", no_argument, NULL, 'h'},
         {"quiet", no_argument, NULL, 'q'},
+        {"request-timeout-ms", required_argument, NULL, 'T'},
+        {"keep-alive-ms", required_argument, NULL, 'K'},
         {NULL, 0, NULL, 0},
     };
     const char *config = NULL, *listen = "127.0.0.1:8080", *audit_path = NULL;
     /* civetweb serves one connection per thread: with keep-alive clients
      * (browsers, wrk) fewer threads than connections starves the rest */
     long threads = 64, cache_mb = 256;
+    /* a thread serves one connection at a time: a client that opens a
+     * connection and sends its request slowly (or not at all) holds a
+     * thread until this timeout, so it is short (see docs/http.md) */
+    long request_timeout_ms = 10000, keep_alive_ms = 5000;
     optind = 1;
     opterr = 0;
     int c;
@@ -123,6 +137,20 @@ int lb_cmd_serve(int argc, char **argv)
                 return 2;
             }
             break;
+        case 'T':
+        case 'K': {
+            long v = strtol(optarg, &end, 10);
+            if (*end || end == optarg || v < 100 || v > 600000) {
+                fprintf(stderr, "lagebild serve: --%s needs 100..600000 (milliseconds)\n",
+                        c == 'T' ? "request-timeout-ms" : "keep-alive-ms");
+                return 2;
+            }
+            if (c == 'T')
+                request_timeout_ms = v;
+            else
+                keep_alive_ms = v;
+            break;
+        }
         case 'h': fputs(usage, stdout); return 0;
         case 'q': quiet = true; break;
         default:
@@ -162,15 +190,17 @@ int lb_cmd_serve(int argc, char **argv)
     }
     lb_buf_free(&ap);
 
-    char nthreads[16];
+    char nthreads[16], req_to[24], ka_to[24];
     snprintf(nthreads, sizeof nthreads, "%ld", threads);
+    snprintf(req_to, sizeof req_to, "%ld", request_timeout_ms);
+    snprintf(ka_to, sizeof ka_to, "%ld", keep_alive_ms);
     const char *options[] = {
         "listening_ports", listen,
         "num_threads", nthreads,
-        "request_timeout_ms", "15000",
+        "request_timeout_ms", req_to,
         "max_request_size", "16384",
         "enable_keep_alive", "yes",
-        "keep_alive_timeout_ms", "5000",
+        "keep_alive_timeout_ms", ka_to,
         "decode_url", "no",
         /* header and body go out in two writes: without TCP_NODELAY the body
          * of a kept-alive response waits ~40 ms for the client's delayed ACK */

@@ -64,6 +64,10 @@ typedef struct lb_server {
     bool log_requests;
     /* metrics */
     atomic_ullong requests, tiles_rendered, cache_hits, not_found, unauthorized, errors;
+    /* layer canvases (and composites) served from the cache; of all cache
+     * hits those on entries made for other rights (content-keyed sharing);
+     * nanoseconds waited to make such a first look as slow as a render */
+    atomic_ullong layer_hits, shared_hits, shared_wait_ns;
     atomic_ullong reloads, reload_failures;
     double started;
 } lb_server;
@@ -117,6 +121,17 @@ void lb_cache_free(lb_cache *c);
 /* Copy of the cached bytes for key (caller frees), or NULL. */
 uint8_t *lb_cache_get(lb_cache *c, const char *key, size_t *len);
 void lb_cache_put(lb_cache *c, const char *key, const uint8_t *data, size_t len);
+/*
+ * The same for entries shared by different rights: viewer (non-zero) names
+ * the rights asking; put records the maker as a viewer and what making the
+ * content cost (cost_ns); get returns that cost (NULL allowed) and sets
+ * *first_look when viewer had not asked for the entry before (it is
+ * remembered from now on).
+ */
+uint8_t *lb_cache_get_as(lb_cache *c, const char *key, size_t *len, uint64_t viewer,
+                         uint64_t *cost_ns, bool *first_look);
+void lb_cache_put_as(lb_cache *c, const char *key, const uint8_t *data, size_t len,
+                     uint64_t viewer, uint64_t cost_ns);
 void lb_cache_clear(lb_cache *c);
 size_t lb_cache_bytes(lb_cache *c);
 

@@ -312,8 +312,18 @@ static inline void t_server_dump_stderr(const t_server *s)
  * with stderr to errpath; wait (up to 120 s) for "listening on
  * http://127.0.0.1:PORT".  Returns true when it is serving.
  */
+static inline bool t_server_start_ex(t_server *s, const char *cfg, const char *audit,
+                                     const char *errpath, const char *const *extra);
+
 static inline bool t_server_start(t_server *s, const char *cfg, const char *audit,
                                   const char *errpath)
+{
+    return t_server_start_ex(s, cfg, audit, errpath, NULL);
+}
+
+/* The same with extra serve options (NULL-terminated, at most 8; may be NULL). */
+static inline bool t_server_start_ex(t_server *s, const char *cfg, const char *audit,
+                                     const char *errpath, const char *const *extra)
 {
     memset(s, 0, sizeof *s);
     s->errpath = strdup(errpath);
@@ -349,8 +359,16 @@ static inline bool t_server_start(t_server *s, const char *cfg, const char *audi
         if (fe >= 0)
             dup2(fe, 2);
         close(pfd[0]);
-        const char *argv[] = {LB_BINARY, "serve", "--config", cfg, "--listen", "127.0.0.1:0",
-                              "--threads", "4", audit ? "--audit" : NULL, audit, NULL};
+        const char *argv[20] = {LB_BINARY, "serve", "--config", cfg, "--listen", "127.0.0.1:0",
+                                "--threads", "4"};
+        int ac = 8;
+        for (int i = 0; extra && extra[i] && i < 8; i++)
+            argv[ac++] = extra[i];
+        if (audit) {
+            argv[ac++] = "--audit";
+            argv[ac++] = audit;
+        }
+        argv[ac] = NULL;
         execv(argv[0], (char *const *)argv);
         _exit(127);
     }
