@@ -3,14 +3,27 @@
  * default, or an exact 8-bit palette (with tRNS) when the image has at most
  * 256 distinct colours and the caller asks for it; and canonical empty tiles.
  *
- * Defaults are tuned for on-request rendering: zlib level 2 with the "Up"
- * row filter and the Z_RLE strategy.  Map tiles are mostly transparent or
- * flat fills; after the Up filter a fill row becomes zeros, which run-length
- * matching compresses to almost nothing (a full 512 px fill: ~3 kB in
- * ~1.6 ms, against ~300 kB without the filter), at a fraction of the time of
- * level 6 with adaptive filters (bench/ measures it).
+ * Defaults are tuned for on-request rendering (docs/decisions.md, "PNG";
+ * bench/pngsweep.c measures the alternatives on real tiles):
+ *   - zlib levels 1-3 use the default strategy and NO row filter.  Map tiles
+ *     are mostly transparent or flat fills; without a filter a flat RGBA
+ *     area repeats with a period of 4 bytes, which deflate's matcher finds
+ *     (Z_RLE only matches at distance 1 and needed the Up filter, which is a
+ *     pass of its own and made the files larger).  Levels 4-9 keep zlib's
+ *     default strategy with libpng's adaptive filters.
+ *   - rows whose pixels all have alpha 0 or 255 are the same premultiplied
+ *     and straight: they go to libpng as they are; other rows are
+ *     unpremultiplied one at a time (a multiply-shift table), never copied
+ *     whole.
+ *   - a canvas of one colour (e.g. fully transparent, or a tile inside one
+ *     polygon) is encoded once and then copied from a small cache.
+ *   - libpng (and zlib through it) allocates from a small cache of freed
+ *     blocks: its ~270 kB of compressor state per image would otherwise go
+ *     back to the C library and be faulted in again on the next tile, which
+ *     cost as much as compressing a 256 px tile.
  */
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +44,67 @@ static void write_fn(png_structp png, png_bytep data, png_size_t len)
 }
 
 static void flush_fn(png_structp png) { (void)png; }
+
+/* ---- libpng's memory: a small cache of freed blocks ---------------------
+ * Every block carries its size in a header.  Freed blocks are kept (up to
+ * POOL_BLOCKS blocks and POOL_BYTES bytes over all threads) and handed out
+ * again for a request of exactly the same size: an encoder asks for the
+ * same sizes every time (zlib's window, hash chains and pending buffer,
+ * libpng's row buffers).  The cache is never emptied; it stays reachable. */
+#define POOL_BLOCKS 64
+#define POOL_BYTES ((size_t)8 << 20)
+
+typedef union blk_hdr {
+    size_t size;
+    max_align_t align;
+} blk_hdr;
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static blk_hdr *pool[POOL_BLOCKS];
+static size_t pool_n, pool_bytes;
+
+static png_voidp pool_malloc(png_structp png, png_alloc_size_t size)
+{
+    (void)png;
+    blk_hdr *h = NULL;
+    pthread_mutex_lock(&pool_lock);
+    for (size_t i = pool_n; i-- > 0;) {
+        if (pool[i]->size == size) {
+            h = pool[i];
+            pool[i] = pool[--pool_n];
+            pool_bytes -= size;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&pool_lock);
+    if (!h) {
+        if (size > SIZE_MAX - sizeof *h)
+            return NULL;
+        h = malloc(sizeof *h + size);
+        if (!h)
+            return NULL; /* libpng reports it (png_error or a NULL return) */
+        h->size = size;
+    }
+    return h + 1;
+}
+
+static void pool_free(png_structp png, png_voidp p)
+{
+    (void)png;
+    if (!p)
+        return;
+    blk_hdr *h = (blk_hdr *)p - 1;
+    pthread_mutex_lock(&pool_lock);
+    if (pool_n < POOL_BLOCKS && pool_bytes + h->size <= POOL_BYTES) {
+        pool[pool_n++] = h;
+        pool_bytes += h->size;
+        h = NULL;
+    }
+    pthread_mutex_unlock(&pool_lock);
+    free(h);
+}
+
+/* ---- palette ------------------------------------------------------------ */
 
 /* Palette of at most 256 straight colours; false when there are more. */
 typedef struct palette {
@@ -60,6 +134,8 @@ static int pal_index(palette *p, uint32_t c)
     }
 }
 
+/* ---- straight alpha ----------------------------------------------------- */
+
 /* 65536 * 255 / a, rounded: unpremultiplying is a multiply and a shift. */
 static uint32_t inv_alpha[256];
 static pthread_once_t inv_once = PTHREAD_ONCE_INIT;
@@ -68,6 +144,17 @@ static void init_inv(void)
 {
     for (unsigned a = 1; a < 256; a++)
         inv_alpha[a] = (255u * 65536u + a / 2) / a;
+}
+
+/* true when every pixel of the row has alpha 0 or 255: then premultiplied
+ * and straight are the same bytes (a premultiplied pixel with alpha 0 is all
+ * zero) */
+static bool row_is_straight(const uint8_t *in, size_t w)
+{
+    unsigned odd = 0;
+    for (size_t i = 0; i < w; i++)
+        odd |= (uint8_t)(in[4 * i + 3] + 1) > 1;
+    return !odd;
 }
 
 /* Straight RGBA of one row of premultiplied pixels. */
@@ -96,9 +183,12 @@ void lb_png_unpremultiply(lb_canvas *c, int y0, int y1)
     size_t w = (size_t)c->width;
     for (int y = y0; y < y1 && y < c->height; y++) {
         uint8_t *row = c->px + (size_t)y * w * 4;
-        unpremul_row(row, row, w);
+        if (!row_is_straight(row, w))
+            unpremul_row(row, row, w);
     }
 }
+
+/* ---- libpng ------------------------------------------------------------- */
 
 /* Write the image rows (called inside write_png's setjmp scope). */
 static void write_rows(png_structp png, const lb_canvas *c, const uint8_t *idx, uint8_t *rowbuf,
@@ -106,12 +196,13 @@ static void write_rows(png_structp png, const lb_canvas *c, const uint8_t *idx, 
 {
     size_t w = (size_t)c->width;
     for (int y = 0; y < c->height; y++) {
+        const uint8_t *row = c->px + (size_t)y * w * 4;
         if (idx) {
             png_write_row(png, (png_const_bytep)(idx + (size_t)y * w));
-        } else if (straight) {
-            png_write_row(png, (png_const_bytep)(c->px + (size_t)y * w * 4));
+        } else if (straight || row_is_straight(row, w)) {
+            png_write_row(png, (png_const_bytep)row);
         } else {
-            unpremul_row(c->px + (size_t)y * w * 4, rowbuf, w);
+            unpremul_row(row, rowbuf, w);
             png_write_row(png, rowbuf);
         }
     }
@@ -119,13 +210,14 @@ static void write_rows(png_structp png, const lb_canvas *c, const uint8_t *idx, 
 
 /*
  * The libpng part, kept apart so that nothing it modifies lives across the
- * setjmp (libpng reports errors by longjmp).  pal == NULL: RGBA rows are
- * unpremultiplied one at a time into rowbuf (no full-size copy).
+ * setjmp (libpng reports errors by longjmp).  pal == NULL: RGBA rows,
+ * unpremultiplied one at a time into rowbuf when needed (no full-size copy).
  */
 static bool write_png(const lb_canvas *c, int level, const palette *pal, const uint8_t *idx,
                       uint8_t *rowbuf, bool straight, mem_out *m)
 {
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_structp png = png_create_write_struct_2(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL, NULL,
+                                                pool_malloc, pool_free);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!png || !info) {
         png_destroy_write_struct(&png, &info);
@@ -137,8 +229,13 @@ static bool write_png(const lb_canvas *c, int level, const palette *pal, const u
     }
     png_set_write_fn(png, m, write_fn, flush_fn);
     png_set_compression_level(png, level);
-    png_set_compression_strategy(png, level <= 3 ? Z_RLE : Z_DEFAULT_STRATEGY);
-    png_set_filter(png, 0, level <= 3 ? PNG_FILTER_UP : PNG_ALL_FILTERS);
+    if (level <= 3) {
+        png_set_compression_strategy(png, Z_DEFAULT_STRATEGY);
+        png_set_filter(png, 0, PNG_FILTER_NONE);
+    } else {
+        png_set_compression_strategy(png, Z_DEFAULT_STRATEGY);
+        png_set_filter(png, 0, PNG_ALL_FILTERS);
+    }
     png_uint_32 w = (png_uint_32)c->width, h = (png_uint_32)c->height;
     if (pal) {
         png_set_IHDR(png, info, w, h, 8, PNG_COLOR_TYPE_PALETTE, PNG_INTERLACE_NONE,
@@ -169,12 +266,9 @@ static bool write_png(const lb_canvas *c, int level, const palette *pal, const u
     return true;
 }
 
-lb_status lb_png_encode(const lb_canvas *c, const lb_png_opts *opts, uint8_t **out,
-                        size_t *len, lb_error *err)
+static lb_status encode(const lb_canvas *c, int level, bool want_palette, bool straight,
+                        uint8_t **out, size_t *len, lb_error *err)
 {
-    pthread_once(&inv_once, init_inv);
-    int level = opts ? opts->level : 2;
-    bool want_palette = opts && opts->palette;
     size_t w = (size_t)c->width, h = (size_t)c->height;
     uint8_t *rowbuf = malloc(w * 4);
     uint8_t *idx = NULL;
@@ -192,20 +286,26 @@ lb_status lb_png_encode(const lb_canvas *c, const lb_png_opts *opts, uint8_t **o
             rc = lb_fail(err, LB_ENOMEM, "out of memory encoding PNG");
             goto done;
         }
+        uint32_t last = 0;
+        int last_k = -1;
         for (size_t y = 0; y < h && want_palette; y++) {
-            if (opts->straight)
-                memcpy(rowbuf, c->px + y * w * 4, w * 4);
+            const uint8_t *row = c->px + y * w * 4;
+            if (straight || row_is_straight(row, w))
+                memcpy(rowbuf, row, w * 4);
             else
-                unpremul_row(c->px + y * w * 4, rowbuf, w);
+                unpremul_row(row, rowbuf, w);
             for (size_t x = 0; x < w; x++) {
                 uint32_t col;
                 memcpy(&col, rowbuf + 4 * x, 4);
-                int k = pal_index(pal, col);
-                if (k < 0) {
-                    want_palette = false; /* too many colours: fall back to RGBA */
-                    break;
+                if (last_k < 0 || col != last) { /* runs of one colour: one look-up */
+                    last = col;
+                    last_k = pal_index(pal, col);
+                    if (last_k < 0) {
+                        want_palette = false; /* too many colours: fall back to RGBA */
+                        break;
+                    }
                 }
-                idx[y * w + x] = (uint8_t)k;
+                idx[y * w + x] = (uint8_t)last_k;
             }
         }
     }
@@ -218,7 +318,6 @@ lb_status lb_png_encode(const lb_canvas *c, const lb_png_opts *opts, uint8_t **o
             m.buf.cap = w * h / 8;
         }
     }
-    bool straight = opts && opts->straight;
     if (!write_png(c, level, want_palette ? pal : NULL, idx, rowbuf, straight, &m)) {
         rc = lb_fail(err, LB_EINTERNAL, "libpng failed to encode the image");
         goto done;
@@ -235,6 +334,108 @@ done:
     free(idx);
     free(pal);
     return rc;
+}
+
+/* ---- canvases of one colour ------------------------------------------- */
+
+/* true when every pixel equals the first; *px receives it */
+static bool single_colour(const lb_canvas *c, uint32_t *px)
+{
+    size_t n = (size_t)c->width * (size_t)c->height;
+    const uint8_t *p = c->px;
+    uint32_t first;
+    memcpy(&first, p, 4);
+    uint64_t two = (uint64_t)first * 0x0000000100000001ull, acc = 0;
+    size_t i = 0;
+    /* 16 pixels per step, one test per step: leaves early on the first
+     * differing block */
+    for (; i + 16 <= n; i += 16) {
+        for (int k = 0; k < 8; k++) {
+            uint64_t v;
+            memcpy(&v, p + 4 * i + 8 * (size_t)k, 8);
+            acc |= v ^ two;
+        }
+        if (acc)
+            return false;
+    }
+    for (; i < n; i++) {
+        uint32_t v;
+        memcpy(&v, p + 4 * i, 4);
+        if (v != first)
+            return false;
+    }
+    *px = first;
+    return true;
+}
+
+#define NSOLID 8
+static pthread_mutex_t solid_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    int w, h;
+    uint32_t px; /* the premultiplied pixel */
+    bool palette;
+    uint8_t *png;
+    size_t len;
+} solid[NSOLID];
+static int solid_next;
+
+/* A copy of the cached PNG of a one-colour w x h canvas (premultiplied
+ * pixel px); encoded at the given level on a miss, outside the lock. */
+static lb_status encode_solid(const lb_canvas *c, uint32_t px, int level, bool want_palette,
+                              uint8_t **out, size_t *len, lb_error *err)
+{
+    bool hit = false;
+    pthread_mutex_lock(&solid_lock);
+    for (int i = 0; i < NSOLID && !hit; i++) {
+        if (solid[i].png && solid[i].w == c->width && solid[i].h == c->height &&
+            solid[i].px == px && solid[i].palette == want_palette) {
+            *out = malloc(solid[i].len);
+            if (*out) {
+                memcpy(*out, solid[i].png, solid[i].len);
+                *len = solid[i].len;
+            }
+            hit = true;
+        }
+    }
+    pthread_mutex_unlock(&solid_lock);
+    if (hit)
+        return *out ? LB_OK : lb_fail(err, LB_ENOMEM, "out of memory encoding PNG");
+    lb_status rc = encode(c, level, want_palette, false, out, len, err);
+    if (rc != LB_OK)
+        return rc;
+    uint8_t *copy = malloc(*len);
+    if (!copy)
+        return LB_OK; /* not cached; the caller has its PNG */
+    memcpy(copy, *out, *len);
+    pthread_mutex_lock(&solid_lock);
+    int k = solid_next;
+    solid_next = (solid_next + 1) % NSOLID;
+    free(solid[k].png);
+    solid[k].w = c->width;
+    solid[k].h = c->height;
+    solid[k].px = px;
+    solid[k].palette = want_palette;
+    solid[k].png = copy;
+    solid[k].len = *len;
+    pthread_mutex_unlock(&solid_lock);
+    return LB_OK;
+}
+
+lb_status lb_png_encode(const lb_canvas *c, const lb_png_opts *opts, uint8_t **out,
+                        size_t *len, lb_error *err)
+{
+    if (!c || !c->px || c->width < 1 || c->height < 1)
+        return lb_fail(err, LB_EINVAL, "no image to encode");
+    pthread_once(&inv_once, init_inv);
+    int level = opts ? opts->level : 2;
+    if (level < 0 || level > 9)
+        level = 2;
+    bool want_palette = opts && opts->palette;
+    bool straight = opts && opts->straight;
+    uint32_t px;
+    if (!straight && single_colour(c, &px))
+        return encode_solid(c, px, level, want_palette, out, len, err);
+    return encode(c, level, want_palette, straight, out, len, err);
 }
 
 /* ---- canonical empty tiles -------------------------------------------- */

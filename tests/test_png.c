@@ -1,0 +1,342 @@
+/*
+ * Tests for PNG encoding (tiler/png.c): every image is decoded again with
+ * libpng's simplified reader and compared with what the canvas holds,
+ * straightened here with exact rational arithmetic (not the encoder's table).
+ *
+ * Covered: random premultiplied content at zlib levels 0-9 (all decode to
+ * the same pixels), rows that are partly alpha 0/255 only (passed to libpng
+ * without conversion) beside rows that need unpremultiplying, canvases of one
+ * colour (cached: repeated, other sizes, other colours, palette or not),
+ * empty canvases and lb_png_empty, exact palette output and its fallback to
+ * RGBA beyond 256 colours, already-straight input, and several threads
+ * encoding at once (the encoders share a cache of freed blocks).
+ */
+#include <png.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "lbtest.h"
+#include "lagebild/tiler.h"
+
+/* ------------------------------------------------------------------------ */
+/* Helpers                                                                  */
+/* ------------------------------------------------------------------------ */
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+
+static uint32_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)(rng >> 11);
+}
+
+static lb_canvas mk(int w, int h)
+{
+    lb_canvas c;
+    ASSERT_EQ(lb_canvas_init(&c, w, h), LB_OK);
+    return c;
+}
+
+/* a random premultiplied pixel (channels <= alpha) */
+static void rnd_px(uint8_t *p, unsigned a)
+{
+    for (int k = 0; k < 3; k++)
+        p[k] = (uint8_t)(a ? rnd() % (a + 1) : 0);
+    p[3] = (uint8_t)a;
+}
+
+/* the straight value of premultiplied channel v at alpha a, exactly rounded */
+static unsigned straight(unsigned v, unsigned a)
+{
+    if (a == 0)
+        return 0;
+    unsigned s = (v * 255u * 2u + a) / (2u * a);
+    return s > 255 ? 255 : s;
+}
+
+typedef struct decoded {
+    int w, h;
+    int color_type; /* from IHDR */
+    uint8_t *px;    /* RGBA */
+} decoded;
+
+static decoded decode(const uint8_t *png, size_t len)
+{
+    decoded d = {0};
+    ASSERT(len > 33);
+    ASSERT(memcmp(png, "\x89PNG\r\n\x1a\n", 8) == 0);
+    ASSERT(memcmp(png + 12, "IHDR", 4) == 0);
+    d.color_type = png[25];
+    png_image im;
+    memset(&im, 0, sizeof im);
+    im.version = PNG_IMAGE_VERSION;
+    ASSERT(png_image_begin_read_from_memory(&im, png, len));
+    im.format = PNG_FORMAT_RGBA;
+    d.w = (int)im.width;
+    d.h = (int)im.height;
+    d.px = malloc(PNG_IMAGE_SIZE(im));
+    ASSERT(d.px);
+    if (!png_image_finish_read(&im, NULL, d.px, 0, NULL)) {
+        png_image_free(&im);
+        free(d.px);
+        LBT__FAIL("libpng cannot read the image: %s", im.message);
+    }
+    return d;
+}
+
+/* Encode c with opts, decode, and check every pixel against the canvas
+ * straightened exactly (tolerance tol per colour channel; alpha exact). */
+static decoded check_roundtrip(const lb_canvas *c, const lb_png_opts *o, unsigned tol)
+{
+    uint8_t *png = NULL;
+    size_t len = 0;
+    lb_error err;
+    ASSERT_EQ(lb_png_encode(c, o, &png, &len, &err), LB_OK);
+    decoded d = decode(png, len);
+    free(png);
+    ASSERT_EQ(d.w, c->width);
+    ASSERT_EQ(d.h, c->height);
+    for (size_t i = 0; i < (size_t)c->width * (size_t)c->height; i++) {
+        const uint8_t *s = c->px + 4 * i, *g = d.px + 4 * i;
+        unsigned a = s[3];
+        if (g[3] != a)
+            LBT__FAIL("pixel %zu: alpha %u, decoded %u", i, a, g[3]);
+        for (int k = 0; k < 3; k++) {
+            unsigned want = o && o->straight ? s[k] : straight(s[k], a);
+            unsigned diff = want > g[k] ? want - g[k] : g[k] - want;
+            /* alpha 0 and 255 must be exact */
+            unsigned t = (a == 0 || a == 255) ? 0 : tol;
+            if (diff > t)
+                LBT__FAIL("pixel %zu channel %d: premultiplied %u at alpha %u, want %u, got %u",
+                          i, k, s[k], a, want, g[k]);
+        }
+    }
+    return d;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Tests                                                                    */
+/* ------------------------------------------------------------------------ */
+
+LB_TEST(test_random_content_every_level)
+{
+    lb_canvas c = mk(200, 150);
+    for (size_t i = 0; i < 200 * 150; i++)
+        rnd_px(c.px + 4 * i, rnd() % 256);
+    uint8_t *first = NULL;
+    for (int level = 0; level <= 9; level++) {
+        lb_png_opts o = {.level = level};
+        decoded d = check_roundtrip(&c, &o, 1);
+        if (!first)
+            first = d.px;
+        else {
+            /* the same pixels whatever the level and filter */
+            ASSERT(memcmp(first, d.px, 200 * 150 * 4) == 0);
+            free(d.px);
+        }
+        ASSERT_EQ(d.color_type, 6); /* RGBA */
+    }
+    free(first);
+    lb_canvas_free(&c);
+}
+
+LB_TEST(test_rows_straight_and_not)
+{
+    /* rows alternate between alpha in {0, 255} only (sent as they are) and
+     * rows with one translucent pixel (unpremultiplied), at several widths */
+    int widths[] = {1, 7, 256, 512};
+    for (size_t wi = 0; wi < sizeof widths / sizeof widths[0]; wi++) {
+        int w = widths[wi], h = 64;
+        lb_canvas c = mk(w, h);
+        for (int y = 0; y < h; y++) {
+            uint8_t *row = c.px + (size_t)y * (size_t)w * 4;
+            for (int x = 0; x < w; x++)
+                rnd_px(row + 4 * x, rnd() % 2 ? 255 : 0);
+            if (y % 3 == 1)
+                rnd_px(row + 4 * (size_t)(rnd() % (unsigned)w), 1 + rnd() % 254);
+        }
+        lb_png_opts o = {.level = 2};
+        decoded d = check_roundtrip(&c, &o, 1);
+        free(d.px);
+        lb_canvas_free(&c);
+    }
+}
+
+LB_TEST(test_straight_input_is_kept)
+{
+    lb_canvas c = mk(64, 64);
+    for (size_t i = 0; i < 64 * 64; i++) {
+        uint8_t *p = c.px + 4 * i;
+        p[0] = (uint8_t)rnd();
+        p[1] = (uint8_t)rnd();
+        p[2] = (uint8_t)rnd();
+        p[3] = (uint8_t)(1 + rnd() % 255); /* straight: channels may exceed alpha */
+    }
+    lb_png_opts o = {.level = 1, .straight = true};
+    decoded d = check_roundtrip(&c, &o, 0);
+    free(d.px);
+    lb_canvas_free(&c);
+}
+
+static void fill(lb_canvas *c, const uint8_t px[4])
+{
+    for (size_t i = 0; i < (size_t)c->width * (size_t)c->height; i++)
+        memcpy(c->px + 4 * i, px, 4);
+}
+
+LB_TEST(test_single_colour_canvases)
+{
+    const uint8_t colours[][4] = {
+        {31, 120, 180, 255}, /* opaque */
+        {10, 40, 60, 128},   /* translucent, premultiplied */
+        {0, 0, 0, 0},        /* empty */
+        {255, 255, 255, 255},
+    };
+    const int sizes[] = {256, 512, 256, 100};
+    for (int round = 0; round < 3; round++) /* the second and third come from the cache */
+        for (size_t ci = 0; ci < sizeof colours / sizeof colours[0]; ci++)
+            for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++)
+                for (int pal = 0; pal < 2; pal++) {
+                    lb_canvas c = mk(sizes[si], sizes[si] / (si == 3 ? 2 : 1));
+                    fill(&c, colours[ci]);
+                    lb_png_opts o = {.level = 2, .palette = pal};
+                    decoded d = check_roundtrip(&c, &o, 1);
+                    ASSERT_EQ(d.color_type, pal ? 3 : 6);
+                    free(d.px);
+                    lb_canvas_free(&c);
+                }
+    /* a canvas that differs from a cached one-colour canvas in its very
+     * last pixel is not taken for it */
+    lb_canvas c = mk(256, 256);
+    fill(&c, colours[0]);
+    uint8_t last[4] = {0, 0, 0, 0};
+    memcpy(c.px + 4 * (256 * 256 - 1), last, 4);
+    lb_png_opts o = {.level = 2};
+    decoded d = check_roundtrip(&c, &o, 0);
+    free(d.px);
+    lb_canvas_free(&c);
+}
+
+LB_TEST(test_empty_tile)
+{
+    size_t len = 0;
+    const uint8_t *e = lb_png_empty(256, 256, &len);
+    ASSERT(e);
+    decoded d = decode(e, len);
+    ASSERT_EQ(d.w, 256);
+    ASSERT_EQ(d.h, 256);
+    for (size_t i = 0; i < 256 * 256 * 4; i++)
+        ASSERT_EQ(d.px[i], 0);
+    free(d.px);
+    size_t len2 = 0;
+    ASSERT(lb_png_empty(256, 256, &len2) == e); /* canonical: the same bytes */
+    ASSERT_EQ(len2, len);
+    const uint8_t *e2 = lb_png_empty(512, 512, &len2);
+    ASSERT(e2 && e2 != e);
+    d = decode(e2, len2);
+    ASSERT_EQ(d.w, 512);
+    free(d.px);
+}
+
+LB_TEST(test_palette_exact_and_fallback)
+{
+    /* 200 distinct colours (translucent included): exact palette */
+    lb_canvas c = mk(128, 128);
+    uint8_t cols[200][4];
+    for (int k = 0; k < 200; k++) {
+        rnd_px(cols[k], k < 100 ? 255 : 1 + rnd() % 254);
+        cols[k][0] = (uint8_t)(k % 2 ? cols[k][0] : 0); /* some duplicates are fine */
+    }
+    for (size_t i = 0; i < 128 * 128; i++)
+        memcpy(c.px + 4 * i, cols[(i / 7) % 200], 4);
+    lb_png_opts o = {.level = 2, .palette = true};
+    decoded d = check_roundtrip(&c, &o, 1);
+    ASSERT_EQ(d.color_type, 3);
+    free(d.px);
+    /* more than 256 colours: RGBA instead, still exact */
+    for (size_t i = 0; i < 128 * 128; i++)
+        rnd_px(c.px + 4 * i, 255);
+    d = check_roundtrip(&c, &o, 1);
+    ASSERT_EQ(d.color_type, 6);
+    free(d.px);
+    lb_canvas_free(&c);
+}
+
+typedef struct job {
+    int seed, fails;
+} job;
+
+static void *encode_many(void *arg)
+{
+    job *j = arg;
+    uint64_t s = 0x1234567ull * (uint64_t)(j->seed + 1);
+    for (int it = 0; it < 12; it++) {
+        int w = it % 2 ? 512 : 256;
+        lb_canvas c;
+        if (lb_canvas_init(&c, w, w) != LB_OK) {
+            j->fails++;
+            continue;
+        }
+        /* a band of opaque colour unique to this thread and iteration */
+        uint8_t px[4] = {(uint8_t)j->seed, (uint8_t)it, (uint8_t)(s >> 8), 255};
+        for (int y = w / 4; y < w / 2; y++)
+            for (int x = 0; x < w; x++)
+                memcpy(c.px + 4 * ((size_t)y * (size_t)w + (size_t)x), px, 4);
+        uint8_t *png = NULL;
+        size_t len = 0;
+        lb_png_opts o = {.level = 2};
+        if (lb_png_encode(&c, &o, &png, &len, NULL) != LB_OK) {
+            j->fails++;
+        } else {
+            png_image im;
+            memset(&im, 0, sizeof im);
+            im.version = PNG_IMAGE_VERSION;
+            uint8_t *out = NULL;
+            if (png_image_begin_read_from_memory(&im, png, len)) {
+                im.format = PNG_FORMAT_RGBA;
+                out = malloc(PNG_IMAGE_SIZE(im));
+                if (!out || !png_image_finish_read(&im, NULL, out, 0, NULL) ||
+                    memcmp(out, c.px, (size_t)w * (size_t)w * 4) != 0)
+                    j->fails++;
+                if (!out)
+                    png_image_free(&im);
+            } else {
+                j->fails++;
+            }
+            free(out);
+        }
+        free(png);
+        lb_canvas_free(&c);
+    }
+    return NULL;
+}
+
+LB_TEST(test_threads_encode_at_once)
+{
+    pthread_t t[6];
+    job jobs[6];
+    for (int i = 0; i < 6; i++) {
+        jobs[i] = (job){.seed = i};
+        ASSERT_EQ(pthread_create(&t[i], NULL, encode_many, &jobs[i]), 0);
+    }
+    for (int i = 0; i < 6; i++)
+        pthread_join(t[i], NULL);
+    for (int i = 0; i < 6; i++)
+        ASSERT_EQ(jobs[i].fails, 0);
+}
+
+LB_TEST(test_bad_input)
+{
+    lb_canvas c = {0};
+    uint8_t *png = NULL;
+    size_t len = 0;
+    lb_error err;
+    ASSERT_EQ(lb_png_encode(&c, NULL, &png, &len, &err), LB_EINVAL);
+    ASSERT(png == NULL);
+}
+
+LB_TESTS(test_random_content_every_level, test_rows_straight_and_not, test_straight_input_is_kept,
+         test_single_colour_canvases, test_empty_tile, test_palette_exact_and_fallback,
+         test_threads_encode_at_once, test_bad_input)
