@@ -26,19 +26,12 @@
 #          the 6 two-layer subsets.  Their composite tiles differ (other layer
 #          sets), their per-layer tiles are the same.
 #
-# Why equal rights share layer tiles: the access module turns a principal's
-# rights on ONE layer into a canonical grant -- the sorted, de-duplicated
-# clearances (level, groups, caveats, area) of the roles that grant that layer
-# now (lb_access_layer, grant.canon) -- independent of the principal's name,
-# of its token and of its other layers.  The server caches every layer's
-# canvas under (layer, revision, canonical grant, state generation, grid,
-# z/x/y, scale) and composes the map tile per request from those canvases
-# (server/maps.c), so two principals whose canonical grants on a layer are
-# equal hit the same cache entry and that layer is rendered once.  Only the
-# composition and the PNG encoding (and the HTTP exchange) are per principal,
-# unless the whole composite key is equal too.  Grants that differ in any
-# clearance field (another group, say) get other keys, so diff8 measures what
-# 8 really different rights cost and eq8 what the sharing saves.
+# Why principals share layer tiles: the server caches every layer's canvas under
+# what is visible in the tile -- layer revision, tile, and for each distinct
+# label present there whether the principal's rights draw it (server/maps.c) --
+# so principals whose rights differ but who draw the same features share the
+# render, and the composite PNG when all layers agree.  eq8 (equal clearances)
+# shares every layer render; diff8 shares what the data lets it share.
 #
 # Measurement: for every set a fresh server (lagebild serve, default threads
 # and cache, empty cache; its snapshots are built before "listening on"), then

@@ -1,9 +1,10 @@
 /*
  * This file implements the tile cache: a byte-budgeted LRU map from a key
- * string to an immutable byte string (a PNG, or a layer's raw premultiplied
- * canvas).  Keys spell out everything the content depends on (layer
- * revisions, the canonical access grant, grid, tile, scale, state
- * generation) and are compared in full (a hash only picks the bucket, so no
+ * string to an immutable byte string (a PNG, a layer's packed premultiplied
+ * canvas, or the label classes present in a tile).  Keys spell out
+ * everything the content depends on (layer revisions, what the principal's
+ * rights draw there, grid, tile, scale, state generation) and are compared
+ * in full (a hash only picks the bucket, so no
  * hash collision can hand one principal another's tile), so
  * entries never need invalidation for correctness: a new revision or other
  * rights simply produce other keys, and old entries age out.

@@ -4,9 +4,10 @@
  * skipped as if it did not exist).  Each visible layer is rendered on its
  * own canvas, only with the features the grant allows, then masked by the
  * grant's area limit, and composited in map order.  Layer canvases are
- * cached under (layer, revision, canonical grant, grid, tile, scale), so
- * principals with equal rights on a layer share the work; the final PNG is
- * cached under the concatenation of its layers' keys.
+ * cached under what is visible in the tile (see "content-keyed tiles"
+ * below), so principals whose rights differ but who see the same features
+ * there share the work; the final PNG is cached under the concatenation of
+ * its layers' keys.  Static maps are rendered per request, uncached.
  *
  * Area limits use a hard mask: a pixel keeps its colour only when it lies
  * entirely inside the area, so nothing of what lies outside reaches the

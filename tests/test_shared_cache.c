@@ -6,6 +6,8 @@
  * never do (a new render, different pixels), an area-limited role shares the
  * unmasked render but never the masked result, and the first look at a
  * shared entry is made as slow as a render (the server reports the wait).
+ * ETags are a hash of the PNG bytes: a hidden feature added to a tile (new
+ * revision, reload) changes the ETag of those who see it and of nobody else.
  *
  * The data: one point layer with three features labelled per feature:
  *   f1 (9.00, 52.00) OFFEN, releasable to police, fire, thw     -> tile A
@@ -251,7 +253,51 @@ LB_TEST(test_equal_visible_content_shares_and_other_content_never_does)
     ASSERT_EQ(m6.hits - m5.hits, 1);
     ASSERT(same_bytes(&pb, &pb2));
 
-    t_resp *all[] = {&pa, &fa, &ta, &t2a, &la, &pb, &fb, &pb2};
+    /* a feature fire may not see appears in tile B (police only, beside
+     * f2): after the reload the police's tile and ETag change, fire's tile
+     * is the same bytes under the same ETag, although everything was
+     * rendered anew for the new revision */
+    char *more = malloc(sizeof points_text + 256);
+    ASSERT(more != NULL);
+    size_t base_len = strlen(points_text) - 3; /* without the closing "]}\n" */
+    memcpy(more, points_text, base_len);
+    snprintf(more + base_len, 256,
+             ",\n {\"type\": \"Feature\", \"properties\": {\"id\": \"f4\", \"stufe\": "
+             "\"VS-NfD\", \"freigabe\": \"police\"},\n  \"geometry\": {\"type\": \"Point\", "
+             "\"coordinates\": [9.305, 52.003]}}]}\n");
+    t_write(dir, "points.geojson", more);
+    free(more);
+    t_result ir = t_lagebild("ingest", cfg, "--quiet", NULL);
+    ASSERT_EQ(ir.status, 0);
+    t_result_free(&ir);
+    ASSERT_EQ(kill(srv.pid, SIGHUP), 0);
+    double until = t_mono() + 60;
+    t_resp m;
+    bool reloaded = false;
+    while (!reloaded && t_mono() < until) {
+        usleep(100 * 1000);
+        ASSERT_EQ(t_get(srv.port, "/metrics", "t-admin", &m), 0);
+        reloaded = metric(&m, "lagebild_reloads_total") >= 1;
+        t_resp_free(&m);
+    }
+    ASSERT(reloaded);
+    counters m7 = metrics(srv.port);
+    t_resp pb3, fb3;
+    tile(srv.port, "t-police", bx, by, &pb3);
+    tile(srv.port, "t-fire", bx, by, &fb3);
+    counters m8 = metrics(srv.port);
+    ASSERT_EQ(m8.rendered - m7.rendered, 2); /* both rendered anew */
+    ASSERT(!same_bytes(&pb3, &pb));
+    char e3[64], e4[64];
+    etag_of(&pb, e1, sizeof e1);
+    etag_of(&pb3, e3, sizeof e3);
+    ASSERT(strcmp(e1, e3) != 0);
+    ASSERT(same_bytes(&fb3, &fb));
+    etag_of(&fb, e2, sizeof e2);
+    etag_of(&fb3, e4, sizeof e4);
+    ASSERT_STREQ(e2, e4);
+
+    t_resp *all[] = {&pa, &fa, &ta, &t2a, &la, &pb, &fb, &pb2, &pb3, &fb3};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         t_resp_free(all[i]);
     ASSERT_EQ(t_server_stop(&srv, 20), 0);
