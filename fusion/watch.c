@@ -324,10 +324,15 @@ static lb_status refresh(lb_store *st, const lb_config *cfg, const lb_source_cfg
     } else if (is_http(src->path)) {
         snprintf(out->content, sizeof out->content, "%s", src->path);
         char *fetch_opts[] = {"TIMEOUT=60", "MAX_RETRY=1", NULL};
+        lb_gdal_errors ge;
+        lb_gdal__errors_push(&ge);
         http = CPLHTTPFetch(src->path, fetch_opts);
+        lb_gdal__errors_pop();
         if (!http || http->nStatus != 0 || (http->pszErrBuf && http->pszErrBuf[0]))
             rc = lb_fail(err, LB_EIO, "source '%s': cannot fetch %s: %s", src->id, src->path,
-                         http && http->pszErrBuf ? http->pszErrBuf : "no answer");
+                         http && http->pszErrBuf && http->pszErrBuf[0] ? http->pszErrBuf
+                         : ge.first[0]                                 ? ge.first
+                                                                       : "no answer");
         if (rc == LB_OK) {
             hasher h;
             if (!hash_begin(&h)) {
