@@ -167,10 +167,16 @@ static int64_t fused_fid(int64_t seed)
     return (int64_t)(h ? h : 1);
 }
 
+/* Grid cell keys ordered by column, then row: the rows cy-1..cy+1 of one
+ * column are contiguous in a sorted array. */
+static int64_t cell_of(int64_t cx, int64_t cy)
+{
+    return (int64_t)(((uint64_t)(cx + 0x40000000) << 32) | (uint64_t)(cy + 0x40000000));
+}
+
 static int64_t cell_key(const conf *c, double x, double y)
 {
-    int64_t cx = (int64_t)floor(x / c->cell_lon), cy = (int64_t)floor(y / c->cell_lat);
-    return (cx << 32) ^ (cy & 0xffffffff);
+    return cell_of((int64_t)floor(x / c->cell_lon), (int64_t)floor(y / c->cell_lat));
 }
 
 static bool linked(const conf *c, const rep *a, const rep *b)
@@ -301,7 +307,6 @@ static bool add_row(const conf *c, reps *r, sqlite3_stmt *q, const rep *only_lin
                  decode_names(c->cfg, (const char *)sqlite3_column_text(q, 8), false,
                               &p.label.caveats) &&
                  lb_level_name(p.label.level) != NULL;
-    p.cell = cell_key(c, p.x, p.y);
     if (!reps_index(r, fid, r->n)) {
         free(p.source);
         free(p.source_fid);
@@ -395,12 +400,23 @@ static void clustering_free(clustering *k)
     memset(k, 0, sizeof *k);
 }
 
-static lb_status cluster_reps(const conf *c, reps *r, clustering *out, lb_error *err)
+static lb_status cluster_reps(const conf *c0, reps *r, clustering *out, lb_error *err)
 {
     memset(out, 0, sizeof *out);
     size_t n = r->n;
     if (n < 2)
         return LB_OK;
+    /* grid cells at least distance_m wide at the latitude of the report
+     * farthest from the equator (narrower cells: fewer candidates) */
+    conf cc = *c0;
+    const conf *c = &cc;
+    double maxlat = 0;
+    for (size_t i = 0; i < n; i++)
+        maxlat = fmax(maxlat, fabs(r->v[i].y));
+    maxlat = fmin(89.0, maxlat + cc.cell_lat);
+    cc.cell_lon = cc.dist / (M_PER_DEG * cos(maxlat * M_PI / 180)) * 1.001;
+    for (size_t i = 0; i < n; i++)
+        r->v[i].cell = cell_key(c, r->v[i].x, r->v[i].y);
     cellent *cells = malloc(n * sizeof *cells);
     size_t *order = malloc(n * sizeof *order);
     size_t *cand = malloc(n * sizeof *cand);
@@ -432,23 +448,22 @@ static lb_status cluster_reps(const conf *c, reps *r, clustering *out, lb_error 
         /* candidates: linked, unassigned reports in the 3x3 cells around */
         size_t nc = 0;
         int64_t cx = (int64_t)floor(seed->x / c->cell_lon), cy = (int64_t)floor(seed->y / c->cell_lat);
-        for (int dx = -1; dx <= 1; dx++)
-            for (int dy = -1; dy <= 1; dy++) {
-                int64_t key = ((cx + dx) << 32) ^ ((cy + dy) & 0xffffffff);
-                size_t lo = 0, hi = n;
-                while (lo < hi) {
-                    size_t mid = (lo + hi) / 2;
-                    if (cells[mid].cell < key)
-                        lo = mid + 1;
-                    else
-                        hi = mid;
-                }
-                for (size_t k = lo; k < n && cells[k].cell == key; k++) {
-                    rep *m = &r->v[cells[k].idx];
-                    if (m->cluster < 0 && linked(c, seed, m))
-                        cand[nc++] = cells[k].idx;
-                }
+        for (int dx = -1; dx <= 1; dx++) {
+            int64_t key = cell_of(cx + dx, cy - 1), last = cell_of(cx + dx, cy + 1);
+            size_t lo = 0, hi = n;
+            while (lo < hi) {
+                size_t mid = (lo + hi) / 2;
+                if (cells[mid].cell < key)
+                    lo = mid + 1;
+                else
+                    hi = mid;
             }
+            for (size_t k = lo; k < n && cells[k].cell <= last; k++) {
+                rep *m = &r->v[cells[k].idx];
+                if (m->cluster < 0 && linked(c, seed, m))
+                    cand[nc++] = cells[k].idx;
+            }
+        }
         if (!nc)
             continue;
         qsort(cand, nc, sizeof *cand, cmp_idx);
@@ -481,7 +496,63 @@ static lb_status cluster_reps(const conf *c, reps *r, clustering *out, lb_error 
 
 /* ---- writing ---------------------------------------------------------- */
 
+typedef struct member_row {
+    int64_t member, fused;
+    const rep *m;
+} member_row;
+
+static int cmp_member_row(const void *a, const void *b)
+{
+    const member_row *x = a, *y = b;
+    return x->member < y->member ? -1 : x->member > y->member;
+}
+
+typedef struct fused_row {
+    int64_t fid;
+    size_t cluster;
+} fused_row;
+
+static int cmp_fused_row(const void *a, const void *b)
+{
+    const fused_row *x = a, *y = b;
+    return x->fid < y->fid ? -1 : x->fid > y->fid;
+}
+
+static lb_status write_sorted(const conf *c, const reps *r, const clustering *k,
+                              const member_row *mr, size_t nm, const fused_row *fr, lb_error *err);
+
+/* Rows go in in key order: the B-trees are appended to, not scattered. */
 static lb_status write_clusters(const conf *c, const reps *r, const clustering *k, lb_error *err)
+{
+    if (!k->n)
+        return LB_OK;
+    member_row *mr = malloc(k->nmembers * sizeof *mr);
+    fused_row *fr = malloc(k->n * sizeof *fr);
+    if (!mr || !fr) {
+        free(mr);
+        free(fr);
+        return lb_fail(err, LB_ENOMEM, "out of memory");
+    }
+    size_t nm = 0;
+    for (size_t i = 0; i < k->n; i++) {
+        const cluster *cl = &k->v[i];
+        int64_t ffid = fused_fid(r->v[k->members[cl->first]].fid);
+        fr[i] = (fused_row){ffid, i};
+        for (size_t j = 0; j < cl->n; j++) {
+            const rep *m = &r->v[k->members[cl->first + j]];
+            mr[nm++] = (member_row){m->fid, ffid, m};
+        }
+    }
+    qsort(mr, nm, sizeof *mr, cmp_member_row);
+    qsort(fr, k->n, sizeof *fr, cmp_fused_row);
+    lb_status rc = write_sorted(c, r, k, mr, nm, fr, err);
+    free(mr);
+    free(fr);
+    return rc;
+}
+
+static lb_status write_sorted(const conf *c, const reps *r, const clustering *k,
+                              const member_row *mr, size_t nm, const fused_row *fr, lb_error *err)
 {
     sqlite3_stmt *qm = NULL, *qf = NULL;
     lb_status rc = prep(c,
@@ -493,29 +564,31 @@ static lb_status write_clusters(const conf *c, const reps *r, const clustering *
                   "INSERT INTO lb_fused(layer, fid, seed_fid, label_level, classification,"
                   " releasable_to, caveats, reports, cx, cy) VALUES (?,?,?,?,?,?,?,?,?,?)",
                   &qf, err);
+    for (size_t i = 0; rc == LB_OK && i < nm; i++) {
+        sqlite3_reset(qm);
+        sqlite3_bind_text(qm, 1, c->L->id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(qm, 2, mr[i].fused);
+        sqlite3_bind_int64(qm, 3, mr[i].member);
+        sqlite3_bind_text(qm, 4, mr[i].m->source, -1, SQLITE_STATIC);
+        sqlite3_bind_text(qm, 5, mr[i].m->source_fid, -1, SQLITE_STATIC);
+        if (sqlite3_step(qm) != SQLITE_DONE)
+            rc = sql_fail(c, err);
+    }
     lb_buf js = {0};
     char groups[1024], caveats[1024];
     for (size_t i = 0; rc == LB_OK && i < k->n; i++) {
-        const cluster *cl = &k->v[i];
+        const cluster *cl = &k->v[fr[i].cluster];
         const rep *seed = &r->v[k->members[cl->first]];
-        int64_t ffid = fused_fid(seed->fid);
+        int64_t ffid = fr[i].fid;
         lb_buf_reset(&js);
         lb_buf_putc(&js, '[');
-        for (size_t j = 0; j < cl->n && rc == LB_OK; j++) {
+        for (size_t j = 0; j < cl->n; j++) {
             const rep *m = &r->v[k->members[cl->first + j]];
             lb_buf_printf(&js, "%s{\"source\":", j ? "," : "");
             lb_buf_json_str(&js, m->source);
             lb_buf_puts(&js, ",\"source_fid\":");
             lb_buf_json_str(&js, m->source_fid);
             lb_buf_printf(&js, ",\"fid\":%lld}", (long long)m->fid);
-            sqlite3_reset(qm);
-            sqlite3_bind_text(qm, 1, c->L->id, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(qm, 2, ffid);
-            sqlite3_bind_int64(qm, 3, m->fid);
-            sqlite3_bind_text(qm, 4, m->source, -1, SQLITE_STATIC);
-            sqlite3_bind_text(qm, 5, m->source_fid, -1, SQLITE_STATIC);
-            if (sqlite3_step(qm) != SQLITE_DONE)
-                rc = sql_fail(c, err);
         }
         lb_buf_putc(&js, ']');
         if (js.oom && rc == LB_OK)
@@ -556,9 +629,7 @@ static bool conf_init(conf *c, lb_store *st, const lb_config *cfg, const char *l
         return false;
     c->dist = c->L->conflate_distance_m;
     c->window = c->L->conflate_window_s;
-    /* cells at least distance_m wide everywhere up to 85 degrees latitude */
-    c->cell_lat = c->dist / M_PER_DEG * 1.001;
-    c->cell_lon = c->dist / (M_PER_DEG * cos(85.0 * M_PI / 180)) * 1.001;
+    c->cell_lat = c->dist / M_PER_DEG * 1.001; /* cell_lon: per clustering */
     return true;
 }
 

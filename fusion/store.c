@@ -1148,12 +1148,37 @@ lb_status lb_store_scan_layer(lb_store *st, const char *layer, lb_stored_feature
     /* a conflated layer: members of a fused feature are hidden, each fused
      * feature comes once (second statement), both in fid order, merged */
     bool fused = layer_has_fused(st, layer);
-    char *sql = fused ? sqlite3_mprintf("SELECT " SCAN_COLUMNS " FROM \"%w\" l WHERE NOT EXISTS"
-                                        " (SELECT 1 FROM lb_conflation c WHERE c.layer=%Q AND"
-                                        " c.member_fid=l.fid) ORDER BY l.fid",
-                                        layer, layer)
-                      : sqlite3_mprintf("SELECT " SCAN_COLUMNS " FROM \"%w\" l ORDER BY l.fid",
-                                        layer);
+    /* the hidden members, in fid order (skipped while merging: cheaper than
+     * a NOT EXISTS per row) */
+    int64_t *members = NULL;
+    size_t nmembers = 0, im = 0;
+    if (fused) {
+        sqlite3_stmt *mq = NULL;
+        size_t cap = 0;
+        if (sqlite3_prepare_v2(st->db, "SELECT member_fid FROM lb_conflation WHERE layer=?"
+                                       " ORDER BY member_fid", -1, &mq, NULL) == SQLITE_OK) {
+            sqlite3_bind_text(mq, 1, layer, -1, SQLITE_STATIC);
+            while (rc == LB_OK && sqlite3_step(mq) == SQLITE_ROW) {
+                if (nmembers == cap) {
+                    cap = cap ? cap * 2 : 1024;
+                    int64_t *nv = realloc(members, cap * sizeof *nv);
+                    if (!nv) {
+                        rc = lb_fail(err, LB_ENOMEM, "out of memory reading layer '%s'", layer);
+                        break;
+                    }
+                    members = nv;
+                }
+                members[nmembers++] = sqlite3_column_int64(mq, 0);
+            }
+        }
+        sqlite3_finalize(mq);
+        if (rc != LB_OK) {
+            free(members);
+            lb_store__rollback(st);
+            return rc;
+        }
+    }
+    char *sql = sqlite3_mprintf("SELECT " SCAN_COLUMNS " FROM \"%w\" l ORDER BY l.fid", layer);
     char *fsql = fused ? sqlite3_mprintf("SELECT " SCAN_COLUMNS ", f.fid, f.label_level,"
                                          " f.classification, f.releasable_to, f.caveats,"
                                          " f.reports FROM lb_fused f JOIN \"%w\" l ON"
@@ -1169,6 +1194,7 @@ lb_status lb_store_scan_layer(lb_store *st, const char *layer, lb_stored_feature
         sqlite3_free(fsql);
         sqlite3_finalize(q);
         sqlite3_finalize(fq);
+        free(members);
         lb_store__rollback(st);
         return rc;
     }
@@ -1177,7 +1203,19 @@ lb_status lb_store_scan_layer(lb_store *st, const char *layer, lb_stored_feature
     lb_buf attrs = {0};
     int r = sqlite3_step(q);
     int fr = fq ? sqlite3_step(fq) : SQLITE_DONE;
-    while (r == SQLITE_ROW || fr == SQLITE_ROW) {
+    for (;;) {
+        /* skip members of fused features */
+        while (r == SQLITE_ROW && im < nmembers) {
+            int64_t fid = sqlite3_column_int64(q, 0);
+            while (im < nmembers && members[im] < fid)
+                im++;
+            if (im < nmembers && members[im] == fid)
+                r = sqlite3_step(q);
+            else
+                break;
+        }
+        if (r != SQLITE_ROW && fr != SQLITE_ROW)
+            break;
         lb_stored_feature f;
         bool take_fused = fr == SQLITE_ROW &&
                           (r != SQLITE_ROW ||
@@ -1200,6 +1238,7 @@ lb_status lb_store_scan_layer(lb_store *st, const char *layer, lb_stored_feature
         rc = lb_fail(err, LB_ESTORE, "store %s: reading layer '%s': %s", st->path, layer,
                      sqlite3_errmsg(st->db));
     lb_buf_free(&attrs);
+    free(members);
     sqlite3_finalize(q);
     sqlite3_finalize(fq);
     lb_store__exec(st, "COMMIT", NULL);
