@@ -191,7 +191,9 @@ LB_TEST(test_dropped_file_is_ingested_once)
     char *hash = t_sql(store_path, "SELECT content_hash FROM lb_sources WHERE source='src'");
     ASSERT(hash && strncmp(hash, "sha256:", 7) == 0 && strlen(hash) == 71);
     ASSERT_STREQ(hash, h.last.hash);
-    ASSERT_CONTAINS(t_sql(store_path, "SELECT path FROM lb_sources"), "/drop/a.geojson");
+    char *path = t_sql(store_path, "SELECT path FROM lb_sources");
+    ASSERT_CONTAINS(path, "/drop/a.geojson");
+    free(path);
     long long n_ingests = ingests();
     /* polled again: unchanged, no new revision, no ingest at all */
     ASSERT_EQ(poll_once(w, &h), 0);
