@@ -415,6 +415,10 @@ static lb_status cluster_reps(const conf *c0, reps *r, clustering *out, lb_error
         maxlat = fmax(maxlat, fabs(r->v[i].y));
     maxlat = fmin(89.0, maxlat + cc.cell_lat);
     cc.cell_lon = cc.dist / (M_PER_DEG * cos(maxlat * M_PI / 180)) * 1.001;
+    /* cells no smaller than 1e-6 degrees keep cell numbers within 31 bits
+     * (larger cells only mean more candidates, never fewer) */
+    cc.cell_lat = fmax(cc.cell_lat, 1e-6);
+    cc.cell_lon = fmax(cc.cell_lon, 1e-6);
     for (size_t i = 0; i < n; i++)
         r->v[i].cell = cell_key(c, r->v[i].x, r->v[i].y);
     cellent *cells = malloc(n * sizeof *cells);
@@ -650,13 +654,11 @@ static lb_status own_txn_end(lb_store *st, bool own, lb_status rc, lb_error *err
     return rc;
 }
 
+static lb_status clear_layer(lb_store *st, const char *layer, lb_error *err);
+
 static lb_status conflate_all(const conf *c, lb_error *err)
 {
-    char *del = sqlite3_mprintf("DELETE FROM lb_conflation WHERE layer=%Q;"
-                                "DELETE FROM lb_fused WHERE layer=%Q;",
-                                c->L->id, c->L->id);
-    lb_status rc = del ? lb_store__exec(c->st, del, err) : lb_fail(err, LB_ENOMEM, "out of memory");
-    sqlite3_free(del);
+    lb_status rc = clear_layer(c->st, c->L->id, err);
     if (rc != LB_OK)
         return rc;
     char *sql = sqlite3_mprintf("SELECT " REP_COLUMNS " FROM \"%w\" WHERE kind IS NOT NULL",
@@ -682,11 +684,27 @@ static lb_status conflate_all(const conf *c, lb_error *err)
     return rc;
 }
 
+/* A layer without conflate: (any more): no fused features, no hidden reports. */
+static lb_status clear_layer(lb_store *st, const char *layer, lb_error *err)
+{
+    char *del = sqlite3_mprintf("DELETE FROM lb_conflation WHERE layer=%Q;"
+                                "DELETE FROM lb_fused WHERE layer=%Q;",
+                                layer, layer);
+    lb_status rc = del ? lb_store__exec(st, del, err) : lb_fail(err, LB_ENOMEM, "out of memory");
+    sqlite3_free(del);
+    return rc;
+}
+
 lb_status lb_conflate_layer(lb_store *st, const lb_config *cfg, const char *layer, lb_error *err)
 {
     conf c;
-    if (!conf_init(&c, st, cfg, layer))
-        return LB_OK;
+    if (!conf_init(&c, st, cfg, layer)) {
+        bool own;
+        lb_status rc = own_txn_begin(st, &own, err);
+        if (rc == LB_OK)
+            rc = clear_layer(st, layer, err);
+        return own_txn_end(st, own, rc, err);
+    }
     bool own;
     lb_status rc = own_txn_begin(st, &own, err);
     if (rc != LB_OK)

@@ -38,6 +38,18 @@ typedef struct watcher {
     atomic_int stop, changed;
 } watcher;
 
+static void watcher_log(void *ud, const lb_source_cfg *src, const lb_refresh *r, lb_status rc,
+                        const lb_error *err)
+{
+    (void)ud;
+    if (rc != LB_OK)
+        fprintf(stderr, "lagebild serve: source '%s': %s\n", src->id, err->msg);
+    else if (r->outcome == LB_REFRESH_INGESTED)
+        fprintf(stderr, "lagebild serve: source '%s' changed (%s): %llu features, revision %lld\n",
+                src->id, r->content, (unsigned long long)r->stats.stored,
+                (long long)r->stats.revision);
+}
+
 static void *watcher_main(void *arg)
 {
     watcher *w = arg;
@@ -51,7 +63,7 @@ static void *watcher_main(void *arg)
         goto out;
     }
     while (!atomic_load(&w->stop)) {
-        if (lb_watch_poll(lw, st, lb_now(), NULL, NULL, NULL) > 0)
+        if (lb_watch_poll(lw, st, lb_now(), NULL, watcher_log, NULL) > 0)
             atomic_store(&w->changed, 1);
         double wait = lb_watch_next(lw, lb_now());
         for (double t = 0; t < wait && !atomic_load(&w->stop); t += 0.05)

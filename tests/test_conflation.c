@@ -346,6 +346,35 @@ LB_TEST(test_disjoint_releasability_is_not_merged)
     teardown();
 }
 
+LB_TEST(test_conflate_removed_from_config_unmerges_on_next_ingest)
+{
+    setup("[thw, lagezentrum]");
+    pt thw_b = {"T1", "hydrant", LON0 + EAST(20), LAT0, "2026-05-01T10:10:00Z", 15};
+    write_points("fire.geojson", &fire_a, 1);
+    write_points("thw.geojson", &thw_b, 1);
+    ingest("fire_h");
+    ingest("thw_h");
+    scan s;
+    scan_layer(&s);
+    ASSERT_EQ(s.n, 1);
+    /* the GIS staff drop conflate: from the layer */
+    char *text = t_read_file(cfg_path);
+    char *at = strstr(text, "    conflate: {distance_m: 50, time_window: 30m}\n");
+    ASSERT(at);
+    memmove(at, at + strlen("    conflate: {distance_m: 50, time_window: 30m}\n"),
+            strlen(at + strlen("    conflate: {distance_m: 50, time_window: 30m}\n")) + 1);
+    t_write(dir, "lagebild.yaml", text);
+    free(text);
+    lb_config_free(cfg);
+    cfg = NULL;
+    ASSERT_EQ(lb_config_load(cfg_path, &cfg, NULL), LB_OK);
+    ingest("fire_h");
+    scan_layer(&s);
+    ASSERT_EQ(s.n, 2);
+    ASSERT_EQ(t_sql_int(store_path, "SELECT count(*) FROM lb_fused"), 0);
+    teardown();
+}
+
 /* ---- through the server: pixels per role ------------------------------ */
 
 static void locate(double lon, double lat, int z, long *tx, long *ty, int *px, int *py)
@@ -512,5 +541,6 @@ LB_TEST(test_region_reconflation_equals_full)
 LB_TESTS(test_same_hydrant_from_two_agencies_is_one_feature,
          test_too_far_too_late_or_same_source_stay_apart, test_withdrawn_report_unmerges,
          test_disjoint_releasability_is_not_merged,
+         test_conflate_removed_from_config_unmerges_on_next_ingest,
          test_role_cleared_for_one_label_does_not_see_the_fused_feature,
          test_region_reconflation_equals_full)
