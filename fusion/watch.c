@@ -128,6 +128,10 @@ static lb_status hash_local(const lb_source_cfg *src, const char *path, char *ou
 /* The features as OGR reads them (for connection strings such as WFS:). */
 static lb_status hash_features(const lb_source_cfg *src, char *out, lb_error *err)
 {
+    /* /vsicurl/ keeps what it read for the life of the process: a re-read
+     * must see what the service holds now (and the ingest after it too) */
+    if (strncmp(src->path, "/vsicurl", 8) == 0)
+        VSICurlPartialClearCache(src->path);
     const char *drivers[2] = {src->driver, NULL};
     lb_gdal_errors ge;
     lb_gdal__errors_push(&ge);

@@ -299,9 +299,24 @@ LB_TEST(test_broken_file_leaves_the_store_unchanged)
 
 /* ---- a URL source ------------------------------------------------------ */
 
+static pid_t g_http; /* stopped at exit too, when a test fails half-way */
+
+static void stop_http(void)
+{
+    if (g_http > 0) {
+        kill(g_http, SIGTERM);
+        waitpid(g_http, NULL, 0);
+    }
+    g_http = 0;
+}
+
 /* python3's http.server on 127.0.0.1, an ephemeral port, serving folder. */
 static pid_t start_http(const char *folder, int *port)
 {
+    static bool registered;
+    if (!registered)
+        atexit(stop_http);
+    registered = true;
     char *portfile = t_path(dir, "port");
     pid_t pid = fork();
     if (pid == 0) {
@@ -310,13 +325,14 @@ static pid_t start_http(const char *folder, int *port)
               "class Quiet(http.server.SimpleHTTPRequestHandler):\n"
               "    def log_message(self, *a): pass\n"
               "h = functools.partial(Quiet, directory=sys.argv[1])\n"
-              "s = http.server.HTTPServer(('127.0.0.1', 0), h)\n"
+              "s = http.server.ThreadingHTTPServer(('127.0.0.1', 0), h)\n"
               "open(sys.argv[2] + '.tmp', 'w').write(str(s.server_port))\n"
               "import os; os.rename(sys.argv[2] + '.tmp', sys.argv[2])\n"
               "s.serve_forever()\n",
               folder, portfile, (char *)NULL);
         _exit(127);
     }
+    g_http = pid;
     *port = 0;
     for (int i = 0; i < 200 && !*port; i++) {
         char *t = t_read_file(portfile);
@@ -373,19 +389,43 @@ LB_TEST(test_url_source_is_reread_and_only_changes_ingested)
     ASSERT_EQ(r.outcome, LB_REFRESH_INGESTED);
     ASSERT_EQ(revision(), 2);
     ASSERT_EQ(t_sql_int(store_path, "SELECT count(*) FROM points"), 6);
-    /* through the poller too: unchanged */
+    /* a GDAL connection string (/vsicurl/): the features are hashed */
+    {
+        lb_source_cfg vsi = *src;
+        char vpath[256];
+        snprintf(vpath, sizeof vpath, "/vsicurl/%s", src->path);
+        vsi.path = vpath;
+        ASSERT_EQ(lb_source_refresh(st, cfg, &vsi, false, NULL, &r, &err), LB_OK);
+        ASSERT_EQ(r.outcome, LB_REFRESH_INGESTED); /* another kind of hash than the bytes' */
+        ASSERT_EQ(revision(), 3);
+        ASSERT_EQ(lb_source_refresh(st, cfg, &vsi, false, NULL, &r, &err), LB_OK);
+        ASSERT_EQ(r.outcome, LB_REFRESH_UNCHANGED);
+        char *c = points_json(4, 5);
+        t_write(drop, "feed.geojson", c);
+        free(c);
+        ASSERT_EQ(lb_source_refresh(st, cfg, &vsi, false, NULL, &r, &err), LB_OK);
+        ASSERT_EQ(r.outcome, LB_REFRESH_INGESTED);
+        ASSERT_EQ(revision(), 4);
+        ASSERT_EQ(t_sql_int(store_path, "SELECT count(*) FROM points"), 4);
+        t_write(drop, "feed.geojson", b); /* back to the bytes the URL source last saw */
+    }
+    /* through the poller: the URL's bytes again (the /vsicurl/ variant of
+     * the same source id recorded a feature hash): one ingest, then unchanged */
     lb_watch *w = NULL;
     ASSERT_EQ(lb_watch_new(cfg, &w, NULL), LB_OK);
     heard h;
+    ASSERT_EQ(poll_once(w, &h), 1);
+    ASSERT_EQ(revision(), 5);
     ASSERT_EQ(poll_once(w, &h), 0);
     ASSERT_EQ(h.last.outcome, LB_REFRESH_UNCHANGED);
+    ASSERT_EQ(revision(), 5);
     /* the service is gone: a clear error, the store as it was */
-    kill(pid, SIGTERM);
-    waitpid(pid, NULL, 0);
+    ASSERT_EQ(pid, g_http);
+    stop_http();
     ASSERT_EQ(poll_once(w, &h), 0);
     ASSERT_EQ(h.last.outcome, LB_REFRESH_FAILED);
     ASSERT_CONTAINS(h.msg, "cannot fetch http://127.0.0.1:");
-    ASSERT_EQ(revision(), 2);
+    ASSERT_EQ(revision(), 5);
     ASSERT_EQ(t_sql_int(store_path, "SELECT count(*) FROM points"), 6);
     lb_watch_free(w);
     free(a);
