@@ -347,19 +347,25 @@ static int cmp_cellent(const void *a, const void *b)
     return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
-static const reps *sort_reps; /* qsort has no user data; clustering is single-threaded per call */
+/* Visiting order (accuracy, then fid), with the keys copied: qsort has no
+ * user data, and conflation may run in several threads at once. */
+typedef struct ordkey {
+    double acc;
+    int64_t fid;
+    size_t idx;
+} ordkey;
 
-static int cmp_order(const rep *a, const rep *b)
+static int cmp_ordkey(const void *a, const void *b)
 {
-    if (a->acc != b->acc)
-        return a->acc < b->acc ? -1 : 1;
-    return a->fid < b->fid ? -1 : a->fid > b->fid;
+    const ordkey *x = a, *y = b;
+    if (x->acc != y->acc)
+        return x->acc < y->acc ? -1 : 1;
+    return x->fid < y->fid ? -1 : x->fid > y->fid;
 }
 
-static int cmp_idx(const void *a, const void *b)
+static ordkey key_of(const reps *r, size_t i)
 {
-    const rep *v = sort_reps->v;
-    return cmp_order(&v[*(const size_t *)a], &v[*(const size_t *)b]);
+    return (ordkey){r->v[i].acc, r->v[i].fid, i};
 }
 
 static bool combine(lb_label *acc, const rep *m)
@@ -422,8 +428,8 @@ static lb_status cluster_reps(const conf *c0, reps *r, clustering *out, lb_error
     for (size_t i = 0; i < n; i++)
         r->v[i].cell = cell_key(c, r->v[i].x, r->v[i].y);
     cellent *cells = malloc(n * sizeof *cells);
-    size_t *order = malloc(n * sizeof *order);
-    size_t *cand = malloc(n * sizeof *cand);
+    ordkey *order = malloc(n * sizeof *order);
+    ordkey *cand = malloc(n * sizeof *cand);
     out->members = malloc(n * sizeof *out->members);
     out->v = malloc((n / 2 + 1) * sizeof *out->v);
     if (!cells || !order || !cand || !out->members || !out->v) {
@@ -435,14 +441,13 @@ static lb_status cluster_reps(const conf *c0, reps *r, clustering *out, lb_error
     }
     for (size_t i = 0; i < n; i++) {
         cells[i] = (cellent){r->v[i].cell, i};
-        order[i] = i;
+        order[i] = key_of(r, i);
         r->v[i].cluster = -1;
     }
     qsort(cells, n, sizeof *cells, cmp_cellent);
-    sort_reps = r;
-    qsort(order, n, sizeof *order, cmp_idx);
+    qsort(order, n, sizeof *order, cmp_ordkey);
     for (size_t oi = 0; oi < n; oi++) {
-        size_t s = order[oi];
+        size_t s = order[oi].idx;
         rep *seed = &r->v[s];
         if (seed->cluster >= 0)
             continue;
@@ -465,17 +470,17 @@ static lb_status cluster_reps(const conf *c0, reps *r, clustering *out, lb_error
             for (size_t k = lo; k < n && cells[k].cell <= last; k++) {
                 rep *m = &r->v[cells[k].idx];
                 if (m->cluster < 0 && linked(c, seed, m))
-                    cand[nc++] = cells[k].idx;
+                    cand[nc++] = key_of(r, cells[k].idx);
             }
         }
         if (!nc)
             continue;
-        qsort(cand, nc, sizeof *cand, cmp_idx);
+        qsort(cand, nc, sizeof *cand, cmp_ordkey);
         lb_label lab = seed->label;
         size_t first = out->nmembers;
         out->members[out->nmembers++] = s;
         for (size_t k = 0; k < nc; k++) {
-            rep *m = &r->v[cand[k]];
+            rep *m = &r->v[cand[k].idx];
             bool dup = false;
             for (size_t j = first; j < out->nmembers && !dup; j++)
                 dup = strcmp(r->v[out->members[j]].source, m->source) == 0;
@@ -484,7 +489,7 @@ static lb_status cluster_reps(const conf *c0, reps *r, clustering *out, lb_error
                 continue;
             lab = trial;
             m->cluster = (int)s;
-            out->members[out->nmembers++] = cand[k];
+            out->members[out->nmembers++] = cand[k].idx;
         }
         if (out->nmembers - first < 2) {
             out->nmembers = first;
@@ -819,7 +824,7 @@ lb_status lb_conflate_region(lb_store *st, const lb_config *cfg, const char *lay
         return rc;
     rc = lb_store__ensure_layer(st, layer, err);
     region g = {.c = &c};
-    char *sql = sqlite3_mprintf("SELECT " REP_COLUMNS " FROM \"%w\" WHERE pk IN (SELECT pkid"
+    char *sql = sqlite3_mprintf("SELECT " REP_COLUMNS " FROM \"%w\" WHERE rowid IN (SELECT pkid"
                                 " FROM \"idx_%w_geom\" WHERE xmax >= ?1 AND ymax >= ?2 AND"
                                 " xmin <= ?3 AND ymin <= ?4)",
                                 layer, layer);
