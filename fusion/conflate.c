@@ -36,7 +36,8 @@
  * Storage (inside the caller's transaction):
  *   lb_conflation(layer, fused_fid, member_fid, source, source_fid)
  *   lb_fused(layer, fid, seed_fid, label..., reports JSON, cx, cy)
- * lb_store_scan_layer hides the members and yields each fused feature once.
+ * lb_store_scan_layer yields each fused feature once and the members flagged
+ * with the fused label (shown only to whom the fused feature is not).
  */
 #include <math.h>
 #include <stdlib.h>

@@ -1145,35 +1145,53 @@ lb_status lb_store_scan_layer(lb_store *st, const char *layer, lb_stored_feature
         lb_store__exec(st, "COMMIT", NULL);
         return LB_OK;
     }
-    /* a conflated layer: members of a fused feature are hidden, each fused
-     * feature comes once (second statement), both in fid order, merged */
+    /* a conflated layer: each fused feature comes once (second statement),
+     * merged in fid order; the reports merged into one are flagged with the
+     * fused label (first loaded, in fid order: cheaper than a join per row) */
     bool fused = layer_has_fused(st, layer);
-    /* the hidden members, in fid order (skipped while merging: cheaper than
-     * a NOT EXISTS per row) */
-    int64_t *members = NULL;
+    typedef struct member {
+        int64_t fid;
+        int level;
+        size_t rel, cav; /* offsets in pool */
+    } member;
+    member *members = NULL;
     size_t nmembers = 0, im = 0;
+    lb_buf pool = {0};
     if (fused) {
         sqlite3_stmt *mq = NULL;
         size_t cap = 0;
-        if (sqlite3_prepare_v2(st->db, "SELECT member_fid FROM lb_conflation WHERE layer=?"
-                                       " ORDER BY member_fid", -1, &mq, NULL) == SQLITE_OK) {
+        if (sqlite3_prepare_v2(st->db, "SELECT c.member_fid, f.label_level, f.releasable_to,"
+                                       " f.caveats FROM lb_conflation c JOIN lb_fused f ON"
+                                       " f.layer=c.layer AND f.fid=c.fused_fid WHERE c.layer=?"
+                                       " ORDER BY c.member_fid", -1, &mq, NULL) == SQLITE_OK) {
             sqlite3_bind_text(mq, 1, layer, -1, SQLITE_STATIC);
             while (rc == LB_OK && sqlite3_step(mq) == SQLITE_ROW) {
                 if (nmembers == cap) {
                     cap = cap ? cap * 2 : 1024;
-                    int64_t *nv = realloc(members, cap * sizeof *nv);
+                    member *nv = realloc(members, cap * sizeof *nv);
                     if (!nv) {
                         rc = lb_fail(err, LB_ENOMEM, "out of memory reading layer '%s'", layer);
                         break;
                     }
                     members = nv;
                 }
-                members[nmembers++] = sqlite3_column_int64(mq, 0);
+                member *m = &members[nmembers++];
+                m->fid = sqlite3_column_int64(mq, 0);
+                m->level = sqlite3_column_int(mq, 1);
+                m->rel = pool.len;
+                lb_buf_puts(&pool, (const char *)sqlite3_column_text(mq, 2));
+                lb_buf_putc(&pool, '\0');
+                m->cav = pool.len;
+                lb_buf_puts(&pool, (const char *)sqlite3_column_text(mq, 3));
+                lb_buf_putc(&pool, '\0');
             }
         }
         sqlite3_finalize(mq);
+        if (rc == LB_OK && pool.oom)
+            rc = lb_fail(err, LB_ENOMEM, "out of memory reading layer '%s'", layer);
         if (rc != LB_OK) {
             free(members);
+            lb_buf_free(&pool);
             lb_store__rollback(st);
             return rc;
         }
@@ -1204,16 +1222,6 @@ lb_status lb_store_scan_layer(lb_store *st, const char *layer, lb_stored_feature
     int r = sqlite3_step(q);
     int fr = fq ? sqlite3_step(fq) : SQLITE_DONE;
     for (;;) {
-        /* skip members of fused features */
-        while (r == SQLITE_ROW && im < nmembers) {
-            int64_t fid = sqlite3_column_int64(q, 0);
-            while (im < nmembers && members[im] < fid)
-                im++;
-            if (im < nmembers && members[im] == fid)
-                r = sqlite3_step(q);
-            else
-                break;
-        }
         if (r != SQLITE_ROW && fr != SQLITE_ROW)
             break;
         lb_stored_feature f;
@@ -1221,10 +1229,19 @@ lb_status lb_store_scan_layer(lb_store *st, const char *layer, lb_stored_feature
                           (r != SQLITE_ROW ||
                            sqlite3_column_int64(fq, 16) < sqlite3_column_int64(q, 0));
         bool ok = true;
-        if (take_fused)
+        if (take_fused) {
             ok = fused_row(fq, &f, &attrs);
-        else
+        } else {
             scan_row(q, &f);
+            while (im < nmembers && members[im].fid < f.fid)
+                im++;
+            if (im < nmembers && members[im].fid == f.fid) {
+                f.member = true;
+                f.fused_level = members[im].level;
+                f.fused_releasable_to = pool.data + members[im].rel;
+                f.fused_caveats = pool.data + members[im].cav;
+            }
+        }
         if (!ok || !fn(ud, &f)) {
             rc = lb_fail(err, LB_ENOMEM, "out of memory reading layer '%s'", layer);
             break;
@@ -1238,6 +1255,7 @@ lb_status lb_store_scan_layer(lb_store *st, const char *layer, lb_stored_feature
         rc = lb_fail(err, LB_ESTORE, "store %s: reading layer '%s': %s", st->path, layer,
                      sqlite3_errmsg(st->db));
     lb_buf_free(&attrs);
+    lb_buf_free(&pool);
     free(members);
     sqlite3_finalize(q);
     sqlite3_finalize(fq);

@@ -9,7 +9,8 @@
  *   - 200 m apart, or 2 h apart, or from the same source: two features;
  *   - a report withdrawn (its source re-ingested without it): un-merged;
  *   - a role cleared for only one of the two labels does not see the fused
- *     feature (and did see its own report before);
+ *     feature; it still sees the report it is cleared for, exactly as without
+ *     conflation (hiding it would reveal the other, uncleared report);
  *   - releasability lists without a common group are not merged;
  *   - lb_conflate_region after changes gives exactly lb_conflate_layer's result.
  */
@@ -148,6 +149,9 @@ typedef struct seen {
     char source[64], source_fid[64], releasable_to[128], attrs[1024];
     int level;
     double x, y;
+    bool member; /* merged into a fused feature */
+    int fused_level;
+    char fused_releasable_to[128];
 } seen;
 
 typedef struct scan {
@@ -167,23 +171,59 @@ static bool collect(void *ud, const lb_stored_feature *f)
     snprintf(e->releasable_to, sizeof e->releasable_to, "%s", f->releasable_to);
     snprintf(e->attrs, sizeof e->attrs, "%s", f->attrs ? f->attrs : "");
     e->level = f->label_level;
+    e->member = f->member;
+    if (f->member) {
+        e->fused_level = f->fused_level;
+        snprintf(e->fused_releasable_to, sizeof e->fused_releasable_to, "%s",
+                 f->fused_releasable_to);
+    }
     ASSERT(f->wkb_len == 21);
     memcpy(&e->x, f->wkb + 5, 8);
     memcpy(&e->y, f->wkb + 13, 8);
     return true;
 }
 
+/* Every row of the scan into all; the features a fully cleared role sees
+ * (fused features and unmerged reports) into s. */
+static scan all;
+
 static void scan_layer(scan *s)
 {
-    memset(s, 0, sizeof *s);
+    memset(&all, 0, sizeof all);
     int64_t rev;
     lb_error err;
-    ASSERT_EQ(lb_store_scan_layer(st, "hydrants", collect, s, &rev, &err), LB_OK);
-    for (size_t i = 1; i < s->n; i++)
-        ASSERT(s->v[i - 1].fid < s->v[i].fid); /* fid order, each once */
+    ASSERT_EQ(lb_store_scan_layer(st, "hydrants", collect, &all, &rev, &err), LB_OK);
+    for (size_t i = 1; i < all.n; i++)
+        ASSERT(all.v[i - 1].fid < all.v[i].fid); /* fid order, each once */
+    memset(s, 0, sizeof *s);
+    for (size_t i = 0; i < all.n; i++)
+        if (!all.v[i].member)
+            s->v[s->n++] = all.v[i];
 }
 
-/* Whether role may see a feature of the layer with this scanned label. */
+static const seen *find(const scan *s, const char *source_fid)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->v[i].source_fid, source_fid) == 0)
+            return &s->v[i];
+    return NULL;
+}
+
+static lb_label label_of(int level, const char *releasable_to)
+{
+    lb_label l = {.level = (lb_level)level};
+    char groups[128];
+    snprintf(groups, sizeof groups, "%s", releasable_to);
+    for (char *tok = strtok(groups, ","); tok; tok = strtok(NULL, ",")) {
+        int i = lb_config_group_index(cfg, tok);
+        ASSERT(i >= 0);
+        l.groups |= 1ULL << i;
+    }
+    return l;
+}
+
+/* Whether role sees a scanned row: its label allows it and, for a merged
+ * report, the fused label does not (then the fused feature is shown). */
 static bool role_sees(const char *role_token, const seen *e)
 {
     lb_access *a = NULL;
@@ -193,15 +233,12 @@ static bool role_sees(const char *role_token, const seen *e)
     ASSERT(p != NULL);
     lb_grant g;
     bool vis = lb_access_layer(a, p, "hydrants", time(NULL), &g);
-    lb_label l = {.level = (lb_level)e->level};
-    char groups[128];
-    snprintf(groups, sizeof groups, "%s", e->releasable_to);
-    for (char *tok = strtok(groups, ","); tok; tok = strtok(NULL, ",")) {
-        int i = lb_config_group_index(cfg, tok);
-        ASSERT(i >= 0);
-        l.groups |= 1ULL << i;
-    }
+    lb_label l = label_of(e->level, e->releasable_to);
     bool ok = vis && lb_grant_allows(&g, &l);
+    if (ok && e->member) {
+        lb_label f = label_of(e->fused_level, e->fused_releasable_to);
+        ok = !lb_grant_allows(&g, &f);
+    }
     lb_access_free(a);
     return ok;
 }
@@ -223,7 +260,7 @@ LB_TEST(test_same_hydrant_from_two_agencies_is_one_feature)
     ingest("thw_h");
     scan_layer(&s);
     ASSERT_EQ(s.n, 1); /* one real-world hydrant */
-    seen *f = &s.v[0];
+    const seen *f = &s.v[0];
     ASSERT_STREQ(f->source, LB_FUSED_SOURCE);
     /* geometry of the more accurate report (fire, 5 m) */
     ASSERT_NEAR(f->x, LON0, 1e-9);
@@ -244,6 +281,19 @@ LB_TEST(test_same_hydrant_from_two_agencies_is_one_feature)
     ASSERT(role_sees("demo-lagezentrum", f));
     ASSERT(!role_sees("demo-fire", f));
     ASSERT(!role_sees("demo-police", f)); /* the THW role */
+    /* the reports: flagged with the fused label; each agency still sees its
+     * own (as before), the Lagezentrum neither (it sees the fused one) */
+    ASSERT_EQ(all.n, 3);
+    const seen *rf = find(&all, "F1"), *rt = find(&all, "T1");
+    ASSERT(rf && rt && rf->member && rt->member);
+    ASSERT_EQ(rf->fused_level, LB_LEVEL_VS_NFD);
+    ASSERT_STREQ(rf->fused_releasable_to, "lagezentrum");
+    ASSERT(role_sees("demo-fire", rf));
+    ASSERT(!role_sees("demo-fire", rt));
+    ASSERT(role_sees("demo-police", rt));
+    ASSERT(!role_sees("demo-police", rf));
+    ASSERT(!role_sees("demo-lagezentrum", rf));
+    ASSERT(!role_sees("demo-lagezentrum", rt));
     teardown();
 }
 
@@ -440,12 +490,12 @@ LB_TEST(test_role_cleared_for_one_label_does_not_see_the_fused_feature)
     /* the Lagezentrum sees one hydrant, at the fire brigade's position */
     ASSERT(alpha_near(srv.port, "demo-lagezentrum", z, tx, ty, px, py, 1) > 200);
     ASSERT_EQ(alpha_near(srv.port, "demo-lagezentrum", z, bx, by, bpx, bpy, 2), 0);
-    /* fire and THW are each cleared for one report only: nothing at either spot */
-    const char *one_label[] = {"demo-fire", "demo-police"};
-    for (int k = 0; k < 2; k++) {
-        ASSERT_EQ(alpha_near(srv.port, one_label[k], z, tx, ty, px, py, 12), 0);
-        ASSERT_EQ(alpha_near(srv.port, one_label[k], z, bx, by, bpx, bpy, 12), 0);
-    }
+    /* fire and THW are each cleared for one report only: not the fused
+     * hydrant, not the other's report; each its own, as without conflation */
+    ASSERT(alpha_near(srv.port, "demo-fire", z, tx, ty, px, py, 1) > 200);
+    ASSERT_EQ(alpha_near(srv.port, "demo-fire", z, bx, by, bpx, bpy, 2), 0);
+    ASSERT(alpha_near(srv.port, "demo-police", z, bx, by, bpx, bpy, 1) > 200);
+    ASSERT_EQ(alpha_near(srv.port, "demo-police", z, tx, ty, px, py, 2), 0);
     ASSERT_EQ(t_server_stop(&srv, 30), 0);
     t_server_free(&srv);
     ASSERT_EQ(lb_store_open(store_path, &st, NULL), LB_OK);

@@ -58,6 +58,11 @@ typedef struct lb_stored_feature {
     const char *attrs;  /* JSON object of the remaining attributes */
     const unsigned char *wkb; /* geometry, EPSG:4326 lon/lat, 2D WKB */
     size_t wkb_len;
+    /* a report merged into a fused feature (conflation): shown only to whom
+     * the fused feature is not (the fused label, as stored, below) */
+    bool member;
+    int fused_level;
+    const char *fused_releasable_to, *fused_caveats;
 } lb_stored_feature;
 
 /* The source of a fused feature (conflation): never a configured source id. */
@@ -70,9 +75,13 @@ typedef bool (*lb_stored_feature_fn)(void *ud, const lb_stored_feature *f);
  * Read every feature of a layer in fid order, in one read transaction (a
  * consistent revision, even while an ingest commits), and report the revision
  * read in *revision.  A layer never written yields no features, revision 0.
- * In a conflated layer the reports merged into a fused feature are not
- * yielded; each fused feature is, once (source LB_FUSED_SOURCE, the fused
- * label, attrs beginning with "reports": the provenance of its members).
+ * In a conflated layer each fused feature is yielded once (source
+ * LB_FUSED_SOURCE, the fused label, attrs beginning with "reports": the
+ * provenance of its members), and every report merged into one is yielded
+ * with member set and the fused label: a principal cleared for the fused
+ * label sees the fused feature instead of the reports; one that is not sees
+ * the reports it is cleared for, exactly as without conflation (hiding them
+ * would tell it that something it may not see lies there).
  */
 lb_status lb_store_scan_layer(lb_store *st, const char *layer, lb_stored_feature_fn fn,
                               void *ud, int64_t *revision, lb_error *err);
