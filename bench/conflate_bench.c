@@ -141,10 +141,13 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/* rows of a scan: [0] all, [1] fused features, [2] reports merged into one */
 static bool count_fn(void *ud, const lb_stored_feature *f)
 {
-    (void)f;
-    (*(long *)ud)++;
+    long *c = ud;
+    c[0]++;
+    c[1] += strcmp(f->source, LB_FUSED_SOURCE) == 0;
+    c[2] += f->member;
     return true;
 }
 
@@ -200,7 +203,7 @@ int main(int argc, char **argv)
             die(first[i], &err);
 
     double t_conf[50], t_plain[50], t_full[50], t_r1[50], t_r10[50], t_r100[50], t_sc[50], t_sp[50];
-    long scanned_c = 0, scanned_p = 0;
+    long scanned_c[3] = {0}, scanned_p[3] = {0};
     for (int r = 0; r < rounds; r++) {
         double t = lb_now();
         if (lb_ingest_source(st, cfg, lb_config_source(cfg, "plain_b"), NULL, &s, &err) != LB_OK)
@@ -229,21 +232,23 @@ int main(int argc, char **argv)
             dst[k][r] = lb_now() - t;
         }
         int64_t rev;
-        scanned_c = scanned_p = 0;
+        memset(scanned_c, 0, sizeof scanned_c);
+        memset(scanned_p, 0, sizeof scanned_p);
         t = lb_now();
-        if (lb_store_scan_layer(st, "conf", count_fn, &scanned_c, &rev, &err) != LB_OK)
+        if (lb_store_scan_layer(st, "conf", count_fn, scanned_c, &rev, &err) != LB_OK)
             die("scan conf", &err);
         t_sc[r] = lb_now() - t;
         t = lb_now();
-        if (lb_store_scan_layer(st, "plain", count_fn, &scanned_p, &rev, &err) != LB_OK)
+        if (lb_store_scan_layer(st, "plain", count_fn, scanned_p, &rev, &err) != LB_OK)
             die("scan plain", &err);
         t_sp[r] = lb_now() - t;
     }
     double full = median(t_full, rounds);
     printf("conflate_bench: %ld features in the layer (2 sources), median of %d rounds\n", n,
            rounds);
-    printf("  layer scan shows %ld features conflated vs %ld plain (%ld reports merged away)\n",
-           scanned_c, scanned_p, scanned_p - scanned_c);
+    printf("  %ld reports; %ld fused features of %ld reports: a fully cleared role sees %ld"
+           " features\n",
+           scanned_p[0], scanned_c[1], scanned_c[2], scanned_c[0] - scanned_c[2]);
     double pc = median(t_conf, rounds), pp = median(t_plain, rounds);
     printf("  %-44s %8.3f s   baseline (plain layer) %8.3f s   ratio %.2f\n",
            "ingest of source b (50%) incl. conflation", pc, pp, pc / pp);
