@@ -1618,6 +1618,8 @@ static lb_status run(ingest *in, lb_store__bulk *bulk, lb_error *err)
             rc = lb_store__bump_layer(st, old_layer, &old_rev, err);
         if (rc == LB_OK)
             rc = lb_store__bulk_end(st, bulk, err);
+        if (rc == LB_OK) /* its reports left the old layer: re-conflate it */
+            rc = lb_conflate_layer(st, in->cfg, old_layer, err);
     }
     free(old_layer);
     /* SpatiaLite's per-row triggers are replaced by bulk statements until
@@ -1660,7 +1662,8 @@ static lb_status run(ingest *in, lb_store__bulk *bulk, lb_error *err)
             sqlite3_bind_text(q, 1, src->id, -1, SQLITE_STATIC);
             sqlite3_bind_text(q, 2, src->layer, -1, SQLITE_STATIC);
             sqlite3_bind_text(q, 3, src->agency, -1, SQLITE_STATIC);
-            sqlite3_bind_text(q, 4, src->path, -1, SQLITE_STATIC);
+            const char *origin = in->opts && in->opts->origin ? in->opts->origin : src->path;
+            sqlite3_bind_text(q, 4, origin, -1, SQLITE_STATIC);
             sqlite3_bind_int64(q, 5, rev);
             sqlite3_bind_int64(q, 6, (sqlite3_int64)in->stats->stored);
             sqlite3_bind_int64(q, 7, (sqlite3_int64)in->stats->rejected);
@@ -1671,12 +1674,23 @@ static lb_status run(ingest *in, lb_store__bulk *bulk, lb_error *err)
         }
         sqlite3_finalize(q);
     }
+    if (rc == LB_OK && in->opts && in->opts->content_hash) {
+        char *up = sqlite3_mprintf("UPDATE lb_sources SET content_hash=%Q WHERE source=%Q",
+                                   in->opts->content_hash, src->id);
+        rc = up ? lb_store__exec(st, up, err) : lb_fail(err, LB_ENOMEM, "out of memory");
+        sqlite3_free(up);
+    }
     /* the triggers are back before COMMIT: outside this transaction the
      * table is an ordinary SpatiaLite table for every other writer */
     double t = lb_now(), cpu = thread_cpu();
     if (rc == LB_OK)
         rc = lb_store__bulk_end(st, bulk, err);
     trace(in, "spatial index and triggers %.2f s (CPU %.2f s)", lb_now() - t, thread_cpu() - cpu);
+    /* conflation in the same transaction: no reader sees it half done */
+    t = lb_now();
+    if (rc == LB_OK)
+        rc = lb_conflate_layer(st, in->cfg, src->layer, err);
+    trace(in, "conflation %.2f s", lb_now() - t);
     return rc;
 }
 
@@ -1729,6 +1743,9 @@ lb_status lb_ingest_source(lb_store *st, const lb_config *cfg, const lb_source_c
 {
     ingest in = {.st = st, .cfg = cfg, .src = src, .opts = opts, .stats = stats};
     memset(stats, 0, sizeof *stats);
+    if (!src->path) /* a drop folder: lb_source_refresh picks the file */
+        return lb_fail(err, LB_EINVAL, "source '%s' reads the drop folder %s: ingest it with"
+                       " lb_source_refresh", src->id, src->watch ? src->watch : "?");
     const char *ka = getenv("LAGEBILD_FAULT_KILL_AFTER");
     in.kill_after = ka ? strtol(ka, NULL, 10) : 0;
     const char *tr = getenv("LAGEBILD_INGEST_TRACE");

@@ -10,6 +10,8 @@
  *   lb_sources   source -> layer it feeds, last successful ingest
  *   lb_ingests   one row per ingest attempt (also failed ones)
  *   lb_rejects   rejected features of each source's last ingest, with reason
+ *   lb_conflation  member report -> fused feature of a conflated layer
+ *   lb_fused     fused features: seed report, fused label, provenance
  *
  * Invariants:
  *   1. Everything an ingest writes happens inside one transaction
@@ -44,7 +46,18 @@ static const char *const schema_sql =
     " repaired INTEGER, rejected INTEGER, seconds REAL, revision INTEGER);"
     "CREATE TABLE IF NOT EXISTS lb_rejects ("
     " source TEXT NOT NULL, source_fid TEXT, reason TEXT NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS lb_rejects_source ON lb_rejects(source);";
+    "CREATE INDEX IF NOT EXISTS lb_rejects_source ON lb_rejects(source);"
+    "CREATE TABLE IF NOT EXISTS lb_conflation ("
+    " layer TEXT NOT NULL, fused_fid INTEGER NOT NULL, member_fid INTEGER NOT NULL,"
+    " source TEXT NOT NULL, source_fid TEXT NOT NULL,"
+    " PRIMARY KEY (layer, member_fid)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS lb_conflation_fused ON lb_conflation(layer, fused_fid);"
+    "CREATE TABLE IF NOT EXISTS lb_fused ("
+    " layer TEXT NOT NULL, fid INTEGER NOT NULL, seed_fid INTEGER NOT NULL,"
+    " label_level INTEGER NOT NULL, classification TEXT NOT NULL,"
+    " releasable_to TEXT NOT NULL, caveats TEXT NOT NULL, reports TEXT NOT NULL,"
+    " cx REAL NOT NULL, cy REAL NOT NULL, PRIMARY KEY (layer, fid)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS lb_fused_cx ON lb_fused(layer, cx);";
 
 lb_status lb_store__exec(lb_store *st, const char *sql, lb_error *err)
 {
@@ -147,6 +160,28 @@ lb_status lb_store_open(const char *path, lb_store **out, lb_error *err)
     rc = lb_store__exec(st, schema_sql, err);
     if (rc != LB_OK)
         goto fail;
+    /* stores made before watched sources lack the content hash column */
+    sqlite3_stmt *q = NULL;
+    bool has_hash = false;
+    if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM pragma_table_info('lb_sources')"
+                                   " WHERE name='content_hash'", -1, &q, NULL) == SQLITE_OK)
+        has_hash = sqlite3_step(q) == SQLITE_ROW;
+    sqlite3_finalize(q);
+    if (!has_hash &&
+        sqlite3_exec(st->db, "ALTER TABLE lb_sources ADD COLUMN content_hash TEXT", NULL, NULL,
+                     NULL) != SQLITE_OK) {
+        /* another process may have added it just now */
+        has_hash = false;
+        if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM pragma_table_info('lb_sources')"
+                                       " WHERE name='content_hash'", -1, &q, NULL) == SQLITE_OK)
+            has_hash = sqlite3_step(q) == SQLITE_ROW;
+        sqlite3_finalize(q);
+        if (!has_hash) {
+            rc = lb_fail(err, LB_ESTORE, "store %s: cannot add lb_sources.content_hash: %s",
+                         path, sqlite3_errmsg(st->db));
+            goto fail;
+        }
+    }
     *out = st;
     return LB_OK;
 fail:
@@ -1038,6 +1073,79 @@ lb_status lb_store_layers(lb_store *st, lb_layer_info **out, size_t *n, lb_error
     return LB_OK;
 }
 
+/* Columns 0..15 of a scan row into f (pointers valid until the next step). */
+#define SCAN_COLUMNS                                                                    \
+    "l.fid, l.source, l.source_fid, l.kind, l.name, l.status, l.observed_at, l.valid_from," \
+    " l.valid_to, l.accuracy_m, l.label_level, l.classification, l.releasable_to, l.caveats," \
+    " l.attrs, AsBinary(l.geom)"
+
+static void scan_row(sqlite3_stmt *q, lb_stored_feature *f)
+{
+    memset(f, 0, sizeof *f);
+    f->fid = sqlite3_column_int64(q, 0);
+    f->source = (const char *)sqlite3_column_text(q, 1);
+    f->source_fid = (const char *)sqlite3_column_text(q, 2);
+    for (int k = 0; k < LB_FIELD_COUNT; k++)
+        if (k != LB_FIELD_ACCURACY_M)
+            f->field[k] = (const char *)sqlite3_column_text(q, 3 + k);
+    f->has_accuracy = sqlite3_column_type(q, 9) != SQLITE_NULL;
+    f->accuracy_m = sqlite3_column_double(q, 9);
+    f->field[LB_FIELD_ACCURACY_M] = f->has_accuracy ? (const char *)sqlite3_column_text(q, 9) : NULL;
+    f->label_level = sqlite3_column_int(q, 10);
+    f->classification = (const char *)sqlite3_column_text(q, 11);
+    f->releasable_to = (const char *)sqlite3_column_text(q, 12);
+    f->caveats = (const char *)sqlite3_column_text(q, 13);
+    f->attrs = (const char *)sqlite3_column_text(q, 14);
+    f->wkb = sqlite3_column_blob(q, 15);
+    f->wkb_len = (size_t)sqlite3_column_bytes(q, 15);
+}
+
+/*
+ * A fused feature (columns 16.. of the fused query over its seed's row):
+ * the seed's geometry and fields, the fused id and label, source
+ * LB_FUSED_SOURCE (not a configured source: never released generalised),
+ * and attrs with "reports" (the provenance) first.
+ */
+static bool fused_row(sqlite3_stmt *q, lb_stored_feature *f, lb_buf *attrs)
+{
+    scan_row(q, f);
+    f->fid = sqlite3_column_int64(q, 16);
+    f->label_level = sqlite3_column_int(q, 17);
+    f->classification = (const char *)sqlite3_column_text(q, 18);
+    f->releasable_to = (const char *)sqlite3_column_text(q, 19);
+    f->caveats = (const char *)sqlite3_column_text(q, 20);
+    f->source = LB_FUSED_SOURCE;
+    lb_buf_reset(attrs);
+    lb_buf_puts(attrs, "{\"reports\":");
+    lb_buf_puts(attrs, (const char *)sqlite3_column_text(q, 21));
+    const char *rest = f->attrs ? strchr(f->attrs, '{') : NULL;
+    if (rest) {
+        rest++;
+        while (*rest == ' ' || *rest == '\n' || *rest == '\t')
+            rest++;
+        if (*rest != '}')
+            lb_buf_putc(attrs, ',');
+        lb_buf_puts(attrs, rest);
+    } else {
+        lb_buf_putc(attrs, '}');
+    }
+    f->attrs = attrs->data;
+    return !attrs->oom;
+}
+
+static bool layer_has_fused(lb_store *st, const char *layer)
+{
+    sqlite3_stmt *q = NULL;
+    bool yes = false;
+    if (sqlite3_prepare_v2(st->db, "SELECT 1 FROM lb_fused WHERE layer=? LIMIT 1", -1, &q,
+                           NULL) == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, layer, -1, SQLITE_STATIC);
+        yes = sqlite3_step(q) == SQLITE_ROW;
+    }
+    sqlite3_finalize(q);
+    return yes;
+}
+
 lb_status lb_store_scan_layer(lb_store *st, const char *layer, lb_stored_feature_fn fn,
                               void *ud, int64_t *revision, lb_error *err)
 {
@@ -1050,47 +1158,120 @@ lb_status lb_store_scan_layer(lb_store *st, const char *layer, lb_stored_feature
         lb_store__exec(st, "COMMIT", NULL);
         return LB_OK;
     }
-    char *sql = sqlite3_mprintf(
-        "SELECT fid, source, source_fid, kind, name, status, observed_at, valid_from,"
-        " valid_to, accuracy_m, label_level, classification, releasable_to, caveats, attrs,"
-        " AsBinary(geom) FROM \"%w\" ORDER BY fid", layer);
-    sqlite3_stmt *q = NULL;
-    if (!sql || sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK) {
+    /* a conflated layer: each fused feature comes once (second statement),
+     * merged in fid order; the reports merged into one are flagged with the
+     * fused label (first loaded, in fid order: cheaper than a join per row) */
+    bool fused = layer_has_fused(st, layer);
+    typedef struct member {
+        int64_t fid;
+        int level;
+        size_t rel, cav; /* offsets in pool */
+    } member;
+    member *members = NULL;
+    size_t nmembers = 0, im = 0;
+    lb_buf pool = {0};
+    if (fused) {
+        sqlite3_stmt *mq = NULL;
+        size_t cap = 0;
+        if (sqlite3_prepare_v2(st->db, "SELECT c.member_fid, f.label_level, f.releasable_to,"
+                                       " f.caveats FROM lb_conflation c JOIN lb_fused f ON"
+                                       " f.layer=c.layer AND f.fid=c.fused_fid WHERE c.layer=?"
+                                       " ORDER BY c.member_fid", -1, &mq, NULL) == SQLITE_OK) {
+            sqlite3_bind_text(mq, 1, layer, -1, SQLITE_STATIC);
+            while (rc == LB_OK && sqlite3_step(mq) == SQLITE_ROW) {
+                if (nmembers == cap) {
+                    cap = cap ? cap * 2 : 1024;
+                    member *nv = realloc(members, cap * sizeof *nv);
+                    if (!nv) {
+                        rc = lb_fail(err, LB_ENOMEM, "out of memory reading layer '%s'", layer);
+                        break;
+                    }
+                    members = nv;
+                }
+                member *m = &members[nmembers++];
+                m->fid = sqlite3_column_int64(mq, 0);
+                m->level = sqlite3_column_int(mq, 1);
+                m->rel = pool.len;
+                lb_buf_puts(&pool, (const char *)sqlite3_column_text(mq, 2));
+                lb_buf_putc(&pool, '\0');
+                m->cav = pool.len;
+                lb_buf_puts(&pool, (const char *)sqlite3_column_text(mq, 3));
+                lb_buf_putc(&pool, '\0');
+            }
+        }
+        sqlite3_finalize(mq);
+        if (rc == LB_OK && pool.oom)
+            rc = lb_fail(err, LB_ENOMEM, "out of memory reading layer '%s'", layer);
+        if (rc != LB_OK) {
+            free(members);
+            lb_buf_free(&pool);
+            lb_store__rollback(st);
+            return rc;
+        }
+    }
+    char *sql = sqlite3_mprintf("SELECT " SCAN_COLUMNS " FROM \"%w\" l ORDER BY l.fid", layer);
+    char *fsql = fused ? sqlite3_mprintf("SELECT " SCAN_COLUMNS ", f.fid, f.label_level,"
+                                         " f.classification, f.releasable_to, f.caveats,"
+                                         " f.reports FROM lb_fused f JOIN \"%w\" l ON"
+                                         " l.fid=f.seed_fid WHERE f.layer=%Q ORDER BY f.fid",
+                                         layer, layer)
+                       : NULL;
+    sqlite3_stmt *q = NULL, *fq = NULL;
+    if (!sql || (fused && !fsql) || sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK ||
+        (fused && sqlite3_prepare_v2(st->db, fsql, -1, &fq, NULL) != SQLITE_OK)) {
         rc = lb_fail(err, LB_ESTORE, "store %s: cannot read layer '%s': %s", st->path, layer,
                      sqlite3_errmsg(st->db));
         sqlite3_free(sql);
+        sqlite3_free(fsql);
+        sqlite3_finalize(q);
+        sqlite3_finalize(fq);
+        free(members);
         lb_store__rollback(st);
         return rc;
     }
     sqlite3_free(sql);
-    int r;
-    while ((r = sqlite3_step(q)) == SQLITE_ROW) {
-        lb_stored_feature f = {0};
-        f.fid = sqlite3_column_int64(q, 0);
-        f.source = (const char *)sqlite3_column_text(q, 1);
-        f.source_fid = (const char *)sqlite3_column_text(q, 2);
-        for (int k = 0; k < LB_FIELD_COUNT; k++)
-            if (k != LB_FIELD_ACCURACY_M)
-                f.field[k] = (const char *)sqlite3_column_text(q, 3 + k);
-        f.has_accuracy = sqlite3_column_type(q, 9) != SQLITE_NULL;
-        f.accuracy_m = sqlite3_column_double(q, 9);
-        f.field[LB_FIELD_ACCURACY_M] = f.has_accuracy ? (const char *)sqlite3_column_text(q, 9) : NULL;
-        f.label_level = sqlite3_column_int(q, 10);
-        f.classification = (const char *)sqlite3_column_text(q, 11);
-        f.releasable_to = (const char *)sqlite3_column_text(q, 12);
-        f.caveats = (const char *)sqlite3_column_text(q, 13);
-        f.attrs = (const char *)sqlite3_column_text(q, 14);
-        f.wkb = sqlite3_column_blob(q, 15);
-        f.wkb_len = (size_t)sqlite3_column_bytes(q, 15);
-        if (!fn(ud, &f)) {
+    sqlite3_free(fsql);
+    lb_buf attrs = {0};
+    int r = sqlite3_step(q);
+    int fr = fq ? sqlite3_step(fq) : SQLITE_DONE;
+    for (;;) {
+        if (r != SQLITE_ROW && fr != SQLITE_ROW)
+            break;
+        lb_stored_feature f;
+        bool take_fused = fr == SQLITE_ROW &&
+                          (r != SQLITE_ROW ||
+                           sqlite3_column_int64(fq, 16) < sqlite3_column_int64(q, 0));
+        bool ok = true;
+        if (take_fused) {
+            ok = fused_row(fq, &f, &attrs);
+        } else {
+            scan_row(q, &f);
+            while (im < nmembers && members[im].fid < f.fid)
+                im++;
+            if (im < nmembers && members[im].fid == f.fid) {
+                f.member = true;
+                f.fused_level = members[im].level;
+                f.fused_releasable_to = pool.data + members[im].rel;
+                f.fused_caveats = pool.data + members[im].cav;
+            }
+        }
+        if (!ok || !fn(ud, &f)) {
             rc = lb_fail(err, LB_ENOMEM, "out of memory reading layer '%s'", layer);
             break;
         }
+        if (take_fused)
+            fr = sqlite3_step(fq);
+        else
+            r = sqlite3_step(q);
     }
-    if (rc == LB_OK && r != SQLITE_DONE)
+    if (rc == LB_OK && (r != SQLITE_DONE || fr != SQLITE_DONE))
         rc = lb_fail(err, LB_ESTORE, "store %s: reading layer '%s': %s", st->path, layer,
                      sqlite3_errmsg(st->db));
+    lb_buf_free(&attrs);
+    lb_buf_free(&pool);
+    free(members);
     sqlite3_finalize(q);
+    sqlite3_finalize(fq);
     lb_store__exec(st, "COMMIT", NULL);
     return rc;
 }

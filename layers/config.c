@@ -53,6 +53,7 @@ typedef enum ftype {
     F_PHASE,      /* crisis phase name -> int (lb_phase) */
     F_PHASES,     /* non-empty list of distinct phase names -> unsigned bit set */
     F_NUMBER,     /* plain number > 0 and <= hi -> double */
+    F_DURATION,   /* number with unit ms, s, m, h or d, > 0 (or >= 0 with zero_ok) -> seconds */
     F_TIME,       /* ISO 8601 date, or date-time with zone -> char * (as written) */
     F_HASH,       /* "sha256:" + 64 lower-case hex digits -> char * */
     F_SECTION,    /* nested mapping decoded with `sub`, same base */
@@ -74,7 +75,8 @@ typedef struct field {
     const char *noun;   /* F_NAMES / F_IDMAP / F_SEQ: "group", "layer", ... for messages */
     size_t max;         /* F_NAMES: how many may be declared */
     bool nonempty;      /* F_GROUPS / F_CAVEATS: at least one name */
-    double hi;          /* F_NUMBER: largest allowed value */
+    double hi;          /* F_NUMBER, F_DURATION: largest allowed value (seconds) */
+    bool zero_ok;       /* F_DURATION: 0 is allowed */
 } field;
 
 struct section {
@@ -160,7 +162,12 @@ static const field release_fields[] = {
 static const section release_section = {SECTION(release_fields)};
 
 static const field source_fields[] = {
-    KEY("path", F_DATASET, lb_source_cfg, path, true),
+    KEY("path", F_DATASET, lb_source_cfg, path, false),
+    KEY("watch", F_PATH, lb_source_cfg, watch, false),
+    {.key = "refresh", .type = F_DURATION, .off = offsetof(lb_source_cfg, refresh_s),
+     .hi = 86400.0 * 366},
+    {.key = "settle", .type = F_DURATION, .off = offsetof(lb_source_cfg, settle_s),
+     .hi = 86400.0, .zero_ok = true},
     KEY("driver", F_STRING, lb_source_cfg, driver, false),
     KEY("ogr_layer", F_STRING, lb_source_cfg, ogr_layer, false),
     KEY("crs", F_STRING, lb_source_cfg, crs, false),
@@ -184,10 +191,19 @@ static const section source_section = {
     .check = check_source,
 };
 
+static const field conflate_fields[] = {
+    {.key = "distance_m", .type = F_NUMBER, .off = offsetof(lb_layer_cfg, conflate_distance_m),
+     .required = true, .hi = 10000},
+    {.key = "time_window", .type = F_DURATION,
+     .off = offsetof(lb_layer_cfg, conflate_window_s), .hi = 86400.0 * 366},
+};
+static const section conflate_section = {SECTION(conflate_fields)};
+
 static const field layer_fields[] = {
     KEY("title", F_STRING, lb_layer_cfg, title, true),
     KEY("style", F_STYLE, lb_layer_cfg, style, false),
     KEY("attribution", F_STRING, lb_layer_cfg, attribution, false),
+    SUB("conflate", lb_layer_cfg, conflate_distance_m, false, conflate_section),
 };
 static const section layer_section = {
     SECTION(layer_fields),
@@ -860,6 +876,44 @@ static void decode_number(decoder *d, const field *f, const lb_yaml_pair *pair, 
     *out = x;
 }
 
+/* A duration: "500ms", "2s", "30m", "2h", "1d" (a bare number is seconds). */
+static void decode_duration(decoder *d, const field *f, const lb_yaml_pair *pair, double *out)
+{
+    const lb_yaml_node *v = pair->value;
+    static const struct {
+        const char *unit;
+        double s;
+    } units[] = {{"ms", 0.001}, {"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}, {"", 1}};
+    const char *t = v->kind == LB_YAML_SCALAR ? v->text : "";
+    size_t n = 0;
+    while ((t[n] >= '0' && t[n] <= '9') || t[n] == '.')
+        n++;
+    double mult = -1;
+    for (size_t i = 0; i < COUNT(units) && n > 0; i++)
+        if (strcmp(t + n, units[i].unit) == 0)
+            mult = units[i].s;
+    char num[64];
+    bool ok = v->kind == LB_YAML_SCALAR && mult > 0 && n < sizeof num;
+    if (ok) {
+        memcpy(num, t, n);
+        num[n] = '\0';
+        ok = is_decimal(num);
+    }
+    if (!ok) {
+        ERR(d, v->line,
+            "key '%s' must be a duration such as 500ms, 30s, 5m, 2h or 1d, got %s",
+            pair->key->text, describe(v).s);
+        return;
+    }
+    double x = strtod(num, NULL) * mult;
+    if (!isfinite(x) || x < 0 || (x == 0 && !f->zero_ok) || x > f->hi) {
+        ERR(d, v->line, "key '%s' must be %s 0 and at most %.15g s, got '%s'", pair->key->text,
+            f->zero_ok ? "at least" : "greater than", f->hi, show(v->text).s);
+        return;
+    }
+    *out = x;
+}
+
 /* ---- ISO 8601 times (valid_from, valid_to) ----------------------------- */
 
 /*
@@ -1216,6 +1270,9 @@ static void decode_field(decoder *d, const field *f, const lb_yaml_pair *pair, v
     case F_NUMBER:
         decode_number(d, f, pair, AT(base, f->off, double));
         break;
+    case F_DURATION:
+        decode_duration(d, f, pair, AT(base, f->off, double));
+        break;
     case F_TIME:
         decode_time(d, pair, AT(base, f->off, char *));
         break;
@@ -1311,6 +1368,22 @@ static void decode_section(decoder *d, const section *s, const lb_yaml_node *map
 static void check_source(decoder *d, void *base, const lb_yaml_node *map, const char *where)
 {
     lb_source_cfg *src = base;
+    if (!src->path == !src->watch) {
+        const lb_yaml_pair *p = lb_yaml_get(map, "watch");
+        if (src->path)
+            ERR(d, p ? p->key->line : src->line,
+                "both path and watch %s: a source reads one file, URL or drop folder", where);
+        else
+            ERR(d, src->line,
+                "missing required key 'path' %s (a file or URL; or 'watch': a drop folder)",
+                where);
+    }
+    if (lb_yaml_get(map, "settle") && !src->watch) {
+        const lb_yaml_pair *p = lb_yaml_get(map, "settle");
+        ERR(d, p->key->line, "settle %s only applies to a drop folder (watch:)", where);
+    }
+    if (src->watch && !lb_yaml_get(map, "settle"))
+        src->settle_s = 2.0;
     if (src->force_crs && !src->crs) {
         const lb_yaml_pair *p = lb_yaml_get(map, "force_crs");
         ERR(d, p ? p->key->line : src->line, "force_crs: true %s needs a crs to force", where);
@@ -1473,6 +1546,7 @@ static void free_section(const section *s, void *base)
         case F_PHASE:
         case F_PHASES:
         case F_NUMBER:
+        case F_DURATION:
             break;
         }
     }

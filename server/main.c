@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +38,7 @@ int lb_cmd_serve(int argc, char **argv); /* serve.c */
 
 static const command commands[] = {
     {"ingest", cmd_ingest, "read, reproject, validate and store configured sources",
-     "usage: lagebild ingest --config FILE [--source ID]... [--quiet]\n"
+     "usage: lagebild ingest --config FILE [--source ID]... [--quiet] [--watch]\n"
      "\n"
      "Ingests every configured source (or only those named with --source) into\n"
      "the store.  Each source is written in one transaction: it replaces the\n"
@@ -47,6 +48,11 @@ static const command commands[] = {
      "  -c, --config FILE   the YAML config (see docs/config.md)\n"
      "  -s, --source ID     ingest only this source (repeatable)\n"
      "  -q, --quiet         no progress and no per-feature rejection messages\n"
+     "  -w, --watch         then keep watching: sources with watch: (drop folder)\n"
+     "                      or refresh: are checked at their interval and\n"
+     "                      re-ingested when their content changed (until SIGINT/SIGTERM)\n"
+     "\n"
+     "A drop-folder source (watch:) ingests the newest complete file of its folder.\n"
      "\n"
      "Exit status: 0 when every source was ingested (features may have been\n"
      "rejected, each with a reason), 1 when a source failed, 2 on usage errors.\n"},
@@ -121,14 +127,14 @@ typedef struct opts {
     const char *config;
     const char **sources;
     size_t nsources;
-    bool quiet;
+    bool quiet, watch;
     const char *map, *grid, *output;
     long z, x, y, scale, png_level;
     bool palette;
     unsigned seen; /* bit per option letter class, see OPT_* */
 } opts;
 
-enum { OPT_SOURCE = 1, OPT_QUIET = 2, OPT_RENDER = 4 };
+enum { OPT_SOURCE = 1, OPT_QUIET = 2, OPT_RENDER = 4, OPT_WATCH = 8 };
 
 static bool parse_long(const char *s, long lo, long hi, long *out)
 {
@@ -147,6 +153,7 @@ static int parse_opts(const command *cmd, int argc, char **argv, opts *o)
         {"config", required_argument, NULL, 'c'},
         {"source", required_argument, NULL, 's'},
         {"quiet", no_argument, NULL, 'q'},
+        {"watch", no_argument, NULL, 'w'},
         {"help", no_argument, NULL, 'h'},
         {"map", required_argument, NULL, 'm'},
         {"grid", required_argument, NULL, 'g'},
@@ -165,7 +172,7 @@ static int parse_opts(const command *cmd, int argc, char **argv, opts *o)
     o->scale = 1;
     o->png_level = 2;
     int c;
-    while ((c = getopt_long(argc, argv, ":c:s:qhm:g:o:", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":c:s:qwhm:g:o:", longopts, NULL)) != -1) {
         long *num = NULL;
         long lo = 0, hi = 0;
         switch (c) {
@@ -201,6 +208,7 @@ static int parse_opts(const command *cmd, int argc, char **argv, opts *o)
             break;
         }
         case 'q': o->quiet = true; o->seen |= OPT_QUIET; break;
+        case 'w': o->watch = true; o->seen |= OPT_WATCH; break;
         case 'h': fputs(cmd->usage, stdout); return 0;
         case ':':
             fprintf(stderr, "lagebild %s: option %s needs a value\n%s", cmd->name,
@@ -221,7 +229,7 @@ static int parse_opts(const command *cmd, int argc, char **argv, opts *o)
         fprintf(stderr, "lagebild %s: --config FILE is required\n%s", cmd->name, cmd->usage);
         return 2;
     }
-    unsigned allowed = strcmp(cmd->name, "ingest") == 0   ? OPT_SOURCE | OPT_QUIET
+    unsigned allowed = strcmp(cmd->name, "ingest") == 0   ? OPT_SOURCE | OPT_QUIET | OPT_WATCH
                        : strcmp(cmd->name, "render") == 0 ? OPT_RENDER
                                                           : 0;
     if (o->seen & ~allowed) {
@@ -291,6 +299,56 @@ static void print_summary(lb_store *st)
     free(li);
 }
 
+static volatile sig_atomic_t watch_stop;
+static void on_watch_signal(int sig) { (void)sig; watch_stop = 1; }
+
+static void print_refresh(void *ud, const lb_source_cfg *src, const lb_refresh *r, lb_status rc,
+                          const lb_error *err)
+{
+    const opts *o = ud;
+    if (rc != LB_OK)
+        fprintf(stderr, "%s:%d: error: %s\n", o->config, src->line, err->msg);
+    else if (r->outcome == LB_REFRESH_INGESTED)
+        printf("%-24s -> %-20s %s changed (%.19s...): read %llu, stored %llu, rejected %llu;"
+               " revision %lld\n",
+               src->id, src->layer, r->content, r->hash, (unsigned long long)r->stats.read,
+               (unsigned long long)r->stats.stored, (unsigned long long)r->stats.rejected,
+               (long long)r->stats.revision);
+    fflush(stdout);
+}
+
+/* ingest --watch: poll the watched and refreshed sources until a signal. */
+static void watch_loop(const lb_config *cfg, lb_store *st, const opts *o)
+{
+    lb_watch *w = NULL;
+    lb_error err;
+    if (lb_watch_new(cfg, &w, &err) != LB_OK) {
+        fprintf(stderr, "lagebild ingest: %s\n", err.msg);
+        return;
+    }
+    if (!lb_watch_count(w)) {
+        fprintf(stderr, "lagebild ingest --watch: no source has watch: or refresh:\n");
+        lb_watch_free(w);
+        return;
+    }
+    struct sigaction sa = {.sa_handler = on_watch_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    printf("watching %zu source%s (Ctrl-C stops)\n", lb_watch_count(w),
+           lb_watch_count(w) == 1 ? "" : "s");
+    fflush(stdout);
+    reject_printer rp = {.quiet = o->quiet};
+    lb_ingest_opts io = {.on_reject = print_reject, .ud = &rp};
+    while (!watch_stop) {
+        lb_watch_poll(w, st, lb_now(), &io, print_refresh, (void *)o);
+        double wait = lb_watch_next(w, lb_now());
+        for (double t = 0; t < wait && !watch_stop; t += 0.1)
+            usleep(100 * 1000);
+    }
+    lb_watch_free(w);
+}
+
 static int cmd_ingest(int argc, char **argv)
 {
     opts o = {0};
@@ -340,10 +398,22 @@ static int cmd_ingest(int argc, char **argv)
             .ud = &rp,
         };
         lb_ingest_stats s;
-        lb_status rc = lb_ingest_source(st, cfg, src, &io, &s, &err);
+        lb_status rc;
+        if (src->watch) {
+            lb_refresh r;
+            rc = lb_source_refresh(st, cfg, src, true, &io, &r, &err);
+            s = r.stats;
+            if (rc == LB_OK && r.outcome == LB_REFRESH_NO_CONTENT) {
+                printf("%-24s -> %-20s drop folder %s holds no complete file yet\n", src->id,
+                       src->layer, src->watch);
+                continue;
+            }
+        } else {
+            rc = lb_ingest_source(st, cfg, src, &io, &s, &err);
+        }
         if (rp.suppressed)
             fprintf(stderr, "%s: source '%s': %u more rejected features (see table lb_rejects)\n",
-                    src->path, src->id, rp.suppressed);
+                    src->path ? src->path : src->watch, src->id, rp.suppressed);
         if (rc != LB_OK) {
             failed++;
             fprintf(stderr, "%s:%d: error: %s\n", o.config, src->line, err.msg);
@@ -362,6 +432,8 @@ static int cmd_ingest(int argc, char **argv)
                (unsigned long long)total_stored);
         print_summary(st);
     }
+    if (o.watch)
+        watch_loop(cfg, st, &o);
     if (failed)
         fprintf(stderr, "lagebild ingest: %d source%s failed\n", failed, failed == 1 ? "" : "s");
     lb_store_close(st);
@@ -387,7 +459,12 @@ static int cmd_check(int argc, char **argv)
     struct stat sb;
     for (size_t i = 0; i < cfg->nsources; i++) {
         const lb_source_cfg *s = &cfg->sources[i];
-        if (is_local(s->path) && stat(s->path, &sb) != 0) {
+        if (s->watch && (stat(s->watch, &sb) != 0 || !S_ISDIR(sb.st_mode))) {
+            fprintf(stderr, "%s:%d: source '%s': drop folder %s does not exist\n", o.config,
+                    s->line, s->id, s->watch);
+            errors++;
+        }
+        if (s->path && is_local(s->path) && stat(s->path, &sb) != 0) {
             fprintf(stderr, "%s:%d: source '%s': file %s does not exist\n", o.config, s->line,
                     s->id, s->path);
             errors++;

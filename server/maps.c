@@ -41,6 +41,8 @@ static bool clear_one(const lb_label *c, const lb_label *f)
 static bool pass_allows(void *ud, const lb_feature_info *fi)
 {
     const pass_pred *p = ud;
+    if (lb_feature_superseded(fi, p->g))
+        return false; /* the fused feature is drawn instead */
     bool ok = false;
     for (int i = 0; i < p->g->n && !ok; i++)
         if (p->g->c[i].area == p->area)
@@ -60,8 +62,8 @@ static bool pass_allows(void *ud, const lb_feature_info *fi)
 static bool pass_allows_generalised(void *ud, const lb_feature_info *fi)
 {
     const pass_pred *p = ud;
-    if (lb_grant_allows(p->g, &fi->label))
-        return false; /* drawn exactly */
+    if (lb_grant_allows(p->g, &fi->label) || lb_feature_superseded(fi, p->g))
+        return false; /* drawn exactly, or the fused feature is */
     const lb_source_cfg *src = lb_config_source(p->cfg, fi->source);
     if (!src || !src->generalised_groups)
         return false;

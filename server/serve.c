@@ -25,6 +25,74 @@ static void on_signal(int sig)
         got_term = 1;
 }
 
+/*
+ * Changing sources (watch:, refresh:): a background thread with its own
+ * config and store connection polls them (lb_watch_poll) and, when one was
+ * re-ingested, asks the main loop for the same rebuild-and-swap a SIGHUP
+ * does.  Changes to watch:/refresh: themselves take effect on restart.
+ */
+typedef struct watcher {
+    const char *config;
+    pthread_t thread;
+    bool running;
+    atomic_int stop, changed;
+} watcher;
+
+static void watcher_log(void *ud, const lb_source_cfg *src, const lb_refresh *r, lb_status rc,
+                        const lb_error *err)
+{
+    (void)ud;
+    if (rc != LB_OK)
+        fprintf(stderr, "lagebild serve: source '%s': %s\n", src->id, err->msg);
+    else if (r->outcome == LB_REFRESH_INGESTED)
+        fprintf(stderr, "lagebild serve: source '%s' changed (%s): %llu features, revision %lld\n",
+                src->id, r->content, (unsigned long long)r->stats.stored,
+                (long long)r->stats.revision);
+}
+
+static void *watcher_main(void *arg)
+{
+    watcher *w = arg;
+    lb_config *cfg = NULL;
+    lb_watch *lw = NULL;
+    lb_store *st = NULL;
+    lb_error err;
+    if (lb_config_load(w->config, &cfg, NULL) != LB_OK || lb_watch_new(cfg, &lw, &err) != LB_OK ||
+        lb_store_open(cfg->store_path, &st, &err) != LB_OK) {
+        fprintf(stderr, "lagebild serve: cannot watch the sources of %s\n", w->config);
+        goto out;
+    }
+    while (!atomic_load(&w->stop)) {
+        if (lb_watch_poll(lw, st, lb_now(), NULL, watcher_log, NULL) > 0)
+            atomic_store(&w->changed, 1);
+        double wait = lb_watch_next(lw, lb_now());
+        for (double t = 0; t < wait && !atomic_load(&w->stop); t += 0.05)
+            usleep(50 * 1000);
+    }
+out:
+    lb_store_close(st);
+    lb_watch_free(lw);
+    lb_config_free(cfg);
+    return NULL;
+}
+
+static void watcher_start(watcher *w, const lb_config *cfg)
+{
+    bool any = false;
+    for (size_t i = 0; i < cfg->nsources; i++)
+        any |= cfg->sources[i].watch != NULL || cfg->sources[i].refresh_s > 0;
+    if (any)
+        w->running = pthread_create(&w->thread, NULL, watcher_main, w) == 0;
+}
+
+static void watcher_stop(watcher *w)
+{
+    atomic_store(&w->stop, 1);
+    if (w->running)
+        pthread_join(w->thread, NULL);
+    w->running = false;
+}
+
 #define LB_MAX_SEGS 12
 
 static int handle(struct mg_connection *conn, void *cbdata)
@@ -232,9 +300,12 @@ int lb_cmd_serve(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    watcher wt = {.config = config};
+    watcher_start(&wt, srv.state->cfg);
     while (!got_term) {
         usleep(100 * 1000);
-        if (got_hup) {
+        bool changed = atomic_exchange(&wt.changed, 0) != 0;
+        if (got_hup || changed) {
             got_hup = 0;
             lb_state *ns = NULL;
             char *d = NULL;
@@ -254,6 +325,7 @@ int lb_cmd_serve(int argc, char **argv)
             free(d);
         }
     }
+    watcher_stop(&wt);
     fprintf(stderr, "lagebild serve: stopping (draining requests)\n");
     mg_stop(srv.ctx);
     rc = 0;

@@ -175,4 +175,15 @@ void lb_audit_request(lb_req *r, const char *resource, const char *outcome);
 /* Handlers (routes.c) */
 void lb_routes_dispatch(lb_req *r);
 
+/*
+ * Conflation: a report merged into a fused feature is hidden from a principal
+ * whose grant allows the fused label (it sees the fused feature instead).
+ * Every predicate deciding what a principal receives applies this on top of
+ * the feature's own label.
+ */
+static inline bool lb_feature_superseded(const lb_feature_info *fi, const lb_grant *g)
+{
+    return fi->member && lb_grant_allows(g, &fi->fused);
+}
+
 #endif

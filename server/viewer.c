@@ -130,7 +130,7 @@ static bool pip(const lb_srv_area *a, double x, double y)
 static bool cls_allows(void *ud, const lb_feature_info *f, const double box[4])
 {
     const cls_pred *cp = ud;
-    if (!lb_grant_allows(&cp->one, &f->label))
+    if (!lb_grant_allows(&cp->one, &f->label) || lb_feature_superseded(f, &cp->one))
         return false;
     if (!cp->area)
         return true;

@@ -549,10 +549,10 @@ LB_TEST(test_unknown_key_at_each_level)
     ASSERT_CONTAINS(diag, at(yaml, "pth:", "unknown key 'pth' in section 'store' (valid: path)\n"));
     ASSERT_CONTAINS(diag, at(yaml, "colour:",
                              "unknown key 'colour' in layer 'roadblocks' (valid: title, "
-                             "style, attribution)\n"));
+                             "style, attribution, conflate)\n"));
     ASSERT_CONTAINS(diag, at(yaml, "lyaer:",
                              "unknown key 'lyaer' in source 'police_roadblocks' (valid: path, "
-                             "driver, ogr_layer, crs, force_crs, layer, agency, fid, mgrs, "
+                             "watch, refresh, settle, driver, ogr_layer, crs, force_crs, layer, agency, fid, mgrs, "
                              "open_options, mapping, set, label, generalised_release)\n"));
     ASSERT_CONTAINS(diag, at(yaml, "nmae:",
                              "unknown key 'nmae' in mapping of source 'police_roadblocks' "
@@ -667,7 +667,7 @@ LB_TEST(test_missing_required_keys)
                              "missing required key 'title' in layer 'roadblocks'\n"));
     ASSERT_CONTAINS(diag, at(yaml, "  shelters:",
                              "missing required key 'title' in layer 'shelters'\n"));
-    ASSERT_CONTAINS(diag, at(yaml, "  a:", "missing required key 'path' in source 'a'\n"));
+    ASSERT_CONTAINS(diag, at(yaml, "  a:", "missing required key 'path' in source 'a' (a file or URL; or 'watch': a drop folder)\n"));
     ASSERT_CONTAINS(diag, at(yaml, "  a:", "missing required key 'layer' in source 'a'\n"));
     ASSERT_CONTAINS(diag, at(yaml, "  a:", "missing required key 'agency' in source 'a'\n"));
     ASSERT_CONTAINS(diag, at(yaml, "  a:", "missing required key 'label' in source 'a'\n"));

@@ -197,7 +197,9 @@ static void render_layer(const lb_render_layer *L, double minx, double miny, dou
             if (!applies(t, f->type))
                 continue;
             const lb_feature_info *info = &s->infos[f->info];
-            if (L->pred && !L->pred(L->pred_ud, info))
+            /* without a predicate (full rights) a fused feature is drawn,
+             * not the reports merged into it */
+            if (L->pred ? !L->pred(L->pred_ud, info) : info->member)
                 continue;
             lb_paint p;
             prop_ctx pc = {.s = s, .info = f->info};
@@ -271,7 +273,7 @@ int lb_snapshot_max_level(const lb_snapshot *s, double minx, double miny, double
         const lb_snap_feat *f = &lv->feats[idx.v[k]];
         const lb_feature_info *fi = &s->infos[f->info];
         double box[4] = {f->minx, f->miny, f->maxx, f->maxy};
-        if ((int)fi->label.level > best && (!pred || pred(ud, fi, box)))
+        if ((int)fi->label.level > best && (pred ? pred(ud, fi, box) : !fi->member))
             best = (int)fi->label.level;
     }
     free(idx.v);

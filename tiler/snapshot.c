@@ -558,7 +558,10 @@ static bool same_appearance(const lb_snapshot *s, uint32_t a, uint32_t b)
 {
     const lb_feature_info *x = &s->infos[a], *y = &s->infos[b];
     if (x->label.level != y->label.level || x->label.groups != y->label.groups ||
-        x->label.caveats != y->label.caveats || strcmp(x->source, y->source) != 0)
+        x->label.caveats != y->label.caveats || strcmp(x->source, y->source) != 0 ||
+        x->member != y->member ||
+        (x->member && (x->fused.level != y->fused.level || x->fused.groups != y->fused.groups ||
+                       x->fused.caveats != y->fused.caveats)))
         return false;
     for (size_t k = 0; k < s->nprops; k++) {
         const lb_value *u = &s->values[a * s->nprops + k], *v = &s->values[b * s->nprops + k];
@@ -1020,6 +1023,11 @@ static bool on_row(void *ud, const lb_stored_feature *row)
 
     lb_feature_info fi = {.fid = row->fid};
     fi.label = decode_label(sb->cfg, row->label_level, row->releasable_to, row->caveats);
+    if (row->member) {
+        fi.member = true;
+        fi.fused = decode_label(sb->cfg, row->fused_level, row->fused_releasable_to,
+                                row->fused_caveats);
+    }
     VEC_PUSH(s->infos, s->ninfos, sb->infos_cap, fi, fail);
     size_t off = sb->source_pool.len;
     lb_buf_puts(&sb->source_pool, row->source ? row->source : "");

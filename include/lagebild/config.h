@@ -58,7 +58,12 @@ const char *lb_field_name(lb_field f);
 typedef struct lb_source_cfg {
     char *id;
     int line;          /* line of the source's key in the config */
-    char *path;        /* resolved against the config's folder; or a URL/GDAL connection string */
+    char *path;        /* resolved against the config's folder; or a URL/GDAL connection string;
+                        * NULL for a drop-folder source (watch) */
+    char *watch;       /* drop folder: its newest complete file is the source's content */
+    double refresh_s;  /* re-read (URL/file) or poll (watch) every refresh_s seconds; 0: never
+                        * (a watch source without refresh is polled every 2 s) */
+    double settle_s;   /* watch: a file is complete when unmodified for settle_s (default 2 s) */
     char *driver;      /* optional: restrict OGR to this driver short name */
     char *ogr_layer;   /* optional: layer name inside a multi-layer dataset */
     char *crs;         /* optional: CRS used when the file declares none */
@@ -99,6 +104,10 @@ typedef struct lb_layer_cfg {
     char *title;
     char *style; /* resolved path of the style file, may be NULL */
     char *attribution;
+    /* conflation (conflate:): reports of the same kind from different sources
+     * within distance and time window are one feature; 0: no conflation */
+    double conflate_distance_m;
+    double conflate_window_s; /* 0: time is not compared */
 } lb_layer_cfg;
 
 typedef struct lb_map_cfg {

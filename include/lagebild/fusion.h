@@ -58,7 +58,15 @@ typedef struct lb_stored_feature {
     const char *attrs;  /* JSON object of the remaining attributes */
     const unsigned char *wkb; /* geometry, EPSG:4326 lon/lat, 2D WKB */
     size_t wkb_len;
+    /* a report merged into a fused feature (conflation): shown only to whom
+     * the fused feature is not (the fused label, as stored, below) */
+    bool member;
+    int fused_level;
+    const char *fused_releasable_to, *fused_caveats;
 } lb_stored_feature;
+
+/* The source of a fused feature (conflation): never a configured source id. */
+#define LB_FUSED_SOURCE "lb:conflated"
 
 /* Return false to stop the scan (the scan then fails with LB_ENOMEM). */
 typedef bool (*lb_stored_feature_fn)(void *ud, const lb_stored_feature *f);
@@ -67,6 +75,13 @@ typedef bool (*lb_stored_feature_fn)(void *ud, const lb_stored_feature *f);
  * Read every feature of a layer in fid order, in one read transaction (a
  * consistent revision, even while an ingest commits), and report the revision
  * read in *revision.  A layer never written yields no features, revision 0.
+ * In a conflated layer each fused feature is yielded once (source
+ * LB_FUSED_SOURCE, the fused label, attrs beginning with "reports": the
+ * provenance of its members), and every report merged into one is yielded
+ * with member set and the fused label: a principal cleared for the fused
+ * label sees the fused feature instead of the reports; one that is not sees
+ * the reports it is cleared for, exactly as without conflation (hiding them
+ * would tell it that something it may not see lies there).
  */
 lb_status lb_store_scan_layer(lb_store *st, const char *layer, lb_stored_feature_fn fn,
                               void *ud, int64_t *revision, lb_error *err);
@@ -105,6 +120,9 @@ typedef struct lb_ingest_opts {
     bool progress;        /* print progress to stderr (use when it is a terminal) */
     lb_reject_fn on_reject; /* optional */
     void *ud;
+    const char *origin;       /* optional: recorded in lb_sources.path instead of src->path
+                               * (a URL whose bytes were fetched into /vsimem/) */
+    const char *content_hash; /* optional: recorded in lb_sources.content_hash (watch.c) */
 } lb_ingest_opts;
 
 /*
@@ -117,5 +135,82 @@ typedef struct lb_ingest_opts {
  */
 lb_status lb_ingest_source(lb_store *st, const lb_config *cfg, const lb_source_cfg *src,
                            const lb_ingest_opts *opts, lb_ingest_stats *stats, lb_error *err);
+
+/* ---- sources that change (fusion/watch.c) ------------------------------ */
+
+typedef enum lb_refresh_outcome {
+    LB_REFRESH_UNCHANGED = 0, /* content hash equals the stored one: nothing done */
+    LB_REFRESH_INGESTED,      /* new content, ingested: a new revision */
+    LB_REFRESH_NO_CONTENT,    /* drop folder without a complete file yet */
+    LB_REFRESH_FAILED,        /* fetching, hashing or ingesting failed: store unchanged */
+} lb_refresh_outcome;
+
+typedef struct lb_refresh {
+    lb_refresh_outcome outcome;
+    char content[1024];  /* the file or URL read */
+    char hash[80];       /* "sha256:<hex>" of the content ("" if not read) */
+    lb_ingest_stats stats; /* when ingested */
+} lb_refresh;
+
+/*
+ * Bring one source up to date: read its content (watch: the newest complete
+ * file of the drop folder; http(s) URL: the bytes fetched; file: its bytes;
+ * other GDAL connection strings: the features), hash it (SHA-256) and ingest
+ * it when the hash differs from lb_sources.content_hash, or always when
+ * force.  The hash is recorded in the ingest's transaction.
+ */
+lb_status lb_source_refresh(lb_store *st, const lb_config *cfg, const lb_source_cfg *src,
+                            bool force, const lb_ingest_opts *opts, lb_refresh *out,
+                            lb_error *err);
+
+/*
+ * A poller over every source with watch: or refresh: (cfg must outlive it).
+ * lb_watch_poll checks each source whose interval (refresh:, default 2 s for
+ * a drop folder) is due at now (lb_now() seconds) and ingests it when its
+ * content changed; fn (optional) hears about every source checked.  Content
+ * whose ingest failed is not tried again until it changes.  Returns the
+ * number of sources ingested.  Not thread-safe: one poller per thread.
+ */
+typedef struct lb_watch lb_watch;
+typedef void (*lb_watch_fn)(void *ud, const lb_source_cfg *src, const lb_refresh *r,
+                            lb_status rc, const lb_error *err);
+lb_status lb_watch_new(const lb_config *cfg, lb_watch **out, lb_error *err);
+size_t lb_watch_poll(lb_watch *w, lb_store *st, double now, const lb_ingest_opts *opts,
+                     lb_watch_fn fn, void *ud);
+/* Number of sources watched; seconds until the next is due (0: now). */
+size_t lb_watch_count(const lb_watch *w);
+double lb_watch_next(const lb_watch *w, double now);
+void lb_watch_free(lb_watch *w);
+
+/* ---- conflation (fusion/conflate.c) ------------------------------------ */
+
+/* A box in EPSG:4326 (lon/lat). */
+typedef struct lb_bbox {
+    double minx, miny, maxx, maxy;
+} lb_bbox;
+
+/*
+ * Recompute the conflation of a whole layer (a layer without conflate: in
+ * the config is left alone).  Reports of the same kind from different
+ * sources within the layer's distance and time window become one fused
+ * feature: the geometry and fields of the most accurate report, the most
+ * restrictive label, the provenance of every report (table lb_conflation,
+ * attribute "reports").  lb_ingest_source calls it for the layers an ingest
+ * changed, inside the ingest's transaction.  Called outside a transaction it
+ * runs in one of its own; inside one, the layer's spatial index must be up
+ * to date (not between lb_store__bulk_begin and _end).
+ */
+lb_status lb_conflate_layer(lb_store *st, const lb_config *cfg, const char *layer, lb_error *err);
+
+/*
+ * The same for the neighbourhood of changed features only: boxes holds the
+ * old and the new bounding box of every feature inserted, updated or deleted
+ * (a deleted feature: its old box).  The result equals lb_conflate_layer's
+ * (the set recomputed is closed under links and old clusters, found with the
+ * layer's R*Tree), at a cost that grows with the neighbourhood, not the layer.
+ * For push ingest: call it inside the transaction that applied the change.
+ */
+lb_status lb_conflate_region(lb_store *st, const lb_config *cfg, const char *layer,
+                             const lb_bbox *boxes, size_t nboxes, lb_error *err);
 
 #endif

@@ -62,7 +62,12 @@ typedef struct lb_feature_info {
     int64_t fid;
     lb_label label;
     const char *source;
+    /* a report merged into a fused feature (conflation): drawn only for a
+     * principal whose grant does not allow the fused label (server_int.h) */
+    bool member;
+    lb_label fused;
 } lb_feature_info;
+
 
 /*
  * Build the snapshot of layer (as currently committed in st) in grid's CRS,
@@ -114,7 +119,8 @@ int lb_snapshot_max_level(const lb_snapshot *s, double minx, double miny, double
 typedef struct lb_render_layer {
     lb_snapshot *snap;
     const lb_style *style;
-    lb_feature_pred pred; /* NULL: every feature */
+    lb_feature_pred pred; /* NULL: every feature (full rights: not the reports merged
+                           * into a fused feature, see lb_feature_info.member) */
     void *pred_ud;
 } lb_render_layer;
 
