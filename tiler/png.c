@@ -157,22 +157,22 @@ static bool row_is_straight(const uint8_t *in, size_t w)
     return !odd;
 }
 
-/* Straight RGBA of one row of premultiplied pixels. */
+/* Straight RGBA of one row of premultiplied pixels (in == out allowed):
+ * copied whole, then only the translucent pixels are converted. */
 static void unpremul_row(const uint8_t *in, uint8_t *out, size_t w)
 {
-    for (size_t i = 0; i < w; i++, in += 4, out += 4) {
-        uint8_t a = in[3];
-        if (a == 255) {
-            memcpy(out, in, 4);
-        } else if (a == 0) {
+    if (in != out)
+        memcpy(out, in, w * 4);
+    for (size_t i = 0; i < w; i++, out += 4) {
+        unsigned a = out[3];
+        if (a == 0) {
             memset(out, 0, 4);
-        } else {
+        } else if (a != 255) {
             uint32_t f = inv_alpha[a];
             for (int c = 0; c < 3; c++) {
-                uint32_t v = (in[c] * f + 32768u) >> 16;
+                uint32_t v = (out[c] * f + 32768u) >> 16;
                 out[c] = (uint8_t)(v > 255 ? 255 : v);
             }
-            out[3] = a;
         }
     }
 }
@@ -231,6 +231,9 @@ static bool write_png(const lb_canvas *c, int level, const palette *pal, const u
     png_set_compression_level(png, level);
     if (level <= 3) {
         png_set_compression_strategy(png, Z_DEFAULT_STRATEGY);
+        /* hash table of 16k entries instead of 32k: zlib slides it every
+         * 32 kB of input, and a tile is 256 kB or 1 MB */
+        png_set_compression_mem_level(png, 7);
         png_set_filter(png, 0, PNG_FILTER_NONE);
     } else {
         png_set_compression_strategy(png, Z_DEFAULT_STRATEGY);

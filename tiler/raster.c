@@ -122,12 +122,18 @@ bool lb_canvas_is_empty(const lb_canvas *c)
     return true;
 }
 
-void lb_canvas_over(lb_canvas *dst, const lb_canvas *src)
+void lb__canvas_over_rows(lb_canvas *dst, const lb_canvas *src, int y0, int y1)
 {
     if (!dst || !src || !dst->px || !src->px || dst->width != src->width ||
         dst->height != src->height)
         return;
-    size_t n = (size_t)dst->width * (size_t)dst->height, i = 0;
+    if (y0 < 0)
+        y0 = 0;
+    if (y1 > dst->height)
+        y1 = dst->height;
+    if (y0 >= y1)
+        return;
+    size_t i = (size_t)y0 * (size_t)dst->width, n = (size_t)y1 * (size_t)dst->width;
     const uint8_t *s = src->px;
     uint8_t *d = dst->px;
     while (i < n) {
@@ -149,6 +155,12 @@ void lb_canvas_over(lb_canvas *dst, const lb_canvas *src)
             lb__over_inv(d + 4 * i, sp & 0x00ff00ffu, (sp >> 8) & 0x00ff00ffu, 255u - sa);
         i++;
     }
+}
+
+void lb_canvas_over(lb_canvas *dst, const lb_canvas *src)
+{
+    if (dst)
+        lb__canvas_over_rows(dst, src, 0, dst->height);
 }
 
 void lb_canvas_mask(lb_canvas *c, const uint8_t *mask)

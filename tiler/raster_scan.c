@@ -69,6 +69,8 @@ lb__rwork *lb__work(lb_canvas *c)
         lb__work_free(w);
         return NULL;
     }
+    w->dirty0 = w->h;
+    w->dirty1 = 0;
     lb__shape_begin(w);
     c->work = w;
     return w;
@@ -690,6 +692,12 @@ void lb__shape_end(lb_canvas *c, lb__rwork *w, lb_rgba color)
         memcpy(&pt.col, &color, 4);
         pt.opaque = color.a == 255;
         pt.pal = palette(w, pt.col, color.a);
+    }
+    if (draw && r0 <= r1) {
+        if (r0 < w->dirty0)
+            w->dirty0 = r0;
+        if (r1 + 1 > w->dirty1)
+            w->dirty1 = r1 + 1;
     }
     double run = 0;
     if (w->direct) {

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "raster_int.h" /* dirty rows, scratch sharing */
 #include "tiler_int.h"
 
 /* Largest symbol half-size (marker radius + outline, half line width) in CSS px. */
@@ -223,20 +224,37 @@ lb_status lb_render_area(const lb_render_layer *layers, size_t n, double minx, d
     } else {
         /* Each layer on a canvas of its own, then composited "over" in
          * order: exactly what the server does with its per-layer tile cache,
-         * so both give the same pixels. */
+         * so both give the same pixels.  Only the rows a layer drew into are
+         * composited and cleared again, and the layer canvas borrows out's
+         * rasterizer scratch (it is all zero between shapes) instead of
+         * making its own. */
         lb_canvas lc;
         rc = lb_canvas_init(&lc, out->width, out->height);
+        int y0 = 0, y1 = 0; /* rows of lc that are not transparent */
         for (size_t i = 0; rc == LB_OK && i < n; i++) {
             if (!layers[i].snap)
                 continue;
-            lb_canvas_clear(&lc);
+            if (y0 < y1)
+                memset(lc.px + (size_t)y0 * (size_t)lc.width * 4, 0,
+                       (size_t)(y1 - y0) * (size_t)lc.width * 4);
+            if (!lc.work && out->work) {
+                lc.work = out->work;
+                out->work = NULL;
+            }
+            lb__dirty_reset(&lc);
             render_layer(&layers[i], minx, miny, maxx, maxy, zoom, scale, &lc, &sc);
-            lb_canvas_over(out, &lc);
+            lb__dirty_rows(&lc, &y0, &y1);
+            lb__canvas_over_rows(out, &lc, y0, y1);
         }
-        if (rc == LB_OK)
+        if (rc == LB_OK) {
+            if (!out->work) {
+                out->work = lc.work;
+                lc.work = NULL;
+            }
             lb_canvas_free(&lc);
-        else
+        } else {
             rc = lb_fail(err, LB_ENOMEM, "out of memory");
+        }
     }
     free(sc.xy);
     free(sc.rings);
