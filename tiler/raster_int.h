@@ -115,8 +115,9 @@ static inline void lb__dirty_reset(lb_canvas *c)
     }
 }
 
-/* dst = src over dst in rows [y0, y1) only (lb_canvas_over for a part). */
-void lb__canvas_over_rows(lb_canvas *dst, const lb_canvas *src, int y0, int y1);
+/* dst = src over dst in rows [y0, y1) only (lb_canvas_over for a part);
+ * with clear, those rows of src are left transparent. */
+void lb__canvas_over_rows(lb_canvas *dst, lb_canvas *src, int y0, int y1, bool clear);
 
 /* Grow a double array to hold at least n values (keeps contents). */
 bool lb__grow(double **p, size_t *cap, size_t n);

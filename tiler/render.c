@@ -230,21 +230,18 @@ lb_status lb_render_area(const lb_render_layer *layers, size_t n, double minx, d
          * making its own. */
         lb_canvas lc;
         rc = lb_canvas_init(&lc, out->width, out->height);
-        int y0 = 0, y1 = 0; /* rows of lc that are not transparent */
         for (size_t i = 0; rc == LB_OK && i < n; i++) {
             if (!layers[i].snap)
                 continue;
-            if (y0 < y1)
-                memset(lc.px + (size_t)y0 * (size_t)lc.width * 4, 0,
-                       (size_t)(y1 - y0) * (size_t)lc.width * 4);
             if (!lc.work && out->work) {
                 lc.work = out->work;
                 out->work = NULL;
             }
             lb__dirty_reset(&lc);
             render_layer(&layers[i], minx, miny, maxx, maxy, zoom, scale, &lc, &sc);
+            int y0, y1;
             lb__dirty_rows(&lc, &y0, &y1);
-            lb__canvas_over_rows(out, &lc, y0, y1);
+            lb__canvas_over_rows(out, &lc, y0, y1, true); /* lc is transparent again */
         }
         if (rc == LB_OK) {
             if (!out->work) {
