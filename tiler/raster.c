@@ -86,7 +86,7 @@ void lb_canvas_free(lb_canvas *c)
         return;
     if (!c->borrowed)
         free(c->px);
-    lb__work_free(c->work);
+    lb__work_release(c->work);
     *c = (lb_canvas){0};
 }
 

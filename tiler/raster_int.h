@@ -96,6 +96,8 @@ typedef struct lb__rwork {
 /* The canvas's scratch, created or resized on demand; NULL when out of memory. */
 lb__rwork *lb__work(lb_canvas *c);
 void lb__work_free(lb__rwork *w);
+/* Give a canvas's scratch back: kept for reuse (all zero between shapes) or freed. */
+void lb__work_release(lb__rwork *w);
 
 /* The rows any shape was composited into since the scratch was made or
  * lb__dirty_reset was called ([*y0, *y1), empty when *y0 >= *y1); every
