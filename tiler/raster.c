@@ -156,12 +156,22 @@ static inline void over4(uint8_t *dp, lb__v16u8 s)
 /* src over dst for pixels [i, n); with clear, src's pixels become zero. */
 static void over_span(uint8_t *d, uint8_t *s, size_t i, size_t n, bool clear)
 {
+    /* the alpha bytes of two pixels, in memory order */
+    static const uint8_t mb[8] = {0, 0, 0, 0xff, 0, 0, 0, 0xff};
+    uint64_t amask;
+    memcpy(&amask, mb, 8);
     for (; i + 4 <= n; i += 4) {
         uint64_t a, b;
         memcpy(&a, s + 4 * i, 8);
         memcpy(&b, s + 4 * i + 8, 8);
         if ((a | b) == 0)
             continue; /* four transparent pixels */
+        if ((a & b & amask) == amask) {
+            memcpy(d + 4 * i, s + 4 * i, 16); /* four opaque pixels replace */
+            if (clear)
+                memset(s + 4 * i, 0, 16);
+            continue;
+        }
         lb__v16u8 v;
         memcpy(&v, s + 4 * i, 16);
         over4(d + 4 * i, v);

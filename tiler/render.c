@@ -280,9 +280,17 @@ lb_status lb_render_area(const lb_render_layer *layers, size_t n, double minx, d
         size_t bytes = (size_t)out->width * (size_t)out->height * 4;
         uint8_t *lpx = zero_px_get(bytes);
         rc = lpx ? lb_canvas_init_view(&lc, out->width, out->height, lpx) : LB_ENOMEM;
+        /* The first layer drawn onto a transparent tile needs no canvas of
+         * its own: src over transparent is src, bit for bit. */
+        bool direct = lb_canvas_is_empty(out);
         for (size_t i = 0; rc == LB_OK && i < n; i++) {
             if (!layers[i].snap)
                 continue;
+            if (direct) {
+                render_layer(&layers[i], minx, miny, maxx, maxy, zoom, scale, out, &sc);
+                direct = false;
+                continue;
+            }
             if (!lc.work && out->work) {
                 lc.work = out->work;
                 out->work = NULL;
