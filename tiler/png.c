@@ -292,14 +292,16 @@ static lb_status encode(const lb_canvas *c, int level, bool want_palette, bool s
         uint32_t last = 0;
         int last_k = -1;
         for (size_t y = 0; y < h && want_palette; y++) {
-            const uint8_t *row = c->px + y * w * 4;
-            if (straight || row_is_straight(row, w))
-                memcpy(rowbuf, row, w * 4);
-            else
+            const uint8_t *row = c->px + y * w * 4, *src = row;
+            if (!straight && !row_is_straight(row, w)) {
                 unpremul_row(row, rowbuf, w);
-            for (size_t x = 0; x < w; x++) {
+                src = rowbuf;
+            }
+            uint8_t *o = idx + y * w;
+            size_t x = 0;
+            while (x < w) {
                 uint32_t col;
-                memcpy(&col, rowbuf + 4 * x, 4);
+                memcpy(&col, src + 4 * x, 4);
                 if (last_k < 0 || col != last) { /* runs of one colour: one look-up */
                     last = col;
                     last_k = pal_index(pal, col);
@@ -308,7 +310,23 @@ static lb_status encode(const lb_canvas *c, int level, bool want_palette, bool s
                         break;
                     }
                 }
-                idx[y * w + x] = (uint8_t)last_k;
+                /* the run of this colour, two pixels per test */
+                size_t e = x + 1;
+                uint64_t two = (uint64_t)last | ((uint64_t)last << 32);
+                for (; e + 2 <= w; e += 2) {
+                    uint64_t v;
+                    memcpy(&v, src + 4 * e, 8);
+                    if (v != two)
+                        break;
+                }
+                for (; e < w; e++) {
+                    uint32_t v;
+                    memcpy(&v, src + 4 * e, 4);
+                    if (v != last)
+                        break;
+                }
+                memset(o + x, last_k, e - x);
+                x = e;
             }
         }
     }
