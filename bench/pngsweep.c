@@ -260,16 +260,18 @@ int main(int argc, char **argv)
 
     const setting settings[] = {
         {"L2 RLE Up (old default)", 2, Z_RLE, PNG_FILTER_UP, 0, 0},
-        {"L2 RLE Up, trivial rows", 2, Z_RLE, PNG_FILTER_UP, 0, 1},
-        {"L2 RLE Sub", 2, Z_RLE, PNG_FILTER_SUB, 0, 1},
+        {"L2 RLE Up, straight rows", 2, Z_RLE, PNG_FILTER_UP, 0, 1},
         {"L2 RLE None", 2, Z_RLE, PNG_FILTER_NONE, 0, 1},
         {"L1 default None", 1, Z_DEFAULT_STRATEGY, PNG_FILTER_NONE, 0, 1},
         {"L2 default None", 2, Z_DEFAULT_STRATEGY, PNG_FILTER_NONE, 0, 1},
         {"L3 default None", 3, Z_DEFAULT_STRATEGY, PNG_FILTER_NONE, 0, 1},
         {"L2 default None, memlevel 9", 2, Z_DEFAULT_STRATEGY, PNG_FILTER_NONE, 9, 1},
+        {"L2 default None, memlevel 7", 2, Z_DEFAULT_STRATEGY, PNG_FILTER_NONE, 7, 1},
+        {"L2 default None, memlevel 6", 2, Z_DEFAULT_STRATEGY, PNG_FILTER_NONE, 6, 1},
+        {"L2 default None, memlevel 5", 2, Z_DEFAULT_STRATEGY, PNG_FILTER_NONE, 5, 1},
+        {"L2 default None, memlevel 4", 2, Z_DEFAULT_STRATEGY, PNG_FILTER_NONE, 4, 1},
         {"L2 default Up", 2, Z_DEFAULT_STRATEGY, PNG_FILTER_UP, 0, 1},
         {"L2 default Sub", 2, Z_DEFAULT_STRATEGY, PNG_FILTER_SUB, 0, 1},
-        {"L2 filtered Up", 2, Z_FILTERED, PNG_FILTER_UP, 0, 1},
         {"L6 default all filters", 6, Z_DEFAULT_STRATEGY, PNG_ALL_FILTERS, 0, 1},
     };
     size_t nset = sizeof settings / sizeof settings[0];

@@ -30,7 +30,12 @@
 #      RSS per million snapshot vertices; and lagebild's p95(max N)/p95(min N)
 #      (equal density: ideally ~1, the cost of a larger store).
 #
-# Environment: BENCH_SEED (1), BENCH_TILES (300), BENCH_BUILD (build),
+# With BENCH_ROUNDS=R (default 1) the three tools run R times in turn
+# (lagebild, Mapnik, MapServer, lagebild, ...) and the summary takes, per tool,
+# the median over the rounds of each figure: on a shared machine the load
+# then hits all tools alike.
+#
+# Environment: BENCH_SEED (1), BENCH_TILES (300), BENCH_BUILD (build), BENCH_ROUNDS (1),
 # BENCH_OUT (bench/out/tiles), BENCH_REINGEST=1 (ingest again even when the
 # store is up to date), BENCH_KEEP_PNG=1 (keep every tool's tiles in
 # DIR/png/TOOL/ for inspection).
@@ -48,6 +53,7 @@ else
   NS=(10000 100000 1000000)
 fi
 SEED=${BENCH_SEED:-1}
+ROUNDS=${BENCH_ROUNDS:-1}
 NTILES=${BENCH_TILES:-300}
 BUILD=${BENCH_BUILD:-build}
 OUT=${BENCH_OUT:-bench/out/tiles}
@@ -64,6 +70,7 @@ for n in "${NS[@]}"; do
   [ "$n" -ge 20 ] || die "N must be at least 20"
 done
 [[ $NTILES =~ ^[1-9][0-9]*$ ]] || die "BENCH_TILES must be a positive integer"
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "BENCH_ROUNDS must be a positive integer"
 
 # ---- packages and binaries ---------------------------------------------------
 missing=()
@@ -288,30 +295,57 @@ for n in "${NS[@]}"; do
     png_lb=(--out "$dir/png/lagebild") png_mn=(--out "$dir/png/mapnik")
     png_ms=(--out "$dir/png/mapserver")
   fi
-  say "N=$n: lagebild"
-  "$TILEBENCH" --config "$dir/tiles.yaml" --map bench --tiles "$dir/tiles.txt" --label "$n" \
-    "${png_lb[@]}" >"$logs/lagebild.out" 2>"$logs/lagebild.err" ||
-    { cat "$logs/lagebild.err" >&2; die "tilebench failed"; }
-  sed 's/^/   /' "$logs/lagebild.out" | grep -v '^   TILEBENCH'
-  say "N=$n: Mapnik"
-  "$PY" bench/mapnik_bench.py --store "$dir/tiles.sqlite" --layers "${LAYERS[$n]}" \
-    --tiles "$dir/tiles.txt" --label "$n" "${png_mn[@]}" >"$logs/mapnik.out" 2>"$logs/mapnik.err" ||
-    { cat "$logs/mapnik.err" >&2; die "mapnik_bench failed"; }
-  sed 's/^/   /' "$logs/mapnik.out" | grep -v '^   TILEBENCH'
-  say "N=$n: MapServer"
-  "$PY" bench/mapserver_bench.py --store "$dir/tiles.sqlite" --layers "${LAYERS[$n]}" \
-    --tiles "$dir/tiles.txt" --label "$n" "${png_ms[@]}" >"$logs/mapserver.out" 2>"$logs/mapserver.err" ||
-    { cat "$logs/mapserver.err" >&2; die "mapserver_bench failed"; }
-  sed 's/^/   /' "$logs/mapserver.out" | grep -v '^   TILEBENCH'
+  rm -f "$logs"/*.[0-9]*.out
+  for ((round = 1; round <= ROUNDS; round++)); do
+    rl=""
+    [ "$ROUNDS" -gt 1 ] && rl=" (round $round of $ROUNDS)"
+    say "N=$n: lagebild$rl"
+    "$TILEBENCH" --config "$dir/tiles.yaml" --map bench --tiles "$dir/tiles.txt" --label "$n" \
+      "${png_lb[@]}" >"$logs/lagebild.$round.out" 2>"$logs/lagebild.err" ||
+      { cat "$logs/lagebild.err" >&2; die "tilebench failed"; }
+    sed 's/^/   /' "$logs/lagebild.$round.out" | grep -v '^   TILEBENCH'
+    say "N=$n: Mapnik$rl"
+    "$PY" bench/mapnik_bench.py --store "$dir/tiles.sqlite" --layers "${LAYERS[$n]}" \
+      --tiles "$dir/tiles.txt" --label "$n" "${png_mn[@]}" >"$logs/mapnik.$round.out" \
+      2>"$logs/mapnik.err" || { cat "$logs/mapnik.err" >&2; die "mapnik_bench failed"; }
+    sed 's/^/   /' "$logs/mapnik.$round.out" | grep -v '^   TILEBENCH'
+    say "N=$n: MapServer$rl"
+    "$PY" bench/mapserver_bench.py --store "$dir/tiles.sqlite" --layers "${LAYERS[$n]}" \
+      --tiles "$dir/tiles.txt" --label "$n" "${png_ms[@]}" >"$logs/mapserver.$round.out" \
+      2>"$logs/mapserver.err" || { cat "$logs/mapserver.err" >&2; die "mapserver_bench failed"; }
+    sed 's/^/   /' "$logs/mapserver.$round.out" | grep -v '^   TILEBENCH'
+    if [ "$ROUNDS" -gt 1 ]; then
+      l=$(grep -h '^TILEBENCH ' "$logs/lagebild.$round.out" "$logs/mapnik.$round.out" \
+            "$logs/mapserver.$round.out" | awk '{ for (i = 2; i <= NF; i++) { split($i, kv, "=");
+              v[kv[1]] = kv[2] } printf " %s %.3f/%.3f", v["tool"], v["median_ms"], v["p95_ms"] }')
+      echo "   round $round, median/p95 ms:$l"
+    fi
+  done
+  # per tool: the median over the rounds of each figure (other fields: last round)
   for tool in lagebild mapnik mapserver; do
-    RES[$n,$tool]=$(grep '^TILEBENCH ' "$logs/$tool.out" | tail -n 1)
+    cat "$logs/$tool".[0-9]*.out >"$logs/$tool.out"
+  done
+  for tool in lagebild mapnik mapserver; do
+    RES[$n,$tool]=$(grep '^TILEBENCH ' "$logs/$tool.out" | awk '
+      { for (i = 2; i <= NF; i++) { split($i, kv, "="); last[kv[1]] = kv[2]; key[i] = kv[1]
+          if (kv[1] ~ /^(median_ms|p95_ms|mean_ms|encode_share|vmhwm_kb)$/) vals[kv[1], NR] = kv[2] }
+        nf = NF }
+      END { line = "TILEBENCH"
+        for (i = 2; i <= nf; i++) { k = key[i]; v = last[k]
+          if (k ~ /^(median_ms|p95_ms|mean_ms|encode_share|vmhwm_kb)$/) {
+            n = 0; for (r = 1; r <= NR; r++) a[++n] = vals[k, r] + 0
+            for (x = 1; x <= n; x++) for (y = x + 1; y <= n; y++) if (a[y] < a[x]) { t = a[x]; a[x] = a[y]; a[y] = t }
+            v = (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+          line = line " " k "=" v }
+        print line }')
   done
   echo
 done
 
 echo "load average after the runs: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "Summary: ms per tile (render + PNG encode), median and p95 over each N's tile list;"
+echo "Summary: ms per tile (render + PNG encode), median and p95 over each N's tile list"
+[ "$ROUNDS" -gt 1 ] && echo "(each figure: the median over $ROUNDS rounds);"
 echo "ratio = tool / lagebild (above 1: slower than lagebild); RSS = peak of the process"
 echo
 printf '%9s  %-9s %6s %9s %9s %8s %8s %7s %9s %12s\n' "N" "tool" "tiles" "median" "p95" \

@@ -2,13 +2,15 @@
  * tilebench — cold single-thread tile rendering benchmark (bench/tile_bench.sh).
  *
  *   tilebench --config FILE --map ID --tiles FILE [--grid ID] [--png-level N]
- *             [--out DIR] [--label TEXT]
+ *             [--palette] [--out DIR] [--label TEXT]
  *
  * Loads the config, builds the snapshots of every layer of the map once
  * (styles and snapshots exactly as `lagebild render` does), then renders the
  * tiles of the tile list (one per line: "z x y scale"; '#' comments) one
  * after the other on this thread, with no tile cache: per tile a fresh
- * canvas, lb_render_tile and lb_png_encode (zlib level 2 unless --png-level).
+ * canvas, lb_render_tile and lb_png_encode (zlib level 2 unless --png-level;
+ * RGBA unless --palette, which asks for lagebild's exact 8-bit palette
+ * output where a tile has at most 256 colours).
  * Render time (canvas allocation + rendering) and encode time are measured
  * separately with a monotonic clock.
  *
@@ -33,13 +35,14 @@
 
 static const char *usage_text =
     "usage: tilebench --config FILE --map ID --tiles FILE [--grid ID] [--png-level N]\n"
-    "                 [--out DIR] [--label TEXT]\n"
+    "                 [--palette] [--out DIR] [--label TEXT]\n"
     "\n"
     "  -c, --config FILE     lagebild config (store, layers with styles, maps)\n"
     "  -m, --map ID          the map whose layers are rendered\n"
     "  -t, --tiles FILE      tile list, one tile per line: z x y scale (1 or 2)\n"
     "  -g, --grid ID         tile matrix set (default WebMercatorQuad)\n"
     "  -l, --png-level N     zlib level 0-9 (default 2)\n"
+    "  -p, --palette         exact 8-bit palette PNG when a tile has <= 256 colours\n"
     "  -o, --out DIR         also write every tile to DIR/z_x_y_scale.png\n"
     "  -L, --label TEXT      label put into the TILEBENCH line (e.g. the scale)\n";
 
@@ -177,12 +180,14 @@ int main(int argc, char **argv)
         {"tiles", required_argument, NULL, 't'},  {"grid", required_argument, NULL, 'g'},
         {"png-level", required_argument, NULL, 'l'}, {"out", required_argument, NULL, 'o'},
         {"label", required_argument, NULL, 'L'},  {"help", no_argument, NULL, 'h'},
+        {"palette", no_argument, NULL, 'p'},
         {NULL, 0, NULL, 0},
     };
     const char *config = NULL, *map_id = NULL, *tiles_path = NULL, *grid_id = "WebMercatorQuad",
                *outdir = NULL, *label = "-";
     int level = 2, c;
-    while ((c = getopt_long(argc, argv, "c:m:t:g:l:o:L:h", longopts, NULL)) != -1) {
+    bool palette = false;
+    while ((c = getopt_long(argc, argv, "c:m:t:g:l:o:L:ph", longopts, NULL)) != -1) {
         switch (c) {
         case 'c': config = optarg; break;
         case 'm': map_id = optarg; break;
@@ -190,6 +195,7 @@ int main(int argc, char **argv)
         case 'g': grid_id = optarg; break;
         case 'o': outdir = optarg; break;
         case 'L': label = optarg; break;
+        case 'p': palette = true; break;
         case 'l': {
             char *end;
             long v = strtol(optarg, &end, 10);
@@ -264,7 +270,7 @@ int main(int argc, char **argv)
         snap_bytes += lb_snapshot_memory(layers[i].snap);
     }
 
-    lb_png_opts po = {.level = level, .palette = false};
+    lb_png_opts po = {.level = level, .palette = palette};
     size_t empty = 0, bytes = 0;
     for (size_t i = 0; i < ntiles; i++) {
         const tile *t = &tiles[i];
@@ -333,8 +339,9 @@ int main(int argc, char **argv)
            "snapshots %.1f MB built in %.0f ms\n",
            map_id, config, map->nlayers, features, vertices, (double)snap_bytes / 1048576.0,
            snapshot_ms);
-    printf("tiles: %zu (%zu empty), %.1f kB PNG on average, zlib level %d, one thread, cold\n",
-           ntiles, empty, (double)bytes / 1024.0 / (double)ntiles, level);
+    printf("tiles: %zu (%zu empty), %.1f kB PNG on average, zlib level %d, %s, one thread, cold\n",
+           ntiles, empty, (double)bytes / 1024.0 / (double)ntiles, level,
+           palette ? "palette where exact" : "RGBA");
     printf("%-8s %10s %10s %10s %10s\n", "ms", "median", "p95", "mean", "max");
     printf("%-8s %10.3f %10.3f %10.3f %10.3f\n", "render", percentile(t_render, ntiles, 50),
            percentile(t_render, ntiles, 95), sum_r / (double)ntiles, t_render[ntiles - 1]);

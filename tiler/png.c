@@ -157,22 +157,22 @@ static bool row_is_straight(const uint8_t *in, size_t w)
     return !odd;
 }
 
-/* Straight RGBA of one row of premultiplied pixels. */
+/* Straight RGBA of one row of premultiplied pixels (in == out allowed):
+ * copied whole, then only the translucent pixels are converted. */
 static void unpremul_row(const uint8_t *in, uint8_t *out, size_t w)
 {
-    for (size_t i = 0; i < w; i++, in += 4, out += 4) {
-        uint8_t a = in[3];
-        if (a == 255) {
-            memcpy(out, in, 4);
-        } else if (a == 0) {
+    if (in != out)
+        memcpy(out, in, w * 4);
+    for (size_t i = 0; i < w; i++, out += 4) {
+        unsigned a = out[3];
+        if (a == 0) {
             memset(out, 0, 4);
-        } else {
+        } else if (a != 255) {
             uint32_t f = inv_alpha[a];
             for (int c = 0; c < 3; c++) {
-                uint32_t v = (in[c] * f + 32768u) >> 16;
+                uint32_t v = (out[c] * f + 32768u) >> 16;
                 out[c] = (uint8_t)(v > 255 ? 255 : v);
             }
-            out[3] = a;
         }
     }
 }
@@ -231,6 +231,9 @@ static bool write_png(const lb_canvas *c, int level, const palette *pal, const u
     png_set_compression_level(png, level);
     if (level <= 3) {
         png_set_compression_strategy(png, Z_DEFAULT_STRATEGY);
+        /* hash table of 16k entries instead of 32k: zlib slides it every
+         * 32 kB of input, and a tile is 256 kB or 1 MB */
+        png_set_compression_mem_level(png, 7);
         png_set_filter(png, 0, PNG_FILTER_NONE);
     } else {
         png_set_compression_strategy(png, Z_DEFAULT_STRATEGY);
@@ -289,14 +292,16 @@ static lb_status encode(const lb_canvas *c, int level, bool want_palette, bool s
         uint32_t last = 0;
         int last_k = -1;
         for (size_t y = 0; y < h && want_palette; y++) {
-            const uint8_t *row = c->px + y * w * 4;
-            if (straight || row_is_straight(row, w))
-                memcpy(rowbuf, row, w * 4);
-            else
+            const uint8_t *row = c->px + y * w * 4, *src = row;
+            if (!straight && !row_is_straight(row, w)) {
                 unpremul_row(row, rowbuf, w);
-            for (size_t x = 0; x < w; x++) {
+                src = rowbuf;
+            }
+            uint8_t *o = idx + y * w;
+            size_t x = 0;
+            while (x < w) {
                 uint32_t col;
-                memcpy(&col, rowbuf + 4 * x, 4);
+                memcpy(&col, src + 4 * x, 4);
                 if (last_k < 0 || col != last) { /* runs of one colour: one look-up */
                     last = col;
                     last_k = pal_index(pal, col);
@@ -305,7 +310,23 @@ static lb_status encode(const lb_canvas *c, int level, bool want_palette, bool s
                         break;
                     }
                 }
-                idx[y * w + x] = (uint8_t)last_k;
+                /* the run of this colour, two pixels per test */
+                size_t e = x + 1;
+                uint64_t two = (uint64_t)last | ((uint64_t)last << 32);
+                for (; e + 2 <= w; e += 2) {
+                    uint64_t v;
+                    memcpy(&v, src + 4 * e, 8);
+                    if (v != two)
+                        break;
+                }
+                for (; e < w; e++) {
+                    uint32_t v;
+                    memcpy(&v, src + 4 * e, 4);
+                    if (v != last)
+                        break;
+                }
+                memset(o + x, last_k, e - x);
+                x = e;
             }
         }
     }

@@ -69,6 +69,7 @@ typedef struct lb__rwork {
     double *lpart, *lfull; /* left cover: partial rows, difference array (h + 2 each) */
     int lrow0, lrow1;      /* rows with left-cover entries (lrow1 may be h) */
     bool oom;              /* an allocation failed: the shape is dropped */
+    int dirty0, dirty1;    /* rows [dirty0, dirty1) composited into since lb__dirty_reset */
     bool inside;           /* the caller vouched: all edges lie in the canvas */
 
     /* the accumulation band: rows x (w + 2) cells, all zero between shapes */
@@ -95,6 +96,30 @@ typedef struct lb__rwork {
 /* The canvas's scratch, created or resized on demand; NULL when out of memory. */
 lb__rwork *lb__work(lb_canvas *c);
 void lb__work_free(lb__rwork *w);
+/* Give a canvas's scratch back: kept for reuse (all zero between shapes) or freed. */
+void lb__work_release(lb__rwork *w);
+
+/* The rows any shape was composited into since the scratch was made or
+ * lb__dirty_reset was called ([*y0, *y1), empty when *y0 >= *y1); every
+ * pixel outside them is as it was.  A canvas without scratch: no rows. */
+static inline void lb__dirty_rows(const lb_canvas *c, int *y0, int *y1)
+{
+    const lb__rwork *w = c->work;
+    *y0 = w ? w->dirty0 : 0;
+    *y1 = w ? w->dirty1 : 0;
+}
+static inline void lb__dirty_reset(lb_canvas *c)
+{
+    lb__rwork *w = c->work;
+    if (w) {
+        w->dirty0 = w->h;
+        w->dirty1 = 0;
+    }
+}
+
+/* dst = src over dst in rows [y0, y1) only (lb_canvas_over for a part);
+ * with clear, those rows of src are left transparent. */
+void lb__canvas_over_rows(lb_canvas *dst, lb_canvas *src, int y0, int y1, bool clear);
 
 /* Grow a double array to hold at least n values (keeps contents). */
 bool lb__grow(double **p, size_t *cap, size_t n);

@@ -17,6 +17,7 @@
  */
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,15 +42,66 @@ void lb__work_free(lb__rwork *w)
     free(w);
 }
 
+/* Scratch of freed canvases, kept for the next canvas of the same size: its
+ * accumulation cells (a 512 px tile: 2 MiB of doubles) are all zero between
+ * shapes, so a new canvas takes it as it is instead of allocating and
+ * clearing (or faulting in) that much memory per tile.  At most WORK_POOL
+ * entries and WORK_POOL_BYTES bytes of cells; never emptied (reachable). */
+#define WORK_POOL 8
+#define WORK_POOL_BYTES ((size_t)32 << 20)
+static pthread_mutex_t work_lock = PTHREAD_MUTEX_INITIALIZER;
+static lb__rwork *work_pool[WORK_POOL];
+static int work_n;
+static size_t work_bytes;
+
+static size_t work_cells_bytes(const lb__rwork *w)
+{
+    return w->acc_rows * ((size_t)w->w + 2) * sizeof(double) + w->acc_rows * w->words * 8;
+}
+
+void lb__work_release(lb__rwork *w)
+{
+    if (!w)
+        return;
+    if (w->acc && !w->oom && w->nseg == 0) {
+        size_t b = work_cells_bytes(w);
+        pthread_mutex_lock(&work_lock);
+        if (work_n < WORK_POOL && work_bytes + b <= WORK_POOL_BYTES) {
+            work_pool[work_n++] = w;
+            work_bytes += b;
+            w = NULL;
+        }
+        pthread_mutex_unlock(&work_lock);
+    }
+    lb__work_free(w);
+}
+
 lb__rwork *lb__work(lb_canvas *c)
 {
     lb__rwork *w = c->work;
     if (w && w->w == c->width && w->h == c->height)
         return w;
-    lb__work_free(w);
+    lb__work_release(w);
     c->work = NULL;
     if (c->width < 1 || c->height < 1 || !c->px)
         return NULL;
+    w = NULL;
+    pthread_mutex_lock(&work_lock);
+    for (int i = work_n; i-- > 0;) {
+        if (work_pool[i]->w == c->width && work_pool[i]->h == c->height) {
+            w = work_pool[i];
+            work_pool[i] = work_pool[--work_n];
+            work_bytes -= work_cells_bytes(w);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&work_lock);
+    if (w) {
+        w->dirty0 = w->h;
+        w->dirty1 = 0;
+        c->work = w;
+        return w;
+    }
     w = calloc(1, sizeof *w);
     if (!w)
         return NULL;
@@ -69,6 +121,8 @@ lb__rwork *lb__work(lb_canvas *c)
         lb__work_free(w);
         return NULL;
     }
+    w->dirty0 = w->h;
+    w->dirty1 = 0;
     lb__shape_begin(w);
     c->work = w;
     return w;
@@ -690,6 +744,12 @@ void lb__shape_end(lb_canvas *c, lb__rwork *w, lb_rgba color)
         memcpy(&pt.col, &color, 4);
         pt.opaque = color.a == 255;
         pt.pal = palette(w, pt.col, color.a);
+    }
+    if (draw && r0 <= r1) {
+        if (r0 < w->dirty0)
+            w->dirty0 = r0;
+        if (r1 + 1 > w->dirty1)
+            w->dirty1 = r1 + 1;
     }
     double run = 0;
     if (w->direct) {

@@ -8,10 +8,13 @@
  * and wide lines of features just outside still reach into the area: tiles
  * rendered independently meet seamlessly.
  */
+#include <assert.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "raster_int.h" /* dirty rows, scratch sharing */
 #include "tiler_int.h"
 
 /* Largest symbol half-size (marker radius + outline, half line width) in CSS px. */
@@ -211,6 +214,52 @@ static void render_layer(const lb_render_layer *L, double minx, double miny, dou
     }
 }
 
+/* Transparent pixel buffers for layer canvases, kept between renders: a
+ * layer canvas is all zero again when lb_render_area is done with it (every
+ * row drawn into is cleared as it is composited), so the next render of the
+ * same size takes it without allocating and clearing it.  At most
+ * ZPOOL buffers and ZPOOL_BYTES bytes; never emptied (reachable). */
+#define ZPOOL 8
+#define ZPOOL_BYTES ((size_t)32 << 20)
+static pthread_mutex_t zpool_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    uint8_t *px;
+    size_t bytes;
+} zpool[ZPOOL];
+static int zpool_n;
+static size_t zpool_bytes;
+
+static uint8_t *zero_px_get(size_t bytes)
+{
+    uint8_t *px = NULL;
+    pthread_mutex_lock(&zpool_lock);
+    for (int i = zpool_n; i-- > 0;) {
+        if (zpool[i].bytes == bytes) {
+            px = zpool[i].px;
+            zpool[i] = zpool[--zpool_n];
+            zpool_bytes -= bytes;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&zpool_lock);
+    return px ? px : calloc(bytes, 1);
+}
+
+/* px must be all zero */
+static void zero_px_put(uint8_t *px, size_t bytes)
+{
+    pthread_mutex_lock(&zpool_lock);
+    if (zpool_n < ZPOOL && zpool_bytes + bytes <= ZPOOL_BYTES) {
+        zpool[zpool_n].px = px;
+        zpool[zpool_n].bytes = bytes;
+        zpool_n++;
+        zpool_bytes += bytes;
+        px = NULL;
+    }
+    pthread_mutex_unlock(&zpool_lock);
+    free(px);
+}
+
 lb_status lb_render_area(const lb_render_layer *layers, size_t n, double minx, double miny,
                          double maxx, double maxy, double zoom, double scale, lb_canvas *out,
                          lb_error *err)
@@ -225,20 +274,47 @@ lb_status lb_render_area(const lb_render_layer *layers, size_t n, double minx, d
     } else {
         /* Each layer on a canvas of its own, then composited "over" in
          * order: exactly what the server does with its per-layer tile cache,
-         * so both give the same pixels. */
-        lb_canvas lc;
-        rc = lb_canvas_init(&lc, out->width, out->height);
+         * so both give the same pixels.  Only the rows a layer drew into are
+         * composited and cleared again, and the layer canvas borrows out's
+         * rasterizer scratch (it is all zero between shapes) instead of
+         * making its own. */
+        lb_canvas lc = {0};
+        size_t bytes = (size_t)out->width * (size_t)out->height * 4;
+        uint8_t *lpx = zero_px_get(bytes);
+        rc = lpx ? lb_canvas_init_view(&lc, out->width, out->height, lpx) : LB_ENOMEM;
+        /* The first layer drawn onto a transparent tile needs no canvas of
+         * its own: src over transparent is src, bit for bit. */
+        bool direct = lb_canvas_is_empty(out);
         for (size_t i = 0; rc == LB_OK && i < n; i++) {
             if (!layers[i].snap)
                 continue;
-            lb_canvas_clear(&lc);
+            if (direct) {
+                render_layer(&layers[i], minx, miny, maxx, maxy, zoom, scale, out, &sc);
+                direct = false;
+                continue;
+            }
+            if (!lc.work && out->work) {
+                lc.work = out->work;
+                out->work = NULL;
+            }
+            lb__dirty_reset(&lc);
             render_layer(&layers[i], minx, miny, maxx, maxy, zoom, scale, &lc, &sc);
-            lb_canvas_over(out, &lc);
+            int y0, y1;
+            lb__dirty_rows(&lc, &y0, &y1);
+            lb__canvas_over_rows(out, &lc, y0, y1, true); /* lc is transparent again */
         }
-        if (rc == LB_OK)
-            lb_canvas_free(&lc);
-        else
+        if (rc == LB_OK) {
+            if (!out->work) {
+                out->work = lc.work;
+                lc.work = NULL;
+            }
+            assert(lb_canvas_is_empty(&lc));
+            lb_canvas_free(&lc); /* borrowed: frees only a scratch it still has */
+            zero_px_put(lpx, bytes);
+        } else {
+            free(lpx);
             rc = lb_fail(err, LB_ENOMEM, "out of memory");
+        }
     }
     free(sc.xy);
     free(sc.rings);
