@@ -545,7 +545,7 @@ LB_TEST(test_unknown_key_at_each_level)
     char *diag = load_bad(yaml);
     ASSERT_CONTAINS(diag, at(yaml, "stroe:",
                              "unknown key 'stroe' at the top level (valid: store, phase, cors, "
-                             "groups, caveats, layers, sources, maps, roles, tokens)\n"));
+                             "groups, caveats, layers, sources, maps, roles, tokens, push)\n"));
     ASSERT_CONTAINS(diag, at(yaml, "pth:", "unknown key 'pth' in section 'store' (valid: path)\n"));
     ASSERT_CONTAINS(diag, at(yaml, "colour:",
                              "unknown key 'colour' in layer 'roadblocks' (valid: title, "
@@ -1578,7 +1578,7 @@ LB_TEST(test_role_errors)
                              "missing required key 'level' in clearance of role 'no_level'\n"));
     ASSERT_CONTAINS(diag, at(yaml, "rank:",
                              "unknown key 'rank' in role 'bad' (valid: title, clearance, layers, "
-                             "phase_grants, area, valid_from, valid_to)\n"));
+                             "phase_grants, area, valid_from, valid_to, write)\n"));
     ASSERT_CONTAINS(diag, at(yaml, "streng geheim",
                              "key 'level' must be one of OFFEN, VS-NfD, VS-VERTRAULICH, GEHEIM, "
                              "got 'streng geheim'\n"));
