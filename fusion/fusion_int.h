@@ -73,6 +73,9 @@ lb_status lb_store__ensure_layer(lb_store *st, const char *layer, lb_error *err)
 char *lb_store__source_layer(lb_store *st, const char *source);
 /* Bump a layer's revision inside the current transaction; returns the new one. */
 lb_status lb_store__bump_layer(lb_store *st, const char *layer, int64_t *rev, lb_error *err);
+/* The same without touching updated_at (pushes: updated_at is the time of the
+ * last file ingest, which says nothing about features a reader cannot see). */
+lb_status lb_store__bump_revision(lb_store *st, const char *layer, int64_t *rev, lb_error *err);
 
 /*
  * Bulk writing of a layer table inside the ingest transaction.  SpatiaLite

@@ -382,6 +382,16 @@ static lb_status bind_field(ingest *in, const char *attr, const char *role, int 
         in->skip[*idx] = 1;
         return LB_OK;
     }
+    if (in->mode == LB_INGEST_UPSERT) {
+        /* a push names only what it has: a mapped attribute no feature
+         * carries is null; the feature id is required */
+        if (attr != in->src->fid_attr)
+            return LB_OK;
+        return lb_fail(err, LB_EMAPPING,
+                       "source '%s': no pushed feature has the feature id property '%s' "
+                       "(the source's fid:)",
+                       in->src->id, attr);
+    }
     lb_buf names = {0};
     int nf = OGR_FD_GetFieldCount(in->defn);
     for (int i = 0; i < nf; i++) {
@@ -1640,8 +1650,6 @@ static lb_status write_item(ingest *in, geo_ctx *gc, batch *b, item *it, int64_t
     }
     lb_change *chg = NULL;
     if (in->mode == LB_INGEST_UPSERT) {
-        if (in->res->nrejects > 0)
-            return LB_OK; /* nothing will be applied: only collect further rejects */
         if (!(chg = new_change(in)))
             return lb_fail(err, LB_ENOMEM, "out of memory");
         bool dup;
@@ -1778,7 +1786,8 @@ static lb_status run(ingest *in, lb_store__bulk *bulk, lb_error *err)
     if (rc == LB_OK && replace)
         rc = lb_store__bulk_delete_source(st, bulk, src->id, err);
     if (rc == LB_OK)
-        rc = lb_store__bump_layer(st, src->layer, &rev, err);
+        rc = replace ? lb_store__bump_layer(st, src->layer, &rev, err)
+                     : lb_store__bump_revision(st, src->layer, &rev, err);
     in->rev = rev;
     if (rc == LB_OK)
         rc = prepare(in, err);
@@ -2149,7 +2158,7 @@ lb_status lb_ingest_delete(lb_store *st, const lb_config *cfg, const lb_source_c
                                  sqlite3_errmsg(st->db));
             }
             if (rc == LB_OK)
-                rc = lb_store__bump_layer(st, src->layer, &res->revision, err);
+                rc = lb_store__bump_revision(st, src->layer, &res->revision, err);
             char *upd = sqlite3_mprintf("UPDATE lb_sources SET features = features - 1,"
                                         " revision = %lld WHERE source = %Q",
                                         (long long)res->revision, src->id);

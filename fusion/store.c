@@ -266,6 +266,27 @@ lb_status lb_store__bump_layer(lb_store *st, const char *layer, int64_t *rev, lb
     return rc;
 }
 
+lb_status lb_store__bump_revision(lb_store *st, const char *layer, int64_t *rev, lb_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    lb_status rc = LB_OK;
+    if (sqlite3_prepare_v2(st->db,
+                           "INSERT INTO lb_layers(layer, revision, updated_at)"
+                           " VALUES (?1, 1, strftime('%Y-%m-%dT%H:%M:%SZ','now'))"
+                           " ON CONFLICT(layer) DO UPDATE SET revision = revision + 1"
+                           " RETURNING revision",
+                           -1, &q, NULL) != SQLITE_OK)
+        return lb_fail(err, LB_ESTORE, "store %s: %s", st->path, sqlite3_errmsg(st->db));
+    sqlite3_bind_text(q, 1, layer, -1, SQLITE_STATIC);
+    if (sqlite3_step(q) == SQLITE_ROW)
+        *rev = sqlite3_column_int64(q, 0);
+    else
+        rc = lb_fail(err, LB_ESTORE, "store %s: cannot bump revision of %s: %s", st->path,
+                     layer, sqlite3_errmsg(st->db));
+    sqlite3_finalize(q);
+    return rc;
+}
+
 /* ---- bulk writing ------------------------------------------------------ */
 
 /*

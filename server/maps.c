@@ -348,8 +348,6 @@ int lb_maps_render_tile(lb_req *r, const lb_map_cfg *map, int grid, int z, long 
         status = 404;
         goto out;
     }
-    uint64_t h = lb_fnv1a(LB_FNV_INIT, key.data, key.len);
-    snprintf(etag, 40, "\"%016llx%04x\"", (unsigned long long)h, (unsigned)(key.len & 0xffff));
     *png = lb_cache_get(r->srv->cache, key.data, len);
     if (*png) {
         atomic_fetch_add(&r->srv->cache_hits, 1);
@@ -407,6 +405,12 @@ int lb_maps_render_tile(lb_req *r, const lb_map_cfg *map, int grid, int z, long 
     lb_canvas_free(&out);
     lb_canvas_free(&lc);
 out:
+    /* the ETag is a hash of the bytes, not of the key: the key holds layer
+     * revisions, which also change with features the principal cannot see */
+    if (status == 0 && *png) {
+        uint64_t h = lb_fnv1a(LB_FNV_INIT, *png, *len);
+        snprintf(etag, 40, "\"%016llx%04x\"", (unsigned long long)h, (unsigned)(*len & 0xffff));
+    }
     free(grants);
     free(layers);
     lb_buf_free(&key);

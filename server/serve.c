@@ -149,6 +149,11 @@ int lb_cmd_serve(int argc, char **argv)
     }
     free(diag);
     srv.cache = lb_cache_new((size_t)cache_mb << 20);
+    srv.live = lb_live_start(&srv);
+    if (!srv.live) {
+        fprintf(stderr, "lagebild serve: cannot start the publisher\n");
+        goto out;
+    }
     lb_buf ap = {0};
     if (!audit_path) {
         lb_buf_printf(&ap, "%s.audit.jsonl", srv.state->cfg->store_path);
@@ -225,9 +230,11 @@ int lb_cmd_serve(int argc, char **argv)
         }
     }
     fprintf(stderr, "lagebild serve: stopping (draining requests)\n");
+    lb_live_wake_subscribers(srv.live);
     mg_stop(srv.ctx);
     rc = 0;
 out:
+    lb_live_stop(srv.live);
     lb_audit_close(srv.audit);
     lb_cache_free(srv.cache);
     lb_state_release(srv.state);
