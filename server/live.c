@@ -70,6 +70,7 @@ struct lb_live {
     pthread_mutex_t sub_mu;
     pthread_cond_t sub_cv;
     sub *subs;
+    int nsubs, max_subs; /* each stream holds a worker thread */
     unsigned char secret[32];
     /* metrics */
     atomic_ullong pushes, push_features, events, publishes;
@@ -358,6 +359,8 @@ lb_live *lb_live_start(lb_server *srv)
     if (!lv)
         return NULL;
     lv->srv = srv;
+    /* a quarter of the workers stay for tiles */
+    lv->max_subs = srv->threads - (srv->threads + 3) / 4;
     pthread_mutex_init(&lv->mu, NULL);
     pthread_cond_init(&lv->cv, NULL);
     pthread_mutex_init(&lv->write_mu, NULL);
@@ -663,11 +666,20 @@ void lb_live_events(lb_req *r)
                      "X-Content-Type-Options: nosniff\r\n%s\r\n"
                      "retry: 2000\n: connected\n\n",
                      cors);
-    r->status = 200;
     pthread_mutex_lock(&lv->sub_mu);
-    s->next = lv->subs;
-    lv->subs = s;
+    bool full = lv->nsubs >= lv->max_subs;
+    if (!full) {
+        s->next = lv->subs;
+        lv->subs = s;
+        lv->nsubs++;
+    }
     pthread_mutex_unlock(&lv->sub_mu);
+    if (full) {
+        free(s);
+        lb_http_error(r, 503, "too many event streams (each holds one of serve --threads)");
+        return;
+    }
+    r->status = 200;
     /* registered before the first byte: a client that saw ": connected"
      * receives every change published afterwards */
     bool ok = mg_write(r->conn, head, (size_t)n) > 0;
@@ -708,6 +720,7 @@ void lb_live_events(lb_req *r)
     for (sub **pp = &lv->subs; *pp; pp = &(*pp)->next)
         if (*pp == s) {
             *pp = s->next;
+            lv->nsubs--;
             break;
         }
     pthread_mutex_unlock(&lv->sub_mu);

@@ -52,6 +52,7 @@ static long long count_rows(void)
 static void start(const char *extra)
 {
     dir = t_tmpdir();
+    t_server_threads = "16";
     cfg = tl_config(dir, extra);
     store = t_path(dir, "store.sqlite");
     char errpath[1024];

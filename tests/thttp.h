@@ -250,6 +250,8 @@ typedef struct t_server {
 } t_server;
 
 #define T_MAX_SERVERS 16
+/* --threads of the servers started (event streams hold one each) */
+static const char *t_server_threads = "4";
 static pid_t t__server_pids[T_MAX_SERVERS];
 static bool t__atexit_set;
 
@@ -350,7 +352,8 @@ static inline bool t_server_start(t_server *s, const char *cfg, const char *audi
             dup2(fe, 2);
         close(pfd[0]);
         const char *argv[] = {LB_BINARY, "serve", "--config", cfg, "--listen", "127.0.0.1:0",
-                              "--threads", "4", audit ? "--audit" : NULL, audit, NULL};
+                              "--threads", t_server_threads, audit ? "--audit" : NULL,
+                              audit, NULL};
         execv(argv[0], (char *const *)argv);
         _exit(127);
     }
