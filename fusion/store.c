@@ -1046,8 +1046,23 @@ lb_status lb_store_layers(lb_store *st, lb_layer_info **out, size_t *n, lb_error
     return LB_OK;
 }
 
+static lb_status scan_impl(lb_store *st, const char *layer, const int64_t *fids, size_t nfids,
+                           lb_stored_feature_fn fn, void *ud, int64_t *revision, lb_error *err);
+
 lb_status lb_store_scan_layer(lb_store *st, const char *layer, lb_stored_feature_fn fn,
                               void *ud, int64_t *revision, lb_error *err)
+{
+    return scan_impl(st, layer, NULL, 0, fn, ud, revision, err);
+}
+
+lb_status lb_store_scan_fids(lb_store *st, const char *layer, const int64_t *fids, size_t n,
+                             lb_stored_feature_fn fn, void *ud, int64_t *revision, lb_error *err)
+{
+    return scan_impl(st, layer, fids ? fids : (const int64_t *)"", n, fn, ud, revision, err);
+}
+
+static lb_status scan_impl(lb_store *st, const char *layer, const int64_t *fids, size_t nfids,
+                           lb_stored_feature_fn fn, void *ud, int64_t *revision, lb_error *err)
 {
     *revision = 0;
     lb_status rc = lb_store__exec(st, "BEGIN", err);
@@ -1061,7 +1076,7 @@ lb_status lb_store_scan_layer(lb_store *st, const char *layer, lb_stored_feature
     char *sql = sqlite3_mprintf(
         "SELECT fid, source, source_fid, kind, name, status, observed_at, valid_from,"
         " valid_to, accuracy_m, label_level, classification, releasable_to, caveats, attrs,"
-        " AsBinary(geom) FROM \"%w\" ORDER BY fid", layer);
+        " AsBinary(geom) FROM \"%w\" %s", layer, fids ? "WHERE fid = ?" : "ORDER BY fid");
     sqlite3_stmt *q = NULL;
     if (!sql || sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK) {
         rc = lb_fail(err, LB_ESTORE, "store %s: cannot read layer '%s': %s", st->path, layer,
@@ -1071,7 +1086,12 @@ lb_status lb_store_scan_layer(lb_store *st, const char *layer, lb_stored_feature
         return rc;
     }
     sqlite3_free(sql);
-    int r;
+    int r = SQLITE_DONE;
+    for (size_t fi = 0; rc == LB_OK && (fids ? fi < nfids : fi == 0); fi++) {
+    if (fids) {
+        sqlite3_reset(q);
+        sqlite3_bind_int64(q, 1, fids[fi]);
+    }
     while ((r = sqlite3_step(q)) == SQLITE_ROW) {
         lb_stored_feature f = {0};
         f.fid = sqlite3_column_int64(q, 0);
@@ -1094,6 +1114,9 @@ lb_status lb_store_scan_layer(lb_store *st, const char *layer, lb_stored_feature
             rc = lb_fail(err, LB_ENOMEM, "out of memory reading layer '%s'", layer);
             break;
         }
+    }
+    if (r != SQLITE_DONE)
+        break;
     }
     if (rc == LB_OK && r != SQLITE_DONE)
         rc = lb_fail(err, LB_ESTORE, "store %s: reading layer '%s': %s", st->path, layer,

@@ -53,10 +53,15 @@ typedef struct sub {
     bool gone;
 } sub;
 
+typedef struct live_layer live_layer;
+
 struct lb_live {
     lb_server *srv;
-    pthread_t thread;
+    pthread_t thread, compactor;
     bool started;
+    pthread_cond_t ccv; /* wakes the compactor (with mu) */
+    live_layer *layers; /* incremental layers (under mu) */
+    double compact_age;  /* COMPACT_AGE_S, or LAGEBILD_COMPACT_AGE_S (tests) */
     /* pending changes and the publisher's wake-up */
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -301,6 +306,336 @@ static bool publish_layer(lb_live *lv, lb_store **store, char **store_path, cons
     return done;
 }
 
+/* ---- incremental publishing --------------------------------------------- */
+
+/* Compact (rebuild the base) when the changes since it pass this many
+ * features or the base is this old. */
+#define COMPACT_MIN_CHANGES 512
+#define COMPACT_FRACTION 64
+#define COMPACT_AGE_S 10.0
+
+/*
+ * A layer published incrementally: its full snapshots (base, per grid) and
+ * every feature changed since, with the revision of its latest change.  The
+ * state serves overlay(base, delta of those features, removed = them).
+ */
+typedef struct live_layer {
+    struct live_layer *next;
+    char *layer;
+    uint64_t generation;
+    lb_snapshot *base[LB_NGRIDS];
+    int64_t base_rev;
+    double base_time;
+    int64_t *fid, *rev;
+    size_t n, cap;
+    bool dirty;
+    /* compaction (compactor thread; next_* under lv->mu) */
+    bool want_compact, compacting, next_ready;
+    lb_snapshot *next_base[LB_NGRIDS];
+    int64_t next_rev;
+} live_layer;
+
+static void ll_free(live_layer *ll)
+{
+    for (int g = 0; g < LB_NGRIDS; g++) {
+        if (ll->base[g])
+            lb_snapshot_unref(ll->base[g]);
+        if (ll->next_base[g])
+            lb_snapshot_unref(ll->next_base[g]);
+    }
+    free(ll->layer);
+    free(ll->fid);
+    free(ll->rev);
+    free(ll);
+}
+
+static bool ll_add(live_layer *ll, int64_t fid, int64_t rev)
+{
+    if (ll->n == ll->cap) {
+        size_t nc = ll->cap ? ll->cap * 2 : 64;
+        int64_t *f = realloc(ll->fid, nc * sizeof *f);
+        if (!f)
+            return false;
+        ll->fid = f;
+        int64_t *r = realloc(ll->rev, nc * sizeof *r);
+        if (!r)
+            return false;
+        ll->rev = r;
+        ll->cap = nc;
+    }
+    ll->fid[ll->n] = fid;
+    ll->rev[ll->n++] = rev;
+    ll->dirty = true;
+    return true;
+}
+
+/* Sort by fid, keep each fid once (its latest revision), drop those the base holds. */
+static int cmp_fidrev(const void *a, const void *b)
+{
+    const int64_t *x = a, *y = b;
+    if (x[0] != y[0])
+        return (x[0] > y[0]) - (x[0] < y[0]);
+    return (x[1] > y[1]) - (x[1] < y[1]);
+}
+
+static void ll_normalise(live_layer *ll)
+{
+    int64_t *pairs = malloc((ll->n ? ll->n : 1) * 2 * sizeof *pairs);
+    if (!pairs)
+        return;
+    for (size_t i = 0; i < ll->n; i++) {
+        pairs[2 * i] = ll->fid[i];
+        pairs[2 * i + 1] = ll->rev[i];
+    }
+    qsort(pairs, ll->n, 2 * sizeof *pairs, cmp_fidrev);
+    size_t k = 0;
+    for (size_t i = 0; i < ll->n; i++) {
+        if (i + 1 < ll->n && pairs[2 * (i + 1)] == pairs[2 * i])
+            continue; /* a later change of the same feature follows */
+        if (pairs[2 * i + 1] <= ll->base_rev)
+            continue; /* the base already has it */
+        ll->fid[k] = pairs[2 * i];
+        ll->rev[k++] = pairs[2 * i + 1];
+    }
+    ll->n = k;
+    free(pairs);
+}
+
+static void *compactor_main(void *arg);
+
+/* The live layer of (layer, generation of st), made from st's snapshots. */
+static live_layer *ll_get(lb_live *lv, lb_state *st, size_t li)
+{
+    const char *layer = st->cfg->layers[li].id;
+    live_layer *old = NULL;
+    for (live_layer *ll = lv->layers; ll; ll = ll->next)
+        if (strcmp(ll->layer, layer) == 0) {
+            if (ll->generation == st->generation)
+                return ll;
+            old = ll;
+        }
+    live_layer *ll = calloc(1, sizeof *ll);
+    if (!ll || !(ll->layer = lb_strdup(layer))) {
+        free(ll);
+        return NULL;
+    }
+    ll->generation = st->generation;
+    for (int g = 0; g < LB_NGRIDS; g++) {
+        lb_snapshot *sn = st->layers[li].snap[g];
+        if (sn && lb_snapshot_base(sn))
+            sn = lb_snapshot_base(sn);
+        ll->base[g] = sn ? lb_snapshot_ref(sn) : NULL;
+    }
+    ll->base_rev = ll->base[0] ? lb_snapshot_revision(ll->base[0]) : 0;
+    ll->base_time = lb_now();
+    if (old) {
+        /* a reload replaced the config: carry the changes over (those the
+         * new base does not hold yet); a base older than the previous one
+         * misses changes that were folded into it: compact at once */
+        for (size_t i = 0; i < old->n; i++)
+            ll_add(ll, old->fid[i], old->rev[i]);
+        if (old->base_rev > ll->base_rev)
+            ll->want_compact = true;
+        /* unlink and free the old one (the compactor skips old generations) */
+        for (live_layer **pp = &lv->layers; *pp; pp = &(*pp)->next)
+            if (*pp == old) {
+                if (old->compacting) {
+                    old->generation = 0; /* orphaned: the compactor frees it */
+                } else {
+                    *pp = old->next;
+                    ll_free(old);
+                }
+                break;
+            }
+    }
+    ll->next = lv->layers;
+    lv->layers = ll;
+    return ll;
+}
+
+/* Swap snaps in for layer li if st is still current; the new state (referenced) or NULL. */
+static lb_state *swap_layer(lb_live *lv, const lb_state *st, size_t li,
+                            lb_snapshot *const snap[LB_NGRIDS], lb_snapshot *const gen[LB_NGRIDS],
+                            bool *stale)
+{
+    lb_server *srv = lv->srv;
+    int64_t rev = lb_snapshot_revision(snap[0]);
+    pthread_mutex_lock(&srv->state_lock);
+    lb_state *cur = srv->state, *old = NULL, *ns = NULL;
+    *stale = cur->generation != st->generation;
+    if (!*stale && lb_snapshot_revision(cur->layers[li].snap[0]) <= rev) {
+        ns = lb_state_derive(cur, li, snap, gen);
+        if (ns) {
+            old = cur;
+            srv->state = ns;
+            atomic_fetch_add(&ns->refs, 1);
+        }
+    }
+    pthread_mutex_unlock(&srv->state_lock);
+    lb_state_release(old);
+    return ns;
+}
+
+/* Open (or reopen) the publisher's read connection to st's store. */
+static lb_store *pub_store(lb_store **store, char **path, const lb_state *st, lb_error *err)
+{
+    if (*store && strcmp(*path, st->cfg->store_path) == 0)
+        return *store;
+    lb_store_close(*store);
+    *store = NULL;
+    free(*path);
+    *path = lb_strdup(st->cfg->store_path);
+    if (!*path || lb_store_open(st->cfg->store_path, store, err) != LB_OK)
+        return NULL;
+    return *store;
+}
+
+/*
+ * One round: every pending change (and any compaction finished) becomes
+ * new layer snapshots.  Incremental layers get overlay(base, delta); the
+ * deltas are read under write_mu, when every committed change is already
+ * queued, so an overlay is exactly one committed revision.
+ */
+static void publish_round(lb_live *lv, lb_store **store, char **store_path)
+{
+    lb_server *srv = lv->srv;
+    lb_state *st = lb_server_state(srv);
+    lb_error err = {0};
+    pthread_mutex_lock(&lv->write_mu);
+    pthread_mutex_lock(&lv->mu);
+    pending *batch = lv->head;
+    lv->head = lv->tail = NULL;
+    /* finished compactions: the new base, minus what it holds */
+    for (live_layer *ll = lv->layers; ll; ll = ll->next) {
+        if (!ll->next_ready)
+            continue;
+        ll->next_ready = false;
+        for (int g = 0; g < LB_NGRIDS; g++) {
+            if (ll->base[g])
+                lb_snapshot_unref(ll->base[g]);
+            ll->base[g] = ll->next_base[g];
+            ll->next_base[g] = NULL;
+        }
+        ll->base_rev = ll->next_rev;
+        ll->base_time = lb_now();
+        ll->dirty = true;
+    }
+    pthread_mutex_unlock(&lv->mu);
+    lb_store *rs = pub_store(store, store_path, st, &err);
+    /* the full path: layers with generalised snapshots */
+    pending *full = NULL;
+    for (pending *p = batch; p; p = p->next) {
+        size_t li = layer_index(st->cfg, p->layer);
+        if (li == SIZE_MAX)
+            continue;
+        if (lb_state_layer_generalised(st, li)) {
+            full = batch;
+            continue;
+        }
+        pthread_mutex_lock(&lv->mu);
+        live_layer *ll = ll_get(lv, st, li);
+        for (size_t i = 0; ll && i < p->nchanges; i++)
+            ll_add(ll, p->changes[i].fid, p->revision);
+        pthread_mutex_unlock(&lv->mu);
+    }
+    /* deltas, read while no commit can happen */
+    typedef struct built {
+        size_t li;
+        live_layer *ll;
+        lb_snapshot *snap[LB_NGRIDS];
+    } built;
+    built *done = calloc(st->cfg->nlayers ? st->cfg->nlayers : 1, sizeof *done);
+    size_t ndone = 0;
+    pthread_mutex_lock(&lv->mu);
+    for (live_layer *ll = lv->layers; done && rs && ll; ll = ll->next) {
+        if (!ll->dirty || ll->generation != st->generation)
+            continue;
+        size_t li = layer_index(st->cfg, ll->layer);
+        if (li == SIZE_MAX)
+            continue;
+        ll->dirty = false;
+        ll_normalise(ll);
+        built *b = &done[ndone];
+        b->li = li;
+        b->ll = ll;
+        lb_snapshot *delta[LB_NGRIDS];
+        if (ll->n == 0) {
+            /* nothing beyond the base: the base itself */
+            for (int g = 0; g < LB_NGRIDS; g++)
+                b->snap[g] = ll->base[g] ? lb_snapshot_ref(ll->base[g]) : NULL;
+            ndone++;
+            continue;
+        }
+        if (lb_state_build_delta(st, rs, li, ll->fid, ll->n, delta, &err) != LB_OK) {
+            fprintf(stderr, "lagebild serve: publish %s: %s\n", ll->layer, err.msg);
+            ll->want_compact = true;
+            continue;
+        }
+        bool ok = true;
+        for (int g = 0; g < LB_NGRIDS; g++) {
+            b->snap[g] = NULL;
+            if (ok && delta[g] && ll->base[g])
+                ok = lb_snapshot_overlay(ll->base[g], delta[g], ll->fid, ll->n, &b->snap[g],
+                                         &err) == LB_OK;
+            if (delta[g])
+                lb_snapshot_unref(delta[g]);
+        }
+        if (!ok) {
+            for (int g = 0; g < LB_NGRIDS; g++)
+                if (b->snap[g])
+                    lb_snapshot_unref(b->snap[g]);
+            continue;
+        }
+        size_t base_n = ll->base[0] ? lb_snapshot_feature_count(ll->base[0]) : 0;
+        if (ll->n >= COMPACT_MIN_CHANGES + base_n / COMPACT_FRACTION ||
+            lb_now() - ll->base_time > lv->compact_age)
+            ll->want_compact = true;
+        ndone++;
+    }
+    bool compact = false;
+    for (live_layer *ll = lv->layers; ll; ll = ll->next)
+        compact |= ll->want_compact && !ll->compacting;
+    if (compact)
+        pthread_cond_broadcast(&lv->ccv);
+    pthread_mutex_unlock(&lv->mu);
+    pthread_mutex_unlock(&lv->write_mu);
+
+    /* swap in and tell the subscribers */
+    for (size_t i = 0; i < ndone; i++) {
+        built *b = &done[i];
+        lb_snapshot *nogen[LB_NGRIDS] = {NULL};
+        bool stale = false;
+        lb_state *ns = b->snap[0] ? swap_layer(lv, st, b->li, b->snap, nogen, &stale) : NULL;
+        if (ns) {
+            atomic_fetch_add(&lv->publishes, 1);
+            notify(lv, ns, st->cfg->layers[b->li].id, lb_snapshot_revision(b->snap[0]), batch);
+        }
+        lb_state_release(ns);
+        for (int g = 0; g < LB_NGRIDS; g++)
+            if (b->snap[g])
+                lb_snapshot_unref(b->snap[g]);
+    }
+    free(done);
+    /* layers with owner-set release rules: rebuilt whole */
+    for (pending *p = full; p; p = p->next) {
+        bool first = true;
+        for (pending *q = full; q != p && first; q = q->next)
+            first = strcmp(q->layer, p->layer) != 0;
+        size_t li = layer_index(st->cfg, p->layer);
+        if (first && li != SIZE_MAX && lb_state_layer_generalised(st, li)) {
+            for (int tries = 0; tries < 5; tries++)
+                if (publish_layer(lv, store, store_path, p->layer, full))
+                    break;
+        }
+    }
+    lb_state_release(st);
+    while (batch) {
+        pending *n = batch->next;
+        pending_free(batch);
+        batch = n;
+    }
+}
+
 static void *publisher_main(void *arg)
 {
     lb_live *lv = arg;
@@ -308,43 +643,88 @@ static void *publisher_main(void *arg)
     char *store_path = NULL;
     pthread_mutex_lock(&lv->mu);
     while (!lv->stop) {
-        if (!lv->head) {
+        bool work = lv->head != NULL;
+        for (live_layer *ll = lv->layers; ll && !work; ll = ll->next)
+            work = ll->next_ready;
+        if (!work) {
             pthread_cond_wait(&lv->cv, &lv->mu);
             continue;
         }
-        pending *batch = lv->head;
-        lv->head = lv->tail = NULL;
         pthread_mutex_unlock(&lv->mu);
-        /* every layer of the batch once, with all its changes */
-        pending *retry = NULL;
-        for (pending *p = batch; p; p = p->next) {
-            bool first = true;
-            for (pending *q = batch; q != p && first; q = q->next)
-                first = strcmp(q->layer, p->layer) != 0;
-            if (first && !publish_layer(lv, &store, &store_path, p->layer, batch))
-                retry = batch;
-        }
+        publish_round(lv, &store, &store_path);
         pthread_mutex_lock(&lv->mu);
-        if (retry && !lv->stop) {
-            /* put the whole batch back in front (already published layers are
-             * skipped by revision, their events sent again is harmless) */
-            pending *t = batch;
-            while (t->next)
-                t = t->next;
-            t->next = lv->head;
-            lv->head = batch;
-            if (!lv->tail)
-                lv->tail = t;
-            pthread_mutex_unlock(&lv->mu);
-            struct timespec ts = {0, 50 * 1000 * 1000};
-            nanosleep(&ts, NULL);
-            pthread_mutex_lock(&lv->mu);
+    }
+    pthread_mutex_unlock(&lv->mu);
+    lb_store_close(store);
+    free(store_path);
+    return NULL;
+}
+
+/* Rebuilds the base of layers that asked for it, one at a time, beside the
+ * publisher; the publisher takes the result in its next round. */
+static void *compactor_main(void *arg)
+{
+    lb_live *lv = arg;
+    lb_store *store = NULL;
+    char *store_path = NULL;
+    pthread_mutex_lock(&lv->mu);
+    while (!lv->stop) {
+        live_layer *ll = lv->layers;
+        while (ll && !(ll->want_compact && !ll->compacting && ll->generation))
+            ll = ll->next;
+        if (!ll) {
+            pthread_cond_wait(&lv->ccv, &lv->mu);
             continue;
         }
-        while (batch) {
-            pending *n = batch->next;
-            pending_free(batch);
-            batch = n;
+        ll->want_compact = false;
+        ll->compacting = true;
+        char *layer = lb_strdup(ll->layer);
+        uint64_t generation = ll->generation;
+        pthread_mutex_unlock(&lv->mu);
+        lb_state *st = lb_server_state(lv->srv);
+        size_t li = layer ? layer_index(st->cfg, layer) : SIZE_MAX;
+        lb_snapshot *snap[LB_NGRIDS] = {NULL}, *gen[LB_NGRIDS] = {NULL};
+        lb_error err = {0};
+        lb_status rc = LB_EINVAL;
+        if (li != SIZE_MAX && st->generation == generation &&
+            pub_store(&store, &store_path, st, &err)) {
+            int tries = 0;
+            do
+                rc = lb_state_build_layer(st, store, li, snap, gen, &err);
+            while (rc == LB_EINTERNAL && ++tries < 5);
+        }
+        if (rc != LB_OK && rc != LB_EINVAL)
+            fprintf(stderr, "lagebild serve: compacting %s: %s\n", layer ? layer : "?", err.msg);
+        lb_state_release(st);
+        free(layer);
+        pthread_mutex_lock(&lv->mu);
+        ll->compacting = false;
+        if (ll->generation == 0) {
+            /* orphaned by a reload meanwhile */
+            for (live_layer **pp = &lv->layers; *pp; pp = &(*pp)->next)
+                if (*pp == ll) {
+                    *pp = ll->next;
+                    break;
+                }
+            ll_free(ll);
+            rc = LB_EINVAL;
+        }
+        if (rc == LB_OK) {
+            for (int g = 0; g < LB_NGRIDS; g++) {
+                if (ll->next_base[g])
+                    lb_snapshot_unref(ll->next_base[g]);
+                ll->next_base[g] = snap[g];
+                snap[g] = NULL;
+            }
+            ll->next_rev = lb_snapshot_revision(ll->next_base[0]);
+            ll->next_ready = true;
+            pthread_cond_signal(&lv->cv);
+        }
+        for (int g = 0; g < LB_NGRIDS; g++) {
+            if (snap[g])
+                lb_snapshot_unref(snap[g]);
+            if (gen[g])
+                lb_snapshot_unref(gen[g]);
         }
     }
     pthread_mutex_unlock(&lv->mu);
@@ -361,13 +741,25 @@ lb_live *lb_live_start(lb_server *srv)
     lv->srv = srv;
     /* a quarter of the workers stay for tiles */
     lv->max_subs = srv->threads - (srv->threads + 3) / 4;
+    const char *age = getenv("LAGEBILD_COMPACT_AGE_S");
+    lv->compact_age = age && atof(age) > 0 ? atof(age) : COMPACT_AGE_S;
     pthread_mutex_init(&lv->mu, NULL);
     pthread_cond_init(&lv->cv, NULL);
+    pthread_cond_init(&lv->ccv, NULL);
     pthread_mutex_init(&lv->write_mu, NULL);
     pthread_mutex_init(&lv->sub_mu, NULL);
     pthread_cond_init(&lv->sub_cv, NULL);
     if (RAND_bytes(lv->secret, sizeof lv->secret) != 1 ||
         pthread_create(&lv->thread, NULL, publisher_main, lv) != 0) {
+        lb_live_stop(lv);
+        return NULL;
+    }
+    if (pthread_create(&lv->compactor, NULL, compactor_main, lv) != 0) {
+        pthread_mutex_lock(&lv->mu);
+        lv->stop = true;
+        pthread_cond_broadcast(&lv->cv);
+        pthread_mutex_unlock(&lv->mu);
+        pthread_join(lv->thread, NULL);
         lb_live_stop(lv);
         return NULL;
     }
@@ -382,6 +774,7 @@ void lb_live_wake_subscribers(lb_live *lv)
     pthread_mutex_lock(&lv->mu);
     lv->stop = true;
     pthread_cond_broadcast(&lv->cv);
+    pthread_cond_broadcast(&lv->ccv);
     pthread_mutex_unlock(&lv->mu);
     pthread_mutex_lock(&lv->sub_mu);
     pthread_cond_broadcast(&lv->sub_cv);
@@ -393,8 +786,15 @@ void lb_live_stop(lb_live *lv)
     if (!lv)
         return;
     lb_live_wake_subscribers(lv);
-    if (lv->started)
+    if (lv->started) {
         pthread_join(lv->thread, NULL);
+        pthread_join(lv->compactor, NULL);
+    }
+    while (lv->layers) {
+        live_layer *n = lv->layers->next;
+        ll_free(lv->layers);
+        lv->layers = n;
+    }
     while (lv->head) {
         pending *n = lv->head->next;
         pending_free(lv->head);
@@ -404,6 +804,7 @@ void lb_live_stop(lb_live *lv)
     free(lv->wpath);
     pthread_mutex_destroy(&lv->mu);
     pthread_cond_destroy(&lv->cv);
+    pthread_cond_destroy(&lv->ccv);
     pthread_mutex_destroy(&lv->write_mu);
     pthread_mutex_destroy(&lv->sub_mu);
     pthread_cond_destroy(&lv->sub_cv);

@@ -83,6 +83,11 @@ lb_status lb_state_build(const char *config_path, lb_state **out, char **diag);
  */
 lb_state *lb_state_derive(lb_state *st, size_t li, lb_snapshot *const snap[LB_NGRIDS],
                           lb_snapshot *const gen[LB_NGRIDS]);
+/* Whether layer li has owner-set release rules (generalised snapshots). */
+bool lb_state_layer_generalised(const lb_state *st, size_t li);
+/* The delta snapshots (per grid) of the features fids (sorted) of layer li, as committed now. */
+lb_status lb_state_build_delta(lb_state *st, lb_store *store, size_t li, const int64_t *fids,
+                               size_t n, lb_snapshot *delta[LB_NGRIDS], lb_error *err);
 /* Build the snapshots of layer li of st from the store (as committed now). */
 lb_status lb_state_build_layer(lb_state *st, lb_store *store, size_t li,
                                lb_snapshot *snap[LB_NGRIDS], lb_snapshot *gen[LB_NGRIDS],

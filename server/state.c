@@ -316,3 +316,33 @@ lb_status lb_state_build_layer(lb_state *st, lb_store *store, size_t li,
     }
     return rc;
 }
+
+bool lb_state_layer_generalised(const lb_state *st, size_t li)
+{
+    return layer_has_rule(st->cfg, st->layers[li].cfg->id);
+}
+
+lb_status lb_state_build_delta(lb_state *st, lb_store *store, size_t li, const int64_t *fids,
+                               size_t n, lb_snapshot *delta[LB_NGRIDS], lb_error *err)
+{
+    const lb_srv_layer *L = &st->layers[li];
+    const char *const *props = NULL;
+    size_t nprops = 0;
+    if (L->style)
+        props = lb_style_properties(L->style, &nprops);
+    size_t ngrids;
+    const lb_tms *grids = lb_tms_all(&ngrids);
+    lb_status rc = LB_OK;
+    for (int g = 0; g < LB_NGRIDS; g++)
+        delta[g] = NULL;
+    for (int g = 0; rc == LB_OK && g < LB_NGRIDS && (size_t)g < ngrids; g++)
+        rc = lb_snapshot_build_fids(store, st->cfg, L->cfg->id, &grids[g], props, nprops, fids,
+                                    n, &delta[g], err);
+    if (rc != LB_OK)
+        for (int g = 0; g < LB_NGRIDS; g++) {
+            if (delta[g])
+                lb_snapshot_unref(delta[g]);
+            delta[g] = NULL;
+        }
+    return rc;
+}

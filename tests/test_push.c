@@ -188,6 +188,25 @@ LB_TEST(test_push_upserts_and_shows_in_xyz_and_wmts)
     tl_sse_close(&ev);
     free(before);
     free(wbefore);
+
+    /* what the incremental snapshots (base + changes) draw equals what a
+     * server started on the store (one full snapshot) draws */
+    const char *paths[3] = {moved, xyz, wmts};
+    char *inc[3], *full[3];
+    size_t inclen[3], fulllen[3];
+    for (int i = 0; i < 3; i++)
+        ASSERT_EQ(tl_fetch(port, paths[i], "t-reader", &inc[i], &inclen[i]), 200);
+    stop();
+    char errpath[1024];
+    snprintf(errpath, sizeof errpath, "%s/server2.err", dir);
+    ASSERT(t_server_start(&srv, cfg, NULL, errpath));
+    for (int i = 0; i < 3; i++) {
+        ASSERT_EQ(tl_fetch(srv.port, paths[i], "t-reader", &full[i], &fulllen[i]), 200);
+        ASSERT_EQ(fulllen[i], inclen[i]);
+        ASSERT(memcmp(full[i], inc[i], inclen[i]) == 0);
+        free(inc[i]);
+        free(full[i]);
+    }
     stop();
     t_rmrf(dir);
 }

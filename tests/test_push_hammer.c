@@ -97,6 +97,8 @@ LB_TEST(test_every_tile_is_one_revision_while_updates_stream)
 {
     dir = t_tmpdir();
     t_server_threads = "16";
+    /* compact (rebuild the base) every 0.2 s: tiles cross overlays and bases */
+    setenv("LAGEBILD_COMPACT_AGE_S", "0.2", 1);
     cfg = tl_config(dir, NULL);
     char errpath[1024];
     snprintf(errpath, sizeof errpath, "%s/server.err", dir);
@@ -157,6 +159,20 @@ LB_TEST(test_every_tile_is_one_revision_while_updates_stream)
     fprintf(stderr, "  %zu + %zu tiles fetched, %zu distinct tiles seen, all of one revision\n",
             s[0].fetched, s[1].fetched, distinct);
     ASSERT(distinct >= 6);
+    char *m;
+    ASSERT_EQ(tl_fetch(srv.port, "/metrics", "t-admin", &m, &len), 200);
+    fprintf(stderr, "  %s", strstr(m, "lagebild_publishes_total"));
+    free(m);
+    ASSERT_EQ(t_server_stop(&srv, 20), 0);
+    t_server_free(&srv);
+
+    /* a server started on the store (one full snapshot) draws the last
+     * frame exactly as the incremental one did */
+    unsetenv("LAGEBILD_COMPACT_AGE_S");
+    ASSERT(t_server_start(&srv, cfg, NULL, errpath));
+    ASSERT_EQ(tl_fetch(srv.port, tile, "t-reader", &b, &len), 200);
+    ASSERT_EQ(fnv(b, len), ref[FRAMES - 1]);
+    free(b);
     ASSERT_EQ(t_server_stop(&srv, 20), 0);
     t_server_free(&srv);
     t_rmrf(dir);

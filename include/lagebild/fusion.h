@@ -71,6 +71,13 @@ typedef bool (*lb_stored_feature_fn)(void *ud, const lb_stored_feature *f);
 lb_status lb_store_scan_layer(lb_store *st, const char *layer, lb_stored_feature_fn fn,
                               void *ud, int64_t *revision, lb_error *err);
 
+/*
+ * The same for the features with the given fids only (ascending, as stored;
+ * fids not in the layer are skipped), in one read transaction.
+ */
+lb_status lb_store_scan_fids(lb_store *st, const char *layer, const int64_t *fids, size_t n,
+                             lb_stored_feature_fn fn, void *ud, int64_t *revision, lb_error *err);
+
 /* ---- coordinate transformation ---------------------------------------- */
 
 typedef struct lb_transform lb_transform;
