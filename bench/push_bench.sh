@@ -5,8 +5,8 @@
 #   bench/push_bench.sh [N]          default N = 1000000
 #
 # 1. generates lbgen's N-feature set once (bench/out/push/N/, kept) and
-#    ingests it once into bench/out/push/N/bench.sqlite (kept: later runs
-#    reuse it; pushes upsert the same ids, so the store does not grow),
+#    ingests it once into bench/out/push/N/bench.sqlite (kept); every run
+#    works on a fresh copy of it (run.sqlite), so runs are alike,
 # 2. writes push.yaml: lbgen's config plus the police style on the police
 #    layer, a writer role (write: [police]), a reader and an admin token,
 # 3. starts `lagebild serve` on it and runs bench/push_client.py, which
@@ -48,7 +48,8 @@ fi
 tok() { printf '  %s: {hash: "sha256:%s", roles: [%s]%s}\n' "$1" \
   "$(printf '%s' "$1" | sha256sum | cut -d' ' -f1)" "$2" "${3:-}"; }
 {
-  sed -e 's/^    attribution: Polizei (synthetisch)$/&\n    style: police/' "$OUT/bench.yaml"
+  sed -e 's/^    attribution: Polizei (synthetisch)$/&\n    style: police/' \
+    -e 's/^  path: bench.sqlite$/  path: run.sqlite/' "$OUT/bench.yaml"
   cat <<'EOF'
 roles:
   writer:
@@ -69,6 +70,9 @@ EOF
   tok bench-admin reader ", admin: true"
 } >"$OUT/push.yaml"
 
+rm -f "$OUT"/run.sqlite*
+cp "$OUT/bench.sqlite" "$OUT/run.sqlite"
+[ -f "$OUT/bench.sqlite-wal" ] && cp "$OUT/bench.sqlite-wal" "$OUT/run.sqlite-wal"
 ERR="$OUT/serve.err"
 say "starting the server on $N features"
 "$LAGEBILD" serve --config "$OUT/push.yaml" --listen 127.0.0.1:0 --threads 16 --quiet \

@@ -536,6 +536,8 @@ static void publish_round(lb_live *lv, lb_store **store, char **store_path)
         live_layer *ll = ll_get(lv, st, li);
         for (size_t i = 0; ll && i < p->nchanges; i++)
             ll_add(ll, p->changes[i].fid, p->revision);
+        if (ll)
+            ll->dirty = true; /* also a reload's kick (no changes) */
         pthread_mutex_unlock(&lv->mu);
     }
     /* deltas, read while no commit can happen */
@@ -809,6 +811,33 @@ void lb_live_stop(lb_live *lv)
     pthread_mutex_destroy(&lv->sub_mu);
     pthread_cond_destroy(&lv->sub_cv);
     free(lv);
+}
+
+void lb_live_reloaded(lb_live *lv)
+{
+    if (!lv)
+        return;
+    /* the reload read the store at some revision: republish every live
+     * layer on the new state with the changes it may not hold yet */
+    pthread_mutex_lock(&lv->mu);
+    for (live_layer *ll = lv->layers; ll; ll = ll->next) {
+        pending *p = calloc(1, sizeof *p);
+        if (!p)
+            break;
+        p->layer = lb_strdup(ll->layer);
+        p->source = lb_strdup("");
+        if (!p->layer || !p->source) {
+            pending_free(p);
+            break;
+        }
+        if (lv->tail)
+            lv->tail->next = p;
+        else
+            lv->head = p;
+        lv->tail = p;
+    }
+    pthread_cond_signal(&lv->cv);
+    pthread_mutex_unlock(&lv->mu);
 }
 
 void lb_live_metrics(lb_live *lv, lb_buf *b)

@@ -220,6 +220,7 @@ int lb_cmd_serve(int argc, char **argv)
                 pthread_mutex_unlock(&srv.state_lock);
                 lb_state_release(old);
                 atomic_fetch_add(&srv.reloads, 1);
+                lb_live_reloaded(srv.live);
                 fprintf(stderr, "lagebild serve: reloaded %s\n", config);
             } else {
                 atomic_fetch_add(&srv.reload_failures, 1);

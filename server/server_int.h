@@ -183,6 +183,8 @@ lb_live *lb_live_start(lb_server *srv);
 void lb_live_wake_subscribers(lb_live *lv);
 void lb_live_stop(lb_live *lv);
 void lb_live_metrics(lb_live *lv, lb_buf *b);
+/* After a reload: republish the live layers on the new state. */
+void lb_live_reloaded(lb_live *lv);
 void lb_live_push(lb_req *r);
 void lb_live_delete(lb_req *r);
 void lb_live_events(lb_req *r);
