@@ -1950,6 +1950,12 @@ lb_status lb_ingest__layer(lb_store *st, const lb_config *cfg, const lb_source_c
     in.ins = in.rej = in.find = in.del_row = NULL;
     double t = lb_now();
     double cpu = thread_cpu();
+    /* a push logs inside its transaction: one commit (one fsync) per push */
+    bool logged = rc == LB_OK && mode == LB_INGEST_UPSERT;
+    if (logged) {
+        stats->seconds = lb_now() - t0;
+        log_ingest(st, src, stats, LB_OK, err);
+    }
     if (rc == LB_OK)
         rc = lb_store__commit(st, err);
     trace(&in, "commit %.2f s (CPU %.2f s)", lb_now() - t, thread_cpu() - cpu);
@@ -1967,7 +1973,8 @@ lb_status lb_ingest__layer(lb_store *st, const lb_config *cfg, const lb_source_c
     }
     lb_store__bulk_free(&bulk);
     stats->seconds = lb_now() - t0;
-    log_ingest(st, src, stats, rc, err);
+    if (!logged || rc != LB_OK)
+        log_ingest(st, src, stats, rc, err);
     if (old_cache)
         set_cache_size(st->db, old_cache);
     sqlite3_wal_autocheckpoint(st->db, old_autocheckpoint);

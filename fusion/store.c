@@ -1065,12 +1065,15 @@ static lb_status scan_impl(lb_store *st, const char *layer, const int64_t *fids,
                            lb_stored_feature_fn fn, void *ud, int64_t *revision, lb_error *err)
 {
     *revision = 0;
-    lb_status rc = lb_store__exec(st, "BEGIN", err);
+    /* inside a caller's read transaction (lb_store_read_begin) or its own */
+    bool own = sqlite3_get_autocommit(st->db) != 0;
+    lb_status rc = own ? lb_store__exec(st, "BEGIN", err) : LB_OK;
     if (rc != LB_OK)
         return rc;
     lb_store_layer_revision(st, layer, revision, NULL);
     if (!table_exists(st, layer)) {
-        lb_store__exec(st, "COMMIT", NULL);
+        if (own)
+            lb_store__exec(st, "COMMIT", NULL);
         return LB_OK;
     }
     char *sql = sqlite3_mprintf(
@@ -1082,7 +1085,8 @@ static lb_status scan_impl(lb_store *st, const char *layer, const int64_t *fids,
         rc = lb_fail(err, LB_ESTORE, "store %s: cannot read layer '%s': %s", st->path, layer,
                      sqlite3_errmsg(st->db));
         sqlite3_free(sql);
-        lb_store__rollback(st);
+        if (own)
+            lb_store__rollback(st);
         return rc;
     }
     sqlite3_free(sql);
@@ -1122,6 +1126,20 @@ static lb_status scan_impl(lb_store *st, const char *layer, const int64_t *fids,
         rc = lb_fail(err, LB_ESTORE, "store %s: reading layer '%s': %s", st->path, layer,
                      sqlite3_errmsg(st->db));
     sqlite3_finalize(q);
-    lb_store__exec(st, "COMMIT", NULL);
+    if (own)
+        lb_store__exec(st, "COMMIT", NULL);
     return rc;
 }
+
+lb_status lb_store_read_begin(lb_store *st, lb_error *err)
+{
+    lb_status rc = lb_store__exec(st, "BEGIN", err);
+    /* the first read fixes the snapshot the transaction sees */
+    if (rc == LB_OK)
+        rc = lb_store__exec(st, "SELECT count(*) FROM lb_layers", err);
+    if (rc != LB_OK)
+        lb_store__rollback(st);
+    return rc;
+}
+
+void lb_store_read_end(lb_store *st) { lb_store__rollback(st); }

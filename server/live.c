@@ -310,8 +310,8 @@ static bool publish_layer(lb_live *lv, lb_store **store, char **store_path, cons
 
 /* Compact (rebuild the base) when the changes since it pass this many
  * features or the base is this old. */
-#define COMPACT_MIN_CHANGES 512
-#define COMPACT_FRACTION 64
+#define COMPACT_MIN_CHANGES 256
+#define COMPACT_FRACTION 256
 #define COMPACT_AGE_S 10.0
 
 /*
@@ -548,14 +548,27 @@ static void publish_round(lb_live *lv, lb_store **store, char **store_path)
     } built;
     built *done = calloc(st->cfg->nlayers ? st->cfg->nlayers : 1, sizeof *done);
     size_t ndone = 0;
+    /* every committed change is known now: fix the snapshot the deltas are
+     * read from, then let writers go on while they are built */
+    bool reading = rs && lb_store_read_begin(rs, &err) == LB_OK;
+    pthread_mutex_unlock(&lv->write_mu);
+    /* the dirty layers of this generation (only this thread changes their
+     * changes and base; the compactor frees only orphaned ones) */
+    size_t nwork = 0;
+    live_layer **work = calloc(st->cfg->nlayers ? st->cfg->nlayers : 1, sizeof *work);
+    bool *wants = calloc(st->cfg->nlayers ? st->cfg->nlayers : 1, sizeof *wants);
     pthread_mutex_lock(&lv->mu);
-    for (live_layer *ll = lv->layers; done && rs && ll; ll = ll->next) {
-        if (!ll->dirty || ll->generation != st->generation)
-            continue;
+    for (live_layer *ll = lv->layers; work && wants && reading && ll; ll = ll->next)
+        if (ll->dirty && ll->generation == st->generation && nwork < st->cfg->nlayers) {
+            ll->dirty = false;
+            work[nwork++] = ll;
+        }
+    pthread_mutex_unlock(&lv->mu);
+    for (size_t w = 0; done && w < nwork; w++) {
+        live_layer *ll = work[w];
         size_t li = layer_index(st->cfg, ll->layer);
         if (li == SIZE_MAX)
             continue;
-        ll->dirty = false;
         ll_normalise(ll);
         built *b = &done[ndone];
         b->li = li;
@@ -570,7 +583,7 @@ static void publish_round(lb_live *lv, lb_store **store, char **store_path)
         }
         if (lb_state_build_delta(st, rs, li, ll->fid, ll->n, delta, &err) != LB_OK) {
             fprintf(stderr, "lagebild serve: publish %s: %s\n", ll->layer, err.msg);
-            ll->want_compact = true;
+            wants[w] = true;
             continue;
         }
         bool ok = true;
@@ -591,16 +604,23 @@ static void publish_round(lb_live *lv, lb_store **store, char **store_path)
         size_t base_n = ll->base[0] ? lb_snapshot_feature_count(ll->base[0]) : 0;
         if (ll->n >= COMPACT_MIN_CHANGES + base_n / COMPACT_FRACTION ||
             lb_now() - ll->base_time > lv->compact_age)
-            ll->want_compact = true;
+            wants[w] = true;
         ndone++;
     }
+    if (reading)
+        lb_store_read_end(rs);
+    pthread_mutex_lock(&lv->mu);
+    for (size_t w = 0; w < nwork; w++)
+        if (wants[w])
+            work[w]->want_compact = true;
+    free(work);
+    free(wants);
     bool compact = false;
     for (live_layer *ll = lv->layers; ll; ll = ll->next)
         compact |= ll->want_compact && !ll->compacting;
     if (compact)
         pthread_cond_broadcast(&lv->ccv);
     pthread_mutex_unlock(&lv->mu);
-    pthread_mutex_unlock(&lv->write_mu);
 
     /* swap in and tell the subscribers */
     for (size_t i = 0; i < ndone; i++) {

@@ -78,6 +78,14 @@ lb_status lb_store_scan_layer(lb_store *st, const char *layer, lb_stored_feature
 lb_status lb_store_scan_fids(lb_store *st, const char *layer, const int64_t *fids, size_t n,
                              lb_stored_feature_fn fn, void *ud, int64_t *revision, lb_error *err);
 
+/*
+ * A read transaction over several scans: every scan between _begin and _end
+ * sees the store as committed at _begin (WAL snapshot), whatever commits
+ * meanwhile.
+ */
+lb_status lb_store_read_begin(lb_store *st, lb_error *err);
+void lb_store_read_end(lb_store *st);
+
 /* ---- coordinate transformation ---------------------------------------- */
 
 typedef struct lb_transform lb_transform;
