@@ -138,6 +138,8 @@ LB_TEST(test_events_only_to_principals_that_may_see_the_change)
     tl_sse_close(&s2);
     t_server_free(&srv);
     t_rmrf(dir);
+    free(dir);
+    free(cfg);
 }
 
 LB_TESTS(test_events_only_to_principals_that_may_see_the_change)

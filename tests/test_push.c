@@ -209,6 +209,9 @@ LB_TEST(test_push_upserts_and_shows_in_xyz_and_wmts)
     }
     stop();
     t_rmrf(dir);
+    free(dir);
+    free(cfg);
+    free(store);
 }
 
 LB_TEST(test_push_refusals_401_404_413_422_400)
@@ -318,6 +321,9 @@ LB_TEST(test_push_refusals_401_404_413_422_400)
     free(ok);
     stop();
     t_rmrf(dir);
+    free(dir);
+    free(cfg);
+    free(store);
 }
 
 LB_TESTS(test_push_upserts_and_shows_in_xyz_and_wmts, test_push_refusals_401_404_413_422_400)

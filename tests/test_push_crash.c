@@ -86,7 +86,11 @@ LB_TEST(test_sigkill_loses_no_acknowledged_update_and_applies_none_partially)
         atomic_init(&p.stop, 0);
         pthread_t th;
         ASSERT_EQ(pthread_create(&th, NULL, poster_main, &p), 0);
-        usleep((useconds_t)(50 + rand() % 450) * 1000);
+        /* posting is under way (one update acknowledged), then a random moment */
+        for (int w = 0; w < 3000 && atomic_load(&p.acked) < next; w++)
+            usleep(10 * 1000);
+        ASSERT(atomic_load(&p.acked) >= next);
+        usleep((useconds_t)(rand() % 400) * 1000);
         t_server_kill(&srv); /* SIGKILL */
         atomic_store(&p.stop, 1);
         pthread_join(th, NULL);
@@ -138,6 +142,9 @@ LB_TEST(test_sigkill_loses_no_acknowledged_update_and_applies_none_partially)
     ASSERT_EQ(t_server_stop(&srv, 20), 0);
     t_server_free(&srv);
     t_rmrf(dir);
+    free(dir);
+    free(cfg);
+    free(store);
 }
 
 LB_TESTS(test_sigkill_loses_no_acknowledged_update_and_applies_none_partially)

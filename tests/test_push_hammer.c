@@ -176,6 +176,8 @@ LB_TEST(test_every_tile_is_one_revision_while_updates_stream)
     ASSERT_EQ(t_server_stop(&srv, 20), 0);
     t_server_free(&srv);
     t_rmrf(dir);
+    free(dir);
+    free(cfg);
 }
 
 LB_TESTS(test_every_tile_is_one_revision_while_updates_stream)
