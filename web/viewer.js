@@ -563,11 +563,18 @@
 
     /* Live changes: the server sends, per change we may see, the layer and
      * the changed box; tiles meeting it are fetched again (events arriving
-     * close together are merged).  EventSource reconnects by itself. */
-    if (window.EventSource) {
+     * close together are merged).  EventSource reconnects by itself.  The
+     * stream opens LIVE_DELAY_MS after start: an open stream is a request
+     * that never ends, and headless renderers with a virtual time budget
+     * (screenshots of the wall display) wait for the network to go idle.
+     * On (re)connecting, the visible tiles are revalidated once, so nothing
+     * that changed before the stream was open is missed. */
+    const LIVE_DELAY_MS = 10000;
+    if (window.EventSource) setTimeout(() => {
       let box = null;
       let timer = 0;
       const events = new EventSource(`${prefix}/events?token=${encodeURIComponent(token)}`);
+      events.onopen = () => { tiles.refreshIn(L.latLngBounds([-90, -180], [90, 180])); };
       events.onmessage = (m) => {
         let ev;
         try { ev = JSON.parse(m.data); } catch (e) { return; }
@@ -587,7 +594,7 @@
           stampRefresh();
         }, 150);
       };
-    }
+    }, LIVE_DELAY_MS);
 
     /* Periodic refresh: a fresh tile layer replaces the old one once it
      * has loaded (no blank map in between). */
