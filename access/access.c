@@ -323,6 +323,25 @@ static bool list_has(char **v, size_t n, const char *s)
     return false;
 }
 
+bool lb_access_may_write(const lb_access *a, const lb_token_cfg *principal, const char *source,
+                         time_t now)
+{
+    if (!principal || !source)
+        return false;
+    for (size_t k = 0; k < principal->nroles; k++) {
+        int ri = role_index(a->cfg, principal->roles[k]);
+        if (ri < 0)
+            continue;
+        const role_state *rs = &a->roles[ri];
+        if ((rs->from && now < rs->from) || (rs->to && now >= rs->to))
+            continue;
+        const lb_role_cfg *r = &a->cfg->roles[ri];
+        if (list_has(r->write, r->nwrite, source))
+            return true;
+    }
+    return false;
+}
+
 static int cmp_clearance(const void *pa, const void *pb)
 {
     const lb_clearance *x = pa, *y = pb;

@@ -73,6 +73,9 @@ lb_status lb_store__ensure_layer(lb_store *st, const char *layer, lb_error *err)
 char *lb_store__source_layer(lb_store *st, const char *source);
 /* Bump a layer's revision inside the current transaction; returns the new one. */
 lb_status lb_store__bump_layer(lb_store *st, const char *layer, int64_t *rev, lb_error *err);
+/* The same without touching updated_at (pushes: updated_at is the time of the
+ * last file ingest, which says nothing about features a reader cannot see). */
+lb_status lb_store__bump_revision(lb_store *st, const char *layer, int64_t *rev, lb_error *err);
 
 /*
  * Bulk writing of a layer table inside the ingest transaction.  SpatiaLite
@@ -109,5 +112,20 @@ lb_status lb_store__bulk_inserted(lb_store *st, lb_store__bulk *b, const char *s
 /* Rebuild the R*Tree if decided, recreate the dropped triggers; frees b. */
 lb_status lb_store__bulk_end(lb_store *st, lb_store__bulk *b, lb_error *err);
 void lb_store__bulk_free(lb_store__bulk *b);
+
+/* ---- ingest.c ---- */
+
+/*
+ * The common per-source ingest core (files and pushes): reads every feature
+ * of lyr (an open OGR layer; the caller keeps its dataset) through the
+ * pipeline (CRS: crs_override, else the layer's, else the source's crs:;
+ * checks and repairs; mapping; labels) and writes them in ONE committed
+ * transaction in mode.  res (UPSERT only) receives changes and rejects.
+ * stats->seconds on entry: time the caller already spent opening.
+ */
+lb_status lb_ingest__layer(lb_store *st, const lb_config *cfg, const lb_source_cfg *src,
+                           OGRLayerH lyr, const char *crs_override, lb_ingest_mode mode,
+                           const lb_ingest_opts *opts, lb_ingest_stats *stats,
+                           lb_push_result *res, lb_error *err);
 
 #endif

@@ -40,6 +40,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -125,6 +127,7 @@ typedef struct item {
     size_t blob, blob_len;
     bool repaired, out_of_area;
     int level;
+    uint64_t gbits, cbits;  /* the label's groups and caveats as bits */
     size_t groups, caveats; /* label names, NUL-terminated */
     size_t attrs, attrs_len;
     fval val[LB_FIELD_COUNT];
@@ -189,6 +192,12 @@ typedef struct ingest {
     unsigned char *skip; /* per field: 1 = not copied to attrs */
 
     sqlite3_stmt *ins, *rej;
+    lb_ingest_mode mode;
+    const char *crs_override; /* forced CRS (a push's crs), NULL: file or config */
+    lb_push_result *res;      /* UPSERT: changes and rejects */
+    size_t changes_cap, rejects_cap;
+    sqlite3_stmt *find, *del_row; /* UPSERT: the source's current row of a feature id */
+    int64_t rev;
     uint64_t out_of_area;
     long kill_after; /* fault injection: raise SIGKILL after this many inserts */
     bool trace;      /* LAGEBILD_INGEST_TRACE: timings of the phases on stderr */
@@ -228,6 +237,23 @@ static void reject(ingest *in, const char *sfid, const char *fmt, ...)
     vsnprintf(reason, sizeof reason, fmt, ap);
     va_end(ap);
     in->stats->rejected++;
+    if (in->mode == LB_INGEST_UPSERT) {
+        /* a push is all or nothing: collect the reasons, store none */
+        lb_push_result *r = in->res;
+        if (r->nrejects == in->rejects_cap) {
+            size_t nc = in->rejects_cap ? in->rejects_cap * 2 : 16;
+            lb_push_reject *p = realloc(r->rejects, nc * sizeof *p);
+            if (!p)
+                return;
+            r->rejects = p;
+            in->rejects_cap = nc;
+        }
+        lb_push_reject *pr = &r->rejects[r->nrejects++];
+        pr->index = in->stats->read ? (size_t)in->stats->read - 1 : 0;
+        pr->source_fid = sfid ? lb_strdup(sfid) : NULL;
+        pr->reason = lb_strdup(reason);
+        return;
+    }
     if (in->rej) {
         sqlite3_reset(in->rej);
         sqlite3_bind_text(in->rej, 1, in->src->id, -1, SQLITE_STATIC);
@@ -311,6 +337,10 @@ static lb_status resolve_crs(ingest *in, lb_error *err)
     if (src->mgrs_attr) {
         /* MGRS positions are WGS 84 by definition */
         rc = lb_crs__from_user("EPSG:4326", &in->src_srs, err);
+    } else if (in->crs_override) {
+        rc = lb_crs__from_user(in->crs_override, &in->src_srs, err);
+        if (rc != LB_OK)
+            return lb_fail(err, rc, "source '%s': %s", src->id, err ? err->msg : "");
     } else if (src->crs && (src->force_crs || !file_srs)) {
         rc = lb_crs__from_user(src->crs, &in->src_srs, err);
         if (rc != LB_OK)
@@ -351,6 +381,16 @@ static lb_status bind_field(ingest *in, const char *attr, const char *role, int 
     if (*idx >= 0) {
         in->skip[*idx] = 1;
         return LB_OK;
+    }
+    if (in->mode == LB_INGEST_UPSERT) {
+        /* a push names only what it has: a mapped attribute no feature
+         * carries is null; the feature id is required */
+        if (attr != in->src->fid_attr)
+            return LB_OK;
+        return lb_fail(err, LB_EMAPPING,
+                       "source '%s': no pushed feature has the feature id property '%s' "
+                       "(the source's fid:)",
+                       in->src->id, attr);
     }
     lb_buf names = {0};
     int nf = OGR_FD_GetFieldCount(in->defn);
@@ -412,6 +452,20 @@ static lb_status prepare(ingest *in, lb_error *err)
         r = sqlite3_prepare_v2(in->st->db,
                                "INSERT INTO lb_rejects(source, source_fid, reason) VALUES (?,?,?)",
                                -1, &in->rej, NULL);
+    if (r == SQLITE_OK && in->mode == LB_INGEST_UPSERT) {
+        char *find = sqlite3_mprintf("SELECT pk, revision, label_level, releasable_to, caveats,"
+                                     " geom FROM \"%w\" WHERE source = ? AND source_fid = ?",
+                                     layer);
+        char *del = sqlite3_mprintf("DELETE FROM \"%w\" WHERE pk = ?", layer);
+        if (!find || !del)
+            r = SQLITE_NOMEM;
+        if (r == SQLITE_OK)
+            r = sqlite3_prepare_v2(in->st->db, find, -1, &in->find, NULL);
+        if (r == SQLITE_OK)
+            r = sqlite3_prepare_v2(in->st->db, del, -1, &in->del_row, NULL);
+        sqlite3_free(find);
+        sqlite3_free(del);
+    }
     if (r != SQLITE_OK)
         return lb_fail(err, LB_ESTORE, "store %s: %s", in->st->path, sqlite3_errmsg(in->st->db));
     return LB_OK;
@@ -1416,6 +1470,8 @@ static void read_feature(ingest *in, reader_state *rs, bool check_here, OGRFeatu
         return;
     }
     it->level = (int)lab.level;
+    it->gbits = lab.groups;
+    it->cbits = lab.caveats;
     it->groups = arena_str(a, label_names(&rs->groups, in->cfg, lab.groups, true));
     it->caveats = arena_str(a, label_names(&rs->caveats, in->cfg, lab.caveats, false));
     lb_buf *attrs = &rs->attrs;
@@ -1482,6 +1538,88 @@ static void *reader_main(void *arg)
 
 /* ---- writer ------------------------------------------------------------ */
 
+/* The MBR a SpatiaLite geometry BLOB carries (bytes 6..37); false if malformed. */
+static bool blob_mbr(const unsigned char *b, size_t n, double box[4])
+{
+    if (!b || n < 39 || b[0] != 0x00 || (b[1] != 0x00 && b[1] != 0x01))
+        return false;
+    bool le = b[1] == 0x01;
+    for (int i = 0; i < 4; i++) {
+        uint64_t v;
+        memcpy(&v, b + 6 + 8 * i, 8);
+        if (!le)
+            v = __builtin_bswap64(v);
+        memcpy(&box[i], &v, 8);
+    }
+    return true;
+}
+
+static lb_change *new_change(ingest *in)
+{
+    lb_push_result *r = in->res;
+    if (r->nchanges == in->changes_cap) {
+        size_t nc = in->changes_cap ? in->changes_cap * 2 : 16;
+        lb_change *p = realloc(r->changes, nc * sizeof *p);
+        if (!p)
+            return NULL;
+        r->changes = p;
+        in->changes_cap = nc;
+    }
+    lb_change *c = &r->changes[r->nchanges++];
+    memset(c, 0, sizeof *c);
+    return c;
+}
+
+/* Label of a stored row from its columns (unknown names are ignored). */
+static void stored_label(const lb_config *cfg, int level, const char *groups,
+                         const char *caveats, lb_label *lab)
+{
+    char bad[128];
+    lab->level = (lb_level)level;
+    lab->groups = lab->caveats = 0;
+    parse_names(cfg, groups ? groups : "", true, &lab->groups, bad, sizeof bad);
+    parse_names(cfg, caveats ? caveats : "", false, &lab->caveats, bad, sizeof bad);
+}
+
+/*
+ * UPSERT: the source's current row for feature id sfid is removed (its old
+ * version goes into change c).  *dup is set when that row was written by
+ * this same request (the id is listed twice).
+ */
+static lb_status upsert_remove_old(ingest *in, const char *sfid, lb_change *c, bool *dup,
+                                   lb_error *err)
+{
+    *dup = false;
+    sqlite3_stmt *q = in->find;
+    sqlite3_reset(q);
+    sqlite3_bind_text(q, 1, in->src->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, sfid, -1, SQLITE_STATIC);
+    int r = sqlite3_step(q);
+    if (r == SQLITE_DONE)
+        return LB_OK;
+    if (r != SQLITE_ROW)
+        return lb_fail(err, LB_ESTORE, "store %s: %s", in->st->path, sqlite3_errmsg(in->st->db));
+    int64_t pk = sqlite3_column_int64(q, 0);
+    if (sqlite3_column_int64(q, 1) == in->rev) {
+        *dup = true;
+        sqlite3_reset(q);
+        return LB_OK;
+    }
+    c->has_old = true;
+    stored_label(in->cfg, sqlite3_column_int(q, 2), (const char *)sqlite3_column_text(q, 3),
+                 (const char *)sqlite3_column_text(q, 4), &c->old_label);
+    if (!blob_mbr(sqlite3_column_blob(q, 5), (size_t)sqlite3_column_bytes(q, 5), c->old_box))
+        c->old_box[0] = c->old_box[1] = -180, c->old_box[2] = c->old_box[3] = 180;
+    sqlite3_reset(q);
+    sqlite3_reset(in->del_row);
+    sqlite3_bind_int64(in->del_row, 1, pk);
+    if (sqlite3_step(in->del_row) != SQLITE_DONE)
+        return lb_fail(err, LB_ESTORE, "store %s: delete from %s failed: %s", in->st->path,
+                       in->src->layer, sqlite3_errmsg(in->st->db));
+    in->res->deleted++;
+    return LB_OK;
+}
+
 static lb_status write_item(ingest *in, geo_ctx *gc, batch *b, item *it, int64_t rev,
                             lb_error *err)
 {
@@ -1509,6 +1647,25 @@ static lb_status write_item(ingest *in, geo_ctx *gc, batch *b, item *it, int64_t
     if (it->attr_reason != NOPOS) {
         reject(in, sfid, "%s", arena_at(a, it->attr_reason));
         return LB_OK;
+    }
+    lb_change *chg = NULL;
+    if (in->mode == LB_INGEST_UPSERT) {
+        if (!(chg = new_change(in)))
+            return lb_fail(err, LB_ENOMEM, "out of memory");
+        bool dup;
+        lb_status rc = upsert_remove_old(in, sfid, chg, &dup, err);
+        if (rc != LB_OK)
+            return rc;
+        if (dup) {
+            in->res->nchanges--;
+            reject(in, sfid, "feature id '%s' appears more than once in this request", sfid);
+            return LB_OK;
+        }
+        chg->fid = it->fid;
+        chg->has_new = true;
+        chg->new_label = (lb_label){.level = (lb_level)it->level, .groups = it->gbits,
+                                    .caveats = it->cbits};
+        blob_mbr(a->p + it->blob, it->blob_len, chg->new_box);
     }
     sqlite3_stmt *q = in->ins;
     sqlite3_reset(q);
@@ -1622,23 +1779,29 @@ static lb_status run(ingest *in, lb_store__bulk *bulk, lb_error *err)
             rc = lb_conflate_layer(st, in->cfg, old_layer, err);
     }
     free(old_layer);
-    /* SpatiaLite's per-row triggers are replaced by bulk statements until
-     * lb_store__bulk_end, inside this transaction */
-    if (rc == LB_OK)
+    bool replace = in->mode == LB_INGEST_REPLACE;
+    /* REPLACE: SpatiaLite's per-row triggers are replaced by bulk statements
+     * until lb_store__bulk_end, inside this transaction.  UPSERT touches few
+     * rows: the triggers do their work per row */
+    if (rc == LB_OK && replace)
         rc = lb_store__bulk_begin(st, src->layer, bulk, err);
-    if (rc == LB_OK)
+    if (rc == LB_OK && replace)
         rc = lb_store__bulk_delete_source(st, bulk, src->id, err);
     if (rc == LB_OK)
-        rc = lb_store__bump_layer(st, src->layer, &rev, err);
+        rc = replace ? lb_store__bump_layer(st, src->layer, &rev, err)
+                     : lb_store__bump_revision(st, src->layer, &rev, err);
+    in->rev = rev;
     if (rc == LB_OK)
         rc = prepare(in, err);
     char *del = sqlite3_mprintf("DELETE FROM lb_rejects WHERE source=%Q", src->id);
-    if (rc == LB_OK)
+    if (rc == LB_OK && replace)
         rc = del ? lb_store__exec(st, del, err) : lb_fail(err, LB_ENOMEM, "out of memory");
     sqlite3_free(del);
     if (rc != LB_OK)
         return rc;
     in->stats->revision = rev;
+    if (!replace)
+        in->res->revision = rev;
 
     rc = scan(in, rev, err);
     if (rc == LB_OK && in->read_errors.failures)
@@ -1649,23 +1812,41 @@ static lb_status run(ingest *in, lb_store__bulk *bulk, lb_error *err)
                      "source '%s': all %llu features lie outside the area of use of %s "
                      "- wrong CRS? (set crs: and force_crs: true)",
                      src->id, (unsigned long long)in->stats->read, in->crs_name);
-    if (rc == LB_OK)
+    if (rc == LB_OK && !replace && in->res->nrejects > 0)
+        rc = lb_fail(err, LB_EGEOM, "source '%s': %zu of %llu pushed features rejected, nothing applied",
+                     src->id, in->res->nrejects, (unsigned long long)in->stats->read);
+    if (rc == LB_OK && !replace && in->stats->read == 0)
+        rc = lb_fail(err, LB_EFORMAT, "source '%s': the FeatureCollection has no features",
+                     src->id);
+    if (rc == LB_OK && replace)
         rc = lb_store__bulk_inserted(st, bulk, src->id, in->first_row, in->last_row,
                                      (int64_t)in->stats->stored, err);
     if (rc == LB_OK) {
         sqlite3_stmt *q = NULL;
-        if (sqlite3_prepare_v2(st->db,
-                               "INSERT OR REPLACE INTO lb_sources(source, layer, agency, path,"
-                               " revision, features, rejected, ingested_at) VALUES"
-                               " (?,?,?,?,?,?,?, strftime('%Y-%m-%dT%H:%M:%SZ','now'))",
-                               -1, &q, NULL) == SQLITE_OK) {
+        /* a push keeps the source's other features: its count moves by the
+         * features added */
+        const char *sql =
+            replace ? "INSERT OR REPLACE INTO lb_sources(source, layer, agency, path,"
+                      " revision, features, rejected, ingested_at) VALUES"
+                      " (?,?,?,?,?,?,?, strftime('%Y-%m-%dT%H:%M:%SZ','now'))"
+                    : "INSERT INTO lb_sources(source, layer, agency, path,"
+                      " revision, features, rejected, ingested_at) VALUES"
+                      " (?,?,?,?,?,?,?, strftime('%Y-%m-%dT%H:%M:%SZ','now'))"
+                      " ON CONFLICT(source) DO UPDATE SET layer = excluded.layer,"
+                      " revision = excluded.revision,"
+                      " features = features + excluded.features,"
+                      " ingested_at = excluded.ingested_at";
+        if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) == SQLITE_OK) {
             sqlite3_bind_text(q, 1, src->id, -1, SQLITE_STATIC);
             sqlite3_bind_text(q, 2, src->layer, -1, SQLITE_STATIC);
             sqlite3_bind_text(q, 3, src->agency, -1, SQLITE_STATIC);
             const char *origin = in->opts && in->opts->origin ? in->opts->origin : src->path;
             sqlite3_bind_text(q, 4, origin, -1, SQLITE_STATIC);
             sqlite3_bind_int64(q, 5, rev);
-            sqlite3_bind_int64(q, 6, (sqlite3_int64)in->stats->stored);
+            sqlite3_bind_int64(q, 6,
+                               replace ? (sqlite3_int64)in->stats->stored
+                                       : (sqlite3_int64)in->stats->stored -
+                                             (sqlite3_int64)in->res->deleted);
             sqlite3_bind_int64(q, 7, (sqlite3_int64)in->stats->rejected);
             if (sqlite3_step(q) != SQLITE_DONE)
                 rc = lb_fail(err, LB_ESTORE, "store %s: %s", st->path, sqlite3_errmsg(st->db));
@@ -1683,7 +1864,7 @@ static lb_status run(ingest *in, lb_store__bulk *bulk, lb_error *err)
     /* the triggers are back before COMMIT: outside this transaction the
      * table is an ordinary SpatiaLite table for every other writer */
     double t = lb_now(), cpu = thread_cpu();
-    if (rc == LB_OK)
+    if (rc == LB_OK && replace)
         rc = lb_store__bulk_end(st, bulk, err);
     trace(in, "spatial index and triggers %.2f s (CPU %.2f s)", lb_now() - t, thread_cpu() - cpu);
     /* conflation in the same transaction: no reader sees it half done */
@@ -1738,36 +1919,36 @@ static void set_cache_size(sqlite3 *db, int v)
     sqlite3_exec(db, sql, NULL, NULL, NULL);
 }
 
-lb_status lb_ingest_source(lb_store *st, const lb_config *cfg, const lb_source_cfg *src,
-                           const lb_ingest_opts *opts, lb_ingest_stats *stats, lb_error *err)
+/*
+ * The common per-source core of every ingest (files and pushes): the
+ * source's features are read from lyr (an open OGR layer; the caller keeps
+ * the dataset), their CRS resolved (crs_override, else the layer's or the
+ * config's), checked, mapped and labelled, and written in ONE transaction in
+ * the given mode, committed before it returns LB_OK.
+ */
+lb_status lb_ingest__layer(lb_store *st, const lb_config *cfg, const lb_source_cfg *src,
+                           OGRLayerH lyr, const char *crs_override, lb_ingest_mode mode,
+                           const lb_ingest_opts *opts, lb_ingest_stats *stats,
+                           lb_push_result *res, lb_error *err)
 {
-    ingest in = {.st = st, .cfg = cfg, .src = src, .opts = opts, .stats = stats};
-    memset(stats, 0, sizeof *stats);
-    if (!src->path) /* a drop folder: lb_source_refresh picks the file */
-        return lb_fail(err, LB_EINVAL, "source '%s' reads the drop folder %s: ingest it with"
-                       " lb_source_refresh", src->id, src->watch ? src->watch : "?");
+    ingest in = {.st = st, .cfg = cfg, .src = src, .opts = opts, .stats = stats,
+                 .lyr = lyr, .defn = OGR_L_GetLayerDefn(lyr), .mode = mode,
+                 .crs_override = crs_override, .res = res};
+    double t0 = lb_now() - stats->seconds; /* the caller's open counts too */
     const char *ka = getenv("LAGEBILD_FAULT_KILL_AFTER");
     in.kill_after = ka ? strtol(ka, NULL, 10) : 0;
     const char *tr = getenv("LAGEBILD_INGEST_TRACE");
     in.trace = tr && *tr && strcmp(tr, "0") != 0;
-    double t0 = lb_now();
-    lb_error local;
-    if (!err)
-        err = &local;
-    lb_error_clear(err);
     /* a larger page cache while writing: the fid index takes random inserts */
     int old_cache = pragma_int(st->db, "PRAGMA cache_size");
-    set_cache_size(st->db, -INGEST_CACHE_KIB);
+    if (mode == LB_INGEST_REPLACE)
+        set_cache_size(st->db, -INGEST_CACHE_KIB);
     /* checkpoints run in the background after the commit (see below) */
     int old_autocheckpoint = pragma_int(st->db, "PRAGMA wal_autocheckpoint");
     sqlite3_wal_autocheckpoint(st->db, 0);
     lb_store__bulk bulk = {0};
 
-    double cpu = thread_cpu();
-    lb_status rc = open_source(&in, err);
-    trace(&in, "open %.2f s (CPU %.2f s)", lb_now() - t0, thread_cpu() - cpu);
-    if (rc == LB_OK)
-        rc = resolve_crs(&in, err);
+    lb_status rc = resolve_crs(&in, err);
     if (rc == LB_OK)
         rc = bind_mapping(&in, err);
     if (rc == LB_OK)
@@ -1776,9 +1957,19 @@ lb_status lb_ingest_source(lb_store *st, const lb_config *cfg, const lb_source_c
         sqlite3_finalize(in.ins);
     if (in.rej)
         sqlite3_finalize(in.rej);
-    in.ins = in.rej = NULL;
+    if (in.find)
+        sqlite3_finalize(in.find);
+    if (in.del_row)
+        sqlite3_finalize(in.del_row);
+    in.ins = in.rej = in.find = in.del_row = NULL;
     double t = lb_now();
-    cpu = thread_cpu();
+    double cpu = thread_cpu();
+    /* a push logs inside its transaction: one commit (one fsync) per push */
+    bool logged = rc == LB_OK && mode == LB_INGEST_UPSERT;
+    if (logged) {
+        stats->seconds = lb_now() - t0;
+        log_ingest(st, src, stats, LB_OK, err);
+    }
     if (rc == LB_OK)
         rc = lb_store__commit(st, err);
     trace(&in, "commit %.2f s (CPU %.2f s)", lb_now() - t, thread_cpu() - cpu);
@@ -1786,16 +1977,26 @@ lb_status lb_ingest_source(lb_store *st, const lb_config *cfg, const lb_source_c
         lb_store__rollback(st); /* also brings back any trigger dropped */
         stats->stored = stats->repaired = 0;
         stats->revision = 0;
+        if (res) {
+            res->revision = 0;
+            res->nchanges = 0;
+            res->stored = res->deleted = 0;
+        }
+    } else if (res) {
+        res->stored = (size_t)stats->stored;
     }
     lb_store__bulk_free(&bulk);
     stats->seconds = lb_now() - t0;
-    log_ingest(st, src, stats, rc, err);
+    if (!logged || rc != LB_OK)
+        log_ingest(st, src, stats, rc, err);
     if (old_cache)
         set_cache_size(st->db, old_cache);
     sqlite3_wal_autocheckpoint(st->db, old_autocheckpoint);
     /* copy what was committed into the database file while the caller goes
-     * on (with the next source) */
-    lb_store__checkpoint_start(st);
+     * on (with the next source); a push checkpoints with the WAL's own
+     * threshold (the connection's wal_autocheckpoint) */
+    if (mode == LB_INGEST_REPLACE)
+        lb_store__checkpoint_start(st);
 
     if (in.ct)
         OCTDestroyCoordinateTransformation(in.ct);
@@ -1803,8 +2004,212 @@ lb_status lb_ingest_source(lb_store *st, const lb_config *cfg, const lb_source_c
         OSRDestroySpatialReference(in.src_srs);
     if (in.dst_srs)
         OSRDestroySpatialReference(in.dst_srs);
+    free(in.skip);
+    return rc;
+}
+
+lb_status lb_ingest_source(lb_store *st, const lb_config *cfg, const lb_source_cfg *src,
+                           const lb_ingest_opts *opts, lb_ingest_stats *stats, lb_error *err)
+{
+    ingest in = {.st = st, .cfg = cfg, .src = src, .opts = opts, .stats = stats};
+    memset(stats, 0, sizeof *stats);
+    if (!src->path) /* a drop folder: lb_source_refresh picks the file */
+        return lb_fail(err, LB_EINVAL, "source '%s' reads the drop folder %s: ingest it with"
+                       " lb_source_refresh", src->id, src->watch ? src->watch : "?");
+    const char *tr = getenv("LAGEBILD_INGEST_TRACE");
+    in.trace = tr && *tr && strcmp(tr, "0") != 0;
+    double t0 = lb_now();
+    lb_error local;
+    if (!err)
+        err = &local;
+    lb_error_clear(err);
+    double cpu = thread_cpu();
+    lb_status rc = open_source(&in, err);
+    trace(&in, "open %.2f s (CPU %.2f s)", lb_now() - t0, thread_cpu() - cpu);
+    stats->seconds = lb_now() - t0;
+    if (rc == LB_OK) {
+        rc = lb_ingest__layer(st, cfg, src, in.lyr, NULL, LB_INGEST_REPLACE, opts, stats, NULL,
+                              err);
+    } else {
+        log_ingest(st, src, stats, rc, err);
+    }
     if (in.ds)
         GDALClose(in.ds);
-    free(in.skip);
+    return rc;
+}
+
+void lb_push_result_free(lb_push_result *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->nrejects; i++) {
+        free(r->rejects[i].source_fid);
+        free(r->rejects[i].reason);
+    }
+    free(r->rejects);
+    free(r->changes);
+    memset(r, 0, sizeof *r);
+}
+
+/*
+ * Whether the top-level JSON object has a "crs" member.  Only a key scan at
+ * depth 1 (strings skipped with their escapes); the body itself is read by
+ * OGR.
+ */
+static bool json_has_top_crs(const char *s, size_t n)
+{
+    int depth = 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (ch == '"') {
+            size_t start = i + 1;
+            for (i = start; i < n && s[i] != '"'; i++)
+                if (s[i] == '\\')
+                    i++;
+            if (i >= n)
+                return false;
+            if (depth == 1 && i - start == 3 && memcmp(s + start, "crs", 3) == 0) {
+                size_t k = i + 1;
+                while (k < n && (s[k] == ' ' || s[k] == '\t' || s[k] == '\r' || s[k] == '\n'))
+                    k++;
+                if (k < n && s[k] == ':')
+                    return true;
+            }
+        } else if (ch == '{' || ch == '[') {
+            depth++;
+        } else if (ch == '}' || ch == ']') {
+            depth--;
+        }
+    }
+    return false;
+}
+
+lb_status lb_ingest_push(lb_store *st, const lb_config *cfg, const lb_source_cfg *src,
+                         const char *body, size_t len, const char *crs, lb_push_result *res,
+                         lb_error *err)
+{
+    static atomic_ulong seq;
+    memset(res, 0, sizeof *res);
+    lb_error local;
+    if (!err)
+        err = &local;
+    lb_error_clear(err);
+    if (src->mgrs_attr)
+        return lb_fail(err, LB_EFORMAT, "source '%s' takes MGRS positions from files; it cannot "
+                       "be pushed to", src->id);
+    if (!src->fid_attr)
+        return lb_fail(err, LB_EMAPPING, "source '%s' has no fid: attribute; pushes need the "
+                       "source's own stable feature ids", src->id);
+    char name[96];
+    snprintf(name, sizeof name, "/vsimem/lagebild_push_%lu.geojson",
+             (unsigned long)atomic_fetch_add(&seq, 1));
+    /* the body is read in place (no copy) */
+    VSILFILE *f = VSIFileFromMemBuffer(name, (GByte *)(uintptr_t)body, (vsi_l_offset)len, FALSE);
+    if (!f)
+        return lb_fail(err, LB_ENOMEM, "out of memory");
+    VSIFCloseL(f);
+    const char *drivers[] = {"GeoJSON", NULL};
+    lb_gdal_errors ge;
+    lb_gdal__errors_push(&ge);
+    GDALDatasetH ds = GDALOpenEx(name, GDAL_OF_VECTOR | GDAL_OF_READONLY, drivers, NULL, NULL);
+    lb_gdal__errors_pop();
+    lb_status rc = LB_OK;
+    OGRLayerH lyr = NULL;
+    if (!ds || GDALDatasetGetLayerCount(ds) != 1 || !(lyr = GDALDatasetGetLayer(ds, 0)))
+        rc = lb_fail(err, LB_EFORMAT, "the body is not a GeoJSON FeatureCollection%s%s",
+                     ge.first[0] ? ": " : "", ge.first);
+    /* the request's CRS (parameter, else the body's "crs" member), else the
+     * source's crs:, else RFC 7946's WGS 84 (what OGR reports then) */
+    const char *override = crs;
+    if (rc == LB_OK && !override && !json_has_top_crs(body, len) && src->crs)
+        override = src->crs;
+    lb_ingest_stats stats = {0};
+    if (rc == LB_OK)
+        rc = lb_ingest__layer(st, cfg, src, lyr, override, LB_INGEST_UPSERT, NULL, &stats, res,
+                              err);
+    if (ds)
+        GDALClose(ds);
+    VSIUnlink(name);
+    return rc;
+}
+
+lb_status lb_ingest_delete(lb_store *st, const lb_config *cfg, const lb_source_cfg *src,
+                           const char *sfid, lb_push_result *res, lb_error *err)
+{
+    memset(res, 0, sizeof *res);
+    lb_error local;
+    if (!err)
+        err = &local;
+    lb_error_clear(err);
+    lb_status rc = lb_store__begin(st, err);
+    if (rc != LB_OK)
+        return rc;
+    char *find = sqlite3_mprintf("SELECT pk, fid, label_level, releasable_to, caveats, geom"
+                                 " FROM \"%w\" WHERE source = ? AND source_fid = ?",
+                                 src->layer);
+    char *del = sqlite3_mprintf("DELETE FROM \"%w\" WHERE pk = ?", src->layer);
+    sqlite3_stmt *q = NULL, *d = NULL;
+    if (!find || !del) {
+        rc = lb_fail(err, LB_ENOMEM, "out of memory");
+    } else if (sqlite3_prepare_v2(st->db, find, -1, &q, NULL) != SQLITE_OK) {
+        /* no table yet: the layer was never written, so there is no such feature */
+        rc = lb_fail(err, LB_ENOENT, "source '%s' has no feature '%s'", src->id, sfid);
+    } else {
+        sqlite3_bind_text(q, 1, src->id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, sfid, -1, SQLITE_STATIC);
+        int r = sqlite3_step(q);
+        lb_change c = {0};
+        if (r == SQLITE_DONE) {
+            rc = lb_fail(err, LB_ENOENT, "source '%s' has no feature '%s'", src->id, sfid);
+        } else if (r != SQLITE_ROW) {
+            rc = lb_fail(err, LB_ESTORE, "store %s: %s", st->path, sqlite3_errmsg(st->db));
+        } else {
+            int64_t pk = sqlite3_column_int64(q, 0);
+            c.fid = sqlite3_column_int64(q, 1);
+            c.has_old = true;
+            stored_label(cfg, sqlite3_column_int(q, 2), (const char *)sqlite3_column_text(q, 3),
+                         (const char *)sqlite3_column_text(q, 4), &c.old_label);
+            if (!blob_mbr(sqlite3_column_blob(q, 5), (size_t)sqlite3_column_bytes(q, 5),
+                          c.old_box))
+                c.old_box[0] = c.old_box[1] = -180, c.old_box[2] = c.old_box[3] = 180;
+            sqlite3_reset(q);
+            if (sqlite3_prepare_v2(st->db, del, -1, &d, NULL) != SQLITE_OK)
+                rc = lb_fail(err, LB_ESTORE, "store %s: %s", st->path, sqlite3_errmsg(st->db));
+            if (rc == LB_OK) {
+                sqlite3_bind_int64(d, 1, pk);
+                if (sqlite3_step(d) != SQLITE_DONE)
+                    rc = lb_fail(err, LB_ESTORE, "store %s: %s", st->path,
+                                 sqlite3_errmsg(st->db));
+            }
+            if (rc == LB_OK)
+                rc = lb_store__bump_revision(st, src->layer, &res->revision, err);
+            char *upd = sqlite3_mprintf("UPDATE lb_sources SET features = features - 1,"
+                                        " revision = %lld WHERE source = %Q",
+                                        (long long)res->revision, src->id);
+            if (rc == LB_OK)
+                rc = upd ? lb_store__exec(st, upd, err) : lb_fail(err, LB_ENOMEM, "out of memory");
+            sqlite3_free(upd);
+            if (rc == LB_OK) {
+                res->changes = malloc(sizeof *res->changes);
+                if (!res->changes)
+                    rc = lb_fail(err, LB_ENOMEM, "out of memory");
+                else {
+                    res->changes[0] = c;
+                    res->nchanges = 1;
+                    res->deleted = 1;
+                }
+            }
+        }
+    }
+    sqlite3_finalize(q);
+    sqlite3_finalize(d);
+    sqlite3_free(find);
+    sqlite3_free(del);
+    if (rc == LB_OK)
+        rc = lb_store__commit(st, err);
+    if (rc != LB_OK) {
+        lb_store__rollback(st);
+        lb_push_result_free(res);
+    }
     return rc;
 }

@@ -301,6 +301,27 @@ lb_status lb_store__bump_layer(lb_store *st, const char *layer, int64_t *rev, lb
     return rc;
 }
 
+lb_status lb_store__bump_revision(lb_store *st, const char *layer, int64_t *rev, lb_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    lb_status rc = LB_OK;
+    if (sqlite3_prepare_v2(st->db,
+                           "INSERT INTO lb_layers(layer, revision, updated_at)"
+                           " VALUES (?1, 1, strftime('%Y-%m-%dT%H:%M:%SZ','now'))"
+                           " ON CONFLICT(layer) DO UPDATE SET revision = revision + 1"
+                           " RETURNING revision",
+                           -1, &q, NULL) != SQLITE_OK)
+        return lb_fail(err, LB_ESTORE, "store %s: %s", st->path, sqlite3_errmsg(st->db));
+    sqlite3_bind_text(q, 1, layer, -1, SQLITE_STATIC);
+    if (sqlite3_step(q) == SQLITE_ROW)
+        *rev = sqlite3_column_int64(q, 0);
+    else
+        rc = lb_fail(err, LB_ESTORE, "store %s: cannot bump revision of %s: %s", st->path,
+                     layer, sqlite3_errmsg(st->db));
+    sqlite3_finalize(q);
+    return rc;
+}
+
 /* ---- bulk writing ------------------------------------------------------ */
 
 /*
@@ -1146,29 +1167,70 @@ static bool layer_has_fused(lb_store *st, const char *layer)
     return yes;
 }
 
+static lb_status scan_impl(lb_store *st, const char *layer, const int64_t *fids, size_t nfids,
+                           lb_stored_feature_fn fn, void *ud, int64_t *revision, lb_error *err);
+
 lb_status lb_store_scan_layer(lb_store *st, const char *layer, lb_stored_feature_fn fn,
                               void *ud, int64_t *revision, lb_error *err)
 {
+    return scan_impl(st, layer, NULL, 0, fn, ud, revision, err);
+}
+
+lb_status lb_store_scan_fids(lb_store *st, const char *layer, const int64_t *fids, size_t n,
+                             lb_stored_feature_fn fn, void *ud, int64_t *revision, lb_error *err)
+{
+    return scan_impl(st, layer, fids ? fids : (const int64_t *)"", n, fn, ud, revision, err);
+}
+
+bool lb_store_layer_conflated(lb_store *st, const char *layer)
+{
+    return table_exists(st, "lb_fused") && layer_has_fused(st, layer);
+}
+
+typedef struct scan_member {
+    int64_t fid;
+    int level;
+    size_t rel, cav; /* offsets in pool */
+} scan_member;
+
+static const scan_member *find_member(const scan_member *m, size_t n, int64_t fid)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (m[mid].fid < fid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && m[lo].fid == fid ? &m[lo] : NULL;
+}
+
+/*
+ * The features of a layer (fids == NULL: all, in fid order; else only those
+ * rows, in the order given; fused features are part of whole-layer scans
+ * only), inside a caller's read transaction (lb_store_read_begin) or its own.
+ */
+static lb_status scan_impl(lb_store *st, const char *layer, const int64_t *fids, size_t nfids,
+                           lb_stored_feature_fn fn, void *ud, int64_t *revision, lb_error *err)
+{
     *revision = 0;
-    lb_status rc = lb_store__exec(st, "BEGIN", err);
+    bool own = sqlite3_get_autocommit(st->db) != 0;
+    lb_status rc = own ? lb_store__exec(st, "BEGIN", err) : LB_OK;
     if (rc != LB_OK)
         return rc;
     lb_store_layer_revision(st, layer, revision, NULL);
     if (!table_exists(st, layer)) {
-        lb_store__exec(st, "COMMIT", NULL);
+        if (own)
+            lb_store__exec(st, "COMMIT", NULL);
         return LB_OK;
     }
     /* a conflated layer: each fused feature comes once (second statement),
      * merged in fid order; the reports merged into one are flagged with the
-     * fused label (first loaded, in fid order: cheaper than a join per row) */
+     * fused label (loaded first, sorted by fid: cheaper than a join per row) */
     bool fused = layer_has_fused(st, layer);
-    typedef struct member {
-        int64_t fid;
-        int level;
-        size_t rel, cav; /* offsets in pool */
-    } member;
-    member *members = NULL;
-    size_t nmembers = 0, im = 0;
+    scan_member *members = NULL;
+    size_t nmembers = 0;
     lb_buf pool = {0};
     if (fused) {
         sqlite3_stmt *mq = NULL;
@@ -1181,14 +1243,14 @@ lb_status lb_store_scan_layer(lb_store *st, const char *layer, lb_stored_feature
             while (rc == LB_OK && sqlite3_step(mq) == SQLITE_ROW) {
                 if (nmembers == cap) {
                     cap = cap ? cap * 2 : 1024;
-                    member *nv = realloc(members, cap * sizeof *nv);
+                    scan_member *nv = realloc(members, cap * sizeof *nv);
                     if (!nv) {
                         rc = lb_fail(err, LB_ENOMEM, "out of memory reading layer '%s'", layer);
                         break;
                     }
                     members = nv;
                 }
-                member *m = &members[nmembers++];
+                scan_member *m = &members[nmembers++];
                 m->fid = sqlite3_column_int64(mq, 0);
                 m->level = sqlite3_column_int(mq, 1);
                 m->rel = pool.len;
@@ -1205,20 +1267,23 @@ lb_status lb_store_scan_layer(lb_store *st, const char *layer, lb_stored_feature
         if (rc != LB_OK) {
             free(members);
             lb_buf_free(&pool);
-            lb_store__rollback(st);
+            if (own)
+                lb_store__rollback(st);
             return rc;
         }
     }
-    char *sql = sqlite3_mprintf("SELECT " SCAN_COLUMNS " FROM \"%w\" l ORDER BY l.fid", layer);
-    char *fsql = fused ? sqlite3_mprintf("SELECT " SCAN_COLUMNS ", f.fid, f.label_level,"
-                                         " f.classification, f.releasable_to, f.caveats,"
-                                         " f.reports FROM lb_fused f JOIN \"%w\" l ON"
-                                         " l.fid=f.seed_fid WHERE f.layer=%Q ORDER BY f.fid",
-                                         layer, layer)
-                       : NULL;
+    char *sql = sqlite3_mprintf("SELECT " SCAN_COLUMNS " FROM \"%w\" l %s", layer,
+                                fids ? "WHERE l.fid = ?" : "ORDER BY l.fid");
+    bool with_fused = fused && !fids;
+    char *fsql = with_fused ? sqlite3_mprintf("SELECT " SCAN_COLUMNS ", f.fid, f.label_level,"
+                                              " f.classification, f.releasable_to, f.caveats,"
+                                              " f.reports FROM lb_fused f JOIN \"%w\" l ON"
+                                              " l.fid=f.seed_fid WHERE f.layer=%Q ORDER BY f.fid",
+                                              layer, layer)
+                            : NULL;
     sqlite3_stmt *q = NULL, *fq = NULL;
-    if (!sql || (fused && !fsql) || sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK ||
-        (fused && sqlite3_prepare_v2(st->db, fsql, -1, &fq, NULL) != SQLITE_OK)) {
+    if (!sql || (with_fused && !fsql) || sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK ||
+        (with_fused && sqlite3_prepare_v2(st->db, fsql, -1, &fq, NULL) != SQLITE_OK)) {
         rc = lb_fail(err, LB_ESTORE, "store %s: cannot read layer '%s': %s", st->path, layer,
                      sqlite3_errmsg(st->db));
         sqlite3_free(sql);
@@ -1226,15 +1291,27 @@ lb_status lb_store_scan_layer(lb_store *st, const char *layer, lb_stored_feature
         sqlite3_finalize(q);
         sqlite3_finalize(fq);
         free(members);
-        lb_store__rollback(st);
+        lb_buf_free(&pool);
+        if (own)
+            lb_store__rollback(st);
         return rc;
     }
     sqlite3_free(sql);
     sqlite3_free(fsql);
     lb_buf attrs = {0};
-    int r = sqlite3_step(q);
+    size_t fi = 0;
+    if (fids && nfids > 0)
+        sqlite3_bind_int64(q, 1, fids[0]);
+    int r = fids && nfids == 0 ? SQLITE_DONE : sqlite3_step(q);
     int fr = fq ? sqlite3_step(fq) : SQLITE_DONE;
     for (;;) {
+        if (fids && r == SQLITE_DONE && fi + 1 < nfids) {
+            /* the next fid asked for (a missing one is skipped) */
+            sqlite3_reset(q);
+            sqlite3_bind_int64(q, 1, fids[++fi]);
+            r = sqlite3_step(q);
+            continue;
+        }
         if (r != SQLITE_ROW && fr != SQLITE_ROW)
             break;
         lb_stored_feature f;
@@ -1246,13 +1323,12 @@ lb_status lb_store_scan_layer(lb_store *st, const char *layer, lb_stored_feature
             ok = fused_row(fq, &f, &attrs);
         } else {
             scan_row(q, &f);
-            while (im < nmembers && members[im].fid < f.fid)
-                im++;
-            if (im < nmembers && members[im].fid == f.fid) {
+            const scan_member *m = find_member(members, nmembers, f.fid);
+            if (m) {
                 f.member = true;
-                f.fused_level = members[im].level;
-                f.fused_releasable_to = pool.data + members[im].rel;
-                f.fused_caveats = pool.data + members[im].cav;
+                f.fused_level = m->level;
+                f.fused_releasable_to = pool.data + m->rel;
+                f.fused_caveats = pool.data + m->cav;
             }
         }
         if (!ok || !fn(ud, &f)) {
@@ -1272,6 +1348,20 @@ lb_status lb_store_scan_layer(lb_store *st, const char *layer, lb_stored_feature
     free(members);
     sqlite3_finalize(q);
     sqlite3_finalize(fq);
-    lb_store__exec(st, "COMMIT", NULL);
+    if (own)
+        lb_store__exec(st, "COMMIT", NULL);
     return rc;
 }
+
+lb_status lb_store_read_begin(lb_store *st, lb_error *err)
+{
+    lb_status rc = lb_store__exec(st, "BEGIN", err);
+    /* the first read fixes the snapshot the transaction sees */
+    if (rc == LB_OK)
+        rc = lb_store__exec(st, "SELECT count(*) FROM lb_layers", err);
+    if (rc != LB_OK)
+        lb_store__rollback(st);
+    return rc;
+}
+
+void lb_store_read_end(lb_store *st) { lb_store__rollback(st); }

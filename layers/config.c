@@ -49,6 +49,7 @@ typedef enum ftype {
     F_LAYER_LIST, /* non-empty list of distinct defined layers -> char ** + size_t */
     F_LAYER_GRANT, /* F_LAYER_LIST that may be empty, or ["*"] -> bool at flag_off */
     F_ROLE_LIST,  /* non-empty list of distinct defined roles -> char ** + size_t */
+    F_SOURCE_LIST, /* non-empty list of distinct defined sources -> char ** + size_t */
     F_NAMES,      /* declaration of group / caveat names -> char ** + size_t */
     F_PHASE,      /* crisis phase name -> int (lb_phase) */
     F_PHASES,     /* non-empty list of distinct phase names -> unsigned bit set */
@@ -260,6 +261,7 @@ static const field role_fields[] = {
     SUB("area", lb_role_cfg, area, false, area_section),
     KEY("valid_from", F_TIME, lb_role_cfg, valid_from, false),
     KEY("valid_to", F_TIME, lb_role_cfg, valid_to, false),
+    LIST("write", F_SOURCE_LIST, lb_role_cfg, write, nwrite, false, "source", 0),
 };
 static const section role_section = {
     SECTION(role_fields),
@@ -290,6 +292,12 @@ static const field store_fields[] = {
 };
 static const section store_section = {SECTION(store_fields)};
 
+static const field push_fields[] = {
+    {.key = "max_body_bytes", .type = F_NUMBER, .off = offsetof(lb_config, push_max_body),
+     .hi = 1073741824.0},
+};
+static const section push_section = {SECTION(push_fields)};
+
 /* Order matters (invariant 2): declarations before their users. */
 static const field top_fields[] = {
     {.key = "store", .type = F_SECTION, .off = 0, .sub = &store_section},
@@ -302,6 +310,7 @@ static const field top_fields[] = {
     IDMAP("maps", maps, nmaps, map_section, "map"),
     IDMAP("roles", roles, nroles, role_section, "role"),
     IDMAP("tokens", tokens, ntokens, token_section, "token"),
+    {.key = "push", .type = F_SECTION, .off = 0, .sub = &push_section},
 };
 static const section top_section = {SECTION(top_fields), .check = check_top};
 
@@ -596,13 +605,15 @@ static void decode_level(decoder *d, const lb_yaml_pair *pair, lb_level *out)
  * Report that s (given at line) is no defined layer (roles: no defined
  * role), listing those that are.
  */
-static void undefined_ref(decoder *d, int line, const char *s, bool roles)
+static void undefined_ref(decoder *d, int line, const char *s, const char *noun)
 {
-    const char *noun = roles ? "role" : "layer";
-    size_t n = roles ? d->cfg->nroles : d->cfg->nlayers;
+    bool roles = strcmp(noun, "role") == 0, sources = strcmp(noun, "source") == 0;
+    size_t n = roles ? d->cfg->nroles : sources ? d->cfg->nsources : d->cfg->nlayers;
     lb_buf names = {0};
     for (size_t i = 0; i < n; i++) {
-        const char *id = roles ? d->cfg->roles[i].id : d->cfg->layers[i].id;
+        const char *id = roles     ? d->cfg->roles[i].id
+                         : sources ? d->cfg->sources[i].id
+                                   : d->cfg->layers[i].id;
         if (!id)
             continue;
         if (names.len)
@@ -622,7 +633,7 @@ static void decode_layer_ref(decoder *d, const lb_yaml_pair *pair, char **out)
     if (!s)
         return;
     if (!lb_config_layer(d->cfg, s))
-        undefined_ref(d, pair->value->line, s, false);
+        undefined_ref(d, pair->value->line, s, "layer");
     *out = dup_str(d, s);
 }
 
@@ -704,7 +715,8 @@ static void decode_mask(decoder *d, const field *f, const lb_yaml_pair *pair, ui
 static void decode_ref_list(decoder *d, const field *f, const lb_yaml_pair *pair, void *base)
 {
     bool roles = f->type == F_ROLE_LIST, grant = f->type == F_LAYER_GRANT;
-    const char *noun = roles ? "role" : "layer";
+    bool sources = f->type == F_SOURCE_LIST;
+    const char *noun = roles ? "role" : sources ? "source" : "layer";
     char ***out = AT(base, f->off, char **);
     size_t *count = AT(base, f->count_off, size_t);
     const lb_yaml_node *v = want_list(d, pair);
@@ -744,10 +756,11 @@ static void decode_ref_list(decoder *d, const field *f, const lb_yaml_pair *pair
     *out = ids;
     for (size_t i = 0; i < v->nitems; i++) {
         const lb_yaml_node *it = v->items[i];
-        const char *s = want_item(d, pair, i, roles ? "role ids" : "layer ids");
+        const char *s = want_item(d, pair, i,
+                                  roles ? "role ids" : sources ? "source ids" : "layer ids");
         if (!s)
             continue;
-        if (!roles && strcmp(s, "*") == 0) {
+        if (!roles && !sources && strcmp(s, "*") == 0) {
             if (!grant)
                 ERR(d, it->line,
                     "'*' (all layers) is only allowed in the layers of a role, list the "
@@ -755,8 +768,10 @@ static void decode_ref_list(decoder *d, const field *f, const lb_yaml_pair *pair
                     pair->key->text);
             continue;
         }
-        if (roles ? !lb_config_role(d->cfg, s) : !lb_config_layer(d->cfg, s)) {
-            undefined_ref(d, it->line, s, roles);
+        if (roles     ? !lb_config_role(d->cfg, s)
+            : sources ? !lb_config_source(d->cfg, s)
+                      : !lb_config_layer(d->cfg, s)) {
+            undefined_ref(d, it->line, s, noun);
             continue;
         }
         bool twice = false;
@@ -1259,6 +1274,7 @@ static void decode_field(decoder *d, const field *f, const lb_yaml_pair *pair, v
     case F_LAYER_LIST:
     case F_LAYER_GRANT:
     case F_ROLE_LIST:
+    case F_SOURCE_LIST:
         decode_ref_list(d, f, pair, base);
         break;
     case F_PHASE:
@@ -1512,6 +1528,7 @@ static void free_section(const section *s, void *base)
         case F_LAYER_LIST:
         case F_LAYER_GRANT:
         case F_ROLE_LIST:
+        case F_SOURCE_LIST:
         case F_NAMES:
             free_strv(*AT(base, f->off, char **), *AT(base, f->count_off, size_t));
             break;

@@ -50,6 +50,9 @@ static const route routes[] = {
     {"GET", "/wmts/{}/{}/{}/{}/{}", lb_wmts_rest, true}, /* /wmts/map/tms/z/row/col.png */
     {"POST", "/admin/phase", h_phase, true},
     {"POST", "/admin/breakglass", h_breakglass, true},
+    {"POST", "/sources/{}/features", lb_live_push, true},
+    {"DELETE", "/sources/{}/features/{}", lb_live_delete, true},
+    {"GET", "/events", lb_live_events, true},
 };
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -362,6 +365,7 @@ static void h_metrics(lb_req *r)
                   (unsigned long long)s->unauthorized, (unsigned long long)s->errors,
                   (unsigned long long)s->reloads, (unsigned long long)s->reload_failures,
                   lb_cache_bytes(s->cache), lb_now() - s->started);
+    lb_live_metrics(s->live, &b);
     lb_http_send(r, 200, "text/plain; version=0.0.4", b.data, b.len, "Cache-Control: no-store\r\n");
     lb_buf_free(&b);
 }

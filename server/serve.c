@@ -245,6 +245,11 @@ int lb_cmd_serve(int argc, char **argv)
     }
     free(diag);
     srv.cache = lb_cache_new((size_t)cache_mb << 20);
+    srv.live = lb_live_start(&srv);
+    if (!srv.live) {
+        fprintf(stderr, "lagebild serve: cannot start the publisher\n");
+        goto out;
+    }
     lb_buf ap = {0};
     if (!audit_path) {
         lb_buf_printf(&ap, "%s.audit.jsonl", srv.state->cfg->store_path);
@@ -316,6 +321,7 @@ int lb_cmd_serve(int argc, char **argv)
                 pthread_mutex_unlock(&srv.state_lock);
                 lb_state_release(old);
                 atomic_fetch_add(&srv.reloads, 1);
+                lb_live_reloaded(srv.live);
                 fprintf(stderr, "lagebild serve: reloaded %s\n", config);
             } else {
                 atomic_fetch_add(&srv.reload_failures, 1);
@@ -327,9 +333,11 @@ int lb_cmd_serve(int argc, char **argv)
     }
     watcher_stop(&wt);
     fprintf(stderr, "lagebild serve: stopping (draining requests)\n");
+    lb_live_wake_subscribers(srv.live);
     mg_stop(srv.ctx);
     rc = 0;
 out:
+    lb_live_stop(srv.live);
     lb_audit_close(srv.audit);
     lb_cache_free(srv.cache);
     lb_state_release(srv.state);

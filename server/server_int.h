@@ -40,16 +40,20 @@ typedef struct lb_srv_layer {
  * Everything a request reads, immutable once built and reference-counted:
  * a reload builds a new state beside the old and swaps it in.
  */
+typedef struct lb_state_shared lb_state_shared;
+
 typedef struct lb_state {
     atomic_int refs;
-    lb_config *cfg;
-    lb_access *access;
-    lb_srv_layer *layers; /* parallel to cfg->layers */
-    lb_srv_area *areas[LB_NGRIDS]; /* per grid, per access area */
-    uint64_t generation;
+    lb_config *cfg;       /* these three belong to `shared`: a state derived by */
+    lb_access *access;    /* a push (lb_state_derive) shares them with the state */
+    lb_srv_area *areas[LB_NGRIDS]; /* it came from; per grid, per access area */
+    lb_state_shared *shared;
+    lb_srv_layer *layers; /* parallel to cfg->layers; own snapshot references */
+    uint64_t generation;  /* of the config load: equal in derived states */
 } lb_state;
 
 typedef struct lb_cache lb_cache;
+typedef struct lb_live lb_live;
 
 typedef struct lb_server {
     const char *config_path;
@@ -60,6 +64,7 @@ typedef struct lb_server {
     lb_state *state;
     lb_cache *cache;
     lb_audit *audit;
+    lb_live *live; /* push ingest, publisher, events (live.c) */
     int port; /* actual listening port */
     bool log_requests;
     /* metrics */
@@ -76,6 +81,21 @@ typedef struct lb_server {
 lb_state *lb_server_state(lb_server *srv);
 void lb_state_release(lb_state *st);
 lb_status lb_state_build(const char *config_path, lb_state **out, char **diag);
+/*
+ * A new state equal to st except that layer index li has the snapshots
+ * snap/gen (references taken).  Shares config, access and styles with st.
+ */
+lb_state *lb_state_derive(lb_state *st, size_t li, lb_snapshot *const snap[LB_NGRIDS],
+                          lb_snapshot *const gen[LB_NGRIDS]);
+/* Whether layer li has owner-set release rules (generalised snapshots). */
+bool lb_state_layer_generalised(const lb_state *st, size_t li);
+/* The delta snapshots (per grid) of the features fids (sorted) of layer li, as committed now. */
+lb_status lb_state_build_delta(lb_state *st, lb_store *store, size_t li, const int64_t *fids,
+                               size_t n, lb_snapshot *delta[LB_NGRIDS], lb_error *err);
+/* Build the snapshots of layer li of st from the store (as committed now). */
+lb_status lb_state_build_layer(lb_state *st, lb_store *store, size_t li,
+                               lb_snapshot *snap[LB_NGRIDS], lb_snapshot *gen[LB_NGRIDS],
+                               lb_error *err);
 
 /* ---- request context ---- */
 
@@ -171,6 +191,18 @@ void lb_viewer_page(lb_req *r);
 
 /* Append an audit record for a request that released data (routes.c). */
 void lb_audit_request(lb_req *r, const char *resource, const char *outcome);
+
+/* Live picture (live.c): push ingest, publisher thread, Server-Sent Events. */
+lb_live *lb_live_start(lb_server *srv);
+/* Tell /events handlers and the publisher to finish (before mg_stop). */
+void lb_live_wake_subscribers(lb_live *lv);
+void lb_live_stop(lb_live *lv);
+void lb_live_metrics(lb_live *lv, lb_buf *b);
+/* After a reload: republish the live layers on the new state. */
+void lb_live_reloaded(lb_live *lv);
+void lb_live_push(lb_req *r);
+void lb_live_delete(lb_req *r);
+void lb_live_events(lb_req *r);
 
 /* Handlers (routes.c) */
 void lb_routes_dispatch(lb_req *r);

@@ -17,6 +17,39 @@
 
 static atomic_ullong generations = 1;
 
+static double gen_cell(void *ud, const char *source);
+static bool layer_has_rule(const lb_config *cfg, const char *layer);
+
+/* What every state derived from one config load shares. */
+struct lb_state_shared {
+    atomic_int refs;
+    lb_config *cfg;
+    lb_access *access;
+    lb_style **styles; /* per layer */
+    lb_srv_area *areas[LB_NGRIDS];
+};
+
+static void shared_release(lb_state_shared *sh)
+{
+    if (!sh || atomic_fetch_sub(&sh->refs, 1) != 1)
+        return;
+    for (size_t i = 0; sh->styles && sh->cfg && i < sh->cfg->nlayers; i++)
+        lb_style_free(sh->styles[i]);
+    free(sh->styles);
+    for (int g = 0; g < LB_NGRIDS; g++) {
+        if (sh->areas[g] && sh->access) {
+            for (size_t a = 0; a < lb_access_area_count(sh->access); a++) {
+                free(sh->areas[g][a].rings);
+                free(sh->areas[g][a].xy);
+            }
+        }
+        free(sh->areas[g]);
+    }
+    lb_access_free(sh->access);
+    lb_config_free(sh->cfg);
+    free(sh);
+}
+
 static void state_free(lb_state *st)
 {
     if (!st)
@@ -29,22 +62,46 @@ static void state_free(lb_state *st)
                 if (st->layers[i].gen[g])
                     lb_snapshot_unref(st->layers[i].gen[g]);
             }
-            lb_style_free(st->layers[i].style);
         }
-    }
-    for (int g = 0; g < LB_NGRIDS; g++) {
-        if (st->areas[g] && st->access) {
-            for (size_t a = 0; a < lb_access_area_count(st->access); a++) {
-                free(st->areas[g][a].rings);
-                free(st->areas[g][a].xy);
-            }
-        }
-        free(st->areas[g]);
     }
     free(st->layers);
-    lb_access_free(st->access);
-    lb_config_free(st->cfg);
+    shared_release(st->shared);
     free(st);
+}
+
+lb_state *lb_state_derive(lb_state *st, size_t li, lb_snapshot *const snap[LB_NGRIDS],
+                          lb_snapshot *const gen[LB_NGRIDS])
+{
+    lb_state *ns = calloc(1, sizeof *ns);
+    size_t n = st->cfg->nlayers;
+    lb_srv_layer *layers = calloc(n ? n : 1, sizeof *layers);
+    if (!ns || !layers) {
+        free(ns);
+        free(layers);
+        return NULL;
+    }
+    atomic_init(&ns->refs, 1);
+    ns->cfg = st->cfg;
+    ns->access = st->access;
+    for (int g = 0; g < LB_NGRIDS; g++)
+        ns->areas[g] = st->areas[g];
+    ns->shared = st->shared;
+    atomic_fetch_add(&ns->shared->refs, 1);
+    ns->generation = st->generation;
+    memcpy(layers, st->layers, n * sizeof *layers);
+    for (int g = 0; g < LB_NGRIDS; g++) {
+        layers[li].snap[g] = snap[g];
+        layers[li].gen[g] = gen[g];
+    }
+    for (size_t i = 0; i < n; i++)
+        for (int g = 0; g < LB_NGRIDS; g++) {
+            if (layers[i].snap[g])
+                lb_snapshot_ref(layers[i].snap[g]);
+            if (layers[i].gen[g])
+                lb_snapshot_ref(layers[i].gen[g]);
+        }
+    ns->layers = layers;
+    return ns;
 }
 
 void lb_state_release(lb_state *st)
@@ -142,7 +199,14 @@ lb_status lb_state_build(const char *config_path, lb_state **out, char **diag)
         return LB_ENOMEM;
     atomic_init(&st->refs, 1);
     st->generation = atomic_fetch_add(&generations, 1);
+    st->shared = calloc(1, sizeof *st->shared);
+    if (!st->shared) {
+        free(st);
+        return LB_ENOMEM;
+    }
+    atomic_init(&st->shared->refs, 1);
     lb_status rc = lb_config_load(config_path, &st->cfg, diag);
+    st->shared->cfg = st->cfg;
     if (rc != LB_OK) {
         state_free(st);
         return rc;
@@ -151,6 +215,10 @@ lb_status lb_state_build(const char *config_path, lb_state **out, char **diag)
     lb_buf msg = {0};
     lb_store *store = NULL;
     rc = lb_access_new(st->cfg, &st->access, &err);
+    st->shared->access = st->access;
+    st->shared->styles = calloc(st->cfg->nlayers ? st->cfg->nlayers : 1, sizeof(lb_style *));
+    if (rc == LB_OK && !st->shared->styles)
+        rc = lb_fail(&err, LB_ENOMEM, "out of memory");
     if (rc == LB_OK)
         rc = lb_store_open(st->cfg->store_path, &store, &err);
     st->layers = calloc(st->cfg->nlayers ? st->cfg->nlayers : 1, sizeof *st->layers);
@@ -159,29 +227,22 @@ lb_status lb_state_build(const char *config_path, lb_state **out, char **diag)
     for (size_t i = 0; rc == LB_OK && i < st->cfg->nlayers; i++) {
         lb_srv_layer *L = &st->layers[i];
         L->cfg = &st->cfg->layers[i];
-        const char *const *props = NULL;
-        size_t nprops = 0;
         if (L->cfg->style) {
             char *sd = NULL;
             rc = lb_style_load(L->cfg->style, &L->style, &sd);
+            st->shared->styles[i] = L->style;
             if (rc != LB_OK) {
                 lb_buf_puts(&msg, sd ? sd : "cannot load style\n");
                 free(sd);
                 break;
             }
             free(sd);
-            props = lb_style_properties(L->style, &nprops);
         }
-        size_t ngrids;
-        const lb_tms *grids = lb_tms_all(&ngrids);
-        bool rule = layer_has_rule(st->cfg, L->cfg->id);
-        for (int g = 0; rc == LB_OK && g < LB_NGRIDS && (size_t)g < ngrids; g++) {
-            rc = lb_snapshot_build(store, st->cfg, L->cfg->id, &grids[g], props, nprops,
-                                   &L->snap[g], &err);
-            if (rc == LB_OK && rule)
-                rc = lb_snapshot_build_generalised(store, st->cfg, L->cfg->id, &grids[g], props,
-                                                   nprops, gen_cell, st->cfg, &L->gen[g], &err);
-        }
+        /* every grid from one revision (a push may commit in between: retry) */
+        int tries = 0;
+        do
+            rc = lb_state_build_layer(st, store, i, L->snap, L->gen, &err);
+        while (rc == LB_EINTERNAL && ++tries < 5);
     }
     lb_layer_info *infos = NULL;
     size_t ninfos = 0;
@@ -195,8 +256,10 @@ lb_status lb_state_build(const char *config_path, lb_state **out, char **diag)
     }
     size_t ngrids;
     const lb_tms *grids = lb_tms_all(&ngrids);
-    for (int g = 0; rc == LB_OK && g < LB_NGRIDS; g++)
+    for (int g = 0; rc == LB_OK && g < LB_NGRIDS; g++) {
         rc = project_areas(st, g, &grids[g], &err);
+        st->shared->areas[g] = st->areas[g];
+    }
     lb_store_close(store);
     if (rc != LB_OK) {
         if (err.msg[0]) {
@@ -213,4 +276,73 @@ lb_status lb_state_build(const char *config_path, lb_state **out, char **diag)
     lb_buf_free(&msg);
     *out = st;
     return LB_OK;
+}
+
+lb_status lb_state_build_layer(lb_state *st, lb_store *store, size_t li,
+                               lb_snapshot *snap[LB_NGRIDS], lb_snapshot *gen[LB_NGRIDS],
+                               lb_error *err)
+{
+    const lb_srv_layer *L = &st->layers[li];
+    const char *const *props = NULL;
+    size_t nprops = 0;
+    if (L->style)
+        props = lb_style_properties(L->style, &nprops);
+    size_t ngrids;
+    const lb_tms *grids = lb_tms_all(&ngrids);
+    bool rule = layer_has_rule(st->cfg, L->cfg->id);
+    lb_status rc = LB_OK;
+    for (int g = 0; g < LB_NGRIDS; g++)
+        snap[g] = gen[g] = NULL;
+    for (int g = 0; rc == LB_OK && g < LB_NGRIDS && (size_t)g < ngrids; g++) {
+        rc = lb_snapshot_build(store, st->cfg, L->cfg->id, &grids[g], props, nprops, &snap[g],
+                               err);
+        if (rc == LB_OK && rule)
+            rc = lb_snapshot_build_generalised(store, st->cfg, L->cfg->id, &grids[g], props,
+                                               nprops, gen_cell, st->cfg, &gen[g], err);
+    }
+    /* all grids of one revision: a commit between two reads would mix them */
+    for (int g = 1; rc == LB_OK && g < LB_NGRIDS && snap[g]; g++)
+        if (lb_snapshot_revision(snap[g]) != lb_snapshot_revision(snap[0]) ||
+            (gen[g] && lb_snapshot_revision(gen[g]) != lb_snapshot_revision(snap[0])))
+            rc = LB_EINTERNAL; /* the caller retries */
+    if (rc != LB_OK) {
+        for (int g = 0; g < LB_NGRIDS; g++) {
+            if (snap[g])
+                lb_snapshot_unref(snap[g]);
+            if (gen[g])
+                lb_snapshot_unref(gen[g]);
+            snap[g] = gen[g] = NULL;
+        }
+    }
+    return rc;
+}
+
+bool lb_state_layer_generalised(const lb_state *st, size_t li)
+{
+    return layer_has_rule(st->cfg, st->layers[li].cfg->id);
+}
+
+lb_status lb_state_build_delta(lb_state *st, lb_store *store, size_t li, const int64_t *fids,
+                               size_t n, lb_snapshot *delta[LB_NGRIDS], lb_error *err)
+{
+    const lb_srv_layer *L = &st->layers[li];
+    const char *const *props = NULL;
+    size_t nprops = 0;
+    if (L->style)
+        props = lb_style_properties(L->style, &nprops);
+    size_t ngrids;
+    const lb_tms *grids = lb_tms_all(&ngrids);
+    lb_status rc = LB_OK;
+    for (int g = 0; g < LB_NGRIDS; g++)
+        delta[g] = NULL;
+    for (int g = 0; rc == LB_OK && g < LB_NGRIDS && (size_t)g < ngrids; g++)
+        rc = lb_snapshot_build_fids(store, st->cfg, L->cfg->id, &grids[g], props, nprops, fids,
+                                    n, &delta[g], err);
+    if (rc != LB_OK)
+        for (int g = 0; g < LB_NGRIDS; g++) {
+            if (delta[g])
+                lb_snapshot_unref(delta[g]);
+            delta[g] = NULL;
+        }
+    return rc;
 }

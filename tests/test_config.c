@@ -545,7 +545,7 @@ LB_TEST(test_unknown_key_at_each_level)
     char *diag = load_bad(yaml);
     ASSERT_CONTAINS(diag, at(yaml, "stroe:",
                              "unknown key 'stroe' at the top level (valid: store, phase, cors, "
-                             "groups, caveats, layers, sources, maps, roles, tokens)\n"));
+                             "groups, caveats, layers, sources, maps, roles, tokens, push)\n"));
     ASSERT_CONTAINS(diag, at(yaml, "pth:", "unknown key 'pth' in section 'store' (valid: path)\n"));
     ASSERT_CONTAINS(diag, at(yaml, "colour:",
                              "unknown key 'colour' in layer 'roadblocks' (valid: title, "
@@ -677,6 +677,57 @@ LB_TEST(test_missing_required_keys)
     ASSERT_CONTAINS(diag, at(yaml, "  lage:", "missing required key 'title' in map 'lage'\n"));
     ASSERT_CONTAINS(diag, at(yaml, "  leer:", "missing required key 'layers' in map 'leer'\n"));
     ASSERT_EQ(count_lines(diag), 10);
+    free(diag);
+}
+
+LB_TEST(test_write_grants_and_push_limits)
+{
+    static const char yaml[] =
+        "groups: [police]\n"
+        OK_LAYERS
+        "sources:\n"
+        "  a:\n"
+        "    path: a.geojson\n"
+        "    layer: roadblocks\n"
+        "    agency: police\n"
+        "    label: {level: OFFEN}\n"
+        "roles:\n"
+        "  w:\n"
+        "    title: W\n"
+        "    clearance: {level: OFFEN}\n"
+        "    write: [a]\n"
+        "push:\n"
+        "  max_body_bytes: 4096\n";
+    lb_config *cfg = NULL;
+    char *diag = NULL;
+    ASSERT_EQ(load(yaml, &cfg, &diag), LB_OK);
+    const lb_role_cfg *w = lb_config_role(cfg, "w");
+    ASSERT_EQ(w->nwrite, 1);
+    ASSERT_STREQ(w->write[0], "a");
+    ASSERT_NEAR(cfg->push_max_body, 4096, 0);
+    lb_config_free(cfg);
+    free(diag);
+
+    static const char bad[] =
+        "groups: [police]\n"
+        OK_LAYERS
+        "sources:\n"
+        "  a:\n"
+        "    path: a.geojson\n"
+        "    layer: roadblocks\n"
+        "    agency: police\n"
+        "    label: {level: OFFEN}\n"
+        "roles:\n"
+        "  w:\n"
+        "    title: W\n"
+        "    clearance: {level: OFFEN}\n"
+        "    write: [a, b, a]\n"
+        "push:\n"
+        "  max_body_bytes: -1\n";
+    diag = load_bad(bad);
+    ASSERT_CONTAINS(diag, at(bad, "write:", "undefined source 'b' (defined sources: a)\n"));
+    ASSERT_CONTAINS(diag, at(bad, "write:", "source 'a' is listed twice\n"));
+    ASSERT_CONTAINS(diag, at(bad, "max_body_bytes", "key 'max_body_bytes' must be"));
     free(diag);
 }
 
@@ -1578,7 +1629,7 @@ LB_TEST(test_role_errors)
                              "missing required key 'level' in clearance of role 'no_level'\n"));
     ASSERT_CONTAINS(diag, at(yaml, "rank:",
                              "unknown key 'rank' in role 'bad' (valid: title, clearance, layers, "
-                             "phase_grants, area, valid_from, valid_to)\n"));
+                             "phase_grants, area, valid_from, valid_to, write)\n"));
     ASSERT_CONTAINS(diag, at(yaml, "streng geheim",
                              "key 'level' must be one of OFFEN, VS-NfD, VS-VERTRAULICH, GEHEIM, "
                              "got 'streng geheim'\n"));
@@ -1954,7 +2005,7 @@ LB_TEST(test_generalised_release_errors)
 LB_TESTS(test_full_config_every_field, test_lookups_and_names, test_format_groups_and_caveats,
          test_relative_config_path_and_dataset_strings, test_default_store_path,
          test_empty_config_is_valid, test_unknown_key_at_each_level, test_wrong_types,
-         test_missing_required_keys, test_undefined_references, test_invalid_ids,
+         test_missing_required_keys, test_undefined_references, test_write_grants_and_push_limits, test_invalid_ids,
          test_duplicate_keys, test_yaml_syntax_error_has_line, test_text_must_be_utf8,
          test_aliases_and_anchors_rejected,
          test_missing_file, test_several_errors_reported_at_once_sorted, test_force_crs_needs_crs,

@@ -250,6 +250,8 @@ typedef struct t_server {
 } t_server;
 
 #define T_MAX_SERVERS 16
+/* --threads of the servers started (event streams hold one each) */
+static const char *t_server_threads = "4";
 static pid_t t__server_pids[T_MAX_SERVERS];
 static bool t__atexit_set;
 
@@ -360,7 +362,7 @@ static inline bool t_server_start_ex(t_server *s, const char *cfg, const char *a
             dup2(fe, 2);
         close(pfd[0]);
         const char *argv[20] = {LB_BINARY, "serve", "--config", cfg, "--listen", "127.0.0.1:0",
-                                "--threads", "4"};
+                                "--threads", t_server_threads};
         int ac = 8;
         for (int i = 0; extra && extra[i] && i < 8; i++)
             argv[ac++] = extra[i];

@@ -179,10 +179,93 @@ static bool applies(lb_style_type t, uint8_t geom)
     return false;
 }
 
+/* One feature hit of an overlay render: which snapshot, level and feature. */
+typedef struct hit {
+    uint64_t key;
+    int64_t fid;
+    const lb_snapshot *s;
+    const lb_snap_level *lv;
+    uint32_t idx;
+} hit;
+
+static int cmp_hit(const void *a, const void *b)
+{
+    const hit *x = a, *y = b;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    return (x->fid > y->fid) - (x->fid < y->fid);
+}
+
+/*
+ * An overlay: the hits of base (less its removed fids) and of delta, merged
+ * in drawing order (order key, then fid), then drawn as render_layer does.
+ */
+static void render_overlay(const lb_render_layer *L, double minx, double miny, double maxx,
+                           double maxy, double zoom, double scale, lb_canvas *out, scratch *sc)
+{
+    const lb_snapshot *o = L->snap;
+    view v = {.minx = minx,
+              .maxy = maxy,
+              .sx = out->width / (maxx - minx),
+              .sy = out->height / (maxy - miny)};
+    double mx = LB_RENDER_MARGIN_PX * scale / v.sx, my = LB_RENDER_MARGIN_PX * scale / v.sy;
+    hit *hits = NULL;
+    size_t nh = 0, cap = 0;
+    for (int part = 0; part < 2; part++) {
+        const lb_snapshot *s = part ? o->delta : o->base;
+        if (s->nlevels == 0)
+            continue;
+        const lb_snap_level *lv = lb_tiler__level_for(s, 1.0 / fmax(v.sx, v.sy));
+        lb_tiler__query(lv, minx - mx, miny - my, maxx + mx, maxy + my, &sc->idx);
+        for (size_t k = 0; k < sc->idx.n; k++) {
+            const lb_snap_feat *f = &lv->feats[sc->idx.v[k]];
+            int64_t fid = s->infos[f->info].fid;
+            if (!part && lb_tiler__removed(o, fid))
+                continue;
+            if (nh == cap) {
+                size_t nc = cap ? cap * 2 : 256;
+                hit *p = realloc(hits, nc * sizeof *p);
+                if (!p) {
+                    free(hits);
+                    return;
+                }
+                hits = p;
+                cap = nc;
+            }
+            hits[nh++] = (hit){.key = lb_tiler__order_key(s->grid, f), .fid = fid, .s = s,
+                               .lv = lv, .idx = sc->idx.v[k]};
+        }
+    }
+    qsort(hits, nh, sizeof *hits, cmp_hit);
+    size_t nstyle = L->style ? lb_style_layer_count(L->style) : 3;
+    for (size_t si = 0; si < nstyle; si++) {
+        lb_style_type t = L->style ? lb_style_layer_type(L->style, si) : (lb_style_type)si;
+        for (size_t k = 0; k < nh; k++) {
+            const lb_snap_feat *f = &hits[k].lv->feats[hits[k].idx];
+            if (!applies(t, f->type))
+                continue;
+            const lb_feature_info *info = &hits[k].s->infos[f->info];
+            if (L->pred && !L->pred(L->pred_ud, info))
+                continue;
+            lb_paint p;
+            prop_ctx pc = {.s = hits[k].s, .info = f->info};
+            if (L->style ? !lb_style_eval(L->style, si, zoom, get_prop, &pc, &p)
+                         : !default_paint(t, &p))
+                continue;
+            draw(out, hits[k].lv, f, &p, scale, &v, sc);
+        }
+    }
+    free(hits);
+}
+
 static void render_layer(const lb_render_layer *L, double minx, double miny, double maxx,
                          double maxy, double zoom, double scale, lb_canvas *out, scratch *sc)
 {
     const lb_snapshot *s = L->snap;
+    if (s->base) {
+        render_overlay(L, minx, miny, maxx, maxy, zoom, scale, out, sc);
+        return;
+    }
     view v = {.minx = minx,
               .maxy = maxy,
               .sx = out->width / (maxx - minx),
@@ -341,6 +424,28 @@ lb_status lb_render_tile(const lb_render_layer *layers, size_t n, const lb_tms *
 int lb_snapshot_max_level(const lb_snapshot *s, double minx, double miny, double maxx,
                           double maxy, lb_feature_box_pred pred, void *ud)
 {
+    if (s->base) {
+        /* the base's removed features must not count: filter them */
+        const lb_snapshot *b = s->base;
+        int best = lb_snapshot_max_level(s->delta, minx, miny, maxx, maxy, pred, ud);
+        if (b->nlevels == 0)
+            return best;
+        const lb_snap_level *lv = &b->levels[b->nlevels - 1];
+        lb_idx_vec idx = {0};
+        lb_tiler__query(lv, minx, miny, maxx, maxy, &idx);
+        for (size_t k = 0; k < idx.n; k++) {
+            const lb_snap_feat *f = &lv->feats[idx.v[k]];
+            const lb_feature_info *fi = &b->infos[f->info];
+            double box[4] = {f->minx, f->miny, f->maxx, f->maxy};
+            if ((int)fi->label.level > best && !lb_tiler__removed(s, fi->fid) &&
+                (!pred || pred(ud, fi, box)))
+                best = (int)fi->label.level;
+        }
+        free(idx.v);
+        return best;
+    }
+    if (s->nlevels == 0)
+        return -1;
     const lb_snap_level *lv = &s->levels[s->nlevels - 1];
     lb_idx_vec idx = {0};
     lb_tiler__query(lv, minx, miny, maxx, maxy, &idx);

@@ -726,6 +726,11 @@ static void snapshot_free(lb_snapshot *s)
 {
     if (!s)
         return;
+    if (s->base) {
+        lb_snapshot_unref(s->base);
+        lb_snapshot_unref(s->delta);
+        free(s->removed);
+    }
     for (int i = 0; i < s->nlevels; i++)
         level_free(&s->levels[i]);
     for (size_t i = 0; i < s->nprops; i++)
@@ -751,10 +756,21 @@ void lb_snapshot_unref(lb_snapshot *s)
 }
 
 int64_t lb_snapshot_revision(const lb_snapshot *s) { return s->revision; }
-size_t lb_snapshot_feature_count(const lb_snapshot *s) { return s->ninfos; }
+size_t lb_snapshot_feature_count(const lb_snapshot *s)
+{
+    if (s->base) {
+        size_t n = s->delta->ninfos;
+        for (uint32_t i = 0; i < s->base->ninfos; i++)
+            n += !lb_tiler__removed(s, s->base->infos[i].fid);
+        return n;
+    }
+    return s->ninfos;
+}
 
 size_t lb_snapshot_vertex_count(const lb_snapshot *s)
 {
+    if (s->base)
+        return lb_snapshot_vertex_count(s->base) + lb_snapshot_vertex_count(s->delta);
     size_t n = 0;
     for (int i = 0; i < s->nlevels; i++)
         n += s->levels[i].nxy;
@@ -763,6 +779,8 @@ size_t lb_snapshot_vertex_count(const lb_snapshot *s)
 
 size_t lb_snapshot_memory(const lb_snapshot *s)
 {
+    if (s->base)
+        return sizeof *s + s->nremoved * sizeof(int64_t) + lb_snapshot_memory(s->delta);
     size_t m = sizeof *s + s->ninfos * sizeof(lb_feature_info) +
                s->ninfos * s->nprops * sizeof(lb_value) + s->strings_len;
     for (int i = 0; i < s->nlevels; i++) {
@@ -783,6 +801,59 @@ bool lb_snapshot_bounds(const lb_snapshot *s, double *minx, double *miny, double
     *maxx = s->maxx;
     *maxy = s->maxy;
     return true;
+}
+
+bool lb_tiler__removed(const lb_snapshot *s, int64_t fid)
+{
+    size_t lo = 0, hi = s->nremoved;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->removed[mid] < fid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < s->nremoved && s->removed[lo] == fid;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+lb_status lb_snapshot_overlay(lb_snapshot *base, lb_snapshot *delta, const int64_t *removed,
+                              size_t n, lb_snapshot **out, lb_error *err)
+{
+    *out = NULL;
+    if (base->base)
+        return lb_fail(err, LB_EINVAL, "an overlay cannot be the base of another");
+    if (base->grid != delta->grid || strcmp(base->layer, delta->layer) != 0)
+        return lb_fail(err, LB_EINVAL, "overlay of different layers or grids");
+    lb_snapshot *s = calloc(1, sizeof *s);
+    if (!s || !(s->layer = lb_strdup(base->layer)) ||
+        !(s->removed = malloc((n ? n : 1) * sizeof *s->removed))) {
+        if (s)
+            free(s->layer);
+        free(s);
+        return lb_fail(err, LB_ENOMEM, "out of memory");
+    }
+    atomic_init(&s->refs, 1);
+    memcpy(s->removed, removed, n * sizeof *removed);
+    qsort(s->removed, n, sizeof *s->removed, cmp_i64);
+    s->nremoved = n;
+    s->grid = base->grid;
+    s->revision = delta->revision;
+    s->base = lb_snapshot_ref(base);
+    s->delta = lb_snapshot_ref(delta);
+    /* bounds: conservative (the base's removed features may still count) */
+    s->empty = base->empty && delta->empty;
+    s->minx = fmin(base->empty ? INFINITY : base->minx, delta->empty ? INFINITY : delta->minx);
+    s->miny = fmin(base->empty ? INFINITY : base->miny, delta->empty ? INFINITY : delta->miny);
+    s->maxx = fmax(base->empty ? -INFINITY : base->maxx, delta->empty ? -INFINITY : delta->maxx);
+    s->maxy = fmax(base->empty ? -INFINITY : base->maxy, delta->empty ? -INFINITY : delta->maxy);
+    *out = s;
+    return LB_OK;
 }
 
 static const char *const always_props[] = {"kind", "name", "status", "classification"};
@@ -1050,6 +1121,18 @@ fail:
     return false;
 }
 
+uint64_t lb_tiler__order_key(const lb_tms *t, const lb_snap_feat *f)
+{
+    double span = lb_tms_resolution(t, 0) * t->tile_size;
+    double gx0 = t->origin_x, gy0 = t->origin_y - span * t->h0;
+    double w = span * t->w0, h = span * t->h0;
+    double cx = ((f->minx + f->maxx) / 2 - gx0) / w;
+    double cy = ((f->miny + f->maxy) / 2 - gy0) / h;
+    cx = cx < 0 ? 0 : cx > 1 ? 1 : cx;
+    cy = cy < 0 ? 0 : cy > 1 ? 1 : cy;
+    return hilbert((uint64_t)(cx * 16777215.0), (uint64_t)(cy * 16777215.0));
+}
+
 /* Hilbert-sort the full level's features and build its tree. */
 static bool order_full_level(lb_snapshot *s, builder *full)
 {
@@ -1075,17 +1158,8 @@ static bool order_full_level(lb_snapshot *s, builder *full)
      * order of two features never depends on which other features exist,
      * so a principal who sees a subset gets exactly the pixels of that subset
      * (ties keep store order, i.e. fid order). */
-    const lb_tms *t = s->grid;
-    double span = lb_tms_resolution(t, 0) * t->tile_size;
-    double gx0 = t->origin_x, gy0 = t->origin_y - span * t->h0;
-    double w = span * t->w0, h = span * t->h0;
     for (uint32_t i = 0; i < lv->nfeats; i++) {
-        const lb_snap_feat *f = &lv->feats[i];
-        double cx = ((f->minx + f->maxx) / 2 - gx0) / w;
-        double cy = ((f->miny + f->maxy) / 2 - gy0) / h;
-        cx = cx < 0 ? 0 : cx > 1 ? 1 : cx;
-        cy = cy < 0 ? 0 : cy > 1 ? 1 : cy;
-        items[i].key = hilbert((uint64_t)(cx * 16777215.0), (uint64_t)(cy * 16777215.0));
+        items[i].key = lb_tiler__order_key(s->grid, &lv->feats[i]);
         items[i].idx = i;
     }
     qsort(items, lv->nfeats, sizeof *items, cmp_item);
@@ -1100,8 +1174,8 @@ static bool order_full_level(lb_snapshot *s, builder *full)
 
 static lb_status build_impl(lb_store *st, const lb_config *cfg, const char *layer,
                             const lb_tms *grid, const char *const *props, size_t nprops,
-                            lb_gen_cell_fn gen_cell, void *gen_ud, lb_snapshot **out,
-                            lb_error *err)
+                            lb_gen_cell_fn gen_cell, void *gen_ud, const int64_t *fids,
+                            size_t nfids, lb_snapshot **out, lb_error *err)
 {
     *out = NULL;
     lb_snapshot *s = calloc(1, sizeof *s);
@@ -1146,7 +1220,8 @@ static lb_status build_impl(lb_store *st, const lb_config *cfg, const char *laye
         rc = lb_fail(err, LB_ECRS, "no transformation from EPSG:4326 to %s", grid->crs);
         goto done;
     }
-    rc = lb_store_scan_layer(st, layer, on_row, &sb, &s->revision, err);
+    rc = fids ? lb_store_scan_fids(st, layer, fids, nfids, on_row, &sb, &s->revision, err)
+              : lb_store_scan_layer(st, layer, on_row, &sb, &s->revision, err);
     if (rc != LB_OK)
         goto done;
     /* fix up string pointers (the pools no longer move) */
@@ -1207,7 +1282,17 @@ lb_status lb_snapshot_build(lb_store *st, const lb_config *cfg, const char *laye
                             const lb_tms *grid, const char *const *props, size_t nprops,
                             lb_snapshot **out, lb_error *err)
 {
-    return build_impl(st, cfg, layer, grid, props, nprops, NULL, NULL, out, err);
+    return build_impl(st, cfg, layer, grid, props, nprops, NULL, NULL, NULL, 0, out, err);
+}
+
+lb_status lb_snapshot_build_fids(lb_store *st, const lb_config *cfg, const char *layer,
+                                 const lb_tms *grid, const char *const *props, size_t nprops,
+                                 const int64_t *fids, size_t nfids, lb_snapshot **out,
+                                 lb_error *err)
+{
+    int64_t none = 0;
+    return build_impl(st, cfg, layer, grid, props, nprops, NULL, NULL, nfids ? fids : &none,
+                      nfids, out, err);
 }
 
 lb_status lb_snapshot_build_generalised(lb_store *st, const lb_config *cfg, const char *layer,
@@ -1217,5 +1302,7 @@ lb_status lb_snapshot_build_generalised(lb_store *st, const lb_config *cfg, cons
 {
     if (!gen_cell)
         return lb_fail(err, LB_EINVAL, "no generalisation rule");
-    return build_impl(st, cfg, layer, grid, props, nprops, gen_cell, ud, out, err);
+    return build_impl(st, cfg, layer, grid, props, nprops, gen_cell, ud, NULL, 0, out, err);
 }
+
+lb_snapshot *lb_snapshot_base(const lb_snapshot *s) { return s->base; }

@@ -77,6 +77,11 @@ struct lb_snapshot {
     int nlevels;
     double minx, miny, maxx, maxy;
     bool empty;
+    /* an overlay (lb_snapshot_overlay) has no levels of its own: it is base
+     * without the features whose fids are in removed (sorted), plus delta */
+    lb_snapshot *base, *delta;
+    int64_t *removed;
+    size_t nremoved;
 };
 
 /* Indices of features of level lv whose box intersects the query box, ascending. */
@@ -86,6 +91,11 @@ typedef struct lb_idx_vec {
 } lb_idx_vec;
 void lb_tiler__query(const lb_snap_level *lv, double minx, double miny, double maxx, double maxy,
                      lb_idx_vec *out);
+/* Drawing-order key of a feature of a snapshot in grid t (Hilbert index of
+ * its box centre over the grid's whole extent); ties go by fid. */
+uint64_t lb_tiler__order_key(const lb_tms *t, const lb_snap_feat *f);
+/* Whether fid is hidden by overlay s (binary search in s->removed). */
+bool lb_tiler__removed(const lb_snapshot *s, int64_t fid);
 /* The coarsest level precise enough for res CRS units per pixel. */
 const lb_snap_level *lb_tiler__level_for(const lb_snapshot *s, double res);
 

@@ -345,9 +345,13 @@
     legendFoot.textContent = `Anzeige aktualisiert: ${timeFmt.format(new Date())} Uhr`;
   }
 
+  let mapLayerIds = null; /* the map's layers visible to us (for live events) */
+
   async function loadLegend() {
     try {
-      renderLegend(await getJSON(apiUrl('/layers.json')));
+      const data = await getJSON(apiUrl('/layers.json'));
+      if (data && Array.isArray(data.layers)) mapLayerIds = new Set(data.layers.map((l) => l.id));
+      renderLegend(data);
       stampRefresh();
       return true;
     } catch (err) {
@@ -417,6 +421,28 @@
         done(err, img);
       });
       return img;
+    },
+
+    /* Fetch the tiles meeting bounds again (revalidated: unchanged tiles
+     * answer 304) and swap each image in once it has loaded. */
+    refreshIn(bounds) {
+      for (const key of Object.keys(this._tiles)) {
+        const t = this._tiles[key];
+        if (!t.current || !this._tileCoordsToBounds(t.coords).intersects(bounds)) continue;
+        const img = t.el;
+        fetch(this.tileUrl(t.coords), { headers: authHeaders(), cache: 'no-cache' })
+          .then((res) => {
+            if (res.status === 404) return null;
+            if (!res.ok) throw new HttpError(res.status, res.url);
+            return res.blob();
+          }).then((blob) => {
+            if (!blob) { img.style.visibility = 'hidden'; return; }
+            const u = URL.createObjectURL(blob);
+            img.onload = () => { URL.revokeObjectURL(u); img.style.visibility = ''; };
+            img.onerror = () => URL.revokeObjectURL(u);
+            img.src = u;
+          }).catch(() => { /* the next event or refresh tries again */ });
+      }
     },
   });
 
@@ -534,6 +560,41 @@
     }
     map.on('moveend', updateClassification);
     updateClassification();
+
+    /* Live changes: the server sends, per change we may see, the layer and
+     * the changed box; tiles meeting it are fetched again (events arriving
+     * close together are merged).  EventSource reconnects by itself.  The
+     * stream opens LIVE_DELAY_MS after start: an open stream is a request
+     * that never ends, and headless renderers with a virtual time budget
+     * (screenshots of the wall display) wait for the network to go idle.
+     * On (re)connecting, the visible tiles are revalidated once, so nothing
+     * that changed before the stream was open is missed. */
+    const LIVE_DELAY_MS = 10000;
+    if (window.EventSource) setTimeout(() => {
+      let box = null;
+      let timer = 0;
+      const events = new EventSource(`${prefix}/events?token=${encodeURIComponent(token)}`);
+      events.onopen = () => { tiles.refreshIn(L.latLngBounds([-90, -180], [90, 180])); };
+      events.onmessage = (m) => {
+        let ev;
+        try { ev = JSON.parse(m.data); } catch (e) { return; }
+        if (!ev || !Array.isArray(ev.bbox) || ev.bbox.length !== 4) return;
+        if (mapLayerIds && !mapLayerIds.has(ev.layer)) return;
+        const bb = L.latLngBounds([ev.bbox[1], ev.bbox[0]], [ev.bbox[3], ev.bbox[2]]);
+        box = box ? box.extend(bb) : bb;
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          const b2 = box;
+          box = null;
+          /* markers and strokes reach beyond a feature's box: 32 px */
+          const m = (32 * 360) / (256 * 2 ** map.getZoom());
+          tiles.refreshIn(L.latLngBounds([b2.getSouth() - m, b2.getWest() - m],
+            [b2.getNorth() + m, b2.getEast() + m]));
+          updateClassification();
+          stampRefresh();
+        }, 150);
+      };
+    }, LIVE_DELAY_MS);
 
     /* Periodic refresh: a fresh tile layer replaces the old one once it
      * has loaded (no blank map in between). */

@@ -80,6 +80,13 @@ typedef struct lb_grant {
 bool lb_access_layer(const lb_access *a, const lb_token_cfg *principal, const char *layer,
                      time_t now, lb_grant *out);
 
+/*
+ * Whether principal may push features to source now: one of its roles, inside
+ * its validity window, lists the source under write: (docs/config.md).
+ */
+bool lb_access_may_write(const lb_access *a, const lb_token_cfg *principal, const char *source,
+                         time_t now);
+
 /* Whether a feature with label may be shown under the grant (exactly). */
 bool lb_grant_allows(const lb_grant *g, const lb_label *label);
 

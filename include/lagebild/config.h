@@ -141,6 +141,8 @@ typedef struct lb_role_cfg {
     char *area_crs;      /* optional CRS when the dataset declares none */
     char *valid_from;    /* optional ISO 8601 start of the role's validity */
     char *valid_to;      /* optional ISO 8601 end */
+    char **write;        /* sources whose features the role may push (POST/DELETE) */
+    size_t nwrite;
 } lb_role_cfg;
 
 typedef struct lb_token_cfg {
@@ -172,7 +174,11 @@ typedef struct lb_config {
     size_t ntokens;
     int phase; /* initial crisis phase (lb_phase), -1 when not set */
     char *cors_origin; /* Access-Control-Allow-Origin value; NULL: "*"; "none": no CORS */
+    double push_max_body; /* push.max_body_bytes; 0: LB_PUSH_MAX_BODY_DEFAULT */
 } lb_config;
+
+/* Default largest body of a push request (push.max_body_bytes). */
+#define LB_PUSH_MAX_BODY_DEFAULT (16.0 * 1024 * 1024)
 
 /*
  * Parse and validate the config at path.  On success *out owns a new config

@@ -86,6 +86,25 @@ typedef bool (*lb_stored_feature_fn)(void *ud, const lb_stored_feature *f);
 lb_status lb_store_scan_layer(lb_store *st, const char *layer, lb_stored_feature_fn fn,
                               void *ud, int64_t *revision, lb_error *err);
 
+/*
+ * The same for the features with the given fids only (ascending, as stored;
+ * fids not in the layer are skipped), in one read transaction.
+ */
+lb_status lb_store_scan_fids(lb_store *st, const char *layer, const int64_t *fids, size_t n,
+                             lb_stored_feature_fn fn, void *ud, int64_t *revision, lb_error *err);
+
+/* Whether the layer holds fused features (conflation): a change to a few
+ * rows may then change others, so partial scans do not suffice. */
+bool lb_store_layer_conflated(lb_store *st, const char *layer);
+
+/*
+ * A read transaction over several scans: every scan between _begin and _end
+ * sees the store as committed at _begin (WAL snapshot), whatever commits
+ * meanwhile.
+ */
+lb_status lb_store_read_begin(lb_store *st, lb_error *err);
+void lb_store_read_end(lb_store *st);
+
 /* ---- coordinate transformation ---------------------------------------- */
 
 typedef struct lb_transform lb_transform;
@@ -212,5 +231,66 @@ lb_status lb_conflate_layer(lb_store *st, const lb_config *cfg, const char *laye
  */
 lb_status lb_conflate_region(lb_store *st, const lb_config *cfg, const char *layer,
                              const lb_bbox *boxes, size_t nboxes, lb_error *err);
+
+/* ---- push ingest ------------------------------------------------------ */
+
+/*
+ * How a source's features are written.  REPLACE (a file ingest): the
+ * source's previous features are all replaced; rejected features are skipped
+ * and recorded.  UPSERT (a push): only the features named are inserted or
+ * replaced (matched by the source's feature id), every other feature of the
+ * source stays; ANY rejected feature fails the whole request and nothing of
+ * it is applied.
+ */
+typedef enum lb_ingest_mode { LB_INGEST_REPLACE, LB_INGEST_UPSERT } lb_ingest_mode;
+
+/* One feature changed by a push or delete: its version before and after. */
+typedef struct lb_change {
+    int64_t fid;
+    bool has_old, has_new;
+    lb_label old_label, new_label;
+    double old_box[4], new_box[4]; /* lon/lat minx, miny, maxx, maxy */
+} lb_change;
+
+/* A rejected feature of a push: its 0-based index in the body and id. */
+typedef struct lb_push_reject {
+    size_t index;
+    char *source_fid; /* NULL when it has none */
+    char *reason;
+} lb_push_reject;
+
+typedef struct lb_push_result {
+    int64_t revision;   /* new revision of the source's layer (0: nothing applied) */
+    size_t stored;      /* features inserted or replaced */
+    size_t deleted;
+    lb_change *changes; /* malloc'ed */
+    size_t nchanges;
+    lb_push_reject *rejects; /* when the push failed with LB_EGEOM: why */
+    size_t nrejects;
+} lb_push_result;
+void lb_push_result_free(lb_push_result *r);
+
+/*
+ * Push: upsert the features of a GeoJSON FeatureCollection (body, len bytes)
+ * into source src, through the same pipeline as a file ingest (CRS, checks
+ * and repairs, mapping, labels), in ONE transaction committed durably
+ * (synchronous=FULL) before returning LB_OK.  The CRS is crs when not NULL,
+ * else the body's "crs" member, else the source's crs:, else EPSG:4326
+ * (RFC 7946).  Returns LB_EFORMAT when the body is not a readable
+ * FeatureCollection, LB_EGEOM when features were rejected (res->rejects
+ * names each; nothing applied), LB_EMAPPING when the body lacks the source's
+ * feature id attribute, LB_ECRS for an unusable CRS.
+ */
+lb_status lb_ingest_push(lb_store *st, const lb_config *cfg, const lb_source_cfg *src,
+                         const char *body, size_t len, const char *crs, lb_push_result *res,
+                         lb_error *err);
+
+/*
+ * Remove the feature with source feature id sfid from source src (one
+ * durable transaction that bumps the layer's revision).  LB_ENOENT when the
+ * source has no such feature (nothing changes).
+ */
+lb_status lb_ingest_delete(lb_store *st, const lb_config *cfg, const lb_source_cfg *src,
+                           const char *sfid, lb_push_result *res, lb_error *err);
 
 #endif

@@ -91,6 +91,27 @@ lb_status lb_snapshot_build_generalised(lb_store *st, const lb_config *cfg, cons
                                         const lb_tms *grid, const char *const *props,
                                         size_t nprops, lb_gen_cell_fn gen_cell, void *ud,
                                         lb_snapshot **out, lb_error *err);
+/*
+ * The snapshot of only the features with the given fids (sorted ascending),
+ * as committed now; its revision is the layer's current one.  The delta of
+ * an overlay.
+ */
+lb_status lb_snapshot_build_fids(lb_store *st, const lb_config *cfg, const char *layer,
+                                 const lb_tms *grid, const char *const *props, size_t nprops,
+                                 const int64_t *fids, size_t nfids, lb_snapshot **out,
+                                 lb_error *err);
+/*
+ * An incremental snapshot: base without the features whose fids are listed
+ * in removed, plus every feature of delta (built with lb_snapshot_build_fids
+ * over at least those fids); its revision is delta's.  Both are referenced,
+ * not copied: building it costs the delta only.  Drawing order is the same
+ * key (Hilbert index of the box centre, then fid) as a full snapshot's.
+ * base must not be an overlay itself.
+ */
+lb_status lb_snapshot_overlay(lb_snapshot *base, lb_snapshot *delta, const int64_t *removed,
+                              size_t n, lb_snapshot **out, lb_error *err);
+/* An overlay's base, or NULL for a full snapshot. */
+lb_snapshot *lb_snapshot_base(const lb_snapshot *s);
 lb_snapshot *lb_snapshot_ref(lb_snapshot *s);
 void lb_snapshot_unref(lb_snapshot *s);
 int64_t lb_snapshot_revision(const lb_snapshot *s);

@@ -1,0 +1,1182 @@
+/*
+ * This file implements the live picture: push ingest over HTTP
+ * (POST /sources/{source}/features, DELETE /sources/{source}/features/{id}),
+ * the publisher that turns committed revisions into new layer snapshots,
+ * and Server-Sent Events (GET /events) to every connected principal that may
+ * see a change.
+ *
+ * Flow of one push:
+ *   handler --lb_ingest_push (one durable transaction)--> committed revision
+ *           --enqueue (layer, changes) under write_mu, in commit order--> 2xx
+ *   publisher thread: takes every pending change, per layer builds the new
+ *           snapshots beside the old ones (lb_state_build_layer), swaps in a
+ *           derived state (lb_state_derive) under srv->state_lock, then sends
+ *           each subscriber the event of the changes it may see.
+ *
+ * Invariants:
+ *   1. A state's snapshots of one layer are all of one revision (every grid,
+ *      exact and generalised), so a tile never mixes two revisions.
+ *   2. Nothing is acknowledged before it is committed (synchronous=FULL);
+ *      the store is the truth, snapshots are rebuilt from it, so a restart
+ *      serves exactly what was committed.
+ *   3. An event reaches a principal only when at least one version (old or
+ *      new) of a changed feature is visible to it under its current grant
+ *      for that layer; its box covers only such versions, clipped to the
+ *      area limits of the clearances that see them.  The revision it names is
+ *      an opaque tag (keyed hash of layer and revision), never the number:
+ *      gaps in numbers would count the changes it cannot see.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/rand.h>
+
+#include "server_int.h"
+
+/* A committed change waiting for the publisher. */
+typedef struct pending {
+    struct pending *next;
+    char *layer, *source;
+    int64_t revision;
+    lb_change *changes;
+    size_t nchanges;
+} pending;
+
+/* One /events connection. */
+typedef struct sub {
+    struct sub *next;
+    char principal[128];
+    lb_buf queue; /* event text not yet written */
+    bool gone;
+} sub;
+
+typedef struct live_layer live_layer;
+
+struct lb_live {
+    lb_server *srv;
+    pthread_t thread, compactor;
+    bool started;
+    pthread_cond_t ccv; /* wakes the compactor (with mu) */
+    live_layer *layers; /* incremental layers (under mu) */
+    double compact_age;  /* COMPACT_AGE_S, or LAGEBILD_COMPACT_AGE_S (tests) */
+    /* pending changes and the publisher's wake-up */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pending *head, *tail;
+    bool stop;
+    /* writers: one connection, one push at a time (SQLite has one writer) */
+    pthread_mutex_t write_mu;
+    lb_store *wstore;
+    char *wpath;
+    /* subscribers */
+    pthread_mutex_t sub_mu;
+    pthread_cond_t sub_cv;
+    sub *subs;
+    int nsubs, max_subs; /* each stream holds a worker thread */
+    unsigned char secret[32];
+    /* metrics */
+    atomic_ullong pushes, push_features, events, publishes;
+};
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static void pending_free(pending *p)
+{
+    if (!p)
+        return;
+    free(p->layer);
+    free(p->source);
+    free(p->changes);
+    free(p);
+}
+
+static const lb_token_cfg *principal_by_name(const lb_config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->ntokens; i++)
+        if (strcmp(cfg->tokens[i].principal, name) == 0)
+            return cfg->tokens[i].revoked ? NULL : &cfg->tokens[i];
+    return NULL;
+}
+
+static void box_union(double *acc, bool *have, const double *b)
+{
+    if (!*have) {
+        memcpy(acc, b, 4 * sizeof *acc);
+        *have = true;
+        return;
+    }
+    acc[0] = fmin(acc[0], b[0]);
+    acc[1] = fmin(acc[1], b[1]);
+    acc[2] = fmax(acc[2], b[2]);
+    acc[3] = fmax(acc[3], b[3]);
+}
+
+/* Lon/lat box of access area i. */
+static void area_box(const lb_access *a, int i, double box[4])
+{
+    const size_t *counts;
+    size_t nr;
+    const double *const *rings = lb_access_area_rings(a, (size_t)i, &counts, &nr);
+    box[0] = box[1] = INFINITY;
+    box[2] = box[3] = -INFINITY;
+    for (size_t r = 0; r < nr; r++)
+        for (size_t k = 0; k < counts[r]; k++) {
+            box[0] = fmin(box[0], rings[r][2 * k]);
+            box[1] = fmin(box[1], rings[r][2 * k + 1]);
+            box[2] = fmax(box[2], rings[r][2 * k]);
+            box[3] = fmax(box[3], rings[r][2 * k + 1]);
+        }
+}
+
+/*
+ * The box of the changes visible under grant g (one version at a time,
+ * clearance by clearance, each clipped to its area); false when none is.
+ */
+static bool visible_box(const lb_state *st, const lb_grant *g, const lb_source_cfg *src,
+                        const lb_change *ch, size_t n, double out[4])
+{
+    bool have = false;
+    for (int k = 0; k < g->n; k++) {
+        lb_grant one = {.n = 1};
+        one.c[0] = g->c[k];
+        double abox[4] = {-INFINITY, -INFINITY, INFINITY, INFINITY};
+        if (g->c[k].area >= 0)
+            area_box(st->access, g->c[k].area, abox);
+        for (size_t i = 0; i < n; i++) {
+            for (int v = 0; v < 2; v++) {
+                if (!(v ? ch[i].has_new : ch[i].has_old))
+                    continue;
+                const lb_label *lab = v ? &ch[i].new_label : &ch[i].old_label;
+                double b[4];
+                memcpy(b, v ? ch[i].new_box : ch[i].old_box, sizeof b);
+                if (!lb_grant_allows(&one, lab)) {
+                    if (!src || !lb_grant_allows_generalised(&one, lab, src))
+                        continue;
+                    /* drawn generalised: anywhere in the cells its box touches */
+                    double cell = src->generalised_cell_m;
+                    double dlat = cell / 111320.0;
+                    double c = cos((b[1] + b[3]) * 0.5 * M_PI / 180.0);
+                    double dlon = cell / (111320.0 * (c > 0.01 ? c : 0.01));
+                    b[0] -= dlon, b[2] += dlon, b[1] -= dlat, b[3] += dlat;
+                }
+                if (g->c[k].area >= 0) {
+                    b[0] = fmax(b[0], abox[0]);
+                    b[1] = fmax(b[1], abox[1]);
+                    b[2] = fmin(b[2], abox[2]);
+                    b[3] = fmin(b[3], abox[3]);
+                    if (!(b[0] <= b[2] && b[1] <= b[3]))
+                        continue; /* outside its area: not visible there */
+                }
+                box_union(out, &have, b);
+            }
+        }
+    }
+    return have;
+}
+
+/* Opaque, unlinkable tag of (layer, revision) for events. */
+static void revision_tag(const lb_live *lv, const char *layer, int64_t rev, char out[17])
+{
+    lb_buf b = {0};
+    lb_buf_printf(&b, "%s|%lld|", layer, (long long)rev);
+    for (size_t i = 0; i < sizeof lv->secret; i++)
+        lb_buf_printf(&b, "%02x", lv->secret[i]);
+    char hex[65];
+    lb_sha256_hex(b.data ? b.data : "", b.len, hex);
+    lb_buf_free(&b);
+    memcpy(out, hex, 16);
+    out[16] = '\0';
+}
+
+/* ---- publisher ------------------------------------------------------------ */
+
+static size_t layer_index(const lb_config *cfg, const char *id)
+{
+    for (size_t i = 0; i < cfg->nlayers; i++)
+        if (strcmp(cfg->layers[i].id, id) == 0)
+            return i;
+    return SIZE_MAX;
+}
+
+/* Send the event of these changes to every subscriber that may see them. */
+static void notify(lb_live *lv, lb_state *st, const char *layer, int64_t rev, const pending *ps)
+{
+    char tag[17];
+    revision_tag(lv, layer, rev, tag);
+    time_t now = time(NULL);
+    pthread_mutex_lock(&lv->sub_mu);
+    for (sub *s = lv->subs; s; s = s->next) {
+        if (s->gone)
+            continue;
+        const lb_token_cfg *p = principal_by_name(st->cfg, s->principal);
+        lb_grant g;
+        if (!p || !lb_access_layer(st->access, p, layer, now, &g))
+            continue;
+        bool have = false;
+        double box[4] = {0, 0, 0, 0};
+        for (const pending *q = ps; q; q = q->next) {
+            if (strcmp(q->layer, layer) != 0)
+                continue;
+            double b[4];
+            if (visible_box(st, &g, lb_config_source(st->cfg, q->source), q->changes,
+                            q->nchanges, b))
+                box_union(box, &have, b);
+        }
+        if (!have)
+            continue;
+        lb_buf_printf(&s->queue,
+                      "data: {\"layer\":\"%s\",\"revision\":\"%s\","
+                      "\"bbox\":[%.7f,%.7f,%.7f,%.7f]}\n\n",
+                      layer, tag, box[0], box[1], box[2], box[3]);
+        atomic_fetch_add(&lv->events, 1);
+    }
+    pthread_cond_broadcast(&lv->sub_cv);
+    pthread_mutex_unlock(&lv->sub_mu);
+}
+
+/*
+ * Publish one layer: build its snapshots from the store (the newest
+ * committed revision), swap them in, notify.  false: retry later (a reload
+ * changed the config meanwhile, or a commit fell between two grids' reads).
+ */
+static bool publish_layer(lb_live *lv, lb_store **store, char **store_path, const char *layer,
+                          const pending *ps)
+{
+    lb_server *srv = lv->srv;
+    lb_state *st = lb_server_state(srv);
+    size_t li = layer_index(st->cfg, layer);
+    bool done = true;
+    lb_error err = {0};
+    if (li == SIZE_MAX) {
+        lb_state_release(st); /* the layer is gone from the config */
+        return true;
+    }
+    if (!*store || strcmp(*store_path, st->cfg->store_path) != 0) {
+        lb_store_close(*store);
+        *store = NULL;
+        free(*store_path);
+        *store_path = lb_strdup(st->cfg->store_path);
+        if (!*store_path || lb_store_open(st->cfg->store_path, store, &err) != LB_OK) {
+            fprintf(stderr, "lagebild serve: publish %s: %s\n", layer, err.msg);
+            lb_state_release(st);
+            return false;
+        }
+    }
+    lb_snapshot *snap[LB_NGRIDS], *gen[LB_NGRIDS];
+    lb_status rc = lb_state_build_layer(st, *store, li, snap, gen, &err);
+    if (rc != LB_OK) {
+        if (rc != LB_EINTERNAL)
+            fprintf(stderr, "lagebild serve: publish %s: %s\n", layer, err.msg);
+        lb_state_release(st);
+        return false;
+    }
+    int64_t rev = lb_snapshot_revision(snap[0]);
+    pthread_mutex_lock(&srv->state_lock);
+    lb_state *cur = srv->state, *old = NULL, *ns = NULL;
+    if (cur->generation != st->generation) {
+        done = false; /* reloaded meanwhile: build again against the new config */
+    } else if (lb_snapshot_revision(cur->layers[li].snap[0]) < rev) {
+        ns = lb_state_derive(cur, li, snap, gen);
+        if (ns) {
+            old = cur;
+            srv->state = ns;
+        } else {
+            done = false;
+        }
+    }
+    if (ns)
+        atomic_fetch_add(&ns->refs, 1); /* for notify below */
+    pthread_mutex_unlock(&srv->state_lock);
+    lb_state_release(old);
+    for (int g = 0; g < LB_NGRIDS; g++) {
+        if (snap[g])
+            lb_snapshot_unref(snap[g]);
+        if (gen[g])
+            lb_snapshot_unref(gen[g]);
+    }
+    if (done) {
+        atomic_fetch_add(&lv->publishes, 1);
+        notify(lv, ns ? ns : st, layer, rev, ps);
+    }
+    lb_state_release(ns);
+    lb_state_release(st);
+    return done;
+}
+
+/* ---- incremental publishing --------------------------------------------- */
+
+/* Compact (rebuild the base) when the changes since it pass this many
+ * features or the base is this old. */
+#define COMPACT_MIN_CHANGES 256
+#define COMPACT_FRACTION 256
+#define COMPACT_AGE_S 10.0
+
+/*
+ * A layer published incrementally: its full snapshots (base, per grid) and
+ * every feature changed since, with the revision of its latest change.  The
+ * state serves overlay(base, delta of those features, removed = them).
+ */
+typedef struct live_layer {
+    struct live_layer *next;
+    char *layer;
+    uint64_t generation;
+    lb_snapshot *base[LB_NGRIDS];
+    int64_t base_rev;
+    double base_time;
+    int64_t *fid, *rev;
+    size_t n, cap;
+    bool dirty;
+    /* compaction (compactor thread; next_* under lv->mu) */
+    bool want_compact, compacting, next_ready;
+    lb_snapshot *next_base[LB_NGRIDS];
+    int64_t next_rev;
+} live_layer;
+
+static void ll_free(live_layer *ll)
+{
+    for (int g = 0; g < LB_NGRIDS; g++) {
+        if (ll->base[g])
+            lb_snapshot_unref(ll->base[g]);
+        if (ll->next_base[g])
+            lb_snapshot_unref(ll->next_base[g]);
+    }
+    free(ll->layer);
+    free(ll->fid);
+    free(ll->rev);
+    free(ll);
+}
+
+static bool ll_add(live_layer *ll, int64_t fid, int64_t rev)
+{
+    if (ll->n == ll->cap) {
+        size_t nc = ll->cap ? ll->cap * 2 : 64;
+        int64_t *f = realloc(ll->fid, nc * sizeof *f);
+        if (!f)
+            return false;
+        ll->fid = f;
+        int64_t *r = realloc(ll->rev, nc * sizeof *r);
+        if (!r)
+            return false;
+        ll->rev = r;
+        ll->cap = nc;
+    }
+    ll->fid[ll->n] = fid;
+    ll->rev[ll->n++] = rev;
+    ll->dirty = true;
+    return true;
+}
+
+/* Sort by fid, keep each fid once (its latest revision), drop those the base holds. */
+static int cmp_fidrev(const void *a, const void *b)
+{
+    const int64_t *x = a, *y = b;
+    if (x[0] != y[0])
+        return (x[0] > y[0]) - (x[0] < y[0]);
+    return (x[1] > y[1]) - (x[1] < y[1]);
+}
+
+static void ll_normalise(live_layer *ll)
+{
+    int64_t *pairs = malloc((ll->n ? ll->n : 1) * 2 * sizeof *pairs);
+    if (!pairs)
+        return;
+    for (size_t i = 0; i < ll->n; i++) {
+        pairs[2 * i] = ll->fid[i];
+        pairs[2 * i + 1] = ll->rev[i];
+    }
+    qsort(pairs, ll->n, 2 * sizeof *pairs, cmp_fidrev);
+    size_t k = 0;
+    for (size_t i = 0; i < ll->n; i++) {
+        if (i + 1 < ll->n && pairs[2 * (i + 1)] == pairs[2 * i])
+            continue; /* a later change of the same feature follows */
+        if (pairs[2 * i + 1] <= ll->base_rev)
+            continue; /* the base already has it */
+        ll->fid[k] = pairs[2 * i];
+        ll->rev[k++] = pairs[2 * i + 1];
+    }
+    ll->n = k;
+    free(pairs);
+}
+
+static void *compactor_main(void *arg);
+
+/* The live layer of (layer, generation of st), made from st's snapshots. */
+static live_layer *ll_get(lb_live *lv, lb_state *st, size_t li)
+{
+    const char *layer = st->cfg->layers[li].id;
+    live_layer *old = NULL;
+    for (live_layer *ll = lv->layers; ll; ll = ll->next)
+        if (strcmp(ll->layer, layer) == 0) {
+            if (ll->generation == st->generation)
+                return ll;
+            old = ll;
+        }
+    live_layer *ll = calloc(1, sizeof *ll);
+    if (!ll || !(ll->layer = lb_strdup(layer))) {
+        free(ll);
+        return NULL;
+    }
+    ll->generation = st->generation;
+    for (int g = 0; g < LB_NGRIDS; g++) {
+        lb_snapshot *sn = st->layers[li].snap[g];
+        if (sn && lb_snapshot_base(sn))
+            sn = lb_snapshot_base(sn);
+        ll->base[g] = sn ? lb_snapshot_ref(sn) : NULL;
+    }
+    ll->base_rev = ll->base[0] ? lb_snapshot_revision(ll->base[0]) : 0;
+    ll->base_time = lb_now();
+    if (old) {
+        /* a reload replaced the config: carry the changes over (those the
+         * new base does not hold yet); a base older than the previous one
+         * misses changes that were folded into it: compact at once */
+        for (size_t i = 0; i < old->n; i++)
+            ll_add(ll, old->fid[i], old->rev[i]);
+        if (old->base_rev > ll->base_rev)
+            ll->want_compact = true;
+        /* unlink and free the old one (the compactor skips old generations) */
+        for (live_layer **pp = &lv->layers; *pp; pp = &(*pp)->next)
+            if (*pp == old) {
+                if (old->compacting) {
+                    old->generation = 0; /* orphaned: the compactor frees it */
+                } else {
+                    *pp = old->next;
+                    ll_free(old);
+                }
+                break;
+            }
+    }
+    ll->next = lv->layers;
+    lv->layers = ll;
+    return ll;
+}
+
+/* Swap snaps in for layer li if st is still current; the new state (referenced) or NULL. */
+static lb_state *swap_layer(lb_live *lv, const lb_state *st, size_t li,
+                            lb_snapshot *const snap[LB_NGRIDS], lb_snapshot *const gen[LB_NGRIDS],
+                            bool *stale)
+{
+    lb_server *srv = lv->srv;
+    int64_t rev = lb_snapshot_revision(snap[0]);
+    pthread_mutex_lock(&srv->state_lock);
+    lb_state *cur = srv->state, *old = NULL, *ns = NULL;
+    *stale = cur->generation != st->generation;
+    if (!*stale && lb_snapshot_revision(cur->layers[li].snap[0]) <= rev) {
+        ns = lb_state_derive(cur, li, snap, gen);
+        if (ns) {
+            old = cur;
+            srv->state = ns;
+            atomic_fetch_add(&ns->refs, 1);
+        }
+    }
+    pthread_mutex_unlock(&srv->state_lock);
+    lb_state_release(old);
+    return ns;
+}
+
+/* Open (or reopen) the publisher's read connection to st's store. */
+static lb_store *pub_store(lb_store **store, char **path, const lb_state *st, lb_error *err)
+{
+    if (*store && strcmp(*path, st->cfg->store_path) == 0)
+        return *store;
+    lb_store_close(*store);
+    *store = NULL;
+    free(*path);
+    *path = lb_strdup(st->cfg->store_path);
+    if (!*path || lb_store_open(st->cfg->store_path, store, err) != LB_OK)
+        return NULL;
+    return *store;
+}
+
+/*
+ * One round: every pending change (and any compaction finished) becomes
+ * new layer snapshots.  Incremental layers get overlay(base, delta); the
+ * deltas are read under write_mu, when every committed change is already
+ * queued, so an overlay is exactly one committed revision.
+ */
+static void publish_round(lb_live *lv, lb_store **store, char **store_path)
+{
+    lb_server *srv = lv->srv;
+    lb_state *st = lb_server_state(srv);
+    lb_error err = {0};
+    pthread_mutex_lock(&lv->write_mu);
+    pthread_mutex_lock(&lv->mu);
+    pending *batch = lv->head;
+    lv->head = lv->tail = NULL;
+    /* finished compactions: the new base, minus what it holds */
+    for (live_layer *ll = lv->layers; ll; ll = ll->next) {
+        if (!ll->next_ready)
+            continue;
+        ll->next_ready = false;
+        for (int g = 0; g < LB_NGRIDS; g++) {
+            if (ll->base[g])
+                lb_snapshot_unref(ll->base[g]);
+            ll->base[g] = ll->next_base[g];
+            ll->next_base[g] = NULL;
+        }
+        ll->base_rev = ll->next_rev;
+        ll->base_time = lb_now();
+        ll->dirty = true;
+    }
+    pthread_mutex_unlock(&lv->mu);
+    lb_store *rs = pub_store(store, store_path, st, &err);
+    /* the full path: layers with generalised snapshots */
+    pending *full = NULL;
+    for (pending *p = batch; p; p = p->next) {
+        size_t li = layer_index(st->cfg, p->layer);
+        if (li == SIZE_MAX)
+            continue;
+        /* generalised snapshots, and conflated layers (a change may re-cluster
+         * fused features that are not among the changed rows), are rebuilt */
+        if (lb_state_layer_generalised(st, li) || st->cfg->layers[li].conflate_distance_m > 0 ||
+            (rs && lb_store_layer_conflated(rs, p->layer))) {
+            full = batch;
+            continue;
+        }
+        pthread_mutex_lock(&lv->mu);
+        live_layer *ll = ll_get(lv, st, li);
+        for (size_t i = 0; ll && i < p->nchanges; i++)
+            ll_add(ll, p->changes[i].fid, p->revision);
+        if (ll)
+            ll->dirty = true; /* also a reload's kick (no changes) */
+        pthread_mutex_unlock(&lv->mu);
+    }
+    /* deltas, read while no commit can happen */
+    typedef struct built {
+        size_t li;
+        live_layer *ll;
+        lb_snapshot *snap[LB_NGRIDS];
+    } built;
+    built *done = calloc(st->cfg->nlayers ? st->cfg->nlayers : 1, sizeof *done);
+    size_t ndone = 0;
+    /* every committed change is known now: fix the snapshot the deltas are
+     * read from, then let writers go on while they are built */
+    bool reading = rs && lb_store_read_begin(rs, &err) == LB_OK;
+    pthread_mutex_unlock(&lv->write_mu);
+    /* the dirty layers of this generation (only this thread changes their
+     * changes and base; the compactor frees only orphaned ones) */
+    size_t nwork = 0;
+    live_layer **work = calloc(st->cfg->nlayers ? st->cfg->nlayers : 1, sizeof *work);
+    bool *wants = calloc(st->cfg->nlayers ? st->cfg->nlayers : 1, sizeof *wants);
+    pthread_mutex_lock(&lv->mu);
+    for (live_layer *ll = lv->layers; work && wants && reading && ll; ll = ll->next)
+        if (ll->dirty && ll->generation == st->generation && nwork < st->cfg->nlayers) {
+            ll->dirty = false;
+            work[nwork++] = ll;
+        }
+    pthread_mutex_unlock(&lv->mu);
+    for (size_t w = 0; done && w < nwork; w++) {
+        live_layer *ll = work[w];
+        size_t li = layer_index(st->cfg, ll->layer);
+        if (li == SIZE_MAX)
+            continue;
+        ll_normalise(ll);
+        built *b = &done[ndone];
+        b->li = li;
+        b->ll = ll;
+        lb_snapshot *delta[LB_NGRIDS];
+        if (ll->n == 0) {
+            /* nothing beyond the base: the base itself */
+            for (int g = 0; g < LB_NGRIDS; g++)
+                b->snap[g] = ll->base[g] ? lb_snapshot_ref(ll->base[g]) : NULL;
+            ndone++;
+            continue;
+        }
+        if (lb_state_build_delta(st, rs, li, ll->fid, ll->n, delta, &err) != LB_OK) {
+            fprintf(stderr, "lagebild serve: publish %s: %s\n", ll->layer, err.msg);
+            wants[w] = true;
+            continue;
+        }
+        bool ok = true;
+        for (int g = 0; g < LB_NGRIDS; g++) {
+            b->snap[g] = NULL;
+            if (ok && delta[g] && ll->base[g])
+                ok = lb_snapshot_overlay(ll->base[g], delta[g], ll->fid, ll->n, &b->snap[g],
+                                         &err) == LB_OK;
+            if (delta[g])
+                lb_snapshot_unref(delta[g]);
+        }
+        if (!ok) {
+            for (int g = 0; g < LB_NGRIDS; g++)
+                if (b->snap[g])
+                    lb_snapshot_unref(b->snap[g]);
+            continue;
+        }
+        size_t base_n = ll->base[0] ? lb_snapshot_feature_count(ll->base[0]) : 0;
+        if (ll->n >= COMPACT_MIN_CHANGES + base_n / COMPACT_FRACTION ||
+            lb_now() - ll->base_time > lv->compact_age)
+            wants[w] = true;
+        ndone++;
+    }
+    if (reading)
+        lb_store_read_end(rs);
+    pthread_mutex_lock(&lv->mu);
+    for (size_t w = 0; w < nwork; w++)
+        if (wants[w])
+            work[w]->want_compact = true;
+    free(work);
+    free(wants);
+    bool compact = false;
+    for (live_layer *ll = lv->layers; ll; ll = ll->next)
+        compact |= ll->want_compact && !ll->compacting;
+    if (compact)
+        pthread_cond_broadcast(&lv->ccv);
+    pthread_mutex_unlock(&lv->mu);
+
+    /* swap in and tell the subscribers */
+    for (size_t i = 0; i < ndone; i++) {
+        built *b = &done[i];
+        lb_snapshot *nogen[LB_NGRIDS] = {NULL};
+        bool stale = false;
+        lb_state *ns = b->snap[0] ? swap_layer(lv, st, b->li, b->snap, nogen, &stale) : NULL;
+        if (ns) {
+            atomic_fetch_add(&lv->publishes, 1);
+            notify(lv, ns, st->cfg->layers[b->li].id, lb_snapshot_revision(b->snap[0]), batch);
+        }
+        lb_state_release(ns);
+        for (int g = 0; g < LB_NGRIDS; g++)
+            if (b->snap[g])
+                lb_snapshot_unref(b->snap[g]);
+    }
+    free(done);
+    /* layers with owner-set release rules: rebuilt whole */
+    for (pending *p = full; p; p = p->next) {
+        bool first = true;
+        for (pending *q = full; q != p && first; q = q->next)
+            first = strcmp(q->layer, p->layer) != 0;
+        size_t li = layer_index(st->cfg, p->layer);
+        if (first && li != SIZE_MAX && lb_state_layer_generalised(st, li)) {
+            for (int tries = 0; tries < 5; tries++)
+                if (publish_layer(lv, store, store_path, p->layer, full))
+                    break;
+        }
+    }
+    lb_state_release(st);
+    while (batch) {
+        pending *n = batch->next;
+        pending_free(batch);
+        batch = n;
+    }
+}
+
+static void *publisher_main(void *arg)
+{
+    lb_live *lv = arg;
+    lb_store *store = NULL;
+    char *store_path = NULL;
+    pthread_mutex_lock(&lv->mu);
+    while (!lv->stop) {
+        bool work = lv->head != NULL;
+        for (live_layer *ll = lv->layers; ll && !work; ll = ll->next)
+            work = ll->next_ready;
+        if (!work) {
+            pthread_cond_wait(&lv->cv, &lv->mu);
+            continue;
+        }
+        pthread_mutex_unlock(&lv->mu);
+        publish_round(lv, &store, &store_path);
+        pthread_mutex_lock(&lv->mu);
+    }
+    pthread_mutex_unlock(&lv->mu);
+    lb_store_close(store);
+    free(store_path);
+    return NULL;
+}
+
+/* Rebuilds the base of layers that asked for it, one at a time, beside the
+ * publisher; the publisher takes the result in its next round. */
+static void *compactor_main(void *arg)
+{
+    lb_live *lv = arg;
+    lb_store *store = NULL;
+    char *store_path = NULL;
+    pthread_mutex_lock(&lv->mu);
+    while (!lv->stop) {
+        live_layer *ll = lv->layers;
+        while (ll && !(ll->want_compact && !ll->compacting && ll->generation))
+            ll = ll->next;
+        if (!ll) {
+            pthread_cond_wait(&lv->ccv, &lv->mu);
+            continue;
+        }
+        ll->want_compact = false;
+        ll->compacting = true;
+        char *layer = lb_strdup(ll->layer);
+        uint64_t generation = ll->generation;
+        pthread_mutex_unlock(&lv->mu);
+        lb_state *st = lb_server_state(lv->srv);
+        size_t li = layer ? layer_index(st->cfg, layer) : SIZE_MAX;
+        lb_snapshot *snap[LB_NGRIDS] = {NULL}, *gen[LB_NGRIDS] = {NULL};
+        lb_error err = {0};
+        lb_status rc = LB_EINVAL;
+        if (li != SIZE_MAX && st->generation == generation &&
+            pub_store(&store, &store_path, st, &err)) {
+            int tries = 0;
+            do
+                rc = lb_state_build_layer(st, store, li, snap, gen, &err);
+            while (rc == LB_EINTERNAL && ++tries < 5);
+        }
+        if (rc != LB_OK && rc != LB_EINVAL)
+            fprintf(stderr, "lagebild serve: compacting %s: %s\n", layer ? layer : "?", err.msg);
+        lb_state_release(st);
+        free(layer);
+        pthread_mutex_lock(&lv->mu);
+        ll->compacting = false;
+        if (ll->generation == 0) {
+            /* orphaned by a reload meanwhile */
+            for (live_layer **pp = &lv->layers; *pp; pp = &(*pp)->next)
+                if (*pp == ll) {
+                    *pp = ll->next;
+                    break;
+                }
+            ll_free(ll);
+            rc = LB_EINVAL;
+        }
+        if (rc == LB_OK) {
+            for (int g = 0; g < LB_NGRIDS; g++) {
+                if (ll->next_base[g])
+                    lb_snapshot_unref(ll->next_base[g]);
+                ll->next_base[g] = snap[g];
+                snap[g] = NULL;
+            }
+            ll->next_rev = lb_snapshot_revision(ll->next_base[0]);
+            ll->next_ready = true;
+            pthread_cond_signal(&lv->cv);
+        }
+        for (int g = 0; g < LB_NGRIDS; g++) {
+            if (snap[g])
+                lb_snapshot_unref(snap[g]);
+            if (gen[g])
+                lb_snapshot_unref(gen[g]);
+        }
+    }
+    pthread_mutex_unlock(&lv->mu);
+    lb_store_close(store);
+    free(store_path);
+    return NULL;
+}
+
+lb_live *lb_live_start(lb_server *srv)
+{
+    lb_live *lv = calloc(1, sizeof *lv);
+    if (!lv)
+        return NULL;
+    lv->srv = srv;
+    /* a quarter of the workers stay for tiles */
+    lv->max_subs = srv->threads - (srv->threads + 3) / 4;
+    const char *age = getenv("LAGEBILD_COMPACT_AGE_S");
+    lv->compact_age = age && atof(age) > 0 ? atof(age) : COMPACT_AGE_S;
+    pthread_mutex_init(&lv->mu, NULL);
+    pthread_cond_init(&lv->cv, NULL);
+    pthread_cond_init(&lv->ccv, NULL);
+    pthread_mutex_init(&lv->write_mu, NULL);
+    pthread_mutex_init(&lv->sub_mu, NULL);
+    pthread_cond_init(&lv->sub_cv, NULL);
+    if (RAND_bytes(lv->secret, sizeof lv->secret) != 1 ||
+        pthread_create(&lv->thread, NULL, publisher_main, lv) != 0) {
+        lb_live_stop(lv);
+        return NULL;
+    }
+    if (pthread_create(&lv->compactor, NULL, compactor_main, lv) != 0) {
+        pthread_mutex_lock(&lv->mu);
+        lv->stop = true;
+        pthread_cond_broadcast(&lv->cv);
+        pthread_mutex_unlock(&lv->mu);
+        pthread_join(lv->thread, NULL);
+        lb_live_stop(lv);
+        return NULL;
+    }
+    lv->started = true;
+    return lv;
+}
+
+void lb_live_wake_subscribers(lb_live *lv)
+{
+    if (!lv)
+        return;
+    pthread_mutex_lock(&lv->mu);
+    lv->stop = true;
+    pthread_cond_broadcast(&lv->cv);
+    pthread_cond_broadcast(&lv->ccv);
+    pthread_mutex_unlock(&lv->mu);
+    pthread_mutex_lock(&lv->sub_mu);
+    pthread_cond_broadcast(&lv->sub_cv);
+    pthread_mutex_unlock(&lv->sub_mu);
+}
+
+void lb_live_stop(lb_live *lv)
+{
+    if (!lv)
+        return;
+    lb_live_wake_subscribers(lv);
+    if (lv->started) {
+        pthread_join(lv->thread, NULL);
+        pthread_join(lv->compactor, NULL);
+    }
+    while (lv->layers) {
+        live_layer *n = lv->layers->next;
+        ll_free(lv->layers);
+        lv->layers = n;
+    }
+    while (lv->head) {
+        pending *n = lv->head->next;
+        pending_free(lv->head);
+        lv->head = n;
+    }
+    lb_store_close(lv->wstore);
+    free(lv->wpath);
+    pthread_mutex_destroy(&lv->mu);
+    pthread_cond_destroy(&lv->cv);
+    pthread_cond_destroy(&lv->ccv);
+    pthread_mutex_destroy(&lv->write_mu);
+    pthread_mutex_destroy(&lv->sub_mu);
+    pthread_cond_destroy(&lv->sub_cv);
+    free(lv);
+}
+
+void lb_live_reloaded(lb_live *lv)
+{
+    if (!lv)
+        return;
+    /* the reload read the store at some revision: republish every live
+     * layer on the new state with the changes it may not hold yet */
+    pthread_mutex_lock(&lv->mu);
+    for (live_layer *ll = lv->layers; ll; ll = ll->next) {
+        pending *p = calloc(1, sizeof *p);
+        if (!p)
+            break;
+        p->layer = lb_strdup(ll->layer);
+        p->source = lb_strdup("");
+        if (!p->layer || !p->source) {
+            pending_free(p);
+            break;
+        }
+        if (lv->tail)
+            lv->tail->next = p;
+        else
+            lv->head = p;
+        lv->tail = p;
+    }
+    pthread_cond_signal(&lv->cv);
+    pthread_mutex_unlock(&lv->mu);
+}
+
+void lb_live_metrics(lb_live *lv, lb_buf *b)
+{
+    if (!lv)
+        return;
+    lb_buf_printf(b, "lagebild_pushes_total %llu\n", (unsigned long long)lv->pushes);
+    lb_buf_printf(b, "lagebild_push_features_total %llu\n",
+                  (unsigned long long)lv->push_features);
+    lb_buf_printf(b, "lagebild_publishes_total %llu\n", (unsigned long long)lv->publishes);
+    lb_buf_printf(b, "lagebild_events_total %llu\n", (unsigned long long)lv->events);
+}
+
+/* ---- push handlers -------------------------------------------------------- */
+
+/* Hand a committed change to the publisher (called under write_mu: commit order). */
+static void enqueue(lb_live *lv, const lb_source_cfg *src, lb_push_result *res)
+{
+    pending *p = calloc(1, sizeof *p);
+    if (p) {
+        p->layer = lb_strdup(src->layer);
+        p->source = lb_strdup(src->id);
+        p->revision = res->revision;
+        p->changes = res->changes;
+        p->nchanges = res->nchanges;
+        res->changes = NULL;
+        res->nchanges = 0;
+    }
+    pthread_mutex_lock(&lv->mu);
+    if (p && p->layer && p->source) {
+        if (lv->tail)
+            lv->tail->next = p;
+        else
+            lv->head = p;
+        lv->tail = p;
+    } else {
+        pending_free(p); /* out of memory: the next publish of the layer catches up */
+    }
+    pthread_cond_signal(&lv->cv);
+    pthread_mutex_unlock(&lv->mu);
+}
+
+/* The writer connection for the state's store (under write_mu). */
+static lb_store *writer(lb_live *lv, const lb_state *st, lb_error *err)
+{
+    if (lv->wstore && strcmp(lv->wpath, st->cfg->store_path) == 0)
+        return lv->wstore;
+    lb_store_close(lv->wstore);
+    lv->wstore = NULL;
+    free(lv->wpath);
+    lv->wpath = lb_strdup(st->cfg->store_path);
+    if (!lv->wpath || lb_store_open(st->cfg->store_path, &lv->wstore, err) != LB_OK)
+        return NULL;
+    return lv->wstore;
+}
+
+/* The source named in the path if the principal may write it, else NULL. */
+static const lb_source_cfg *writable_source(lb_req *r, const char *id)
+{
+    const lb_source_cfg *src = lb_config_source(r->st->cfg, id);
+    if (!src || !lb_access_may_write(r->st->access, r->principal, id, time(NULL)))
+        return NULL;
+    return src;
+}
+
+static void send_result(lb_req *r, lb_status rc, const lb_error *err, const lb_push_result *res,
+                        const lb_source_cfg *src)
+{
+    if (rc == LB_OK) {
+        char body[512];
+        int n = snprintf(body, sizeof body,
+                         "{\"source\":\"%s\",\"stored\":%zu,\"replaced\":%zu,\"deleted\":%zu}\n",
+                         src->id, res->stored, res->stored ? res->deleted : 0,
+                         res->stored ? 0 : res->deleted);
+        lb_http_send(r, 200, "application/json", body, (size_t)n, "Cache-Control: no-store\r\n");
+        return;
+    }
+    int status = rc == LB_EFORMAT                                            ? 400
+                 : rc == LB_EGEOM || rc == LB_EMAPPING || rc == LB_ECRS ||
+                           rc == LB_EINVAL || rc == LB_EMGRS                  ? 422
+                 : rc == LB_ESTORE                                             ? 503
+                                                                               : 500;
+    if (status == 422 && res->nrejects) {
+        lb_buf b = {0};
+        lb_buf_puts(&b, "{\"error\":");
+        lb_buf_json_str(&b, err->msg);
+        lb_buf_puts(&b, ",\"rejected\":[");
+        for (size_t i = 0; i < res->nrejects; i++) {
+            lb_buf_printf(&b, "%s{\"index\":%zu,\"id\":", i ? "," : "", res->rejects[i].index);
+            if (res->rejects[i].source_fid)
+                lb_buf_json_str(&b, res->rejects[i].source_fid);
+            else
+                lb_buf_puts(&b, "null");
+            lb_buf_puts(&b, ",\"reason\":");
+            lb_buf_json_str(&b, res->rejects[i].reason ? res->rejects[i].reason : "");
+            lb_buf_puts(&b, "}");
+        }
+        lb_buf_puts(&b, "]}\n");
+        lb_http_send(r, 422, "application/json", b.data ? b.data : "", b.len,
+                     "Cache-Control: no-store\r\n");
+        lb_buf_free(&b);
+        return;
+    }
+    lb_http_error(r, status, err->msg);
+}
+
+void lb_live_push(lb_req *r)
+{
+    lb_live *lv = r->srv->live;
+    const lb_source_cfg *src = writable_source(r, r->segs[1]);
+    if (!src || !lv) {
+        lb_http_not_found(r);
+        return;
+    }
+    double maxd = r->st->cfg->push_max_body > 0 ? r->st->cfg->push_max_body
+                                                 : LB_PUSH_MAX_BODY_DEFAULT;
+    size_t max = (size_t)maxd;
+    long long cl = r->ri->content_length;
+    if (cl >= 0 && (unsigned long long)cl > max) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "body of %lld bytes is larger than push.max_body_bytes (%zu)",
+                 cl, max);
+        /* the body is not read: the connection cannot be reused */
+        lb_buf b = {0};
+        lb_buf_puts(&b, "{\"error\":");
+        lb_buf_json_str(&b, msg);
+        lb_buf_puts(&b, "}\n");
+        lb_http_send(r, 413, "application/json", b.data, b.len,
+                     "Cache-Control: no-store\r\nConnection: close\r\n");
+        lb_buf_free(&b);
+        return;
+    }
+    size_t cap = cl >= 0 ? (size_t)cl : 65536, len = 0;
+    char *body = malloc(cap + 1);
+    bool too_big = false;
+    while (body) {
+        if (cl >= 0 && len == (size_t)cl)
+            break;
+        if (len == cap) {
+            if (cap >= max + 1) {
+                too_big = true;
+                break;
+            }
+            cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+            char *nb = realloc(body, cap + 1);
+            if (!nb) {
+                free(body);
+                body = NULL;
+                break;
+            }
+            body = nb;
+        }
+        int n = mg_read(r->conn, body + len, cap - len);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    if (!body) {
+        lb_http_error(r, 500, "out of memory");
+        return;
+    }
+    if (too_big || len > max) {
+        free(body);
+        lb_http_send(r, 413, "application/json",
+                     "{\"error\":\"body larger than push.max_body_bytes\"}\n", 49,
+                     "Cache-Control: no-store\r\nConnection: close\r\n");
+        return;
+    }
+    if (cl >= 0 && len != (size_t)cl) {
+        free(body);
+        lb_http_error(r, 400, "the body ended before Content-Length bytes");
+        return;
+    }
+    body[len] = '\0';
+    char crs[256];
+    bool have_crs = lb_http_query(r, "crs", crs, sizeof crs);
+    if (have_crs && !crs[0]) {
+        free(body);
+        lb_http_error(r, 400, "crs= is empty");
+        return;
+    }
+    lb_push_result res = {0};
+    lb_error err = {0};
+    pthread_mutex_lock(&lv->write_mu);
+    lb_store *store = writer(lv, r->st, &err);
+    lb_status rc = store ? lb_ingest_push(store, r->st->cfg, src, body, len,
+                                          have_crs ? crs : NULL, &res, &err)
+                         : LB_ESTORE;
+    if (rc == LB_OK)
+        enqueue(lv, src, &res);
+    pthread_mutex_unlock(&lv->write_mu);
+    free(body);
+    if (rc == LB_OK) {
+        atomic_fetch_add(&lv->pushes, 1);
+        atomic_fetch_add(&lv->push_features, res.stored);
+        char what[320];
+        snprintf(what, sizeof what, "push %s %zu features", src->id, res.stored);
+        lb_audit_request(r, what, "applied");
+    }
+    send_result(r, rc, &err, &res, src);
+    lb_push_result_free(&res);
+}
+
+void lb_live_delete(lb_req *r)
+{
+    lb_live *lv = r->srv->live;
+    const lb_source_cfg *src = writable_source(r, r->segs[1]);
+    if (!src || !lv) {
+        lb_http_not_found(r);
+        return;
+    }
+    lb_push_result res = {0};
+    lb_error err = {0};
+    pthread_mutex_lock(&lv->write_mu);
+    lb_store *store = writer(lv, r->st, &err);
+    lb_status rc = store ? lb_ingest_delete(store, r->st->cfg, src, r->segs[3], &res, &err)
+                         : LB_ESTORE;
+    if (rc == LB_OK)
+        enqueue(lv, src, &res);
+    pthread_mutex_unlock(&lv->write_mu);
+    if (rc == LB_ENOENT) {
+        lb_http_not_found(r);
+    } else {
+        if (rc == LB_OK) {
+            atomic_fetch_add(&lv->pushes, 1);
+            char what[320];
+            snprintf(what, sizeof what, "delete %s/%s", src->id, r->segs[3]);
+            lb_audit_request(r, what, "applied");
+        }
+        send_result(r, rc, &err, &res, src);
+    }
+    lb_push_result_free(&res);
+}
+
+/* ---- events --------------------------------------------------------------- */
+
+#define KEEPALIVE_S 15
+
+void lb_live_events(lb_req *r)
+{
+    lb_live *lv = r->srv->live;
+    sub *s = calloc(1, sizeof *s);
+    if (!lv || !s) {
+        free(s);
+        lb_http_error(r, 503, "events unavailable");
+        return;
+    }
+    snprintf(s->principal, sizeof s->principal, "%s", r->principal->principal);
+    char head[512], cors[300] = "";
+    const char *origin = r->st->cfg->cors_origin ? r->st->cfg->cors_origin : "*";
+    if (strcmp(origin, "none") != 0 && strlen(origin) < 200 && !strpbrk(origin, "\r\n"))
+        snprintf(cors, sizeof cors, "Access-Control-Allow-Origin: %s\r\n", origin);
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                     "Cache-Control: no-store\r\nConnection: close\r\n"
+                     "X-Content-Type-Options: nosniff\r\n%s\r\n"
+                     "retry: 2000\n: connected\n\n",
+                     cors);
+    pthread_mutex_lock(&lv->sub_mu);
+    bool full = lv->nsubs >= lv->max_subs;
+    if (!full) {
+        s->next = lv->subs;
+        lv->subs = s;
+        lv->nsubs++;
+    }
+    pthread_mutex_unlock(&lv->sub_mu);
+    if (full) {
+        free(s);
+        lb_http_error(r, 503, "too many event streams (each holds one of serve --threads)");
+        return;
+    }
+    r->status = 200;
+    /* registered before the first byte: a client that saw ": connected"
+     * receives every change published afterwards */
+    bool ok = mg_write(r->conn, head, (size_t)n) > 0;
+    /* the request's state is not needed any more: an open stream must not
+     * keep old snapshots alive (the principal belongs to it too) */
+    lb_state_release(r->st);
+    r->st = NULL;
+    r->principal = NULL;
+    pthread_mutex_lock(&lv->sub_mu);
+    while (ok) {
+        bool stopping;
+        pthread_mutex_lock(&lv->mu);
+        stopping = lv->stop;
+        pthread_mutex_unlock(&lv->mu);
+        if (stopping)
+            break;
+        if (s->queue.len == 0) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += KEEPALIVE_S;
+            if (pthread_cond_timedwait(&lv->sub_cv, &lv->sub_mu, &until) != 0 &&
+                s->queue.len == 0) {
+                pthread_mutex_unlock(&lv->sub_mu);
+                ok = mg_write(r->conn, ": keepalive\n\n", 13) > 0;
+                pthread_mutex_lock(&lv->sub_mu);
+            }
+            continue;
+        }
+        char *text = lb_buf_take(&s->queue);
+        size_t len = text ? strlen(text) : 0;
+        pthread_mutex_unlock(&lv->sub_mu);
+        ok = !text || mg_write(r->conn, text, len) > 0;
+        r->bytes += len;
+        free(text);
+        pthread_mutex_lock(&lv->sub_mu);
+    }
+    s->gone = true;
+    for (sub **pp = &lv->subs; *pp; pp = &(*pp)->next)
+        if (*pp == s) {
+            *pp = s->next;
+            lv->nsubs--;
+            break;
+        }
+    pthread_mutex_unlock(&lv->sub_mu);
+    lb_buf_free(&s->queue);
+    free(s);
+}
