@@ -1092,35 +1092,35 @@ static lb_status scan_impl(lb_store *st, const char *layer, const int64_t *fids,
     sqlite3_free(sql);
     int r = SQLITE_DONE;
     for (size_t fi = 0; rc == LB_OK && (fids ? fi < nfids : fi == 0); fi++) {
-    if (fids) {
-        sqlite3_reset(q);
-        sqlite3_bind_int64(q, 1, fids[fi]);
-    }
-    while ((r = sqlite3_step(q)) == SQLITE_ROW) {
-        lb_stored_feature f = {0};
-        f.fid = sqlite3_column_int64(q, 0);
-        f.source = (const char *)sqlite3_column_text(q, 1);
-        f.source_fid = (const char *)sqlite3_column_text(q, 2);
-        for (int k = 0; k < LB_FIELD_COUNT; k++)
-            if (k != LB_FIELD_ACCURACY_M)
-                f.field[k] = (const char *)sqlite3_column_text(q, 3 + k);
-        f.has_accuracy = sqlite3_column_type(q, 9) != SQLITE_NULL;
-        f.accuracy_m = sqlite3_column_double(q, 9);
-        f.field[LB_FIELD_ACCURACY_M] = f.has_accuracy ? (const char *)sqlite3_column_text(q, 9) : NULL;
-        f.label_level = sqlite3_column_int(q, 10);
-        f.classification = (const char *)sqlite3_column_text(q, 11);
-        f.releasable_to = (const char *)sqlite3_column_text(q, 12);
-        f.caveats = (const char *)sqlite3_column_text(q, 13);
-        f.attrs = (const char *)sqlite3_column_text(q, 14);
-        f.wkb = sqlite3_column_blob(q, 15);
-        f.wkb_len = (size_t)sqlite3_column_bytes(q, 15);
-        if (!fn(ud, &f)) {
-            rc = lb_fail(err, LB_ENOMEM, "out of memory reading layer '%s'", layer);
-            break;
+        if (fids) {
+            sqlite3_reset(q);
+            sqlite3_bind_int64(q, 1, fids[fi]);
         }
-    }
-    if (r != SQLITE_DONE)
-        break;
+        while ((r = sqlite3_step(q)) == SQLITE_ROW) {
+            lb_stored_feature f = {0};
+            f.fid = sqlite3_column_int64(q, 0);
+            f.source = (const char *)sqlite3_column_text(q, 1);
+            f.source_fid = (const char *)sqlite3_column_text(q, 2);
+            for (int k = 0; k < LB_FIELD_COUNT; k++)
+                if (k != LB_FIELD_ACCURACY_M)
+                    f.field[k] = (const char *)sqlite3_column_text(q, 3 + k);
+            f.has_accuracy = sqlite3_column_type(q, 9) != SQLITE_NULL;
+            f.accuracy_m = sqlite3_column_double(q, 9);
+            f.field[LB_FIELD_ACCURACY_M] = f.has_accuracy ? (const char *)sqlite3_column_text(q, 9) : NULL;
+            f.label_level = sqlite3_column_int(q, 10);
+            f.classification = (const char *)sqlite3_column_text(q, 11);
+            f.releasable_to = (const char *)sqlite3_column_text(q, 12);
+            f.caveats = (const char *)sqlite3_column_text(q, 13);
+            f.attrs = (const char *)sqlite3_column_text(q, 14);
+            f.wkb = sqlite3_column_blob(q, 15);
+            f.wkb_len = (size_t)sqlite3_column_bytes(q, 15);
+            if (!fn(ud, &f)) {
+                rc = lb_fail(err, LB_ENOMEM, "out of memory reading layer '%s'", layer);
+                break;
+            }
+        }
+        if (r != SQLITE_DONE)
+            break;
     }
     if (rc == LB_OK && r != SQLITE_DONE)
         rc = lb_fail(err, LB_ESTORE, "store %s: reading layer '%s': %s", st->path, layer,
