@@ -6,7 +6,7 @@ PKGS=(
   build-essential cmake pkg-config clang libclang-rt-14-dev valgrind
   libgdal-dev gdal-bin libproj-dev proj-data proj-bin
   libspatialite-dev libsqlite3-mod-spatialite libsqlite3-dev sqlite3
-  libpng-dev libcivetweb-dev libfyaml-dev libssl-dev
+  libpng-dev libdeflate-dev libcivetweb-dev libfyaml-dev libssl-dev
   python3-gdal python3-numpy python3-mapscript mapserver-bin python3-owslib
   chromium
 )

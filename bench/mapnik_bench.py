@@ -91,8 +91,10 @@ def map_xml(store, tables):
   </Style>
 """]
     for t in tables:
+        # key_field is the table's INTEGER PRIMARY KEY (pk): the R*Tree's pkid
+        # is the rowid; fid is a separate feature id and matches no index entry
         params = {"type": "sqlite", "file": store, "table": t, "geometry_field": "geom",
-                  "key_field": "fid", "wkb_format": "spatialite", "use_spatial_index": "true"}
+                  "key_field": "pk", "wkb_format": "spatialite", "use_spatial_index": "true"}
         ps = "".join(f"<Parameter name={quoteattr(k)}>{escape(v)}</Parameter>"
                      for k, v in params.items())
         out.append(f'  <Layer name={quoteattr(t)} srs="epsg:4326">'

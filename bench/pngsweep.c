@@ -13,12 +13,19 @@
  * PNG size, plus lagebild's own lb_png_encode for comparison.
  *
  * The settings are written out here with plain libpng calls on purpose: the
- * tool measures libpng and zlib, not lagebild's encoder.
+ * tool measures libpng and zlib, not lagebild's encoder.  The "libdeflate"
+ * settings keep libpng for the signature, IHDR and the chunk CRCs but build
+ * the unfiltered image (filter byte 0 + straight RGBA per row) in one buffer
+ * and compress it with libdeflate into a single IDAT; the compressor and the
+ * buffers are allocated once per setting (as a long-running encoder keeps
+ * them), the straightening and copying are timed.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <libdeflate.h>
 #include <math.h>
 #include <png.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,7 +121,66 @@ typedef struct setting {
     const char *name;
     int level, strategy, filters, memlevel;
     int rows; /* 0: unpremultiply every row; 1: trivial rows passed as they are */
+    int deflate; /* > 0: libdeflate at this level, no filter (the zlib fields unused) */
 } setting;
+
+/* per libdeflate setting: compressor and buffers, kept across tiles */
+typedef struct dstate {
+    struct libdeflate_compressor *comp;
+    uint8_t *raw, *z;
+    size_t raw_cap, z_cap;
+} dstate;
+
+static int encode_deflate(const lb_canvas *c, const setting *s, dstate *d, outbuf *o)
+{
+    size_t w = (size_t)c->width, h = (size_t)c->height, stride = 1 + 4 * w;
+    if (!d->comp && !(d->comp = libdeflate_alloc_compressor(s->deflate)))
+        return -1;
+    size_t n = stride * h, bound = libdeflate_zlib_compress_bound(d->comp, n);
+    if (n > d->raw_cap) {
+        free(d->raw);
+        if (!(d->raw = malloc(n)))
+            return -1;
+        d->raw_cap = n;
+    }
+    if (bound > d->z_cap) {
+        free(d->z);
+        if (!(d->z = malloc(bound)))
+            return -1;
+        d->z_cap = bound;
+    }
+    for (size_t y = 0; y < h; y++) {
+        const uint8_t *row = c->px + y * w * 4;
+        uint8_t *dst = d->raw + y * stride;
+        dst[0] = 0;
+        if (row_trivial(row, w))
+            memcpy(dst + 1, row, 4 * w);
+        else
+            unpremul_row(row, dst + 1, w);
+    }
+    size_t zlen = libdeflate_zlib_compress(d->comp, d->raw, n, d->z, bound);
+    if (!zlen)
+        return -1;
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!png || !info) {
+        png_destroy_write_struct(&png, &info);
+        return -1;
+    }
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_write_struct(&png, &info);
+        return -1;
+    }
+    o->len = 0;
+    png_set_write_fn(png, o, write_fn, flush_fn);
+    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, PNG_COLOR_TYPE_RGBA,
+                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    png_write_chunk(png, (png_const_bytep) "IDAT", d->z, zlen);
+    png_write_chunk(png, (png_const_bytep) "IEND", NULL, 0);
+    png_destroy_write_struct(&png, &info);
+    return 0;
+}
 
 static int encode(const lb_canvas *c, const setting *s, uint8_t *rowbuf, outbuf *o)
 {
@@ -162,7 +228,8 @@ typedef struct tile {
 int main(int argc, char **argv)
 {
     const char *config = NULL, *map_id = NULL, *tiles_path = NULL;
-    int repeat = 3, only = -1, c;
+    int repeat = 3, c;
+    const char *only = NULL; /* comma-separated setting numbers (0 = first row) */
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'}, {"map", required_argument, NULL, 'm'},
         {"tiles", required_argument, NULL, 't'},  {"repeat", required_argument, NULL, 'r'},
@@ -174,9 +241,9 @@ int main(int argc, char **argv)
         case 'm': map_id = optarg; break;
         case 't': tiles_path = optarg; break;
         case 'r': repeat = atoi(optarg); break;
-        case 'O': only = atoi(optarg); break;
+        case 'O': only = optarg; break;
         default:
-            fputs("usage: pngsweep --config FILE --map ID --tiles FILE [--repeat N] [--only K]\n", stderr);
+            fputs("usage: pngsweep --config FILE --map ID --tiles FILE [--repeat N] [--only K,K,...]\n", stderr);
             return 2;
         }
     }
@@ -259,26 +326,55 @@ int main(int argc, char **argv)
     }
 
     const setting settings[] = {
-        {"L2 RLE Up (old default)", 2, Z_RLE, PNG_FILTER_UP, 0, 0},
-        {"L2 RLE Up, straight rows", 2, Z_RLE, PNG_FILTER_UP, 0, 1},
-        {"L2 RLE None", 2, Z_RLE, PNG_FILTER_NONE, 0, 1},
-        {"L1 default None", 1, Z_DEFAULT_STRATEGY, PNG_FILTER_NONE, 0, 1},
-        {"L2 default None", 2, Z_DEFAULT_STRATEGY, PNG_FILTER_NONE, 0, 1},
-        {"L3 default None", 3, Z_DEFAULT_STRATEGY, PNG_FILTER_NONE, 0, 1},
-        {"L2 default None, memlevel 9", 2, Z_DEFAULT_STRATEGY, PNG_FILTER_NONE, 9, 1},
-        {"L2 default None, memlevel 7", 2, Z_DEFAULT_STRATEGY, PNG_FILTER_NONE, 7, 1},
-        {"L2 default None, memlevel 6", 2, Z_DEFAULT_STRATEGY, PNG_FILTER_NONE, 6, 1},
-        {"L2 default None, memlevel 5", 2, Z_DEFAULT_STRATEGY, PNG_FILTER_NONE, 5, 1},
-        {"L2 default None, memlevel 4", 2, Z_DEFAULT_STRATEGY, PNG_FILTER_NONE, 4, 1},
-        {"L2 default Up", 2, Z_DEFAULT_STRATEGY, PNG_FILTER_UP, 0, 1},
-        {"L2 default Sub", 2, Z_DEFAULT_STRATEGY, PNG_FILTER_SUB, 0, 1},
-        {"L6 default all filters", 6, Z_DEFAULT_STRATEGY, PNG_ALL_FILTERS, 0, 1},
+        {"L2 RLE Up (old default)", 2, Z_RLE, PNG_FILTER_UP, 0, 0, 0},
+        {"L2 RLE Up, straight rows", 2, Z_RLE, PNG_FILTER_UP, 0, 1, 0},
+        {"L2 RLE None", 2, Z_RLE, PNG_FILTER_NONE, 0, 1, 0},
+        {"L1 default None", 1, Z_DEFAULT_STRATEGY, PNG_FILTER_NONE, 0, 1, 0},
+        {"L2 default None", 2, Z_DEFAULT_STRATEGY, PNG_FILTER_NONE, 0, 1, 0},
+        {"L3 default None", 3, Z_DEFAULT_STRATEGY, PNG_FILTER_NONE, 0, 1, 0},
+        {"L2 default None, memlevel 9", 2, Z_DEFAULT_STRATEGY, PNG_FILTER_NONE, 9, 1, 0},
+        {"L2 default None, memlevel 7", 2, Z_DEFAULT_STRATEGY, PNG_FILTER_NONE, 7, 1, 0},
+        {"L2 default None, memlevel 6", 2, Z_DEFAULT_STRATEGY, PNG_FILTER_NONE, 6, 1, 0},
+        {"L2 default None, memlevel 5", 2, Z_DEFAULT_STRATEGY, PNG_FILTER_NONE, 5, 1, 0},
+        {"L2 default None, memlevel 4", 2, Z_DEFAULT_STRATEGY, PNG_FILTER_NONE, 4, 1, 0},
+        {"L2 default Up", 2, Z_DEFAULT_STRATEGY, PNG_FILTER_UP, 0, 1, 0},
+        {"L2 default Sub", 2, Z_DEFAULT_STRATEGY, PNG_FILTER_SUB, 0, 1, 0},
+        {"L6 default all filters", 6, Z_DEFAULT_STRATEGY, PNG_ALL_FILTERS, 0, 1, 0},
+        {"libdeflate L1 None", 0, 0, 0, 0, 1, 1},
+        {"libdeflate L2 None", 0, 0, 0, 0, 1, 2},
+        {"libdeflate L4 None", 0, 0, 0, 0, 1, 4},
+        {"libdeflate L6 None", 0, 0, 0, 0, 1, 6},
     };
     size_t nset = sizeof settings / sizeof settings[0];
+    /* the rows to run: all, or those listed by --only (nset = lb_png_encode) */
+    bool *skip = calloc(nset + 1, sizeof *skip);
+    if (!skip)
+        return 1;
+    if (only) {
+        for (size_t si = 0; si <= nset; si++)
+            skip[si] = true;
+        for (const char *p = only; *p;) {
+            char *end;
+            unsigned long k = strtoul(p, &end, 10);
+            if (end == p || k > nset) {
+                fprintf(stderr, "pngsweep: --only wants setting numbers 0-%zu\n", nset);
+                return 2;
+            }
+            skip[k] = false;
+            p = *end == ',' ? end + 1 : end;
+            if (*end && *end != ',') {
+                fprintf(stderr, "pngsweep: --only wants setting numbers 0-%zu\n", nset);
+                return 2;
+            }
+        }
+    }
     double *t = malloc(nt * sizeof *t), *t1 = malloc(nt * sizeof *t1),
            *t2 = malloc(nt * sizeof *t2);
     uint8_t *rowbuf = malloc(4 * 512);
     outbuf o = {0};
+    dstate *ds = calloc(nset, sizeof *ds);
+    if (!ds)
+        return 1;
     printf("%zu tiles, best of %d per tile; ms\n", nt, repeat);
     printf("%-30s %7s %7s %7s | %7s %7s | %7s %7s | %8s\n", "setting", "median", "p95", "mean",
            "256 med", "256 p95", "512 med", "512 p95", "kB mean");
@@ -292,11 +388,15 @@ int main(int argc, char **argv)
     for (int r = 0; r < repeat; r++)
         for (size_t i = 0; i < nt; i++)
             for (size_t si = 0; si <= nset; si++) {
-                if (only >= 0 && (size_t)only != si)
+                if (skip[si])
                     continue;
                 size_t len = 0;
                 double a = now_ms();
-                if (si < nset) {
+                if (si < nset && settings[si].deflate) {
+                    if (encode_deflate(&cv[i], &settings[si], &ds[si], &o) != 0)
+                        return 1;
+                    len = o.len;
+                } else if (si < nset) {
                     if (encode(&cv[i], &settings[si], rowbuf, &o) != 0)
                         return 1;
                     len = o.len;
@@ -314,7 +414,7 @@ int main(int argc, char **argv)
                     bytes[si] += (double)len;
             }
     for (size_t si = 0; si <= nset; si++) {
-        if (only >= 0 && (size_t)only != si)
+        if (skip[si])
             continue;
         size_t n1 = 0, n2 = 0;
         double sum = 0;

@@ -9,7 +9,11 @@
  * colour (cached: repeated, other sizes, other colours, palette or not),
  * empty canvases and lb_png_empty, exact palette output and its fallback to
  * RGBA beyond 256 colours, already-straight input, and several threads
- * encoding at once (the encoders share a cache of freed blocks).
+ * encoding at once (the encoders share a cache of freed blocks and a pool of
+ * libdeflate compressors).  Levels 0-3 compress with libdeflate into one
+ * IDAT chunk: test_libdeflate_exact_pixels checks that path pixel for pixel
+ * against the encoder's documented straightening and against the libpng +
+ * zlib path (level 9).
  */
 #include <png.h>
 #include <pthread.h>
@@ -219,6 +223,125 @@ LB_TEST(test_single_colour_canvases)
     lb_canvas_free(&c);
 }
 
+/* The chunk types of a PNG in order ("IHDR IDAT IEND" ...), lengths checked */
+static void chunk_list(const uint8_t *png, size_t len, char *out, size_t cap)
+{
+    size_t pos = 8, o = 0;
+    out[0] = 0;
+    while (pos + 12 <= len) {
+        size_t n = (size_t)png[pos] << 24 | (size_t)png[pos + 1] << 16 |
+                   (size_t)png[pos + 2] << 8 | png[pos + 3];
+        ASSERT(pos + 12 + n <= len);
+        ASSERT(o + 6 < cap);
+        memcpy(out + o, png + pos + 4, 4);
+        out[o + 4] = ' ';
+        o += 5;
+        out[o] = 0;
+        pos += 12 + n;
+    }
+    ASSERT_EQ(pos, len); /* nothing after the last chunk */
+}
+
+/* the straight pixel the encoder promises (tiler/png.c): channels times
+ * round(255 * 65536 / a), rounded, shifted by 16, at most 255 */
+static void encoder_straight(const uint8_t *s, uint8_t *out)
+{
+    unsigned a = s[3];
+    for (int k = 0; k < 3; k++) {
+        if (a == 0) {
+            out[k] = 0;
+        } else {
+            uint32_t f = (255u * 65536u + a / 2) / a;
+            uint32_t v = (s[k] * f + 32768u) >> 16;
+            out[k] = (uint8_t)(v > 255 ? 255 : v);
+        }
+    }
+    out[3] = (uint8_t)a;
+}
+
+static void make_tile(lb_canvas *c, int kind)
+{
+    size_t w = (size_t)c->width, n = w * (size_t)c->height;
+    const uint8_t flat[4] = {10, 40, 60, 128};
+    switch (kind) {
+    case 0: /* empty */
+        break;
+    case 1: /* one translucent colour */
+        fill(c, flat);
+        break;
+    case 2: /* sparse: an opaque band, a translucent box, a few lone pixels */
+        for (size_t y = w / 3; y < w / 3 + 5; y++)
+            for (size_t x = 0; x < w; x++)
+                memcpy(c->px + 4 * (y * w + x), (const uint8_t[4]){200, 30, 30, 255}, 4);
+        for (size_t y = w / 2; y < w / 2 + 20; y++)
+            for (size_t x = w / 4; x < w / 4 + 30; x++)
+                memcpy(c->px + 4 * (y * w + x), flat, 4);
+        for (int k = 0; k < 40; k++)
+            rnd_px(c->px + 4 * (rnd() % n), 1 + rnd() % 255);
+        break;
+    default: /* dense: random premultiplied pixels, every alpha */
+        for (size_t i = 0; i < n; i++)
+            rnd_px(c->px + 4 * i, rnd() % 4 ? rnd() % 256 : 255);
+        break;
+    }
+}
+
+LB_TEST(test_libdeflate_exact_pixels)
+{
+    const char *kinds[] = {"empty", "single colour", "sparse", "dense"};
+    for (int size = 256; size <= 512; size *= 2)
+        for (int kind = 0; kind < 4; kind++) {
+            lb_canvas c = mk(size, size);
+            make_tile(&c, kind);
+            size_t n = (size_t)size * (size_t)size;
+            uint8_t *want = malloc(4 * n);
+            ASSERT(want);
+            for (size_t i = 0; i < n; i++)
+                encoder_straight(c.px + 4 * i, want + 4 * i);
+            /* the libpng + zlib path (level 9, adaptive filters) */
+            uint8_t *png = NULL;
+            size_t len = 0;
+            lb_png_opts z9 = {.level = 9};
+            ASSERT_EQ(lb_png_encode(&c, &z9, &png, &len, NULL), LB_OK);
+            decoded ref = decode(png, len);
+            free(png);
+            if (memcmp(ref.px, want, 4 * n) != 0)
+                LBT__FAIL("%s %d px: zlib path differs from the straightened canvas",
+                          kinds[kind], size);
+            for (int level = 0; level <= 3; level++)
+                for (int pal = 0; pal < 2; pal++) {
+                    lb_png_opts o = {.level = level, .palette = pal};
+                    ASSERT_EQ(lb_png_encode(&c, &o, &png, &len, NULL), LB_OK);
+                    char chunks[256];
+                    chunk_list(png, len, chunks, sizeof chunks);
+                    /* libdeflate writes the whole image as one IDAT chunk */
+                    bool is_pal = pal && kind != 3;
+                    /* every palette here holds a colour with alpha < 255 */
+                    const char *expect = is_pal ? "IHDR PLTE tRNS IDAT IEND " : "IHDR IDAT IEND ";
+                    if (strcmp(chunks, expect) != 0)
+                        LBT__FAIL("%s %d px level %d palette %d: chunks %s", kinds[kind], size,
+                                  level, pal, chunks);
+                    decoded d = decode(png, len);
+                    free(png);
+                    ASSERT_EQ(d.w, size);
+                    ASSERT_EQ(d.h, size);
+                    ASSERT_EQ(d.color_type, is_pal ? 3 : 6);
+                    for (size_t i = 0; i < n; i++)
+                        if (memcmp(d.px + 4 * i, want + 4 * i, 4) != 0)
+                            LBT__FAIL("%s %d px level %d palette %d: pixel %zu is %u,%u,%u,%u, "
+                                      "want %u,%u,%u,%u",
+                                      kinds[kind], size, level, pal, i, d.px[4 * i],
+                                      d.px[4 * i + 1], d.px[4 * i + 2], d.px[4 * i + 3],
+                                      want[4 * i], want[4 * i + 1], want[4 * i + 2],
+                                      want[4 * i + 3]);
+                    free(d.px);
+                }
+            free(ref.px);
+            free(want);
+            lb_canvas_free(&c);
+        }
+}
+
 LB_TEST(test_empty_tile)
 {
     size_t len = 0;
@@ -338,5 +461,5 @@ LB_TEST(test_bad_input)
 }
 
 LB_TESTS(test_random_content_every_level, test_rows_straight_and_not, test_straight_input_is_kept,
-         test_single_colour_canvases, test_empty_tile, test_palette_exact_and_fallback,
+         test_single_colour_canvases, test_libdeflate_exact_pixels, test_empty_tile, test_palette_exact_and_fallback,
          test_threads_encode_at_once, test_bad_input)

@@ -5,12 +5,17 @@
  *
  * Defaults are tuned for on-request rendering (docs/decisions.md, "PNG";
  * bench/pngsweep.c measures the alternatives on real tiles):
- *   - zlib levels 1-3 use the default strategy and NO row filter.  Map tiles
- *     are mostly transparent or flat fills; without a filter a flat RGBA
- *     area repeats with a period of 4 bytes, which deflate's matcher finds
- *     (Z_RLE only matches at distance 1 and needed the Up filter, which is a
- *     pass of its own and made the files larger).  Levels 4-9 keep zlib's
- *     default strategy with libpng's adaptive filters.
+ *   - levels 0-3 use NO row filter and compress the image with libdeflate:
+ *     the unfiltered image (a filter byte 0 and the straight row, per row) is
+ *     built in one buffer and compressed at once into a single IDAT chunk;
+ *     libpng still writes the signature, IHDR (PLTE, tRNS) and the chunks
+ *     with their CRCs.  The stream is ordinary zlib, so any PNG reader
+ *     decodes it; libdeflate is faster than zlib at the same size because it
+ *     sees the whole buffer.  Compressors and buffers come from a small pool
+ *     (a compressor is single-threaded; the server renders in many threads).
+ *     Map tiles are mostly transparent or flat fills; without a filter a flat
+ *     RGBA area repeats with a period of 4 bytes, which deflate's matcher
+ *     finds.  Levels 4-9 keep libpng + zlib with adaptive filters.
  *   - rows whose pixels all have alpha 0 or 255 are the same premultiplied
  *     and straight: they go to libpng as they are; other rows are
  *     unpremultiplied one at a time (a multiply-shift table), never copied
@@ -27,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <libdeflate.h>
 #include <png.h>
 #include <zlib.h>
 
@@ -188,6 +194,124 @@ void lb_png_unpremultiply(lb_canvas *c, int y0, int y1)
     }
 }
 
+/* ---- libdeflate: the IDAT stream of levels 0-3 ----------------------------
+ * A deflater is a compressor of one level plus the buffers of the
+ * unfiltered image and of its zlib stream.  Idle deflaters wait in a pool
+ * (at most NDEFLATERS; more threads than that allocate their own and free
+ * it afterwards): compressor state and a 1 MiB image buffer allocated per
+ * tile would be faulted in again for every tile.  The pool stays reachable. */
+#define NDEFLATERS 8
+
+typedef struct deflater {
+    struct libdeflate_compressor *comp;
+    int level;
+    uint8_t *raw, *z;
+    size_t raw_cap, z_cap;
+} deflater;
+
+static pthread_mutex_t defl_lock = PTHREAD_MUTEX_INITIALIZER;
+static deflater *defl_pool[NDEFLATERS];
+static size_t defl_n;
+
+static void deflater_free(deflater *d)
+{
+    if (!d)
+        return;
+    libdeflate_free_compressor(d->comp);
+    free(d->raw);
+    free(d->z);
+    free(d);
+}
+
+/* libdeflate level for lagebild's (zlib) level 0-3.  bench/pngsweep.c on
+ * the 100k tile list: libdeflate's level 1 (a different matcher) took 1.7x
+ * the time of its level 2 on 512 px tiles at a larger size, and level 4 was
+ * a little slower and 1-2 % smaller than 2; so 1 and 2 both get 2, 3 gets 4
+ * and 0 stays stored. */
+static int deflate_level(int level)
+{
+    static const int map[4] = {0, 2, 2, 4};
+    return map[level];
+}
+
+/* A deflater for the given lagebild level, preferably one of that level
+ * from the pool; NULL when out of memory. */
+static deflater *deflater_get(int level)
+{
+    int dl = deflate_level(level);
+    deflater *d = NULL;
+    pthread_mutex_lock(&defl_lock);
+    for (size_t i = defl_n; i-- > 0 && !d;) {
+        if (defl_pool[i]->level == dl || i == 0) {
+            d = defl_pool[i];
+            defl_pool[i] = defl_pool[--defl_n];
+        }
+    }
+    pthread_mutex_unlock(&defl_lock);
+    if (!d && !(d = calloc(1, sizeof *d)))
+        return NULL;
+    if (!d->comp || d->level != dl) {
+        libdeflate_free_compressor(d->comp);
+        d->level = dl;
+        if (!(d->comp = libdeflate_alloc_compressor(dl))) {
+            deflater_free(d);
+            return NULL;
+        }
+    }
+    return d;
+}
+
+static void deflater_put(deflater *d)
+{
+    pthread_mutex_lock(&defl_lock);
+    if (defl_n < NDEFLATERS) {
+        defl_pool[defl_n++] = d;
+        d = NULL;
+    }
+    pthread_mutex_unlock(&defl_lock);
+    deflater_free(d);
+}
+
+/* buf grown (not preserved) to at least n bytes */
+static bool reserve(uint8_t **buf, size_t *cap, size_t n)
+{
+    if (n <= *cap)
+        return true;
+    free(*buf);
+    *buf = malloc(n);
+    *cap = *buf ? n : 0;
+    return *buf != NULL;
+}
+
+/* The zlib stream of the unfiltered image (palette indices when idx, else
+ * straight RGBA) in d->z; its length, or 0 when out of memory. */
+static size_t deflate_image(deflater *d, const lb_canvas *c, const uint8_t *idx, bool straight)
+{
+    size_t w = (size_t)c->width, h = (size_t)c->height;
+    size_t stride = 1 + (idx ? w : 4 * w);
+    if (h > SIZE_MAX / stride)
+        return 0;
+    size_t n = stride * h;
+    if (!reserve(&d->raw, &d->raw_cap, n) ||
+        !reserve(&d->z, &d->z_cap, libdeflate_zlib_compress_bound(d->comp, n)))
+        return 0;
+    for (size_t y = 0; y < h; y++) {
+        uint8_t *dst = d->raw + y * stride;
+        dst[0] = 0; /* filter type None */
+        if (idx) {
+            memcpy(dst + 1, idx + y * w, w);
+            continue;
+        }
+        const uint8_t *row = c->px + y * w * 4;
+        if (straight || row_is_straight(row, w))
+            memcpy(dst + 1, row, 4 * w);
+        else
+            unpremul_row(row, dst + 1, w);
+    }
+    /* the bound makes the output always fit */
+    return libdeflate_zlib_compress(d->comp, d->raw, n, d->z, d->z_cap);
+}
+
 /* ---- libpng ------------------------------------------------------------- */
 
 /* Write the image rows (called inside write_png's setjmp scope). */
@@ -210,11 +334,15 @@ static void write_rows(png_structp png, const lb_canvas *c, const uint8_t *idx, 
 
 /*
  * The libpng part, kept apart so that nothing it modifies lives across the
- * setjmp (libpng reports errors by longjmp).  pal == NULL: RGBA rows,
- * unpremultiplied one at a time into rowbuf when needed (no full-size copy).
+ * setjmp (libpng reports errors by longjmp).  With idat (a zlib stream of
+ * the unfiltered image): libpng writes the signature and header chunks, that
+ * stream as the one IDAT chunk, and IEND.  Otherwise libpng compresses the
+ * rows with zlib; pal == NULL: RGBA rows, unpremultiplied one at a time into
+ * rowbuf when needed (no full-size copy).
  */
 static bool write_png(const lb_canvas *c, int level, const palette *pal, const uint8_t *idx,
-                      uint8_t *rowbuf, bool straight, mem_out *m)
+                      uint8_t *rowbuf, bool straight, const uint8_t *idat, size_t idat_len,
+                      mem_out *m)
 {
     png_structp png = png_create_write_struct_2(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL, NULL,
                                                 pool_malloc, pool_free);
@@ -263,8 +391,13 @@ static bool write_png(const lb_canvas *c, int level, const palette *pal, const u
                      PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     }
     png_write_info(png, info);
-    write_rows(png, c, pal ? idx : NULL, rowbuf, straight);
-    png_write_end(png, info);
+    if (idat) {
+        png_write_chunk(png, (png_const_bytep) "IDAT", idat, idat_len);
+        png_write_chunk(png, (png_const_bytep) "IEND", NULL, 0);
+    } else {
+        write_rows(png, c, pal ? idx : NULL, rowbuf, straight);
+        png_write_end(png, info);
+    }
     png_destroy_write_struct(&png, &info);
     return true;
 }
@@ -277,6 +410,7 @@ static lb_status encode(const lb_canvas *c, int level, bool want_palette, bool s
     uint8_t *idx = NULL;
     palette *pal = NULL;
     mem_out m = {0};
+    deflater *defl = NULL;
     lb_status rc = LB_OK;
     if (!rowbuf) {
         rc = lb_fail(err, LB_ENOMEM, "out of memory encoding PNG");
@@ -339,7 +473,12 @@ static lb_status encode(const lb_canvas *c, int level, bool want_palette, bool s
             m.buf.cap = w * h / 8;
         }
     }
-    if (!write_png(c, level, want_palette ? pal : NULL, idx, rowbuf, straight, &m)) {
+    /* levels 0-3: the IDAT stream from libdeflate; libpng + zlib when no
+     * deflater could be had (out of memory) and for levels 4-9 */
+    defl = level <= 3 ? deflater_get(level) : NULL;
+    size_t zlen = defl ? deflate_image(defl, c, want_palette ? idx : NULL, straight) : 0;
+    if (!write_png(c, level, want_palette ? pal : NULL, idx, rowbuf, straight,
+                   zlen ? defl->z : NULL, zlen, &m)) {
         rc = lb_fail(err, LB_EINTERNAL, "libpng failed to encode the image");
         goto done;
     }
@@ -350,6 +489,8 @@ static lb_status encode(const lb_canvas *c, int level, bool want_palette, bool s
     *len = m.buf.len;
     *out = (uint8_t *)lb_buf_take(&m.buf);
 done:
+    if (defl)
+        deflater_put(defl);
     lb_buf_free(&m.buf);
     free(rowbuf);
     free(idx);
