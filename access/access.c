@@ -19,6 +19,7 @@
 #include "lagebild/audit.h"
 #include "lagebild/util.h"
 
+
 typedef struct area {
     double **rings; /* lon/lat pairs */
     size_t *counts;
@@ -416,15 +417,27 @@ bool lb_access_layer(const lb_access *a, const lb_token_cfg *principal, const ch
     }
     if (!out->area_limited)
         out->areas = 0;
+    /* "LEVEL.GROUPS.CAVEATS.AREA" per clearance, ';'-separated (hex masks);
+     * formatted without printf (see lb_buf_put_int) */
     size_t len = 0;
     for (int i = 0; i < out->n; i++) {
-        int w = snprintf(out->canon + len, sizeof out->canon - len, "%s%d.%llx.%llx.%d",
-                         i ? ";" : "", (int)out->c[i].label.level,
-                         (unsigned long long)out->c[i].label.groups,
-                         (unsigned long long)out->c[i].label.caveats, out->c[i].area);
-        if (w > 0 && (size_t)w < sizeof out->canon - len)
-            len += (size_t)w;
+        char tmp[96];
+        size_t n = 0;
+        if (i)
+            tmp[n++] = ';';
+        n += lb_fmt_int(tmp + n, (long long)out->c[i].label.level);
+        tmp[n++] = '.';
+        n += lb_fmt_hex(tmp + n, (unsigned long long)out->c[i].label.groups, 0);
+        tmp[n++] = '.';
+        n += lb_fmt_hex(tmp + n, (unsigned long long)out->c[i].label.caveats, 0);
+        tmp[n++] = '.';
+        n += lb_fmt_int(tmp + n, (long long)out->c[i].area);
+        if (n < sizeof out->canon - len) {
+            memcpy(out->canon + len, tmp, n);
+            len += n;
+        }
     }
+    out->canon[len] = '\0';
     uint64_t h = lb_fnv1a(LB_FNV_INIT, out->canon, len);
     out->key = h ? h : 1;
     return true;

@@ -55,6 +55,47 @@ void lb_buf_puts(lb_buf *b, const char *s) { lb_buf_append(b, s, strlen(s)); }
 
 void lb_buf_putc(lb_buf *b, char c) { lb_buf_append(b, &c, 1); }
 
+size_t lb_fmt_int(char *out, long long v)
+{
+    char tmp[24];
+    size_t i = sizeof tmp;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        tmp[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        tmp[--i] = '-';
+    memcpy(out, tmp + i, sizeof tmp - i);
+    return sizeof tmp - i;
+}
+
+size_t lb_fmt_hex(char *out, unsigned long long v, int width)
+{
+    char tmp[16];
+    size_t i = sizeof tmp;
+    do {
+        tmp[--i] = "0123456789abcdef"[v & 15];
+        v >>= 4;
+    } while (v);
+    while (i > 0 && (int)(sizeof tmp - i) < width)
+        tmp[--i] = '0';
+    memcpy(out, tmp + i, sizeof tmp - i);
+    return sizeof tmp - i;
+}
+
+void lb_buf_put_int(lb_buf *b, long long v)
+{
+    char tmp[24];
+    lb_buf_append(b, tmp, lb_fmt_int(tmp, v));
+}
+
+void lb_buf_put_hex(lb_buf *b, unsigned long long v, int width)
+{
+    char tmp[16];
+    lb_buf_append(b, tmp, lb_fmt_hex(tmp, v, width));
+}
+
 void lb_buf_printf(lb_buf *b, const char *fmt, ...)
 {
     va_list ap;

@@ -280,16 +280,22 @@ char *lb_store__source_layer(lb_store *st, const char *source)
     return layer;
 }
 
-lb_status lb_store__bump_layer(lb_store *st, const char *layer, int64_t *rev, lb_error *err)
+/* Next revision of a layer (1 for a new one); touch: also set updated_at.
+ * A push does not touch it: every principal of the layer sees updated_at,
+ * and a change to features it cannot see must not move it. */
+static lb_status bump(lb_store *st, const char *layer, bool touch, int64_t *rev, lb_error *err)
 {
     sqlite3_stmt *q = NULL;
     lb_status rc = LB_OK;
-    if (sqlite3_prepare_v2(st->db,
-                           "INSERT INTO lb_layers(layer, revision, updated_at)"
-                           " VALUES (?1, 1, strftime('%Y-%m-%dT%H:%M:%SZ','now'))"
-                           " ON CONFLICT(layer) DO UPDATE SET revision = revision + 1,"
-                           " updated_at = excluded.updated_at RETURNING revision",
-                           -1, &q, NULL) != SQLITE_OK)
+    const char *sql = touch ? "INSERT INTO lb_layers(layer, revision, updated_at)"
+                              " VALUES (?1, 1, strftime('%Y-%m-%dT%H:%M:%SZ','now'))"
+                              " ON CONFLICT(layer) DO UPDATE SET revision = revision + 1,"
+                              " updated_at = excluded.updated_at RETURNING revision"
+                            : "INSERT INTO lb_layers(layer, revision, updated_at)"
+                              " VALUES (?1, 1, strftime('%Y-%m-%dT%H:%M:%SZ','now'))"
+                              " ON CONFLICT(layer) DO UPDATE SET revision = revision + 1"
+                              " RETURNING revision";
+    if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK)
         return lb_fail(err, LB_ESTORE, "store %s: %s", st->path, sqlite3_errmsg(st->db));
     sqlite3_bind_text(q, 1, layer, -1, SQLITE_STATIC);
     if (sqlite3_step(q) == SQLITE_ROW)
@@ -301,25 +307,14 @@ lb_status lb_store__bump_layer(lb_store *st, const char *layer, int64_t *rev, lb
     return rc;
 }
 
+lb_status lb_store__bump_layer(lb_store *st, const char *layer, int64_t *rev, lb_error *err)
+{
+    return bump(st, layer, true, rev, err);
+}
+
 lb_status lb_store__bump_revision(lb_store *st, const char *layer, int64_t *rev, lb_error *err)
 {
-    sqlite3_stmt *q = NULL;
-    lb_status rc = LB_OK;
-    if (sqlite3_prepare_v2(st->db,
-                           "INSERT INTO lb_layers(layer, revision, updated_at)"
-                           " VALUES (?1, 1, strftime('%Y-%m-%dT%H:%M:%SZ','now'))"
-                           " ON CONFLICT(layer) DO UPDATE SET revision = revision + 1"
-                           " RETURNING revision",
-                           -1, &q, NULL) != SQLITE_OK)
-        return lb_fail(err, LB_ESTORE, "store %s: %s", st->path, sqlite3_errmsg(st->db));
-    sqlite3_bind_text(q, 1, layer, -1, SQLITE_STATIC);
-    if (sqlite3_step(q) == SQLITE_ROW)
-        *rev = sqlite3_column_int64(q, 0);
-    else
-        rc = lb_fail(err, LB_ESTORE, "store %s: cannot bump revision of %s: %s", st->path,
-                     layer, sqlite3_errmsg(st->db));
-    sqlite3_finalize(q);
-    return rc;
+    return bump(st, layer, false, rev, err);
 }
 
 /* ---- bulk writing ------------------------------------------------------ */

@@ -449,13 +449,28 @@ typedef struct tile_ctx {
     uint64_t pad_ns; /* first looks at shared entries: how long to wait */
 } tile_ctx;
 
+/* "LAYER@REV|gGEN|GRID|Z|X|Y|SCALE": the part every key of a layer tile has
+ * (formatted without printf: see lb_buf_put_int) */
+static void put_layer_base(lb_buf *b, const tile_ctx *t, const lb_srv_layer *L)
+{
+    lb_buf_puts(b, L->cfg->id);
+    lb_buf_putc(b, '@');
+    lb_buf_put_int(b, (long long)lb_snapshot_revision(L->snap[t->grid]));
+    lb_buf_puts(b, "|g");
+    lb_buf_put_int(b, (long long)t->st->generation);
+    const long long v[] = {t->grid, t->z, t->x, t->y, t->scale};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        lb_buf_putc(b, '|');
+        lb_buf_put_int(b, v[i]);
+    }
+}
+
 static lb_status get_classes(tile_ctx *t, const lb_srv_layer *L, tile_classes *out)
 {
     memset(out, 0, sizeof *out);
     lb_buf key = {0};
-    lb_buf_printf(&key, "C|%s@%lld|g%llu|%d|%d|%ld|%ld|%d", L->cfg->id,
-                  (long long)lb_snapshot_revision(L->snap[t->grid]),
-                  (unsigned long long)t->st->generation, t->grid, t->z, t->x, t->y, t->scale);
+    lb_buf_puts(&key, "C|");
+    put_layer_base(&key, t, L);
     if (!key.data || key.oom) {
         lb_buf_free(&key);
         return LB_ENOMEM;
@@ -767,10 +782,17 @@ static lb_status plan_layer(tile_ctx *t, const lb_srv_layer *L, const lb_grant *
 {
     lb_state *st = t->st;
     memset(pl, 0, sizeof *pl);
-    char base[192];
-    snprintf(base, sizeof base, "%s@%lld|g%llu|%d|%d|%ld|%ld|%d", L->cfg->id,
-             (long long)lb_snapshot_revision(L->snap[t->grid]),
-             (unsigned long long)st->generation, t->grid, t->z, t->x, t->y, t->scale);
+    lb_buf bb = {0};
+    put_layer_base(&bb, t, L);
+    if (!bb.data || bb.oom) {
+        lb_buf_free(&bb);
+        return LB_ENOMEM;
+    }
+    char base[192]; /* as before: cut at 191 bytes (layer ids are short) */
+    size_t bl = bb.len < sizeof base - 1 ? bb.len : sizeof base - 1;
+    memcpy(base, bb.data, bl);
+    base[bl] = '\0';
+    lb_buf_free(&bb);
     tile_classes tc;
     lb_status rc = get_classes(t, L, &tc);
     if (rc != LB_OK)
@@ -779,7 +801,10 @@ static lb_status plan_layer(tile_ctx *t, const lb_srv_layer *L, const lb_grant *
         /* too many classes: key by the grant, as before content keys */
         free(tc.v);
         pl->kind = PLAN_GRANT;
-        lb_buf_printf(&pl->key, "G|%s|%s", base, g->canon);
+        lb_buf_puts(&pl->key, "G|");
+        lb_buf_puts(&pl->key, base);
+        lb_buf_putc(&pl->key, '|');
+        lb_buf_puts(&pl->key, g->canon);
         return pl->key.data && !pl->key.oom ? LB_OK : LB_ENOMEM;
     }
     /* the passes, in lb_maps_render_layer_area's order */
@@ -827,7 +852,10 @@ static lb_status plan_layer(tile_ctx *t, const lb_srv_layer *L, const lb_grant *
         if (any) {
             live++;
             last = p;
-            lb_buf_printf(&pl->pkey[p], "P|%s|%s", base, vec);
+            lb_buf_puts(&pl->pkey[p], "P|");
+            lb_buf_puts(&pl->pkey[p], base);
+            lb_buf_putc(&pl->pkey[p], '|');
+            lb_buf_puts(&pl->pkey[p], vec);
             if (!pl->pkey[p].data || pl->pkey[p].oom)
                 rc = LB_ENOMEM;
         }
@@ -843,14 +871,19 @@ static lb_status plan_layer(tile_ctx *t, const lb_srv_layer *L, const lb_grant *
     if (live == 1 && pl->area[last] < 0) {
         /* one unlimited pass: the layer canvas is that pass */
         pl->kind = PLAN_PASS;
-        lb_buf_printf(&pl->key, "%s", pl->pkey[last].data);
+        lb_buf_puts(&pl->key, pl->pkey[last].data);
     } else {
         pl->kind = PLAN_AREAS;
-        lb_buf_printf(&pl->key, "L|%s", base);
+        lb_buf_puts(&pl->key, "L|");
+        lb_buf_puts(&pl->key, base);
         for (int p = 0; p < pl->np; p++)
             if (pl->pkey[p].data)
-                lb_buf_printf(&pl->key, "|a%d:%s", pl->area[p],
-                              pl->pkey[p].data + 2 + strlen(base) + 1);
+            {
+                lb_buf_puts(&pl->key, "|a");
+                lb_buf_put_int(&pl->key, pl->area[p]);
+                lb_buf_putc(&pl->key, ':');
+                lb_buf_puts(&pl->key, pl->pkey[p].data + 2 + strlen(base) + 1);
+            }
     }
     return pl->key.data && !pl->key.oom ? LB_OK : LB_ENOMEM;
 }
@@ -948,15 +981,25 @@ int lb_maps_render_tile(lb_req *r, const lb_map_cfg *map, int grid, int z, long 
 
     /* the composite's key: the content keys of the layers with something
      * visible here, in map order */
-    lb_buf_printf(&key, "T|g%llu|%d|%d|%ld|%ld|%d", (unsigned long long)st->generation, grid, z,
-                  x, y, scale);
+    lb_buf_puts(&key, "T|g");
+    lb_buf_put_int(&key, (long long)st->generation);
+    {
+        const long long v[] = {grid, z, x, y, scale};
+        for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+            lb_buf_putc(&key, '|');
+            lb_buf_put_int(&key, v[i]);
+        }
+    }
     for (int i = 0; i < nvis; i++) {
         if (plan_layer(&t, layers[i], &grants[i], &plans[i]) != LB_OK) {
             status = 500;
             goto out;
         }
         if (plans[i].kind != PLAN_EMPTY)
-            lb_buf_printf(&key, "|%s", plans[i].key.data);
+        {
+            lb_buf_putc(&key, '|');
+            lb_buf_puts(&key, plans[i].key.data);
+        }
     }
     if (!key.data || key.oom) {
         status = 500;
@@ -1042,7 +1085,10 @@ int lb_maps_render_tile(lb_req *r, const lb_map_cfg *map, int grid, int z, long 
     }
     uint64_t h;
     memcpy(&h, blob, 8);
-    snprintf(etag, 40, "\"%016llx\"", (unsigned long long)h);
+    etag[0] = '"';
+    size_t en = 1 + lb_fmt_hex(etag + 1, (unsigned long long)h, 16);
+    etag[en++] = '"';
+    etag[en] = '\0';
     *len = clen - 8;
     *png = malloc(*len ? *len : 1);
     if (*png)
