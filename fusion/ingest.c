@@ -2205,6 +2205,13 @@ lb_status lb_ingest_delete(lb_store *st, const lb_config *cfg, const lb_source_c
     sqlite3_finalize(d);
     sqlite3_free(find);
     sqlite3_free(del);
+    /* a withdrawn report un-merges: re-conflate its neighbourhood in the same
+     * transaction (nothing happens for a layer without conflate:) */
+    if (rc == LB_OK && res->nchanges == 1 && res->changes[0].has_old) {
+        const double *ob = res->changes[0].old_box;
+        lb_bbox box = {ob[0], ob[1], ob[2], ob[3]};
+        rc = lb_conflate_region(st, cfg, src->layer, &box, 1, err);
+    }
     if (rc == LB_OK)
         rc = lb_store__commit(st, err);
     if (rc != LB_OK) {

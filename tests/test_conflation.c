@@ -588,7 +588,52 @@ LB_TEST(test_region_reconflation_equals_full)
     teardown();
 }
 
+/* Pushes go through the same conflation: a pushed report merges with the
+ * fire brigade's, and deleting it by id un-merges in the same transaction. */
+LB_TEST(test_pushed_report_merges_and_deleted_report_unmerges)
+{
+    setup("[thw, lagezentrum]");
+    write_points("fire.geojson", &fire_a, 1);
+    ingest("fire_h"); /* the THW has not delivered a file: it only pushes */
+    scan s;
+    scan_layer(&s);
+    ASSERT_EQ(s.n, 1);
+    char body[1024];
+    snprintf(body, sizeof body,
+             "{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\","
+             "\"properties\":{\"id\":\"T9\",\"kind\":\"hydrant\",\"t\":\"2026-05-01T10:05:00Z\","
+             "\"acc\":2},\"geometry\":{\"type\":\"Point\",\"coordinates\":[%.9f,%.9f]}}]}",
+             LON0 + EAST(15), LAT0);
+    lb_push_result res = {0};
+    lb_error err;
+    lb_status rc = lb_ingest_push(st, cfg, lb_config_source(cfg, "thw_h"), body, strlen(body),
+                                  NULL, &res, &err);
+    if (rc != LB_OK)
+        fprintf(stderr, "  push: %s\n", err.msg);
+    ASSERT_EQ(rc, LB_OK);
+    lb_push_result_free(&res);
+    scan_layer(&s);
+    ASSERT_EQ(s.n, 1); /* one fused feature */
+    ASSERT_STREQ(s.v[0].source, LB_FUSED_SOURCE);
+    ASSERT(fabs(s.v[0].x - (LON0 + EAST(15))) < 1e-9); /* the pushed report is more accurate */
+    ASSERT_EQ(t_sql_int(store_path, "SELECT count(*) FROM lb_conflation"), 2);
+
+    rc = lb_ingest_delete(st, cfg, lb_config_source(cfg, "thw_h"), "T9", &res, &err);
+    if (rc != LB_OK)
+        fprintf(stderr, "  delete: %s\n", err.msg);
+    ASSERT_EQ(rc, LB_OK);
+    lb_push_result_free(&res);
+    scan_layer(&s);
+    ASSERT_EQ(s.n, 1);
+    ASSERT_STREQ(s.v[0].source_fid, "F1");
+    ASSERT(!all.v[0].member);
+    ASSERT_EQ(t_sql_int(store_path, "SELECT count(*) FROM lb_conflation"), 0);
+    ASSERT_EQ(t_sql_int(store_path, "SELECT count(*) FROM lb_fused"), 0);
+    teardown();
+}
+
 LB_TESTS(test_same_hydrant_from_two_agencies_is_one_feature,
+         test_pushed_report_merges_and_deleted_report_unmerges,
          test_too_far_too_late_or_same_source_stay_apart, test_withdrawn_report_unmerges,
          test_disjoint_releasability_is_not_merged,
          test_conflate_removed_from_config_unmerges_on_next_ingest,
