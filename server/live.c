@@ -32,6 +32,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <ogr_srs_api.h>
 #include <openssl/rand.h>
 
 #include "server_int.h"
@@ -79,6 +80,9 @@ struct lb_live {
     unsigned char secret[32];
     /* metrics */
     atomic_ullong pushes, push_features, events, publishes;
+    /* lon/lat -> each grid's CRS, for change logs (publisher thread only) */
+    OGRCoordinateTransformationH grid_ct[LB_NGRIDS];
+    bool grid_ct_tried;
 };
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -279,7 +283,7 @@ static bool publish_layer(lb_live *lv, lb_store **store, char **store_path, cons
     if (cur->generation != st->generation) {
         done = false; /* reloaded meanwhile: build again against the new config */
     } else if (lb_snapshot_revision(cur->layers[li].snap[0]) < rev) {
-        ns = lb_state_derive(cur, li, snap, gen);
+        ns = lb_state_derive(cur, li, snap, gen, NULL); /* rebuilt whole: keys by revision */
         if (ns) {
             old = cur;
             srv->state = ns;
@@ -453,10 +457,143 @@ static live_layer *ll_get(lb_live *lv, lb_state *st, size_t li)
     return ll;
 }
 
+/* The box of a lon/lat box in grid g's CRS (corners and edge midpoints,
+ * widened by a thousandth); false when it cannot be transformed. */
+static bool grid_box(lb_live *lv, int g, const double ll[4], double out[4])
+{
+    if (!lv->grid_ct_tried) {
+        lv->grid_ct_tried = true;
+        size_t ngrids = 0;
+        const lb_tms *grids = lb_tms_all(&ngrids);
+        OGRSpatialReferenceH src = OSRNewSpatialReference(NULL);
+        OSRSetFromUserInput(src, "EPSG:4326");
+        OSRSetAxisMappingStrategy(src, OAMS_TRADITIONAL_GIS_ORDER);
+        for (size_t i = 0; i < ngrids && i < LB_NGRIDS; i++) {
+            OGRSpatialReferenceH dst = OSRNewSpatialReference(NULL);
+            if (OSRSetFromUserInput(dst, grids[i].crs) == OGRERR_NONE) {
+                OSRSetAxisMappingStrategy(dst, OAMS_TRADITIONAL_GIS_ORDER);
+                lv->grid_ct[i] = OCTNewCoordinateTransformation(src, dst);
+            }
+            OSRDestroySpatialReference(dst);
+        }
+        OSRDestroySpatialReference(src);
+    }
+    if (!lv->grid_ct[g])
+        return false;
+    double x[8], y[8];
+    double mx = (ll[0] + ll[2]) / 2, my = (ll[1] + ll[3]) / 2;
+    const double px[8] = {ll[0], ll[2], ll[2], ll[0], mx, mx, ll[0], ll[2]};
+    const double py[8] = {ll[1], ll[1], ll[3], ll[3], ll[1], ll[3], my, my};
+    memcpy(x, px, sizeof x);
+    memcpy(y, py, sizeof y);
+    int ok[8] = {0};
+    if (!OCTTransformEx(lv->grid_ct[g], 8, x, y, NULL, ok))
+        return false;
+    out[0] = out[1] = INFINITY;
+    out[2] = out[3] = -INFINITY;
+    for (int i = 0; i < 8; i++) {
+        if (!ok[i] || !isfinite(x[i]) || !isfinite(y[i]))
+            return false;
+        out[0] = fmin(out[0], x[i]);
+        out[1] = fmin(out[1], y[i]);
+        out[2] = fmax(out[2], x[i]);
+        out[3] = fmax(out[3], y[i]);
+    }
+    double w = fmax(out[2] - out[0], out[3] - out[1]) * 1e-3 + 1e-6;
+    out[0] -= w;
+    out[1] -= w;
+    out[2] += w;
+    out[3] += w;
+    return true;
+}
+
+/*
+ * The change log of layer li once the snapshot of revision rev replaces
+ * cur's: cur's log (or an empty one starting at cur's revision) plus the
+ * changes of batch for revisions (last, rev].  NULL -- keys fall back to the
+ * revision -- when the batch does not account for every revision in
+ * between, or a box cannot be placed on a grid.
+ */
+static lb_chlog *log_extend(lb_live *lv, const lb_state *cur, size_t li, int64_t rev,
+                            const pending *batch)
+{
+    const char *layer = cur->cfg->layers[li].id;
+    lb_chlog *old = cur->layers[li].log;
+    int64_t cur_rev = lb_snapshot_revision(cur->layers[li].snap[0]);
+    if (rev == cur_rev)
+        return lb_chlog_ref(old); /* the same revision (a compaction) */
+    int64_t floor = old ? old->floor : cur_rev, last = old ? old->last : cur_rev;
+    if (old && old->last != cur_rev)
+        return NULL;
+    size_t add = 0;
+    int64_t revs = 0;
+    for (const pending *p = batch; p; p = p->next)
+        if (strcmp(p->layer, layer) == 0) {
+            if (p->revision > rev)
+                return NULL; /* a change the snapshot does not hold yet */
+            if (p->revision > last) {
+                revs++;
+                add += 2 * p->nchanges;
+            }
+        }
+    if (revs != rev - last)
+        return NULL; /* revisions this batch does not explain */
+    size_t keep = old ? old->n : 0;
+    if (keep + add > LB_CHLOG_MAX)
+        keep = add >= LB_CHLOG_MAX ? 0 : LB_CHLOG_MAX - add;
+    size_t cap = keep + add;
+    lb_chlog *log = malloc(sizeof *log + (cap ? cap : 1) * sizeof log->v[0]);
+    if (!log)
+        return NULL;
+    atomic_init(&log->refs, 1);
+    log->floor = floor;
+    log->last = rev;
+    log->n = 0;
+    if (old) {
+        size_t drop = old->n - keep;
+        for (size_t i = 0; i < drop; i++)
+            if (old->v[i].rev > log->floor)
+                log->floor = old->v[i].rev;
+        memcpy(log->v, old->v + drop, keep * sizeof log->v[0]);
+        log->n = keep;
+    }
+    if (add > LB_CHLOG_MAX) {
+        /* more than the log holds: everything up to rev counts as changed */
+        log->floor = rev;
+        log->n = 0;
+        return log;
+    }
+    for (const pending *p = batch; p; p = p->next) {
+        if (strcmp(p->layer, layer) != 0 || p->revision <= last)
+            continue;
+        for (size_t k = 0; k < p->nchanges; k++) {
+            const lb_change *c = &p->changes[k];
+            for (int side = 0; side < 2; side++) {
+                bool has = side ? c->has_new : c->has_old;
+                if (!has)
+                    continue;
+                lb_chlog_entry *e = &log->v[log->n];
+                memset(e, 0, sizeof *e);
+                e->rev = p->revision;
+                e->label[0] = side ? c->new_label : c->old_label;
+                e->nlabels = 1;
+                const double *bb = side ? c->new_box : c->old_box;
+                for (int g = 0; g < LB_NGRIDS; g++)
+                    if (!grid_box(lv, g, bb, e->box[g])) {
+                        lb_chlog_unref(log);
+                        return NULL;
+                    }
+                log->n++;
+            }
+        }
+    }
+    return log;
+}
+
 /* Swap snaps in for layer li if st is still current; the new state (referenced) or NULL. */
 static lb_state *swap_layer(lb_live *lv, const lb_state *st, size_t li,
                             lb_snapshot *const snap[LB_NGRIDS], lb_snapshot *const gen[LB_NGRIDS],
-                            bool *stale)
+                            const pending *batch, bool *stale)
 {
     lb_server *srv = lv->srv;
     int64_t rev = lb_snapshot_revision(snap[0]);
@@ -464,7 +601,9 @@ static lb_state *swap_layer(lb_live *lv, const lb_state *st, size_t li,
     lb_state *cur = srv->state, *old = NULL, *ns = NULL;
     *stale = cur->generation != st->generation;
     if (!*stale && lb_snapshot_revision(cur->layers[li].snap[0]) <= rev) {
-        ns = lb_state_derive(cur, li, snap, gen);
+        lb_chlog *log = log_extend(lv, cur, li, rev, batch);
+        ns = lb_state_derive(cur, li, snap, gen, log);
+        lb_chlog_unref(log);
         if (ns) {
             old = cur;
             srv->state = ns;
@@ -488,6 +627,17 @@ static lb_store *pub_store(lb_store **store, char **path, const lb_state *st, lb
     if (!*path || lb_store_open(st->cfg->store_path, store, err) != LB_OK)
         return NULL;
     return *store;
+}
+
+/*
+ * Layers whose snapshots are rebuilt whole on a change: those with generalised
+ * snapshots (owner-set release), and conflated ones (a change may re-cluster
+ * fused features that are not among the changed rows).
+ */
+static bool rebuilt_whole(const lb_state *st, lb_store *rs, size_t li)
+{
+    return lb_state_layer_generalised(st, li) || st->cfg->layers[li].conflate_distance_m > 0 ||
+           (rs && lb_store_layer_conflated(rs, st->cfg->layers[li].id));
 }
 
 /*
@@ -528,10 +678,7 @@ static void publish_round(lb_live *lv, lb_store **store, char **store_path)
         size_t li = layer_index(st->cfg, p->layer);
         if (li == SIZE_MAX)
             continue;
-        /* generalised snapshots, and conflated layers (a change may re-cluster
-         * fused features that are not among the changed rows), are rebuilt */
-        if (lb_state_layer_generalised(st, li) || st->cfg->layers[li].conflate_distance_m > 0 ||
-            (rs && lb_store_layer_conflated(rs, p->layer))) {
+        if (rebuilt_whole(st, rs, li)) {
             full = batch;
             continue;
         }
@@ -630,7 +777,8 @@ static void publish_round(lb_live *lv, lb_store **store, char **store_path)
         built *b = &done[i];
         lb_snapshot *nogen[LB_NGRIDS] = {NULL};
         bool stale = false;
-        lb_state *ns = b->snap[0] ? swap_layer(lv, st, b->li, b->snap, nogen, &stale) : NULL;
+        lb_state *ns =
+            b->snap[0] ? swap_layer(lv, st, b->li, b->snap, nogen, batch, &stale) : NULL;
         if (ns) {
             atomic_fetch_add(&lv->publishes, 1);
             notify(lv, ns, st->cfg->layers[b->li].id, lb_snapshot_revision(b->snap[0]), batch);
@@ -647,7 +795,7 @@ static void publish_round(lb_live *lv, lb_store **store, char **store_path)
         for (pending *q = full; q != p && first; q = q->next)
             first = strcmp(q->layer, p->layer) != 0;
         size_t li = layer_index(st->cfg, p->layer);
-        if (first && li != SIZE_MAX && lb_state_layer_generalised(st, li)) {
+        if (first && li != SIZE_MAX && rebuilt_whole(st, rs, li)) {
             for (int tries = 0; tries < 5; tries++)
                 if (publish_layer(lv, store, store_path, p->layer, full))
                     break;
@@ -833,6 +981,9 @@ void lb_live_stop(lb_live *lv)
     pthread_mutex_destroy(&lv->write_mu);
     pthread_mutex_destroy(&lv->sub_mu);
     pthread_cond_destroy(&lv->sub_cv);
+    for (int g = 0; g < LB_NGRIDS; g++)
+        if (lv->grid_ct[g])
+            OCTDestroyCoordinateTransformation(lv->grid_ct[g]);
     free(lv);
 }
 

@@ -451,11 +451,11 @@ typedef struct tile_ctx {
 
 /* "LAYER@REV|gGEN|GRID|Z|X|Y|SCALE": the part every key of a layer tile has
  * (formatted without printf: see lb_buf_put_int) */
-static void put_layer_base(lb_buf *b, const tile_ctx *t, const lb_srv_layer *L)
+static void put_layer_base_rev(lb_buf *b, const tile_ctx *t, const lb_srv_layer *L, int64_t rev)
 {
     lb_buf_puts(b, L->cfg->id);
     lb_buf_putc(b, '@');
-    lb_buf_put_int(b, (long long)lb_snapshot_revision(L->snap[t->grid]));
+    lb_buf_put_int(b, (long long)rev);
     lb_buf_puts(b, "|g");
     lb_buf_put_int(b, (long long)t->st->generation);
     const long long v[] = {t->grid, t->z, t->x, t->y, t->scale};
@@ -463,6 +463,47 @@ static void put_layer_base(lb_buf *b, const tile_ctx *t, const lb_srv_layer *L)
         lb_buf_putc(b, '|');
         lb_buf_put_int(b, v[i]);
     }
+}
+
+static void put_layer_base(lb_buf *b, const tile_ctx *t, const lb_srv_layer *L)
+{
+    put_layer_base_rev(b, t, L, lb_snapshot_revision(L->snap[t->grid]));
+}
+
+/*
+ * The revision a drawing pass's key names for this tile: the newest one that
+ * changed, within the tile and its margin, a feature version the pass may
+ * see (L->log), else the log's floor.  Until that changes the pass draws the
+ * same pixels, so an entry survives pushes elsewhere and pushes of features
+ * the pass cannot see (no re-render, and no timing difference, for those).
+ * The layer's revision when no log is known or the layer has generalised
+ * snapshots (rebuilt whole).
+ */
+static int64_t pass_revision(const tile_ctx *t, const lb_srv_layer *L, pass_pred *pp)
+{
+    int64_t rev = lb_snapshot_revision(L->snap[t->grid]);
+    const lb_chlog *log = L->log;
+    if (!log || L->gen[t->grid] || log->last != rev)
+        return rev;
+    double m = LB_CLASS_MARGIN_PX * t->scale * (t->maxx - t->minx) / t->px;
+    double x0 = t->minx - m, y0 = t->miny - m, x1 = t->maxx + m, y1 = t->maxy + m;
+    int64_t e = log->floor;
+    for (size_t i = 0; i < log->n; i++) {
+        const lb_chlog_entry *c = &log->v[i];
+        if (c->rev <= e)
+            continue;
+        const double *b = c->box[t->grid];
+        if (b[0] > x1 || b[2] < x0 || b[1] > y1 || b[3] < y0)
+            continue;
+        for (int k = 0; k < c->nlabels; k++) {
+            lb_feature_info fi = {.label = c->label[k]};
+            if (pass_allows(pp, &fi)) {
+                e = c->rev;
+                break;
+            }
+        }
+    }
+    return e;
 }
 
 static lb_status get_classes(tile_ctx *t, const lb_srv_layer *L, tile_classes *out)
@@ -821,18 +862,18 @@ static lb_status plan_layer(tile_ctx *t, const lb_srv_layer *L, const lb_grant *
         if (!seen)
             pl->area[pl->np++] = g->c[i].area;
     }
-    /* per pass: one digit per class, '1' when the pass draws it */
+    /* per pass: the classes present here that the pass draws, each as
+     * "e|g" (exact / generalised) LEVEL.GROUPS.CAVEATS[.SOURCE]; classes it
+     * does not draw leave no trace in the key (a feature of another label
+     * arriving in the tile changes no key of principals who cannot see it) */
     uint32_t nc = tc.ne + tc.ng;
-    char *vec = malloc(nc + 1);
-    if (!vec) {
-        free(tc.v);
-        return LB_ENOMEM;
-    }
+    lb_buf vec = {0};
     int live = 0, last = -1;
     for (int p = 0; p < pl->np; p++) {
         pass_pred pp = {.g = g, .area = pl->area[p],
                         .skip_unlimited = pl->has_unlimited && pl->area[p] >= 0, .cfg = st->cfg};
         bool any = false;
+        lb_buf_reset(&vec);
         for (uint32_t k = 0; k < nc; k++) {
             const tile_class *cl = &tc.v[k];
             lb_feature_info fi = {.label = cl->label};
@@ -845,22 +886,35 @@ static lb_status plan_layer(tile_ctx *t, const lb_srv_layer *L, const lb_grant *
                                 : NULL;
                 on = fi.source && pass_allows_generalised(&pp, &fi);
             }
-            vec[k] = on ? '1' : '0';
-            any |= on;
+            if (!on)
+                continue;
+            any = true;
+            lb_buf_putc(&vec, k < tc.ne ? 'e' : 'g');
+            lb_buf_put_int(&vec, (long long)cl->label.level);
+            lb_buf_putc(&vec, '.');
+            lb_buf_put_hex(&vec, (unsigned long long)cl->label.groups, 0);
+            lb_buf_putc(&vec, '.');
+            lb_buf_put_hex(&vec, (unsigned long long)cl->label.caveats, 0);
+            if (k >= tc.ne) {
+                lb_buf_putc(&vec, '.');
+                lb_buf_put_int(&vec, (long long)cl->source);
+            }
+            lb_buf_putc(&vec, ',');
         }
-        vec[nc] = '\0';
-        if (any) {
+        if (vec.oom)
+            rc = LB_ENOMEM;
+        if (any && rc == LB_OK) {
             live++;
             last = p;
             lb_buf_puts(&pl->pkey[p], "P|");
-            lb_buf_puts(&pl->pkey[p], base);
+            put_layer_base_rev(&pl->pkey[p], t, L, pass_revision(t, L, &pp));
             lb_buf_putc(&pl->pkey[p], '|');
-            lb_buf_puts(&pl->pkey[p], vec);
+            lb_buf_append(&pl->pkey[p], vec.data, vec.len);
             if (!pl->pkey[p].data || pl->pkey[p].oom)
                 rc = LB_ENOMEM;
         }
     }
-    free(vec);
+    lb_buf_free(&vec);
     free(tc.v);
     if (rc != LB_OK)
         return rc;
@@ -874,15 +928,14 @@ static lb_status plan_layer(tile_ctx *t, const lb_srv_layer *L, const lb_grant *
         lb_buf_puts(&pl->key, pl->pkey[last].data);
     } else {
         pl->kind = PLAN_AREAS;
-        lb_buf_puts(&pl->key, "L|");
-        lb_buf_puts(&pl->key, base);
+        /* each pass's key (after "P|") names the tile and its revision */
+        lb_buf_puts(&pl->key, "L");
         for (int p = 0; p < pl->np; p++)
-            if (pl->pkey[p].data)
-            {
+            if (pl->pkey[p].data) {
                 lb_buf_puts(&pl->key, "|a");
                 lb_buf_put_int(&pl->key, pl->area[p]);
                 lb_buf_putc(&pl->key, ':');
-                lb_buf_puts(&pl->key, pl->pkey[p].data + 2 + strlen(base) + 1);
+                lb_buf_puts(&pl->key, pl->pkey[p].data + 2);
             }
     }
     return pl->key.data && !pl->key.oom ? LB_OK : LB_ENOMEM;

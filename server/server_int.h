@@ -28,12 +28,43 @@ typedef struct lb_srv_area {
     size_t nrings;
 } lb_srv_area;
 
+/*
+ * What changed in a layer since `floor` (the revision its log starts at), one
+ * entry per changed feature version: the revision, its box in each grid's CRS
+ * (old and new version together, widened by a little) and the labels of the
+ * versions.  A cache key of a layer tile names, instead of the layer's
+ * revision, the newest revision that changed something in that tile the
+ * drawing pass may see (floor if none): an entry is still valid as long as
+ * that does not change, so a push invalidates exactly the tiles it touches,
+ * for exactly the principals that may see the change.  Immutable and
+ * reference-counted; a new revision gets a copy with its entries appended.
+ */
+typedef struct lb_chlog_entry {
+    int64_t rev;
+    double box[LB_NGRIDS][4]; /* minx, miny, maxx, maxy in the grid's CRS */
+    lb_label label[2];
+    int nlabels;
+} lb_chlog_entry;
+
+typedef struct lb_chlog {
+    atomic_int refs;
+    int64_t floor, last; /* revisions: entries are in (floor, last] */
+    size_t n;
+    lb_chlog_entry v[];
+} lb_chlog;
+
+#define LB_CHLOG_MAX 4096 /* entries kept; older ones raise floor */
+
+lb_chlog *lb_chlog_ref(lb_chlog *log);
+void lb_chlog_unref(lb_chlog *log);
+
 typedef struct lb_srv_layer {
     const lb_layer_cfg *cfg;
     lb_style *style;
     lb_snapshot *snap[LB_NGRIDS]; /* per grid */
     lb_snapshot *gen[LB_NGRIDS];  /* generalised features (owner release rules), or NULL */
     char updated_at[32];          /* when the layer's data last changed (UTC) */
+    lb_chlog *log;                /* changes since a floor revision, or NULL (none known) */
 } lb_srv_layer;
 
 /*
@@ -85,8 +116,10 @@ lb_status lb_state_build(const char *config_path, lb_state **out, char **diag);
  * A new state equal to st except that layer index li has the snapshots
  * snap/gen (references taken).  Shares config, access and styles with st.
  */
+/* log: the layer's change log in the new state (a reference is taken), or
+ * NULL when the layer was rebuilt whole (keys then name its revision). */
 lb_state *lb_state_derive(lb_state *st, size_t li, lb_snapshot *const snap[LB_NGRIDS],
-                          lb_snapshot *const gen[LB_NGRIDS]);
+                          lb_snapshot *const gen[LB_NGRIDS], lb_chlog *log);
 /* Whether layer li has owner-set release rules (generalised snapshots). */
 bool lb_state_layer_generalised(const lb_state *st, size_t li);
 /* The delta snapshots (per grid) of the features fids (sorted) of layer li, as committed now. */

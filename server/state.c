@@ -62,6 +62,7 @@ static void state_free(lb_state *st)
                 if (st->layers[i].gen[g])
                     lb_snapshot_unref(st->layers[i].gen[g]);
             }
+            lb_chlog_unref(st->layers[i].log);
         }
     }
     free(st->layers);
@@ -69,8 +70,21 @@ static void state_free(lb_state *st)
     free(st);
 }
 
+lb_chlog *lb_chlog_ref(lb_chlog *log)
+{
+    if (log)
+        atomic_fetch_add(&log->refs, 1);
+    return log;
+}
+
+void lb_chlog_unref(lb_chlog *log)
+{
+    if (log && atomic_fetch_sub(&log->refs, 1) == 1)
+        free(log);
+}
+
 lb_state *lb_state_derive(lb_state *st, size_t li, lb_snapshot *const snap[LB_NGRIDS],
-                          lb_snapshot *const gen[LB_NGRIDS])
+                          lb_snapshot *const gen[LB_NGRIDS], lb_chlog *log)
 {
     lb_state *ns = calloc(1, sizeof *ns);
     size_t n = st->cfg->nlayers;
@@ -93,13 +107,16 @@ lb_state *lb_state_derive(lb_state *st, size_t li, lb_snapshot *const snap[LB_NG
         layers[li].snap[g] = snap[g];
         layers[li].gen[g] = gen[g];
     }
-    for (size_t i = 0; i < n; i++)
+    layers[li].log = log;
+    for (size_t i = 0; i < n; i++) {
         for (int g = 0; g < LB_NGRIDS; g++) {
             if (layers[i].snap[g])
                 lb_snapshot_ref(layers[i].snap[g]);
             if (layers[i].gen[g])
                 lb_snapshot_ref(layers[i].gen[g]);
         }
+        lb_chlog_ref(layers[i].log);
+    }
     ns->layers = layers;
     return ns;
 }

@@ -326,4 +326,104 @@ LB_TEST(test_push_refusals_401_404_413_422_400)
     free(store);
 }
 
-LB_TESTS(test_push_upserts_and_shows_in_xyz_and_wmts, test_push_refusals_401_404_413_422_400)
+/* lagebild_tiles_rendered_total from /metrics (admin). */
+static long long rendered(int port)
+{
+    char *body;
+    size_t len;
+    ASSERT_EQ(tl_fetch(port, "/metrics", "t-admin", &body, &len), 200);
+    const char *p = strstr(body, "\nlagebild_tiles_rendered_total ");
+    ASSERT(p != NULL);
+    long long v = strtoll(p + strlen("\nlagebild_tiles_rendered_total "), NULL, 10);
+    free(body);
+    return v;
+}
+
+/* Fetch target as token; whether the bytes equal *prev (then replaced). */
+static bool fetch_same(int port, const char *target, const char *token, char **prev,
+                       size_t *plen)
+{
+    char *b;
+    size_t n;
+    ASSERT_EQ(tl_fetch(port, target, token, &b, &n), 200);
+    bool same = *prev && n == *plen && memcmp(b, *prev, n) == 0;
+    free(*prev);
+    *prev = b;
+    *plen = n;
+    return same;
+}
+
+/*
+ * A push invalidates exactly the cached tiles it touches, for exactly the
+ * principals that may see the change: the police's tile elsewhere and its
+ * tile under a fire-only change stay cached (no render, same bytes, so no
+ * timing difference either); its tile under a police change is rendered anew.
+ */
+LB_TEST(test_push_invalidates_only_touched_tiles_of_those_who_see_it)
+{
+    start(NULL);
+    int port = srv.port;
+    tl_sse ev;
+    ASSERT(tl_sse_open(&ev, port, "t-reader"));
+    char msg[1024];
+    t_resp r;
+    const char *sq[2] = {"pa", "pb"};
+    const double at[2][2] = {{9.36, 52.10}, {13.40, 52.52}};
+    for (int i = 0; i < 2; i++) {
+        char *fc = tl_square(sq[i], at[i][0], at[i][1], 0.01, "\"name\":\"x\"");
+        ASSERT_EQ(tl_post(port, "police_live", "t-police", fc, &r), 0);
+        ASSERT_EQ(r.status, 200);
+        t_resp_free(&r);
+        free(fc);
+        ASSERT(tl_sse_next(&ev, msg, sizeof msg, 20));
+    }
+    char a[128], b[128];
+    long x, y;
+    tile_of(at[0][0], at[0][1], 12, &x, &y);
+    snprintf(a, sizeof a, "/maps/lage/12/%ld/%ld.png", x, y);
+    tile_of(at[1][0], at[1][1], 12, &x, &y);
+    snprintf(b, sizeof b, "/maps/lage/12/%ld/%ld.png", x, y);
+    char *pa = NULL, *pb = NULL;
+    size_t la = 0, lbn = 0;
+    fetch_same(port, a, "t-police", &pa, &la);
+    fetch_same(port, b, "t-police", &pb, &lbn);
+    long long n0 = rendered(port);
+    ASSERT(fetch_same(port, a, "t-police", &pa, &la));
+    ASSERT(fetch_same(port, b, "t-police", &pb, &lbn));
+    ASSERT_EQ(rendered(port), n0); /* cached */
+
+    /* the fire brigade reports something in tile a: the police cannot see it */
+    char *fc = tl_point("fa", at[0][0] + 0.002, at[0][1], NULL);
+    ASSERT_EQ(tl_send(port, "POST", "/sources/fire_live/features?crs=EPSG:4326", "t-fire", fc,
+                      &r), 0);
+    ASSERT_EQ(r.status, 200);
+    t_resp_free(&r);
+    free(fc);
+    ASSERT(tl_sse_next(&ev, msg, sizeof msg, 20)); /* published */
+    ASSERT(fetch_same(port, a, "t-police", &pa, &la));
+    ASSERT(fetch_same(port, b, "t-police", &pb, &lbn));
+    ASSERT_EQ(rendered(port), n0); /* nothing re-rendered for the police */
+
+    /* the police move their own square in tile a: only tile a is rendered again */
+    fc = tl_square("pa", at[0][0] + 0.003, at[0][1], 0.01, "\"name\":\"y\"");
+    ASSERT_EQ(tl_post(port, "police_live", "t-police", fc, &r), 0);
+    ASSERT_EQ(r.status, 200);
+    t_resp_free(&r);
+    free(fc);
+    ASSERT(tl_sse_next(&ev, msg, sizeof msg, 20));
+    ASSERT(fetch_same(port, b, "t-police", &pb, &lbn));
+    ASSERT_EQ(rendered(port), n0);
+    ASSERT(!fetch_same(port, a, "t-police", &pa, &la));
+    ASSERT(rendered(port) > n0);
+    free(pa);
+    free(pb);
+    tl_sse_close(&ev);
+    stop();
+    t_rmrf(dir);
+    free(dir);
+    free(cfg);
+    free(store);
+}
+
+LB_TESTS(test_push_upserts_and_shows_in_xyz_and_wmts, test_push_refusals_401_404_413_422_400,
+         test_push_invalidates_only_touched_tiles_of_those_who_see_it)
