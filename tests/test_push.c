@@ -425,5 +425,86 @@ LB_TEST(test_push_invalidates_only_touched_tiles_of_those_who_see_it)
     free(store);
 }
 
+/*
+ * At low zooms identical points are merged into one representative.  When a
+ * push moves one point of such a pair away, its twin must still be drawn,
+ * whichever of the two was the representative; when both have moved, the
+ * place is empty.  Four pairs, each moved in another order, so that both
+ * cases occur (fids are hashes).
+ */
+LB_TEST(test_push_keeps_merged_twins_of_a_moved_point)
+{
+    dir = t_tmpdir();
+    t_server_threads = "16";
+    cfg = tl_config(dir, NULL);
+    store = t_path(dir, "store.sqlite");
+    const double at[4][2] = {{8.0, 50.0}, {10.0, 51.0}, {12.0, 52.0}, {9.0, 53.5}};
+    lb_buf fc = {0};
+    lb_buf_puts(&fc, "{\"type\":\"FeatureCollection\",\"features\":[");
+    for (int i = 0; i < 8; i++)
+        lb_buf_printf(&fc,
+                      "%s{\"type\":\"Feature\",\"properties\":{\"id\":\"tw%d\",\"typ\":\"x\","
+                      "\"name\":\"same\",\"status\":\"a\",\"level\":\"VS-NfD\",\"groups\":\"police\"},\"geometry\":{\"type\":\"Point\",\"coordinates\":"
+                      "[%.6f,%.6f]}}",
+                      i ? "," : "", i, at[i / 2][0], at[i / 2][1]);
+    lb_buf_puts(&fc, "]}\n");
+    t_write(dir, "empty.geojson", fc.data); /* the police source's file, before serving */
+    lb_buf_free(&fc);
+    t_result res = t_lagebild("ingest", cfg, "--source", "police_live");
+    if (res.status != 0)
+        fprintf(stderr, "%s\n%s\n", res.out, res.err);
+    ASSERT_EQ(res.status, 0);
+    t_result_free(&res);
+    char errpath[1024];
+    snprintf(errpath, sizeof errpath, "%s/server.err", dir);
+    ASSERT(t_server_start(&srv, cfg, NULL, errpath));
+    int port = srv.port;
+    tl_sse ev;
+    ASSERT(tl_sse_open(&ev, port, "t-reader"));
+    char msg[1024];
+    for (int pair = 0; pair < 4; pair++) {
+        long x, y;
+        tile_of(at[pair][0], at[pair][1], 5, &x, &y);
+        char tile[128];
+        snprintf(tile, sizeof tile, "/maps/lage/5/%ld/%ld.png", x, y);
+        char *t0, *t1, *t2;
+        size_t l0, l1, l2;
+        ASSERT_EQ(tl_fetch(port, tile, "t-reader", &t0, &l0), 200);
+        int first = 2 * pair + (pair & 1), second = 2 * pair + !(pair & 1);
+        for (int step = 0; step < 2; step++) {
+            char id[16];
+            snprintf(id, sizeof id, "tw%d", step ? second : first);
+            char *mv = tl_point(id, at[pair][0] + 20.0, at[pair][1] - 10.0,
+                                "\"typ\":\"x\",\"name\":\"same\",\"status\":\"a\",\"level\":\"VS-NfD\","
+                                "\"groups\":\"police\"");
+            t_resp r;
+            ASSERT_EQ(tl_post(port, "police_live", "t-police", mv, &r), 0);
+            ASSERT_EQ(r.status, 200);
+            t_resp_free(&r);
+            free(mv);
+            ASSERT(tl_sse_next(&ev, msg, sizeof msg, 20));
+            if (step == 0) {
+                ASSERT_EQ(tl_fetch(port, tile, "t-reader", &t1, &l1), 200);
+                if (l1 != l0 || memcmp(t1, t0, l0) != 0)
+                    fprintf(stderr, "  pair %d: the twin of tw%d vanished\n", pair, first);
+                ASSERT(l1 == l0 && memcmp(t1, t0, l0) == 0); /* the twin still there */
+                free(t1);
+            } else {
+                ASSERT_EQ(tl_fetch(port, tile, "t-reader", &t2, &l2), 200);
+                ASSERT(l2 != l0 || memcmp(t2, t0, l0) != 0); /* both gone */
+                free(t2);
+            }
+        }
+        free(t0);
+    }
+    tl_sse_close(&ev);
+    stop();
+    t_rmrf(dir);
+    free(dir);
+    free(cfg);
+    free(store);
+}
+
 LB_TESTS(test_push_upserts_and_shows_in_xyz_and_wmts, test_push_refusals_401_404_413_422_400,
-         test_push_invalidates_only_touched_tiles_of_those_who_see_it)
+         test_push_invalidates_only_touched_tiles_of_those_who_see_it,
+         test_push_keeps_merged_twins_of_a_moved_point)

@@ -220,7 +220,7 @@ static void render_overlay(const lb_render_layer *L, double minx, double miny, d
         for (size_t k = 0; k < sc->idx.n; k++) {
             const lb_snap_feat *f = &lv->feats[sc->idx.v[k]];
             int64_t fid = s->infos[f->info].fid;
-            if (!part && lb_tiler__removed(o, fid))
+            if (!part && lb_tiler__removed(o, fid) && !lb_tiler__twin_visible(o, lv, fid))
                 continue;
             if (nh == cap) {
                 size_t nc = cap ? cap * 2 : 256;

@@ -42,6 +42,7 @@ static const int lod_zooms[] = {3, 5, 7, 9, 11, 13};
 typedef struct builder {
     lb_snap_level lv;
     size_t feats_cap, parts_cap, xy_cap;
+    uint32_t twins_cap;
     bool oom;
 } builder;
 
@@ -581,6 +582,14 @@ static uint64_t mix64(uint64_t h)
     return h;
 }
 
+static int cmp_twin(const void *a, const void *b)
+{
+    const int64_t *x = a, *y = b;
+    if (x[0] != y[0])
+        return x[0] < y[0] ? -1 : 1;
+    return (x[1] > y[1]) - (x[1] < y[1]);
+}
+
 /* Build a simplified level from the full level src at zoom L. */
 static bool build_lod(const lb_snapshot *s, const lb_snap_level *src, int L, builder *b)
 {
@@ -617,8 +626,19 @@ static bool build_lod(const lb_snapshot *s, const lb_snap_level *src, int L, bui
                 }
                 slot = (slot + 1) & (hcap - 1);
             }
-            if (merged)
+            if (merged) {
+                int64_t tw[2] = {s->infos[table[slot].info].fid, s->infos[f->info].fid};
+                if (b->lv.ntwins == b->twins_cap) {
+                    uint32_t nc = b->twins_cap ? b->twins_cap * 2 : 64;
+                    int64_t(*q)[2] = realloc(b->lv.twins, nc * sizeof *q);
+                    if (!q)
+                        goto fail;
+                    b->lv.twins = q;
+                    b->twins_cap = nc;
+                }
+                memcpy(b->lv.twins[b->lv.ntwins++], tw, sizeof tw);
                 continue;
+            }
             table[slot] = (pt_key){cx, cy, f->info, 1};
             double sx = (cx + 0.5) * cell, sy = (cy + 0.5) * cell;
             lb_snap_part np = {.first = b->lv.nxy, .n = 1, .poly = 0};
@@ -704,6 +724,8 @@ static bool build_lod(const lb_snapshot *s, const lb_snap_level *src, int L, bui
     }
     free(keep);
     free(table);
+    if (b->lv.ntwins > 1)
+        qsort(b->lv.twins, b->lv.ntwins, sizeof *b->lv.twins, cmp_twin);
     return rtree_build(&b->lv);
 fail:
     free(keep);
@@ -715,6 +737,7 @@ fail:
 
 static void level_free(lb_snap_level *lv)
 {
+    free(lv->twins);
     free(lv->feats);
     free(lv->parts);
     free(lv->xy);
@@ -801,6 +824,22 @@ bool lb_snapshot_bounds(const lb_snapshot *s, double *minx, double *miny, double
     *maxx = s->maxx;
     *maxy = s->maxy;
     return true;
+}
+
+bool lb_tiler__twin_visible(const lb_snapshot *s, const lb_snap_level *lv, int64_t fid)
+{
+    size_t lo = 0, hi = lv->ntwins;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (lv->twins[mid][0] < fid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = lo; i < lv->ntwins && lv->twins[i][0] == fid; i++)
+        if (!lb_tiler__removed(s, lv->twins[i][1]))
+            return true;
+    return false;
 }
 
 bool lb_tiler__removed(const lb_snapshot *s, int64_t fid)

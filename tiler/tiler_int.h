@@ -55,7 +55,17 @@ typedef struct lb_snap_level {
     double *xy;
     uint32_t nxy; /* vertices */
     lb_rtree tree; /* leaves: feats in order */
+    /* levels of detail: points merged into another one (same cell and
+     * appearance), as (representative's fid, merged point's fid), sorted; an
+     * overlay that hides a representative keeps drawing it while one of its
+     * twins is not hidden too */
+    int64_t (*twins)[2];
+    uint32_t ntwins;
 } lb_snap_level;
+
+/* Whether the representative with this fid stands for a point that overlay s
+ * does not hide (then it is still drawn although its own fid is hidden). */
+bool lb_tiler__twin_visible(const lb_snapshot *s, const lb_snap_level *lv, int64_t fid);
 
 #define LB_SNAP_MAX_LEVELS 8
 
