@@ -1755,6 +1755,30 @@ static lb_status scan(ingest *in, int64_t rev, lb_error *err)
     return rc;
 }
 
+
+/* A push re-conflates only the neighbourhood of what it changed (old and new
+ * boxes of every feature); the result equals a whole-layer run. */
+static lb_status conflate_changes(lb_store *st, const lb_config *cfg, const char *layer,
+                                  const lb_push_result *res, lb_error *err)
+{
+    if (!res || res->nchanges == 0)
+        return LB_OK;
+    lb_bbox *boxes = malloc(2 * res->nchanges * sizeof *boxes);
+    if (!boxes)
+        return lb_fail(err, LB_ENOMEM, "out of memory");
+    size_t n = 0;
+    for (size_t i = 0; i < res->nchanges; i++) {
+        const lb_change *c = &res->changes[i];
+        if (c->has_old)
+            boxes[n++] = (lb_bbox){c->old_box[0], c->old_box[1], c->old_box[2], c->old_box[3]};
+        if (c->has_new)
+            boxes[n++] = (lb_bbox){c->new_box[0], c->new_box[1], c->new_box[2], c->new_box[3]};
+    }
+    lb_status rc = lb_conflate_region(st, cfg, layer, boxes, n, err);
+    free(boxes);
+    return rc;
+}
+
 static lb_status run(ingest *in, lb_store__bulk *bulk, lb_error *err)
 {
     lb_store *st = in->st;
@@ -1870,7 +1894,8 @@ static lb_status run(ingest *in, lb_store__bulk *bulk, lb_error *err)
     /* conflation in the same transaction: no reader sees it half done */
     t = lb_now();
     if (rc == LB_OK)
-        rc = lb_conflate_layer(st, in->cfg, src->layer, err);
+        rc = replace ? lb_conflate_layer(st, in->cfg, src->layer, err)
+                     : conflate_changes(st, in->cfg, src->layer, in->res, err);
     trace(in, "conflation %.2f s", lb_now() - t);
     return rc;
 }
