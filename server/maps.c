@@ -823,17 +823,6 @@ static lb_status plan_layer(tile_ctx *t, const lb_srv_layer *L, const lb_grant *
 {
     lb_state *st = t->st;
     memset(pl, 0, sizeof *pl);
-    lb_buf bb = {0};
-    put_layer_base(&bb, t, L);
-    if (!bb.data || bb.oom) {
-        lb_buf_free(&bb);
-        return LB_ENOMEM;
-    }
-    char base[192]; /* as before: cut at 191 bytes (layer ids are short) */
-    size_t bl = bb.len < sizeof base - 1 ? bb.len : sizeof base - 1;
-    memcpy(base, bb.data, bl);
-    base[bl] = '\0';
-    lb_buf_free(&bb);
     tile_classes tc;
     lb_status rc = get_classes(t, L, &tc);
     if (rc != LB_OK)
@@ -843,7 +832,7 @@ static lb_status plan_layer(tile_ctx *t, const lb_srv_layer *L, const lb_grant *
         free(tc.v);
         pl->kind = PLAN_GRANT;
         lb_buf_puts(&pl->key, "G|");
-        lb_buf_puts(&pl->key, base);
+        put_layer_base(&pl->key, t, L);
         lb_buf_putc(&pl->key, '|');
         lb_buf_puts(&pl->key, g->canon);
         return pl->key.data && !pl->key.oom ? LB_OK : LB_ENOMEM;
