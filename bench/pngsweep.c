@@ -37,29 +37,7 @@
 #include "lagebild/style.h"
 #include "lagebild/tiler.h"
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double percentile(const double *sorted, size_t n, double p)
-{
-    if (n == 0)
-        return NAN;
-    double r = p / 100.0 * (double)(n - 1);
-    size_t i = (size_t)floor(r);
-    if (i + 1 >= n)
-        return sorted[n - 1];
-    return sorted[i] + (r - (double)i) * (sorted[i + 1] - sorted[i]);
-}
+#include "bench_util.h"
 
 typedef struct outbuf {
     uint8_t *p;

@@ -33,6 +33,8 @@
 #include "lagebild/style.h"
 #include "lagebild/tiler.h"
 
+#include "bench_util.h"
+
 static const char *usage_text =
     "usage: tilebench --config FILE --map ID --tiles FILE [--grid ID] [--png-level N]\n"
     "                 [--palette] [--out DIR] [--label TEXT]\n"
@@ -45,13 +47,6 @@ static const char *usage_text =
     "  -p, --palette         exact 8-bit palette PNG when a tile has <= 256 colours\n"
     "  -o, --out DIR         also write every tile to DIR/z_x_y_scale.png\n"
     "  -L, --label TEXT      label put into the TILEBENCH line (e.g. the scale)\n";
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 /* kB value of a "Key:   123 kB" line of /proc/self/status, -1 if absent */
 static long proc_status_kb(const char *key)
@@ -70,24 +65,6 @@ static long proc_status_kb(const char *key)
     }
     fclose(f);
     return v;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* Percentile p (0..100) of n sorted values, linear interpolation. */
-static double percentile(const double *sorted, size_t n, double p)
-{
-    if (n == 0)
-        return NAN;
-    double r = p / 100.0 * (double)(n - 1);
-    size_t i = (size_t)floor(r);
-    if (i + 1 >= n)
-        return sorted[n - 1];
-    return sorted[i] + (r - (double)i) * (sorted[i + 1] - sorted[i]);
 }
 
 typedef struct tile {
