@@ -1326,6 +1326,8 @@ static const lbs_label *find_label(const lb_style *s, const lbs_node *n, const l
 {
     if (key->t == LBS_T_NUM && isnan(key->u.num))
         return NULL;
+    if (n->nx == 0)
+        return NULL; /* also: labels may be NULL, and NULL + 0 is undefined */
     const lbs_label *l = s->labels + n->x;
     size_t lo = 0, hi = n->nx;
     while (lo < hi) {
@@ -1354,7 +1356,8 @@ bool lbs_eval(lbs_ctx *c, uint32_t i, lbs_val *out)
 {
     const lb_style *s = c->s;
     const lbs_node *n = &s->nodes[i];
-    const uint32_t *kid = s->kids + n->k;
+    /* A style without any child nodes has kids == NULL; NULL + 0 is undefined. */
+    const uint32_t *kid = s->kids ? s->kids + n->k : NULL;
     switch ((lbs_op)n->op) {
     case LBS_OP_LIT: *out = n->v; return true;
     case LBS_OP_GET: *out = get_prop(c, n); return true;
@@ -1534,14 +1537,14 @@ bool lbs_eval(lbs_ctx *c, uint32_t i, lbs_val *out)
         double x;
         if (!eval_num(c, kid[0], &x))
             return false;
-        long k = find_stop(s->stops + n->x, n->nx, x);
+        long k = n->nx ? find_stop(s->stops + n->x, n->nx, x) : -1;
         return lbs_eval(c, kid[2 + k], out); /* k == -1: the first output */
     }
     case LBS_OP_INTERP: {
         double x;
         if (!eval_num(c, kid[0], &x))
             return false;
-        const double *st = s->stops + n->x;
+        const double *st = s->stops ? s->stops + n->x : NULL;
         long k = find_stop(st, n->nx, x);
         if (k < 0 || k == (long)n->nx - 1 || isnan(x)) {
             if (!lbs_eval(c, kid[1 + (k < 0 ? 0 : k)], out))
