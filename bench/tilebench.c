@@ -37,7 +37,7 @@
 
 static const char *usage_text =
     "usage: tilebench --config FILE --map ID --tiles FILE [--grid ID] [--png-level N]\n"
-    "                 [--palette] [--out DIR] [--label TEXT]\n"
+    "                 [--palette] [--out DIR] [--label TEXT] [--passes N]\n"
     "\n"
     "  -c, --config FILE     lagebild config (store, layers with styles, maps)\n"
     "  -m, --map ID          the map whose layers are rendered\n"
@@ -46,7 +46,10 @@ static const char *usage_text =
     "  -l, --png-level N     zlib level 0-9 (default 2)\n"
     "  -p, --palette         exact 8-bit palette PNG when a tile has <= 256 colours\n"
     "  -o, --out DIR         also write every tile to DIR/z_x_y_scale.png\n"
-    "  -L, --label TEXT      label put into the TILEBENCH line (e.g. the scale)\n";
+    "  -L, --label TEXT      label put into the TILEBENCH line (e.g. the scale)\n"
+    "  -n, --passes N        render the list N times (default 1) and report the\n"
+    "                        last pass: for profiling the tile path with perf;\n"
+    "                        the benchmark itself uses one pass\n";
 
 /* kB value of a "Key:   123 kB" line of /proc/self/status, -1 if absent */
 static long proc_status_kb(const char *key)
@@ -157,14 +160,15 @@ int main(int argc, char **argv)
         {"tiles", required_argument, NULL, 't'},  {"grid", required_argument, NULL, 'g'},
         {"png-level", required_argument, NULL, 'l'}, {"out", required_argument, NULL, 'o'},
         {"label", required_argument, NULL, 'L'},  {"help", no_argument, NULL, 'h'},
-        {"palette", no_argument, NULL, 'p'},
+        {"palette", no_argument, NULL, 'p'},     {"passes", required_argument, NULL, 'n'},
         {NULL, 0, NULL, 0},
     };
     const char *config = NULL, *map_id = NULL, *tiles_path = NULL, *grid_id = "WebMercatorQuad",
                *outdir = NULL, *label = "-";
     int level = 2, c;
+    long passes = 1;
     bool palette = false;
-    while ((c = getopt_long(argc, argv, "c:m:t:g:l:o:L:ph", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:m:t:g:l:o:L:pn:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'c': config = optarg; break;
         case 'm': map_id = optarg; break;
@@ -173,6 +177,15 @@ int main(int argc, char **argv)
         case 'o': outdir = optarg; break;
         case 'L': label = optarg; break;
         case 'p': palette = true; break;
+        case 'n': {
+            char *end;
+            passes = strtol(optarg, &end, 10);
+            if (*end || passes < 1 || passes > 1000) {
+                fprintf(stderr, "tilebench: --passes needs 1-1000\n");
+                return 2;
+            }
+            break;
+        }
         case 'l': {
             char *end;
             long v = strtol(optarg, &end, 10);
@@ -249,6 +262,8 @@ int main(int argc, char **argv)
 
     lb_png_opts po = {.level = level, .palette = palette};
     size_t empty = 0, bytes = 0;
+    for (long pass = 0; pass < passes; pass++) {
+    empty = bytes = 0;
     for (size_t i = 0; i < ntiles; i++) {
         const tile *t = &tiles[i];
         int px = grid->tile_size * t->scale;
@@ -295,6 +310,7 @@ int main(int argc, char **argv)
         }
         free(png);
         lb_canvas_free(&canvas);
+    }
     }
 
     double sum_r = 0, sum_e = 0, sum_t = 0;

@@ -38,6 +38,7 @@
 
 #include "lagebild/tiler.h"
 #include "lagebild/util.h"
+#include "zfast.h"
 
 typedef struct mem_out {
     lb_buf buf;
@@ -203,8 +204,9 @@ void lb_png_unpremultiply(lb_canvas *c, int y0, int y1)
 #define NDEFLATERS 8
 
 typedef struct deflater {
-    struct libdeflate_compressor *comp;
-    int level;
+    struct libdeflate_compressor *comp; /* NULL for level -1 (zfast) */
+    int level;                          /* libdeflate's level, or -1: zfast */
+    lb_zfast zf;
     uint8_t *raw, *z;
     size_t raw_cap, z_cap;
 } deflater;
@@ -218,19 +220,22 @@ static void deflater_free(deflater *d)
     if (!d)
         return;
     libdeflate_free_compressor(d->comp);
+    lb_zfast_free(&d->zf);
     free(d->raw);
     free(d->z);
     free(d);
 }
 
-/* libdeflate level for lagebild's (zlib) level 0-3.  bench/pngsweep.c on
- * the 100k tile list: libdeflate's level 1 (a different matcher) took 1.7x
- * the time of its level 2 on 512 px tiles at a larger size, and level 4 was
- * a little slower and 1-2 % smaller than 2; so 1 and 2 both get 2, 3 gets 4
- * and 0 stays stored. */
+/* libdeflate level for lagebild's (zlib) level 0-3, -1 for zfast.
+ * bench/pngsweep.c on the 100k tile list: lagebild's own encoder (zfast.c)
+ * is several times faster than libdeflate's fastest levels on tiles, at a
+ * somewhat larger size; levels 1 and 2 (the default) use it.  Level 3 asks
+ * for a smaller file and gets libdeflate's level 4 (its level 1 uses a
+ * different matcher that was slower than its level 2 on 512 px tiles);
+ * level 0 stays stored. */
 static int deflate_level(int level)
 {
-    static const int map[4] = {0, 2, 2, 4};
+    static const int map[4] = {0, -1, -1, 4};
     return map[level];
 }
 
@@ -250,7 +255,11 @@ static deflater *deflater_get(int level)
     pthread_mutex_unlock(&defl_lock);
     if (!d && !(d = calloc(1, sizeof *d)))
         return NULL;
-    if (!d->comp || d->level != dl) {
+    if (dl < 0) {
+        libdeflate_free_compressor(d->comp);
+        d->comp = NULL;
+        d->level = dl;
+    } else if (!d->comp || d->level != dl) {
         libdeflate_free_compressor(d->comp);
         d->level = dl;
         if (!(d->comp = libdeflate_alloc_compressor(dl))) {
@@ -283,11 +292,69 @@ static bool reserve(uint8_t **buf, size_t *cap, size_t n)
     return *buf != NULL;
 }
 
+/* true when all n bytes are 0 (n a multiple of 8 or not) */
+static bool bytes_zero(const uint8_t *p, size_t n)
+{
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        uint64_t acc = 0;
+        for (int k = 0; k < 8; k++) {
+            uint64_t v;
+            memcpy(&v, p + i + 8 * (size_t)k, 8);
+            acc |= v;
+        }
+        if (acc)
+            return false;
+    }
+    for (; i < n; i++)
+        if (p[i])
+            return false;
+    return true;
+}
+
+typedef struct zrows {
+    const lb_canvas *c;
+    const uint8_t *idx;
+    bool straight;
+} zrows;
+
+/* zfast's row callback: palette indices, or the straight RGBA row */
+static const uint8_t *zrow(void *ud, size_t y, uint8_t *scratch, bool *zero)
+{
+    const zrows *r = ud;
+    size_t w = (size_t)r->c->width;
+    if (r->idx) {
+        const uint8_t *row = r->idx + y * w;
+        *zero = bytes_zero(row, w);
+        return row;
+    }
+    const uint8_t *row = r->c->px + y * w * 4;
+    if ((*zero = bytes_zero(row, 4 * w)) || r->straight || row_is_straight(row, w))
+        return row;
+    unpremul_row(row, scratch, w);
+    return scratch;
+}
+
 /* The zlib stream of the unfiltered image (palette indices when idx, else
- * straight RGBA) in d->z; its length, or 0 when out of memory. */
-static size_t deflate_image(deflater *d, const lb_canvas *c, const uint8_t *idx, bool straight)
+ * straight RGBA) in *zout (owned by d); its length, or 0 when out of
+ * memory. */
+static size_t deflate_image(deflater *d, const lb_canvas *c, const uint8_t *idx, bool straight,
+                            const uint8_t **zout)
 {
     size_t w = (size_t)c->width, h = (size_t)c->height;
+    if (d->level < 0) {
+        zrows r = {c, idx, straight};
+        size_t n = lb_zfast_compress(&d->zf, w, h, idx ? 1 : 4, zrow, &r);
+        if (n) {
+            *zout = d->zf.out;
+            return n;
+        }
+        /* wider than zfast takes: libdeflate */
+        libdeflate_free_compressor(d->comp);
+        d->level = 2;
+        if (!(d->comp = libdeflate_alloc_compressor(2)))
+            return 0;
+    }
     size_t stride = 1 + (idx ? w : 4 * w);
     if (h > SIZE_MAX / stride)
         return 0;
@@ -309,6 +376,7 @@ static size_t deflate_image(deflater *d, const lb_canvas *c, const uint8_t *idx,
             unpremul_row(row, dst + 1, w);
     }
     /* the bound makes the output always fit */
+    *zout = d->z;
     return libdeflate_zlib_compress(d->comp, d->raw, n, d->z, d->z_cap);
 }
 
@@ -473,12 +541,13 @@ static lb_status encode(const lb_canvas *c, int level, bool want_palette, bool s
             m.buf.cap = w * h / 8;
         }
     }
-    /* levels 0-3: the IDAT stream from libdeflate; libpng + zlib when no
-     * deflater could be had (out of memory) and for levels 4-9 */
+    /* levels 0-3: the IDAT stream from zfast or libdeflate; libpng + zlib
+     * when no deflater could be had (out of memory) and for levels 4-9 */
     defl = level <= 3 ? deflater_get(level) : NULL;
-    size_t zlen = defl ? deflate_image(defl, c, want_palette ? idx : NULL, straight) : 0;
+    const uint8_t *zdata = NULL;
+    size_t zlen = defl ? deflate_image(defl, c, want_palette ? idx : NULL, straight, &zdata) : 0;
     if (!write_png(c, level, want_palette ? pal : NULL, idx, rowbuf, straight,
-                   zlen ? defl->z : NULL, zlen, &m)) {
+                   zlen ? zdata : NULL, zlen, &m)) {
         rc = lb_fail(err, LB_EINTERNAL, "libpng failed to encode the image");
         goto done;
     }
@@ -595,7 +664,9 @@ lb_status lb_png_encode(const lb_canvas *c, const lb_png_opts *opts, uint8_t **o
     bool want_palette = opts && opts->palette;
     bool straight = opts && opts->straight;
     uint32_t px;
-    if (!straight && single_colour(c, &px))
+    /* zfast (levels 1-2) codes a one-colour canvas about as fast as
+     * single_colour could find out that it is one */
+    if (!straight && (level == 0 || level > 2) && single_colour(c, &px))
         return encode_solid(c, px, level, want_palette, out, len, err);
     return encode(c, level, want_palette, straight, out, len, err);
 }
