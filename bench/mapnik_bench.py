@@ -25,6 +25,7 @@ Prints median/p95 ms and a machine-readable line "TILEBENCH tool=mapnik ...".
 import argparse
 import os
 import resource
+import sqlite3
 import statistics
 import sys
 import time
@@ -90,15 +91,21 @@ def map_xml(store, tables):
     </Rule>
   </Style>
 """]
+    db = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
     for t in tables:
-        # key_field is the table's INTEGER PRIMARY KEY (pk): the R*Tree's pkid
-        # is the rowid; fid is a separate feature id and matches no index entry
+        # key_field must be the table's INTEGER PRIMARY KEY (the rowid, which
+        # the R*Tree's pkid refers to); read from the schema, so that a store
+        # of another layout fails loudly instead of matching nothing
+        keys = [r[1] for r in db.execute(f'PRAGMA table_info("{t}")') if r[5] == 1]
+        if len(keys) != 1:
+            sys.exit(f"mapnik_bench: table {t} has no single-column primary key")
         params = {"type": "sqlite", "file": store, "table": t, "geometry_field": "geom",
-                  "key_field": "pk", "wkb_format": "spatialite", "use_spatial_index": "true"}
+                  "key_field": keys[0], "wkb_format": "spatialite", "use_spatial_index": "true"}
         ps = "".join(f"<Parameter name={quoteattr(k)}>{escape(v)}</Parameter>"
                      for k, v in params.items())
         out.append(f'  <Layer name={quoteattr(t)} srs="epsg:4326">'
                    f"<StyleName>uniform</StyleName><Datasource>{ps}</Datasource></Layer>\n")
+    db.close()
     out.append("</Map>\n")
     return "".join(out)
 

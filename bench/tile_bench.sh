@@ -180,7 +180,10 @@ for n in "${NS[@]}"; do
     mv "$dir/uniform.json.new" "$dir/uniform.json"
   LAYERS[$n]=$(derive_config "$dir")
   store="$dir/tiles.sqlite"
-  if [ "${BENCH_REINGEST:-0}" = 1 ] || [ ! -f "$store" ] || [ "$stamp" -nt "$store" ]; then
+  # re-ingest also when lagebild was rebuilt: the store layout may have
+  # changed (a store of an older layout once made Mapnik draw nothing)
+  if [ "${BENCH_REINGEST:-0}" = 1 ] || [ ! -f "$store" ] || [ "$stamp" -nt "$store" ] ||
+    [ "$LAGEBILD" -nt "$store" ]; then
     say "N=$n: ingesting into $store"
     rm -f "$store" "$store-wal" "$store-shm" "$store-journal"
     t0=$(date +%s.%N)

@@ -12,7 +12,9 @@
  * accepted width and the first refused one, skewed literal frequencies,
  * the code-length builder itself (Fibonacci counts whose Huffman code would
  * be 29 bits deep must come out at most 15 / 7 bits and complete), rows
- * that the callback marks as zero, and reuse of one encoder state.
+ * that the callback marks as zero, rows the callback says repeat the one
+ * before (same pointer; the scratch row must never be that row), and reuse
+ * of one encoder state.
  */
 #include <zlib.h>
 
@@ -34,7 +36,9 @@ typedef struct img {
     int bpp;
     uint8_t *px;    /* h rows of w * bpp bytes */
     bool mark_zero; /* the callback reports zero rows */
+    bool reuse;     /* a row equal to the one before: the same pointer again */
     size_t calls;
+    const uint8_t *last; /* what the callback returned for the previous row */
 } img;
 
 static const uint8_t *row_cb(void *ud, size_t y, uint8_t *scratch, bool *zero)
@@ -43,6 +47,12 @@ static const uint8_t *row_cb(void *ud, size_t y, uint8_t *scratch, bool *zero)
     size_t rb = m->w * (size_t)m->bpp;
     m->calls++;
     const uint8_t *row = m->px + y * rb;
+    /* the encoder's promise: scratch never holds the previous row */
+    ASSERT(!m->last || scratch != m->last);
+    if (m->reuse && y > 0 && memcmp(row, row - rb, rb) == 0) {
+        *zero = false;
+        return m->last; /* unchanged since */
+    }
     if (m->mark_zero) {
         bool z = true;
         for (size_t i = 0; i < rb && z; i++)
@@ -52,9 +62,9 @@ static const uint8_t *row_cb(void *ud, size_t y, uint8_t *scratch, bool *zero)
     /* odd rows through the scratch row, as png.c does for converted rows */
     if (y & 1) {
         memcpy(scratch, row, rb);
-        return scratch;
+        return m->last = scratch;
     }
-    return row;
+    return m->last = row;
 }
 
 static img mk(size_t w, size_t h, int bpp)
@@ -70,6 +80,7 @@ static size_t roundtrip(lb_zfast *z, img *m, const char *what)
 {
     size_t rb = m->w * (size_t)m->bpp, raw = (rb + 1) * m->h;
     m->calls = 0;
+    m->last = NULL;
     size_t n = lb_zfast_compress(z, m->w, m->h, m->bpp, row_cb, m);
     if (n == 0)
         LBT__FAIL("%s: encoder refused %zux%zu bpp %d", what, m->w, m->h, m->bpp);
@@ -157,6 +168,7 @@ LB_TEST(test_every_small_size)
                 for (int rep = 0; rep < 3; rep++) {
                     img m = mk(w, h, bpp);
                     m.mark_zero = rep == 1;
+                    m.reuse = rep == 2;
                     paint(&m);
                     roundtrip(&z, &m, "small");
                     free(m.px);
@@ -169,11 +181,14 @@ LB_TEST(test_tile_like_images)
     lb_zfast z = {0};
     for (int bpp = 1; bpp <= 4; bpp += 3)
         for (size_t s = 256; s <= 1024; s *= 2) {
-            img m = mk(s, s, bpp);
-            m.mark_zero = true;
-            paint(&m);
-            roundtrip(&z, &m, "tile-like");
-            free(m.px);
+            for (int reuse = 0; reuse < 2; reuse++) {
+                img m = mk(s, s, bpp);
+                m.mark_zero = !reuse;
+                m.reuse = reuse;
+                paint(&m);
+                roundtrip(&z, &m, "tile-like");
+                free(m.px);
+            }
         }
     lb_zfast_free(&z);
 }
@@ -297,6 +312,7 @@ LB_TEST(test_state_is_reusable)
         int bpp = rnd() % 2 ? 4 : 1;
         img m = mk(w, h, bpp);
         m.mark_zero = i % 2;
+        m.reuse = i % 4 < 2;
         if (i % 3)
             paint(&m);
         else

@@ -153,35 +153,82 @@ static void init_inv(void)
         inv_alpha[a] = (255u * 65536u + a / 2) / a;
 }
 
-/* true when every pixel of the row has alpha 0 or 255: then premultiplied
- * and straight are the same bytes (a premultiplied pixel with alpha 0 is all
- * zero) */
+/* Pixels (two per 64-bit word, little-endian: alpha in bits 24-31 and
+ * 56-63) whose alpha is neither 0 nor 255: translucent, so their straight
+ * and premultiplied bytes differ.  Nonzero when either pixel of the pair
+ * is. */
+static inline uint64_t pair_translucent(uint64_t v)
+{
+    uint64_t a = (v >> 24) & 0x000000ff000000ffull;
+    return (a + 0x0000000100000001ull) & 0x000000fe000000feull;
+}
+
+/* the first pixel of the row whose alpha is neither 0 nor 255, or w when
+ * there is none: then premultiplied and straight are the same bytes (a
+ * premultiplied pixel with alpha 0 is all zero) */
+static size_t first_translucent(const uint8_t *in, size_t w)
+{
+    size_t i = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    for (; i + 8 <= w; i += 8) {
+        uint64_t v[4], t = 0;
+        memcpy(v, in + 4 * i, 32);
+        for (int k = 0; k < 4; k++)
+            t |= pair_translucent(v[k]);
+        if (t)
+            break;
+    }
+#endif
+    for (; i < w; i++)
+        if ((uint8_t)(in[4 * i + 3] + 1) > 1)
+            return i;
+    return w;
+}
+
 static bool row_is_straight(const uint8_t *in, size_t w)
 {
-    unsigned odd = 0;
-    for (size_t i = 0; i < w; i++)
-        odd |= (uint8_t)(in[4 * i + 3] + 1) > 1;
-    return !odd;
+    return first_translucent(in, w) == w;
+}
+
+/* branch-free: inv_alpha[0] is 0 (a premultiplied pixel of alpha 0 is all
+ * zero anyway) and inv_alpha[255] is 65536, the identity */
+static inline void unpremul_px(uint8_t *out)
+{
+    uint32_t f = inv_alpha[out[3]];
+    for (int c = 0; c < 3; c++) {
+        uint32_t v = (out[c] * f + 32768u) >> 16;
+        out[c] = (uint8_t)(v > 255 ? 255 : v);
+    }
 }
 
 /* Straight RGBA of one row of premultiplied pixels (in == out allowed):
- * copied whole, then only the translucent pixels are converted. */
-static void unpremul_row(const uint8_t *in, uint8_t *out, size_t w)
+ * copied whole, then the translucent pixels from the first one (`from`, as
+ * found by first_translucent) on are converted; pairs of opaque or
+ * transparent pixels are skipped a word at a time. */
+static void unpremul_row_from(const uint8_t *in, uint8_t *out, size_t w, size_t from)
 {
     if (in != out)
         memcpy(out, in, w * 4);
-    for (size_t i = 0; i < w; i++, out += 4) {
-        unsigned a = out[3];
-        if (a == 0) {
-            memset(out, 0, 4);
-        } else if (a != 255) {
-            uint32_t f = inv_alpha[a];
-            for (int c = 0; c < 3; c++) {
-                uint32_t v = (out[c] * f + 32768u) >> 16;
-                out[c] = (uint8_t)(v > 255 ? 255 : v);
-            }
+    size_t i = from;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (i & 1)
+        unpremul_px(out + 4 * i++);
+    for (; i + 2 <= w; i += 2) {
+        uint64_t v;
+        memcpy(&v, out + 4 * i, 8);
+        if (pair_translucent(v)) {
+            unpremul_px(out + 4 * i);
+            unpremul_px(out + 4 * i + 4);
         }
     }
+#endif
+    for (; i < w; i++)
+        unpremul_px(out + 4 * i);
+}
+
+static void unpremul_row(const uint8_t *in, uint8_t *out, size_t w)
+{
+    unpremul_row_from(in, out, w, 0);
 }
 
 void lb_png_unpremultiply(lb_canvas *c, int y0, int y1)
@@ -316,23 +363,71 @@ typedef struct zrows {
     const lb_canvas *c;
     const uint8_t *idx;
     bool straight;
+    /* the previous row as given and as returned, and whether it was zero */
+    const uint8_t *prev_in, *prev_out;
+    bool prev_zero;
 } zrows;
 
-/* zfast's row callback: palette indices, or the straight RGBA row */
+/* first_translucent, and whether the row is all zero when it has no
+ * translucent pixel (one pass for both) */
+static size_t scan_row(const uint8_t *in, size_t w, bool *zero)
+{
+    size_t i = 0;
+    uint64_t any = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    for (; i + 8 <= w; i += 8) {
+        uint64_t v[4], t = 0;
+        memcpy(v, in + 4 * i, 32);
+        for (int k = 0; k < 4; k++) {
+            t |= pair_translucent(v[k]);
+            any |= v[k];
+        }
+        if (t) {
+            *zero = false;
+            return i + first_translucent(in + 4 * i, w - i);
+        }
+    }
+#endif
+    for (; i < w; i++) {
+        if ((uint8_t)(in[4 * i + 3] + 1) > 1) {
+            *zero = false;
+            return i;
+        }
+        any |= in[4 * i] | in[4 * i + 1] | in[4 * i + 2] | in[4 * i + 3];
+    }
+    *zero = any == 0;
+    return w;
+}
+
+/* zfast's row callback: palette indices, or the straight RGBA row.  A row
+ * equal to the one before (inside a fill, or transparent) is not looked at
+ * again: the previous result is returned, the same pointer, which zfast
+ * takes as one match without comparing. */
 static const uint8_t *zrow(void *ud, size_t y, uint8_t *scratch, bool *zero)
 {
-    const zrows *r = ud;
+    zrows *r = ud;
     size_t w = (size_t)r->c->width;
-    if (r->idx) {
-        const uint8_t *row = r->idx + y * w;
-        *zero = bytes_zero(row, w);
-        return row;
+    const uint8_t *row = r->idx ? r->idx + y * w : r->c->px + y * w * 4;
+    size_t n = r->idx ? w : 4 * w;
+    if (r->prev_in && memcmp(row, r->prev_in, n) == 0) {
+        *zero = r->prev_zero;
+        r->prev_in = row;
+        return r->prev_out;
     }
-    const uint8_t *row = r->c->px + y * w * 4;
-    if ((*zero = bytes_zero(row, 4 * w)) || r->straight || row_is_straight(row, w))
-        return row;
-    unpremul_row(row, scratch, w);
-    return scratch;
+    const uint8_t *out = row;
+    if (r->idx) {
+        *zero = bytes_zero(row, w);
+    } else {
+        size_t first = scan_row(row, w, zero);
+        if (first < w && !r->straight) {
+            unpremul_row_from(row, scratch, w, first);
+            out = scratch;
+        }
+    }
+    r->prev_in = row;
+    r->prev_out = out;
+    r->prev_zero = *zero;
+    return out;
 }
 
 /* The zlib stream of the unfiltered image (palette indices when idx, else
@@ -343,7 +438,7 @@ static size_t deflate_image(deflater *d, const lb_canvas *c, const uint8_t *idx,
 {
     size_t w = (size_t)c->width, h = (size_t)c->height;
     if (d->level < 0) {
-        zrows r = {c, idx, straight};
+        zrows r = {.c = c, .idx = idx, .straight = straight};
         size_t n = lb_zfast_compress(&d->zf, w, h, idx ? 1 : 4, zrow, &r);
         if (n) {
             *zout = d->zf.out;

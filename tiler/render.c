@@ -282,10 +282,9 @@ static void render_layer(const lb_render_layer *L, double minx, double miny, dou
             const lb_snap_feat *f = &lv->feats[sc->idx.v[k]];
             if (!applies(t, f->type))
                 continue;
-            const lb_feature_info *info = &s->infos[f->info];
             /* without a predicate (full rights) a fused feature is drawn,
              * not the reports merged into it */
-            if (L->pred ? !L->pred(L->pred_ud, info) : info->member)
+            if (L->pred ? !L->pred(L->pred_ud, &s->infos[f->info]) : f->member)
                 continue;
             lb_paint p;
             prop_ctx pc = {.s = s, .info = f->info};

@@ -1127,7 +1127,8 @@ static bool on_row(void *ud, const lb_stored_feature *row)
                       .nparts = full->lv.nparts - part0,
                       .props = (uint32_t)(info * s->nprops),
                       .info = info,
-                      .type = g.type};
+                      .type = g.type,
+                      .member = row->member};
     feat_bbox(&f, &full->lv);
     VEC_PUSH(full->lv.feats, full->lv.nfeats, full->feats_cap, f, fail);
 

@@ -33,6 +33,8 @@ typedef struct lb_snap_feat {
     uint32_t props; /* index of the first of nprops values */
     uint32_t info;  /* index into the level-independent info array */
     uint8_t type;   /* LB_GEOM_* */
+    uint8_t member; /* infos[info].member, here too: full-rights renders skip
+                     * merged reports without touching the (cold) info */
 } lb_snap_feat;
 
 typedef struct lb_rtree {

@@ -34,6 +34,9 @@
 #include <string.h>
 
 #include <libdeflate.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #define BLOCK_TOKENS 32768
 #define MAX_MATCH 258
@@ -227,10 +230,14 @@ static inline void put(bits *b, uint32_t v, unsigned n)
     b->n += n;
     if (b->n >= 32) {
         uint32_t lo = (uint32_t)b->acc;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        memcpy(b->p, &lo, 4);
+#else
         b->p[0] = (uint8_t)lo;
         b->p[1] = (uint8_t)(lo >> 8);
         b->p[2] = (uint8_t)(lo >> 16);
         b->p[3] = (uint8_t)(lo >> 24);
+#endif
         b->p += 4;
         b->acc >>= 32;
         b->n -= 32;
@@ -250,8 +257,17 @@ static void put_flush(bits *b)
 
 /* ---- the encoder ------------------------------------------------------------ */
 
+/* the output of one token value: a then b, na and nb bits */
+typedef struct tokcode {
+    uint32_t a, b;
+    uint8_t na, nb;
+} tokcode;
+
+#define NTOKVALS (256 + 256 * 2) /* literals, then matches of length 3-258 x 2 */
+
 typedef struct enc {
     lb_zfast *z;
+    tokcode tc[NTOKVALS];
     bits b;
     size_t ntok;
     uint32_t lfreq[NLITLEN];
@@ -377,23 +393,28 @@ static void emit_block(enc *e, bool final)
         else if (rs[k] == 18)
             put(b, rx[k], 7);
     }
-    /* per selector: the distance code and its extra bits as one field */
+    /* per token value: its bits as two fields (the literal/length code with
+     * its extra bits; the distance code with its extra bits, none for a
+     * literal), so that the loop below has no branch on the token kind */
     uint32_t dbits[2];
     unsigned dn[2];
     for (int s = 0; s < 2; s++) {
         dbits[s] = dcode[e->dsym[s]] | ((uint32_t)e->dxv[s] << dlen[e->dsym[s]]);
         dn[s] = dlen[e->dsym[s]] + e->dxb[s];
     }
+    tokcode *tc = e->tc;
+    for (unsigned t = 0; t < 256; t++)
+        tc[t] = (tokcode){lcode[t], 0, llen[t], 0};
+    for (unsigned t = 256; t < NTOKVALS; t++) {
+        unsigned m = t - 256, len = (m >> 1) + 3, sel = m & 1, s = len_sym[len];
+        tc[t] = (tokcode){lcode[s] | ((uint32_t)len_xval[len] << llen[s]), dbits[sel],
+                          (uint8_t)(llen[s] + len_xbits[len]), (uint8_t)dn[sel]};
+    }
     const uint16_t *tok = e->z->tok;
     for (size_t k = 0; k < e->ntok; k++) {
-        unsigned t = tok[k];
-        if (t < 256) {
-            put(b, lcode[t], llen[t]);
-            continue;
-        }
-        unsigned m = t - 256, len = (m >> 1) + 3, sel = m & 1, s = len_sym[len];
-        put(b, lcode[s] | ((uint32_t)len_xval[len] << llen[s]), llen[s] + len_xbits[len]);
-        put(b, dbits[sel], dn[sel]);
+        const tokcode *c = &tc[tok[k]];
+        put(b, c->a, c->na);
+        put(b, c->b, c->nb);
     }
     put(b, lcode[256], llen[256]);
     e->ntok = 0;
@@ -445,10 +466,24 @@ static inline void match(enc *e, int sel, size_t n)
     e->pend_len += n;
 }
 
-/* bytes from the start where a and b agree (at most n) */
+/* bytes from the start where a and b agree (at most n): 32 bytes per step
+ * with SSE2 (every x86-64 has it), else 8 */
 static inline size_t eq_len(const uint8_t *a, const uint8_t *b, size_t n)
 {
     size_t i = 0;
+#if defined(__SSE2__)
+    for (; i + 32 <= n; i += 32) {
+        __m128i x0 = _mm_loadu_si128((const __m128i *)(const void *)(a + i));
+        __m128i y0 = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
+        __m128i x1 = _mm_loadu_si128((const __m128i *)(const void *)(a + i + 16));
+        __m128i y1 = _mm_loadu_si128((const __m128i *)(const void *)(b + i + 16));
+        unsigned m0 = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x0, y0));
+        unsigned m1 = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x1, y1));
+        uint32_t m = m0 | (m1 << 16);
+        if (m != 0xffffffffu)
+            return i + (unsigned)__builtin_ctz(~m);
+    }
+#endif
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     for (; i + 8 <= n; i += 8) {
         uint64_t x, y;
@@ -462,6 +497,13 @@ static inline size_t eq_len(const uint8_t *a, const uint8_t *b, size_t n)
         i++;
     return i;
 }
+
+/* the first 3 bytes of a 32-bit word loaded from memory */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define LOW3 0xffffff00u
+#else
+#define LOW3 0x00ffffffu
+#endif
 
 static bool bytes_zero(const uint8_t *p, size_t n)
 {
@@ -514,14 +556,19 @@ size_t lb_zfast_compress(lb_zfast *z, size_t w, size_t h, int bpp, lb_zfast_row_
     bool prev_zero = false;
     for (size_t y = 0; y < h && !e.oom; y++) {
         bool zero = false;
-        const uint8_t *cur = rowfn(ud, y, z->scratch + (y & 1) * rowbytes, &zero);
+        /* the scratch row that does not hold the previous row */
+        uint8_t *scr = prev == z->scratch ? z->scratch + rowbytes : z->scratch;
+        const uint8_t *cur = rowfn(ud, y, scr, &zero);
         if (zero) {
             adler = adler_zeros(adler, stride);
         } else {
             adler = adler_zeros(adler, 1);
             adler = libdeflate_adler32(adler, cur, rowbytes);
         }
-        if (prev && zero && prev_zero && (stride >= 3 || e.pend_sel == SEL_RUN)) {
+        if (prev && cur == prev && !zero && (stride >= 3 || e.pend_sel == SEL_UP)) {
+            /* the callback says: the same row again */
+            match(&e, SEL_UP, stride);
+        } else if (prev && zero && prev_zero && (stride >= 3 || e.pend_sel == SEL_RUN)) {
             /* every byte here and bpp before is 0: one RUN (its distance
              * needs no extra bits, unlike UP's) */
             match(&e, SEL_RUN, stride);
@@ -551,6 +598,24 @@ size_t lb_zfast_compress(lb_zfast *z, size_t w, size_t h, int bpp, lb_zfast_row_
             }
             while (i < rowbytes) {
                 size_t left = rowbytes - i;
+                /* an RGBA pixel that matches neither the one above nor the
+                 * one to the left in its first 3 bytes starts no match:
+                 * its 4 literals without calling eq_len (anti-aliased
+                 * edges are runs of such pixels) */
+                if (bpp == 4 && prev && i >= 4 && !(i & 3)) {
+                    uint32_t cw, pw, lw;
+                    memcpy(&cw, cur + i, 4);
+                    memcpy(&pw, prev + i, 4);
+                    memcpy(&lw, cur + i - 4, 4);
+                    if (((cw ^ pw) & LOW3) && ((cw ^ lw) & LOW3)) {
+                        lit(&e, cur[i]);
+                        lit(&e, cur[i + 1]);
+                        lit(&e, cur[i + 2]);
+                        lit(&e, cur[i + 3]);
+                        i += 4;
+                        continue;
+                    }
+                }
                 size_t u = prev ? eq_len(cur + i, prev + i, left) : 0;
                 size_t r = i >= (size_t)bpp ? eq_len(cur + i, cur + i - bpp, left) : 0;
                 /* the longer match; RUN on a tie (its distance is cheaper) */

@@ -18,7 +18,9 @@
 /* Row y of the image: either a pointer into the caller's image or scratch
  * (w * bpp bytes) filled by the callback.  *zero: set true when every byte
  * of the row is 0 (the encoder then skips its own comparisons); may be left
- * false. */
+ * false.  Returning the same pointer as for row y - 1 says the rows are
+ * equal (the encoder does not compare them).  scratch never holds the row
+ * returned for y - 1, so that row stays valid while row y is made. */
 typedef const uint8_t *(*lb_zfast_row_fn)(void *ud, size_t y, uint8_t *scratch, bool *zero);
 
 /* Encoder state; reusable across images (buffers are kept), zero-initialise
