@@ -208,6 +208,33 @@ void lb__canvas_over_rows(lb_canvas *dst, lb_canvas *src, int y0, int y1, bool c
               (size_t)y1 * (size_t)dst->width, clear);
 }
 
+void lb__canvas_over_painted(lb_canvas *dst, lb_canvas *src)
+{
+    lb__rwork *w = src ? src->work : NULL;
+    if (!w || !dst || !dst->px || !src->px || dst->width != src->width ||
+        dst->height != src->height)
+        return;
+    const size_t W = (size_t)src->width;
+    const int bw = w->bw;
+    for (int j = w->dirty0; j < w->dirty1 && j < src->height; j++) {
+        uint64_t m = w->rowmask[j];
+        w->rowmask[j] = 0;
+        while (m) {
+            /* a run of painted blocks [b, b + len) */
+            int b = __builtin_ctzll(m);
+            uint64_t rest = ~(m >> b);
+            int len = rest ? __builtin_ctzll(rest) : 64 - b;
+            m = len + b >= 64 ? 0 : m & (~(uint64_t)0 << (b + len));
+            size_t x0 = (size_t)b * (size_t)bw, x1 = (size_t)(b + len) * (size_t)bw;
+            if (x1 > W)
+                x1 = W;
+            over_span(dst->px, src->px, (size_t)j * W + x0, (size_t)j * W + x1, true);
+        }
+    }
+    w->dirty0 = w->h;
+    w->dirty1 = 0;
+}
+
 void lb_canvas_over(lb_canvas *dst, const lb_canvas *src)
 {
     /* src is only written with clear */

@@ -70,6 +70,10 @@ typedef struct lb__rwork {
     int lrow0, lrow1;      /* rows with left-cover entries (lrow1 may be h) */
     bool oom;              /* an allocation failed: the shape is dropped */
     int dirty0, dirty1;    /* rows [dirty0, dirty1) composited into since lb__dirty_reset */
+    /* per row, the blocks of bw pixels painted into since lb__dirty_reset
+     * (bit k: pixels [k bw, (k + 1) bw)); 64 blocks span the width */
+    uint64_t *rowmask;
+    int bw;
     bool inside;           /* the caller vouched: all edges lie in the canvas */
 
     /* the accumulation band: rows x (w + 2) cells, all zero between shapes */
@@ -112,10 +116,18 @@ static inline void lb__dirty_reset(lb_canvas *c)
 {
     lb__rwork *w = c->work;
     if (w) {
+        if (w->dirty0 < w->dirty1)
+            memset(w->rowmask + w->dirty0, 0, (size_t)(w->dirty1 - w->dirty0) * sizeof *w->rowmask);
         w->dirty0 = w->h;
         w->dirty1 = 0;
     }
 }
+
+/* dst = src over dst for the pixels the rasterizer painted into src since
+ * lb__dirty_reset (its dirty rows and their painted blocks), which are left
+ * transparent again.  Only for a canvas that nothing but the rasterizer has
+ * written to since then. */
+void lb__canvas_over_painted(lb_canvas *dst, lb_canvas *src);
 
 /* dst = src over dst in rows [y0, y1) only (lb_canvas_over for a part);
  * with clear, those rows of src are left transparent. */

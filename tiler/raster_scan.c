@@ -34,6 +34,7 @@ void lb__work_free(lb__rwork *w)
     free(w->seg);
     free(w->lpart);
     free(w->lfull);
+    free(w->rowmask);
     free(w->acc);
     free(w->bits);
     free(w->pts);
@@ -97,6 +98,9 @@ lb__rwork *lb__work(lb_canvas *c)
     }
     pthread_mutex_unlock(&work_lock);
     if (w) {
+        /* painting since its last reset may have left bits (a canvas drawn
+         * directly is never composited) */
+        memset(w->rowmask, 0, (size_t)w->h * sizeof *w->rowmask);
         w->dirty0 = w->h;
         w->dirty1 = 0;
         c->work = w;
@@ -117,7 +121,9 @@ lb__rwork *lb__work(lb_canvas *c)
         w->band_rows = (size_t)c->height;
     w->lpart = calloc((size_t)c->height + 2, sizeof *w->lpart);
     w->lfull = calloc((size_t)c->height + 2, sizeof *w->lfull);
-    if (!w->lpart || !w->lfull) {
+    w->rowmask = calloc((size_t)c->height, sizeof *w->rowmask);
+    w->bw = (c->width + 63) / 64;
+    if (!w->lpart || !w->lfull || !w->rowmask) {
         lb__work_free(w);
         return NULL;
     }
@@ -642,12 +648,20 @@ static void cover_run(uint8_t *row, int x0, int x1, unsigned al, const paint *pt
         lb__over_inv(p, lo, hi, inv);
 }
 
+/* the blocks of bw pixels that pixels [x0, x1) touch (x0 < x1 <= 64 bw) */
+static inline uint64_t block_mask(int bw, int x0, int x1)
+{
+    int k0 = x0 / bw, k1 = (x1 - 1) / bw;
+    uint64_t hi = k1 >= 63 ? ~(uint64_t)0 : (((uint64_t)1 << (k1 + 1)) - 1);
+    return hi & (~(uint64_t)0 << k0);
+}
+
 /* Composite rows [by0, by1) of the band whose first row is base (pt NULL:
  * only clear the cells) and leave its cells and bits zero. */
 static void sweep(lb_canvas *c, lb__rwork *w, int base, int by0, int by1, double *run,
                   const paint *pt)
 {
-    const int W = w->w;
+    const int W = w->w, bw = w->bw;
     const size_t stride = (size_t)W + 2, words = w->words;
     const int k0 = w->cx0 >> 6, k1 = w->cx1 >> 6;
     for (int j = by0; j < by1; j++) {
@@ -659,6 +673,7 @@ static void sweep(lb_canvas *c, lb__rwork *w, int base, int by0, int by1, double
         double *a = w->acc + (size_t)(j - base) * stride;
         uint64_t *bits = w->bits + (size_t)(j - base) * words;
         int x = 0; /* pixels before x are done */
+        uint64_t painted = 0; /* blocks of this row painted into */
         for (int k = k0; k <= k1; k++) {
             uint64_t m = bits[k];
             if (!m)
@@ -683,10 +698,13 @@ static void sweep(lb_canvas *c, lb__rwork *w, int base, int by0, int by1, double
                 }
                 if (cx > x) {
                     unsigned al = cov_alpha(s);
-                    if (al)
+                    if (al) {
                         cover_run(prow, x, cx, al, pt);
+                        painted |= block_mask(bw, x, cx);
+                    }
                 }
                 int cv = ce < W ? ce : W;
+                painted |= block_mask(bw, cx, cv);
                 for (; cx < cv; cx++) {
                     s += a[cx];
                     a[cx] = 0;
@@ -700,9 +718,12 @@ static void sweep(lb_canvas *c, lb__rwork *w, int base, int by0, int by1, double
         }
         if (pt && x < W) {
             unsigned al = cov_alpha(s);
-            if (al)
+            if (al) {
                 cover_run(prow, x, W, al, pt);
+                painted |= block_mask(bw, x, W);
+            }
         }
+        w->rowmask[j] |= painted;
     }
 }
 

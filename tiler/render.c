@@ -381,9 +381,9 @@ lb_status lb_render_area(const lb_render_layer *layers, size_t n, double minx, d
             }
             lb__dirty_reset(&lc);
             render_layer(&layers[i], minx, miny, maxx, maxy, zoom, scale, &lc, &sc);
-            int y0, y1;
-            lb__dirty_rows(&lc, &y0, &y1);
-            lb__canvas_over_rows(out, &lc, y0, y1, true); /* lc is transparent again */
+            /* only the painted blocks of the painted rows; lc is transparent
+             * again afterwards */
+            lb__canvas_over_painted(out, &lc);
         }
         if (rc == LB_OK) {
             if (!out->work) {
