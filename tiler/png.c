@@ -34,6 +34,9 @@
 
 #include <libdeflate.h>
 #include <png.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <zlib.h>
 
 #include "lagebild/tiler.h"
@@ -210,8 +213,21 @@ static void unpremul_row_from(const uint8_t *in, uint8_t *out, size_t w, size_t 
     if (in != out)
         memcpy(out, in, w * 4);
     size_t i = from;
+#if defined(__SSE2__)
+    /* four pixels per test: alpha + 1 with bits 1-7 all clear means alpha
+     * 0 or 255 */
+    const __m128i one = _mm_set1_epi32(1), fe = _mm_set1_epi32(0xfe), zero = _mm_setzero_si128();
+    for (; i + 4 <= w; i += 4) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(out + 4 * i));
+        __m128i t = _mm_and_si128(_mm_add_epi32(_mm_srli_epi32(v, 24), one), fe);
+        if (_mm_movemask_epi8(_mm_cmpeq_epi32(t, zero)) == 0xffff)
+            continue;
+        for (int k = 0; k < 4; k++)
+            unpremul_px(out + 4 * (i + (size_t)k));
+    }
+#endif
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    if (i & 1)
+    if ((i & 1) && i < w) /* the pairs below start at even pixels */
         unpremul_px(out + 4 * i++);
     for (; i + 2 <= w; i += 2) {
         uint64_t v;

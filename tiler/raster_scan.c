@@ -614,6 +614,11 @@ static void cover_run(uint8_t *row, int x0, int x1, unsigned al, const paint *pt
 {
     uint8_t *p = row + 4 * (size_t)x0, *e = row + 4 * (size_t)x1;
     if (al == 255 && pt->opaque) {
+        uint64_t two = (uint64_t)pt->col * 0x0000000100000001ull;
+        for (; e - p >= 16; p += 16) {
+            memcpy(p, &two, 8);
+            memcpy(p + 8, &two, 8);
+        }
         for (; p < e; p += 4)
             memcpy(p, &pt->col, 4);
         return;
@@ -708,8 +713,13 @@ static void sweep(lb_canvas *c, lb__rwork *w, int base, int by0, int by1, double
                 for (; cx < cv; cx++) {
                     s += a[cx];
                     a[cx] = 0;
-                    /* no test for al == 0: the palette makes that a no-op */
-                    blend(prow + 4 * (size_t)cx, pt, cov_alpha(s));
+                    /* no test for al == 0: the palette makes that a no-op;
+                     * full coverage of an opaque colour is a plain store */
+                    unsigned al = cov_alpha(s);
+                    if (al == 255 && pt->opaque)
+                        memcpy(prow + 4 * (size_t)cx, &pt->col, 4);
+                    else
+                        blend(prow + 4 * (size_t)cx, pt, al);
                 }
                 for (; cx < ce; cx++)
                     a[cx] = 0;
