@@ -94,17 +94,27 @@ static void dist_code(size_t d, unsigned *sym, unsigned *xb, unsigned *xv)
 
 /* ---- Huffman codes ---------------------------------------------------------- */
 
-typedef struct leaf {
-    uint32_t freq;
-    uint16_t sym;
-} leaf;
+/* a leaf as one sortable key: frequency above, symbol below (9 bits) */
+typedef uint64_t leaf;
+#define LEAF(freq, sym) (((uint64_t)(freq) << 9) | (sym))
+#define LEAF_FREQ(l) ((uint32_t)((l) >> 9))
+#define LEAF_SYM(l) ((uint16_t)((l)&511u))
 
-static int leaf_cmp(const void *a, const void *b)
+/* ascending; at most 286 keys, so a Shell sort (no calls, no recursion)
+ * beats qsort's comparator calls */
+static void sort_leaves(leaf *v, int n)
 {
-    const leaf *x = a, *y = b;
-    if (x->freq != y->freq)
-        return x->freq < y->freq ? -1 : 1;
-    return (int)x->sym - (int)y->sym;
+    static const int gaps[] = {132, 57, 23, 10, 4, 1};
+    for (size_t g = 0; g < sizeof gaps / sizeof *gaps; g++) {
+        int gap = gaps[g];
+        for (int i = gap; i < n; i++) {
+            leaf t = v[i];
+            int j = i;
+            for (; j >= gap && v[j - gap] > t; j -= gap)
+                v[j] = v[j - gap];
+            v[j] = t;
+        }
+    }
 }
 
 /*
@@ -126,16 +136,16 @@ static void huff_lengths(const uint32_t *freq, int n, unsigned limit, uint8_t *l
     memset(len, 0, (size_t)n);
     for (int i = 0; i < n; i++)
         if (freq[i])
-            lv[m++] = (leaf){freq[i], (uint16_t)i};
+            lv[m++] = LEAF(freq[i], (unsigned)i);
     if (m == 0)
         return;
     if (m == 1) {
-        len[lv[0].sym] = 1;
+        len[LEAF_SYM(lv[0])] = 1;
         return;
     }
-    qsort(lv, (size_t)m, sizeof *lv, leaf_cmp);
+    sort_leaves(lv, m);
     for (int i = 0; i < m; i++)
-        w[i] = lv[i].freq;
+        w[i] = LEAF_FREQ(lv[i]);
     int nl = 0, ni = m;
     for (int next = m; next < 2 * m - 1; next++) {
         int pick[2];
@@ -182,7 +192,7 @@ static void huff_lengths(const uint32_t *freq, int n, unsigned limit, uint8_t *l
         l[best]--;
     }
     for (int i = 0; i < m; i++)
-        len[lv[i].sym] = l[i];
+        len[LEAF_SYM(lv[i])] = l[i];
 }
 
 void lb_zfast__lengths(const uint32_t *freq, int n, unsigned limit, uint8_t *len)
