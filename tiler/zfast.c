@@ -46,6 +46,9 @@
 
 enum { SEL_RUN = 0, SEL_UP = 1 };
 
+/* an UP match this long (bytes) is taken without also measuring the run */
+#define UP_ENOUGH 64
+
 /* a token: a literal byte (0-255) or a match 256 + (len - 3) * 2 + sel */
 #define MATCH_TOKEN(len, sel) ((uint16_t)(256 + ((len)-3) * 2 + (sel)))
 
@@ -421,11 +424,38 @@ static void emit_block(enc *e, bool final)
                           (uint8_t)(llen[s] + len_xbits[len]), (uint8_t)dn[sel]};
     }
     const uint16_t *tok = e->z->tok;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* at most 7 + 20 + 28 bits in the accumulator: after each token, all
+     * whole bytes go out with one 8-byte store (out_room left the slack) */
+    uint64_t acc = b->acc;
+    unsigned n = b->n;
+    uint8_t *p = b->p;
+    while (n >= 8) { /* whole bytes put() left */
+        *p++ = (uint8_t)acc;
+        acc >>= 8;
+        n -= 8;
+    }
+    for (size_t k = 0; k < e->ntok; k++) {
+        const tokcode *c = &tc[tok[k]];
+        acc |= (uint64_t)c->a << n;
+        n += c->na;
+        acc |= (uint64_t)c->b << n;
+        n += c->nb;
+        memcpy(p, &acc, 8);
+        p += n >> 3;
+        acc >>= n & ~7u;
+        n &= 7;
+    }
+    b->acc = acc;
+    b->n = n;
+    b->p = p;
+#else
     for (size_t k = 0; k < e->ntok; k++) {
         const tokcode *c = &tc[tok[k]];
         put(b, c->a, c->na);
         put(b, c->b, c->nb);
     }
+#endif
     put(b, lcode[256], llen[256]);
     e->ntok = 0;
     memset(e->lfreq, 0, sizeof e->lfreq);
@@ -627,6 +657,12 @@ size_t lb_zfast_compress(lb_zfast *z, size_t w, size_t h, int bpp, lb_zfast_row_
                     }
                 }
                 size_t u = prev ? eq_len(cur + i, prev + i, left) : 0;
+                if (u >= UP_ENOUGH) {
+                    /* long enough: not worth scanning for a longer run */
+                    match(&e, SEL_UP, u);
+                    i += u;
+                    continue;
+                }
                 size_t r = i >= (size_t)bpp ? eq_len(cur + i, cur + i - bpp, left) : 0;
                 /* the longer match; RUN on a tie (its distance is cheaper) */
                 if (r >= 3 && r >= u) {
