@@ -215,7 +215,7 @@ void lb__canvas_over_painted(lb_canvas *dst, lb_canvas *src)
         dst->height != src->height)
         return;
     const size_t W = (size_t)src->width;
-    const int bw = w->bw;
+    const int bs = w->bshift;
     for (int j = w->dirty0; j < w->dirty1 && j < src->height; j++) {
         uint64_t m = w->rowmask[j];
         w->rowmask[j] = 0;
@@ -225,7 +225,7 @@ void lb__canvas_over_painted(lb_canvas *dst, lb_canvas *src)
             uint64_t rest = ~(m >> b);
             int len = rest ? __builtin_ctzll(rest) : 64 - b;
             m = len + b >= 64 ? 0 : m & (~(uint64_t)0 << (b + len));
-            size_t x0 = (size_t)b * (size_t)bw, x1 = (size_t)(b + len) * (size_t)bw;
+            size_t x0 = (size_t)b << bs, x1 = (size_t)(b + len) << bs;
             if (x1 > W)
                 x1 = W;
             over_span(dst->px, src->px, (size_t)j * W + x0, (size_t)j * W + x1, true);

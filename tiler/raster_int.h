@@ -70,10 +70,11 @@ typedef struct lb__rwork {
     int lrow0, lrow1;      /* rows with left-cover entries (lrow1 may be h) */
     bool oom;              /* an allocation failed: the shape is dropped */
     int dirty0, dirty1;    /* rows [dirty0, dirty1) composited into since lb__dirty_reset */
-    /* per row, the blocks of bw pixels painted into since lb__dirty_reset
-     * (bit k: pixels [k bw, (k + 1) bw)); 64 blocks span the width */
+    /* per row, the blocks of 2^bshift pixels painted into since
+     * lb__dirty_reset (bit k: pixels [k << bshift, (k + 1) << bshift)); at
+     * most 64 blocks span the width */
     uint64_t *rowmask;
-    int bw;
+    int bshift;
     bool inside;           /* the caller vouched: all edges lie in the canvas */
 
     /* the accumulation band: rows x (w + 2) cells, all zero between shapes */

@@ -122,7 +122,9 @@ lb__rwork *lb__work(lb_canvas *c)
     w->lpart = calloc((size_t)c->height + 2, sizeof *w->lpart);
     w->lfull = calloc((size_t)c->height + 2, sizeof *w->lfull);
     w->rowmask = calloc((size_t)c->height, sizeof *w->rowmask);
-    w->bw = (c->width + 63) / 64;
+    w->bshift = 0;
+    while ((64 << w->bshift) < c->width)
+        w->bshift++;
     if (!w->lpart || !w->lfull || !w->rowmask) {
         lb__work_free(w);
         return NULL;
@@ -653,10 +655,10 @@ static void cover_run(uint8_t *row, int x0, int x1, unsigned al, const paint *pt
         lb__over_inv(p, lo, hi, inv);
 }
 
-/* the blocks of bw pixels that pixels [x0, x1) touch (x0 < x1 <= 64 bw) */
-static inline uint64_t block_mask(int bw, int x0, int x1)
+/* the blocks of 2^bs pixels that pixels [x0, x1) touch (x0 < x1 <= 64 << bs) */
+static inline uint64_t block_mask(int bs, int x0, int x1)
 {
-    int k0 = x0 / bw, k1 = (x1 - 1) / bw;
+    int k0 = x0 >> bs, k1 = (x1 - 1) >> bs;
     uint64_t hi = k1 >= 63 ? ~(uint64_t)0 : (((uint64_t)1 << (k1 + 1)) - 1);
     return hi & (~(uint64_t)0 << k0);
 }
@@ -666,7 +668,7 @@ static inline uint64_t block_mask(int bw, int x0, int x1)
 static void sweep(lb_canvas *c, lb__rwork *w, int base, int by0, int by1, double *run,
                   const paint *pt)
 {
-    const int W = w->w, bw = w->bw;
+    const int W = w->w, bs = w->bshift;
     const size_t stride = (size_t)W + 2, words = w->words;
     const int k0 = w->cx0 >> 6, k1 = w->cx1 >> 6;
     for (int j = by0; j < by1; j++) {
@@ -705,11 +707,11 @@ static void sweep(lb_canvas *c, lb__rwork *w, int base, int by0, int by1, double
                     unsigned al = cov_alpha(s);
                     if (al) {
                         cover_run(prow, x, cx, al, pt);
-                        painted |= block_mask(bw, x, cx);
+                        painted |= block_mask(bs, x, cx);
                     }
                 }
                 int cv = ce < W ? ce : W;
-                painted |= block_mask(bw, cx, cv);
+                painted |= block_mask(bs, cx, cv);
                 for (; cx < cv; cx++) {
                     s += a[cx];
                     a[cx] = 0;
@@ -730,7 +732,7 @@ static void sweep(lb_canvas *c, lb__rwork *w, int base, int by0, int by1, double
             unsigned al = cov_alpha(s);
             if (al) {
                 cover_run(prow, x, W, al, pt);
-                painted |= block_mask(bw, x, W);
+                painted |= block_mask(bs, x, W);
             }
         }
         w->rowmask[j] |= painted;
