@@ -739,14 +739,27 @@ static bool cached_canvas(tile_ctx *t, const char *key, uint64_t viewer, lb_canv
     return ok;
 }
 
+/* dst (n pixels) = src over dst, with lb_canvas_over's arithmetic (one-row
+ * views: the same code, so the same pixels as compositing whole canvases) */
+static void over_pixels(uint8_t *dst, const uint32_t *src, size_t n)
+{
+    lb_canvas d = {0}, sv = {0};
+    if (lb_canvas_init_view(&d, (int)n, 1, dst) == LB_OK &&
+        lb_canvas_init_view(&sv, (int)n, 1, (uint8_t *)(uintptr_t)src) == LB_OK)
+        lb_canvas_over(&d, &sv);
+    lb_canvas_free(&d);
+    lb_canvas_free(&sv);
+}
+
 /*
- * out = packed layer over out.  Only the band of rows the layer covers is
- * touched: the first layer is unpacked straight into out (which is still
- * transparent), later ones into band (scratch of out's size) and put over
- * the same rows of out with lb_canvas_over.  False when malformed.
+ * Composite a packed canvas over out (first: out is transparent, so the
+ * pixels are simply unpacked).  Straight from the run tokens, without
+ * unpacking into a buffer first: a transparent run leaves out as it is, an
+ * opaque one replaces, anything else goes through lb_canvas_over's code
+ * (translucent runs from a small buffer of the repeated pixel), so the
+ * result equals unpacking and then lb_canvas_over bit for bit.
  */
-static bool compose_packed(lb_canvas *out, const uint8_t *data, size_t len, uint8_t *band,
-                           bool first)
+static bool compose_packed(lb_canvas *out, const uint8_t *data, size_t len, bool first)
 {
     if (len == 0)
         return true;
@@ -755,20 +768,44 @@ static bool compose_packed(lb_canvas *out, const uint8_t *data, size_t len, uint
         return false;
     uint8_t *rows = out->px + y0 * w * 4;
     const uint32_t *tok = (const uint32_t *)(const void *)data + 2;
-    size_t n = (y1 - y0) * w;
+    size_t n = (y1 - y0) * w, nw = len / 4 - 2;
     if (first)
-        return unpack_runs(tok, len / 4 - 2, (uint32_t *)(void *)rows, n);
-    if (!unpack_runs(tok, len / 4 - 2, (uint32_t *)(void *)band, n))
-        return false;
-    /* views of just the band's rows */
-    lb_canvas dst = {0}, src = {0};
-    bool ok = lb_canvas_init_view(&dst, out->width, (int)(y1 - y0), rows) == LB_OK &&
-              lb_canvas_init_view(&src, out->width, (int)(y1 - y0), band) == LB_OK;
-    if (ok)
-        lb_canvas_over(&dst, &src);
-    lb_canvas_free(&dst);
-    lb_canvas_free(&src);
-    return ok;
+        return unpack_runs(tok, nw, (uint32_t *)(void *)rows, n);
+    /* as unpack_runs, but composited */
+    size_t pos = 0, k = 0;
+    while (k < nw && pos < n) {
+        size_t cnt = tok[k] >> 1;
+        bool rep = tok[k] & 1;
+        k++;
+        if (cnt == 0 || cnt > n - pos || k + (rep ? 1 : cnt) > nw)
+            return false;
+        uint8_t *o = rows + 4 * pos;
+        if (!rep) {
+            over_pixels(o, tok + k, cnt);
+            k += cnt;
+        } else {
+            uint32_t v = tok[k++];
+            uint8_t a;
+            memcpy(&a, (const uint8_t *)&v + 3, 1);
+            if (v == 0) {
+                /* transparent: nothing to do */
+            } else if (a == 255) {
+                for (size_t i = 0; i < cnt; i++)
+                    memcpy(o + 4 * i, &v, 4);
+            } else {
+                uint32_t rep_px[256];
+                size_t m = cnt < 256 ? cnt : 256;
+                for (size_t i = 0; i < m; i++)
+                    rep_px[i] = v;
+                for (size_t done = 0; done < cnt; done += m) {
+                    size_t part = cnt - done < m ? cnt - done : m;
+                    over_pixels(o + 4 * done, rep_px, part);
+                }
+            }
+        }
+        pos += cnt;
+    }
+    return pos == n && k == nw;
 }
 
 static void store_canvas(tile_ctx *t, const char *key, uint64_t viewer, const lb_canvas *c,
@@ -1006,7 +1043,7 @@ int lb_maps_render_tile(lb_req *r, const lb_map_cfg *map, int grid, int z, long 
     }
     int status = 0;
     lb_buf key = {0};
-    uint8_t *blob = NULL, *band = NULL;
+    uint8_t *blob = NULL;
     lb_canvas out = {0}, lc = {0}, tmp = {0};
     int nvis = lb_maps_visible(r, map, layers, grants);
     if (nvis == 0) {
@@ -1062,8 +1099,7 @@ int lb_maps_render_tile(lb_req *r, const lb_map_cfg *map, int grid, int z, long 
         free(blob);
         blob = NULL;
         size_t npx = (size_t)px * (size_t)px * 4;
-        band = malloc(npx);
-        if (!band || lb_canvas_init(&out, px, px) != LB_OK) {
+        if (lb_canvas_init(&out, px, px) != LB_OK) {
             status = 500;
             goto out;
         }
@@ -1086,7 +1122,7 @@ int lb_maps_render_tile(lb_req *r, const lb_map_cfg *map, int grid, int z, long 
             }
             parts += c;
             if (pk) {
-                bool ok = compose_packed(&out, pk, pklen, band, ndrawn == 0);
+                bool ok = compose_packed(&out, pk, pklen, ndrawn == 0);
                 free(pk);
                 if (!ok) {
                     status = 500;
@@ -1139,7 +1175,6 @@ int lb_maps_render_tile(lb_req *r, const lb_map_cfg *map, int grid, int z, long 
         status = 500;
 out:
     free(blob);
-    free(band);
     lb_canvas_free(&out);
     lb_canvas_free(&lc);
     lb_canvas_free(&tmp);
