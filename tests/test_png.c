@@ -475,6 +475,26 @@ LB_TEST(test_every_narrow_width)
         }
 }
 
+LB_TEST(test_wider_than_own_encoder)
+{
+    /* 9000 RGBA pixels per row exceed the own encoder's 32 KiB window
+     * (8191 pixels): level 2 falls back to libdeflate, and the PNG is still
+     * exact; the next narrow image uses the own encoder again */
+    lb_canvas c = mk(9000, 3);
+    for (size_t i = 0; i < 9000 * 3; i++)
+        rnd_px(c.px + 4 * i, i % 7 ? 255 : rnd() % 256);
+    lb_png_opts o = {.level = 2};
+    decoded d = check_roundtrip(&c, &o, 1);
+    free(d.px);
+    lb_canvas_free(&c);
+    lb_canvas n = mk(64, 64);
+    for (size_t i = 0; i < 64 * 64; i++)
+        rnd_px(n.px + 4 * i, rnd() % 256);
+    d = check_roundtrip(&n, &o, 1);
+    free(d.px);
+    lb_canvas_free(&n);
+}
+
 LB_TEST(test_bad_input)
 {
     lb_canvas c = {0};
@@ -487,4 +507,4 @@ LB_TEST(test_bad_input)
 
 LB_TESTS(test_every_narrow_width, test_random_content_every_level, test_rows_straight_and_not, test_straight_input_is_kept,
          test_single_colour_canvases, test_libdeflate_exact_pixels, test_empty_tile, test_palette_exact_and_fallback,
-         test_threads_encode_at_once, test_bad_input)
+         test_threads_encode_at_once, test_wider_than_own_encoder, test_bad_input)
