@@ -167,15 +167,20 @@ def cmd_urls(a):
             print(a.token, tile_path(a.map, z, x, y, s))
 
 
-def get(host, port, path, token, timeout=120):
-    c = http.client.HTTPConnection(host, port, timeout=timeout)
+def get(host, port, path, token, timeout=120, conn=None):
+    """One GET; on a new connection (closed afterwards), or on conn (kept alive)."""
+    c = conn or http.client.HTTPConnection(host, port, timeout=timeout)
     try:
-        c.request("GET", path, headers={"Authorization": f"Bearer {token}", "Connection": "close"})
+        hdr = {"Authorization": f"Bearer {token}"}
+        if conn is None:
+            hdr["Connection"] = "close"
+        c.request("GET", path, headers=hdr)
         r = c.getresponse()
         body = r.read()
         return r.status, r.getheader("Content-Type", ""), body
     finally:
-        c.close()
+        if conn is None:
+            c.close()
 
 
 def hostport(url):
@@ -231,19 +236,25 @@ def cmd_roles(a):
     lock = threading.Lock()
 
     def worker():
+        conn = http.client.HTTPConnection(host, port, timeout=120) if a.keepalive else None
         while True:
             try:
                 z, x, y, s = q.get_nowait()
             except queue.Empty:
+                if conn is not None:
+                    conn.close()
                 return
             path = tile_path(a.map, z, x, y, s)
             for tok in tokens:
                 t0 = time.perf_counter()
                 try:
-                    st, _, body = get(host, port, path, tok)
+                    st, _, body = get(host, port, path, tok, conn=conn)
                 except Exception as e:  # noqa: BLE001 - counted and reported
                     with lock:
                         errors.append(f"{path} {tok}: {e}")
+                    if conn is not None:  # start over on a fresh connection
+                        conn.close()
+                        conn = http.client.HTTPConnection(host, port, timeout=120)
                     continue
                 dt = time.perf_counter() - t0
                 with lock:
@@ -301,6 +312,8 @@ def main():
     r.add_argument("--map", required=True)
     r.add_argument("--tokens", required=True)
     r.add_argument("--conns", type=int, default=2)
+    r.add_argument("--keepalive", action="store_true",
+                   help="each connection stays open for all its requests (as map clients do)")
     a = p.parse_args()
     {"tiles": cmd_tiles, "coldlist": cmd_coldlist, "urls": cmd_urls, "fetch": cmd_fetch,
      "roles": cmd_roles}[a.cmd](a)

@@ -48,7 +48,12 @@
 # Tile list: 300 tiles with content at zooms 6-14, every 4th @2x, chosen with
 # equal content density (bench/http_client.py tiles).
 #
-# Environment: BENCH_REPEAT (2), BENCH_TILES (300), BENCH_CONNS (2),
+# BENCH_KEEPALIVE=1: each client connection stays open for all its requests, as
+# map clients keep theirs (the ~40 ms stall described below is gone since the
+# server sets TCP_NODELAY; the default stays one connection per request so
+# that figures compare with earlier runs).
+#
+# Environment: BENCH_REPEAT (2), BENCH_TILES (300), BENCH_CONNS (2), BENCH_KEEPALIVE (0),
 # BENCH_SEED (1), BENCH_LAGEBILD (build/lagebild, copied to $OUT first),
 # BENCH_LBGEN (build/bench/lbgen), BENCH_OUT (bench/out/roles).
 set -euo pipefail
@@ -64,6 +69,7 @@ N=${1:-100000}
 REPEAT=${BENCH_REPEAT:-2}
 NTILES=${BENCH_TILES:-300}
 CONNS=${BENCH_CONNS:-2}
+KEEPALIVE=$([ "${BENCH_KEEPALIVE:-0}" = 1 ] && echo 1 || true)
 SEED=${BENCH_SEED:-1}
 LBGEN=${BENCH_LBGEN:-$ROOT/build/bench/lbgen}
 
@@ -152,7 +158,7 @@ SET[broad]=bench-lagezentrum
 ORDER=(one broad diff8 eq8)
 
 echo
-echo "roles benchmark: N=$N, $(wc -l <"$D/tiles.txt") tiles, cold (fresh server per run), $CONNS connections"
+echo "roles benchmark: N=$N, $(wc -l <"$D/tiles.txt") tiles, cold (fresh server per run), $CONNS connections$([ -n "$KEEPALIVE" ] && echo ", kept alive" || echo ", one per request")"
 host_line
 echo
 
@@ -168,7 +174,7 @@ for r in $(seq 1 "$REPEAT"); do
     lb_start "run-$s-$r" "$D/roles.yaml"
     cpu0=$(cpu_s "$LB_PID") rss0=$(rss_kb "$LB_PID" VmRSS)
     line=$("$PY" "$CLIENT" roles --base "http://127.0.0.1:$LB_PORT" --tiles "$D/tiles.txt" --map lage \
-      --tokens "${SET[$s]}" --conns "$CONNS")
+      --tokens "${SET[$s]}" --conns "$CONNS" ${KEEPALIVE:+--keepalive})
     RES[$s,$r]="$line rendered=$(metric "$LB_PORT" tiles_rendered_total) hits=$(metric "$LB_PORT" cache_hits_total) cache_bytes=$(metric "$LB_PORT" cache_bytes) hwm=$(rss_kb "$LB_PID" VmHWM)"
     RES[$s,$r]+=" rss0=$rss0 cpu_s=$(awk -v a="$cpu0" -v b="$(cpu_s "$LB_PID")" 'BEGIN {printf "%.2f", b - a}')"
     lb_stop "run-$s-$r"
