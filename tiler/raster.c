@@ -122,34 +122,14 @@ bool lb_canvas_is_empty(const lb_canvas *c)
     return true;
 }
 
-typedef uint8_t lb__v16u8 __attribute__((vector_size(16)));
-typedef uint16_t lb__v8u16 __attribute__((vector_size(16)));
-
-/* Four pixels at once: d = s + d * (255 - alpha(s)) / 255 per channel, with
- * lb__over_inv's rounding (and its wrap within a channel for invalid data),
- * so the result is bit-identical to the one-pixel code. */
+/* Four pixels at once: d = s + d * (255 - alpha(s)) / 255 per channel,
+ * bit-identical to lb__over_inv. */
 static inline void over4(uint8_t *dp, lb__v16u8 s)
 {
     lb__v16u8 d, a = __builtin_shufflevector(s, s, 3, 3, 3, 3, 7, 7, 7, 7, 11, 11, 11, 11, 15,
                                               15, 15, 15);
-    lb__v16u8 inv = 255 - a;
     memcpy(&d, dp, 16);
-    lb__v8u16 dl = __builtin_convertvector(__builtin_shufflevector(d, d, 0, 1, 2, 3, 4, 5, 6, 7),
-                                           lb__v8u16);
-    lb__v8u16 dh = __builtin_convertvector(
-        __builtin_shufflevector(d, d, 8, 9, 10, 11, 12, 13, 14, 15), lb__v8u16);
-    lb__v8u16 il = __builtin_convertvector(
-        __builtin_shufflevector(inv, inv, 0, 1, 2, 3, 4, 5, 6, 7), lb__v8u16);
-    lb__v8u16 ih = __builtin_convertvector(
-        __builtin_shufflevector(inv, inv, 8, 9, 10, 11, 12, 13, 14, 15), lb__v8u16);
-    dl = dl * il + 128;
-    dh = dh * ih + 128;
-    dl = (dl + (dl >> 8)) >> 8;
-    dh = (dh + (dh >> 8)) >> 8;
-    lb__v16u8 r = __builtin_convertvector(
-        __builtin_shufflevector(dl, dh, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-        lb__v16u8);
-    r += s;
+    lb__v16u8 r = lb__over16(d, 255 - a, s);
     memcpy(dp, &r, 16);
 }
 
@@ -221,10 +201,7 @@ void lb__canvas_over_painted(lb_canvas *dst, lb_canvas *src)
         w->rowmask[j] = 0;
         while (m) {
             /* a run of painted blocks [b, b + len) */
-            int b = __builtin_ctzll(m);
-            uint64_t rest = ~(m >> b);
-            int len = rest ? __builtin_ctzll(rest) : 64 - b;
-            m = len + b >= 64 ? 0 : m & (~(uint64_t)0 << (b + len));
+            int len, b = lb__next_run(&m, &len);
             size_t x0 = (size_t)b << bs, x1 = (size_t)(b + len) << bs;
             if (x1 > W)
                 x1 = W;

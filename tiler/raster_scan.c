@@ -608,9 +608,6 @@ static inline void blend(uint8_t *p, const paint *pt, unsigned al)
     lb__over_inv(p, pt->pal->lo[al], pt->pal->hi[al], pt->pal->inv[al]);
 }
 
-typedef uint8_t lb__v16u8 __attribute__((vector_size(16)));
-typedef uint16_t lb__v8u16 __attribute__((vector_size(16)));
-
 /* pixels [x0, x1) of a row at coverage al (1..255) */
 static void cover_run(uint8_t *row, int x0, int x1, unsigned al, const paint *pt)
 {
@@ -627,27 +624,17 @@ static void cover_run(uint8_t *row, int x0, int x1, unsigned al, const paint *pt
     }
     uint32_t lo = pt->pal->lo[al], hi = pt->pal->hi[al], inv = pt->pal->inv[al];
     if (e - p >= 16) {
-        /* four pixels at a time, 16-bit lanes: d * inv / 255 + src */
+        /* four pixels at a time: d * inv / 255 + src */
         uint32_t src = lo | (hi << 8);
-        lb__v16u8 s16;
+        lb__v16u8 s16, vi;
         for (int i = 0; i < 4; i++)
             memcpy((uint8_t *)&s16 + 4 * i, &src, 4);
-        const lb__v8u16 vi = {inv, inv, inv, inv, inv, inv, inv, inv};
+        for (int i = 0; i < 16; i++)
+            vi[i] = (uint8_t)inv;
         for (; e - p >= 16; p += 16) {
             lb__v16u8 d;
             memcpy(&d, p, 16);
-            lb__v8u16 l = __builtin_convertvector(
-                __builtin_shufflevector(d, d, 0, 1, 2, 3, 4, 5, 6, 7), lb__v8u16);
-            lb__v8u16 h = __builtin_convertvector(
-                __builtin_shufflevector(d, d, 8, 9, 10, 11, 12, 13, 14, 15), lb__v8u16);
-            l = l * vi + 128;
-            h = h * vi + 128;
-            l = (l + (l >> 8)) >> 8;
-            h = (h + (h >> 8)) >> 8;
-            lb__v16u8 r = __builtin_convertvector(
-                __builtin_shufflevector(l, h, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                lb__v16u8);
-            r += s16;
+            lb__v16u8 r = lb__over16(d, vi, s16);
             memcpy(p, &r, 16);
         }
     }
@@ -693,10 +680,7 @@ static void sweep(lb_canvas *c, lb__rwork *w, int base, int by0, int by1, double
             }
             while (m) {
                 /* a run of touched cells [cx, ce) */
-                int b = __builtin_ctzll(m);
-                uint64_t rest = ~(m >> b);
-                int len = rest ? __builtin_ctzll(rest) : 64 - b;
-                m &= len == 64 ? 0 : ~((((uint64_t)1 << len) - 1) << b);
+                int len, b = lb__next_run(&m, &len);
                 int cx = (k << 6) + b, ce = cx + len;
                 if (cx >= W) { /* the columns past the right border */
                     for (; cx < ce; cx++)
