@@ -166,31 +166,42 @@ static inline uint64_t pair_translucent(uint64_t v)
     return (a + 0x0000000100000001ull) & 0x000000fe000000feull;
 }
 
-/* the first pixel of the row whose alpha is neither 0 nor 255, or w when
+/* The first pixel of the row whose alpha is neither 0 nor 255, or w when
  * there is none: then premultiplied and straight are the same bytes (a
- * premultiplied pixel with alpha 0 is all zero) */
-static size_t first_translucent(const uint8_t *in, size_t w)
+ * premultiplied pixel with alpha 0 is all zero).  zero (may be NULL): set
+ * when the result is w and every byte of the row is 0. */
+static size_t first_translucent(const uint8_t *in, size_t w, bool *zero)
 {
     size_t i = 0;
+    uint64_t any = 0;
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     for (; i + 8 <= w; i += 8) {
         uint64_t v[4], t = 0;
         memcpy(v, in + 4 * i, 32);
-        for (int k = 0; k < 4; k++)
+        for (int k = 0; k < 4; k++) {
             t |= pair_translucent(v[k]);
+            any |= v[k];
+        }
         if (t)
-            break;
+            break; /* it is among these 8: the loop below finds it */
     }
 #endif
-    for (; i < w; i++)
-        if ((uint8_t)(in[4 * i + 3] + 1) > 1)
+    for (; i < w; i++) {
+        if ((uint8_t)(in[4 * i + 3] + 1) > 1) {
+            if (zero)
+                *zero = false;
             return i;
+        }
+        any |= in[4 * i] | in[4 * i + 1] | in[4 * i + 2] | in[4 * i + 3];
+    }
+    if (zero)
+        *zero = any == 0;
     return w;
 }
 
 static bool row_is_straight(const uint8_t *in, size_t w)
 {
-    return first_translucent(in, w) == w;
+    return first_translucent(in, w, NULL) == w;
 }
 
 /* branch-free: inv_alpha[0] is 0 (a premultiplied pixel of alpha 0 is all
@@ -384,37 +395,6 @@ typedef struct zrows {
     bool prev_zero;
 } zrows;
 
-/* first_translucent, and whether the row is all zero when it has no
- * translucent pixel (one pass for both) */
-static size_t scan_row(const uint8_t *in, size_t w, bool *zero)
-{
-    size_t i = 0;
-    uint64_t any = 0;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    for (; i + 8 <= w; i += 8) {
-        uint64_t v[4], t = 0;
-        memcpy(v, in + 4 * i, 32);
-        for (int k = 0; k < 4; k++) {
-            t |= pair_translucent(v[k]);
-            any |= v[k];
-        }
-        if (t) {
-            *zero = false;
-            return i + first_translucent(in + 4 * i, w - i);
-        }
-    }
-#endif
-    for (; i < w; i++) {
-        if ((uint8_t)(in[4 * i + 3] + 1) > 1) {
-            *zero = false;
-            return i;
-        }
-        any |= in[4 * i] | in[4 * i + 1] | in[4 * i + 2] | in[4 * i + 3];
-    }
-    *zero = any == 0;
-    return w;
-}
-
 /* zfast's row callback: palette indices, or the straight RGBA row.  A row
  * equal to the one before (inside a fill, or transparent) is not looked at
  * again: the previous result is returned, the same pointer, which zfast
@@ -434,7 +414,7 @@ static const uint8_t *zrow(void *ud, size_t y, uint8_t *scratch, bool *zero)
     if (r->idx) {
         *zero = bytes_zero(row, w);
     } else {
-        size_t first = scan_row(row, w, zero);
+        size_t first = first_translucent(row, w, zero);
         if (first < w && !r->straight) {
             unpremul_row_from(row, scratch, w, first);
             out = scratch;
