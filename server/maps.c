@@ -639,8 +639,24 @@ static uint8_t *canvas_pack(const lb_canvas *c, size_t *len)
     return (uint8_t *)o;
 }
 
-/* Unpack the run tokens in[0..nw) into exactly n pixels at o; false when malformed. */
-static bool unpack_runs(const uint32_t *in, size_t nw, uint32_t *o, size_t n)
+/* dst (n pixels) = src over dst, with lb_canvas_over's arithmetic (one-row
+ * views: the same code, so the same pixels as compositing whole canvases) */
+static void over_pixels(uint8_t *dst, const uint32_t *src, size_t n)
+{
+    lb_canvas d = {0}, sv = {0};
+    if (lb_canvas_init_view(&d, (int)n, 1, dst) == LB_OK &&
+        lb_canvas_init_view(&sv, (int)n, 1, (uint8_t *)(uintptr_t)src) == LB_OK)
+        lb_canvas_over(&d, &sv);
+    lb_canvas_free(&d);
+    lb_canvas_free(&sv);
+}
+
+/* Unpack the run tokens in[0..nw) into exactly n pixels at o (over: put
+ * them over what o holds instead, with lb_canvas_over's result bit for bit:
+ * a transparent run leaves o as it is, an opaque one replaces, the rest
+ * goes through lb_canvas_over's code, a repeated translucent pixel from a
+ * small buffer of it); false when malformed. */
+static bool unpack_runs(const uint32_t *in, size_t nw, uint32_t *o, size_t n, bool over)
 {
     size_t pos = 0, k = 0;
     while (k < nw && pos < n) {
@@ -649,13 +665,28 @@ static bool unpack_runs(const uint32_t *in, size_t nw, uint32_t *o, size_t n)
         k++;
         if (cnt == 0 || cnt > n - pos || k + (rep ? 1 : cnt) > nw)
             return false;
-        if (rep) {
-            uint32_t v = in[k++];
-            for (size_t i = 0; i < cnt; i++)
-                o[pos + i] = v;
-        } else {
-            memcpy(o + pos, in + k, cnt * 4);
+        if (!rep) {
+            if (over)
+                over_pixels((uint8_t *)(o + pos), in + k, cnt);
+            else
+                memcpy(o + pos, in + k, cnt * 4);
             k += cnt;
+        } else {
+            uint32_t v = in[k++];
+            uint8_t a;
+            memcpy(&a, (const uint8_t *)&v + 3, 1);
+            if (!over || a == 255) {
+                for (size_t i = 0; i < cnt; i++)
+                    o[pos + i] = v;
+            } else if (v != 0) {
+                uint32_t rep_px[256];
+                size_t m = cnt < 256 ? cnt : 256;
+                for (size_t i = 0; i < m; i++)
+                    rep_px[i] = v;
+                for (size_t done = 0; done < cnt; done += m)
+                    over_pixels((uint8_t *)(o + pos + done), rep_px,
+                                cnt - done < m ? cnt - done : m);
+            }
         }
         pos += cnt;
     }
@@ -688,7 +719,7 @@ static bool canvas_unpack(const uint8_t *data, size_t len, lb_canvas *c)
     memset(px, 0, y0 * w * 4);
     memset(px + y1 * w, 0, (h - y1) * w * 4);
     return unpack_runs((const uint32_t *)(const void *)data + 2, len / 4 - 2, px + y0 * w,
-                       (y1 - y0) * w);
+                       (y1 - y0) * w, false);
 }
 
 /* A 64-bit hash of bytes, 8 at a time (ETags only need to change with content). */
@@ -739,26 +770,8 @@ static bool cached_canvas(tile_ctx *t, const char *key, uint64_t viewer, lb_canv
     return ok;
 }
 
-/* dst (n pixels) = src over dst, with lb_canvas_over's arithmetic (one-row
- * views: the same code, so the same pixels as compositing whole canvases) */
-static void over_pixels(uint8_t *dst, const uint32_t *src, size_t n)
-{
-    lb_canvas d = {0}, sv = {0};
-    if (lb_canvas_init_view(&d, (int)n, 1, dst) == LB_OK &&
-        lb_canvas_init_view(&sv, (int)n, 1, (uint8_t *)(uintptr_t)src) == LB_OK)
-        lb_canvas_over(&d, &sv);
-    lb_canvas_free(&d);
-    lb_canvas_free(&sv);
-}
-
-/*
- * Composite a packed canvas over out (first: out is transparent, so the
- * pixels are simply unpacked).  Straight from the run tokens, without
- * unpacking into a buffer first: a transparent run leaves out as it is, an
- * opaque one replaces, anything else goes through lb_canvas_over's code
- * (translucent runs from a small buffer of the repeated pixel), so the
- * result equals unpacking and then lb_canvas_over bit for bit.
- */
+/* Composite a packed canvas over out straight from its run tokens (first:
+ * out is still transparent, so the pixels are simply unpacked). */
 static bool compose_packed(lb_canvas *out, const uint8_t *data, size_t len, bool first)
 {
     if (len == 0)
@@ -769,43 +782,7 @@ static bool compose_packed(lb_canvas *out, const uint8_t *data, size_t len, bool
     uint8_t *rows = out->px + y0 * w * 4;
     const uint32_t *tok = (const uint32_t *)(const void *)data + 2;
     size_t n = (y1 - y0) * w, nw = len / 4 - 2;
-    if (first)
-        return unpack_runs(tok, nw, (uint32_t *)(void *)rows, n);
-    /* as unpack_runs, but composited */
-    size_t pos = 0, k = 0;
-    while (k < nw && pos < n) {
-        size_t cnt = tok[k] >> 1;
-        bool rep = tok[k] & 1;
-        k++;
-        if (cnt == 0 || cnt > n - pos || k + (rep ? 1 : cnt) > nw)
-            return false;
-        uint8_t *o = rows + 4 * pos;
-        if (!rep) {
-            over_pixels(o, tok + k, cnt);
-            k += cnt;
-        } else {
-            uint32_t v = tok[k++];
-            uint8_t a;
-            memcpy(&a, (const uint8_t *)&v + 3, 1);
-            if (v == 0) {
-                /* transparent: nothing to do */
-            } else if (a == 255) {
-                for (size_t i = 0; i < cnt; i++)
-                    memcpy(o + 4 * i, &v, 4);
-            } else {
-                uint32_t rep_px[256];
-                size_t m = cnt < 256 ? cnt : 256;
-                for (size_t i = 0; i < m; i++)
-                    rep_px[i] = v;
-                for (size_t done = 0; done < cnt; done += m) {
-                    size_t part = cnt - done < m ? cnt - done : m;
-                    over_pixels(o + 4 * done, rep_px, part);
-                }
-            }
-        }
-        pos += cnt;
-    }
-    return pos == n && k == nw;
+    return unpack_runs(tok, nw, (uint32_t *)(void *)rows, n, !first);
 }
 
 static void store_canvas(tile_ctx *t, const char *key, uint64_t viewer, const lb_canvas *c,
