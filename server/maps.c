@@ -30,6 +30,9 @@ typedef struct pass_pred {
     int area;        /* clearances with this area index (-1: unlimited) */
     bool skip_unlimited; /* exclude features an unlimited clearance already draws */
     const lb_config *cfg; /* for generalised passes: the sources' release rules */
+    /* continuing a canvas that holds the pass's classes up to this one
+     * (lb_feature_class_cmp order): only later classes are drawn */
+    const lb_feature_info *after;
 } pass_pred;
 
 static bool clear_one(const lb_label *c, const lb_label *f)
@@ -41,6 +44,8 @@ static bool clear_one(const lb_label *c, const lb_label *f)
 static bool pass_allows(void *ud, const lb_feature_info *fi)
 {
     const pass_pred *p = ud;
+    if (p->after && lb_feature_class_cmp(fi, p->after, false) <= 0)
+        return false;
     if (lb_feature_superseded(fi, p->g))
         return false; /* the fused feature is drawn instead */
     bool ok = false;
@@ -62,6 +67,8 @@ static bool pass_allows(void *ud, const lb_feature_info *fi)
 static bool pass_allows_generalised(void *ud, const lb_feature_info *fi)
 {
     const pass_pred *p = ud;
+    if (p->after && lb_feature_class_cmp(fi, p->after, true) <= 0)
+        return false;
     if (lb_grant_allows(p->g, &fi->label) || lb_feature_superseded(fi, p->g))
         return false; /* drawn exactly, or the fused feature is */
     const lb_source_cfg *src = lb_config_source(p->cfg, fi->source);
@@ -87,20 +94,43 @@ static bool pass_allows_generalised(void *ud, const lb_feature_info *fi)
     return ok;
 }
 
-/* Draw one pass: the exact features, then the generalised ones. */
+typedef void (*class_done_fn)(void *ud, const lb_feature_info *rep, lb_canvas *out);
+
+/*
+ * Draw one pass: the exact features, then the generalised ones, each class
+ * by class (a generalised class: label and source).  after_gen: pp->after
+ * is a generalised class (the exact features are all on c already).  done,
+ * when set, is told about every class drawn.
+ */
+static lb_status draw_pass_classes(const lb_srv_layer *L, int grid, pass_pred *pp,
+                                   bool after_gen, double minx, double miny, double maxx,
+                                   double maxy, double zoom, double scale, lb_canvas *c,
+                                   class_done_fn done, void *done_ud)
+{
+    lb_status rc = LB_OK;
+    const lb_feature_info *after = pp->after;
+    if (!after_gen) {
+        lb_render_layer rl = {.snap = L->snap[grid], .style = L->style, .pred = pass_allows,
+                              .pred_ud = pp, .class_done = done, .class_ud = done_ud};
+        rc = lb_render_area(&rl, 1, minx, miny, maxx, maxy, zoom, scale, c, NULL);
+        pp->after = NULL; /* every generalised class comes after the exact ones */
+    }
+    if (rc == LB_OK && L->gen[grid]) {
+        lb_render_layer gl = {.snap = L->gen[grid], .style = L->style,
+                              .pred = pass_allows_generalised, .pred_ud = pp, .by_source = true,
+                              .class_done = done, .class_ud = done_ud};
+        rc = lb_render_area(&gl, 1, minx, miny, maxx, maxy, zoom, scale, c, NULL);
+    }
+    pp->after = after;
+    return rc;
+}
+
 static lb_status draw_pass(const lb_srv_layer *L, int grid, pass_pred *pp, double minx,
                            double miny, double maxx, double maxy, double zoom, double scale,
                            lb_canvas *c)
 {
-    lb_render_layer rl = {.snap = L->snap[grid], .style = L->style, .pred = pass_allows,
-                          .pred_ud = pp};
-    lb_status rc = lb_render_area(&rl, 1, minx, miny, maxx, maxy, zoom, scale, c, NULL);
-    if (rc == LB_OK && L->gen[grid]) {
-        lb_render_layer gl = {.snap = L->gen[grid], .style = L->style,
-                              .pred = pass_allows_generalised, .pred_ud = pp};
-        rc = lb_render_area(&gl, 1, minx, miny, maxx, maxy, zoom, scale, c, NULL);
-    }
-    return rc;
+    return draw_pass_classes(L, grid, pp, false, minx, miny, maxx, maxy, zoom, scale, c, NULL,
+                             NULL);
 }
 
 /* Hard mask of an area over the pixel grid of canvas c covering the bbox. */
@@ -350,8 +380,9 @@ Invariants:
 
 typedef struct tile_class {
     lb_label label;
-    int32_t source; /* generalised features: index into cfg->sources; exact: -1 */
-    int32_t unused;
+    lb_label fused;  /* member: the label of the fused feature the report is merged into */
+    int32_t source;  /* generalised features: index into cfg->sources; exact: -1 */
+    int32_t member;  /* 1: reports merged into a fused feature (lb_feature_info.member) */
 } tile_class;
 
 typedef struct class_collect {
@@ -367,6 +398,21 @@ typedef struct class_collect {
 static bool label_eq(const lb_label *a, const lb_label *b)
 {
     return a->level == b->level && a->groups == b->groups && a->caveats == b->caveats;
+}
+
+static bool class_eq(const tile_class *a, const tile_class *b)
+{
+    return label_eq(&a->label, &b->label) && a->member == b->member &&
+           (!a->member || label_eq(&a->fused, &b->fused)) && a->source == b->source;
+}
+
+/* A class as the renderer sees a feature of it (lb_feature_class_cmp). */
+static lb_feature_info class_info(const tile_class *c, const lb_config *cfg)
+{
+    lb_feature_info fi = {.label = c->label, .member = c->member != 0, .fused = c->fused};
+    if (c->source >= 0 && (size_t)c->source < cfg->nsources)
+        fi.source = cfg->sources[c->source].id;
+    return fi;
 }
 
 /*
@@ -391,14 +437,20 @@ static bool collect_class(void *ud, const lb_feature_info *fi, const double box[
         }
         src = cc->last_idx;
     }
-    if (cc->n && label_eq(&cc->v[cc->n - 1].label, &fi->label) && cc->v[cc->n - 1].source == src)
+    tile_class k;
+    memset(&k, 0, sizeof k); /* padding too: the list is cached as bytes */
+    k.label = fi->label;
+    k.member = fi->member;
+    if (fi->member)
+        k.fused = fi->fused;
+    k.source = src;
+    if (cc->n && class_eq(&cc->v[cc->n - 1], &k))
         return false;
     for (size_t i = 0; i < cc->n; i++)
-        if (label_eq(&cc->v[i].label, &fi->label) && cc->v[i].source == src) {
+        if (class_eq(&cc->v[i], &k)) {
             /* move to the end: consecutive features mostly share a class */
-            tile_class t = cc->v[i];
-            memmove(&cc->v[i], &cc->v[i + 1], (cc->n - i - 1) * sizeof t);
-            cc->v[cc->n - 1] = t;
+            memmove(&cc->v[i], &cc->v[i + 1], (cc->n - i - 1) * sizeof k);
+            cc->v[cc->n - 1] = k;
             return false;
         }
     if (cc->n == LB_MAX_CLASSES) {
@@ -415,22 +467,28 @@ static bool collect_class(void *ud, const lb_feature_info *fi, const double box[
         cc->v = nv;
         cc->cap = nc;
     }
-    cc->v[cc->n++] = (tile_class){.label = fi->label, .source = src};
+    cc->v[cc->n++] = k;
     return false;
 }
 
-static int class_cmp(const void *a, const void *b)
+/* Sort classes into the renderer's drawing order (few: insertion sort). */
+static void sort_classes(tile_class *v, size_t n, bool gen, const lb_config *cfg)
 {
-    const tile_class *x = a, *y = b;
-    if (x->source != y->source)
-        return x->source < y->source ? -1 : 1;
-    if (x->label.level != y->label.level)
-        return x->label.level < y->label.level ? -1 : 1;
-    if (x->label.groups != y->label.groups)
-        return x->label.groups < y->label.groups ? -1 : 1;
-    if (x->label.caveats != y->label.caveats)
-        return x->label.caveats < y->label.caveats ? -1 : 1;
-    return 0;
+    for (size_t i = 1; i < n; i++) {
+        tile_class x = v[i];
+        lb_feature_info xi = class_info(&x, cfg);
+        size_t j = i;
+        while (j > 0) {
+            lb_feature_info yi = class_info(&v[j - 1], cfg);
+            int c = lb_feature_class_cmp(&yi, &xi, gen);
+            /* equal for the renderer (an unknown source): any fixed order */
+            if (c < 0 || (c == 0 && v[j - 1].source <= x.source))
+                break;
+            v[j] = v[j - 1];
+            j--;
+        }
+        v[j] = x;
+    }
 }
 
 /* The classes present in a layer tile: ne exact ones, then ng generalised. */
@@ -471,39 +529,45 @@ static void put_layer_base(lb_buf *b, const tile_ctx *t, const lb_srv_layer *L)
 }
 
 /*
- * The revision a drawing pass's key names for this tile: the newest one that
- * changed, within the tile and its margin, a feature version the pass may
- * see (L->log), else the log's floor.  Until that changes the pass draws the
- * same pixels, so an entry survives pushes elsewhere and pushes of features
- * the pass cannot see (no re-render, and no timing difference, for those).
- * The layer's revision when no log is known or the layer has generalised
- * snapshots (rebuilt whole).
+ * The revisions a drawing pass's prefix keys name for this tile: for the
+ * first j classes the pass draws, the newest revision that changed, within
+ * the tile and its margin, a feature version of one of those labels
+ * (L->log), else the log's floor.  Until that changes those classes draw the
+ * same pixels (a class that appears or disappears changes the key's class
+ * list instead), so an entry survives pushes elsewhere and pushes of features
+ * the pass does not draw (no re-render, and no timing difference, for
+ * those).  The layer's revision when no log is known or the layer has
+ * generalised snapshots (rebuilt whole).  rev[j - 1] is prefix j's.
  */
-static int64_t pass_revision(const tile_ctx *t, const lb_srv_layer *L, pass_pred *pp)
+static void prefix_revisions(const tile_ctx *t, const lb_srv_layer *L, const tile_class *cls,
+                             const uint32_t *on, uint32_t n, int64_t *rev)
 {
-    int64_t rev = lb_snapshot_revision(L->snap[t->grid]);
+    int64_t lrev = lb_snapshot_revision(L->snap[t->grid]);
     const lb_chlog *log = L->log;
-    if (!log || L->gen[t->grid] || log->last != rev)
-        return rev;
+    if (!log || L->gen[t->grid] || log->last != lrev) {
+        for (uint32_t j = 0; j < n; j++)
+            rev[j] = lrev;
+        return;
+    }
     double m = LB_CLASS_MARGIN_PX * t->scale * (t->maxx - t->minx) / t->px;
     double x0 = t->minx - m, y0 = t->miny - m, x1 = t->maxx + m, y1 = t->maxy + m;
-    int64_t e = log->floor;
+    for (uint32_t j = 0; j < n; j++)
+        rev[j] = log->floor;
     for (size_t i = 0; i < log->n; i++) {
         const lb_chlog_entry *c = &log->v[i];
-        if (c->rev <= e)
+        if (c->rev <= log->floor)
             continue;
         const double *b = c->box[t->grid];
         if (b[0] > x1 || b[2] < x0 || b[1] > y1 || b[3] < y0)
             continue;
-        for (int k = 0; k < c->nlabels; k++) {
-            lb_feature_info fi = {.label = c->label[k]};
-            if (pass_allows(pp, &fi)) {
-                e = c->rev;
-                break;
-            }
-        }
+        for (int k = 0; k < c->nlabels; k++)
+            for (uint32_t j = 0; j < n; j++)
+                if (c->rev > rev[j] && label_eq(&cls[on[j]].label, &c->label[k]))
+                    rev[j] = c->rev;
     }
-    return e;
+    for (uint32_t j = 1; j < n; j++)
+        if (rev[j - 1] > rev[j])
+            rev[j] = rev[j - 1];
 }
 
 static lb_status get_classes(tile_ctx *t, const lb_srv_layer *L, tile_classes *out)
@@ -542,11 +606,9 @@ static lb_status get_classes(tile_ctx *t, const lb_srv_layer *L, tile_classes *o
     if (L->gen[t->grid])
         lb_snapshot_max_level(L->gen[t->grid], t->minx - m, t->miny - m, t->maxx + m,
                               t->maxy + m, collect_class, &ge);
-    /* a canonical order, so the cached list does not depend on feature order */
-    if (ex.n)
-        qsort(ex.v, ex.n, sizeof *ex.v, class_cmp);
-    if (ge.n)
-        qsort(ge.v, ge.n, sizeof *ge.v, class_cmp);
+    /* the drawing order, so the cached list does not depend on feature order */
+    sort_classes(ex.v, ex.n, false, t->st->cfg);
+    sort_classes(ge.v, ge.n, true, t->st->cfg);
     out->overflow = ex.overflow || ge.overflow;
     out->ne = out->overflow ? 0 : (uint32_t)ex.n;
     out->ng = out->overflow ? 0 : (uint32_t)ge.n;
@@ -795,40 +857,149 @@ static void store_canvas(tile_ctx *t, const char *key, uint64_t viewer, const lb
     free(d);
 }
 
-/* One pass of a layer for a grant (unmasked) into c, from the cache or rendered. */
-static lb_status layer_pass(tile_ctx *t, const lb_srv_layer *L, const lb_grant *g, int area,
-                            bool skip_unlimited, const char *pkey, lb_canvas *c, uint64_t *cost)
-{
-    if (cached_canvas(t, pkey, g->key, c, cost))
-        return LB_OK;
-    double t0 = lb_now();
-    lb_canvas_clear(c);
-    pass_pred pp = {.g = g, .area = area, .skip_unlimited = skip_unlimited, .cfg = t->st->cfg};
-    lb_status rc = draw_pass(L, t->grid, &pp, t->minx, t->miny, t->maxx, t->maxy, t->zoom,
-                             t->scale, c);
-    if (rc != LB_OK)
-        return rc;
-    atomic_fetch_add(&t->r->srv->tiles_rendered, 1);
-    *cost = elapsed_ns(t0);
-    store_canvas(t, pkey, g->key, c, *cost);
-    return LB_OK;
-}
+/*
+ * One drawing pass of a layer tile as planned: the classes present that it
+ * draws, in drawing order, and the key of every prefix of them.  Prefix j
+ * (the first j classes drawn onto a clear canvas) is
+ * "P|LAYER@REV_j|gGEN|GRID|Z|X|Y|SCALE|" + the first j class codes of vec;
+ * the pass's canvas is prefix n.
+ */
+typedef struct pass_plan {
+    int area;      /* -1: the unlimited pass */
+    uint32_t n;    /* classes drawn; 0: the pass draws nothing here */
+    uint32_t *on;  /* their indices into the tile's classes */
+    size_t *cut;   /* vec length after each class */
+    int64_t *rev;  /* each prefix's key revision */
+    lb_buf vec;    /* class codes, "e|g" LEVEL.GROUPS.CAVEATS[m...][.SOURCE] "," each */
+    lb_buf key;    /* prefix n */
+} pass_plan;
 
 /* How one layer of a composite is made, and under which keys. */
 typedef struct layer_plan {
     enum { PLAN_EMPTY, PLAN_PASS, PLAN_AREAS, PLAN_GRANT } kind;
     lb_buf key;                     /* P, L or G key of the layer canvas */
-    int np;                         /* PLAN_AREAS: passes in drawing order */
-    int area[LB_GRANT_MAX + 1];     /* -1: the unlimited pass */
-    lb_buf pkey[LB_GRANT_MAX + 1];  /* P key of each pass; empty: draws nothing */
+    tile_classes tc;                /* the classes present */
+    int np;                         /* PLAN_AREAS, PLAN_PASS: passes in drawing order */
+    pass_plan pass[LB_GRANT_MAX + 1];
     bool has_unlimited;
 } layer_plan;
 
 static void plan_free(layer_plan *pl)
 {
     lb_buf_free(&pl->key);
-    for (int p = 0; p < LB_GRANT_MAX + 1; p++)
-        lb_buf_free(&pl->pkey[p]);
+    free(pl->tc.v);
+    for (int p = 0; p < LB_GRANT_MAX + 1; p++) {
+        free(pl->pass[p].on);
+        free(pl->pass[p].cut);
+        free(pl->pass[p].rev);
+        lb_buf_free(&pl->pass[p].vec);
+        lb_buf_free(&pl->pass[p].key);
+    }
+}
+
+/* Prefix j (1..n) of pass pp into b (reset first); false when out of memory. */
+static bool prefix_key(const tile_ctx *t, const lb_srv_layer *L, const pass_plan *pp, uint32_t j,
+                       lb_buf *b)
+{
+    lb_buf_reset(b);
+    lb_buf_puts(b, "P|");
+    put_layer_base_rev(b, t, L, pp->rev[j - 1]);
+    lb_buf_putc(b, '|');
+    lb_buf_append(b, pp->vec.data, pp->cut[j - 1]);
+    return b->data && !b->oom;
+}
+
+/* Whether fi (as the renderer reports a class) is class c. */
+static bool class_is(const tile_class *c, const lb_feature_info *fi, bool gen,
+                     const lb_config *cfg)
+{
+    lb_feature_info ci = class_info(c, cfg);
+    return lb_feature_class_cmp(&ci, fi, gen) == 0;
+}
+
+/* Stores each prefix of a pass as its classes are drawn (class_done_fn). */
+typedef struct prefix_sink {
+    tile_ctx *t;
+    const lb_srv_layer *L;
+    const lb_grant *g;
+    const tile_classes *tc;
+    const pass_plan *pp;
+    uint32_t next;  /* classes on the canvas (the plan's first ones) */
+    bool lost;      /* a class came that the plan does not have: store nothing more */
+    double t0;      /* when drawing began */
+    uint64_t base;  /* what the prefix drawing began with cost */
+    lb_buf key;
+} prefix_sink;
+
+static void prefix_done(void *ud, const lb_feature_info *rep, lb_canvas *out)
+{
+    prefix_sink *k = ud;
+    if (k->lost)
+        return;
+    const pass_plan *pp = k->pp;
+    /* classes of the plan that drew nothing at this level of detail were
+     * passed over: the canvas is also the prefix that ends with them */
+    uint32_t j = k->next;
+    while (j < pp->n &&
+           !class_is(&k->tc->v[pp->on[j]], rep, pp->on[j] >= k->tc->ne, k->t->st->cfg))
+        j++;
+    if (j == pp->n) {
+        k->lost = true;
+        return;
+    }
+    k->next = j + 1;
+    /* the whole pass is stored by layer_pass under its own key */
+    if (k->next < pp->n && prefix_key(k->t, k->L, pp, k->next, &k->key))
+        store_canvas(k->t, k->key.data, k->g->key, out, k->base + elapsed_ns(k->t0));
+}
+
+/*
+ * One pass of a layer for a grant (unmasked) into c: from the cache, else
+ * continued from the longest cached prefix of it, else drawn from a clear
+ * canvas; the prefixes drawn on the way are cached too, so principals whose
+ * classes begin alike share the drawing of those.
+ */
+static lb_status layer_pass(tile_ctx *t, const lb_srv_layer *L, const lb_grant *g,
+                            const layer_plan *pl, const pass_plan *pp, lb_canvas *c,
+                            uint64_t *cost)
+{
+    if (cached_canvas(t, pp->key.data, g->key, c, cost))
+        return LB_OK;
+    prefix_sink k = {.t = t, .L = L, .g = g, .tc = &pl->tc, .pp = pp};
+    uint32_t from = 0;
+    for (uint32_t j = pp->n - 1; j >= 1; j--) {
+        if (!prefix_key(t, L, pp, j, &k.key)) {
+            lb_buf_free(&k.key);
+            return LB_ENOMEM;
+        }
+        if (cached_canvas(t, k.key.data, g->key, c, &k.base)) {
+            from = j;
+            break;
+        }
+    }
+    k.t0 = lb_now();
+    k.next = from;
+    if (!from)
+        lb_canvas_clear(c);
+    pass_pred pr = {.g = g, .area = pp->area, .skip_unlimited = pl->has_unlimited && pp->area >= 0,
+                    .cfg = t->st->cfg};
+    lb_feature_info after;
+    bool after_gen = false;
+    if (from) {
+        uint32_t ci = pp->on[from - 1];
+        after = class_info(&pl->tc.v[ci], t->st->cfg);
+        after_gen = ci >= pl->tc.ne;
+        pr.after = &after;
+    }
+    lb_status rc = draw_pass_classes(L, t->grid, &pr, after_gen, t->minx, t->miny, t->maxx,
+                                     t->maxy, t->zoom, t->scale, c, prefix_done, &k);
+    lb_buf_free(&k.key);
+    if (rc != LB_OK)
+        return rc;
+    atomic_fetch_add(&t->r->srv->tiles_rendered, 1);
+    *cost = k.base + elapsed_ns(k.t0);
+    store_canvas(t, pp->key.data, g->key, c, *cost);
+    return LB_OK;
 }
 
 /* Work out the plan (and keys) of layer L for grant g; no rendering. */
@@ -837,13 +1008,12 @@ static lb_status plan_layer(tile_ctx *t, const lb_srv_layer *L, const lb_grant *
 {
     lb_state *st = t->st;
     memset(pl, 0, sizeof *pl);
-    tile_classes tc;
-    lb_status rc = get_classes(t, L, &tc);
+    lb_status rc = get_classes(t, L, &pl->tc);
     if (rc != LB_OK)
         return rc;
-    if (tc.overflow) {
+    const tile_classes *tc = &pl->tc;
+    if (tc->overflow) {
         /* too many classes: key by the grant, as before content keys */
-        free(tc.v);
         pl->kind = PLAN_GRANT;
         lb_buf_puts(&pl->key, "G|");
         put_layer_base(&pl->key, t, L);
@@ -855,90 +1025,97 @@ static lb_status plan_layer(tile_ctx *t, const lb_srv_layer *L, const lb_grant *
     for (int i = 0; i < g->n; i++)
         pl->has_unlimited |= g->c[i].area < 0;
     if (pl->has_unlimited)
-        pl->area[pl->np++] = -1;
+        pl->pass[pl->np++].area = -1;
     for (int i = 0; i < g->n; i++) {
         if (g->c[i].area < 0)
             continue;
         bool seen = false;
         for (int k = 0; k < pl->np; k++)
-            seen |= pl->area[k] == g->c[i].area;
+            seen |= pl->pass[k].area == g->c[i].area;
         if (!seen)
-            pl->area[pl->np++] = g->c[i].area;
+            pl->pass[pl->np++].area = g->c[i].area;
     }
-    /* per pass: the classes present here that the pass draws, each as
-     * "e|g" (exact / generalised) LEVEL.GROUPS.CAVEATS[.SOURCE]; classes it
-     * does not draw leave no trace in the key (a feature of another label
-     * arriving in the tile changes no key of principals who cannot see it) */
-    uint32_t nc = tc.ne + tc.ng;
-    lb_buf vec = {0};
+    /* per pass: the classes present here that the pass draws, each coded as
+     * "e|g" (exact / generalised) LEVEL.GROUPS.CAVEATS, "m" and the fused
+     * label for merged reports, the source index for generalised ones;
+     * classes it does not draw leave no trace in the key (a feature of
+     * another label arriving in the tile changes no key of principals who
+     * cannot see it) */
+    uint32_t nc = tc->ne + tc->ng;
     int live = 0, last = -1;
-    for (int p = 0; p < pl->np; p++) {
-        pass_pred pp = {.g = g, .area = pl->area[p],
-                        .skip_unlimited = pl->has_unlimited && pl->area[p] >= 0, .cfg = st->cfg};
-        bool any = false;
-        lb_buf_reset(&vec);
+    for (int p = 0; p < pl->np && rc == LB_OK; p++) {
+        pass_plan *pp = &pl->pass[p];
+        pass_pred pr = {.g = g, .area = pp->area,
+                        .skip_unlimited = pl->has_unlimited && pp->area >= 0, .cfg = st->cfg};
+        pp->on = malloc((nc ? nc : 1) * sizeof *pp->on);
+        pp->cut = malloc((nc ? nc : 1) * sizeof *pp->cut);
+        pp->rev = malloc((nc ? nc : 1) * sizeof *pp->rev);
+        if (!pp->on || !pp->cut || !pp->rev) {
+            rc = LB_ENOMEM;
+            break;
+        }
+        lb_buf *vec = &pp->vec;
         for (uint32_t k = 0; k < nc; k++) {
-            const tile_class *cl = &tc.v[k];
-            lb_feature_info fi = {.label = cl->label};
-            bool on;
-            if (k < tc.ne) {
-                on = pass_allows(&pp, &fi);
-            } else {
-                fi.source = cl->source >= 0 && (size_t)cl->source < st->cfg->nsources
-                                ? st->cfg->sources[cl->source].id
-                                : NULL;
-                on = fi.source && pass_allows_generalised(&pp, &fi);
-            }
+            const tile_class *cl = &tc->v[k];
+            lb_feature_info fi = class_info(cl, st->cfg);
+            bool on = k < tc->ne ? pass_allows(&pr, &fi)
+                                 : fi.source && pass_allows_generalised(&pr, &fi);
             if (!on)
                 continue;
-            any = true;
-            lb_buf_putc(&vec, k < tc.ne ? 'e' : 'g');
-            lb_buf_put_int(&vec, (long long)cl->label.level);
-            lb_buf_putc(&vec, '.');
-            lb_buf_put_hex(&vec, (unsigned long long)cl->label.groups, 0);
-            lb_buf_putc(&vec, '.');
-            lb_buf_put_hex(&vec, (unsigned long long)cl->label.caveats, 0);
-            if (k >= tc.ne) {
-                lb_buf_putc(&vec, '.');
-                lb_buf_put_int(&vec, (long long)cl->source);
+            lb_buf_putc(vec, k < tc->ne ? 'e' : 'g');
+            lb_buf_put_int(vec, (long long)cl->label.level);
+            lb_buf_putc(vec, '.');
+            lb_buf_put_hex(vec, (unsigned long long)cl->label.groups, 0);
+            lb_buf_putc(vec, '.');
+            lb_buf_put_hex(vec, (unsigned long long)cl->label.caveats, 0);
+            if (cl->member) {
+                lb_buf_putc(vec, 'm');
+                lb_buf_put_int(vec, (long long)cl->fused.level);
+                lb_buf_putc(vec, '.');
+                lb_buf_put_hex(vec, (unsigned long long)cl->fused.groups, 0);
+                lb_buf_putc(vec, '.');
+                lb_buf_put_hex(vec, (unsigned long long)cl->fused.caveats, 0);
             }
-            lb_buf_putc(&vec, ',');
+            if (k >= tc->ne) {
+                lb_buf_putc(vec, '.');
+                lb_buf_put_int(vec, (long long)cl->source);
+            }
+            lb_buf_putc(vec, ',');
+            pp->on[pp->n] = k;
+            pp->cut[pp->n++] = vec->len;
         }
-        if (vec.oom)
+        if (vec->oom) {
             rc = LB_ENOMEM;
-        if (any && rc == LB_OK) {
-            live++;
-            last = p;
-            lb_buf_puts(&pl->pkey[p], "P|");
-            put_layer_base_rev(&pl->pkey[p], t, L, pass_revision(t, L, &pp));
-            lb_buf_putc(&pl->pkey[p], '|');
-            lb_buf_append(&pl->pkey[p], vec.data, vec.len);
-            if (!pl->pkey[p].data || pl->pkey[p].oom)
-                rc = LB_ENOMEM;
+            break;
         }
+        if (pp->n == 0)
+            continue;
+        live++;
+        last = p;
+        prefix_revisions(t, L, tc->v, pp->on, pp->n, pp->rev);
+        if (!prefix_key(t, L, pp, pp->n, &pp->key))
+            rc = LB_ENOMEM;
     }
-    lb_buf_free(&vec);
-    free(tc.v);
     if (rc != LB_OK)
         return rc;
     if (live == 0) {
         pl->kind = PLAN_EMPTY; /* nothing of this layer is visible here */
         return LB_OK;
     }
-    if (live == 1 && pl->area[last] < 0) {
+    if (live == 1 && pl->pass[last].area < 0) {
         /* one unlimited pass: the layer canvas is that pass */
         pl->kind = PLAN_PASS;
-        lb_buf_puts(&pl->key, pl->pkey[last].data);
+        lb_buf_puts(&pl->key, pl->pass[last].key.data);
     } else {
         pl->kind = PLAN_AREAS;
         /* each pass's key (after "P|") names the tile and its revision */
         lb_buf_puts(&pl->key, "L");
         for (int p = 0; p < pl->np; p++)
-            if (pl->pkey[p].data) {
+            if (pl->pass[p].n) {
                 lb_buf_puts(&pl->key, "|a");
-                lb_buf_put_int(&pl->key, pl->area[p]);
+                lb_buf_put_int(&pl->key, pl->pass[p].area);
                 lb_buf_putc(&pl->key, ':');
-                lb_buf_puts(&pl->key, pl->pkey[p].data + 2);
+                lb_buf_puts(&pl->key, pl->pass[p].key.data + 2);
             }
     }
     return pl->key.data && !pl->key.oom ? LB_OK : LB_ENOMEM;
@@ -952,8 +1129,12 @@ static lb_status draw_layer(tile_ctx *t, const lb_srv_layer *L, const lb_grant *
                             const layer_plan *pl, lb_canvas *c, lb_canvas *tmp, uint64_t *cost)
 {
     *cost = 0;
-    if (pl->kind == PLAN_PASS)
-        return layer_pass(t, L, g, -1, false, pl->key.data, c, cost);
+    if (pl->kind == PLAN_PASS) {
+        for (int p = 0; p < pl->np; p++)
+            if (pl->pass[p].n)
+                return layer_pass(t, L, g, pl, &pl->pass[p], c, cost);
+        return LB_EINVAL;
+    }
     double t0 = lb_now();
     lb_status rc = LB_OK;
     if (pl->kind == PLAN_GRANT) {
@@ -973,15 +1154,16 @@ static lb_status draw_layer(tile_ctx *t, const lb_srv_layer *L, const lb_grant *
     lb_canvas_clear(c);
     double sx = c->width / (t->maxx - t->minx), sy = c->height / (t->maxy - t->miny);
     for (int p = 0; rc == LB_OK && p < pl->np; p++) {
-        if (!pl->pkey[p].data)
+        const pass_plan *pp = &pl->pass[p];
+        if (!pp->n)
             continue;
         uint64_t pc = 0;
-        if (pl->area[p] < 0) {
-            rc = layer_pass(t, L, g, -1, false, pl->pkey[p].data, c, &pc);
+        if (pp->area < 0) {
+            rc = layer_pass(t, L, g, pl, pp, c, &pc);
         } else {
-            rc = layer_pass(t, L, g, pl->area[p], pl->has_unlimited, pl->pkey[p].data, tmp, &pc);
+            rc = layer_pass(t, L, g, pl, pp, tmp, &pc);
             if (rc == LB_OK && !lb_canvas_is_empty(tmp)) {
-                apply_area_mask(tmp, &t->st->areas[t->grid][pl->area[p]], t->minx, t->maxy, sx,
+                apply_area_mask(tmp, &t->st->areas[t->grid][pp->area], t->minx, t->maxy, sx,
                                 sy);
                 lb_canvas_over(c, tmp);
             }

@@ -8,6 +8,10 @@
  * shared entry is made as slow as a render (the server reports the wait).
  * ETags are a hash of the PNG bytes: a hidden feature added to a tile (new
  * revision, reload) changes the ETag of those who see it and of nobody else.
+ * Renders draw class after class (label order), and a canvas holding the
+ * first classes of a principal's set is shared with whoever sees exactly
+ * those first classes, or continued by whoever sees more: the bytes are the
+ * same as a whole render's.
  *
  * The data: one point layer with three features labelled per feature:
  *   f1 (9.00, 52.00) OFFEN, releasable to police, fire, thw     -> tile A
@@ -230,14 +234,16 @@ LB_TEST(test_equal_visible_content_shares_and_other_content_never_does)
     ASSERT_EQ(alpha_at(&la, apx + 2, apy), 0);  /* east: outside the area */
     ASSERT(alpha_at(&ta, apx + 2, apy) > 100);  /* where thw does see it */
 
-    /* tile B: the police sees f2 and f3, fire only f3: two renders, other
-     * pixels, and fire never gets the police's entry */
+    /* tile B: the police sees f2 and f3, fire only f3.  The police's render
+     * draws the OFFEN class (f3) first and keeps that canvas as a prefix;
+     * fire's view is exactly that prefix, so fire takes it (a shared first
+     * look, no render of its own) and never the police's whole entry */
     t_resp pb, fb, pb2;
     tile(srv.port, "t-police", bx, by, &pb);
     tile(srv.port, "t-fire", bx, by, &fb);
     counters m5 = metrics(srv.port);
-    ASSERT_EQ(m5.rendered - m4.rendered, 2);
-    ASSERT_EQ(m5.shared - m4.shared, 0);
+    ASSERT_EQ(m5.rendered - m4.rendered, 1);
+    ASSERT_EQ(m5.shared - m4.shared, 1);
     ASSERT_EQ(m5.hits - m4.hits, 0);
     ASSERT(!same_bytes(&pb, &fb));
     ASSERT(alpha_at(&pb, f2x, f2y) > 200);
@@ -286,7 +292,7 @@ LB_TEST(test_equal_visible_content_shares_and_other_content_never_does)
     tile(srv.port, "t-police", bx, by, &pb3);
     tile(srv.port, "t-fire", bx, by, &fb3);
     counters m8 = metrics(srv.port);
-    ASSERT_EQ(m8.rendered - m7.rendered, 2); /* both rendered anew */
+    ASSERT_EQ(m8.rendered - m7.rendered, 1); /* rendered anew (fire: the prefix again) */
     ASSERT(!same_bytes(&pb3, &pb));
     char e3[64], e4[64];
     etag_of(&pb, e1, sizeof e1);
@@ -305,4 +311,63 @@ LB_TEST(test_equal_visible_content_shares_and_other_content_never_does)
     teardown();
 }
 
-LB_TESTS(test_equal_visible_content_shares_and_other_content_never_does)
+/* Tile B on a fresh server for each order of asking: fire then police. */
+static void tile_b_after_fire(t_resp *police, t_resp *fire, counters *before, counters *mid,
+                              counters *after)
+{
+    char errpath[1024];
+    snprintf(errpath, sizeof errpath, "%s/server.err", dir);
+    char *audit = t_path(dir, "audit.jsonl");
+    t_server srv;
+    ASSERT(t_server_start(&srv, cfg, audit, errpath));
+    free(audit);
+    long bx, by;
+    int f2x, f2y;
+    locate(9.30, 52.00, &bx, &by, &f2x, &f2y);
+    *before = metrics(srv.port);
+    if (fire)
+        tile(srv.port, "t-fire", bx, by, fire);
+    *mid = metrics(srv.port);
+    tile(srv.port, "t-police", bx, by, police);
+    *after = metrics(srv.port);
+    ASSERT_EQ(t_server_stop(&srv, 20), 0);
+    t_server_free(&srv);
+}
+
+/*
+ * A principal who sees more classes than one asked before continues that
+ * one's canvas: fire's render of tile B (f3, OFFEN) is the police's first
+ * class, so the police draws only its VS-NfD class (f2) on top of it.  The
+ * result must be the very bytes the police gets when it asks first and
+ * draws everything itself.
+ */
+LB_TEST(test_continued_prefix_gives_the_same_bytes_as_a_whole_render)
+{
+    setup();
+    t_resp alone, police, fire;
+    counters b0, m0, a0, b1, m1, a1;
+    tile_b_after_fire(&alone, NULL, &b0, &m0, &a0);
+    ASSERT_EQ(a0.rendered - b0.rendered, 1);
+    ASSERT_EQ(a0.layer_hits - b0.layer_hits, 0); /* nothing to continue from */
+    tile_b_after_fire(&police, &fire, &b1, &m1, &a1);
+    ASSERT_EQ(m1.rendered - b1.rendered, 1);      /* fire */
+    ASSERT_EQ(a1.rendered - m1.rendered, 1);      /* the police: its own class drawn */
+    ASSERT_EQ(a1.layer_hits - m1.layer_hits, 1);  /* ... onto fire's canvas */
+    ASSERT_EQ(a1.shared - m1.shared, 1);          /* made for other rights: waited for */
+    ASSERT(same_bytes(&alone, &police));
+    ASSERT(!same_bytes(&fire, &police));
+    long bx, by;
+    int f2x, f2y, f3x, f3y;
+    locate(9.30, 52.00, &bx, &by, &f2x, &f2y);
+    locate(9.31, 52.00, &bx, &by, &f3x, &f3y);
+    ASSERT(alpha_at(&police, f2x, f2y) > 200);
+    ASSERT(alpha_at(&police, f3x, f3y) > 200);
+    ASSERT_EQ(alpha_at(&fire, f2x, f2y), 0);
+    t_resp_free(&alone);
+    t_resp_free(&police);
+    t_resp_free(&fire);
+    teardown();
+}
+
+LB_TESTS(test_equal_visible_content_shares_and_other_content_never_does,
+         test_continued_prefix_gives_the_same_bytes_as_a_whole_render)

@@ -70,6 +70,11 @@ typedef struct scratch {
     lb_ring *rings;
     size_t rcap;
     lb_idx_vec idx;
+    /* class-major drawing (group_by_class) */
+    const lb_feature_info **inf; /* per entry */
+    uint32_t *ent, *ord;         /* entry -> feature (or hit); entries grouped by class */
+    uint16_t *cls;               /* entry -> class */
+    size_t ecap;
 } scratch;
 
 static bool ensure(scratch *sc, size_t doubles, size_t rings)
@@ -196,6 +201,247 @@ static int cmp_hit(const void *a, const void *b)
     return (x->fid > y->fid) - (x->fid < y->fid);
 }
 
+/* ---- class-major drawing --------------------------------------------------
+
+A layer's visible features are drawn class by class, classes in the order of
+lb_feature_class_cmp, and within a class style layer after style layer, each
+in the snapshot's drawing order.  Drawing one class after another onto the
+same canvas is therefore exactly drawing them all at once: a canvas holding
+the first k classes of a set can be continued with the rest (the server
+shares such prefixes between principals who see different sets of classes,
+server/maps.c), and a render of a store holding only some classes gives the
+same pixels as the server's render of those classes from the full store. */
+
+int lb_feature_class_cmp(const lb_feature_info *a, const lb_feature_info *b, bool by_source)
+{
+#define LB_CMP(x, y)                                                                               \
+    do {                                                                                           \
+        if ((x) != (y))                                                                            \
+            return (x) < (y) ? -1 : 1;                                                             \
+    } while (0)
+    LB_CMP(a->label.level, b->label.level);
+    LB_CMP(a->label.groups, b->label.groups);
+    LB_CMP(a->label.caveats, b->label.caveats);
+    LB_CMP(a->member, b->member);
+    if (a->member) {
+        LB_CMP(a->fused.level, b->fused.level);
+        LB_CMP(a->fused.groups, b->fused.groups);
+        LB_CMP(a->fused.caveats, b->fused.caveats);
+    }
+#undef LB_CMP
+    if (by_source && a->source != b->source) {
+        int c = strcmp(a->source ? a->source : "", b->source ? b->source : "");
+        if (c)
+            return c < 0 ? -1 : 1;
+    }
+    return 0;
+}
+
+static bool ensure_entries(scratch *sc, size_t n)
+{
+    if (n <= sc->ecap)
+        return true;
+    size_t nc = sc->ecap ? sc->ecap : 1024;
+    while (nc < n)
+        nc *= 2;
+    const lb_feature_info **inf = realloc(sc->inf, nc * sizeof *inf);
+    if (inf)
+        sc->inf = inf;
+    uint32_t *ent = realloc(sc->ent, nc * sizeof *ent);
+    if (ent)
+        sc->ent = ent;
+    uint32_t *ord = realloc(sc->ord, nc * sizeof *ord);
+    if (ord)
+        sc->ord = ord;
+    uint16_t *cls = realloc(sc->cls, nc * sizeof *cls);
+    if (cls)
+        sc->cls = cls;
+    if (!inf || !ent || !ord || !cls)
+        return false;
+    sc->ecap = nc;
+    return true;
+}
+
+/* Classes kept in a table; more than this and entries are sorted instead. */
+#define LB_RENDER_CLASSES 64
+
+typedef struct klass {
+    const lb_feature_info *rep; /* first entry's info */
+    uint32_t n, at;             /* entries ord[at .. at + n) */
+} klass;
+
+/* Sort ord[0..n) stably by the class of sc->inf[ord[i]] (bottom-up merge
+ * sort through tmp, n entries). */
+static void sort_by_class(const lb_feature_info *const *inf, uint32_t *ord, uint32_t *tmp,
+                          size_t n, bool by_source)
+{
+    uint32_t *a = ord, *b = tmp;
+    for (size_t w = 1; w < n; w *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * w) {
+            size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
+            size_t i = lo, j = mid, k = lo;
+            while (i < mid && j < hi)
+                b[k++] = lb_feature_class_cmp(inf[a[j]], inf[a[i]], by_source) < 0 ? a[j++] : a[i++];
+            while (i < mid)
+                b[k++] = a[i++];
+            while (j < hi)
+                b[k++] = a[j++];
+        }
+        uint32_t *t = a;
+        a = b;
+        b = t;
+    }
+    if (a != ord)
+        memcpy(ord, a, n * sizeof *ord);
+}
+
+/*
+ * Group the n entries (infos sc->inf[0..n)) by class: sc->ord lists them
+ * class by class in class order, each class in entry order; kl[0..*nk) the
+ * classes (kl has room for LB_RENDER_CLASSES; more classes: *nk = 0 and
+ * *big is set, sc->ord is sorted the same way and the caller walks it).
+ * False when out of memory.
+ */
+static bool group_by_class(scratch *sc, size_t n, bool by_source, klass *kl, size_t *nk, bool *big)
+{
+    size_t k = 0, last = 0;
+    *big = false;
+    for (size_t e = 0; e < n; e++) {
+        const lb_feature_info *fi = sc->inf[e];
+        if (k && (kl[last].rep == fi || lb_feature_class_cmp(kl[last].rep, fi, by_source) == 0)) {
+            sc->cls[e] = (uint16_t)last;
+            kl[last].n++;
+            continue;
+        }
+        size_t c = 0;
+        while (c < k && lb_feature_class_cmp(kl[c].rep, fi, by_source) != 0)
+            c++;
+        if (c == k) {
+            if (k == LB_RENDER_CLASSES) {
+                *big = true;
+                break;
+            }
+            kl[k++] = (klass){.rep = fi};
+        }
+        sc->cls[e] = (uint16_t)c;
+        kl[c].n++;
+        last = c;
+    }
+    if (*big) {
+        for (size_t e = 0; e < n; e++)
+            sc->ord[e] = (uint32_t)e;
+        uint32_t *tmp = malloc(n * sizeof *tmp);
+        if (!tmp)
+            return false;
+        sort_by_class(sc->inf, sc->ord, tmp, n, by_source);
+        free(tmp);
+        *nk = 0;
+        return true;
+    }
+    /* classes in class order (few: insertion sort), remembering the old ids */
+    uint16_t rank[LB_RENDER_CLASSES], pos[LB_RENDER_CLASSES];
+    for (size_t i = 0; i < k; i++)
+        pos[i] = (uint16_t)i;
+    for (size_t i = 1; i < k; i++) {
+        uint16_t p = pos[i];
+        size_t j = i;
+        while (j > 0 && lb_feature_class_cmp(kl[pos[j - 1]].rep, kl[p].rep, by_source) > 0) {
+            pos[j] = pos[j - 1];
+            j--;
+        }
+        pos[j] = p;
+    }
+    klass sorted[LB_RENDER_CLASSES];
+    uint32_t at = 0;
+    for (size_t i = 0; i < k; i++) {
+        rank[pos[i]] = (uint16_t)i;
+        sorted[i] = kl[pos[i]];
+        sorted[i].at = at;
+        at += sorted[i].n;
+    }
+    memcpy(kl, sorted, k * sizeof *kl);
+    uint32_t fill[LB_RENDER_CLASSES];
+    for (size_t i = 0; i < k; i++)
+        fill[i] = kl[i].at;
+    for (size_t e = 0; e < n; e++) {
+        uint16_t r = rank[sc->cls[e]];
+        sc->ord[fill[r]++] = (uint32_t)e;
+    }
+    *nk = k;
+    return true;
+}
+
+/* Where the entries' features are: one level of one snapshot (ent = feature
+ * index), or an overlay's hits (ent = hit index). */
+typedef struct entry_src {
+    const lb_snapshot *s;
+    const lb_snap_level *lv;
+    const hit *hits;
+} entry_src;
+
+/* Draw entries ord[a..b) (one class, or a run of them) style layer after style layer. */
+static void draw_entries(const lb_render_layer *L, const entry_src *es, const scratch *scs,
+                         size_t a, size_t b, double zoom, double scale, const view *v,
+                         lb_canvas *out, scratch *sc)
+{
+    size_t nstyle = L->style ? lb_style_layer_count(L->style) : 3;
+    for (size_t si = 0; si < nstyle; si++) {
+        lb_style_type t = L->style ? lb_style_layer_type(L->style, si) : (lb_style_type)si;
+        for (size_t j = a; j < b; j++) {
+            uint32_t e = scs->ent[scs->ord[j]];
+            const lb_snapshot *s = es->hits ? es->hits[e].s : es->s;
+            const lb_snap_level *lv = es->hits ? es->hits[e].lv : es->lv;
+            const lb_snap_feat *f = &lv->feats[es->hits ? es->hits[e].idx : e];
+            if (!applies(t, f->type))
+                continue;
+            lb_paint p;
+            prop_ctx pc = {.s = s, .info = f->info};
+            if (L->style ? !lb_style_eval(L->style, si, zoom, get_prop, &pc, &p)
+                         : !default_paint(t, &p))
+                continue;
+            draw(out, lv, f, &p, scale, v, sc);
+        }
+    }
+}
+
+/* Draw the n entries of sc (sc->inf, sc->ent filled) class by class. */
+static void draw_by_class(const lb_render_layer *L, const entry_src *es, size_t n, double zoom,
+                          double scale, const view *v, lb_canvas *out, scratch *sc)
+{
+    if (n == 0)
+        return;
+    klass kl[LB_RENDER_CLASSES];
+    size_t nk = 0;
+    bool big = false;
+    if (!group_by_class(sc, n, L->by_source, kl, &nk, &big))
+        return;
+    if (!big) {
+        for (size_t c = 0; c < nk; c++) {
+            draw_entries(L, es, sc, kl[c].at, kl[c].at + kl[c].n, zoom, scale, v, out, sc);
+            if (L->class_done)
+                L->class_done(L->class_ud, kl[c].rep, out);
+        }
+        return;
+    }
+    for (size_t a = 0; a < n;) {
+        size_t b = a + 1;
+        while (b < n &&
+               lb_feature_class_cmp(sc->inf[sc->ord[a]], sc->inf[sc->ord[b]], L->by_source) == 0)
+            b++;
+        draw_entries(L, es, sc, a, b, zoom, scale, v, out, sc);
+        if (L->class_done)
+            L->class_done(L->class_ud, sc->inf[sc->ord[a]], out);
+        a = b;
+    }
+}
+
+/* Whether a render draws the feature: the predicate, or without one (full
+ * rights) every feature but the reports merged into a fused feature. */
+static inline bool visible(const lb_render_layer *L, const lb_feature_info *fi)
+{
+    return L->pred ? L->pred(L->pred_ud, fi) : !fi->member;
+}
+
 /*
  * An overlay: the hits of base (less its removed fids) and of delta, merged
  * in drawing order (order key, then fid), then drawn as render_layer does.
@@ -222,6 +468,8 @@ static void render_overlay(const lb_render_layer *L, double minx, double miny, d
             int64_t fid = s->infos[f->info].fid;
             if (!part && lb_tiler__removed(o, fid) && !lb_tiler__twin_visible(o, lv, fid))
                 continue;
+            if (!visible(L, &s->infos[f->info]))
+                continue;
             if (nh == cap) {
                 size_t nc = cap ? cap * 2 : 256;
                 hit *p = realloc(hits, nc * sizeof *p);
@@ -237,23 +485,13 @@ static void render_overlay(const lb_render_layer *L, double minx, double miny, d
         }
     }
     qsort(hits, nh, sizeof *hits, cmp_hit);
-    size_t nstyle = L->style ? lb_style_layer_count(L->style) : 3;
-    for (size_t si = 0; si < nstyle; si++) {
-        lb_style_type t = L->style ? lb_style_layer_type(L->style, si) : (lb_style_type)si;
+    if (ensure_entries(sc, nh)) {
         for (size_t k = 0; k < nh; k++) {
-            const lb_snap_feat *f = &hits[k].lv->feats[hits[k].idx];
-            if (!applies(t, f->type))
-                continue;
-            const lb_feature_info *info = &hits[k].s->infos[f->info];
-            if (L->pred && !L->pred(L->pred_ud, info))
-                continue;
-            lb_paint p;
-            prop_ctx pc = {.s = hits[k].s, .info = f->info};
-            if (L->style ? !lb_style_eval(L->style, si, zoom, get_prop, &pc, &p)
-                         : !default_paint(t, &p))
-                continue;
-            draw(out, hits[k].lv, f, &p, scale, &v, sc);
+            sc->inf[k] = &hits[k].s->infos[hits[k].lv->feats[hits[k].idx].info];
+            sc->ent[k] = (uint32_t)k;
         }
+        entry_src es = {.hits = hits};
+        draw_by_class(L, &es, nh, zoom, scale, &v, out, sc);
     }
     free(hits);
 }
@@ -273,27 +511,18 @@ static void render_layer(const lb_render_layer *L, double minx, double miny, dou
     const lb_snap_level *lv = lb_tiler__level_for(s, 1.0 / fmax(v.sx, v.sy));
     double mx = LB_RENDER_MARGIN_PX * scale / v.sx, my = LB_RENDER_MARGIN_PX * scale / v.sy;
     lb_tiler__query(lv, minx - mx, miny - my, maxx + mx, maxy + my, &sc->idx);
-    if (sc->idx.n == 0)
+    if (sc->idx.n == 0 || !ensure_entries(sc, sc->idx.n))
         return;
-    size_t nstyle = L->style ? lb_style_layer_count(L->style) : 3;
-    for (size_t si = 0; si < nstyle; si++) {
-        lb_style_type t = L->style ? lb_style_layer_type(L->style, si) : (lb_style_type)si;
-        for (size_t k = 0; k < sc->idx.n; k++) {
-            const lb_snap_feat *f = &lv->feats[sc->idx.v[k]];
-            if (!applies(t, f->type))
-                continue;
-            /* without a predicate (full rights) a fused feature is drawn,
-             * not the reports merged into it */
-            if (L->pred ? !L->pred(L->pred_ud, &s->infos[f->info]) : f->member)
-                continue;
-            lb_paint p;
-            prop_ctx pc = {.s = s, .info = f->info};
-            if (L->style ? !lb_style_eval(L->style, si, zoom, get_prop, &pc, &p)
-                         : !default_paint(t, &p))
-                continue;
-            draw(out, lv, f, &p, scale, &v, sc);
-        }
+    size_t n = 0;
+    for (size_t k = 0; k < sc->idx.n; k++) {
+        const lb_feature_info *fi = &s->infos[lv->feats[sc->idx.v[k]].info];
+        if (!visible(L, fi))
+            continue;
+        sc->inf[n] = fi;
+        sc->ent[n++] = sc->idx.v[k];
     }
+    entry_src es = {.s = s, .lv = lv};
+    draw_by_class(L, &es, n, zoom, scale, &v, out, sc);
 }
 
 /* Transparent pixel buffers for layer canvases, kept between renders: a
@@ -401,6 +630,10 @@ lb_status lb_render_area(const lb_render_layer *layers, size_t n, double minx, d
     free(sc.xy);
     free(sc.rings);
     free(sc.idx.v);
+    free(sc.inf);
+    free(sc.ent);
+    free(sc.ord);
+    free(sc.cls);
     return rc;
 }
 

@@ -137,12 +137,28 @@ typedef bool (*lb_feature_box_pred)(void *ud, const lb_feature_info *f, const do
 int lb_snapshot_max_level(const lb_snapshot *s, double minx, double miny, double maxx,
                           double maxy, lb_feature_box_pred pred, void *ud);
 
+/*
+ * Drawing order of a layer: its visible features class by class, classes in
+ * the order of lb_feature_class_cmp (label: level, groups, caveats; then
+ * reports merged into a fused feature after the others, by fused label;
+ * then, when by_source, by source id), within a class style layer after
+ * style layer, each in the snapshot's order.  So drawing some classes and
+ * then the rest onto the same canvas gives exactly the pixels of drawing all
+ * of them at once.
+ */
+int lb_feature_class_cmp(const lb_feature_info *a, const lb_feature_info *b, bool by_source);
+
 typedef struct lb_render_layer {
     lb_snapshot *snap;
     const lb_style *style;
     lb_feature_pred pred; /* NULL: every feature (full rights: not the reports merged
                            * into a fused feature, see lb_feature_info.member) */
     void *pred_ud;
+    bool by_source; /* classes also differ by source (lb_feature_class_cmp) */
+    /* optional: called after each class is drawn (rep: one feature of it),
+     * with the canvas as it is then */
+    void (*class_done)(void *ud, const lb_feature_info *rep, lb_canvas *out);
+    void *class_ud;
 } lb_render_layer;
 
 /*
