@@ -25,6 +25,82 @@
 
 #include "server_int.h"
 
+/* ---- scratch buffers ------------------------------------------------------
+A tile request needs canvases of the tile's size and room to pack them for
+the cache: megabytes that, freshly allocated each time, cost page faults
+and clearing on every request.  Buffers are kept here between requests by
+size (uninitialised: every user writes what it reads), at most SCRATCH_N of
+them and SCRATCH_BYTES in all; lb_maps_scratch_free empties the pool. */
+#define SCRATCH_N 24
+#define SCRATCH_BYTES ((size_t)48 << 20)
+static pthread_mutex_t scratch_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    void *p;
+    size_t bytes;
+} scratch[SCRATCH_N];
+static int scratch_n;
+static size_t scratch_bytes;
+
+static void *scratch_take(size_t bytes)
+{
+    void *p = NULL;
+    pthread_mutex_lock(&scratch_lock);
+    for (int i = scratch_n; i-- > 0;)
+        if (scratch[i].bytes == bytes) {
+            p = scratch[i].p;
+            scratch[i] = scratch[--scratch_n];
+            scratch_bytes -= bytes;
+            break;
+        }
+    pthread_mutex_unlock(&scratch_lock);
+    return p ? p : malloc(bytes ? bytes : 1);
+}
+
+static void scratch_give(void *p, size_t bytes)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&scratch_lock);
+    if (scratch_n < SCRATCH_N && scratch_bytes + bytes <= SCRATCH_BYTES) {
+        scratch[scratch_n].p = p;
+        scratch[scratch_n++].bytes = bytes;
+        scratch_bytes += bytes;
+        p = NULL;
+    }
+    pthread_mutex_unlock(&scratch_lock);
+    free(p);
+}
+
+void lb_maps_scratch_free(void)
+{
+    pthread_mutex_lock(&scratch_lock);
+    while (scratch_n > 0)
+        free(scratch[--scratch_n].p);
+    scratch_bytes = 0;
+    pthread_mutex_unlock(&scratch_lock);
+}
+
+/* A canvas of w x h over a scratch buffer (contents undefined); free with
+ * canvas_give.  false when out of memory. */
+static bool canvas_take(lb_canvas *c, int w, int h)
+{
+    size_t bytes = (size_t)w * (size_t)h * 4;
+    uint8_t *px = scratch_take(bytes);
+    if (!px || lb_canvas_init_view(c, w, h, px) != LB_OK) {
+        free(px);
+        *c = (lb_canvas){0};
+        return false;
+    }
+    return true;
+}
+
+static void canvas_give(lb_canvas *c)
+{
+    if (c->px)
+        scratch_give(c->px, (size_t)c->width * (size_t)c->height * 4);
+    lb_canvas_free(c); /* borrowed pixels: only the rasterizer's scratch */
+}
+
 typedef struct pass_pred {
     const lb_grant *g;
     int area;        /* clearances with this area index (-1: unlimited) */
@@ -133,50 +209,52 @@ static lb_status draw_pass(const lb_srv_layer *L, int grid, pass_pred *pp, doubl
                              NULL);
 }
 
-/* Hard mask of an area over the pixel grid of canvas c covering the bbox. */
-static void apply_area_mask(lb_canvas *c, const lb_srv_area *a, double minx, double maxy,
-                            double sx, double sy)
+/* The hard mask of an area over a w x h pixel grid (255: the pixel lies
+ * entirely inside, else 0); NULL when out of memory. */
+static uint8_t *area_mask(const lb_srv_area *a, int w, int h, double minx, double maxy,
+                          double sx, double sy)
 {
-    lb_canvas m;
-    if (lb_canvas_init(&m, c->width, c->height) != LB_OK) {
-        lb_canvas_clear(c); /* fail closed */
-        return;
-    }
+    lb_canvas m = {0};
+    size_t npx = (size_t)w * (size_t)h;
+    uint8_t *mask = NULL, *mpx = scratch_take(npx * 4);
     size_t total = 0;
     for (size_t r = 0; r < a->nrings; r++)
         total += a->rings[r].n;
     double *xy = malloc((total ? total : 1) * 2 * sizeof *xy);
     lb_ring *rings = malloc((a->nrings ? a->nrings : 1) * sizeof *rings);
-    if (!xy || !rings) {
-        free(xy);
-        free(rings);
-        lb_canvas_free(&m);
-        lb_canvas_clear(c);
-        return;
-    }
-    size_t k = 0;
-    for (size_t r = 0; r < a->nrings; r++) {
-        rings[r].xy = xy + 2 * k;
-        rings[r].n = a->rings[r].n;
-        for (size_t i = 0; i < a->rings[r].n; i++, k++) {
-            xy[2 * k] = (a->rings[r].xy[2 * i] - minx) * sx;
-            xy[2 * k + 1] = (maxy - a->rings[r].xy[2 * i + 1]) * sy;
+    if (mpx && xy && rings && lb_canvas_init_view(&m, w, h, mpx) == LB_OK &&
+        (mask = malloc(npx)) != NULL) {
+        lb_canvas_clear(&m);
+        size_t k = 0;
+        for (size_t r = 0; r < a->nrings; r++) {
+            rings[r].xy = xy + 2 * k;
+            rings[r].n = a->rings[r].n;
+            for (size_t i = 0; i < a->rings[r].n; i++, k++) {
+                xy[2 * k] = (a->rings[r].xy[2 * i] - minx) * sx;
+                xy[2 * k + 1] = (maxy - a->rings[r].xy[2 * i + 1]) * sy;
+            }
         }
-    }
-    lb_raster_fill(&m, rings, a->nrings, (lb_rgba){255, 255, 255, 255});
-    size_t npx = (size_t)c->width * (size_t)c->height;
-    uint8_t *mask = malloc(npx);
-    if (mask) {
+        lb_raster_fill(&m, rings, a->nrings, (lb_rgba){255, 255, 255, 255});
         for (size_t i = 0; i < npx; i++)
             mask[i] = m.px[4 * i + 3] == 255 ? 255 : 0;
-        lb_canvas_mask(c, mask);
-        free(mask);
-    } else {
-        lb_canvas_clear(c);
     }
+    lb_canvas_free(&m);
+    scratch_give(mpx, npx * 4);
     free(xy);
     free(rings);
-    lb_canvas_free(&m);
+    return mask;
+}
+
+/* Hard mask of an area over the pixel grid of canvas c covering the bbox. */
+static void apply_area_mask(lb_canvas *c, const lb_srv_area *a, double minx, double maxy,
+                            double sx, double sy)
+{
+    uint8_t *mask = area_mask(a, c->width, c->height, minx, maxy, sx, sy);
+    if (mask)
+        lb_canvas_mask(c, mask);
+    else
+        lb_canvas_clear(c); /* fail closed */
+    free(mask);
 }
 
 /*
@@ -505,7 +583,35 @@ typedef struct tile_ctx {
     long x, y;
     double minx, miny, maxx, maxy, zoom;
     uint64_t pad_ns; /* first looks at shared entries: how long to wait */
+    /* area masks made for this tile so far (the same for every layer) */
+    int nmasks;
+    int mask_area[4];
+    uint8_t *mask[4];
 } tile_ctx;
+
+/* Mask canvas c (the tile's) by area index `area`, made once per tile. */
+static void tile_mask(tile_ctx *t, lb_canvas *c, int area)
+{
+    const lb_srv_area *a = &t->st->areas[t->grid][area];
+    double sx = c->width / (t->maxx - t->minx), sy = c->height / (t->maxy - t->miny);
+    for (int i = 0; i < t->nmasks; i++)
+        if (t->mask_area[i] == area) {
+            lb_canvas_mask(c, t->mask[i]);
+            return;
+        }
+    if (t->nmasks == 4) {
+        apply_area_mask(c, a, t->minx, t->maxy, sx, sy);
+        return;
+    }
+    uint8_t *m = area_mask(a, c->width, c->height, t->minx, t->maxy, sx, sy);
+    if (!m) {
+        lb_canvas_clear(c); /* fail closed */
+        return;
+    }
+    t->mask_area[t->nmasks] = area;
+    t->mask[t->nmasks++] = m;
+    lb_canvas_mask(c, m);
+}
 
 /* "LAYER@REV|gGEN|GRID|Z|X|Y|SCALE": the part every key of a layer tile has
  * (formatted without printf: see lb_buf_put_int) */
@@ -639,8 +745,10 @@ static lb_status get_classes(tile_ctx *t, const lb_srv_layer *L, tile_classes *o
  * anything, as runs.  Layout (native-endian u32 words): y0, y1, then tokens
  * covering the pixels of rows [y0, y1) in order: (n << 1 | 1) followed by
  * one pixel repeated n times, or (n << 1) followed by n literal pixels.
- * An empty canvas is stored as zero bytes.
+ * An empty canvas is stored as zero bytes.  Packed into a scratch buffer of
+ * PACK_BYTES(c) (give it back with scratch_give).
  */
+#define PACK_BYTES(c) (((size_t)(c)->width * (size_t)(c)->height * 3 / 2 + 4) * 4)
 static uint8_t *canvas_pack(const lb_canvas *c, size_t *len)
 {
     size_t w = (size_t)c->width, h = (size_t)c->height;
@@ -656,7 +764,7 @@ static uint8_t *canvas_pack(const lb_canvas *c, size_t *len)
     }
     if (y0 == h) {
         *len = 0;
-        return malloc(1);
+        return scratch_take(PACK_BYTES(c));
     }
     while (y1 > y0) {
         size_t i = 0;
@@ -668,8 +776,8 @@ static uint8_t *canvas_pack(const lb_canvas *c, size_t *len)
     }
     const uint32_t *s = p + y0 * w;
     size_t n = (y1 - y0) * w;
-    /* worst case: one literal token per pixel band plus header */
-    uint32_t *o = malloc((n + n / 2 + 4) * sizeof *o);
+    /* worst case: a literal token per two pixels plus the pixels and header */
+    uint32_t *o = scratch_take(PACK_BYTES(c));
     if (!o)
         return NULL;
     size_t k = 0;
@@ -833,14 +941,21 @@ static bool cached_canvas(tile_ctx *t, const char *key, uint64_t viewer, lb_canv
 }
 
 /* Composite a packed canvas over out straight from its run tokens (first:
- * out is still transparent, so the pixels are simply unpacked). */
+ * out holds nothing yet, so the pixels are simply unpacked, the rest cleared). */
 static bool compose_packed(lb_canvas *out, const uint8_t *data, size_t len, bool first)
 {
-    if (len == 0)
+    if (len == 0) {
+        if (first)
+            lb_canvas_clear(out);
         return true;
+    }
     size_t y0, y1, w = (size_t)out->width;
     if (!packed_band(data, len, out->height, &y0, &y1))
         return false;
+    if (first) {
+        memset(out->px, 0, y0 * w * 4);
+        memset(out->px + y1 * w * 4, 0, ((size_t)out->height - y1) * w * 4);
+    }
     uint8_t *rows = out->px + y0 * w * 4;
     const uint32_t *tok = (const uint32_t *)(const void *)data + 2;
     size_t n = (y1 - y0) * w, nw = len / 4 - 2;
@@ -854,7 +969,7 @@ static void store_canvas(tile_ctx *t, const char *key, uint64_t viewer, const lb
     uint8_t *d = canvas_pack(c, &len);
     if (d)
         lb_cache_put_as(t->r->srv->cache, key, d, len, viewer, cost);
-    free(d);
+    scratch_give(d, PACK_BYTES(c));
 }
 
 /*
@@ -1152,7 +1267,6 @@ static lb_status draw_layer(tile_ctx *t, const lb_srv_layer *L, const lb_grant *
      * area pass masked by its own area, over it */
     uint64_t parts = 0;
     lb_canvas_clear(c);
-    double sx = c->width / (t->maxx - t->minx), sy = c->height / (t->maxy - t->miny);
     for (int p = 0; rc == LB_OK && p < pl->np; p++) {
         const pass_plan *pp = &pl->pass[p];
         if (!pp->n)
@@ -1163,8 +1277,7 @@ static lb_status draw_layer(tile_ctx *t, const lb_srv_layer *L, const lb_grant *
         } else {
             rc = layer_pass(t, L, g, pl, pp, tmp, &pc);
             if (rc == LB_OK && !lb_canvas_is_empty(tmp)) {
-                apply_area_mask(tmp, &t->st->areas[t->grid][pp->area], t->minx, t->maxy, sx,
-                                sy);
+                tile_mask(t, tmp, pp->area);
                 lb_canvas_over(c, tmp);
             }
         }
@@ -1258,7 +1371,7 @@ int lb_maps_render_tile(lb_req *r, const lb_map_cfg *map, int grid, int z, long 
         free(blob);
         blob = NULL;
         size_t npx = (size_t)px * (size_t)px * 4;
-        if (lb_canvas_init(&out, px, px) != LB_OK) {
+        if (!canvas_take(&out, px, px)) {
             status = 500;
             goto out;
         }
@@ -1270,8 +1383,7 @@ int lb_maps_render_tile(lb_req *r, const lb_map_cfg *map, int grid, int z, long 
             uint64_t c = 0;
             size_t pklen = 0;
             uint8_t *pk = cached_blob(&t, plans[i].key.data, grants[i].key, &pklen, &c);
-            if (!pk && !lc.px &&
-                (lb_canvas_init(&lc, px, px) != LB_OK || lb_canvas_init(&tmp, px, px) != LB_OK)) {
+            if (!pk && !lc.px && (!canvas_take(&lc, px, px) || !canvas_take(&tmp, px, px))) {
                 status = 500;
                 goto out;
             }
@@ -1334,9 +1446,11 @@ int lb_maps_render_tile(lb_req *r, const lb_map_cfg *map, int grid, int z, long 
         status = 500;
 out:
     free(blob);
-    lb_canvas_free(&out);
-    lb_canvas_free(&lc);
-    lb_canvas_free(&tmp);
+    canvas_give(&out);
+    canvas_give(&lc);
+    canvas_give(&tmp);
+    for (int i = 0; i < t.nmasks; i++)
+        free(t.mask[i]);
     for (size_t i = 0; i < map->nlayers; i++)
         plan_free(&plans[i]);
     free(plans);

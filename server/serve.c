@@ -340,6 +340,7 @@ out:
     lb_live_stop(srv.live);
     lb_audit_close(srv.audit);
     lb_cache_free(srv.cache);
+    lb_maps_scratch_free();
     lb_state_release(srv.state);
     pthread_mutex_destroy(&srv.state_lock);
     lb_fusion_cleanup();

@@ -194,6 +194,8 @@ size_t lb_cache_bytes(lb_cache *c);
 int lb_maps_render_tile(lb_req *r, const lb_map_cfg *map, int grid, int z, long x, long y,
                         int scale, uint8_t **png, size_t *len, char etag[40]);
 
+/* Free the buffers tile requests keep between requests (at shutdown). */
+void lb_maps_scratch_free(void);
 lb_status lb_maps_render_layer_area(lb_state *st, const lb_srv_layer *L, const lb_grant *g,
                                     int grid, double minx, double miny, double maxx,
                                     double maxy, double zoom, double scale, lb_canvas *c);
