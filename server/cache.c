@@ -30,7 +30,7 @@
 typedef struct entry {
     uint64_t hash;
     char *key;
-    uint8_t *data;
+    lb_blob *blob;
     size_t len;
     uint64_t cost_ns;               /* what making the content took */
     uint64_t seen[LB_CACHE_SEEN];   /* viewers that asked for it (ring, 0 = free) */
@@ -96,7 +96,7 @@ static void remove_entry(lb_cache *c, entry *e)
         *pp = e->hnext;
     unlink_lru(c, e);
     c->bytes -= e->len + sizeof *e + strlen(e->key);
-    free(e->data);
+    lb_blob_unref(e->blob);
     free(e->key);
     free(e);
 }
@@ -130,6 +130,84 @@ static bool seen_by(entry *e, uint64_t viewer)
     return false;
 }
 
+lb_blob *lb_blob_new(size_t len)
+{
+    lb_blob *b = malloc(sizeof *b + (len ? len : 1));
+    if (!b)
+        return NULL;
+    atomic_init(&b->refs, 1);
+    b->len = len;
+    return b;
+}
+
+void lb_blob_unref(lb_blob *b)
+{
+    if (b && atomic_fetch_sub(&b->refs, 1) == 1)
+        free(b);
+}
+
+lb_blob *lb_cache_get_blob(lb_cache *c, const char *key, uint64_t viewer, uint64_t *cost_ns,
+                           bool *first_look)
+{
+    if (cost_ns)
+        *cost_ns = 0;
+    if (first_look)
+        *first_look = false;
+    lb_blob *b = NULL;
+    uint64_t h = lb_fnv1a(LB_FNV_INIT, key, strlen(key));
+    pthread_mutex_lock(&c->lock);
+    for (entry *e = c->buckets[h & (c->nbuckets - 1)]; e; e = e->hnext) {
+        if (e->hash != h || strcmp(e->key, key) != 0)
+            continue;
+        b = e->blob;
+        atomic_fetch_add(&b->refs, 1);
+        if (cost_ns)
+            *cost_ns = e->cost_ns;
+        if (viewer && !seen_by(e, viewer) && first_look)
+            *first_look = true;
+        unlink_lru(c, e);
+        push_front(c, e);
+        break;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return b;
+}
+
+void lb_cache_put_blob(lb_cache *c, const char *key, lb_blob *b, uint64_t viewer,
+                       uint64_t cost_ns)
+{
+    if (!b || b->len + sizeof(entry) > c->max_bytes / 4)
+        return; /* never let one entry evict a large part of the cache */
+    entry *e = malloc(sizeof *e);
+    char *k = lb_strdup(key);
+    if (!e || !k) {
+        free(e);
+        free(k);
+        return;
+    }
+    atomic_fetch_add(&b->refs, 1);
+    uint64_t h = lb_fnv1a(LB_FNV_INIT, key, strlen(key));
+    *e = (entry){.hash = h, .key = k, .blob = b, .len = b->len, .cost_ns = cost_ns};
+    if (viewer) {
+        e->seen[0] = viewer;
+        e->nseen = 1;
+    }
+    pthread_mutex_lock(&c->lock);
+    for (entry *o = c->buckets[h & (c->nbuckets - 1)]; o; o = o->hnext)
+        if (o->hash == h && strcmp(o->key, key) == 0) {
+            remove_entry(c, o);
+            break;
+        }
+    entry **bk = &c->buckets[h & (c->nbuckets - 1)];
+    e->hnext = *bk;
+    *bk = e;
+    push_front(c, e);
+    c->bytes += e->len + sizeof *e + strlen(k);
+    while (c->bytes > c->max_bytes && c->tail)
+        remove_entry(c, c->tail);
+    pthread_mutex_unlock(&c->lock);
+}
+
 uint8_t *lb_cache_get(lb_cache *c, const char *key, size_t *len)
 {
     return lb_cache_get_as(c, key, len, 0, NULL, NULL);
@@ -138,30 +216,15 @@ uint8_t *lb_cache_get(lb_cache *c, const char *key, size_t *len)
 uint8_t *lb_cache_get_as(lb_cache *c, const char *key, size_t *len, uint64_t viewer,
                          uint64_t *cost_ns, bool *first_look)
 {
-    if (cost_ns)
-        *cost_ns = 0;
-    if (first_look)
-        *first_look = false;
-    uint8_t *copy = NULL;
-    uint64_t h = lb_fnv1a(LB_FNV_INIT, key, strlen(key));
-    pthread_mutex_lock(&c->lock);
-    for (entry *e = c->buckets[h & (c->nbuckets - 1)]; e; e = e->hnext) {
-        if (e->hash != h || strcmp(e->key, key) != 0)
-            continue;
-        copy = malloc(e->len ? e->len : 1);
-        if (copy) {
-            memcpy(copy, e->data, e->len);
-            *len = e->len;
-            if (cost_ns)
-                *cost_ns = e->cost_ns;
-            if (viewer && !seen_by(e, viewer) && first_look)
-                *first_look = true;
-            unlink_lru(c, e);
-            push_front(c, e);
-        }
-        break;
+    lb_blob *b = lb_cache_get_blob(c, key, viewer, cost_ns, first_look);
+    if (!b)
+        return NULL;
+    uint8_t *copy = malloc(b->len ? b->len : 1);
+    if (copy) {
+        memcpy(copy, b->data, b->len);
+        *len = b->len;
     }
-    pthread_mutex_unlock(&c->lock);
+    lb_blob_unref(b);
     return copy;
 }
 
@@ -174,37 +237,13 @@ void lb_cache_put_as(lb_cache *c, const char *key, const uint8_t *data, size_t l
                      uint64_t viewer, uint64_t cost_ns)
 {
     if (len + sizeof(entry) > c->max_bytes / 4)
-        return; /* never let one entry evict a large part of the cache */
-    entry *e = malloc(sizeof *e);
-    uint8_t *d = malloc(len ? len : 1);
-    char *k = lb_strdup(key);
-    if (!e || !d || !k) {
-        free(e);
-        free(d);
-        free(k);
         return;
-    }
-    memcpy(d, data, len);
-    uint64_t h = lb_fnv1a(LB_FNV_INIT, key, strlen(key));
-    *e = (entry){.hash = h, .key = k, .data = d, .len = len, .cost_ns = cost_ns};
-    if (viewer) {
-        e->seen[0] = viewer;
-        e->nseen = 1;
-    }
-    pthread_mutex_lock(&c->lock);
-    for (entry *o = c->buckets[h & (c->nbuckets - 1)]; o; o = o->hnext)
-        if (o->hash == h && strcmp(o->key, key) == 0) {
-            remove_entry(c, o);
-            break;
-        }
-    entry **b = &c->buckets[h & (c->nbuckets - 1)];
-    e->hnext = *b;
-    *b = e;
-    push_front(c, e);
-    c->bytes += len + sizeof *e + strlen(k);
-    while (c->bytes > c->max_bytes && c->tail)
-        remove_entry(c, c->tail);
-    pthread_mutex_unlock(&c->lock);
+    lb_blob *b = lb_blob_new(len);
+    if (!b)
+        return;
+    memcpy(b->data, data, len);
+    lb_cache_put_blob(c, key, b, viewer, cost_ns);
+    lb_blob_unref(b);
 }
 
 size_t lb_cache_bytes(lb_cache *c)

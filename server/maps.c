@@ -17,6 +17,9 @@
  * outside that role's area.
  */
 #include <errno.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -749,31 +752,68 @@ static lb_status get_classes(tile_ctx *t, const lb_srv_layer *L, tile_classes *o
  * PACK_BYTES(c) (give it back with scratch_give).
  */
 #define PACK_BYTES(c) (((size_t)(c)->width * (size_t)(c)->height * 3 / 2 + 4) * 4)
+
+static bool row_zero(const uint32_t *p, size_t w)
+{
+    uint32_t acc = 0;
+    for (size_t i = 0; i < w; i++) /* vectorised by the compiler */
+        acc |= p[i];
+    return acc == 0;
+}
+
+/* The first r >= i with s[r] == s[r + 1] == s[r + 2] (the start of a run
+ * worth a token), or n. */
+static size_t next_run(const uint32_t *s, size_t i, size_t n)
+{
+#if defined(__SSE2__)
+    for (; i + 6 <= n; i += 4) {
+        __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(s + i + 1));
+        __m128i c = _mm_loadu_si128((const __m128i *)(const void *)(s + i + 2));
+        int m = _mm_movemask_ps(
+            _mm_castsi128_ps(_mm_and_si128(_mm_cmpeq_epi32(a, b), _mm_cmpeq_epi32(b, c))));
+        if (m)
+            return i + (size_t)__builtin_ctz((unsigned)m);
+    }
+#endif
+    for (; i + 2 < n; i++)
+        if (s[i] == s[i + 1] && s[i + 1] == s[i + 2])
+            return i;
+    return n;
+}
+
+/* The end of the run of s[i]: the first j > i with s[j] != s[i], or n. */
+static size_t run_end(const uint32_t *s, size_t i, size_t n)
+{
+    uint32_t v = s[i];
+    size_t j = i + 1;
+#if defined(__SSE2__)
+    __m128i vv = _mm_set1_epi32((int)v);
+    for (; j + 4 <= n; j += 4) {
+        int m = _mm_movemask_ps(_mm_castsi128_ps(
+            _mm_cmpeq_epi32(_mm_loadu_si128((const __m128i *)(const void *)(s + j)), vv)));
+        if (m != 0xf)
+            return j + (size_t)__builtin_ctz(~(unsigned)m);
+    }
+#endif
+    while (j < n && s[j] == v)
+        j++;
+    return j;
+}
+
 static uint8_t *canvas_pack(const lb_canvas *c, size_t *len)
 {
     size_t w = (size_t)c->width, h = (size_t)c->height;
     const uint32_t *p = (const uint32_t *)(const void *)c->px;
     size_t y0 = 0, y1 = h;
-    while (y0 < h) {
-        size_t i = 0;
-        while (i < w && p[y0 * w + i] == 0)
-            i++;
-        if (i < w)
-            break;
+    while (y0 < h && row_zero(p + y0 * w, w))
         y0++;
-    }
     if (y0 == h) {
         *len = 0;
         return scratch_take(PACK_BYTES(c));
     }
-    while (y1 > y0) {
-        size_t i = 0;
-        while (i < w && p[(y1 - 1) * w + i] == 0)
-            i++;
-        if (i < w)
-            break;
+    while (y1 > y0 && row_zero(p + (y1 - 1) * w, w))
         y1--;
-    }
     const uint32_t *s = p + y0 * w;
     size_t n = (y1 - y0) * w;
     /* worst case: a literal token per two pixels plus the pixels and header */
@@ -783,22 +823,19 @@ static uint8_t *canvas_pack(const lb_canvas *c, size_t *len)
     size_t k = 0;
     o[k++] = (uint32_t)y0;
     o[k++] = (uint32_t)y1;
-    size_t i = 0, lit = 0; /* lit: start of the pending literal run */
-    while (i < n) {
-        size_t j = i + 1;
-        while (j < n && s[j] == s[i])
-            j++;
-        if (j - i >= 3) {
-            if (lit < i) {
-                o[k++] = (uint32_t)((i - lit) << 1);
-                memcpy(o + k, s + lit, (i - lit) * sizeof *o);
-                k += i - lit;
-            }
-            o[k++] = (uint32_t)(((j - i) << 1) | 1);
-            o[k++] = s[i];
-            lit = j;
+    /* runs of 3 or more equal pixels are tokens of their own, everything
+     * between them one literal token */
+    size_t lit = 0; /* start of the pending literal run */
+    for (size_t i = next_run(s, 0, n); i < n; i = next_run(s, lit, n)) {
+        size_t j = run_end(s, i, n);
+        if (lit < i) {
+            o[k++] = (uint32_t)((i - lit) << 1);
+            memcpy(o + k, s + lit, (i - lit) * sizeof *o);
+            k += i - lit;
         }
-        i = j;
+        o[k++] = (uint32_t)(((j - i) << 1) | 1);
+        o[k++] = s[i];
+        lit = j;
     }
     if (lit < n) {
         o[k++] = (uint32_t)((n - lit) << 1);
@@ -913,30 +950,28 @@ static uint64_t bytes_hash(const uint8_t *p, size_t n)
 
 static uint64_t elapsed_ns(double t0) { return (uint64_t)((lb_now() - t0) * 1e9); }
 
-/* Look up a packed canvas (caller frees) and account for the hit. */
-static uint8_t *cached_blob(tile_ctx *t, const char *key, uint64_t viewer, size_t *len,
-                            uint64_t *cost)
+/* Look up a packed canvas (a reference: unref it) and account for the hit. */
+static lb_blob *cached_blob(tile_ctx *t, const char *key, uint64_t viewer, uint64_t *cost)
 {
     bool first = false;
-    uint8_t *d = lb_cache_get_as(t->r->srv->cache, key, len, viewer, cost, &first);
-    if (!d)
+    lb_blob *b = lb_cache_get_blob(t->r->srv->cache, key, viewer, cost, &first);
+    if (!b)
         return NULL;
     atomic_fetch_add(&t->r->srv->layer_hits, 1);
     if (first) {
         atomic_fetch_add(&t->r->srv->shared_hits, 1);
         t->pad_ns += *cost;
     }
-    return d;
+    return b;
 }
 
 /* Look up a packed canvas; on a hit unpack it into c. */
 static bool cached_canvas(tile_ctx *t, const char *key, uint64_t viewer, lb_canvas *c,
                           uint64_t *cost)
 {
-    size_t len = 0;
-    uint8_t *d = cached_blob(t, key, viewer, &len, cost);
-    bool ok = d && canvas_unpack(d, len, c);
-    free(d);
+    lb_blob *b = cached_blob(t, key, viewer, cost);
+    bool ok = b && canvas_unpack(b->data, b->len, c);
+    lb_blob_unref(b);
     return ok;
 }
 
@@ -967,8 +1002,12 @@ static void store_canvas(tile_ctx *t, const char *key, uint64_t viewer, const lb
 {
     size_t len = 0;
     uint8_t *d = canvas_pack(c, &len);
-    if (d)
-        lb_cache_put_as(t->r->srv->cache, key, d, len, viewer, cost);
+    lb_blob *b = d ? lb_blob_new(len) : NULL;
+    if (b) {
+        memcpy(b->data, d, len);
+        lb_cache_put_blob(t->r->srv->cache, key, b, viewer, cost);
+    }
+    lb_blob_unref(b);
     scratch_give(d, PACK_BYTES(c));
 }
 
@@ -1315,7 +1354,7 @@ int lb_maps_render_tile(lb_req *r, const lb_map_cfg *map, int grid, int z, long 
     }
     int status = 0;
     lb_buf key = {0};
-    uint8_t *blob = NULL;
+    lb_blob *blob = NULL;
     lb_canvas out = {0}, lc = {0}, tmp = {0};
     int nvis = lb_maps_visible(r, map, layers, grants);
     if (nvis == 0) {
@@ -1357,18 +1396,17 @@ int lb_maps_render_tile(lb_req *r, const lb_map_cfg *map, int grid, int z, long 
         goto out;
     }
     /* the composite is cached as 8 bytes of ETag hash, then the PNG */
-    size_t clen = 0;
     uint64_t ccost = 0;
     bool first = false;
-    blob = lb_cache_get_as(r->srv->cache, key.data, &clen, viewer, &ccost, &first);
-    if (blob && clen > 8) {
+    blob = lb_cache_get_blob(r->srv->cache, key.data, viewer, &ccost, &first);
+    if (blob && blob->len > 8) {
         atomic_fetch_add(&r->srv->cache_hits, 1);
         if (first) {
             atomic_fetch_add(&r->srv->shared_hits, 1);
             t.pad_ns += ccost;
         }
     } else {
-        free(blob);
+        lb_blob_unref(blob);
         blob = NULL;
         size_t npx = (size_t)px * (size_t)px * 4;
         if (!canvas_take(&out, px, px)) {
@@ -1381,8 +1419,7 @@ int lb_maps_render_tile(lb_req *r, const lb_map_cfg *map, int grid, int z, long 
             if (plans[i].kind == PLAN_EMPTY)
                 continue;
             uint64_t c = 0;
-            size_t pklen = 0;
-            uint8_t *pk = cached_blob(&t, plans[i].key.data, grants[i].key, &pklen, &c);
+            lb_blob *pk = cached_blob(&t, plans[i].key.data, grants[i].key, &c);
             if (!pk && !lc.px && (!canvas_take(&lc, px, px) || !canvas_take(&tmp, px, px))) {
                 status = 500;
                 goto out;
@@ -1393,8 +1430,8 @@ int lb_maps_render_tile(lb_req *r, const lb_map_cfg *map, int grid, int z, long 
             }
             parts += c;
             if (pk) {
-                bool ok = compose_packed(&out, pk, pklen, ndrawn == 0);
-                free(pk);
+                bool ok = compose_packed(&out, pk->data, pk->len, ndrawn == 0);
+                lb_blob_unref(pk);
                 if (!ok) {
                     status = 500;
                     goto out;
@@ -1419,33 +1456,32 @@ int lb_maps_render_tile(lb_req *r, const lb_map_cfg *map, int grid, int z, long 
             if (lb_png_encode(&out, &po, &p, &plen, NULL) != LB_OK)
                 p = NULL;
         }
-        blob = p ? malloc(plen + 8) : NULL;
+        blob = p ? lb_blob_new(plen + 8) : NULL;
         if (!blob) {
             free(p);
             status = 500;
             goto out;
         }
         uint64_t h = bytes_hash(p, plen);
-        memcpy(blob, &h, 8);
-        memcpy(blob + 8, p, plen);
+        memcpy(blob->data, &h, 8);
+        memcpy(blob->data + 8, p, plen);
         free(p);
-        clen = plen + 8;
-        lb_cache_put_as(r->srv->cache, key.data, blob, clen, viewer, parts + elapsed_ns(t0));
+        lb_cache_put_blob(r->srv->cache, key.data, blob, viewer, parts + elapsed_ns(t0));
     }
     uint64_t h;
-    memcpy(&h, blob, 8);
+    memcpy(&h, blob->data, 8);
     etag[0] = '"';
     size_t en = 1 + lb_fmt_hex(etag + 1, (unsigned long long)h, 16);
     etag[en++] = '"';
     etag[en] = '\0';
-    *len = clen - 8;
+    *len = blob->len - 8;
     *png = malloc(*len ? *len : 1);
     if (*png)
-        memcpy(*png, blob + 8, *len);
+        memcpy(*png, blob->data + 8, *len);
     else
         status = 500;
 out:
-    free(blob);
+    lb_blob_unref(blob);
     canvas_give(&out);
     canvas_give(&lc);
     canvas_give(&tmp);

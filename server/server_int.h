@@ -185,6 +185,24 @@ uint8_t *lb_cache_get_as(lb_cache *c, const char *key, size_t *len, uint64_t vie
                          uint64_t *cost_ns, bool *first_look);
 void lb_cache_put_as(lb_cache *c, const char *key, const uint8_t *data, size_t len,
                      uint64_t viewer, uint64_t cost_ns);
+/*
+ * Cached bytes without copying them: an immutable, reference-counted blob.
+ * lb_cache_get_blob returns a reference (or NULL) as lb_cache_get_as does;
+ * lb_cache_put_blob stores b under key (taking a reference of its own: the
+ * caller still holds and unrefs its one).  A blob is never written after it
+ * is put.
+ */
+typedef struct lb_blob {
+    atomic_int refs;
+    size_t len;
+    uint8_t data[];
+} lb_blob;
+lb_blob *lb_blob_new(size_t len); /* one reference; NULL when out of memory */
+void lb_blob_unref(lb_blob *b);   /* NULL allowed */
+lb_blob *lb_cache_get_blob(lb_cache *c, const char *key, uint64_t viewer, uint64_t *cost_ns,
+                           bool *first_look);
+void lb_cache_put_blob(lb_cache *c, const char *key, lb_blob *b, uint64_t viewer,
+                       uint64_t cost_ns);
 void lb_cache_clear(lb_cache *c);
 size_t lb_cache_bytes(lb_cache *c);
 
