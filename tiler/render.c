@@ -73,6 +73,7 @@ typedef struct scratch {
     /* class-major drawing (group_by_class) */
     const lb_feature_info **inf; /* per entry */
     uint32_t *ent, *ord;         /* entry -> feature (or hit); entries grouped by class */
+    uint32_t *list;              /* features (or hits) in drawing order */
     uint16_t *cls;               /* entry -> class */
     size_t ecap;
 } scratch;
@@ -256,7 +257,10 @@ static bool ensure_entries(scratch *sc, size_t n)
     uint16_t *cls = realloc(sc->cls, nc * sizeof *cls);
     if (cls)
         sc->cls = cls;
-    if (!inf || !ent || !ord || !cls)
+    uint32_t *list = realloc(sc->list, nc * sizeof *list);
+    if (list)
+        sc->list = list;
+    if (!inf || !ent || !ord || !cls || !list)
         return false;
     sc->ecap = nc;
     return true;
@@ -379,8 +383,9 @@ typedef struct entry_src {
     const hit *hits;
 } entry_src;
 
-/* Draw entries ord[a..b) (one class, or a run of them) style layer after style layer. */
-static void draw_entries(const lb_render_layer *L, const entry_src *es, const scratch *scs,
+/* Draw the features (or hits) list[a..b) (one class, or a run of them)
+ * style layer after style layer. */
+static void draw_entries(const lb_render_layer *L, const entry_src *es, const uint32_t *list,
                          size_t a, size_t b, double zoom, double scale, const view *v,
                          lb_canvas *out, scratch *sc)
 {
@@ -388,7 +393,7 @@ static void draw_entries(const lb_render_layer *L, const entry_src *es, const sc
     for (size_t si = 0; si < nstyle; si++) {
         lb_style_type t = L->style ? lb_style_layer_type(L->style, si) : (lb_style_type)si;
         for (size_t j = a; j < b; j++) {
-            uint32_t e = scs->ent[scs->ord[j]];
+            uint32_t e = list[j];
             const lb_snapshot *s = es->hits ? es->hits[e].s : es->s;
             const lb_snap_level *lv = es->hits ? es->hits[e].lv : es->lv;
             const lb_snap_feat *f = &lv->feats[es->hits ? es->hits[e].idx : e];
@@ -415,9 +420,11 @@ static void draw_by_class(const lb_render_layer *L, const entry_src *es, size_t 
     bool big = false;
     if (!group_by_class(sc, n, L->by_source, kl, &nk, &big))
         return;
+    for (size_t j = 0; j < n; j++)
+        sc->list[j] = sc->ent[sc->ord[j]];
     if (!big) {
         for (size_t c = 0; c < nk; c++) {
-            draw_entries(L, es, sc, kl[c].at, kl[c].at + kl[c].n, zoom, scale, v, out, sc);
+            draw_entries(L, es, sc->list, kl[c].at, kl[c].at + kl[c].n, zoom, scale, v, out, sc);
             if (L->class_done)
                 L->class_done(L->class_ud, kl[c].rep, out);
         }
@@ -428,10 +435,40 @@ static void draw_by_class(const lb_render_layer *L, const entry_src *es, size_t 
         while (b < n &&
                lb_feature_class_cmp(sc->inf[sc->ord[a]], sc->inf[sc->ord[b]], L->by_source) == 0)
             b++;
-        draw_entries(L, es, sc, a, b, zoom, scale, v, out, sc);
+        draw_entries(L, es, sc->list, a, b, zoom, scale, v, out, sc);
         if (L->class_done)
             L->class_done(L->class_ud, sc->inf[sc->ord[a]], out);
         a = b;
+    }
+}
+
+/* draw_by_class for entries whose class ranks are known (sc->cls, below
+ * nclasses: a ranked snapshot): a counting sort puts them in class order. */
+static void draw_ranked(const lb_render_layer *L, const entry_src *es, size_t n,
+                        uint32_t nclasses, double zoom, double scale, const view *v,
+                        lb_canvas *out, scratch *sc)
+{
+    if (n == 0)
+        return;
+    uint32_t at[LB_SNAP_CLASSES + 1];
+    memset(at, 0, (nclasses + 1) * sizeof *at);
+    for (size_t e = 0; e < n; e++)
+        at[sc->cls[e] + 1]++;
+    for (uint32_t c = 0; c < nclasses; c++)
+        at[c + 1] += at[c];
+    uint32_t fill[LB_SNAP_CLASSES];
+    memcpy(fill, at, nclasses * sizeof *fill);
+    for (size_t e = 0; e < n; e++) {
+        uint32_t k = fill[sc->cls[e]]++;
+        sc->ord[k] = (uint32_t)e;
+        sc->list[k] = sc->ent[e];
+    }
+    for (uint32_t c = 0; c < nclasses; c++) {
+        if (at[c] == at[c + 1])
+            continue;
+        draw_entries(L, es, sc->list, at[c], at[c + 1], zoom, scale, v, out, sc);
+        if (L->class_done)
+            L->class_done(L->class_ud, sc->inf[sc->ord[at[c]]], out);
     }
 }
 
@@ -514,15 +551,22 @@ static void render_layer(const lb_render_layer *L, double minx, double miny, dou
     if (sc->idx.n == 0 || !ensure_entries(sc, sc->idx.n))
         return;
     size_t n = 0;
+    bool ranked = s->ranked && s->by_source == L->by_source;
     for (size_t k = 0; k < sc->idx.n; k++) {
-        const lb_feature_info *fi = &s->infos[lv->feats[sc->idx.v[k]].info];
-        if (!visible(L, fi))
+        const lb_snap_feat *f = &lv->feats[sc->idx.v[k]];
+        const lb_feature_info *fi = &s->infos[f->info];
+        /* without a predicate, f->member decides without touching the (cold) info */
+        if (L->pred ? !L->pred(L->pred_ud, fi) : f->member)
             continue;
         sc->inf[n] = fi;
+        sc->cls[n] = f->cls;
         sc->ent[n++] = sc->idx.v[k];
     }
     entry_src es = {.s = s, .lv = lv};
-    draw_by_class(L, &es, n, zoom, scale, &v, out, sc);
+    if (ranked)
+        draw_ranked(L, &es, n, s->nclasses, zoom, scale, &v, out, sc);
+    else
+        draw_by_class(L, &es, n, zoom, scale, &v, out, sc);
 }
 
 /* Transparent pixel buffers for layer canvases, kept between renders: a
@@ -634,6 +678,7 @@ lb_status lb_render_area(const lb_render_layer *layers, size_t n, double minx, d
     free(sc.ent);
     free(sc.ord);
     free(sc.cls);
+    free(sc.list);
     return rc;
 }
 

@@ -35,7 +35,12 @@ typedef struct lb_snap_feat {
     uint8_t type;   /* LB_GEOM_* */
     uint8_t member; /* infos[info].member, here too: full-rights renders skip
                      * merged reports without touching the (cold) info */
+    uint16_t cls;   /* rank of infos[info]'s class (lb_snapshot.ranked) */
 } lb_snap_feat;
+
+/* More feature classes than this in one snapshot: not ranked (renders
+ * compare labels instead). */
+#define LB_SNAP_CLASSES 1024
 
 typedef struct lb_rtree {
     /* node boxes, level by level from the leaves up; leaves are features */
@@ -89,6 +94,10 @@ struct lb_snapshot {
     int nlevels;
     double minx, miny, maxx, maxy;
     bool empty;
+    /* feature classes ranked in lb_feature_class_cmp order (by source too
+     * when by_source): lb_snap_feat.cls; false when there are too many */
+    bool ranked, by_source;
+    uint32_t nclasses;
     /* an overlay (lb_snapshot_overlay) has no levels of its own: it is base
      * without the features whose fids are in removed (sorted), plus delta */
     lb_snapshot *base, *delta;
