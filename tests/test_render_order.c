@@ -1,0 +1,230 @@
+/*
+ * The renderer's drawing order within a layer: class by class (label
+ * order), and within a class style layer after style layer.  The server
+ * shares canvases of a principal's first classes with principals whose
+ * classes begin alike (server/maps.c), and `lagebild render` of a filtered
+ * store must give the server's pixels, so this order is a contract:
+ *
+ *   - a feature of a higher class is drawn over one of a lower class even
+ *     when its style layer comes first (two overlapping markers);
+ *   - drawing the first classes and then the rest onto the same canvas
+ *     gives exactly the pixels of drawing everything at once;
+ *   - the grouping by precomputed class ranks (a full snapshot) and the
+ *     grouping by comparing labels (an overlay of the same snapshot) give
+ *     the same pixels.
+ *
+ * The data: one point layer, styled by two circle style layers ("a" red,
+ * then "b" blue, selected by the feature's kind), features at 9.0 E 52.0 N
+ * (in this order in the file, so that the classes first appear out of order):
+ *   p3 kind a, VS-VERTRAULICH, about 9 px east, overlapping p1 and p2 (a third class)
+ *   p1 kind b, OFFEN         (blue)
+ *   p2 kind a, VS-NfD        (red, drawn after p1 although layer "a" is first)
+ *   p4 kind b, OFFEN, about 9 px west
+ */
+#include <math.h>
+
+#include "lbtest.h"
+#include "tutil.h"
+
+#include "lagebild/config.h"
+#include "lagebild/fusion.h"
+#include "lagebild/style.h"
+#include "lagebild/tiler.h"
+
+static const char config_text[] =
+    "store: {path: order.sqlite}\n"
+    "groups: [police]\n"
+    "layers:\n"
+    "  lage: {title: Lage, style: order.json}\n"
+    "sources:\n"
+    "  meldungen:\n"
+    "    path: points.geojson\n"
+    "    layer: lage\n"
+    "    agency: police\n"
+    "    fid: id\n"
+    "    mapping: {kind: art}\n"
+    "    label: {level: OFFEN, level_from: stufe}\n"
+    "maps:\n"
+    "  lage: {title: Lage, layers: [lage]}\n";
+
+static const char style_text[] =
+    "{\"version\": 8, \"name\": \"order\", \"layers\": [\n"
+    " {\"id\": \"a\", \"type\": \"circle\", \"filter\": [\"==\", [\"get\", \"kind\"], \"a\"],\n"
+    "  \"paint\": {\"circle-color\": \"#ff0000\", \"circle-radius\": 12}},\n"
+    " {\"id\": \"b\", \"type\": \"circle\", \"filter\": [\"==\", [\"get\", \"kind\"], \"b\"],\n"
+    "  \"paint\": {\"circle-color\": \"#0000ff\", \"circle-radius\": 12, \"circle-opacity\": 0.8}}]}\n";
+
+static const char points_text[] =
+    "{\"type\": \"FeatureCollection\", \"features\": [\n"
+    " {\"type\": \"Feature\", \"properties\": {\"id\": \"p3\", \"art\": \"a\", \"stufe\": \"VS-VERTRAULICH\"},\n"
+    "  \"geometry\": {\"type\": \"Point\", \"coordinates\": [9.0002, 52.0]}},\n"
+    " {\"type\": \"Feature\", \"properties\": {\"id\": \"p1\", \"art\": \"b\", \"stufe\": \"OFFEN\"},\n"
+    "  \"geometry\": {\"type\": \"Point\", \"coordinates\": [9.0, 52.0]}},\n"
+    " {\"type\": \"Feature\", \"properties\": {\"id\": \"p2\", \"art\": \"a\", \"stufe\": \"VS-NfD\"},\n"
+    "  \"geometry\": {\"type\": \"Point\", \"coordinates\": [9.0, 52.0]}},\n"
+    " {\"type\": \"Feature\", \"properties\": {\"id\": \"p4\", \"art\": \"b\", \"stufe\": \"OFFEN\"},\n"
+    "  \"geometry\": {\"type\": \"Point\", \"coordinates\": [8.9998, 52.0]}}]}\n";
+
+#define Z 16
+
+static char *dir;
+static lb_config *cfg;
+static lb_store *store;
+static lb_style *style;
+static lb_snapshot *snap;
+static const lb_tms *grid;
+static long tx, ty;
+static int cx, cy; /* pixel of 9.0 E 52.0 N in tile (tx, ty) */
+
+static void setup(void)
+{
+    dir = t_tmpdir();
+    t_write(dir, "order.yaml", config_text);
+    t_write(dir, "order.json", style_text);
+    t_write(dir, "points.geojson", points_text);
+    char *path = t_path(dir, "order.yaml");
+    t_result r = t_lagebild("ingest", path, "--quiet", NULL);
+    if (r.status != 0)
+        fprintf(stderr, "%s\n", r.err);
+    ASSERT_EQ(r.status, 0);
+    t_result_free(&r);
+    char *diag = NULL;
+    ASSERT_EQ(lb_config_load(path, &cfg, &diag), LB_OK);
+    free(path);
+    static bool fusion_up;
+    if (!fusion_up) /* GDAL is set up once per process */
+        lb_fusion_init();
+    fusion_up = true;
+    lb_error err;
+    ASSERT_EQ(lb_store_open(cfg->store_path, &store, &err), LB_OK);
+    const lb_layer_cfg *lc = lb_config_layer(cfg, "lage");
+    ASSERT(lc != NULL && lc->style != NULL);
+    ASSERT_EQ(lb_style_load(lc->style, &style, &diag), LB_OK);
+    size_t nprops = 0;
+    const char *const *props = lb_style_properties(style, &nprops);
+    grid = lb_tms_find("WebMercatorQuad");
+    ASSERT(grid != NULL);
+    ASSERT_EQ(lb_snapshot_build(store, cfg, "lage", grid, props, nprops, &snap, &err), LB_OK);
+    ASSERT_EQ(lb_snapshot_feature_count(snap), 4u);
+    double n = (double)(1L << Z);
+    double fx = (9.0 + 180.0) / 360.0 * n;
+    double la = 52.0 * M_PI / 180.0;
+    double fy = (1.0 - log(tan(la) + 1.0 / cos(la)) / M_PI) / 2.0 * n;
+    tx = (long)floor(fx);
+    ty = (long)floor(fy);
+    cx = (int)floor((fx - (double)tx) * 256);
+    cy = (int)floor((fy - (double)ty) * 256);
+    /* the markers (radius 12, p3 and p4 9 px off) stay inside the tile */
+    ASSERT(cx > 30 && cx < 226 && cy > 30 && cy < 226);
+}
+
+static void teardown(void)
+{
+    lb_snapshot_unref(snap);
+    lb_style_free(style);
+    lb_store_close(store);
+    lb_config_free(cfg);
+    t_rmrf(dir);
+    free(dir);
+}
+
+/* Features of these levels only (a bit per lb_level); with after_level >= 0
+ * only those above it. */
+typedef struct level_pred {
+    unsigned levels;
+    int after_level;
+} level_pred;
+
+static bool by_level(void *ud, const lb_feature_info *f)
+{
+    const level_pred *p = ud;
+    return (p->levels >> f->label.level & 1u) && (int)f->label.level > p->after_level;
+}
+
+static void render(lb_snapshot *s, lb_feature_pred pred, void *ud, lb_canvas *c)
+{
+    lb_render_layer rl = {.snap = s, .style = style, .pred = pred, .pred_ud = ud};
+    lb_error err;
+    ASSERT_EQ(lb_render_tile(&rl, 1, grid, Z, tx, ty, 1, c, &err), LB_OK);
+}
+
+static const uint8_t *px_at(const lb_canvas *c, int x, int y)
+{
+    return c->px + ((size_t)y * (size_t)c->width + (size_t)x) * 4;
+}
+
+LB_TEST(test_a_higher_class_is_drawn_over_a_lower_one)
+{
+    setup();
+    lb_canvas c;
+    ASSERT_EQ(lb_canvas_init(&c, 256, 256), LB_OK);
+    render(snap, NULL, NULL, &c);
+    /* p2 (VS-NfD, style layer "a", red) over p1 (OFFEN, "b", blue): by style
+     * layer alone blue would be on top */
+    const uint8_t *p = px_at(&c, cx, cy);
+    ASSERT_EQ(p[3], 255);
+    ASSERT_EQ(p[0], 255);
+    ASSERT_EQ(p[2], 0);
+    /* without the VS-NfD class the blue marker shows there */
+    lb_canvas_clear(&c);
+    level_pred open_only = {.levels = 1u << LB_LEVEL_OFFEN, .after_level = -1};
+    render(snap, by_level, &open_only, &c);
+    p = px_at(&c, cx, cy);
+    ASSERT(p[2] > 150 && p[0] == 0);
+    lb_canvas_free(&c);
+    teardown();
+}
+
+LB_TEST(test_first_classes_then_the_rest_equal_a_whole_render)
+{
+    setup();
+    lb_canvas whole, part;
+    ASSERT_EQ(lb_canvas_init(&whole, 256, 256), LB_OK);
+    ASSERT_EQ(lb_canvas_init(&part, 256, 256), LB_OK);
+    unsigned all = 1u << LB_LEVEL_OFFEN | 1u << LB_LEVEL_VS_NFD | 1u << LB_LEVEL_VS_VERTRAULICH;
+    level_pred every = {.levels = all, .after_level = -1};
+    render(snap, by_level, &every, &whole);
+    for (int split = LB_LEVEL_OFFEN; split <= LB_LEVEL_VS_NFD; split++) {
+        lb_canvas_clear(&part);
+        level_pred first = {.levels = all & ((2u << split) - 1), .after_level = -1};
+        level_pred rest = {.levels = all, .after_level = split};
+        render(snap, by_level, &first, &part);
+        ASSERT(memcmp(part.px, whole.px, 256 * 256 * 4) != 0); /* something is missing */
+        render(snap, by_level, &rest, &part);
+        ASSERT(memcmp(part.px, whole.px, 256 * 256 * 4) == 0);
+    }
+    lb_canvas_free(&whole);
+    lb_canvas_free(&part);
+    teardown();
+}
+
+LB_TEST(test_ranked_and_compared_grouping_give_the_same_pixels)
+{
+    setup();
+    /* an overlay of the snapshot (no feature removed, an empty delta) is
+     * drawn by comparing labels; the snapshot itself by its class ranks */
+    lb_snapshot *delta = NULL, *over = NULL;
+    lb_error err;
+    size_t nprops = 0;
+    const char *const *props = lb_style_properties(style, &nprops);
+    ASSERT_EQ(lb_snapshot_build_fids(store, cfg, "lage", grid, props, nprops, NULL, 0, &delta,
+                                     &err),
+              LB_OK);
+    ASSERT_EQ(lb_snapshot_overlay(snap, delta, NULL, 0, &over, &err), LB_OK);
+    lb_canvas a, b;
+    ASSERT_EQ(lb_canvas_init(&a, 256, 256), LB_OK);
+    ASSERT_EQ(lb_canvas_init(&b, 256, 256), LB_OK);
+    render(snap, NULL, NULL, &a);
+    render(over, NULL, NULL, &b);
+    ASSERT(!lb_canvas_is_empty(&a));
+    ASSERT(memcmp(a.px, b.px, 256 * 256 * 4) == 0);
+    lb_canvas_free(&a);
+    lb_canvas_free(&b);
+    lb_snapshot_unref(over);
+    lb_snapshot_unref(delta);
+    teardown();
+}
+
+LB_TESTS(test_a_higher_class_is_drawn_over_a_lower_one,
+         test_first_classes_then_the_rest_equal_a_whole_render,
+         test_ranked_and_compared_grouping_give_the_same_pixels)
