@@ -284,6 +284,11 @@ typedef struct enc {
     bits b;
     size_t ntok;
     uint32_t lfreq[NLITLEN];
+    /* literals of whole pixels (lit4), counted per byte lane so that the
+     * increments of equal bytes (alpha 255, say) do not wait for each
+     * other; added into lfreq when a block is coded */
+    uint32_t lane[4][256];
+    bool lanes; /* lane holds counts */
     uint32_t selcnt[2];
     unsigned dsym[2], dxb[2], dxv[2];
     int pend_sel; /* -1: no pending match */
@@ -319,6 +324,12 @@ static void emit_block(enc *e, bool final)
     uint32_t dfreq[NDIST] = {0};
     for (int s = 0; s < 2; s++)
         dfreq[e->dsym[s]] += e->selcnt[s];
+    if (e->lanes) {
+        for (int v = 0; v < 256; v++)
+            e->lfreq[v] += e->lane[0][v] + e->lane[1][v] + e->lane[2][v] + e->lane[3][v];
+        memset(e->lane, 0, sizeof e->lane);
+        e->lanes = false;
+    }
     e->lfreq[256] = 1; /* end of block */
     uint8_t llen[NLITLEN], dlen[NDIST];
     uint16_t lcode[NLITLEN], dcode[NDIST];
@@ -494,6 +505,33 @@ static inline void lit(enc *e, uint8_t v)
     push_tok(e, v);
 }
 
+/* the 4 bytes at p as literals */
+static inline void lit4(enc *e, const uint8_t *p)
+{
+    if (e->pend_sel >= 0)
+        flush_pend(e);
+    if (e->ntok + 4 > BLOCK_TOKENS) {
+        for (int i = 0; i < 4; i++) {
+            e->lfreq[p[i]]++;
+            push_tok(e, p[i]);
+        }
+        return;
+    }
+    e->lanes = true;
+    e->lane[0][p[0]]++;
+    e->lane[1][p[1]]++;
+    e->lane[2][p[2]]++;
+    e->lane[3][p[3]]++;
+    uint16_t *t = e->z->tok + e->ntok;
+    t[0] = p[0];
+    t[1] = p[1];
+    t[2] = p[2];
+    t[3] = p[3];
+    e->ntok += 4;
+    if (e->ntok == BLOCK_TOKENS)
+        emit_block(e, false);
+}
+
 /* n >= 3 bytes equal to those at the selector's distance, following what
  * was coded so far */
 static inline void match(enc *e, int sel, size_t n)
@@ -648,10 +686,7 @@ size_t lb_zfast_compress(lb_zfast *z, size_t w, size_t h, int bpp, lb_zfast_row_
                     memcpy(&pw, prev + i, 4);
                     memcpy(&lw, cur + i - 4, 4);
                     if (((cw ^ pw) & LOW3) && ((cw ^ lw) & LOW3)) {
-                        lit(&e, cur[i]);
-                        lit(&e, cur[i + 1]);
-                        lit(&e, cur[i + 2]);
-                        lit(&e, cur[i + 3]);
+                        lit4(&e, cur + i);
                         i += 4;
                         continue;
                     }
