@@ -878,8 +878,10 @@ lb_status lb_snapshot_overlay(lb_snapshot *base, lb_snapshot *delta, const int64
         return lb_fail(err, LB_ENOMEM, "out of memory");
     }
     atomic_init(&s->refs, 1);
-    memcpy(s->removed, removed, n * sizeof *removed);
-    qsort(s->removed, n, sizeof *s->removed, cmp_i64);
+    if (n) { /* removed may be NULL when there is nothing to remove */
+        memcpy(s->removed, removed, n * sizeof *removed);
+        qsort(s->removed, n, sizeof *s->removed, cmp_i64);
+    }
     s->nremoved = n;
     s->grid = base->grid;
     s->revision = delta->revision;
