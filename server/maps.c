@@ -425,20 +425,27 @@ scale), and which features each drawing pass draws: pass_allows and
 pass_allows_generalised look only at a feature's label (and, for the
 generalised snapshot, its source), so within one tile the distinct labels
 ("classes") present are all that matters.  The classes present in a tile
-are the same for everybody and computed once (cached under "C|..."); a
-principal's content key for a pass is one digit per class: drawn or not.
+are the same for everybody and computed once (cached under "C|...", in the
+renderer's drawing order); a principal's content key for a pass lists the
+classes present that it draws.  The renderer draws class by class, so the
+canvas after the first k classes of a pass is itself a pass of those k
+classes: it is cached on the way under that prefix's key, and a principal
+whose classes begin alike takes it or continues it (layer_pass).
 
   C|layer@rev|g|grid|z|x|y|scale        classes present (exact, generalised)
-  P|layer@rev|g|grid|z|x|y|scale|vec    one pass, unmasked (premultiplied canvas)
+  P|layer@rev|g|grid|z|x|y|scale|vec    a pass or a prefix of one, unmasked
+                                        (premultiplied canvas; rev: the newest
+                                        change among the labels of vec)
   L|layer@rev|g|grid|z|x|y|scale|passes a layer with area passes, masked
   T|g|grid|z|x|y|scale|layer keys...    the composite PNG (ETag first)
 
 Invariants:
- 1. Equal P key => equal pixels: the key names the snapshots, the tile and,
-    for every class present in the query box (the render's box widened; see
-    LB_CLASS_MARGIN_PX), whether the pass draws it.  Every feature the
-    render can draw lies in that box, so two passes with equal keys draw
-    exactly the same features with the same style.
+ 1. Equal P key => equal pixels: the key names the snapshots, the tile and
+    the classes present in the query box (the render's box widened; see
+    LB_CLASS_MARGIN_PX) that are drawn, in drawing order.  Every feature
+    the render can draw lies in that box, so two passes with equal keys
+    draw exactly the same features with the same style in the same order,
+    whether drawn at once or continued from a prefix.
  2. Area passes cache their unmasked render under the P key and the masked
     layer under an L key that names the area index of every pass in order,
     so two roles with different areas never share masked pixels.
