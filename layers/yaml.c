@@ -119,6 +119,8 @@ char *lb_diag_format(lb_diag *e, const char *file)
 /* ---- tree building ---------------------------------------------------- */
 
 typedef struct builder {
+    const char *input; /* the text being parsed (marks are offsets into it) */
+    size_t input_len;
     lb_yaml_doc *doc;
     lb_diag *errs;
     lb_yaml_node *open; /* innermost open container, NULL at document level */
@@ -233,6 +235,54 @@ static bool is_null_text(const char *s, size_t len)
     return false;
 }
 
+static bool is_blank(char c) { return c == ' ' || c == '\t'; }
+
+/*
+ * The value of a single-quoted scalar from its source text between the
+ * quotes (YAML 1.2, 7.3.2): '' is one quote; a line break between two
+ * lines of text folds into a space, or into one newline per empty line
+ * between them; blanks around line breaks go.  Written here because
+ * libfyaml 0.7.12's fy_token_get_text gets consecutive '' escapes wrong
+ * (tests/fuzz/README.md).  out has room for n + 1 bytes; returns the length.
+ */
+static size_t single_quoted(const char *in, size_t n, char *out)
+{
+    size_t o = 0, i = 0;
+    int empties = 0; /* empty lines since the last line with text */
+    for (bool first = true;; first = false) {
+        /* one line: [i, e) up to the next line break or the end */
+        size_t e = i;
+        while (e < n && in[e] != '\n' && in[e] != '\r')
+            e++;
+        bool last = e >= n;
+        size_t a = i, z = e;
+        if (!first)
+            while (a < z && is_blank(in[a]))
+                a++;
+        if (!last)
+            while (z > a && is_blank(in[z - 1]))
+                z--;
+        if (!first && a == z && !last) {
+            out[o++] = '\n'; /* an empty line */
+            empties++;
+        } else {
+            if (!first && empties == 0)
+                out[o++] = ' '; /* a single line break */
+            empties = 0;
+            for (size_t k = a; k < z; k++) {
+                out[o++] = in[k];
+                if (in[k] == '\'' && k + 1 < z && in[k + 1] == '\'')
+                    k++;
+            }
+        }
+        if (last)
+            break;
+        i = e + (in[e] == '\r' && e + 1 < n && in[e + 1] == '\n' ? 2 : 1);
+    }
+    out[o] = '\0';
+    return o;
+}
+
 static void on_scalar(builder *b, struct fy_event *ev, int line)
 {
     check_anchor(b, ev->scalar.anchor, line);
@@ -240,16 +290,29 @@ static void on_scalar(builder *b, struct fy_event *ev, int line)
     if (!n)
         return;
     size_t len = 0;
-    const char *t = fy_token_get_text(ev->scalar.value, &len);
-    if (!t)
-        len = 0;
-    n->text = malloc(len + 1);
-    if (!n->text) {
-        b->oom = true;
-        return;
+    const struct fy_mark *m0 = fy_token_start_mark(ev->scalar.value);
+    const struct fy_mark *m1 = fy_token_end_mark(ev->scalar.value);
+    if (fy_token_scalar_style(ev->scalar.value) == FYSS_SINGLE_QUOTED && m0 && m1 &&
+        m0->input_pos <= m1->input_pos && m1->input_pos <= b->input_len) {
+        size_t raw = m1->input_pos - m0->input_pos;
+        n->text = malloc(raw + 1);
+        if (!n->text) {
+            b->oom = true;
+            return;
+        }
+        len = single_quoted(b->input + m0->input_pos, raw, n->text);
+    } else {
+        const char *t = fy_token_get_text(ev->scalar.value, &len);
+        if (!t)
+            len = 0;
+        n->text = malloc(len + 1);
+        if (!n->text) {
+            b->oom = true;
+            return;
+        }
+        if (len)
+            memcpy(n->text, t, len);
     }
-    if (len)
-        memcpy(n->text, t, len);
     n->text[len] = '\0';
     if (memchr(n->text, '\0', len))
         lb_diag_add(b->errs, line, "NUL characters are not allowed in strings");
@@ -490,7 +553,7 @@ lb_status lb_yaml_load(const char *path, lb_yaml_doc *doc, lb_diag *errs)
         return LB_ENOMEM;
     }
 
-    builder b = {.doc = doc, .errs = errs, .last_line = 1};
+    builder b = {.input = text, .input_len = len, .doc = doc, .errs = errs, .last_line = 1};
     struct fy_event *ev;
     while (!b.oom && (ev = fy_parser_parse(fyp)) != NULL) {
         on_event(&b, ev);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "lagebild/config.h"
+#include "lagebild/yaml.h"
 
 #include "lbtest.h"
 
@@ -862,6 +863,53 @@ LB_TEST(test_duplicate_keys)
     ASSERT_CONTAINS(diag, expect);
     ASSERT_EQ(count_lines(diag), 3);
     free(diag);
+}
+
+/*
+ * Single-quoted strings decode as YAML 1.2 says (PyYAML agrees), also where
+ * libfyaml 0.7.12 gets consecutive '' escapes wrong ('x''''y' gave x''').
+ */
+LB_TEST(test_yaml_single_quoted_strings)
+{
+    static const struct {
+        const char *key, *want;
+    } cases[] = {
+        {"two", "x''y"},       {"many", "ab''cd''ef"}, {"five", "x'''''y"},
+        {"only", "'''''"},     {"one", "it's"},        {"fold", "ab "},
+        {"newline", "ab\n"},   {"lead", " ab"},        {"inner", " a b "},
+        {"empties", "a\n\nb"}, {"tab", "x y"},         {"crlf", "a b"},
+        {"empty", ""},         {"mixed", "O'Brien's ''x'' y\nz"},
+    };
+    static const char yaml[] = "two: 'x''''y'\n"
+                               "many: 'ab''''cd''''ef'\n"
+                               "five: 'x''''''''''y'\n"
+                               "only: ''''''''''''\n"
+                               "one: 'it''s'\n"
+                               "fold: 'ab\n  '\n"
+                               "newline: 'ab\n\n  '\n"
+                               "lead: '\n  ab'\n"
+                               "inner: ' a \n   b '\n"
+                               "empties: 'a\n\n\n  b'\n"
+                               "tab: 'x\t\n  y'\n"
+                               "crlf: 'a\r\n  b'\n"
+                               "empty: ''\n"
+                               "mixed: 'O''Brien''s ''''x'''' y\n\n  z'\n";
+    const char *dir = new_dir();
+    const char *path = write_file(dir, "q.yaml", yaml);
+    lb_yaml_doc doc = {0};
+    lb_diag errs = {0};
+    ASSERT_EQ(lb_yaml_load(path, &doc, &errs), LB_OK);
+    ASSERT(doc.root != NULL);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const lb_yaml_pair *p = lb_yaml_get(doc.root, cases[i].key);
+        ASSERT(p != NULL);
+        ASSERT_EQ(p->value->kind, LB_YAML_SCALAR);
+        if (strcmp(p->value->text, cases[i].want) != 0)
+            LBT__FAIL("%s: got \"%s\", want \"%s\"", cases[i].key, p->value->text, cases[i].want);
+        ASSERT(p->value->quoted);
+    }
+    lb_yaml_free(&doc);
+    lb_diag_free(&errs);
 }
 
 LB_TEST(test_yaml_syntax_error_has_line)
@@ -2002,7 +2050,7 @@ LB_TEST(test_generalised_release_errors)
     lb_config_free(cfg);
 }
 
-LB_TESTS(test_full_config_every_field, test_lookups_and_names, test_format_groups_and_caveats,
+LB_TESTS(test_full_config_every_field, test_yaml_single_quoted_strings, test_lookups_and_names, test_format_groups_and_caveats,
          test_relative_config_path_and_dataset_strings, test_default_store_path,
          test_empty_config_is_valid, test_unknown_key_at_each_level, test_wrong_types,
          test_missing_required_keys, test_undefined_references, test_write_grants_and_push_limits, test_invalid_ids,
