@@ -240,3 +240,43 @@ uint64_t lb_fnv1a(uint64_t h, const void *p, size_t n)
     }
     return h;
 }
+
+void *lb_pool_take(lb_pool *pool, size_t bytes)
+{
+    void *p = NULL;
+    pthread_mutex_lock(&pool->lock);
+    for (int i = pool->n; i-- > 0;)
+        if (pool->slot[i].bytes == bytes) {
+            p = pool->slot[i].p;
+            pool->slot[i] = pool->slot[--pool->n];
+            pool->bytes -= bytes;
+            break;
+        }
+    pthread_mutex_unlock(&pool->lock);
+    return p;
+}
+
+void lb_pool_give(lb_pool *pool, void *buf, size_t bytes)
+{
+    if (!buf)
+        return;
+    pthread_mutex_lock(&pool->lock);
+    if (pool->n < pool->max_n && pool->n < LB_POOL_SLOTS &&
+        pool->bytes + bytes <= pool->max_bytes) {
+        pool->slot[pool->n].p = buf;
+        pool->slot[pool->n++].bytes = bytes;
+        pool->bytes += bytes;
+        buf = NULL;
+    }
+    pthread_mutex_unlock(&pool->lock);
+    free(buf);
+}
+
+void lb_pool_drain(lb_pool *pool)
+{
+    pthread_mutex_lock(&pool->lock);
+    while (pool->n > 0)
+        free(pool->slot[--pool->n].p);
+    pool->bytes = 0;
+    pthread_mutex_unlock(&pool->lock);
+}

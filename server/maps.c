@@ -32,56 +32,19 @@
 A tile request needs canvases of the tile's size and room to pack them for
 the cache: megabytes that, freshly allocated each time, cost page faults
 and clearing on every request.  Buffers are kept here between requests by
-size (uninitialised: every user writes what it reads), at most SCRATCH_N of
-them and SCRATCH_BYTES in all; lb_maps_scratch_free empties the pool. */
-#define SCRATCH_N 24
-#define SCRATCH_BYTES ((size_t)48 << 20)
-static pthread_mutex_t scratch_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct {
-    void *p;
-    size_t bytes;
-} scratch[SCRATCH_N];
-static int scratch_n;
-static size_t scratch_bytes;
+size (uninitialised: every user writes what it reads), at most 24 of them
+and 48 MB in all; lb_maps_scratch_free empties the pool. */
+static lb_pool scratch = LB_POOL_INIT(24, (size_t)48 << 20);
 
 static void *scratch_take(size_t bytes)
 {
-    void *p = NULL;
-    pthread_mutex_lock(&scratch_lock);
-    for (int i = scratch_n; i-- > 0;)
-        if (scratch[i].bytes == bytes) {
-            p = scratch[i].p;
-            scratch[i] = scratch[--scratch_n];
-            scratch_bytes -= bytes;
-            break;
-        }
-    pthread_mutex_unlock(&scratch_lock);
+    void *p = lb_pool_take(&scratch, bytes);
     return p ? p : malloc(bytes ? bytes : 1);
 }
 
-static void scratch_give(void *p, size_t bytes)
-{
-    if (!p)
-        return;
-    pthread_mutex_lock(&scratch_lock);
-    if (scratch_n < SCRATCH_N && scratch_bytes + bytes <= SCRATCH_BYTES) {
-        scratch[scratch_n].p = p;
-        scratch[scratch_n++].bytes = bytes;
-        scratch_bytes += bytes;
-        p = NULL;
-    }
-    pthread_mutex_unlock(&scratch_lock);
-    free(p);
-}
+static void scratch_give(void *p, size_t bytes) { lb_pool_give(&scratch, p, bytes); }
 
-void lb_maps_scratch_free(void)
-{
-    pthread_mutex_lock(&scratch_lock);
-    while (scratch_n > 0)
-        free(scratch[--scratch_n].p);
-    scratch_bytes = 0;
-    pthread_mutex_unlock(&scratch_lock);
-}
+void lb_maps_scratch_free(void) { lb_pool_drain(&scratch); }
 
 /* A canvas of w x h over a scratch buffer (contents undefined); free with
  * canvas_give.  false when out of memory. */

@@ -171,15 +171,21 @@ static bool same_bytes(const t_resp *a, const t_resp *b)
 
 static void etag_of(const t_resp *r, char *buf, size_t n) { ASSERT(t_resp_header(r, "ETag", buf, n)); }
 
-LB_TEST(test_equal_visible_content_shares_and_other_content_never_does)
+/* The server on the test's config, its audit log and stderr in dir. */
+static void start(t_server *srv)
 {
-    setup();
     char errpath[1024];
     snprintf(errpath, sizeof errpath, "%s/server.err", dir);
     char *audit = t_path(dir, "audit.jsonl");
-    t_server srv;
-    ASSERT(t_server_start(&srv, cfg, audit, errpath));
+    ASSERT(t_server_start(srv, cfg, audit, errpath));
     free(audit);
+}
+
+LB_TEST(test_equal_visible_content_shares_and_other_content_never_does)
+{
+    setup();
+    t_server srv;
+    start(&srv);
     long ax, ay, bx, by, cx, cy;
     int apx, apy, f2x, f2y, f3x, f3y;
     locate(9.00, 52.00, &ax, &ay, &apx, &apy);
@@ -315,12 +321,8 @@ LB_TEST(test_equal_visible_content_shares_and_other_content_never_does)
 static void tile_b_after_fire(t_resp *police, t_resp *fire, counters *before, counters *mid,
                               counters *after)
 {
-    char errpath[1024];
-    snprintf(errpath, sizeof errpath, "%s/server.err", dir);
-    char *audit = t_path(dir, "audit.jsonl");
     t_server srv;
-    ASSERT(t_server_start(&srv, cfg, audit, errpath));
-    free(audit);
+    start(&srv);
     long bx, by;
     int f2x, f2y;
     locate(9.30, 52.00, &bx, &by, &f2x, &f2y);

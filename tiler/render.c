@@ -16,6 +16,7 @@
 
 #include "raster_int.h" /* dirty rows, scratch sharing */
 #include "tiler_int.h"
+#include "lagebild/util.h"
 
 /* Largest symbol half-size (marker radius + outline, half line width) in CSS px. */
 #define LB_RENDER_MARGIN_PX 64.0
@@ -238,6 +239,16 @@ int lb_feature_class_cmp(const lb_feature_info *a, const lb_feature_info *b, boo
     return 0;
 }
 
+/* Reallocate *p to bytes; false (and *p as it was) when out of memory. */
+static bool grow(void **p, size_t bytes)
+{
+    void *q = realloc(*p, bytes);
+    if (!q)
+        return false;
+    *p = q;
+    return true;
+}
+
 static bool ensure_entries(scratch *sc, size_t n)
 {
     if (n <= sc->ecap)
@@ -245,23 +256,13 @@ static bool ensure_entries(scratch *sc, size_t n)
     size_t nc = sc->ecap ? sc->ecap : 1024;
     while (nc < n)
         nc *= 2;
-    const lb_feature_info **inf = realloc(sc->inf, nc * sizeof *inf);
-    if (inf)
-        sc->inf = inf;
-    uint32_t *ent = realloc(sc->ent, nc * sizeof *ent);
-    if (ent)
-        sc->ent = ent;
-    uint32_t *ord = realloc(sc->ord, nc * sizeof *ord);
-    if (ord)
-        sc->ord = ord;
-    uint16_t *cls = realloc(sc->cls, nc * sizeof *cls);
-    if (cls)
-        sc->cls = cls;
-    uint32_t *list = realloc(sc->list, nc * sizeof *list);
-    if (list)
-        sc->list = list;
-    if (!inf || !ent || !ord || !cls || !list)
-        return false;
+    bool ok = grow((void **)&sc->inf, nc * sizeof *sc->inf) &&
+              grow((void **)&sc->ent, nc * sizeof *sc->ent) &&
+              grow((void **)&sc->ord, nc * sizeof *sc->ord) &&
+              grow((void **)&sc->cls, nc * sizeof *sc->cls) &&
+              grow((void **)&sc->list, nc * sizeof *sc->list);
+    if (!ok)
+        return false; /* the arrays that grew keep their room; ecap stays */
     sc->ecap = nc;
     return true;
 }
@@ -572,48 +573,18 @@ static void render_layer(const lb_render_layer *L, double minx, double miny, dou
 /* Transparent pixel buffers for layer canvases, kept between renders: a
  * layer canvas is all zero again when lb_render_area is done with it (every
  * row drawn into is cleared as it is composited), so the next render of the
- * same size takes it without allocating and clearing it.  At most
- * ZPOOL buffers and ZPOOL_BYTES bytes; never emptied (reachable). */
-#define ZPOOL 8
-#define ZPOOL_BYTES ((size_t)32 << 20)
-static pthread_mutex_t zpool_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct {
-    uint8_t *px;
-    size_t bytes;
-} zpool[ZPOOL];
-static int zpool_n;
-static size_t zpool_bytes;
+ * same size takes it without allocating and clearing it.  At most 8
+ * buffers and 32 MB; never emptied (reachable). */
+static lb_pool zpool = LB_POOL_INIT(8, (size_t)32 << 20);
 
 static uint8_t *zero_px_get(size_t bytes)
 {
-    uint8_t *px = NULL;
-    pthread_mutex_lock(&zpool_lock);
-    for (int i = zpool_n; i-- > 0;) {
-        if (zpool[i].bytes == bytes) {
-            px = zpool[i].px;
-            zpool[i] = zpool[--zpool_n];
-            zpool_bytes -= bytes;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&zpool_lock);
+    uint8_t *px = lb_pool_take(&zpool, bytes);
     return px ? px : calloc(bytes, 1);
 }
 
 /* px must be all zero */
-static void zero_px_put(uint8_t *px, size_t bytes)
-{
-    pthread_mutex_lock(&zpool_lock);
-    if (zpool_n < ZPOOL && zpool_bytes + bytes <= ZPOOL_BYTES) {
-        zpool[zpool_n].px = px;
-        zpool[zpool_n].bytes = bytes;
-        zpool_n++;
-        zpool_bytes += bytes;
-        px = NULL;
-    }
-    pthread_mutex_unlock(&zpool_lock);
-    free(px);
-}
+static void zero_px_put(uint8_t *px, size_t bytes) { lb_pool_give(&zpool, px, bytes); }
 
 lb_status lb_render_area(const lb_render_layer *layers, size_t n, double minx, double miny,
                          double maxx, double maxy, double zoom, double scale, lb_canvas *out,

@@ -5,6 +5,7 @@
 #ifndef LAGEBILD_UTIL_H
 #define LAGEBILD_UTIL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -55,6 +56,32 @@ char *lb_path_dirname(const char *path);
 
 /* Seconds from a monotonic clock. */
 double lb_now(void);
+
+/*
+ * Large buffers kept between uses (tile canvases and the like: freshly
+ * allocated, each would cost page faults and clearing), matched by exact
+ * size: at most max_n (<= LB_POOL_SLOTS) buffers and max_bytes in all.
+ * Thread-safe.  Define one with LB_POOL_INIT.
+ */
+#define LB_POOL_SLOTS 32
+typedef struct lb_pool {
+    pthread_mutex_t lock;
+    int max_n;
+    size_t max_bytes;
+    int n;
+    size_t bytes;
+    struct {
+        void *p;
+        size_t bytes;
+    } slot[LB_POOL_SLOTS];
+} lb_pool;
+#define LB_POOL_INIT(max_n, max_bytes) {PTHREAD_MUTEX_INITIALIZER, (max_n), (max_bytes), 0, 0, {{0}}}
+/* A kept buffer of exactly bytes (its contents as given back), or NULL. */
+void *lb_pool_take(lb_pool *pool, size_t bytes);
+/* Keep buf (bytes long) if there is room, else free it. */
+void lb_pool_give(lb_pool *pool, void *buf, size_t bytes);
+/* Free every kept buffer. */
+void lb_pool_drain(lb_pool *pool);
 
 /* 64-bit FNV-1a over bytes, continuing from h (start with LB_FNV_INIT). */
 #define LB_FNV_INIT 0xcbf29ce484222325ULL
