@@ -71,7 +71,7 @@ typedef struct scratch {
     lb_ring *rings;
     size_t rcap;
     lb_idx_vec idx;
-    /* class-major drawing (group_by_class) */
+    /* class-major drawing (draw_ranked, draw_by_class) */
     const lb_feature_info **inf; /* per entry */
     uint32_t *ent, *ord;         /* entry -> feature (or hit); entries grouped by class */
     uint32_t *list;              /* features (or hits) in drawing order */
@@ -267,13 +267,53 @@ static bool ensure_entries(scratch *sc, size_t n)
     return true;
 }
 
-/* Classes kept in a table; more than this and entries are sorted instead. */
-#define LB_RENDER_CLASSES 64
+bool lb_tiler__rank_classes(const lb_feature_info *const *inf, size_t n, bool by_source,
+                            uint32_t max, uint16_t *cls, uint32_t *nclasses)
+{
+    uint32_t rep[LB_SNAP_CLASSES]; /* an entry of each class, in order of appearance */
+    uint16_t order[LB_SNAP_CLASSES], rank[LB_SNAP_CLASSES];
+    uint32_t k = 0, last = 0;
+    if (max > LB_SNAP_CLASSES)
+        max = LB_SNAP_CLASSES;
+    for (size_t e = 0; e < n; e++) {
+        const lb_feature_info *fi = inf[e];
+        uint32_t c = last;
+        if (!k || (inf[rep[c]] != fi && lb_feature_class_cmp(inf[rep[c]], fi, by_source) != 0)) {
+            c = 0;
+            while (c < k && lb_feature_class_cmp(inf[rep[c]], fi, by_source) != 0)
+                c++;
+            if (c == k) {
+                if (k == max)
+                    return false;
+                rep[k++] = (uint32_t)e;
+            }
+        }
+        cls[e] = (uint16_t)c;
+        last = c;
+    }
+    /* the classes in class order (few: insertion sort), then ids to ranks */
+    for (uint32_t c = 0; c < k; c++)
+        order[c] = (uint16_t)c;
+    for (uint32_t i = 1; i < k; i++) {
+        uint16_t x = order[i];
+        uint32_t j = i;
+        while (j > 0 && lb_feature_class_cmp(inf[rep[order[j - 1]]], inf[rep[x]], by_source) > 0) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = x;
+    }
+    for (uint32_t c = 0; c < k; c++)
+        rank[order[c]] = (uint16_t)c;
+    for (size_t e = 0; e < n; e++)
+        cls[e] = rank[cls[e]];
+    *nclasses = k;
+    return true;
+}
 
-typedef struct klass {
-    const lb_feature_info *rep; /* first entry's info */
-    uint32_t n, at;             /* entries ord[at .. at + n) */
-} klass;
+/* Classes ranked per render (overlays, unranked snapshots); more than this
+ * and the entries are sorted instead. */
+#define LB_RENDER_CLASSES 64
 
 /* Sort ord[0..n) stably by the class of sc->inf[ord[i]] (bottom-up merge
  * sort through tmp, n entries). */
@@ -298,82 +338,6 @@ static void sort_by_class(const lb_feature_info *const *inf, uint32_t *ord, uint
     }
     if (a != ord)
         memcpy(ord, a, n * sizeof *ord);
-}
-
-/*
- * Group the n entries (infos sc->inf[0..n)) by class: sc->ord lists them
- * class by class in class order, each class in entry order; kl[0..*nk) the
- * classes (kl has room for LB_RENDER_CLASSES; more classes: *nk = 0 and
- * *big is set, sc->ord is sorted the same way and the caller walks it).
- * False when out of memory.
- */
-static bool group_by_class(scratch *sc, size_t n, bool by_source, klass *kl, size_t *nk, bool *big)
-{
-    size_t k = 0, last = 0;
-    *big = false;
-    for (size_t e = 0; e < n; e++) {
-        const lb_feature_info *fi = sc->inf[e];
-        if (k && (kl[last].rep == fi || lb_feature_class_cmp(kl[last].rep, fi, by_source) == 0)) {
-            sc->cls[e] = (uint16_t)last;
-            kl[last].n++;
-            continue;
-        }
-        size_t c = 0;
-        while (c < k && lb_feature_class_cmp(kl[c].rep, fi, by_source) != 0)
-            c++;
-        if (c == k) {
-            if (k == LB_RENDER_CLASSES) {
-                *big = true;
-                break;
-            }
-            kl[k++] = (klass){.rep = fi};
-        }
-        sc->cls[e] = (uint16_t)c;
-        kl[c].n++;
-        last = c;
-    }
-    if (*big) {
-        for (size_t e = 0; e < n; e++)
-            sc->ord[e] = (uint32_t)e;
-        uint32_t *tmp = malloc(n * sizeof *tmp);
-        if (!tmp)
-            return false;
-        sort_by_class(sc->inf, sc->ord, tmp, n, by_source);
-        free(tmp);
-        *nk = 0;
-        return true;
-    }
-    /* classes in class order (few: insertion sort), remembering the old ids */
-    uint16_t rank[LB_RENDER_CLASSES], pos[LB_RENDER_CLASSES];
-    for (size_t i = 0; i < k; i++)
-        pos[i] = (uint16_t)i;
-    for (size_t i = 1; i < k; i++) {
-        uint16_t p = pos[i];
-        size_t j = i;
-        while (j > 0 && lb_feature_class_cmp(kl[pos[j - 1]].rep, kl[p].rep, by_source) > 0) {
-            pos[j] = pos[j - 1];
-            j--;
-        }
-        pos[j] = p;
-    }
-    klass sorted[LB_RENDER_CLASSES];
-    uint32_t at = 0;
-    for (size_t i = 0; i < k; i++) {
-        rank[pos[i]] = (uint16_t)i;
-        sorted[i] = kl[pos[i]];
-        sorted[i].at = at;
-        at += sorted[i].n;
-    }
-    memcpy(kl, sorted, k * sizeof *kl);
-    uint32_t fill[LB_RENDER_CLASSES];
-    for (size_t i = 0; i < k; i++)
-        fill[i] = kl[i].at;
-    for (size_t e = 0; e < n; e++) {
-        uint16_t r = rank[sc->cls[e]];
-        sc->ord[fill[r]++] = (uint32_t)e;
-    }
-    *nk = k;
-    return true;
 }
 
 /* Where the entries' features are: one level of one snapshot (ent = feature
@@ -410,41 +374,9 @@ static void draw_entries(const lb_render_layer *L, const entry_src *es, const ui
     }
 }
 
-/* Draw the n entries of sc (sc->inf, sc->ent filled) class by class. */
-static void draw_by_class(const lb_render_layer *L, const entry_src *es, size_t n, double zoom,
-                          double scale, const view *v, lb_canvas *out, scratch *sc)
-{
-    if (n == 0)
-        return;
-    klass kl[LB_RENDER_CLASSES];
-    size_t nk = 0;
-    bool big = false;
-    if (!group_by_class(sc, n, L->by_source, kl, &nk, &big))
-        return;
-    for (size_t j = 0; j < n; j++)
-        sc->list[j] = sc->ent[sc->ord[j]];
-    if (!big) {
-        for (size_t c = 0; c < nk; c++) {
-            draw_entries(L, es, sc->list, kl[c].at, kl[c].at + kl[c].n, zoom, scale, v, out, sc);
-            if (L->class_done)
-                L->class_done(L->class_ud, kl[c].rep, out);
-        }
-        return;
-    }
-    for (size_t a = 0; a < n;) {
-        size_t b = a + 1;
-        while (b < n &&
-               lb_feature_class_cmp(sc->inf[sc->ord[a]], sc->inf[sc->ord[b]], L->by_source) == 0)
-            b++;
-        draw_entries(L, es, sc->list, a, b, zoom, scale, v, out, sc);
-        if (L->class_done)
-            L->class_done(L->class_ud, sc->inf[sc->ord[a]], out);
-        a = b;
-    }
-}
-
-/* draw_by_class for entries whose class ranks are known (sc->cls, below
- * nclasses: a ranked snapshot): a counting sort puts them in class order. */
+/* Draw the n entries of sc (sc->inf, sc->ent filled) class by class, their
+ * class ranks (below nclasses) in sc->cls: a counting sort puts them in
+ * class order. */
 static void draw_ranked(const lb_render_layer *L, const entry_src *es, size_t n,
                         uint32_t nclasses, double zoom, double scale, const view *v,
                         lb_canvas *out, scratch *sc)
@@ -473,11 +405,45 @@ static void draw_ranked(const lb_render_layer *L, const entry_src *es, size_t n,
     }
 }
 
-/* Whether a render draws the feature: the predicate, or without one (full
- * rights) every feature but the reports merged into a fused feature. */
-static inline bool visible(const lb_render_layer *L, const lb_feature_info *fi)
+/* Draw the n entries of sc (sc->inf, sc->ent filled) class by class, their
+ * classes found by comparing labels. */
+static void draw_by_class(const lb_render_layer *L, const entry_src *es, size_t n, double zoom,
+                          double scale, const view *v, lb_canvas *out, scratch *sc)
 {
-    return L->pred ? L->pred(L->pred_ud, fi) : !fi->member;
+    uint32_t nk = 0;
+    if (lb_tiler__rank_classes(sc->inf, n, L->by_source, LB_RENDER_CLASSES, sc->cls, &nk)) {
+        draw_ranked(L, es, n, nk, zoom, scale, v, out, sc);
+        return;
+    }
+    /* many classes: sort the entries instead, and walk the runs of a class */
+    uint32_t *tmp = malloc(n * sizeof *tmp);
+    if (!tmp)
+        return;
+    for (size_t e = 0; e < n; e++)
+        sc->ord[e] = (uint32_t)e;
+    sort_by_class(sc->inf, sc->ord, tmp, n, L->by_source);
+    free(tmp);
+    for (size_t j = 0; j < n; j++)
+        sc->list[j] = sc->ent[sc->ord[j]];
+    for (size_t a = 0; a < n;) {
+        size_t b = a + 1;
+        while (b < n &&
+               lb_feature_class_cmp(sc->inf[sc->ord[a]], sc->inf[sc->ord[b]], L->by_source) == 0)
+            b++;
+        draw_entries(L, es, sc->list, a, b, zoom, scale, v, out, sc);
+        if (L->class_done)
+            L->class_done(L->class_ud, sc->inf[sc->ord[a]], out);
+        a = b;
+    }
+}
+
+/* Whether a render draws feature f (info fi): the predicate, or without one
+ * (full rights) every feature but the reports merged into a fused feature,
+ * told by f->member without touching the (cold) info. */
+static inline bool visible(const lb_render_layer *L, const lb_snap_feat *f,
+                           const lb_feature_info *fi)
+{
+    return L->pred ? L->pred(L->pred_ud, fi) : !f->member;
 }
 
 /*
@@ -506,7 +472,7 @@ static void render_overlay(const lb_render_layer *L, double minx, double miny, d
             int64_t fid = s->infos[f->info].fid;
             if (!part && lb_tiler__removed(o, fid) && !lb_tiler__twin_visible(o, lv, fid))
                 continue;
-            if (!visible(L, &s->infos[f->info]))
+            if (!visible(L, f, &s->infos[f->info]))
                 continue;
             if (nh == cap) {
                 size_t nc = cap ? cap * 2 : 256;
@@ -556,8 +522,7 @@ static void render_layer(const lb_render_layer *L, double minx, double miny, dou
     for (size_t k = 0; k < sc->idx.n; k++) {
         const lb_snap_feat *f = &lv->feats[sc->idx.v[k]];
         const lb_feature_info *fi = &s->infos[f->info];
-        /* without a predicate, f->member decides without touching the (cold) info */
-        if (L->pred ? !L->pred(L->pred_ud, fi) : f->member)
+        if (!visible(L, f, fi))
             continue;
         sc->inf[n] = fi;
         sc->cls[n] = f->cls;

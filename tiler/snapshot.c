@@ -1223,61 +1223,24 @@ static bool rank_classes(lb_snapshot *s, bool by_source)
 {
     s->ranked = false;
     s->by_source = by_source;
-    uint32_t *rep = malloc(LB_SNAP_CLASSES * sizeof *rep); /* an info of each class */
-    uint16_t *of = malloc((s->ninfos ? s->ninfos : 1) * sizeof *of);
-    uint16_t rank[LB_SNAP_CLASSES], order[LB_SNAP_CLASSES];
-    if (!rep || !of) {
-        free(rep);
-        free(of);
-        return false;
-    }
-    uint32_t n = 0, last = 0;
-    bool ok = true;
-    for (uint32_t i = 0; i < s->ninfos && ok; i++) {
-        const lb_feature_info *fi = &s->infos[i];
-        if (n && lb_feature_class_cmp(&s->infos[rep[last]], fi, by_source) == 0) {
-            of[i] = (uint16_t)last;
-            continue;
-        }
-        uint32_t c = 0;
-        while (c < n && lb_feature_class_cmp(&s->infos[rep[c]], fi, by_source) != 0)
-            c++;
-        if (c == n) {
-            if (n == LB_SNAP_CLASSES) {
-                ok = false;
-                break;
-            }
-            rep[n++] = i;
-        }
-        of[i] = (uint16_t)c;
-        last = c;
-    }
+    size_t n = s->ninfos ? s->ninfos : 1;
+    const lb_feature_info **inf = malloc(n * sizeof *inf);
+    uint16_t *rank = malloc(n * sizeof *rank);
+    bool ok = inf && rank;
     if (ok) {
-        for (uint32_t c = 0; c < n; c++)
-            order[c] = (uint16_t)c;
-        for (uint32_t i = 1; i < n; i++) { /* insertion sort: few classes */
-            uint16_t x = order[i];
-            uint32_t j = i;
-            while (j > 0 && lb_feature_class_cmp(&s->infos[rep[order[j - 1]]], &s->infos[rep[x]],
-                                                 by_source) > 0) {
-                order[j] = order[j - 1];
-                j--;
-            }
-            order[j] = x;
-        }
-        for (uint32_t c = 0; c < n; c++)
-            rank[order[c]] = (uint16_t)c;
-        for (int l = 0; l < s->nlevels; l++) {
-            lb_snap_level *lv = &s->levels[l];
-            for (uint32_t k = 0; k < lv->nfeats; k++)
-                lv->feats[k].cls = rank[of[lv->feats[k].info]];
-        }
-        s->nclasses = n;
-        s->ranked = true;
+        for (uint32_t i = 0; i < s->ninfos; i++)
+            inf[i] = &s->infos[i];
+        s->ranked = lb_tiler__rank_classes(inf, s->ninfos, by_source, LB_SNAP_CLASSES, rank,
+                                           &s->nclasses);
     }
-    free(rep);
-    free(of);
-    return true;
+    for (int l = 0; s->ranked && l < s->nlevels; l++) {
+        lb_snap_level *lv = &s->levels[l];
+        for (uint32_t k = 0; k < lv->nfeats; k++)
+            lv->feats[k].cls = rank[lv->feats[k].info];
+    }
+    free(inf);
+    free(rank);
+    return ok;
 }
 
 static lb_status build_impl(lb_store *st, const lb_config *cfg, const char *layer,

@@ -115,6 +115,14 @@ void lb_tiler__query(const lb_snap_level *lv, double minx, double miny, double m
 /* Drawing-order key of a feature of a snapshot in grid t (Hilbert index of
  * its box centre over the grid's whole extent); ties go by fid. */
 uint64_t lb_tiler__order_key(const lb_tms *t, const lb_snap_feat *f);
+/*
+ * Rank the classes of n features (lb_feature_class_cmp order, by source too
+ * when by_source): cls[i] = the rank of inf[i]'s class, *nclasses = how many
+ * classes.  false when there are more than max (<= LB_SNAP_CLASSES); cls
+ * is then undefined.
+ */
+bool lb_tiler__rank_classes(const lb_feature_info *const *inf, size_t n, bool by_source,
+                            uint32_t max, uint16_t *cls, uint32_t *nclasses);
 /* Whether fid is hidden by overlay s (binary search in s->removed). */
 bool lb_tiler__removed(const lb_snapshot *s, int64_t fid);
 /* The coarsest level precise enough for res CRS units per pixel. */
