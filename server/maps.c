@@ -1300,7 +1300,7 @@ static lb_status draw_layer(tile_ctx *t, const lb_srv_layer *L, const lb_grant *
 }
 
 int lb_maps_render_tile(lb_req *r, const lb_map_cfg *map, int grid, int z, long x, long y,
-                        int scale, uint8_t **png, size_t *len, char etag[40])
+                        int scale, lb_blob **png, char etag[40])
 {
     lb_state *st = r->st;
     size_t ngrids;
@@ -1369,7 +1369,7 @@ int lb_maps_render_tile(lb_req *r, const lb_map_cfg *map, int grid, int z, long 
     uint64_t ccost = 0;
     bool first = false;
     blob = lb_cache_get_blob(r->srv->cache, key.data, viewer, &ccost, &first);
-    if (blob && blob->len > 8) {
+    if (blob && blob->len > LB_TILE_PNG_AT) {
         atomic_fetch_add(&r->srv->cache_hits, 1);
         if (first) {
             atomic_fetch_add(&r->srv->shared_hits, 1);
@@ -1426,7 +1426,7 @@ int lb_maps_render_tile(lb_req *r, const lb_map_cfg *map, int grid, int z, long 
             if (lb_png_encode(&out, &po, &p, &plen, NULL) != LB_OK)
                 p = NULL;
         }
-        blob = p ? lb_blob_new(plen + 8) : NULL;
+        blob = p ? lb_blob_new(plen + LB_TILE_PNG_AT) : NULL;
         if (!blob) {
             free(p);
             status = 500;
@@ -1434,7 +1434,7 @@ int lb_maps_render_tile(lb_req *r, const lb_map_cfg *map, int grid, int z, long 
         }
         uint64_t h = bytes_hash(p, plen);
         memcpy(blob->data, &h, 8);
-        memcpy(blob->data + 8, p, plen);
+        memcpy(blob->data + LB_TILE_PNG_AT, p, plen);
         free(p);
         lb_cache_put_blob(r->srv->cache, key.data, blob, viewer, parts + elapsed_ns(t0));
     }
@@ -1444,12 +1444,8 @@ int lb_maps_render_tile(lb_req *r, const lb_map_cfg *map, int grid, int z, long 
     size_t en = 1 + lb_fmt_hex(etag + 1, (unsigned long long)h, 16);
     etag[en++] = '"';
     etag[en] = '\0';
-    *len = blob->len - 8;
-    *png = malloc(*len ? *len : 1);
-    if (*png)
-        memcpy(*png, blob->data + 8, *len);
-    else
-        status = 500;
+    *png = blob;
+    blob = NULL;
 out:
     lb_blob_unref(blob);
     canvas_give(&out);

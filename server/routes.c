@@ -130,16 +130,15 @@ void lb_serve_tile(lb_req *r, const char *map_id, int grid, long z, long x, long
         lb_http_not_found(r);
         return;
     }
-    uint8_t *png = NULL;
-    size_t len = 0;
+    lb_blob *png = NULL;
     char etag[40] = "";
-    int status = lb_maps_render_tile(r, map, grid, (int)z, x, y, scale, &png, &len, etag);
+    int status = lb_maps_render_tile(r, map, grid, (int)z, x, y, scale, &png, etag);
     if (status == 404) {
         lb_http_not_found(r);
         return;
     }
     if (status != 0) {
-        free(png);
+        lb_blob_unref(png);
         lb_http_error(r, 500, "rendering failed");
         return;
     }
@@ -154,9 +153,10 @@ void lb_serve_tile(lb_req *r, const char *map_id, int grid, long z, long x, long
         lb_http_send(r, 304, "image/png", NULL, 0, hdr);
     } else {
         lb_audit_request(r, resource, "released");
-        lb_http_send(r, 200, "image/png", png, len, hdr);
+        lb_http_send(r, 200, "image/png", png->data + LB_TILE_PNG_AT,
+                     png->len - LB_TILE_PNG_AT, hdr);
     }
-    free(png);
+    lb_blob_unref(png);
 }
 
 static void serve_tile(lb_req *r, const char *map_id, int grid, const char *zs, const char *xs,

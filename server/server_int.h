@@ -208,9 +208,12 @@ size_t lb_cache_bytes(lb_cache *c);
 
 /* ---- rendering for a principal (maps.c) ---- */
 
-/* Render map tile for r->principal; 0 and *png when done, else HTTP status. */
+/* Render map tile for r->principal; 0 when done, else an HTTP status.  On 0,
+ * *png is a reference to the cached entry (unref it when sent): the PNG is
+ * its data from byte LB_TILE_PNG_AT on, not copied per request. */
+#define LB_TILE_PNG_AT 8
 int lb_maps_render_tile(lb_req *r, const lb_map_cfg *map, int grid, int z, long x, long y,
-                        int scale, uint8_t **png, size_t *len, char etag[40]);
+                        int scale, lb_blob **png, char etag[40]);
 
 /* Free the buffers tile requests keep between requests (at shutdown). */
 void lb_maps_scratch_free(void);

@@ -215,6 +215,23 @@ static inline void unpremul_px(uint8_t *out)
     }
 }
 
+/* unpremul_px, remembering the last pixel converted: a translucent fill is
+ * a run of one premultiplied value, converted once.  *last holds that
+ * pixel's premultiplied and straight words (start: {0, 0}, which is right,
+ * as a zero pixel stays zero). */
+static inline void unpremul_px_run(uint8_t *out, uint32_t last[2])
+{
+    uint32_t v;
+    memcpy(&v, out, 4);
+    if (v == last[0]) {
+        memcpy(out, &last[1], 4);
+        return;
+    }
+    last[0] = v;
+    unpremul_px(out);
+    memcpy(&last[1], out, 4);
+}
+
 /* Straight RGBA of one row of premultiplied pixels (in == out allowed):
  * copied whole, then the translucent pixels from the first one (`from`, as
  * found by first_translucent) on are converted; pairs of opaque or
@@ -224,6 +241,7 @@ static void unpremul_row_from(const uint8_t *in, uint8_t *out, size_t w, size_t 
     if (in != out)
         memcpy(out, in, w * 4);
     size_t i = from;
+    uint32_t last[2] = {0, 0};
 #if defined(__SSE2__)
     /* four pixels per test: alpha + 1 with bits 1-7 all clear means alpha
      * 0 or 255 */
@@ -234,23 +252,23 @@ static void unpremul_row_from(const uint8_t *in, uint8_t *out, size_t w, size_t 
         if (_mm_movemask_epi8(_mm_cmpeq_epi32(t, zero)) == 0xffff)
             continue;
         for (int k = 0; k < 4; k++)
-            unpremul_px(out + 4 * (i + (size_t)k));
+            unpremul_px_run(out + 4 * (i + (size_t)k), last);
     }
 #endif
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     if ((i & 1) && i < w) /* the pairs below start at even pixels */
-        unpremul_px(out + 4 * i++);
+        unpremul_px_run(out + 4 * i++, last);
     for (; i + 2 <= w; i += 2) {
         uint64_t v;
         memcpy(&v, out + 4 * i, 8);
         if (pair_translucent(v)) {
-            unpremul_px(out + 4 * i);
-            unpremul_px(out + 4 * i + 4);
+            unpremul_px_run(out + 4 * i, last);
+            unpremul_px_run(out + 4 * i + 4, last);
         }
     }
 #endif
     for (; i < w; i++)
-        unpremul_px(out + 4 * i);
+        unpremul_px_run(out + 4 * i, last);
 }
 
 static void unpremul_row(const uint8_t *in, uint8_t *out, size_t w)
@@ -623,20 +641,26 @@ static lb_status encode(const lb_canvas *c, int level, bool want_palette, bool s
             }
         }
     }
-    /* reserve a typical compressed size up front: no repeated regrowth */
-    lb_buf_append(&m.buf, "", 0);
-    if (w * h / 8 > 64) {
-        char *p = realloc(m.buf.data, w * h / 8);
-        if (p) {
-            m.buf.data = p;
-            m.buf.cap = w * h / 8;
-        }
-    }
     /* levels 0-3: the IDAT stream from zfast or libdeflate; libpng + zlib
      * when no deflater could be had (out of memory) and for levels 4-9 */
     defl = level <= 3 ? deflater_get(level) : NULL;
     const uint8_t *zdata = NULL;
     size_t zlen = defl ? deflate_image(defl, c, want_palette ? idx : NULL, straight, &zdata) : 0;
+    /* the output in one allocation, no regrowth: with the IDAT stream at
+     * hand its size is known (signature, IHDR, PLTE and tRNS of at most 256
+     * entries, IDAT, IEND: under 1200 bytes besides the stream); otherwise
+     * a typical compressed size */
+    {
+        size_t want = zlen ? zlen + 1200 : w * h / 8;
+        lb_buf_append(&m.buf, "", 0);
+        if (want > 64) {
+            char *p = realloc(m.buf.data, want);
+            if (p) {
+                m.buf.data = p;
+                m.buf.cap = want;
+            }
+        }
+    }
     if (!write_png(c, level, want_palette ? pal : NULL, idx, rowbuf, straight,
                    zlen ? zdata : NULL, zlen, &m)) {
         rc = lb_fail(err, LB_EINTERNAL, "libpng failed to encode the image");
