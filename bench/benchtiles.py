@@ -1,9 +1,17 @@
 """What the Python tile benchmarks (mapnik_bench.py, mapserver_bench.py) share:
 the tile list, WebMercatorQuad tile bounds, the command line, the timed loop
 over the list and the report (a table and the machine-readable TILEBENCH line
-that bench/tile_bench.sh reads)."""
+that bench/tile_bench.sh reads).
+
+With LB_BENCH_GATE=RFD,WFD,BATCH in the environment (set by bench/interleave.py,
+which runs several tools in turn), the timed loop is gated in batches: after the
+set-up and the untimed first render one byte goes to WFD ("ready"); before each
+batch of BATCH consecutive tiles one byte is read from RFD (the coordinator's
+"go"), after the batch one byte goes to WFD: b"b", or b"e" after the last
+batch.  The timing of each tile is the same as without the gate."""
 
 import argparse
+import fcntl
 import os
 import resource
 import statistics
@@ -11,6 +19,60 @@ import sys
 
 ORIGIN = 20037508.3427892  # WebMercatorQuad
 TILE = 256
+GATE_ENV = "LB_BENCH_GATE"
+
+
+class Gate:
+    """The batch gate of bench/interleave.py; does nothing when LB_BENCH_GATE is unset."""
+
+    def __init__(self, prog):
+        self.prog = prog
+        self.rfd = self.wfd = None
+        self.batch = 0
+        env = os.environ.get(GATE_ENV)
+        if env is None:
+            return
+        parts = env.split(",")
+        if len(parts) != 3 or not all(p.isascii() and p.isdigit() for p in parts) or \
+                int(parts[2]) < 1:
+            sys.exit(f"{prog}: {GATE_ENV}={env!r}: expected RFD,WFD,BATCH "
+                     "(two file descriptors and a batch size >= 1)")
+        rfd, wfd, batch = (int(p) for p in parts)
+        for fd, mode, what in ((rfd, os.O_WRONLY, "reading"), (wfd, os.O_RDONLY, "writing")):
+            try:
+                ok = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE != mode
+            except (OSError, OverflowError):
+                ok = False
+            if not ok:
+                sys.exit(f"{prog}: {GATE_ENV}={env!r}: fd {fd} is not open for {what}")
+        self.rfd, self.wfd, self.batch = rfd, wfd, batch
+
+    def _put(self, b):
+        try:
+            os.write(self.wfd, b)
+        except OSError as e:
+            sys.exit(f"{self.prog}: {GATE_ENV}: cannot write to fd {self.wfd}: {e.strerror}")
+
+    def ready(self):
+        """After the untimed set-up."""
+        if self.batch:
+            self._put(b"r")
+
+    def before(self, k):
+        """Before tile k (0-based): the first of a batch waits for the go."""
+        if self.batch and k % self.batch == 0:
+            try:
+                got = os.read(self.rfd, 1)
+            except OSError as e:
+                sys.exit(f"{self.prog}: {GATE_ENV}: cannot read fd {self.rfd}: {e.strerror}")
+            if not got:
+                sys.exit(f"{self.prog}: {GATE_ENV}: fd {self.rfd} closed before all tiles "
+                         "were rendered (the coordinator quit)")
+
+    def after(self, k, total):
+        """After tile k of total: the last of a batch reports it done."""
+        if self.batch and (k + 1 == total or (k + 1) % self.batch == 0):
+            self._put(b"e" if k + 1 == total else b"b")
 
 
 def tile_bounds(z, x, y):
@@ -56,16 +118,20 @@ def parse_args(doc):
     ap.add_argument("--out", help="also write the tiles to DIR/z_x_y_scale.png")
     a = ap.parse_args()
     a.store = os.path.abspath(a.store)
+    a.gate = Gate(ap.prog)
     return a
 
 
 def run(tool, title, draw_name, tiles, render, a):
     """Render tiles[0] once untimed (opening the data), then every tile once;
-    render(z, x, y, s) returns (png, draw ms, encode ms).  Prints the report."""
+    render(z, x, y, s) returns (png, draw ms, encode ms).  Prints the report.
+    Waits at a.gate (LB_BENCH_GATE) before each batch of tiles."""
     render(*tiles[0])
+    a.gate.ready()
     t_draw, t_enc, t_tot = [], [], []
     nbytes = 0
-    for z, x, y, s in tiles:
+    for k, (z, x, y, s) in enumerate(tiles):
+        a.gate.before(k)
         png, d, e = render(z, x, y, s)
         t_draw.append(d)
         t_enc.append(e)
@@ -74,6 +140,7 @@ def run(tool, title, draw_name, tiles, render, a):
         if a.out:
             with open(os.path.join(a.out, f"{z}_{x}_{y}_{s}.png"), "wb") as f:
                 f.write(png)
+        a.gate.after(k, len(tiles))
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     share = sum(t_enc) / sum(t_tot) if sum(t_tot) > 0 else 0
     print(f"{title}, {nbytes / len(tiles) / 1024:.1f} kB PNG on average")

@@ -19,23 +19,35 @@
 #      1024-2047) and every list takes the same number of tiles from each
 #      bin -- at larger N those tiles simply lie at higher zooms -- chosen by
 #      a hash of z/x/y among the candidates of that bin;
-#   3. render every list with, one after the other in this run,
+#   3. render every list with
 #        lagebild   build/bench/tilebench (snapshots built once, untimed; then
 #                   per tile lb_render_tile + lb_png_encode level 2, cold),
 #        Mapnik     bench/mapnik_bench.py   (sqlite plugin, same style),
 #        MapServer  bench/mapserver_bench.py (OGR connection, same style),
-#      all single-threaded, PNG (zlib level 2) kept in memory;
+#      all single-threaded, PNG (zlib level 2) kept in memory, the three
+#      interleaved in batches of BENCH_BATCH tiles by bench/interleave.py:
+#      all three do their untimed set-up (in parallel), then they take turns,
+#      one batch of one tool at a time (by default lagebild's first 10 tiles,
+#      Mapnik's, MapServer's, then the next batches in an order rotated by
+#      one), until each has rendered its list once.  The VM has slow phases
+#      of seconds to a minute; a tool whose whole run fell into one got a
+#      worse figure than the others, interleaved a slow phase hits all tools
+#      alike.  The per-tile timing is the same as in a run of the tool on its
+#      own, but each batch starts with caches the other tools have used (the
+#      cost is in bench/README.md); BENCH_INTERLEAVE=0 runs the three one
+#      after the other instead;
 #   4. print per N and tool: median and p95 ms per tile (render + encode),
 #      the ratio to lagebild, the encode share, the peak RSS; lagebild's peak
 #      RSS per million snapshot vertices; and lagebild's p95(max N)/p95(min N)
 #      (equal density: ideally ~1, the cost of a larger store).
 #
-# With BENCH_ROUNDS=R (default 1) the three tools run R times in turn
-# (lagebild, Mapnik, MapServer, lagebild, ...) and the summary takes, per tool,
-# the median over the rounds of each figure: on a shared machine the load
-# then hits all tools alike.
+# With BENCH_ROUNDS=R (default 1) step 3 runs R times (fresh processes each
+# round) and the summary takes, per tool, the median over the rounds of each
+# figure.
 #
 # Environment: BENCH_SEED (1), BENCH_TILES (300), BENCH_BUILD (build), BENCH_ROUNDS (1),
+# BENCH_BATCH (10: tiles per batch), BENCH_INTERLEAVE (1; 0: the tools one
+# after the other, lagebild, Mapnik, MapServer, lagebild, ...),
 # BENCH_OUT (bench/out/tiles), BENCH_REINGEST=1 (ingest again even when the
 # store is up to date), BENCH_KEEP_PNG=1 (keep every tool's tiles in
 # DIR/png/TOOL/ for inspection).
@@ -54,6 +66,8 @@ else
 fi
 SEED=${BENCH_SEED:-1}
 ROUNDS=${BENCH_ROUNDS:-1}
+INTERLEAVE=${BENCH_INTERLEAVE:-1}
+BATCH=${BENCH_BATCH:-10}
 NTILES=${BENCH_TILES:-300}
 BUILD=${BENCH_BUILD:-build}
 OUT=${BENCH_OUT:-bench/out/tiles}
@@ -71,6 +85,8 @@ for n in "${NS[@]}"; do
 done
 [[ $NTILES =~ ^[1-9][0-9]*$ ]] || die "BENCH_TILES must be a positive integer"
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "BENCH_ROUNDS must be a positive integer"
+[[ $INTERLEAVE =~ ^[01]$ ]] || die "BENCH_INTERLEAVE must be 0 or 1"
+[[ $BATCH =~ ^[1-9][0-9]*$ ]] || die "BENCH_BATCH must be a positive integer"
 
 # ---- packages and binaries ---------------------------------------------------
 missing=()
@@ -278,7 +294,12 @@ EOF
 
 # ---- run ------------------------------------------------------------------------
 echo
-echo "tile benchmark: N = ${NS[*]}; one thread, cold, PNG zlib level 2; seed $SEED"
+if [ "$INTERLEAVE" = 1 ]; then
+  method="tools interleaved in batches of $BATCH tiles"
+else
+  method="tools one after the other"
+fi
+echo "tile benchmark: N = ${NS[*]}; one thread, cold, PNG zlib level 2; seed $SEED; $method"
 echo "host: $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.1f GB", $2/1048576}' /proc/meminfo); $("$LAGEBILD" --version)"
 echo "load average before the runs: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the host skews the times)"
 echo
@@ -298,25 +319,41 @@ for n in "${NS[@]}"; do
     png_lb=(--out "$dir/png/lagebild") png_mn=(--out "$dir/png/mapnik")
     png_ms=(--out "$dir/png/mapserver")
   fi
+  cmd_lb=("$TILEBENCH" --config "$dir/tiles.yaml" --map bench --tiles "$dir/tiles.txt"
+    --label "$n" "${png_lb[@]}")
+  cmd_mn=("$PY" bench/mapnik_bench.py --store "$dir/tiles.sqlite" --layers "${LAYERS[$n]}"
+    --tiles "$dir/tiles.txt" --label "$n" "${png_mn[@]}")
+  cmd_ms=("$PY" bench/mapserver_bench.py --store "$dir/tiles.sqlite" --layers "${LAYERS[$n]}"
+    --tiles "$dir/tiles.txt" --label "$n" "${png_ms[@]}")
   rm -f "$logs"/*.[0-9]*.out
   for ((round = 1; round <= ROUNDS; round++)); do
     rl=""
     [ "$ROUNDS" -gt 1 ] && rl=" (round $round of $ROUNDS)"
-    say "N=$n: lagebild$rl"
-    "$TILEBENCH" --config "$dir/tiles.yaml" --map bench --tiles "$dir/tiles.txt" --label "$n" \
-      "${png_lb[@]}" >"$logs/lagebild.$round.out" 2>"$logs/lagebild.err" ||
-      { cat "$logs/lagebild.err" >&2; die "tilebench failed"; }
-    sed 's/^/   /' "$logs/lagebild.$round.out" | grep -v '^   TILEBENCH'
-    say "N=$n: Mapnik$rl"
-    "$PY" bench/mapnik_bench.py --store "$dir/tiles.sqlite" --layers "${LAYERS[$n]}" \
-      --tiles "$dir/tiles.txt" --label "$n" "${png_mn[@]}" >"$logs/mapnik.$round.out" \
-      2>"$logs/mapnik.err" || { cat "$logs/mapnik.err" >&2; die "mapnik_bench failed"; }
-    sed 's/^/   /' "$logs/mapnik.$round.out" | grep -v '^   TILEBENCH'
-    say "N=$n: MapServer$rl"
-    "$PY" bench/mapserver_bench.py --store "$dir/tiles.sqlite" --layers "${LAYERS[$n]}" \
-      --tiles "$dir/tiles.txt" --label "$n" "${png_ms[@]}" >"$logs/mapserver.$round.out" \
-      2>"$logs/mapserver.err" || { cat "$logs/mapserver.err" >&2; die "mapserver_bench failed"; }
-    sed 's/^/   /' "$logs/mapserver.$round.out" | grep -v '^   TILEBENCH'
+    if [ "$INTERLEAVE" = 1 ]; then
+      say "N=$n: lagebild, Mapnik, MapServer interleaved in batches of $BATCH tiles$rl"
+      "$PY" bench/interleave.py --batch "$BATCH" \
+        --tool lagebild "$logs/lagebild.$round.out" "$logs/lagebild.err" -- "${cmd_lb[@]}" \
+        --tool mapnik "$logs/mapnik.$round.out" "$logs/mapnik.err" -- "${cmd_mn[@]}" \
+        --tool mapserver "$logs/mapserver.$round.out" "$logs/mapserver.err" -- "${cmd_ms[@]}" |
+        sed 's/^/   /' || die "interleaved run failed (N=$n, round $round; logs in $logs)"
+      for tool in lagebild mapnik mapserver; do
+        echo "   -- $tool"
+        sed 's/^/   /' "$logs/$tool.$round.out" | grep -v '^   TILEBENCH'
+      done
+    else
+      say "N=$n: lagebild$rl"
+      "${cmd_lb[@]}" >"$logs/lagebild.$round.out" 2>"$logs/lagebild.err" ||
+        { cat "$logs/lagebild.err" >&2; die "tilebench failed"; }
+      sed 's/^/   /' "$logs/lagebild.$round.out" | grep -v '^   TILEBENCH'
+      say "N=$n: Mapnik$rl"
+      "${cmd_mn[@]}" >"$logs/mapnik.$round.out" 2>"$logs/mapnik.err" ||
+        { cat "$logs/mapnik.err" >&2; die "mapnik_bench failed"; }
+      sed 's/^/   /' "$logs/mapnik.$round.out" | grep -v '^   TILEBENCH'
+      say "N=$n: MapServer$rl"
+      "${cmd_ms[@]}" >"$logs/mapserver.$round.out" 2>"$logs/mapserver.err" ||
+        { cat "$logs/mapserver.err" >&2; die "mapserver_bench failed"; }
+      sed 's/^/   /' "$logs/mapserver.$round.out" | grep -v '^   TILEBENCH'
+    fi
     if [ "$ROUNDS" -gt 1 ]; then
       l=$(grep -h '^TILEBENCH ' "$logs/lagebild.$round.out" "$logs/mapnik.$round.out" \
             "$logs/mapserver.$round.out" | awk '{ for (i = 2; i <= NF; i++) { split($i, kv, "=");

@@ -19,14 +19,26 @@
  * (VmHWM of /proc/self/status) and that peak per million snapshot vertices
  * (lb_snapshot_vertex_count over all layers, all levels of detail), and last
  * one machine-readable line "TILEBENCH tool=lagebild ..." (key=value pairs).
+ *
+ * With LB_BENCH_GATE=RFD,WFD,BATCH in the environment (set by
+ * bench/interleave.py, which runs several tools in turn), the renders are
+ * gated in batches: after the snapshots are built one byte goes to WFD
+ * ("ready"); before each batch of BATCH consecutive tile renders (counted over
+ * all --passes) one byte is read from RFD (the coordinator's "go"), after the
+ * batch one byte goes to WFD: 'b', or 'e' after the last batch.  The timing
+ * of each tile is the same as without the gate.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "lagebild/config.h"
 #include "lagebild/fusion.h"
@@ -50,7 +62,11 @@ static const char *usage_text =
     "  -n, --passes N        render the list N times (default 1) and report per\n"
     "                        tile the fastest pass: for comparing builds on a\n"
     "                        noisy machine and for profiling with perf; the\n"
-    "                        benchmark itself uses one pass\n";
+    "                        benchmark itself uses one pass\n"
+    "\n"
+    "Environment: LB_BENCH_GATE=RFD,WFD,BATCH renders the tiles in batches of BATCH,\n"
+    "each released by a byte read from fd RFD and acknowledged on fd WFD\n"
+    "(bench/interleave.py sets it).\n";
 
 /* kB value of a "Key:   123 kB" line of /proc/self/status, -1 if absent */
 static long proc_status_kb(const char *key)
@@ -69,6 +85,115 @@ static long proc_status_kb(const char *key)
     }
     fclose(f);
     return v;
+}
+
+/* The batch gate of bench/interleave.py (LB_BENCH_GATE=RFD,WFD,BATCH). */
+typedef struct gate {
+    int rfd, wfd;
+    size_t batch; /* 0: no gate, render freely */
+} gate;
+
+/* One non-negative int of a comma-separated list at *p, advancing *p past it and sep. */
+static bool gate_field(const char **p, char sep, long max, long *v)
+{
+    char *end;
+    errno = 0;
+    if (**p < '0' || **p > '9')
+        return false;
+    *v = strtol(*p, &end, 10);
+    if (errno || *v > max || *end != sep)
+        return false;
+    *p = sep ? end + 1 : end;
+    return true;
+}
+
+/* Reads LB_BENCH_GATE into g (batch 0 when unset); 1 with a message when it is invalid. */
+static int gate_from_env(gate *g)
+{
+    *g = (gate){.rfd = -1, .wfd = -1, .batch = 0};
+    const char *env = getenv("LB_BENCH_GATE");
+    if (!env)
+        return 0;
+    const char *p = env;
+    long rfd, wfd, batch;
+    if (!gate_field(&p, ',', INT_MAX, &rfd) || !gate_field(&p, ',', INT_MAX, &wfd) ||
+        !gate_field(&p, '\0', 1000000000L, &batch) || batch < 1) {
+        fprintf(stderr, "tilebench: LB_BENCH_GATE='%s': expected RFD,WFD,BATCH (two file "
+                        "descriptors and a batch size >= 1)\n", env);
+        return 1;
+    }
+    int rmode = fcntl((int)rfd, F_GETFL), wmode = fcntl((int)wfd, F_GETFL);
+    if (rmode == -1 || (rmode & O_ACCMODE) == O_WRONLY) {
+        fprintf(stderr, "tilebench: LB_BENCH_GATE='%s': fd %ld is not open for reading\n", env,
+                rfd);
+        return 1;
+    }
+    if (wmode == -1 || (wmode & O_ACCMODE) == O_RDONLY) {
+        fprintf(stderr, "tilebench: LB_BENCH_GATE='%s': fd %ld is not open for writing\n", env,
+                wfd);
+        return 1;
+    }
+    /* a vanished coordinator is an error message, not a silent SIGPIPE */
+    signal(SIGPIPE, SIG_IGN);
+    *g = (gate){.rfd = (int)rfd, .wfd = (int)wfd, .batch = (size_t)batch};
+    return 0;
+}
+
+/* Writes the byte c to the coordinator; 1 with a message on failure. */
+static int gate_put(const gate *g, char c)
+{
+    for (;;) {
+        ssize_t n = write(g->wfd, &c, 1);
+        if (n == 1)
+            return 0;
+        if (n < 0 && errno == EINTR)
+            continue;
+        fprintf(stderr, "tilebench: LB_BENCH_GATE: cannot write to fd %d: %s\n", g->wfd,
+                n < 0 ? strerror(errno) : "nothing written");
+        return 1;
+    }
+}
+
+/* Waits for the coordinator's byte; 1 with a message on EOF or failure. */
+static int gate_take(const gate *g)
+{
+    char c;
+    for (;;) {
+        ssize_t n = read(g->rfd, &c, 1);
+        if (n == 1)
+            return 0;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n == 0)
+            fprintf(stderr, "tilebench: LB_BENCH_GATE: fd %d closed before all tiles were "
+                            "rendered (the coordinator quit)\n", g->rfd);
+        else
+            fprintf(stderr, "tilebench: LB_BENCH_GATE: cannot read fd %d: %s\n", g->rfd,
+                    strerror(errno));
+        return 1;
+    }
+}
+
+/* After the untimed set-up: tells the coordinator this tool is ready. */
+static int gate_put_ready(const gate *g)
+{
+    return g->batch ? gate_put(g, 'r') : 0;
+}
+
+/* Before render k (0-based, over all passes): the first of a batch waits for the go. */
+static int gate_before(const gate *g, size_t k)
+{
+    return g->batch && k % g->batch == 0 ? gate_take(g) : 0;
+}
+
+/* After render k of total: the last of a batch reports it done ('e': all done). */
+static int gate_after(const gate *g, size_t k, size_t total)
+{
+    if (!g->batch)
+        return 0;
+    if (k + 1 == total)
+        return gate_put(g, 'e');
+    return (k + 1) % g->batch == 0 ? gate_put(g, 'b') : 0;
 }
 
 typedef struct tile {
@@ -210,6 +335,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "tilebench: unknown grid '%s'\n", grid_id);
         return 2;
     }
+    gate gt;
+    if (gate_from_env(&gt) != 0)
+        return 2;
     tile *tiles = NULL;
     size_t ntiles = 0;
     if (read_tiles(tiles_path, &tiles, &ntiles) != 0)
@@ -263,10 +391,16 @@ int main(int argc, char **argv)
 
     lb_png_opts po = {.level = level, .palette = palette};
     size_t empty = 0, bytes = 0;
+    size_t nrenders = ntiles * (size_t)passes;
+    if (gate_put_ready(&gt) != 0)
+        goto out;
     for (long pass = 0; pass < passes; pass++) {
     empty = bytes = 0;
     for (size_t i = 0; i < ntiles; i++) {
         const tile *t = &tiles[i];
+        size_t k = (size_t)pass * ntiles + i; /* render number, for the gate */
+        if (gate_before(&gt, k) != 0)
+            goto out;
         int px = grid->tile_size * t->scale;
         lb_canvas canvas = {0};
         uint8_t *png = NULL;
@@ -313,6 +447,8 @@ int main(int argc, char **argv)
         }
         free(png);
         lb_canvas_free(&canvas);
+        if (gate_after(&gt, k, nrenders) != 0)
+            goto out;
     }
     }
 
