@@ -39,7 +39,9 @@
 #   4. print per N and tool: median and p95 ms per tile (render + encode),
 #      the ratio to lagebild, the encode share, the peak RSS; lagebild's peak
 #      RSS per million snapshot vertices; and lagebild's p95(max N)/p95(min N)
-#      (equal density: ideally ~1, the cost of a larger store).
+#      (equal density: ideally ~1, the cost of a larger store), once from the
+#      runs of step 3 and once from a run that interleaves lagebild on the
+#      smallest and on the largest N's list (same phases of the VM for both).
 #
 # With BENCH_ROUNDS=R (default 1) step 3 runs R times (fresh processes each
 # round) and the summary takes, per tool, the median over the rounds of each
@@ -382,6 +384,35 @@ for n in "${NS[@]}"; do
   echo
 done
 
+# ---- the scaling figure side by side ---------------------------------------------
+# p95(max N)/p95(min N) compares lagebild with itself at two data sizes; run
+# one after the other (above) the two N fall into different phases of the
+# VM.  Here lagebild renders both lists in the same interleaved run (two
+# tilebench processes, batches of BENCH_BATCH, R rounds), and the summary
+# reports that ratio as well.
+SIDE=""
+if [ "$INTERLEAVE" = 1 ] && [ ${#NS[@]} -gt 1 ]; then
+  first=${NS[0]} last=${NS[${#NS[@]}-1]}
+  slogs="$OUT/scaling"
+  mkdir -p "$slogs"
+  rm -f "$slogs"/*.[0-9]*.out
+  for ((round = 1; round <= ROUNDS; round++)); do
+    say "lagebild N=$first and N=$last interleaved in batches of $BATCH tiles (round $round of $ROUNDS)"
+    "$PY" bench/interleave.py --batch "$BATCH" \
+      --tool "lagebild-$first" "$slogs/min.$round.out" "$slogs/min.err" -- \
+        "$TILEBENCH" --config "$OUT/$first/tiles.yaml" --map bench --tiles "$OUT/$first/tiles.txt" --label "$first" \
+      --tool "lagebild-$last" "$slogs/max.$round.out" "$slogs/max.err" -- \
+        "$TILEBENCH" --config "$OUT/$last/tiles.yaml" --map bench --tiles "$OUT/$last/tiles.txt" --label "$last" |
+      sed 's/^/   /' || die "interleaved scaling run failed (logs in $slogs)"
+  done
+  med_p95() { grep -h '^TILEBENCH ' "$@" | sed -nE 's/.* p95_ms=([^ ]+).*/\1/p' | sort -g |
+    awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+  p_min=$(med_p95 "$slogs"/min.[0-9]*.out) p_max=$(med_p95 "$slogs"/max.[0-9]*.out)
+  SIDE=$(awk -v f="$first" -v l="$last" -v a="$p_min" -v b="$p_max" -v r="$ROUNDS" 'BEGIN {
+    printf "lagebild at equal content density, both N in one interleaved run: p95 %.3f ms (N=%d) and %.3f ms (N=%d), p95(%d)/p95(%d) = %.2f (median over %d round%s)\n",
+      a, f, b, l, l, f, b / a, r, (r > 1 ? "s" : "") }')
+fi
+
 echo "load average after the runs: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "Summary: ms per tile (render + PNG encode), median and p95 over each N's tile list"
@@ -420,3 +451,5 @@ if [ ${#NS[@]} -gt 1 ]; then
     printf "lagebild at equal content density: p95(%d)/p95(%d) = %.2f, median(%d)/median(%d) = %.2f\n",
       l, f, p2 / p1, l, f, m2 / m1 }'
 fi
+[ -n "$SIDE" ] && echo "$SIDE"
+exit 0
