@@ -2,7 +2,8 @@
  * lbgen — generator of large synthetic agency data sets for the ingest
  * benchmark (bench/ingest_bench.sh).
  *
- *   lbgen --out DIR --features N [--seed S] [--kritis shp|gml] [--quiet]
+ *   lbgen --out DIR --features N [--seed S] [--kritis shp|gml] [--size-scale F]
+ *         [--quiet]
  *
  * writes into DIR the four agency kinds the demo has, each in its own format
  * and CRS, N features in total (40 % police, 25 % fire, 20 % military, 15 %
@@ -26,7 +27,13 @@
  *     them into two triangles),
  *   - 0.5 % of the MGRS strings are malformed (rejected by lagebild).
  *
- * Output depends only on N and the seed (one PRNG stream per file, so one
+ * --size-scale F multiplies every feature's extent (polygon radii, line
+ * steps) by F (default 1).  With F = sqrt(N0 / N) the N features form a
+ * "self-similar" set: the N0 set seen 2^(log4(N / N0)) times closer, so a
+ * tile holding k features at N looks like a tile holding k features at N0
+ * in what it draws (bench/tile_bench.sh uses it for the scaling figure).
+ *
+ * Output depends only on N, the seed and the size scale (one PRNG stream per file, so one
  * kind's data does not change when another's generation changes).  Memory
  * use is bounded: features are generated in batches of 4096 and streamed to
  * the writers; the GeoPackage is written in transactions of 50 000 features.
@@ -62,7 +69,8 @@
 /* ---- command line and small helpers ---------------------------------- */
 
 static const char *usage_text =
-    "usage: lbgen --out DIR --features N [--seed S] [--kritis shp|gml] [--quiet]\n"
+    "usage: lbgen --out DIR --features N [--seed S] [--kritis shp|gml] [--size-scale F]\n"
+    "             [--quiet]\n"
     "\n"
     "Writes N synthetic features of the four agency kinds (police GeoJSON,\n"
     "fire Shapefiles, military GeoPackage + MGRS CSV, KRITIS Shapefiles or GML)\n"
@@ -72,6 +80,8 @@ static const char *usage_text =
     "  -n, --features N      total number of features (>= 20)\n"
     "  -s, --seed S          PRNG seed (default 1)\n"
     "  -k, --kritis FORMAT   shp (default, fast) or gml (GML 3.2, as the demo)\n"
+    "  -z, --size-scale F    multiply every feature's extent by F (0.001-1000,\n"
+    "                        default 1)\n"
     "  -q, --quiet           no progress output\n";
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -221,12 +231,14 @@ typedef struct frame {
     double cx, cy, sx, sy;
 } frame;
 
+static double size_scale = 1.0; /* --size-scale */
+
 static frame make_frame(double x, double y, double lat, bool geographic)
 {
-    frame f = {x, y, 1.0, 1.0};
+    frame f = {x, y, size_scale, size_scale};
     if (geographic) {
-        f.sy = 1.0 / 110574.0;
-        f.sx = 1.0 / (111320.0 * cos(lat * M_PI / 180.0));
+        f.sy = size_scale / 110574.0;
+        f.sx = size_scale / (111320.0 * cos(lat * M_PI / 180.0));
     }
     return f;
 }
@@ -993,18 +1005,27 @@ int main(int argc, char **argv)
         {"out", required_argument, NULL, 'o'},    {"features", required_argument, NULL, 'n'},
         {"seed", required_argument, NULL, 's'},   {"kritis", required_argument, NULL, 'k'},
         {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
+        {"size-scale", required_argument, NULL, 'z'},
         {NULL, 0, NULL, 0},
     };
     const char *out = NULL, *kritis = "shp";
     uint64_t n = 0, seed = 1;
     bool have_n = false, quiet = false;
     int ch;
-    while ((ch = getopt_long(argc, argv, "o:n:s:k:qh", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "o:n:s:k:z:qh", longopts, NULL)) != -1) {
         switch (ch) {
         case 'o': out = optarg; break;
         case 'n': n = parse_u64(optarg, "--features"); have_n = true; break;
         case 's': seed = parse_u64(optarg, "--seed"); break;
         case 'k': kritis = optarg; break;
+        case 'z': {
+            char *end;
+            errno = 0;
+            size_scale = strtod(optarg, &end);
+            if (errno || end == optarg || *end || !(size_scale >= 0.001 && size_scale <= 1000))
+                die("--size-scale must be a number from 0.001 to 1000, not '%s'", optarg);
+            break;
+        }
         case 'q': quiet = true; break;
         case 'h': fputs(usage_text, stdout); return 0;
         default: fputs(usage_text, stderr); return 2;

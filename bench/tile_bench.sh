@@ -39,9 +39,10 @@
 #   4. print per N and tool: median and p95 ms per tile (render + encode),
 #      the ratio to lagebild, the encode share, the peak RSS; lagebild's peak
 #      RSS per million snapshot vertices; and lagebild's p95(max N)/p95(min N)
-#      (equal density: ideally ~1, the cost of a larger store), once from the
-#      runs of step 3 and once from a run that interleaves lagebild on the
-#      smallest and on the largest N's list (same phases of the VM for both).
+#      at equal feature density (from the runs of step 3), and at equal
+#      content: lagebild on the smallest N's data against a "self-similar"
+#      set of the largest N (lbgen --size-scale sqrt(min N / max N)), both
+#      lists interleaved in one run (ideally ~1: the cost of a larger store).
 #
 # With BENCH_ROUNDS=R (default 1) step 3 runs R times (fresh processes each
 # round) and the summary takes, per tool, the median over the rounds of each
@@ -177,11 +178,13 @@ print(",".join(layers))
 EOF
 }
 
+# prepare_data DIR N SCALE: lbgen's data (cached), tiles.yaml and the ingested
+# store in DIR; sets LAYERS[DIR] to the layer ids.
 declare -A LAYERS
-for n in "${NS[@]}"; do
-  dir="$OUT/$n"
-  stamp="$dir/.lbgen-stamp"
-  want="n=$n seed=$SEED"
+prepare_data() {
+  local dir=$1 n=$2 scale=$3 store t0
+  local stamp="$dir/.lbgen-stamp" want="n=$n seed=$SEED"
+  [ "$scale" = 1 ] || want+=" size-scale=$scale"
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -f "$dir/bench.yaml" ]; then
     say "N=$n: using cached data in $dir"
   else
@@ -189,14 +192,14 @@ for n in "${NS[@]}"; do
     rm -rf "$dir"
     mkdir -p "$dir"
     t0=$(date +%s.%N)
-    "$LBGEN" --out "$dir" --features "$n" --seed "$SEED" --quiet
+    "$LBGEN" --out "$dir" --features "$n" --seed "$SEED" --size-scale "$scale" --quiet
     echo "   (lbgen: $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}') s)"
     echo "$want" >"$stamp"
   fi
   write_style "$dir/uniform.json.new"
   cmp -s "$dir/uniform.json.new" "$dir/uniform.json" 2>/dev/null && rm "$dir/uniform.json.new" ||
     mv "$dir/uniform.json.new" "$dir/uniform.json"
-  LAYERS[$n]=$(derive_config "$dir")
+  LAYERS[$dir]=$(derive_config "$dir")
   store="$dir/tiles.sqlite"
   # re-ingest also when lagebild was rebuilt: the store layout may have
   # changed (a store of an older layout once made Mapnik draw nothing)
@@ -213,19 +216,23 @@ for n in "${NS[@]}"; do
   fi
   # fold the WAL into the database so every reader sees one plain file
   sqlite3 "$store" "PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null
-done
+}
+for n in "${NS[@]}"; do prepare_data "$OUT/$n" "$n" 1; done
 
 # ---- tile lists of equal content density ----------------------------------------
-say "making tile lists (>= $NTILES tiles per N, zooms 6-16, equal density over N = ${NS[*]})"
-lists_args=()
-for n in "${NS[@]}"; do lists_args+=("$OUT/$n" "${LAYERS[$n]}"); done
-"$PY" - "$NTILES" "${lists_args[@]}" <<'EOF'
+# make_lists NAME DIR... : DIR/NAME for every DIR, of equal density over them all
+make_lists() {
+  local name=$1 d args=()
+  shift
+  for d in "$@"; do args+=("$d" "${LAYERS[$d]}"); done
+  "$PY" - "$NTILES" "$name" "${args[@]}" <<'EOF'
 import hashlib, math, sqlite3, sys
 import numpy as np
 
 ntiles = int(sys.argv[1])
-dirs = sys.argv[2::2]
-layer_lists = sys.argv[3::2]
+name = sys.argv[2]
+dirs = sys.argv[3::2]
+layer_lists = sys.argv[4::2]
 ORIGIN = 20037508.3427892
 ZOOMS = range(6, 17)
 BINS = range(0, 11)  # features per tile in [2^b, 2^(b+1))
@@ -281,7 +288,7 @@ for d, c in zip(dirs, cands):
     for b in BINS:
         for i, (_, z, x, y, cnt) in enumerate(c[b][:take[b]]):
             tiles.append((z, x, y, 1 + i % 2, cnt))
-    with open(f"{d}/tiles.txt", "w") as f:
+    with open(f"{d}/{name}", "w") as f:
         f.write("# z x y scale   (features by box centre)\n")
         for z, x, y, s, cnt in tiles:
             f.write(f"{z} {x} {y} {s}   # {cnt}\n")
@@ -289,10 +296,35 @@ for d, c in zip(dirs, cands):
     for t in tiles:
         zh[t[0]] = zh.get(t[0], 0) + 1
     counts = [t[4] for t in tiles]
-    print(f"   {d}/tiles.txt: {len(tiles)} tiles, features/tile median "
+    print(f"   {d}/{name}: {len(tiles)} tiles, features/tile median "
           f"{int(np.median(counts))} mean {np.mean(counts):.0f}; zooms " +
           " ".join(f"{z}:{zh[z]}" for z in sorted(zh)))
 EOF
+}
+say "making tile lists (>= $NTILES tiles per N, zooms 6-16, equal density over N = ${NS[*]})"
+dirs=()
+for n in "${NS[@]}"; do dirs+=("$OUT/$n"); done
+make_lists tiles.txt "${dirs[@]}"
+
+# The scaling figure's data: lists of equal feature density at different N
+# are not lists of equal content, since lbgen's features have a fixed size in
+# metres: the N=1000000 tiles holding k features lie ~3.3 zoom levels deeper
+# than the N=10000 tiles holding k, so every feature is drawn ~10 times
+# larger in each direction (longer lines, larger fills, more vertices kept).
+# A "self-similar" set of the largest N, its features scaled by
+# sqrt(min N / max N), has tiles that hold what the smallest N's tiles of the
+# same feature count hold; only the store is larger.
+SCALE_DIR=
+if [ ${#NS[@]} -gt 1 ]; then
+  first=${NS[0]} last=${NS[${#NS[@]}-1]}
+  if [ "$last" -ne "$first" ]; then
+    sscale=$(awk -v a="$first" -v b="$last" 'BEGIN {printf "%.6g", sqrt(a / b)}')
+    SCALE_DIR="$OUT/self-similar-$last"
+    prepare_data "$SCALE_DIR" "$last" "$sscale"
+    say "making the scaling lists (N=$first and N=$last with features scaled by $sscale)"
+    make_lists scaling.txt "$OUT/$first" "$SCALE_DIR"
+  fi
+fi
 
 # ---- run ------------------------------------------------------------------------
 echo
@@ -323,9 +355,9 @@ for n in "${NS[@]}"; do
   fi
   cmd_lb=("$TILEBENCH" --config "$dir/tiles.yaml" --map bench --tiles "$dir/tiles.txt"
     --label "$n" "${png_lb[@]}")
-  cmd_mn=("$PY" bench/mapnik_bench.py --store "$dir/tiles.sqlite" --layers "${LAYERS[$n]}"
+  cmd_mn=("$PY" bench/mapnik_bench.py --store "$dir/tiles.sqlite" --layers "${LAYERS[$OUT/$n]}"
     --tiles "$dir/tiles.txt" --label "$n" "${png_mn[@]}")
-  cmd_ms=("$PY" bench/mapserver_bench.py --store "$dir/tiles.sqlite" --layers "${LAYERS[$n]}"
+  cmd_ms=("$PY" bench/mapserver_bench.py --store "$dir/tiles.sqlite" --layers "${LAYERS[$OUT/$n]}"
     --tiles "$dir/tiles.txt" --label "$n" "${png_ms[@]}")
   rm -f "$logs"/*.[0-9]*.out
   for ((round = 1; round <= ROUNDS; round++)); do
@@ -385,32 +417,38 @@ for n in "${NS[@]}"; do
 done
 
 # ---- the scaling figure side by side ---------------------------------------------
-# p95(max N)/p95(min N) compares lagebild with itself at two data sizes; run
-# one after the other (above) the two N fall into different phases of the
-# VM.  Here lagebild renders both lists in the same interleaved run (two
-# tilebench processes, batches of BENCH_BATCH, R rounds), and the summary
-# reports that ratio as well.
+# p95 of lagebild on the smallest N's data and on the self-similar set of the
+# largest N (see above), both scaling lists rendered in one interleaved run
+# (two tilebench processes, batches of BENCH_BATCH, R rounds): the same
+# phases of the VM for both, the same content per tile, only the store size
+# differs.
 SIDE=""
-if [ "$INTERLEAVE" = 1 ] && [ ${#NS[@]} -gt 1 ]; then
-  first=${NS[0]} last=${NS[${#NS[@]}-1]}
+if [ -n "$SCALE_DIR" ]; then
   slogs="$OUT/scaling"
   mkdir -p "$slogs"
   rm -f "$slogs"/*.[0-9]*.out
   for ((round = 1; round <= ROUNDS; round++)); do
-    say "lagebild N=$first and N=$last interleaved in batches of $BATCH tiles (round $round of $ROUNDS)"
+    say "lagebild N=$first and self-similar N=$last interleaved in batches of $BATCH tiles (round $round of $ROUNDS)"
     "$PY" bench/interleave.py --batch "$BATCH" \
       --tool "lagebild-$first" "$slogs/min.$round.out" "$slogs/min.err" -- \
-        "$TILEBENCH" --config "$OUT/$first/tiles.yaml" --map bench --tiles "$OUT/$first/tiles.txt" --label "$first" \
+        "$TILEBENCH" --config "$OUT/$first/tiles.yaml" --map bench --tiles "$OUT/$first/scaling.txt" --label "$first" \
       --tool "lagebild-$last" "$slogs/max.$round.out" "$slogs/max.err" -- \
-        "$TILEBENCH" --config "$OUT/$last/tiles.yaml" --map bench --tiles "$OUT/$last/tiles.txt" --label "$last" |
+        "$TILEBENCH" --config "$SCALE_DIR/tiles.yaml" --map bench --tiles "$SCALE_DIR/scaling.txt" --label "$last" |
       sed 's/^/   /' || die "interleaved scaling run failed (logs in $slogs)"
   done
-  med_p95() { grep -h '^TILEBENCH ' "$@" | sed -nE 's/.* p95_ms=([^ ]+).*/\1/p' | sort -g |
-    awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-  p_min=$(med_p95 "$slogs"/min.[0-9]*.out) p_max=$(med_p95 "$slogs"/max.[0-9]*.out)
-  SIDE=$(awk -v f="$first" -v l="$last" -v a="$p_min" -v b="$p_max" -v r="$ROUNDS" 'BEGIN {
-    printf "lagebild at equal content density, both N in one interleaved run: p95 %.3f ms (N=%d) and %.3f ms (N=%d), p95(%d)/p95(%d) = %.2f (median over %d round%s)\n",
-      a, f, b, l, l, f, b / a, r, (r > 1 ? "s" : "") }')
+  med_field() { # key files...
+    local k=$1
+    shift
+    grep -h '^TILEBENCH ' "$@" | sed -nE "s/.* $k=([^ ]+).*/\\1/p" | sort -g |
+      awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+  }
+  p_min=$(med_field p95_ms "$slogs"/min.[0-9]*.out) p_max=$(med_field p95_ms "$slogs"/max.[0-9]*.out)
+  m_min=$(med_field median_ms "$slogs"/min.[0-9]*.out) m_max=$(med_field median_ms "$slogs"/max.[0-9]*.out)
+  SIDE=$(awk -v f="$first" -v l="$last" -v a="$p_min" -v b="$p_max" -v c="$m_min" -v d="$m_max" \
+    -v r="$ROUNDS" -v sc="$sscale" 'BEGIN {
+    printf "lagebild at equal content (N=%d against the N=%d set with features scaled by %s, one interleaved run,\n", f, l, sc
+    printf "  median over %d round%s): p95 %.3f ms and %.3f ms, p95(%d)/p95(%d) = %.2f; median %.3f and %.3f ms, ratio %.2f\n",
+      r, (r > 1 ? "s" : ""), a, b, l, f, b / a, c, d, d / c }')
 fi
 
 echo "load average after the runs: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -448,7 +486,7 @@ if [ ${#NS[@]} -gt 1 ]; then
   a=${RES[$first,lagebild]} b=${RES[$last,lagebild]}
   awk -v f="$first" -v l="$last" -v p1="$(field "$a" p95_ms)" -v p2="$(field "$b" p95_ms)" \
       -v m1="$(field "$a" median_ms)" -v m2="$(field "$b" median_ms)" 'BEGIN {
-    printf "lagebild at equal content density: p95(%d)/p95(%d) = %.2f, median(%d)/median(%d) = %.2f\n",
+    printf "lagebild at equal feature density (the lists above): p95(%d)/p95(%d) = %.2f, median(%d)/median(%d) = %.2f\n",
       l, f, p2 / p1, l, f, m2 / m1 }'
 fi
 [ -n "$SIDE" ] && echo "$SIDE"

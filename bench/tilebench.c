@@ -11,8 +11,10 @@
  * canvas, lb_render_tile and lb_png_encode (zlib level 2 unless --png-level;
  * RGBA unless --palette, which asks for lagebild's exact 8-bit palette
  * output where a tile has at most 256 colours).
- * Render time (canvas allocation + rendering) and encode time are measured
- * separately with a monotonic clock.
+ * Render time and encode time are measured separately with a monotonic
+ * clock.  The canvas (one per tile size) is allocated once and cleared
+ * before the clock starts, as mapnik_bench.py makes its mapnik.Image before
+ * timing the render.
  *
  * Prints the median and 95th percentile of render, encode and total time in
  * ms, the share of total time spent encoding, the process's peak resident set
@@ -56,6 +58,7 @@
 static const char *usage_text =
     "usage: tilebench --config FILE --map ID --tiles FILE [--grid ID] [--png-level N]\n"
     "                 [--palette] [--out DIR] [--label TEXT] [--passes N]\n"
+    "                 [--per-tile FILE]\n"
     "\n"
     "  -c, --config FILE     lagebild config (store, layers with styles, maps)\n"
     "  -m, --map ID          the map whose layers are rendered\n"
@@ -65,6 +68,8 @@ static const char *usage_text =
     "  -p, --palette         exact 8-bit palette PNG when a tile has <= 256 colours\n"
     "  -o, --out DIR         also write every tile to DIR/z_x_y_scale.png\n"
     "  -L, --label TEXT      label put into the TILEBENCH line (e.g. the scale)\n"
+    "  -T, --per-tile FILE   also write every tile's times to FILE, one line per\n"
+    "                        tile: z x y scale render_ms encode_ms total_ms\n"
     "  -n, --passes N        render the list N times (default 1) and report per\n"
     "                        tile the fastest pass: for comparing builds on a\n"
     "                        noisy machine and for profiling with perf; the\n"
@@ -317,14 +322,15 @@ int main(int argc, char **argv)
         {"png-level", required_argument, NULL, 'l'}, {"out", required_argument, NULL, 'o'},
         {"label", required_argument, NULL, 'L'},  {"help", no_argument, NULL, 'h'},
         {"palette", no_argument, NULL, 'p'},     {"passes", required_argument, NULL, 'n'},
+        {"per-tile", required_argument, NULL, 'T'},
         {NULL, 0, NULL, 0},
     };
     const char *config = NULL, *map_id = NULL, *tiles_path = NULL, *grid_id = "WebMercatorQuad",
-               *outdir = NULL, *label = "-";
+               *outdir = NULL, *label = "-", *per_tile = NULL;
     int level = 2, c;
     long passes = 1;
     bool palette = false;
-    while ((c = getopt_long(argc, argv, "c:m:t:g:l:o:L:pn:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:m:t:g:l:o:L:pn:T:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'c': config = optarg; break;
         case 'm': map_id = optarg; break;
@@ -333,6 +339,7 @@ int main(int argc, char **argv)
         case 'o': outdir = optarg; break;
         case 'L': label = optarg; break;
         case 'p': palette = true; break;
+        case 'T': per_tile = optarg; break;
         case 'n': {
             char *end;
             passes = strtol(optarg, &end, 10);
@@ -395,6 +402,7 @@ int main(int argc, char **argv)
     int rc = 1;
     lb_store *st = NULL;
     lb_error err;
+    lb_canvas canv[2] = {{0}}; /* the canvases of scale 1 and 2 */
     lb_render_layer *layers = calloc(map->nlayers, sizeof *layers);
     lb_style **styles = calloc(map->nlayers, sizeof *styles);
     double *t_render = calloc(ntiles, sizeof(double));
@@ -420,6 +428,11 @@ int main(int argc, char **argv)
     }
 
     lb_png_opts po = {.level = level, .palette = palette};
+    if (lb_canvas_init(&canv[0], grid->tile_size, grid->tile_size) != LB_OK ||
+        lb_canvas_init(&canv[1], 2 * grid->tile_size, 2 * grid->tile_size) != LB_OK) {
+        fprintf(stderr, "tilebench: out of memory\n");
+        goto out;
+    }
     size_t empty = 0, bytes = 0;
     size_t nrenders = ntiles * (size_t)passes;
     if (warm_up(layers, map->nlayers, grid, &tiles[0], &po) != 0 || gate_put_ready(&gt) != 0)
@@ -435,15 +448,13 @@ int main(int argc, char **argv)
         if (start && warm_up(layers, map->nlayers, grid, &tiles[k ? (k - 1) % ntiles : 0],
                              &po) != 0)
             goto out;
-        int px = grid->tile_size * t->scale;
         lb_canvas canvas = {0};
         uint8_t *png = NULL;
         size_t len = 0;
+        lb_canvas_init_view(&canvas, canv[t->scale - 1].width, canv[t->scale - 1].height,
+                            canv[t->scale - 1].px);
+        lb_canvas_clear(&canvas);
         double a = now_ms();
-        if (lb_canvas_init(&canvas, px, px) != LB_OK) {
-            fprintf(stderr, "tilebench: out of memory\n");
-            goto out;
-        }
         if (lb_render_tile(layers, map->nlayers, grid, t->z, t->x, t->y, t->scale, &canvas,
                            &err) != LB_OK) {
             fprintf(stderr, "tilebench: tile %d/%ld/%ld: %s\n", t->z, t->x, t->y, err.msg);
@@ -486,6 +497,17 @@ int main(int argc, char **argv)
     }
     }
 
+    if (per_tile) {
+        FILE *f = fopen(per_tile, "w");
+        if (!f) {
+            fprintf(stderr, "tilebench: cannot write %s: %s\n", per_tile, strerror(errno));
+            goto out;
+        }
+        for (size_t i = 0; i < ntiles; i++)
+            fprintf(f, "%d %ld %ld %d %.4f %.4f %.4f\n", tiles[i].z, tiles[i].x, tiles[i].y,
+                    tiles[i].scale, t_render[i], t_encode[i], t_total[i]);
+        fclose(f);
+    }
     double sum_r = 0, sum_e = 0, sum_t = 0;
     for (size_t i = 0; i < ntiles; i++) {
         sum_r += t_render[i];
@@ -533,6 +555,8 @@ int main(int argc, char **argv)
            (double)snap_bytes / 1048576.0);
     rc = 0;
 out:
+    lb_canvas_free(&canv[0]);
+    lb_canvas_free(&canv[1]);
     if (layers && styles)
         for (size_t i = 0; i < map->nlayers; i++) {
             if (layers[i].snap)
