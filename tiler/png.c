@@ -571,6 +571,22 @@ static size_t deflate_image(deflater *d, const lb_canvas *c, const uint8_t *idx,
 
 /* ---- libpng ------------------------------------------------------------- */
 
+/* Append the IDAT chunk of a zlib stream to m: its length, type, data and
+ * CRC-32 (over type and data) as PNG defines it.  Written here rather than
+ * by png_write_chunk for the CRC: libdeflate's is several times faster than
+ * the zlib one libpng uses, and a tile's stream is tens of kB. */
+static void put_idat(mem_out *m, const uint8_t *data, size_t len)
+{
+    uint8_t head[8] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
+                       (uint8_t)len, 'I', 'D', 'A', 'T'};
+    uint32_t crc = libdeflate_crc32(libdeflate_crc32(0, head + 4, 4), data, len);
+    uint8_t tail[4] = {(uint8_t)(crc >> 24), (uint8_t)(crc >> 16), (uint8_t)(crc >> 8),
+                       (uint8_t)crc};
+    lb_buf_append(&m->buf, head, sizeof head);
+    lb_buf_append(&m->buf, data, len);
+    lb_buf_append(&m->buf, tail, sizeof tail);
+}
+
 /* Write the image rows (called inside write_png's setjmp scope). */
 static void write_rows(png_structp png, const lb_canvas *c, const uint8_t *idx, uint8_t *rowbuf,
                        bool straight)
@@ -592,8 +608,8 @@ static void write_rows(png_structp png, const lb_canvas *c, const uint8_t *idx, 
 /*
  * The libpng part, kept apart so that nothing it modifies lives across the
  * setjmp (libpng reports errors by longjmp).  With idat (a zlib stream of
- * the unfiltered image): libpng writes the signature and header chunks, that
- * stream as the one IDAT chunk, and IEND.  Otherwise libpng compresses the
+ * the unfiltered image): libpng writes the signature and header chunks,
+ * put_idat that stream as the one IDAT chunk, libpng IEND.  Otherwise libpng compresses the
  * rows with zlib; pal == NULL: RGBA rows, unpremultiplied one at a time into
  * rowbuf when needed (no full-size copy).
  */
@@ -649,7 +665,9 @@ static bool write_png(const lb_canvas *c, int level, const palette *pal, const u
     }
     png_write_info(png, info);
     if (idat) {
-        png_write_chunk(png, (png_const_bytep) "IDAT", idat, idat_len);
+        if (idat_len > PNG_UINT_31_MAX)
+            png_error(png, "image data too long for one IDAT chunk");
+        put_idat(m, idat, idat_len);
         png_write_chunk(png, (png_const_bytep) "IEND", NULL, 0);
     } else {
         write_rows(png, c, pal ? idx : NULL, rowbuf, straight);
