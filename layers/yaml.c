@@ -24,6 +24,7 @@
  * private fy_diag (collect_errors, silent output) and end the parse.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -395,6 +396,39 @@ static void on_event(builder *b, struct fy_event *ev)
 }
 
 /* libfyaml must not print anything; errors are collected instead. */
+/*
+ * libfyaml 0.7.12 (Debian 12) crashes in fy_parser_destroy (a write through
+ * a stale indent entry) after it has reported "cannot use tab for
+ * indentation of block entry", e.g. for "? y:<TAB>- b" (found by
+ * fuzz_config).  Such a parser is not destroyed: it is kept here, reachable,
+ * and never used again.  It costs a few kB per failed load of such a file,
+ * and no crash.
+ */
+#define FY_TAB_BLOCK_ENTRY "cannot use tab for indentation of block entry"
+static pthread_mutex_t retired_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fy_parser **retired;
+static size_t nretired, retired_cap;
+
+static void parser_done(struct fy_parser *fyp, bool unsafe)
+{
+    if (!unsafe) {
+        fy_parser_destroy(fyp);
+        return;
+    }
+    pthread_mutex_lock(&retired_lock);
+    if (nretired == retired_cap) {
+        size_t cap = retired_cap ? 2 * retired_cap : 8;
+        struct fy_parser **v = realloc(retired, cap * sizeof *v);
+        if (v) {
+            retired = v;
+            retired_cap = cap;
+        }
+    }
+    if (nretired < retired_cap)
+        retired[nretired++] = fyp; /* else lost: still better than the crash */
+    pthread_mutex_unlock(&retired_lock);
+}
+
 static void diag_silent(struct fy_diag *diag, void *user, const char *buf, size_t len)
 {
     (void)diag;
@@ -560,11 +594,14 @@ lb_status lb_yaml_load(const char *path, lb_yaml_doc *doc, lb_diag *errs)
         fy_parser_event_free(fyp, ev);
     }
 
+    bool unsafe = false; /* see parser_done */
     if (!b.oom && fy_parser_get_stream_error(fyp)) {
         size_t before = errs->n;
         void *it = NULL;
         struct fy_diag_error *de;
         while ((de = fy_diag_errors_iterate(diag, &it)) != NULL) {
+            if (de->msg && strcmp(de->msg, FY_TAB_BLOCK_ENTRY) == 0)
+                unsafe = true;
             if (de->type < FYET_ERROR)
                 continue;
             /* a bare * (e.g. a role's layers: [*]) starts an alias without a name */
@@ -579,9 +616,9 @@ lb_status lb_yaml_load(const char *path, lb_yaml_doc *doc, lb_diag *errs)
         b.doc->root = NULL;
     }
 
-    fy_parser_destroy(fyp);
+    parser_done(fyp, unsafe);
     fy_diag_destroy(diag);
-    free(text); /* the parser refers to it until destroyed */
+    free(text); /* the parser refers to it until destroyed (a retired one is never used) */
 
     if (b.oom || errs->oom)
         return LB_ENOMEM;

@@ -2050,11 +2050,35 @@ LB_TEST(test_generalised_release_errors)
     lb_config_free(cfg);
 }
 
+/* libfyaml 0.7.12 crashes destroying a parser that reported a tab before a
+ * block entry (layers/yaml.c, parser_done); found by fuzz_config.  The load
+ * must fail with that message, several times in a row, and not crash. */
+LB_TEST(test_yaml_tab_before_block_entry_no_crash)
+{
+    static const char *const yamls[] = {
+        "title: x\n? y:\t- b\n",
+        "layers:\n  ? y:\t? b\n",
+        "layerrsattributuIon:ers:\n ? a:i t:\n \n ? a:i layers:\t ? a:i t:\n tle: A\n",
+    };
+    for (int round = 0; round < 3; round++)
+        for (size_t i = 0; i < sizeof yamls / sizeof *yamls; i++) {
+            char *diag = load_bad(yamls[i]);
+            ASSERT_CONTAINS(diag, "cannot use tab for indentation of block entry");
+            free(diag);
+        }
+    /* a good config still loads afterwards */
+    lb_config *cfg = NULL;
+    char *diag = NULL;
+    ASSERT_EQ(load(OK_LAYERS, &cfg, &diag), LB_OK);
+    lb_config_free(cfg);
+    free(diag);
+}
+
 LB_TESTS(test_full_config_every_field, test_yaml_single_quoted_strings, test_lookups_and_names, test_format_groups_and_caveats,
          test_relative_config_path_and_dataset_strings, test_default_store_path,
          test_empty_config_is_valid, test_unknown_key_at_each_level, test_wrong_types,
          test_missing_required_keys, test_undefined_references, test_write_grants_and_push_limits, test_invalid_ids,
-         test_duplicate_keys, test_yaml_syntax_error_has_line, test_text_must_be_utf8,
+         test_duplicate_keys, test_yaml_syntax_error_has_line, test_yaml_tab_before_block_entry_no_crash, test_text_must_be_utf8,
          test_aliases_and_anchors_rejected,
          test_missing_file, test_several_errors_reported_at_once_sorted, test_force_crs_needs_crs,
          test_mapping_and_set_for_same_field, test_group_and_caveat_declarations,
