@@ -166,6 +166,16 @@ static inline uint64_t pair_translucent(uint64_t v)
     return (a + 0x0000000100000001ull) & 0x000000fe000000feull;
 }
 
+#if defined(__SSE2__)
+/* Per pixel of v, 0 exactly when its alpha is 0 or 255 (no straightening
+ * needed): (v + 1 << 24) & 0xfe << 24. */
+static inline __m128i translucent4(__m128i v)
+{
+    return _mm_and_si128(_mm_add_epi32(v, _mm_set1_epi32(0x01000000)),
+                         _mm_set1_epi32((int)0xfe000000u));
+}
+#endif
+
 /* The first pixel of the row whose alpha is neither 0 nor 255, or w when
  * there is none: then premultiplied and straight are the same bytes (a
  * premultiplied pixel with alpha 0 is all zero).  zero (may be NULL): set
@@ -176,20 +186,15 @@ static size_t first_translucent(const uint8_t *in, size_t w, bool *zero)
     uint64_t any = 0;
 #if defined(__SSE2__)
     {
-        /* 16 pixels per step: (v + 1 << 24) & 0xfe << 24 is 0 exactly when
-         * the alpha byte is 0 or 255 */
-        const __m128i add = _mm_set1_epi32(0x01000000), am = _mm_set1_epi32((int)0xfe000000u),
-                      zero4 = _mm_setzero_si128();
+        /* 16 pixels per step */
+        const __m128i zero4 = _mm_setzero_si128();
         __m128i anyv = zero4;
         for (; i + 16 <= w; i += 16) {
             const __m128i *q = (const __m128i *)(const void *)(in + 4 * i);
             __m128i v0 = _mm_loadu_si128(q), v1 = _mm_loadu_si128(q + 1);
             __m128i v2 = _mm_loadu_si128(q + 2), v3 = _mm_loadu_si128(q + 3);
-            __m128i t = _mm_or_si128(
-                _mm_or_si128(_mm_and_si128(_mm_add_epi32(v0, add), am),
-                             _mm_and_si128(_mm_add_epi32(v1, add), am)),
-                _mm_or_si128(_mm_and_si128(_mm_add_epi32(v2, add), am),
-                             _mm_and_si128(_mm_add_epi32(v3, add), am)));
+            __m128i t = _mm_or_si128(_mm_or_si128(translucent4(v0), translucent4(v1)),
+                                     _mm_or_si128(translucent4(v2), translucent4(v3)));
             if (_mm_movemask_epi8(_mm_cmpeq_epi32(t, zero4)) != 0xffff)
                 break; /* it is among these 16: the loops below find it */
             anyv = _mm_or_si128(anyv, _mm_or_si128(_mm_or_si128(v0, v1), _mm_or_si128(v2, v3)));
@@ -238,23 +243,6 @@ static inline void unpremul_px(uint8_t *out)
     }
 }
 
-/* unpremul_px, remembering the last pixel converted: a translucent fill is
- * a run of one premultiplied value, converted once.  *last holds that
- * pixel's premultiplied and straight words (start: {0, 0}, which is right,
- * as a zero pixel stays zero). */
-static inline void unpremul_px_run(uint8_t *out, uint32_t last[2])
-{
-    uint32_t v;
-    memcpy(&v, out, 4);
-    if (v == last[0]) {
-        memcpy(out, &last[1], 4);
-        return;
-    }
-    last[0] = v;
-    unpremul_px(out);
-    memcpy(&last[1], out, 4);
-}
-
 #if defined(__SSE2__)
 /* unpremul_px of four pixels at once, with the same result bit for bit:
  * c * f is split as c * (f >> 16) * 65536 + c * (f & 0xffff), so that
@@ -294,21 +282,18 @@ static inline __m128i unpremul4(__m128i v)
 static void unpremul_row_from(const uint8_t *in, uint8_t *out, size_t w, size_t from)
 {
     size_t i = from;
-    uint32_t last[2] = {0, 0};
 #if defined(__SSE2__)
-    /* the copy and the conversion in one pass: 16 pixels per test, then
-     * 4; (v + 1 << 24) & 0xfe << 24 is 0 exactly when alpha is 0 or 255 */
+    /* the copy and the conversion in one pass: 16 pixels per test, then 4 */
     if (in != out)
         memcpy(out, in, from * 4);
-    const __m128i add = _mm_set1_epi32(0x01000000), am = _mm_set1_epi32((int)0xfe000000u),
-                  zero = _mm_setzero_si128();
+    const __m128i zero = _mm_setzero_si128();
     for (; i + 16 <= w; i += 16) {
         const __m128i *q = (const __m128i *)(const void *)(in + 4 * i);
         __m128i *o = (__m128i *)(void *)(out + 4 * i);
         __m128i v[4], t[4];
         for (int k = 0; k < 4; k++) {
             v[k] = _mm_loadu_si128(q + k);
-            t[k] = _mm_and_si128(_mm_add_epi32(v[k], add), am);
+            t[k] = translucent4(v[k]);
         }
         __m128i any = _mm_or_si128(_mm_or_si128(t[0], t[1]), _mm_or_si128(t[2], t[3]));
         if (_mm_movemask_epi8(_mm_cmpeq_epi32(any, zero)) == 0xffff) {
@@ -324,7 +309,7 @@ static void unpremul_row_from(const uint8_t *in, uint8_t *out, size_t w, size_t 
     }
     for (; i + 4 <= w; i += 4) {
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(in + 4 * i));
-        __m128i t = _mm_and_si128(_mm_add_epi32(v, add), am);
+        __m128i t = translucent4(v);
         _mm_storeu_si128((__m128i *)(void *)(out + 4 * i),
                          _mm_movemask_epi8(_mm_cmpeq_epi32(t, zero)) == 0xffff ? v
                                                                              : unpremul4(v));
@@ -337,18 +322,18 @@ static void unpremul_row_from(const uint8_t *in, uint8_t *out, size_t w, size_t 
 #endif
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     if ((i & 1) && i < w) /* the pairs below start at even pixels */
-        unpremul_px_run(out + 4 * i++, last);
+        unpremul_px(out + 4 * i++);
     for (; i + 2 <= w; i += 2) {
         uint64_t v;
         memcpy(&v, out + 4 * i, 8);
         if (pair_translucent(v)) {
-            unpremul_px_run(out + 4 * i, last);
-            unpremul_px_run(out + 4 * i + 4, last);
+            unpremul_px(out + 4 * i);
+            unpremul_px(out + 4 * i + 4);
         }
     }
 #endif
     for (; i < w; i++)
-        unpremul_px_run(out + 4 * i, last);
+        unpremul_px(out + 4 * i);
 }
 
 static void unpremul_row(const uint8_t *in, uint8_t *out, size_t w)
