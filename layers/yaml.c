@@ -395,7 +395,6 @@ static void on_event(builder *b, struct fy_event *ev)
     }
 }
 
-/* libfyaml must not print anything; errors are collected instead. */
 /*
  * libfyaml 0.7.12 (Debian 12) crashes in fy_parser_destroy (a write through
  * a stale indent entry) after it has reported "cannot use tab for
@@ -429,6 +428,7 @@ static void parser_done(struct fy_parser *fyp, bool unsafe)
     pthread_mutex_unlock(&retired_lock);
 }
 
+/* libfyaml must not print anything; errors are collected instead. */
 static void diag_silent(struct fy_diag *diag, void *user, const char *buf, size_t len)
 {
     (void)diag;

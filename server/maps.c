@@ -1433,13 +1433,14 @@ int lb_maps_render_tile(lb_req *r, const lb_map_cfg *map, int grid, int z, long 
             goto out;
         }
         uint64_t h = bytes_hash(p, plen);
-        memcpy(blob->data, &h, 8);
+        memcpy(blob->data, &h, sizeof h);
+        _Static_assert(sizeof h == LB_TILE_PNG_AT, "the PNG follows the ETag hash");
         memcpy(blob->data + LB_TILE_PNG_AT, p, plen);
         free(p);
         lb_cache_put_blob(r->srv->cache, key.data, blob, viewer, parts + elapsed_ns(t0));
     }
     uint64_t h;
-    memcpy(&h, blob->data, 8);
+    memcpy(&h, blob->data, sizeof h);
     etag[0] = '"';
     size_t en = 1 + lb_fmt_hex(etag + 1, (unsigned long long)h, 16);
     etag[en++] = '"';

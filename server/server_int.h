@@ -211,7 +211,7 @@ size_t lb_cache_bytes(lb_cache *c);
 /* Render map tile for r->principal; 0 when done, else an HTTP status.  On 0,
  * *png is a reference to the cached entry (unref it when sent): the PNG is
  * its data from byte LB_TILE_PNG_AT on, not copied per request. */
-#define LB_TILE_PNG_AT 8
+#define LB_TILE_PNG_AT 8 /* after the ETag hash, a uint64_t */
 int lb_maps_render_tile(lb_req *r, const lb_map_cfg *map, int grid, int z, long x, long y,
                         int scale, lb_blob **png, char etag[40]);
 
