@@ -342,6 +342,24 @@ field() { # line key
   sed -nE "s/.* $2=([^ ]+).*/\\1/p" <<<"$1"
 }
 
+# rounds_median FILE...: one TILEBENCH line whose median_ms, p95_ms, mean_ms,
+# encode_share and vmhwm_kb are the medians over the TILEBENCH lines of the
+# files (one per round); the other fields are the last round's.
+rounds_median() {
+  grep -h '^TILEBENCH ' "$@" | awk '
+    { for (i = 2; i <= NF; i++) { split($i, kv, "="); last[kv[1]] = kv[2]; key[i] = kv[1]
+        if (kv[1] ~ /^(median_ms|p95_ms|mean_ms|encode_share|vmhwm_kb)$/) vals[kv[1], NR] = kv[2] }
+      nf = NF }
+    END { line = "TILEBENCH"
+      for (i = 2; i <= nf; i++) { k = key[i]; v = last[k]
+        if (k ~ /^(median_ms|p95_ms|mean_ms|encode_share|vmhwm_kb)$/) {
+          n = 0; for (r = 1; r <= NR; r++) a[++n] = vals[k, r] + 0
+          for (x = 1; x <= n; x++) for (y = x + 1; y <= n; y++) if (a[y] < a[x]) { t = a[x]; a[x] = a[y]; a[y] = t }
+          v = (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+        line = line " " k "=" v }
+      print line }'
+}
+
 declare -A RES
 for n in "${NS[@]}"; do
   dir="$OUT/$n"
@@ -400,18 +418,7 @@ for n in "${NS[@]}"; do
     cat "$logs/$tool".[0-9]*.out >"$logs/$tool.out"
   done
   for tool in lagebild mapnik mapserver; do
-    RES[$n,$tool]=$(grep '^TILEBENCH ' "$logs/$tool.out" | awk '
-      { for (i = 2; i <= NF; i++) { split($i, kv, "="); last[kv[1]] = kv[2]; key[i] = kv[1]
-          if (kv[1] ~ /^(median_ms|p95_ms|mean_ms|encode_share|vmhwm_kb)$/) vals[kv[1], NR] = kv[2] }
-        nf = NF }
-      END { line = "TILEBENCH"
-        for (i = 2; i <= nf; i++) { k = key[i]; v = last[k]
-          if (k ~ /^(median_ms|p95_ms|mean_ms|encode_share|vmhwm_kb)$/) {
-            n = 0; for (r = 1; r <= NR; r++) a[++n] = vals[k, r] + 0
-            for (x = 1; x <= n; x++) for (y = x + 1; y <= n; y++) if (a[y] < a[x]) { t = a[x]; a[x] = a[y]; a[y] = t }
-            v = (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
-          line = line " " k "=" v }
-        print line }')
+    RES[$n,$tool]=$(rounds_median "$logs/$tool.out")
   done
   echo
 done
@@ -436,14 +443,9 @@ if [ -n "$SCALE_DIR" ]; then
         "$TILEBENCH" --config "$SCALE_DIR/tiles.yaml" --map bench --tiles "$SCALE_DIR/scaling.txt" --label "$last" |
       sed 's/^/   /' || die "interleaved scaling run failed (logs in $slogs)"
   done
-  med_field() { # key files...
-    local k=$1
-    shift
-    grep -h '^TILEBENCH ' "$@" | sed -nE "s/.* $k=([^ ]+).*/\\1/p" | sort -g |
-      awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-  }
-  p_min=$(med_field p95_ms "$slogs"/min.[0-9]*.out) p_max=$(med_field p95_ms "$slogs"/max.[0-9]*.out)
-  m_min=$(med_field median_ms "$slogs"/min.[0-9]*.out) m_max=$(med_field median_ms "$slogs"/max.[0-9]*.out)
+  smin=$(rounds_median "$slogs"/min.[0-9]*.out) smax=$(rounds_median "$slogs"/max.[0-9]*.out)
+  p_min=$(field "$smin" p95_ms) p_max=$(field "$smax" p95_ms)
+  m_min=$(field "$smin" median_ms) m_max=$(field "$smax" median_ms)
   SIDE=$(awk -v f="$first" -v l="$last" -v a="$p_min" -v b="$p_max" -v c="$m_min" -v d="$m_max" \
     -v r="$ROUNDS" -v sc="$sscale" 'BEGIN {
     printf "lagebild at equal content (N=%d against the N=%d set with features scaled by %s, one interleaved run,\n", f, l, sc
