@@ -23,6 +23,10 @@
 
 #include "raster_int.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 /* ------------------------------------------------------------------------ */
 /* Scratch                                                                  */
 /* ------------------------------------------------------------------------ */
@@ -571,10 +575,17 @@ void lb__edge(lb__rwork *w, double x0, double y0, double x1, double y1)
 /* Sweep and composite                                                      */
 /* ------------------------------------------------------------------------ */
 
+/* |s| clamped to 1, as 0..255.  Without branches: the per-cell loop of the
+ * sweep takes this for every touched cell, and edge coverage is too
+ * irregular for the branch predictor (minsd is exactly v < 1 ? v : 1). */
 static inline unsigned cov_alpha(double s)
 {
     double v = fabs(s);
+#if defined(__SSE2__)
+    v = _mm_cvtsd_f64(_mm_min_sd(_mm_set_sd(v), _mm_set_sd(1.0)));
+#else
     v = v < 1.0 ? v : 1.0;
+#endif
     return (unsigned)(int)(v * 255.0 + 0.5);
 }
 
@@ -699,13 +710,10 @@ static void sweep(lb_canvas *c, lb__rwork *w, int base, int by0, int by1, double
                 for (; cx < cv; cx++) {
                     s += a[cx];
                     a[cx] = 0;
-                    /* no test for al == 0: the palette makes that a no-op;
-                     * full coverage of an opaque colour is a plain store */
-                    unsigned al = cov_alpha(s);
-                    if (al == 255 && pt->opaque)
-                        memcpy(prow + 4 * (size_t)cx, &pt->col, 4);
-                    else
-                        blend(prow + 4 * (size_t)cx, pt, al);
+                    /* no test for al == 0 or 255: the palette makes 0 a
+                     * no-op and 255 of an opaque colour a plain store, and a
+                     * branch here is mispredicted at every edge */
+                    blend(prow + 4 * (size_t)cx, pt, cov_alpha(s));
                 }
                 for (; cx < ce; cx++)
                     a[cx] = 0;
