@@ -300,6 +300,82 @@ void lb_raster_fill(lb_canvas *c, const lb_ring *rings, size_t nrings, lb_rgba c
     lb__shape_end(c, w, color);
 }
 
+/* Whether the segment (x0,y0)-(x1,y1) meets the box [bx0,bx1] x [by0,by1]:
+ * the box's and the segment's extents overlap and the box's corners are not
+ * all strictly on one side of the segment's line. */
+static bool seg_meets_box(double x0, double y0, double x1, double y1, double bx0, double by0,
+                          double bx1, double by1)
+{
+    if ((x0 < bx0 && x1 < bx0) || (x0 > bx1 && x1 > bx1) || (y0 < by0 && y1 < by0) ||
+        (y0 > by1 && y1 > by1))
+        return false;
+    double dx = x1 - x0, dy = y1 - y0;
+    double c[4] = {dx * (by0 - y0) - dy * (bx0 - x0), dx * (by0 - y0) - dy * (bx1 - x0),
+                   dx * (by1 - y0) - dy * (bx0 - x0), dx * (by1 - y0) - dy * (bx1 - x0)};
+    bool pos = false, neg = false;
+    for (int i = 0; i < 4; i++) {
+        pos |= !(c[i] < 0);
+        neg |= !(c[i] > 0);
+    }
+    return pos && neg;
+}
+
+/* One edge of a ring as add_ring draws it: its share of the winding number
+ * at (px, py) and whether it comes near the canvas (box). */
+static bool cover_edge(double x0, double y0, double x1, double y1, double px, double py,
+                       const double box[4], int *wind)
+{
+    if (seg_meets_box(x0, y0, x1, y1, box[0], box[1], box[2], box[3]))
+        return false;
+    if ((y0 <= py) != (y1 <= py)) {
+        /* crosses the horizontal through p: left or right of p there? */
+        double t = (py - y0) / (y1 - y0), x = x0 + t * (x1 - x0);
+        if (x < px)
+            *wind += y1 > y0 ? 1 : -1;
+    }
+    return true;
+}
+
+bool lb_raster_fill_covers(const lb_canvas *c, const lb_ring *rings, size_t nrings)
+{
+    if (!c || c->width <= 0 || c->height <= 0 || !rings)
+        return false;
+    /* no edge within a pixel of the canvas (so no cell of it is touched and
+     * every row's cover comes from edges left of it, whole rows of +-1);
+     * then the winding number is the same everywhere on the canvas */
+    const double box[4] = {-1.0, -1.0, c->width + 1.0, c->height + 1.0};
+    const double px = c->width * 0.5, py = c->height * 0.5;
+    int wind = 0;
+    for (size_t r = 0; r < nrings; r++) {
+        if (!rings[r].xy || rings[r].n < 2)
+            continue;
+        const double *xy = rings[r].xy;
+        double fx = 0, fy = 0, qx = 0, qy = 0;
+        bool have = false;
+        /* the points add_ring uses: finite ones, clamped */
+        for (size_t i = 0; i < rings[r].n; i++) {
+            double x = xy[2 * i], y = xy[2 * i + 1];
+            if (!isfinite(x) || !isfinite(y))
+                continue;
+            x = lb__clampc(x);
+            y = lb__clampc(y);
+            if (have) {
+                if (!cover_edge(qx, qy, x, y, px, py, box, &wind))
+                    return false;
+            } else {
+                fx = x;
+                fy = y;
+                have = true;
+            }
+            qx = x;
+            qy = y;
+        }
+        if (have && !cover_edge(qx, qy, fx, fy, px, py, box, &wind))
+            return false;
+    }
+    return wind != 0;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Circles                                                                  */
 /* ------------------------------------------------------------------------ */

@@ -348,30 +348,85 @@ typedef struct entry_src {
     const hit *hits;
 } entry_src;
 
+/* The paint of style layer si (of type t) for entry e; false: not drawn. */
+static bool entry_paint(const lb_render_layer *L, const entry_src *es, uint32_t e, size_t si,
+                        lb_style_type t, double zoom, const lb_snap_level **lv_out,
+                        const lb_snap_feat **f_out, lb_paint *p)
+{
+    const lb_snapshot *s = es->hits ? es->hits[e].s : es->s;
+    const lb_snap_level *lv = es->hits ? es->hits[e].lv : es->lv;
+    const lb_snap_feat *f = &lv->feats[es->hits ? es->hits[e].idx : e];
+    *lv_out = lv;
+    *f_out = f;
+    if (!applies(t, f->type))
+        return false;
+    prop_ctx pc = {.s = s, .info = f->info};
+    return L->style ? lb_style_eval(L->style, si, zoom, get_prop, &pc, p) : default_paint(t, p);
+}
+
+static inline lb_style_type style_type(const lb_render_layer *L, size_t si)
+{
+    return L->style ? lb_style_layer_type(L->style, si) : (lb_style_type)si;
+}
+
 /* Draw the features (or hits) list[a..b) (one class, or a run of them)
- * style layer after style layer. */
+ * style layer after style layer, starting at style layer si0 with entry j0
+ * (what comes before is hidden: find_cover). */
 static void draw_entries(const lb_render_layer *L, const entry_src *es, const uint32_t *list,
-                         size_t a, size_t b, double zoom, double scale, const view *v,
-                         lb_canvas *out, scratch *sc)
+                         size_t a, size_t b, size_t si0, size_t j0, double zoom, double scale,
+                         const view *v, lb_canvas *out, scratch *sc)
 {
     size_t nstyle = L->style ? lb_style_layer_count(L->style) : 3;
-    for (size_t si = 0; si < nstyle; si++) {
-        lb_style_type t = L->style ? lb_style_layer_type(L->style, si) : (lb_style_type)si;
-        for (size_t j = a; j < b; j++) {
-            uint32_t e = list[j];
-            const lb_snapshot *s = es->hits ? es->hits[e].s : es->s;
-            const lb_snap_level *lv = es->hits ? es->hits[e].lv : es->lv;
-            const lb_snap_feat *f = &lv->feats[es->hits ? es->hits[e].idx : e];
-            if (!applies(t, f->type))
-                continue;
+    for (size_t si = si0; si < nstyle; si++) {
+        lb_style_type t = style_type(L, si);
+        for (size_t j = si == si0 ? j0 : a; j < b; j++) {
+            const lb_snap_level *lv;
+            const lb_snap_feat *f;
             lb_paint p;
-            prop_ctx pc = {.s = s, .info = f->info};
-            if (L->style ? !lb_style_eval(L->style, si, zoom, get_prop, &pc, &p)
-                         : !default_paint(t, &p))
-                continue;
-            draw(out, lv, f, &p, scale, v, sc);
+            if (entry_paint(L, es, list[j], si, t, zoom, &lv, &f, &p))
+                draw(out, lv, f, &p, scale, v, sc);
         }
     }
+}
+
+/*
+ * Occlusion: the last step of drawing list[a..b) (style layer si, entry j,
+ * in draw_entries' order) that fills the whole canvas with an opaque colour.
+ * Every pixel is that colour afterwards whatever was there, so the steps
+ * before it need not be drawn: the canvas comes out bit for bit the same.
+ * Large areas seen from close up (a tile inside a district, a lake) are
+ * such fills when their style is opaque.  false: no such step.
+ */
+static bool find_cover(const lb_render_layer *L, const entry_src *es, const uint32_t *list,
+                       size_t a, size_t b, double zoom, const view *v, const lb_canvas *out,
+                       scratch *sc, size_t *si_out, size_t *j_out)
+{
+    /* the canvas in the snapshot's coordinates: a polygon covering it has a
+     * box covering it */
+    const double x0 = v->minx, x1 = v->minx + out->width / v->sx;
+    const double y1 = v->maxy, y0 = v->maxy - out->height / v->sy;
+    size_t nstyle = L->style ? lb_style_layer_count(L->style) : 3;
+    for (size_t si = nstyle; si-- > 0;) {
+        lb_style_type t = style_type(L, si);
+        if (t != LB_STYLE_FILL)
+            continue;
+        for (size_t j = b; j-- > a;) {
+            uint32_t e = list[j];
+            const lb_snap_level *lv = es->hits ? es->hits[e].lv : es->lv;
+            const lb_snap_feat *f = &lv->feats[es->hits ? es->hits[e].idx : e];
+            if (f->type != LB_GEOM_POLYGON || f->minx > x0 || f->maxx < x1 || f->miny > y0 ||
+                f->maxy < y1)
+                continue;
+            lb_paint p;
+            if (!entry_paint(L, es, e, si, t, zoom, &lv, &f, &p) || p.fill.a != 255 ||
+                !to_pixels(lv, f, v, sc) || !lb_raster_fill_covers(out, sc->rings, f->nparts))
+                continue;
+            *si_out = si;
+            *j_out = j;
+            return true;
+        }
+    }
+    return false;
 }
 
 /* Draw the n entries of sc (sc->inf, sc->ent filled) class by class, their
@@ -396,10 +451,30 @@ static void draw_ranked(const lb_render_layer *L, const entry_src *es, size_t n,
         sc->ord[k] = (uint32_t)e;
         sc->list[k] = sc->ent[e];
     }
-    for (uint32_t c = 0; c < nclasses; c++) {
+    /* Occlusion (find_cover): without a callback per class, a cover hides
+     * the classes before it too; with one, each class's canvas is handed
+     * out, so a cover only hides what comes before it in its own class. */
+    uint32_t c0 = 0;
+    size_t si0 = 0, j0 = 0;
+    bool found = false;
+    if (!L->class_done)
+        for (uint32_t c = nclasses; c-- > 0 && !found;)
+            if (at[c] < at[c + 1] &&
+                find_cover(L, es, sc->list, at[c], at[c + 1], zoom, v, out, sc, &si0, &j0)) {
+                c0 = c;
+                found = true;
+            }
+    for (uint32_t c = c0; c < nclasses; c++) {
         if (at[c] == at[c + 1])
             continue;
-        draw_entries(L, es, sc->list, at[c], at[c + 1], zoom, scale, v, out, sc);
+        size_t si = 0, j = at[c];
+        if (found && c == c0) {
+            si = si0;
+            j = j0;
+        } else if (L->class_done) {
+            find_cover(L, es, sc->list, at[c], at[c + 1], zoom, v, out, sc, &si, &j);
+        }
+        draw_entries(L, es, sc->list, at[c], at[c + 1], si, j, zoom, scale, v, out, sc);
         if (L->class_done)
             L->class_done(L->class_ud, sc->inf[sc->ord[at[c]]], out);
     }
@@ -430,7 +505,10 @@ static void draw_by_class(const lb_render_layer *L, const entry_src *es, size_t 
         while (b < n &&
                lb_feature_class_cmp(sc->inf[sc->ord[a]], sc->inf[sc->ord[b]], L->by_source) == 0)
             b++;
-        draw_entries(L, es, sc->list, a, b, zoom, scale, v, out, sc);
+        /* occlusion within the class only (many classes: rare) */
+        size_t si = 0, j = a;
+        find_cover(L, es, sc->list, a, b, zoom, v, out, sc, &si, &j);
+        draw_entries(L, es, sc->list, a, b, si, j, zoom, scale, v, out, sc);
         if (L->class_done)
             L->class_done(L->class_ud, sc->inf[sc->ord[a]], out);
         a = b;
@@ -535,6 +613,42 @@ static void render_layer(const lb_render_layer *L, double minx, double miny, dou
         draw_by_class(L, &es, n, zoom, scale, &v, out, sc);
 }
 
+/* Whether layer L fills the whole canvas with an opaque colour (find_cover):
+ * its canvas is then opaque everywhere, and nothing below it can show.
+ * Plain snapshots only (false for overlays: not worth their merge). */
+static bool layer_covers(const lb_render_layer *L, double minx, double miny, double maxx,
+                         double maxy, double zoom, const lb_canvas *out, scratch *sc)
+{
+    const lb_snapshot *s = L->snap;
+    if (!s || s->base || s->nlevels == 0)
+        return false;
+    view v = {.minx = minx,
+              .maxy = maxy,
+              .sx = out->width / (maxx - minx),
+              .sy = out->height / (maxy - miny)};
+    const lb_snap_level *lv = lb_tiler__level_for(s, 1.0 / fmax(v.sx, v.sy));
+    lb_tiler__query_containing(lv, minx, miny, maxx, maxy, &sc->idx);
+    entry_src es = {.s = s, .lv = lv};
+    size_t nstyle = L->style ? lb_style_layer_count(L->style) : 3;
+    for (size_t k = 0; k < sc->idx.n; k++) {
+        const lb_snap_feat *f = &lv->feats[sc->idx.v[k]];
+        if (f->type != LB_GEOM_POLYGON || !visible(L, f, &s->infos[f->info]))
+            continue;
+        for (size_t si = 0; si < nstyle; si++) {
+            lb_style_type t = style_type(L, si);
+            const lb_snap_level *flv;
+            const lb_snap_feat *ff;
+            lb_paint p;
+            if (t == LB_STYLE_FILL &&
+                entry_paint(L, &es, sc->idx.v[k], si, t, zoom, &flv, &ff, &p) &&
+                p.fill.a == 255 && to_pixels(lv, f, &v, sc) &&
+                lb_raster_fill_covers(out, sc->rings, f->nparts))
+                return true;
+        }
+    }
+    return false;
+}
+
 /* Transparent pixel buffers for layer canvases, kept between renders: a
  * layer canvas is all zero again when lb_render_area is done with it (every
  * row drawn into is cleared as it is composited), so the next render of the
@@ -576,7 +690,19 @@ lb_status lb_render_area(const lb_render_layer *layers, size_t n, double minx, d
         /* The first layer drawn onto a transparent tile needs no canvas of
          * its own: src over transparent is src, bit for bit. */
         bool direct = lb_canvas_is_empty(out);
-        for (size_t i = 0; rc == LB_OK && i < n; i++) {
+        /* Occlusion: a layer that covers the tile with an opaque fill hides
+         * the layers below it (and out's pixels) bit for bit; they are not
+         * drawn.  Not with class callbacks, which expect every layer. */
+        size_t first = 0;
+        bool callbacks = false;
+        for (size_t i = 0; i < n; i++)
+            callbacks |= layers[i].class_done != NULL;
+        for (size_t i = n; !callbacks && i-- > 1;)
+            if (layers[i].snap && layer_covers(&layers[i], minx, miny, maxx, maxy, zoom, out, &sc)) {
+                first = i;
+                break;
+            }
+        for (size_t i = first; rc == LB_OK && i < n; i++) {
             if (!layers[i].snap)
                 continue;
             if (direct) {

@@ -493,6 +493,49 @@ void lb_tiler__query(const lb_snap_level *lv, double minx, double miny, double m
         qsort(out->v, out->n, sizeof *out->v, cmp_u32);
 }
 
+void lb_tiler__query_containing(const lb_snap_level *lv, double minx, double miny, double maxx,
+                                double maxy, lb_idx_vec *out)
+{
+    out->n = 0;
+    const lb_rtree *t = &lv->tree;
+    if (t->nleaf == 0)
+        return;
+    /* a node's box contains its children's: only nodes containing the box
+     * can hold a feature whose box does, so the walk stays narrow */
+    uint32_t stack[64 * RT_FANOUT];
+    uint8_t lvl[64 * RT_FANOUT];
+    int sp = 0;
+    stack[sp] = t->nnodes - 1;
+    lvl[sp++] = (uint8_t)(t->nlevels - 1);
+    while (sp > 0) {
+        sp--;
+        uint32_t node = stack[sp];
+        int l = lvl[sp];
+        const double *b = &t->box[4 * node];
+        if (b[0] > minx || b[1] > miny || b[2] < maxx || b[3] < maxy)
+            continue;
+        if (l == 0) {
+            if (out->n == out->cap) {
+                size_t nc = out->cap ? out->cap * 2 : 256;
+                uint32_t *p = realloc(out->v, nc * sizeof *p);
+                if (!p)
+                    return;
+                out->v = p;
+                out->cap = nc;
+            }
+            out->v[out->n++] = node;
+            continue;
+        }
+        uint32_t first = t->child[node];
+        uint32_t level_end = l - 1 + 1 < (int)t->nlevels ? t->level_start[l] : t->nnodes;
+        uint32_t end = first + RT_FANOUT < level_end ? first + RT_FANOUT : level_end;
+        for (uint32_t c = first; c < end; c++) {
+            stack[sp] = c;
+            lvl[sp++] = (uint8_t)(l - 1);
+        }
+    }
+}
+
 const lb_snap_level *lb_tiler__level_for(const lb_snapshot *s, double res)
 {
     for (int i = 0; i < s->nlevels; i++)

@@ -77,6 +77,15 @@ typedef struct lb_ring {
  */
 void lb_raster_fill(lb_canvas *c, const lb_ring *rings, size_t nrings, lb_rgba color);
 
+/*
+ * Whether lb_raster_fill of these rings covers every pixel of c completely
+ * (coverage 255): no edge comes within a pixel of the canvas, and the winding
+ * number there is not zero.  An opaque fill that covers the canvas hides
+ * everything drawn before it, bit for bit, so a renderer may skip that
+ * (tiler/render.c).  Conservative: false when unsure.
+ */
+bool lb_raster_fill_covers(const lb_canvas *c, const lb_ring *rings, size_t nrings);
+
 typedef enum lb_join { LB_JOIN_MITER, LB_JOIN_ROUND, LB_JOIN_BEVEL } lb_join;
 typedef enum lb_cap { LB_CAP_BUTT, LB_CAP_ROUND, LB_CAP_SQUARE } lb_cap;
 
