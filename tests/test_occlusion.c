@@ -10,7 +10,11 @@
  *     lower layer show;
  *   - within one layer, an area of a higher class drawn after small
  *     features covers them, and without that class they show;
- *   - a translucent area covers nothing: what is below shines through.
+ *   - a translucent area covers nothing: what is below shines through;
+ *   - on a random scene (three layers of overlapping opaque and translucent
+ *     areas, some with holes, lines and markers), every tile at zooms 10-14,
+ *     256 and 512 px, is byte for byte the same with occlusion and without
+ *     (lb_render_set_occlusion).
  *
  * The data, around 9.0 E 52.0 N at zoom 14 (a tile is about 0.022 degrees):
  *   layer "unten": red squares and points in tile A (inside the big area)
@@ -335,6 +339,310 @@ LB_TEST(test_a_translucent_area_hides_nothing)
     teardown();
 }
 
+/* ---- a line beside the edge of a covered block ---------------------------- */
+
+/* lon/lat of pixel (px, py) of tile (x, y) at zoom Z, 256 px */
+static void lonlat(long x, long y, double px, double py, double *lon, double *lat)
+{
+    double n = (double)(1L << Z);
+    *lon = (x + px / 256.0) / n * 360.0 - 180.0;
+    *lat = atan(sinh(M_PI * (1.0 - 2.0 * (y + py / 256.0) / n))) * 180.0 / M_PI;
+}
+
+static const char edge_config[] =
+    "store: {path: edge.sqlite}\n"
+    "groups: [police]\n"
+    "layers:\n"
+    "  lo: {title: Lo, style: lo.json}\n"
+    "  hi: {title: Hi, style: blue.json}\n"
+    "sources:\n"
+    "  lo: {path: lo.geojson, layer: lo, agency: police, fid: id, label: {level: OFFEN}}\n"
+    "  hi: {path: hi.geojson, layer: hi, agency: police, fid: id, label: {level: OFFEN}}\n"
+    "maps:\n"
+    "  edge: {title: Edge, layers: [lo, hi]}\n";
+static const char lo_style[] =
+    "{\"version\": 8, \"name\": \"lo\", \"layers\": [\n"
+    " {\"id\": \"l\", \"type\": \"line\", \"paint\": {\"line-color\": \"#000000\", \"line-width\": "
+    "8}}]}\n";
+
+LB_TEST(test_a_line_beside_a_covered_block_is_drawn)
+{
+    /* Tile A at 256 px has blocks of 16 px.  The upper layer's area ends
+     * 1.2 px right of the block edge at x = 64 (so the blocks left of it are
+     * covered, and pixel 65 mostly is not); the lower layer's line runs at
+     * x = 61.5-62.4, inside a covered block, and its 8 px stroke reaches
+     * over the area's edge: it must be drawn (paint_reach). */
+    long ax, ay;
+    tile_of(8.96, 51.98, &ax, &ay);
+    char *d = t_tmpdir();
+    t_write(d, "edge.yaml", edge_config);
+    t_write(d, "lo.json", lo_style);
+    t_write(d, "blue.json", blue_style);
+    double x0, y0, x1, y1, lx0, ly0, lx1, ly1;
+    lonlat(ax, ay, -300, -300, &x0, &y1);
+    lonlat(ax, ay, 65.2, 600, &x1, &y0);
+    lonlat(ax, ay, 61.5, 100, &lx0, &ly0);
+    lonlat(ax, ay, 62.4, 150, &lx1, &ly1);
+    char text[1024];
+    snprintf(text, sizeof text,
+             "{\"type\": \"FeatureCollection\", \"features\": [{\"type\": \"Feature\", "
+             "\"properties\": {\"id\": \"h\"}, \"geometry\": {\"type\": \"Polygon\", "
+             "\"coordinates\": [[[%.9f, %.9f], [%.9f, %.9f], [%.9f, %.9f], [%.9f, %.9f], [%.9f, "
+             "%.9f]]]}}]}\n",
+             x0, y0, x1, y0, x1, y1, x0, y1, x0, y0);
+    t_write(d, "hi.geojson", text);
+    snprintf(text, sizeof text,
+             "{\"type\": \"FeatureCollection\", \"features\": [{\"type\": \"Feature\", "
+             "\"properties\": {\"id\": \"l\"}, \"geometry\": {\"type\": \"LineString\", "
+             "\"coordinates\": [[%.9f, %.9f], [%.9f, %.9f]]}}]}\n",
+             lx0, ly0, lx1, ly1);
+    t_write(d, "lo.geojson", text);
+    char *path = t_path(d, "edge.yaml");
+    t_result r = t_lagebild("ingest", path, "--quiet", NULL);
+    if (r.status != 0)
+        fprintf(stderr, "%s\n", r.err);
+    ASSERT_EQ(r.status, 0);
+    t_result_free(&r);
+    lb_config *ec = NULL;
+    char *diag = NULL;
+    ASSERT_EQ(lb_config_load(path, &ec, &diag), LB_OK);
+    free(path);
+    lb_fusion_init();
+    lb_error err;
+    lb_store *st = NULL;
+    ASSERT_EQ(lb_store_open(ec->store_path, &st, &err), LB_OK);
+    const lb_tms *g = lb_tms_find("WebMercatorQuad");
+    lb_render_layer rl[2];
+    const char *names[2] = {"lo", "hi"};
+    lb_style *styles[2];
+    for (int i = 0; i < 2; i++) {
+        ASSERT_EQ(lb_style_load(lb_config_layer(ec, names[i])->style, &styles[i], &diag), LB_OK);
+        size_t nprops = 0;
+        const char *const *props = lb_style_properties(styles[i], &nprops);
+        lb_snapshot *snap = NULL;
+        ASSERT_EQ(lb_snapshot_build(st, ec, names[i], g, props, nprops, &snap, &err), LB_OK);
+        rl[i] = (lb_render_layer){.snap = snap, .style = styles[i]};
+    }
+    lb_canvas both, lo, hi;
+    ASSERT_EQ(lb_canvas_init(&both, 256, 256), LB_OK);
+    ASSERT_EQ(lb_canvas_init(&lo, 256, 256), LB_OK);
+    ASSERT_EQ(lb_canvas_init(&hi, 256, 256), LB_OK);
+    ASSERT_EQ(lb_render_tile(rl, 2, g, Z, ax, ay, 1, &both, &err), LB_OK);
+    ASSERT_EQ(lb_render_tile(&rl[0], 1, g, Z, ax, ay, 1, &lo, &err), LB_OK);
+    ASSERT_EQ(lb_render_tile(&rl[1], 1, g, Z, ax, ay, 1, &hi, &err), LB_OK);
+    /* the line shows right of the area's edge, in pixel 65 */
+    size_t at = (125 * 256 + 65) * 4;
+    ASSERT(memcmp(both.px + at, hi.px + at, 4) != 0);
+    ASSERT(both.px[at + 3] > hi.px[at + 3]);
+    lb_canvas_over(&lo, &hi);
+    ASSERT(memcmp(both.px, lo.px, 256 * 256 * 4) == 0);
+    lb_canvas_free(&both);
+    lb_canvas_free(&lo);
+    lb_canvas_free(&hi);
+    for (int i = 0; i < 2; i++) {
+        lb_snapshot_unref(rl[i].snap);
+        lb_style_free(styles[i]);
+    }
+    lb_store_close(st);
+    lb_config_free(ec);
+    t_rmrf(d);
+    free(d);
+}
+
+/* ---- random scene ---------------------------------------------------------- */
+
+static uint32_t rnd_state = 12345;
+static double rnd(void)
+{
+    rnd_state = rnd_state * 1664525u + 1013904223u;
+    return (double)(rnd_state >> 8) / 16777216.0;
+}
+
+static void put_ring(FILE *f, double cx, double cy, double r, int k, bool reverse)
+{
+    fputc('[', f);
+    double first[2] = {0, 0};
+    for (int i = 0; i < k; i++) {
+        double a = 2 * M_PI * (reverse ? k - i : i) / k;
+        double rr = r * (0.6 + 0.4 * rnd());
+        double x = cx + rr * cos(a) * 1.6, y = cy + rr * sin(a);
+        if (i == 0) {
+            first[0] = x;
+            first[1] = y;
+        }
+        fprintf(f, "[%.7f, %.7f], ", x, y);
+    }
+    fprintf(f, "[%.7f, %.7f]]", first[0], first[1]);
+}
+
+/* n features in 9.0-9.2 E, 51.9-52.1 N: areas (a third of them large, a
+ * fifth with a hole), lines and points; colour "c" a-d, opaque "o" y/n */
+static void write_scene(const char *dir, const char *name, int n)
+{
+    char *path = t_path(dir, name);
+    FILE *f = fopen(path, "w");
+    ASSERT(f != NULL);
+    fputs("{\"type\": \"FeatureCollection\", \"features\": [\n", f);
+    for (int i = 0; i < n; i++) {
+        double cx = 9.0 + 0.2 * rnd(), cy = 51.9 + 0.2 * rnd(), kind = rnd();
+        fprintf(f, "%s{\"type\": \"Feature\", \"properties\": {\"id\": \"%s-%d\", \"c\": \"%c\", "
+                   "\"o\": \"%c\"}, \"geometry\": ",
+                i ? ",\n" : "", name, i, "abcd"[(int)(rnd() * 4) & 3], rnd() < 0.75 ? 'y' : 'n');
+        if (kind < 0.6) {
+            double r = rnd() < 0.35 ? 0.01 + 0.05 * rnd() : 0.0005 + 0.004 * rnd();
+            fputs("{\"type\": \"Polygon\", \"coordinates\": [", f);
+            put_ring(f, cx, cy, r, 5 + (int)(rnd() * 20), false);
+            if (rnd() < 0.2) {
+                fputs(", ", f);
+                put_ring(f, cx, cy, r * 0.3, 6, true);
+            }
+            fputs("]}}", f);
+        } else if (kind < 0.8) {
+            fputs("{\"type\": \"LineString\", \"coordinates\": [", f);
+            int k = 3 + (int)(rnd() * 6);
+            for (int j = 0; j < k; j++) {
+                fprintf(f, "%s[%.7f, %.7f]", j ? ", " : "", cx, cy);
+                cx += (rnd() - 0.5) * 0.02;
+                cy += (rnd() - 0.5) * 0.02;
+            }
+            fputs("]}}", f);
+        } else {
+            fprintf(f, "{\"type\": \"Point\", \"coordinates\": [%.7f, %.7f]}}", cx, cy);
+        }
+    }
+    fputs("]}\n", f);
+    fclose(f);
+    free(path);
+}
+
+static const char scene_style[] =
+    "{\"version\": 8, \"name\": \"scene\", \"layers\": [\n"
+    " {\"id\": \"f\", \"type\": \"fill\", \"paint\": {\"fill-color\": [\"match\", [\"get\", \"c\"], "
+    "\"a\", \"#d62728\", \"b\", \"#1f77b4\", \"c\", \"#2ca02c\", \"#9467bd\"], \"fill-opacity\": "
+    "[\"match\", [\"get\", \"o\"], \"y\", 1, 0.6]}},\n"
+    " {\"id\": \"l\", \"type\": \"line\", \"paint\": {\"line-color\": \"#333333\", \"line-width\": "
+    "5}},\n"
+    " {\"id\": \"p\", \"type\": \"circle\", \"paint\": {\"circle-color\": \"#ff7f0e\", "
+    "\"circle-radius\": 12, \"circle-stroke-width\": 2, \"circle-stroke-color\": \"#ffffff\"}}]}\n";
+
+static const char scene_config[] =
+    "store: {path: scene.sqlite}\n"
+    "groups: [police]\n"
+    "layers:\n"
+    "  s1: {title: S1, style: scene.json}\n"
+    "  s2: {title: S2, style: scene.json}\n"
+    "  s3: {title: S3, style: scene.json}\n"
+    "sources:\n"
+    "  s1: {path: s1.geojson, layer: s1, agency: police, fid: id, label: {level: OFFEN}}\n"
+    "  s2: {path: s2.geojson, layer: s2, agency: police, fid: id, label: {level: OFFEN}}\n"
+    "  s3: {path: s3.geojson, layer: s3, agency: police, fid: id, label: {level: OFFEN}}\n"
+    "maps:\n"
+    "  scene: {title: Scene, layers: [s1, s2, s3]}\n";
+
+LB_TEST(test_random_scene_same_bytes_with_and_without_occlusion)
+{
+    char *d = t_tmpdir();
+    t_write(d, "scene.yaml", scene_config);
+    t_write(d, "scene.json", scene_style);
+    write_scene(d, "s1.geojson", 600);
+    write_scene(d, "s2.geojson", 600);
+    write_scene(d, "s3.geojson", 300);
+    char *path = t_path(d, "scene.yaml");
+    t_result r = t_lagebild("ingest", path, "--quiet", NULL);
+    if (r.status != 0)
+        fprintf(stderr, "%s\n", r.err);
+    ASSERT_EQ(r.status, 0);
+    t_result_free(&r);
+    lb_config *sc_cfg = NULL;
+    char *diag = NULL;
+    ASSERT_EQ(lb_config_load(path, &sc_cfg, &diag), LB_OK);
+    free(path);
+    lb_fusion_init();
+    lb_error err;
+    lb_store *st = NULL;
+    ASSERT_EQ(lb_store_open(sc_cfg->store_path, &st, &err), LB_OK);
+    const lb_tms *g = lb_tms_find("WebMercatorQuad");
+    lb_style *style = NULL;
+    ASSERT_EQ(lb_style_load(lb_config_layer(sc_cfg, "s1")->style, &style, &diag), LB_OK);
+    size_t nprops = 0;
+    const char *const *props = lb_style_properties(style, &nprops);
+    lb_render_layer rl[3];
+    const char *names[3] = {"s1", "s2", "s3"};
+    for (int i = 0; i < 3; i++) {
+        lb_snapshot *snap = NULL;
+        ASSERT_EQ(lb_snapshot_build(st, sc_cfg, names[i], g, props, nprops, &snap, &err), LB_OK);
+        rl[i] = (lb_render_layer){.snap = snap, .style = style};
+    }
+    size_t tiles = 0, hidden_below = 0, differ_from_top = 0;
+    for (int z = 10; z <= 14; z++) {
+        long x0, y0, x1, y1;
+        double n = (double)(1L << z);
+        x0 = (long)floor((9.0 + 180.0) / 360.0 * n);
+        x1 = (long)floor((9.2 + 180.0) / 360.0 * n);
+        double la0 = 52.1 * M_PI / 180.0, la1 = 51.9 * M_PI / 180.0;
+        y0 = (long)floor((1.0 - log(tan(la0) + 1.0 / cos(la0)) / M_PI) / 2.0 * n);
+        y1 = (long)floor((1.0 - log(tan(la1) + 1.0 / cos(la1)) / M_PI) / 2.0 * n);
+        for (long ty = y0; ty <= y1; ty += z == 14 ? 2 : 1)
+            for (long tx = x0; tx <= x1; tx += z == 14 ? 2 : 1)
+                for (int scale = 1; scale <= 2; scale++) {
+                    int px = 256 * scale;
+                    for (int nl = 1; nl <= 3; nl += 2) {
+                        lb_canvas on, off;
+                        ASSERT_EQ(lb_canvas_init(&on, px, px), LB_OK);
+                        ASSERT_EQ(lb_canvas_init(&off, px, px), LB_OK);
+                        const lb_render_layer *ls = nl == 3 ? rl : &rl[1];
+                        lb_render_set_occlusion(true);
+                        ASSERT_EQ(lb_render_tile(ls, (size_t)nl, g, z, tx, ty, scale, &on, &err),
+                                  LB_OK);
+                        lb_render_set_occlusion(false);
+                        ASSERT_EQ(lb_render_tile(ls, (size_t)nl, g, z, tx, ty, scale, &off, &err),
+                                  LB_OK);
+                        lb_render_set_occlusion(true);
+                        size_t bytes = (size_t)px * (size_t)px * 4;
+                        if (memcmp(on.px, off.px, bytes) != 0)
+                            fprintf(stderr, "differs: %d/%ld/%ld @%dx, %d layers\n", z, tx, ty,
+                                    scale, nl);
+                        ASSERT(memcmp(on.px, off.px, bytes) == 0);
+                        tiles++;
+                        if (nl == 3) {
+                            /* tiles where the top layer hides the lower ones,
+                             * which have something there; and tiles where
+                             * they show */
+                            lb_canvas top, bottom;
+                            ASSERT_EQ(lb_canvas_init(&top, px, px), LB_OK);
+                            ASSERT_EQ(lb_canvas_init(&bottom, px, px), LB_OK);
+                            ASSERT_EQ(lb_render_tile(&rl[2], 1, g, z, tx, ty, scale, &top, &err),
+                                      LB_OK);
+                            ASSERT_EQ(lb_render_tile(rl, 1, g, z, tx, ty, scale, &bottom, &err),
+                                      LB_OK);
+                            bool same = memcmp(top.px, on.px, bytes) == 0;
+                            hidden_below += same && !lb_canvas_is_empty(&bottom);
+                            differ_from_top += !same;
+                            lb_canvas_free(&top);
+                            lb_canvas_free(&bottom);
+                        }
+                        lb_canvas_free(&on);
+                        lb_canvas_free(&off);
+                    }
+                }
+    }
+    fprintf(stderr, "%zu renders compared; %zu tiles where the top layer hides the others, %zu "
+                    "where they show\n",
+            tiles, hidden_below, differ_from_top);
+    /* the scene has both */
+    ASSERT(tiles > 200);
+    ASSERT(hidden_below > 5);
+    ASSERT(differ_from_top > 20);
+    for (int i = 0; i < 3; i++)
+        lb_snapshot_unref(rl[i].snap);
+    lb_style_free(style);
+    lb_store_close(st);
+    lb_config_free(sc_cfg);
+    t_rmrf(d);
+    free(d);
+}
+
 LB_TESTS(test_two_layers_equal_their_composite_by_hand,
          test_a_covering_area_of_a_higher_class_hides_the_lower_one,
-         test_a_translucent_area_hides_nothing)
+         test_a_translucent_area_hides_nothing, test_a_line_beside_a_covered_block_is_drawn,
+         test_random_scene_same_bytes_with_and_without_occlusion)

@@ -320,32 +320,78 @@ static bool seg_meets_box(double x0, double y0, double x1, double y1, double bx0
     return pos && neg;
 }
 
-/* One edge of a ring as add_ring draws it: its share of the winding number
- * at (px, py) and whether it comes near the canvas (box). */
-static bool cover_edge(double x0, double y0, double x1, double y1, double px, double py,
-                       const double box[4], int *wind)
+/* Block rows' crossings (lb_raster_fill_blocks): more than this many edges
+ * crossing one block row's centre line and that row is left out. */
+#define LB_BLOCK_XMAX 64
+
+typedef struct block_scan {
+    double bw, bh, W, H;
+    int nbx, nby; /* blocks that lie on the canvas */
+    uint16_t touched[LB_BLOCKS];
+    int nx[LB_BLOCKS];
+    double x[LB_BLOCKS][LB_BLOCK_XMAX];
+    signed char dir[LB_BLOCKS][LB_BLOCK_XMAX];
+} block_scan;
+
+static inline double block_x0(const block_scan *b, int bx) { return bx * b->bw; }
+static inline double block_x1(const block_scan *b, int bx) { return fmin(b->W, (bx + 1) * b->bw); }
+static inline double block_y0(const block_scan *b, int by) { return by * b->bh; }
+static inline double block_y1(const block_scan *b, int by) { return fmin(b->H, (by + 1) * b->bh); }
+
+/* one edge of a ring, as add_ring draws it: the blocks it comes within a
+ * pixel of, and its crossings of the blocks' centre lines */
+static void block_edge(block_scan *b, double x0, double y0, double x1, double y1)
 {
-    if (seg_meets_box(x0, y0, x1, y1, box[0], box[1], box[2], box[3]))
-        return false;
-    if ((y0 <= py) != (y1 <= py)) {
-        /* crosses the horizontal through p: left or right of p there? */
-        double t = (py - y0) / (y1 - y0), x = x0 + t * (x1 - x0);
-        if (x < px)
-            *wind += y1 > y0 ? 1 : -1;
+    /* the edge's box 2 px wider: it meets every block whose box (a pixel
+     * wider) the edge meets */
+    double ex0 = fmin(x0, x1) - 2, ex1 = fmax(x0, x1) + 2;
+    double ey0 = fmin(y0, y1) - 2, ey1 = fmax(y0, y1) + 2;
+    if (ex1 >= 0 && ey1 >= 0 && ex0 <= b->W && ey0 <= b->H) {
+        int bx0 = (int)fmax(0.0, floor(ex0 / b->bw)), bx1 = (int)fmin(b->nbx - 1.0, floor(ex1 / b->bw));
+        int by0 = (int)fmax(0.0, floor(ey0 / b->bh)), by1 = (int)fmin(b->nby - 1.0, floor(ey1 / b->bh));
+        for (int by = by0; by <= by1; by++)
+            for (int bx = bx0; bx <= bx1; bx++)
+                if (!(b->touched[by] >> bx & 1u) &&
+                    seg_meets_box(x0, y0, x1, y1, block_x0(b, bx) - 1, block_y0(b, by) - 1,
+                                  block_x1(b, bx) + 1, block_y1(b, by) + 1))
+                    b->touched[by] |= (uint16_t)(1u << bx);
     }
-    return true;
+    if (y0 == y1)
+        return;
+    /* the centre lines it crosses (half-open, as for a winding number) */
+    double lo = fmin(y0, y1), hi = fmax(y0, y1);
+    int r0 = (int)fmax(0.0, floor(lo / b->bh) - 1), r1 = (int)fmin(b->nby - 1.0, floor(hi / b->bh) + 1);
+    for (int by = r0; by <= r1; by++) {
+        double yc = 0.5 * (block_y0(b, by) + block_y1(b, by));
+        if ((y0 <= yc) == (y1 <= yc))
+            continue;
+        if (b->nx[by] == LB_BLOCK_XMAX) {
+            b->touched[by] = 0xffffu; /* too many: none of this row */
+            continue;
+        }
+        double t = (yc - y0) / (y1 - y0);
+        b->x[by][b->nx[by]] = x0 + t * (x1 - x0);
+        b->dir[by][b->nx[by]++] = (signed char)(y1 > y0 ? 1 : -1);
+    }
 }
 
-bool lb_raster_fill_covers(const lb_canvas *c, const lb_ring *rings, size_t nrings)
+bool lb_raster_fill_blocks(const lb_canvas *c, const lb_ring *rings, size_t nrings,
+                           lb_blocks *full)
 {
+    memset(full, 0, sizeof *full);
     if (!c || c->width <= 0 || c->height <= 0 || !rings)
         return false;
-    /* no edge within a pixel of the canvas (so no cell of it is touched and
-     * every row's cover comes from edges left of it, whole rows of +-1);
-     * then the winding number is the same everywhere on the canvas */
-    const double box[4] = {-1.0, -1.0, c->width + 1.0, c->height + 1.0};
-    const double px = c->width * 0.5, py = c->height * 0.5;
-    int wind = 0;
+    block_scan *b = malloc(sizeof *b);
+    if (!b)
+        return false;
+    b->bw = lb_block_size(c->width);
+    b->bh = lb_block_size(c->height);
+    b->W = c->width;
+    b->H = c->height;
+    b->nbx = (int)ceil(b->W / b->bw);
+    b->nby = (int)ceil(b->H / b->bh);
+    memset(b->touched, 0, sizeof b->touched);
+    memset(b->nx, 0, sizeof b->nx);
     for (size_t r = 0; r < nrings; r++) {
         if (!rings[r].xy || rings[r].n < 2)
             continue;
@@ -360,8 +406,7 @@ bool lb_raster_fill_covers(const lb_canvas *c, const lb_ring *rings, size_t nrin
             x = lb__clampc(x);
             y = lb__clampc(y);
             if (have) {
-                if (!cover_edge(qx, qy, x, y, px, py, box, &wind))
-                    return false;
+                block_edge(b, qx, qy, x, y);
             } else {
                 fx = x;
                 fy = y;
@@ -370,10 +415,53 @@ bool lb_raster_fill_covers(const lb_canvas *c, const lb_ring *rings, size_t nrin
             qx = x;
             qy = y;
         }
-        if (have && !cover_edge(qx, qy, fx, fy, px, py, box, &wind))
-            return false;
+        if (have)
+            block_edge(b, qx, qy, fx, fy);
     }
-    return wind != 0;
+    /* a block no edge comes near has one winding number all over (so every
+     * pixel of it full coverage, when that is not zero): at its centre */
+    bool any = false;
+    for (int by = 0; by < b->nby; by++) {
+        if (b->touched[by] == 0xffffu)
+            continue;
+        for (int bx = 0; bx < b->nbx; bx++) {
+            if (b->touched[by] >> bx & 1u)
+                continue;
+            double xc = 0.5 * (block_x0(b, bx) + block_x1(b, bx));
+            int wind = 0;
+            for (int k = 0; k < b->nx[by]; k++)
+                if (b->x[by][k] < xc)
+                    wind += b->dir[by][k];
+            if (wind != 0) {
+                full->row[by] |= (uint16_t)(1u << bx);
+                any = true;
+            }
+        }
+    }
+    free(b);
+    return any;
+}
+
+void lb_canvas_set_clip(lb_canvas *c, const lb_blocks *keep_out)
+{
+    lb__rwork *w = keep_out ? lb__work(c) : c->work;
+    if (!w)
+        return;
+    w->clip = keep_out;
+    if (keep_out) {
+        w->clip_bw = (int)lb_block_size(c->width);
+        w->clip_bh = (int)lb_block_size(c->height);
+        int nbx = (c->width + w->clip_bw - 1) / w->clip_bw;
+        w->clip_all = (int)((1u << nbx) - 1);
+    }
+}
+
+bool lb_raster_fill_covers(const lb_canvas *c, const lb_ring *rings, size_t nrings)
+{
+    lb_blocks full;
+    if (!lb_raster_fill_blocks(c, rings, nrings, &full))
+        return false;
+    return lb_blocks_cover(&full, c, 0, 0, c->width, c->height);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -76,6 +76,9 @@ typedef struct lb__rwork {
     uint64_t *rowmask;
     int bshift;
     bool inside;           /* the caller vouched: all edges lie in the canvas */
+    /* blocks the sweep leaves alone (lb_canvas_set_clip; NULL: none) */
+    const lb_blocks *clip;
+    int clip_bw, clip_bh, clip_all; /* block size; clip_all: the row mask of all blocks */
 
     /* the accumulation band: rows x (w + 2) cells, all zero between shapes */
     double *acc;

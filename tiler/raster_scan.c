@@ -653,6 +653,19 @@ static void cover_run(uint8_t *row, int x0, int x1, unsigned al, const paint *pt
         lb__over_inv(p, lo, hi, inv);
 }
 
+/* cover_run for the pixels of [x0, x1) outside the blocks of cm (a row of
+ * w->clip: block k is [k * bw, (k + 1) * bw)) */
+static void cover_run_clip(uint8_t *row, int x0, int x1, unsigned al, const paint *pt,
+                           uint32_t cm, int bw)
+{
+    while (x0 < x1) {
+        int k = x0 / bw, end = (k + 1) * bw < x1 ? (k + 1) * bw : x1;
+        if (!(cm >> k & 1u))
+            cover_run(row, x0, end, al, pt);
+        x0 = end;
+    }
+}
+
 /* the blocks of 2^bs pixels that pixels [x0, x1) touch (x0 < x1 <= 64 << bs) */
 static inline uint64_t block_mask(int bs, int x0, int x1)
 {
@@ -669,11 +682,15 @@ static void sweep(lb_canvas *c, lb__rwork *w, int base, int by0, int by1, double
     const int W = w->w, bs = w->bshift;
     const size_t stride = (size_t)W + 2, words = w->words;
     const int k0 = w->cx0 >> 6, k1 = w->cx1 >> 6;
+    const paint *all_pt = pt;
     for (int j = by0; j < by1; j++) {
         *run += w->lfull[j];
         w->lfull[j] = 0;
         double s = *run + w->lpart[j];
         w->lpart[j] = 0;
+        /* the blocks of this row to leave alone: all of them, some, none */
+        uint32_t cm = w->clip && all_pt ? w->clip->row[j / w->clip_bh] : 0;
+        pt = cm == (uint32_t)w->clip_all && cm ? NULL : all_pt;
         uint8_t *prow = c->px + (size_t)j * (size_t)W * 4;
         double *a = w->acc + (size_t)(j - base) * stride;
         uint64_t *bits = w->bits + (size_t)(j - base) * words;
@@ -701,7 +718,10 @@ static void sweep(lb_canvas *c, lb__rwork *w, int base, int by0, int by1, double
                 if (cx > x) {
                     unsigned al = cov_alpha(s);
                     if (al) {
-                        cover_run(prow, x, cx, al, pt);
+                        if (cm)
+                            cover_run_clip(prow, x, cx, al, pt, cm, w->clip_bw);
+                        else
+                            cover_run(prow, x, cx, al, pt);
                         painted |= block_mask(bs, x, cx);
                     }
                 }
@@ -710,6 +730,8 @@ static void sweep(lb_canvas *c, lb__rwork *w, int base, int by0, int by1, double
                 for (; cx < cv; cx++) {
                     s += a[cx];
                     a[cx] = 0;
+                    if (cm && (cm >> (cx / w->clip_bw) & 1u))
+                        continue;
                     /* no test for al == 0 or 255: the palette makes 0 a
                      * no-op and 255 of an opaque colour a plain store, and a
                      * branch here is mispredicted at every edge */
@@ -723,7 +745,10 @@ static void sweep(lb_canvas *c, lb__rwork *w, int base, int by0, int by1, double
         if (pt && x < W) {
             unsigned al = cov_alpha(s);
             if (al) {
-                cover_run(prow, x, W, al, pt);
+                if (cm)
+                    cover_run_clip(prow, x, W, al, pt, cm, w->clip_bw);
+                else
+                    cover_run(prow, x, W, al, pt);
                 painted |= block_mask(bs, x, W);
             }
         }

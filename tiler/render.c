@@ -11,6 +11,7 @@
 #include <assert.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,7 +78,34 @@ typedef struct scratch {
     uint32_t *list;              /* features (or hits) in drawing order */
     uint16_t *cls;               /* entry -> class */
     size_t ecap;
+    /* occlusion (mark_hidden) */
+    uint8_t *skip; /* per drawing step (style layer si, list position j): skip[si * n + j] */
+    size_t skip_cap;
+    lb_blocks above; /* blocks that the layers above cover opaquely */
+    struct occ_cp *cp; /* where the blocks covered by later steps grow (newest first) */
+    size_t ncp, cp_cap;
 } scratch;
+
+/* A drawing step (class c, style layer si, list position j) as a number
+ * that grows along draw_entries' order. */
+static inline uint64_t step_pos(uint32_t c, size_t si, size_t j)
+{
+    return (uint64_t)c << 44 | (uint64_t)si << 32 | (uint64_t)j;
+}
+
+/* mark_hidden's record: the steps before pos see the blocks m covered. */
+typedef struct occ_cp {
+    uint64_t pos;
+    lb_blocks m;
+} occ_cp;
+
+/* Walking forward through the steps: the checkpoints not yet passed are
+ * sc->cp[0..idx]; base: the blocks covered by the layers above. */
+typedef struct occ_walk {
+    ptrdiff_t idx;
+    const lb_blocks *base;
+    bool base_any;
+} occ_walk;
 
 static bool ensure(scratch *sc, size_t doubles, size_t rings)
 {
@@ -370,63 +398,150 @@ static inline lb_style_type style_type(const lb_render_layer *L, size_t si)
 }
 
 /* Draw the features (or hits) list[a..b) (one class, or a run of them)
- * style layer after style layer, starting at style layer si0 with entry j0
- * (what comes before is hidden: find_cover). */
+ * style layer after style layer, but the steps skip marks (mark_hidden;
+ * skip[si * n + j], NULL: none). */
 static void draw_entries(const lb_render_layer *L, const entry_src *es, const uint32_t *list,
-                         size_t a, size_t b, size_t si0, size_t j0, double zoom, double scale,
-                         const view *v, lb_canvas *out, scratch *sc)
+                         size_t a, size_t b, const uint8_t *skip, size_t n, uint32_t c,
+                         occ_walk *ow, double zoom, double scale, const view *v, lb_canvas *out,
+                         scratch *sc)
 {
     size_t nstyle = L->style ? lb_style_layer_count(L->style) : 3;
-    for (size_t si = si0; si < nstyle; si++) {
+    const lb_blocks *clip = NULL;
+    for (size_t si = 0; si < nstyle; si++) {
         lb_style_type t = style_type(L, si);
-        for (size_t j = si == si0 ? j0 : a; j < b; j++) {
+        for (size_t j = a; j < b; j++) {
+            if (skip && skip[si * n + j])
+                continue;
             const lb_snap_level *lv;
             const lb_snap_feat *f;
             lb_paint p;
-            if (entry_paint(L, es, list[j], si, t, zoom, &lv, &f, &p))
-                draw(out, lv, f, &p, scale, v, sc);
+            if (!entry_paint(L, es, list[j], si, t, zoom, &lv, &f, &p))
+                continue;
+            /* the blocks later steps cover: this step leaves them alone */
+            const lb_blocks *m = ow->base_any ? ow->base : NULL;
+            if (ow->idx >= 0) {
+                uint64_t pos = step_pos(c, si, j);
+                while (ow->idx >= 0 && sc->cp[ow->idx].pos <= pos)
+                    ow->idx--;
+                if (ow->idx >= 0)
+                    m = &sc->cp[ow->idx].m;
+            }
+            if (m != clip) {
+                lb_canvas_set_clip(out, m);
+                clip = m;
+            }
+            draw(out, lv, f, &p, scale, v, sc);
         }
     }
+    if (clip)
+        lb_canvas_set_clip(out, NULL);
 }
 
-/*
- * Occlusion: the last step of drawing list[a..b) (style layer si, entry j,
- * in draw_entries' order) that fills the whole canvas with an opaque colour.
- * Every pixel is that colour afterwards whatever was there, so the steps
- * before it need not be drawn: the canvas comes out bit for bit the same.
- * Large areas seen from close up (a tile inside a district, a lake) are
- * such fills when their style is opaque.  false: no such step.
- */
-static bool find_cover(const lb_render_layer *L, const entry_src *es, const uint32_t *list,
-                       size_t a, size_t b, double zoom, const view *v, const lb_canvas *out,
-                       scratch *sc, size_t *si_out, size_t *j_out)
+/* ---- occlusion ------------------------------------------------------------
+
+A fill in an opaque colour leaves every pixel it covers completely at exactly
+its colour, whatever was there: what was drawn before it there cannot show.
+The canvas is divided into blocks (lb_blocks); going backwards through the
+drawing steps, each opaque fill adds the blocks it covers completely
+(lb_raster_fill_blocks), and a step whose pixels all lie in blocks covered
+by later steps is not drawn.  The canvas comes out bit for bit the same
+(tests/test_occlusion.c).  Large areas seen from close up (a tile inside a
+district, a forest, a lake) are such fills when their style is opaque.  Only
+fills at least a quarter of the canvas across are looked at as covers: the
+blocks of a small one rarely hide anything. */
+
+static bool grow_cp(scratch *sc)
 {
-    /* the canvas in the snapshot's coordinates: a polygon covering it has a
-     * box covering it */
-    const double x0 = v->minx, x1 = v->minx + out->width / v->sx;
-    const double y1 = v->maxy, y0 = v->maxy - out->height / v->sy;
+    size_t nc = sc->cp_cap ? 2 * sc->cp_cap : 64;
+    occ_cp *p = realloc(sc->cp, nc * sizeof *p);
+    if (!p)
+        return false;
+    sc->cp = p;
+    sc->cp_cap = nc;
+    return true;
+}
+
+static atomic_bool occlusion_off;
+
+void lb_render_set_occlusion(bool on) { atomic_store(&occlusion_off, !on); }
+
+static inline bool occlusion(void) { return !atomic_load_explicit(&occlusion_off, memory_order_relaxed); }
+
+/* How far a step's pixels reach beyond its feature's box (pixels). */
+static double paint_reach(const lb_paint *p, double scale)
+{
+    switch (p->type) {
+    case LB_STYLE_FILL: /* the outline: width 1, miter joins up to 2 half-widths */
+        return (p->has_outline ? 1.0 * scale : 0) + 2;
+    case LB_STYLE_LINE: {
+        double ml = p->miter_limit > 0 ? p->miter_limit : 2;
+        return p->line_width * scale * 0.5 * fmax(ml, 1.5) + 2;
+    }
+    case LB_STYLE_CIRCLE:
+        return (p->radius + p->stroke_width) * scale * 1.5 + 2;
+    }
+    return NAN;
+}
+
+/* Mark the steps of list[a..b) (draw_entries' order) that o's blocks, or
+ * later steps among them, hide; o gains the blocks their opaque fills
+ * cover.  skip (n entries per style layer) is made and zeroed on the
+ * first mark. */
+static void mark_hidden(const lb_render_layer *L, const entry_src *es, const uint32_t *list,
+                        size_t a, size_t b, size_t n, uint32_t c, double zoom, double scale,
+                        const view *v, const lb_canvas *out, scratch *sc, lb_blocks *o,
+                        bool *any, uint8_t **skip)
+{
     size_t nstyle = L->style ? lb_style_layer_count(L->style) : 3;
+    const double big = fmin(out->width, out->height) / 4.0;
     for (size_t si = nstyle; si-- > 0;) {
         lb_style_type t = style_type(L, si);
-        if (t != LB_STYLE_FILL)
-            continue;
         for (size_t j = b; j-- > a;) {
             uint32_t e = list[j];
             const lb_snap_level *lv = es->hits ? es->hits[e].lv : es->lv;
             const lb_snap_feat *f = &lv->feats[es->hits ? es->hits[e].idx : e];
-            if (f->type != LB_GEOM_POLYGON || f->minx > x0 || f->maxx < x1 || f->miny > y0 ||
-                f->maxy < y1)
+            if (!applies(t, f->type))
+                continue;
+            double x0 = (f->minx - v->minx) * v->sx, x1 = (f->maxx - v->minx) * v->sx;
+            double y0 = (v->maxy - f->maxy) * v->sy, y1 = (v->maxy - f->miny) * v->sy;
+            bool cand = t == LB_STYLE_FILL && x1 - x0 >= big && y1 - y0 >= big;
+            bool hid = *any && lb_blocks_cover(o, out, x0, y0, x1 + 1, y1 + 1);
+            if (!cand && !hid)
                 continue;
             lb_paint p;
-            if (!entry_paint(L, es, e, si, t, zoom, &lv, &f, &p) || p.fill.a != 255 ||
-                !to_pixels(lv, f, v, sc) || !lb_raster_fill_covers(out, sc->rings, f->nparts))
+            if (!entry_paint(L, es, e, si, t, zoom, &lv, &f, &p))
+                continue; /* not drawn anyway */
+            double r = paint_reach(&p, scale);
+            if (hid && lb_blocks_cover(o, out, x0 - r, y0 - r, x1 + r, y1 + r)) {
+                if (!*skip) {
+                    if (sc->skip_cap < nstyle * n) {
+                        uint8_t *q = realloc(sc->skip, nstyle * n);
+                        if (!q)
+                            return;
+                        sc->skip = q;
+                        sc->skip_cap = nstyle * n;
+                    }
+                    memset(sc->skip, 0, nstyle * n);
+                    *skip = sc->skip;
+                }
+                (*skip)[si * n + j] = 1;
                 continue;
-            *si_out = si;
-            *j_out = j;
-            return true;
+            }
+            lb_blocks full;
+            if (cand && p.fill.a == 255 && to_pixels(lv, f, v, sc) &&
+                lb_raster_fill_blocks(out, sc->rings, f->nparts, &full)) {
+                bool grew = false;
+                for (int k = 0; k < LB_BLOCKS; k++) {
+                    grew |= (full.row[k] & ~o->row[k]) != 0;
+                    o->row[k] |= full.row[k];
+                }
+                *any = true;
+                /* a checkpoint: the steps before this one leave o alone */
+                if (grew && (sc->ncp < sc->cp_cap || grow_cp(sc)))
+                    sc->cp[sc->ncp++] = (occ_cp){.pos = step_pos(c, si, j), .m = *o};
+            }
         }
     }
-    return false;
 }
 
 /* Draw the n entries of sc (sc->inf, sc->ent filled) class by class, their
@@ -451,30 +566,37 @@ static void draw_ranked(const lb_render_layer *L, const entry_src *es, size_t n,
         sc->ord[k] = (uint32_t)e;
         sc->list[k] = sc->ent[e];
     }
-    /* Occlusion (find_cover): without a callback per class, a cover hides
-     * the classes before it too; with one, each class's canvas is handed
-     * out, so a cover only hides what comes before it in its own class. */
-    uint32_t c0 = 0;
-    size_t si0 = 0, j0 = 0;
-    bool found = false;
-    if (!L->class_done)
-        for (uint32_t c = nclasses; c-- > 0 && !found;)
-            if (at[c] < at[c + 1] &&
-                find_cover(L, es, sc->list, at[c], at[c + 1], zoom, v, out, sc, &si0, &j0)) {
-                c0 = c;
-                found = true;
-            }
-    for (uint32_t c = c0; c < nclasses; c++) {
+    /* Occlusion: without a callback per class, the later classes (and the
+     * layers above: sc->above) hide steps of the earlier ones; with one,
+     * each class's canvas is handed out, so only a class's own steps count. */
+    uint8_t *skip = NULL;
+    static const lb_blocks none;
+    occ_walk ow = {.idx = -1, .base = &none};
+    sc->ncp = 0;
+    if (!L->class_done && occlusion()) {
+        lb_blocks o = sc->above;
+        bool any = false;
+        for (int k = 0; k < LB_BLOCKS; k++)
+            any |= o.row[k] != 0;
+        ow = (occ_walk){.base = &sc->above, .base_any = any};
+        for (uint32_t c = nclasses; c-- > 0;)
+            mark_hidden(L, es, sc->list, at[c], at[c + 1], n, c, zoom, scale, v, out, sc, &o,
+                        &any, &skip);
+        ow.idx = (ptrdiff_t)sc->ncp - 1;
+    }
+    for (uint32_t c = 0; c < nclasses; c++) {
         if (at[c] == at[c + 1])
             continue;
-        size_t si = 0, j = at[c];
-        if (found && c == c0) {
-            si = si0;
-            j = j0;
-        } else if (L->class_done) {
-            find_cover(L, es, sc->list, at[c], at[c + 1], zoom, v, out, sc, &si, &j);
+        if (L->class_done && occlusion()) {
+            lb_blocks o = {0};
+            bool any = false;
+            sc->ncp = 0;
+            mark_hidden(L, es, sc->list, at[c], at[c + 1], n, c, zoom, scale, v, out, sc, &o,
+                        &any, &skip);
+            ow.idx = (ptrdiff_t)sc->ncp - 1;
         }
-        draw_entries(L, es, sc->list, at[c], at[c + 1], si, j, zoom, scale, v, out, sc);
+        draw_entries(L, es, sc->list, at[c], at[c + 1], skip, n, c, &ow, zoom, scale, v, out,
+                     sc);
         if (L->class_done)
             L->class_done(L->class_ud, sc->inf[sc->ord[at[c]]], out);
     }
@@ -506,9 +628,15 @@ static void draw_by_class(const lb_render_layer *L, const entry_src *es, size_t 
                lb_feature_class_cmp(sc->inf[sc->ord[a]], sc->inf[sc->ord[b]], L->by_source) == 0)
             b++;
         /* occlusion within the class only (many classes: rare) */
-        size_t si = 0, j = a;
-        find_cover(L, es, sc->list, a, b, zoom, v, out, sc, &si, &j);
-        draw_entries(L, es, sc->list, a, b, si, j, zoom, scale, v, out, sc);
+        static const lb_blocks none;
+        lb_blocks o = {0};
+        bool any = false;
+        uint8_t *skip = NULL;
+        sc->ncp = 0;
+        if (occlusion())
+            mark_hidden(L, es, sc->list, a, b, n, 0, zoom, scale, v, out, sc, &o, &any, &skip);
+        occ_walk ow = {.idx = (ptrdiff_t)sc->ncp - 1, .base = &none};
+        draw_entries(L, es, sc->list, a, b, skip, n, 0, &ow, zoom, scale, v, out, sc);
         if (L->class_done)
             L->class_done(L->class_ud, sc->inf[sc->ord[a]], out);
         a = b;
@@ -613,40 +741,46 @@ static void render_layer(const lb_render_layer *L, double minx, double miny, dou
         draw_by_class(L, &es, n, zoom, scale, &v, out, sc);
 }
 
-/* Whether layer L fills the whole canvas with an opaque colour (find_cover):
- * its canvas is then opaque everywhere, and nothing below it can show.
- * Plain snapshots only (false for overlays: not worth their merge). */
-static bool layer_covers(const lb_render_layer *L, double minx, double miny, double maxx,
-                         double maxy, double zoom, const lb_canvas *out, scratch *sc)
+/* Add to o the blocks that layer L's opaque fills cover (mark_hidden): they
+ * are opaque on its canvas, so the layers below cannot show there.  Plain
+ * snapshots only (overlays add nothing: not worth their merge). */
+static void layer_blocks(const lb_render_layer *L, double minx, double miny, double maxx,
+                         double maxy, double zoom, const lb_canvas *out, scratch *sc,
+                         lb_blocks *o)
 {
     const lb_snapshot *s = L->snap;
     if (!s || s->base || s->nlevels == 0)
-        return false;
+        return;
     view v = {.minx = minx,
               .maxy = maxy,
               .sx = out->width / (maxx - minx),
               .sy = out->height / (maxy - miny)};
     const lb_snap_level *lv = lb_tiler__level_for(s, 1.0 / fmax(v.sx, v.sy));
-    lb_tiler__query_containing(lv, minx, miny, maxx, maxy, &sc->idx);
+    lb_tiler__query(lv, minx, miny, maxx, maxy, &sc->idx);
     entry_src es = {.s = s, .lv = lv};
     size_t nstyle = L->style ? lb_style_layer_count(L->style) : 3;
+    const double big = fmin(out->width, out->height) / 4.0;
     for (size_t k = 0; k < sc->idx.n; k++) {
         const lb_snap_feat *f = &lv->feats[sc->idx.v[k]];
-        if (f->type != LB_GEOM_POLYGON || !visible(L, f, &s->infos[f->info]))
+        if (f->type != LB_GEOM_POLYGON || (f->maxx - f->minx) * v.sx < big ||
+            (f->maxy - f->miny) * v.sy < big || !visible(L, f, &s->infos[f->info]))
             continue;
         for (size_t si = 0; si < nstyle; si++) {
             lb_style_type t = style_type(L, si);
             const lb_snap_level *flv;
             const lb_snap_feat *ff;
             lb_paint p;
+            lb_blocks full;
             if (t == LB_STYLE_FILL &&
                 entry_paint(L, &es, sc->idx.v[k], si, t, zoom, &flv, &ff, &p) &&
                 p.fill.a == 255 && to_pixels(lv, f, &v, sc) &&
-                lb_raster_fill_covers(out, sc->rings, f->nparts))
-                return true;
+                lb_raster_fill_blocks(out, sc->rings, f->nparts, &full)) {
+                for (int b = 0; b < LB_BLOCKS; b++)
+                    o->row[b] |= full.row[b];
+                break;
+            }
         }
     }
-    return false;
 }
 
 /* Transparent pixel buffers for layer canvases, kept between renders: a
@@ -690,21 +824,32 @@ lb_status lb_render_area(const lb_render_layer *layers, size_t n, double minx, d
         /* The first layer drawn onto a transparent tile needs no canvas of
          * its own: src over transparent is src, bit for bit. */
         bool direct = lb_canvas_is_empty(out);
-        /* Occlusion: a layer that covers the tile with an opaque fill hides
-         * the layers below it (and out's pixels) bit for bit; they are not
-         * drawn.  Not with class callbacks, which expect every layer. */
-        size_t first = 0;
+        /* Occlusion: the blocks each layer's opaque fills cover hide the
+         * layers below there (and out's pixels) bit for bit; a layer (or
+         * out) hidden everywhere is not drawn, and each layer skips its
+         * steps hidden by those above (mark_hidden).  Not with class
+         * callbacks, which expect every step. */
         bool callbacks = false;
         for (size_t i = 0; i < n; i++)
             callbacks |= layers[i].class_done != NULL;
-        for (size_t i = n; !callbacks && i-- > 1;)
-            if (layers[i].snap && layer_covers(&layers[i], minx, miny, maxx, maxy, zoom, out, &sc)) {
-                first = i;
-                break;
+        lb_blocks *above = callbacks || !occlusion() ? NULL : calloc(n, sizeof *above);
+        size_t first = 0;
+        if (above) {
+            for (size_t i = n; i-- > 1;) {
+                above[i - 1] = above[i];
+                if (layers[i].snap)
+                    layer_blocks(&layers[i], minx, miny, maxx, maxy, zoom, out, &sc,
+                                 &above[i - 1]);
+                if (lb_blocks_cover(&above[i - 1], out, 0, 0, out->width, out->height)) {
+                    first = i;
+                    break;
+                }
             }
+        }
         for (size_t i = first; rc == LB_OK && i < n; i++) {
             if (!layers[i].snap)
                 continue;
+            sc.above = above ? above[i] : (lb_blocks){0};
             if (direct) {
                 render_layer(&layers[i], minx, miny, maxx, maxy, zoom, scale, out, &sc);
                 direct = false;
@@ -732,6 +877,7 @@ lb_status lb_render_area(const lb_render_layer *layers, size_t n, double minx, d
             free(lpx);
             rc = lb_fail(err, LB_ENOMEM, "out of memory");
         }
+        free(above);
     }
     free(sc.xy);
     free(sc.rings);
@@ -741,6 +887,8 @@ lb_status lb_render_area(const lb_render_layer *layers, size_t n, double minx, d
     free(sc.ord);
     free(sc.cls);
     free(sc.list);
+    free(sc.skip);
+    free(sc.cp);
     return rc;
 }
 

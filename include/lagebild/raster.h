@@ -78,12 +78,62 @@ typedef struct lb_ring {
 void lb_raster_fill(lb_canvas *c, const lb_ring *rings, size_t nrings, lb_rgba color);
 
 /*
- * Whether lb_raster_fill of these rings covers every pixel of c completely
- * (coverage 255): no edge comes within a pixel of the canvas, and the winding
- * number there is not zero.  An opaque fill that covers the canvas hides
- * everything drawn before it, bit for bit, so a renderer may skip that
- * (tiler/render.c).  Conservative: false when unsure.
+ * Occlusion blocks: a canvas is divided into LB_BLOCKS x LB_BLOCKS blocks of
+ * lb_block_size(width) x lb_block_size(height) pixels (the last ones may be
+ * cut off by the canvas's edge).  A block where lb_raster_fill of some rings
+ * gives every pixel coverage 255 is "full": an opaque fill hides, bit for
+ * bit, whatever was drawn before it there, so a renderer may skip that
+ * (tiler/render.c).
  */
+#define LB_BLOCKS 16
+typedef struct lb_blocks {
+    uint16_t row[LB_BLOCKS]; /* bit bx of row[by]: block (bx, by) */
+} lb_blocks;
+
+static inline double lb_block_size(int canvas_px)
+{
+    return (double)((canvas_px + LB_BLOCKS - 1) / LB_BLOCKS);
+}
+
+/* Whether every block meeting the pixel box [x0,x1) x [y0,y1), clipped to
+ * the canvas, is in b; false for a box off the canvas or not finite. */
+static inline bool lb_blocks_cover(const lb_blocks *b, const lb_canvas *c, double x0, double y0,
+                                   double x1, double y1)
+{
+    x0 = x0 > 0 ? x0 : 0;
+    y0 = y0 > 0 ? y0 : 0;
+    x1 = x1 < c->width ? x1 : c->width;
+    y1 = y1 < c->height ? y1 : c->height;
+    if (!(x1 > x0 && y1 > y0)) /* also NaN */
+        return false;
+    double bw = lb_block_size(c->width), bh = lb_block_size(c->height);
+    int bx0 = (int)(x0 / bw), bx1 = (int)((x1 - 1e-9) / bw);
+    int by0 = (int)(y0 / bh), by1 = (int)((y1 - 1e-9) / bh);
+    bx1 = bx1 < bx0 ? bx0 : bx1;
+    by1 = by1 < by0 ? by0 : by1;
+    if (bx1 >= LB_BLOCKS || by1 >= LB_BLOCKS)
+        return false;
+    uint32_t m = ((2u << bx1) - 1) & ~((1u << bx0) - 1);
+    for (int by = by0; by <= by1; by++)
+        if ((b->row[by] & m) != m)
+            return false;
+    return true;
+}
+
+/* The full blocks of lb_raster_fill of these rings on c: those no edge comes
+ * within a pixel of, with a winding number other than zero.  Conservative
+ * (a block it is unsure of is not full); true when any block is full. */
+bool lb_raster_fill_blocks(const lb_canvas *c, const lb_ring *rings, size_t nrings,
+                           lb_blocks *full);
+
+/* Leave the blocks of keep_out (NULL: none) as they are in the drawing that
+ * follows, until the next call: for occlusion, only blocks that drawing
+ * after it covers opaquely (the pixels there are left as they were).  The
+ * pointer is kept: keep_out must live until it is reset. */
+void lb_canvas_set_clip(lb_canvas *c, const lb_blocks *keep_out);
+
+/* Whether lb_raster_fill of these rings covers every pixel of c completely
+ * (all of its blocks full). */
 bool lb_raster_fill_covers(const lb_canvas *c, const lb_ring *rings, size_t nrings);
 
 typedef enum lb_join { LB_JOIN_MITER, LB_JOIN_ROUND, LB_JOIN_BEVEL } lb_join;

@@ -171,6 +171,11 @@ lb_status lb_render_area(const lb_render_layer *layers, size_t n, double minx, d
                          double maxx, double maxy, double zoom, double scale, lb_canvas *out,
                          lb_error *err);
 
+/* Occlusion (on by default): drawing that opaque fills drawn later cover is
+ * left out, with the same pixels (tiler/render.c).  Off: everything is
+ * drawn, for tests and benchmarks that compare.  Process-wide. */
+void lb_render_set_occlusion(bool on);
+
 /* Render tile (z,x,y) of grid at scale (1 or 2: 256 or 512 px for a 256 grid). */
 lb_status lb_render_tile(const lb_render_layer *layers, size_t n, const lb_tms *grid, int z,
                          long x, long y, int scale, lb_canvas *out, lb_error *err);
