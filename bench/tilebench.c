@@ -58,7 +58,7 @@
 static const char *usage_text =
     "usage: tilebench --config FILE --map ID --tiles FILE [--grid ID] [--png-level N]\n"
     "                 [--palette] [--out DIR] [--label TEXT] [--passes N]\n"
-    "                 [--per-tile FILE]\n"
+    "                 [--per-tile FILE] [--thrash MB] [--no-occlusion]\n"
     "\n"
     "  -c, --config FILE     lagebild config (store, layers with styles, maps)\n"
     "  -m, --map ID          the map whose layers are rendered\n"
@@ -74,6 +74,12 @@ static const char *usage_text =
     "                        tile the fastest pass: for comparing builds on a\n"
     "                        noisy machine and for profiling with perf; the\n"
     "                        benchmark itself uses one pass\n"
+    "  -X, --thrash MB       before every tile, write MB megabytes of other memory and\n"
+    "                        re-render the previous tile untimed: what a batch of the\n"
+    "                        interleaved benchmark starts with (caches the other tools\n"
+    "                        have used), on every tile, for profiling that cost\n"
+    "  -O, --no-occlusion    draw everything (lb_render_set_occlusion(false)): to\n"
+    "                        measure what occlusion saves\n"
     "\n"
     "Environment: LB_BENCH_GATE=RFD,WFD,BATCH renders the tiles in batches of BATCH,\n"
     "each released by a byte read from fd RFD and acknowledged on fd WFD\n"
@@ -340,6 +346,21 @@ static int load_map_layers(const lb_config *cfg, const lb_map_cfg *map, lb_store
     return 0;
 }
 
+/* Write mb megabytes of memory nothing else uses (kept between calls): the
+ * caches then hold that instead of the renderer's data. */
+static bool thrash(long mb)
+{
+    static uint8_t *buf;
+    static uint8_t v;
+    size_t n = (size_t)mb << 20;
+    if (!buf && !(buf = malloc(n))) {
+        fprintf(stderr, "tilebench: out of memory for --thrash\n");
+        return false;
+    }
+    memset(buf, ++v, n);
+    return true;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -349,14 +370,15 @@ int main(int argc, char **argv)
         {"label", required_argument, NULL, 'L'},  {"help", no_argument, NULL, 'h'},
         {"palette", no_argument, NULL, 'p'},     {"passes", required_argument, NULL, 'n'},
         {"per-tile", required_argument, NULL, 'T'},
+        {"thrash", required_argument, NULL, 'X'}, {"no-occlusion", no_argument, NULL, 'O'},
         {NULL, 0, NULL, 0},
     };
     const char *config = NULL, *map_id = NULL, *tiles_path = NULL, *grid_id = "WebMercatorQuad",
                *outdir = NULL, *label = "-", *per_tile = NULL;
     int level = 2, c;
-    long passes = 1;
+    long passes = 1, thrash_mb = 0;
     bool palette = false;
-    while ((c = getopt_long(argc, argv, "c:m:t:g:l:o:L:pn:T:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:m:t:g:l:o:L:pn:T:X:Oh", longopts, NULL)) != -1) {
         switch (c) {
         case 'c': config = optarg; break;
         case 'm': map_id = optarg; break;
@@ -366,6 +388,16 @@ int main(int argc, char **argv)
         case 'L': label = optarg; break;
         case 'p': palette = true; break;
         case 'T': per_tile = optarg; break;
+        case 'O': lb_render_set_occlusion(false); break;
+        case 'X': {
+            char *end;
+            thrash_mb = strtol(optarg, &end, 10);
+            if (*end || thrash_mb < 1 || thrash_mb > 4096) {
+                fprintf(stderr, "tilebench: --thrash needs 1-4096 (MB)\n");
+                return 2;
+            }
+            break;
+        }
         case 'n': {
             char *end;
             passes = strtol(optarg, &end, 10);
@@ -472,8 +504,10 @@ int main(int argc, char **argv)
         bool start;
         if (gate_before(&gt, k, &start) != 0)
             goto out;
-        if (start && warm_up(layers, map->nlayers, grid, &tiles[k ? (k - 1) % ntiles : 0],
-                             canv, &po) != 0)
+        if (thrash_mb > 0 && !thrash(thrash_mb))
+            goto out;
+        if ((start || thrash_mb > 0) &&
+            warm_up(layers, map->nlayers, grid, &tiles[k ? (k - 1) % ntiles : 0], canv, &po) != 0)
             goto out;
         uint8_t *png = NULL;
         size_t len = 0;
