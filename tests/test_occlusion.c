@@ -14,7 +14,9 @@
  *   - on a random scene (three layers of overlapping opaque and translucent
  *     areas, some with holes, lines and markers), every tile at zooms 10-14,
  *     256 and 512 px, is byte for byte the same with occlusion and without
- *     (lb_render_set_occlusion).
+ *     (lb_render_set_occlusion), and the same as its layers rendered one by
+ *     one and composited by hand (which also checks that drawing a layer
+ *     straight onto the tile where it is still transparent changes nothing).
  *
  * The data, around 9.0 E 52.0 N at zoom 14 (a tile is about 0.022 degrees):
  *   layer "unten": red squares and points in tile A (inside the big area)
@@ -605,6 +607,23 @@ LB_TEST(test_random_scene_same_bytes_with_and_without_occlusion)
                         ASSERT(memcmp(on.px, off.px, bytes) == 0);
                         tiles++;
                         if (nl == 3) {
+                            /* the layers rendered one by one and composited
+                             * by hand: what routing (straight onto the tile
+                             * where it is transparent) and occlusion across
+                             * layers must give */
+                            lb_canvas hand, one;
+                            ASSERT_EQ(lb_canvas_init(&hand, px, px), LB_OK);
+                            ASSERT_EQ(lb_canvas_init(&one, px, px), LB_OK);
+                            for (int k = 0; k < 3; k++) {
+                                lb_canvas_clear(&one);
+                                ASSERT_EQ(lb_render_tile(&rl[k], 1, g, z, tx, ty, scale, &one,
+                                                         &err),
+                                          LB_OK);
+                                lb_canvas_over(&hand, &one);
+                            }
+                            ASSERT(memcmp(hand.px, on.px, bytes) == 0);
+                            lb_canvas_free(&hand);
+                            lb_canvas_free(&one);
                             /* tiles where the top layer hides the lower ones,
                              * which have something there; and tiles where
                              * they show */

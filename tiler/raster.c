@@ -188,7 +188,7 @@ void lb__canvas_over_rows(lb_canvas *dst, lb_canvas *src, int y0, int y1, bool c
               (size_t)y1 * (size_t)dst->width, clear);
 }
 
-void lb__canvas_over_painted(lb_canvas *dst, lb_canvas *src)
+void lb__canvas_over_painted(lb_canvas *dst, lb_canvas *src, uint64_t *occ)
 {
     lb__rwork *w = src ? src->work : NULL;
     if (!w || !dst || !dst->px || !src->px || dst->width != src->width ||
@@ -199,6 +199,11 @@ void lb__canvas_over_painted(lb_canvas *dst, lb_canvas *src)
     for (int j = w->dirty0; j < w->dirty1 && j < src->height; j++) {
         uint64_t m = w->rowmask[j];
         w->rowmask[j] = 0;
+        if (occ) {
+            uint64_t painted = m;
+            m &= occ[j];
+            occ[j] |= painted;
+        }
         while (m) {
             /* a run of painted blocks [b, b + len) */
             int len, b = lb__next_run(&m, &len);

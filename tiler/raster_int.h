@@ -76,6 +76,12 @@ typedef struct lb__rwork {
     uint64_t *rowmask;
     int bshift;
     bool inside;           /* the caller vouched: all edges lie in the canvas */
+    /* routing (lb_render_area): the pixels of a row's painted-block grid
+     * (bshift) whose bit in route_occ[row] is clear go to route_px (a canvas
+     * of the same size that is transparent there) instead of this one;
+     * route_px NULL: all to this canvas */
+    uint8_t *route_px;
+    const uint64_t *route_occ;
     /* blocks the sweep leaves alone (lb_canvas_set_clip; NULL: none) */
     const lb_blocks *clip;
     int clip_bw, clip_bh, clip_all; /* block size; clip_all: the row mask of all blocks */
@@ -130,8 +136,10 @@ static inline void lb__dirty_reset(lb_canvas *c)
 /* dst = src over dst for the pixels the rasterizer painted into src since
  * lb__dirty_reset (its dirty rows and their painted blocks), which are left
  * transparent again.  Only for a canvas that nothing but the rasterizer has
- * written to since then. */
-void lb__canvas_over_painted(lb_canvas *dst, lb_canvas *src);
+ * written to since then.  occ (NULL: all blocks): per row of dst, its blocks
+ * that may hold anything; only those are composited (src was routed to dst
+ * elsewhere: route_px), and every block painted joins them. */
+void lb__canvas_over_painted(lb_canvas *dst, lb_canvas *src, uint64_t *occ);
 
 /* dst = src over dst in rows [y0, y1) only (lb_canvas_over for a part);
  * with clear, those rows of src are left transparent. */

@@ -653,15 +653,55 @@ static void cover_run(uint8_t *row, int x0, int x1, unsigned al, const paint *pt
         lb__over_inv(p, lo, hi, inv);
 }
 
-/* cover_run for the pixels of [x0, x1) outside the blocks of cm (a row of
- * w->clip: block k is [k * bw, (k + 1) * bw)) */
-static void cover_run_clip(uint8_t *row, int x0, int x1, unsigned al, const paint *pt,
-                           uint32_t cm, int bw)
+/* Where a row's pixels go: all to prow, or (mixed) those of the blocks of
+ * 2^bs pixels in om to l and the others to d (w->route_px). */
+typedef struct row_target {
+    uint8_t *prow, *l, *d;
+    uint64_t om;
+    int bs;
+    bool mixed;
+} row_target;
+
+static inline uint8_t *target_px(const row_target *t, int x)
 {
+    if (!t->mixed)
+        return t->prow + 4 * (size_t)x;
+    return ((t->om >> (x >> t->bs)) & 1u ? t->l : t->d) + 4 * (size_t)x;
+}
+
+/* cover_run for pixels [x0, x1) of a row, to their targets */
+static void route_run(const row_target *t, int x0, int x1, unsigned al, const paint *pt)
+{
+    if (!t->mixed) {
+        cover_run(t->prow, x0, x1, al, pt);
+        return;
+    }
+    while (x0 < x1) {
+        int b = x0 >> t->bs;
+        uint64_t in = t->om >> b & 1u;
+        int e = (b + 1) << t->bs;
+        while (e < x1 && (t->om >> (e >> t->bs) & 1u) == in)
+            e += 1 << t->bs;
+        if (e > x1)
+            e = x1;
+        cover_run(in ? t->l : t->d, x0, e, al, pt);
+        x0 = e;
+    }
+}
+
+/* route_run for the pixels of [x0, x1) outside the blocks of cm (a row of
+ * w->clip: block k is [k * bw, (k + 1) * bw)) */
+static void clip_run(const row_target *t, int x0, int x1, unsigned al, const paint *pt,
+                     uint32_t cm, int bw)
+{
+    if (!cm) {
+        route_run(t, x0, x1, al, pt);
+        return;
+    }
     while (x0 < x1) {
         int k = x0 / bw, end = (k + 1) * bw < x1 ? (k + 1) * bw : x1;
         if (!(cm >> k & 1u))
-            cover_run(row, x0, end, al, pt);
+            route_run(t, x0, end, al, pt);
         x0 = end;
     }
 }
@@ -683,6 +723,8 @@ static void sweep(lb_canvas *c, lb__rwork *w, int base, int by0, int by1, double
     const size_t stride = (size_t)W + 2, words = w->words;
     const int k0 = w->cx0 >> 6, k1 = w->cx1 >> 6;
     const paint *all_pt = pt;
+    const int nblocks = (W + (1 << bs) - 1) >> bs;
+    const uint64_t allblocks = nblocks >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << nblocks) - 1);
     for (int j = by0; j < by1; j++) {
         *run += w->lfull[j];
         w->lfull[j] = 0;
@@ -691,7 +733,18 @@ static void sweep(lb_canvas *c, lb__rwork *w, int base, int by0, int by1, double
         /* the blocks of this row to leave alone: all of them, some, none */
         uint32_t cm = w->clip && all_pt ? w->clip->row[j / w->clip_bh] : 0;
         pt = cm == (uint32_t)w->clip_all && cm ? NULL : all_pt;
-        uint8_t *prow = c->px + (size_t)j * (size_t)W * 4;
+        row_target tg = {.prow = c->px + (size_t)j * (size_t)W * 4, .bs = bs};
+        if (w->route_px) {
+            uint64_t om = w->route_occ[j] & allblocks;
+            if (om == 0) {
+                tg.prow = w->route_px + (size_t)j * (size_t)W * 4;
+            } else if (om != allblocks) {
+                tg.mixed = true;
+                tg.l = tg.prow;
+                tg.d = w->route_px + (size_t)j * (size_t)W * 4;
+                tg.om = om;
+            }
+        }
         double *a = w->acc + (size_t)(j - base) * stride;
         uint64_t *bits = w->bits + (size_t)(j - base) * words;
         int x = 0; /* pixels before x are done */
@@ -718,10 +771,7 @@ static void sweep(lb_canvas *c, lb__rwork *w, int base, int by0, int by1, double
                 if (cx > x) {
                     unsigned al = cov_alpha(s);
                     if (al) {
-                        if (cm)
-                            cover_run_clip(prow, x, cx, al, pt, cm, w->clip_bw);
-                        else
-                            cover_run(prow, x, cx, al, pt);
+                        clip_run(&tg, x, cx, al, pt, cm, w->clip_bw);
                         painted |= block_mask(bs, x, cx);
                     }
                 }
@@ -735,7 +785,7 @@ static void sweep(lb_canvas *c, lb__rwork *w, int base, int by0, int by1, double
                     /* no test for al == 0 or 255: the palette makes 0 a
                      * no-op and 255 of an opaque colour a plain store, and a
                      * branch here is mispredicted at every edge */
-                    blend(prow + 4 * (size_t)cx, pt, cov_alpha(s));
+                    blend(target_px(&tg, cx), pt, cov_alpha(s));
                 }
                 for (; cx < ce; cx++)
                     a[cx] = 0;
@@ -745,10 +795,7 @@ static void sweep(lb_canvas *c, lb__rwork *w, int base, int by0, int by1, double
         if (pt && x < W) {
             unsigned al = cov_alpha(s);
             if (al) {
-                if (cm)
-                    cover_run_clip(prow, x, W, al, pt, cm, w->clip_bw);
-                else
-                    cover_run(prow, x, W, al, pt);
+                clip_run(&tg, x, W, al, pt, cm, w->clip_bw);
                 painted |= block_mask(bs, x, W);
             }
         }

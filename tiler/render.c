@@ -846,6 +846,15 @@ lb_status lb_render_area(const lb_render_layer *layers, size_t n, double minx, d
                 }
             }
         }
+        /* Routing: where out is still transparent, a layer drawn onto lc and
+         * composited over out gives exactly what drawing it onto out gives
+         * (src over transparent is src).  occ holds, per row, the painted
+         * blocks (raster_int.h) of out that may hold anything; a layer's
+         * pixels elsewhere go straight to out (route_px), only those in occ
+         * go through lc.  NULL when out did not start transparent. */
+        uint64_t *occ = direct ? calloc((size_t)out->height, sizeof *occ) : NULL;
+        if (direct && out->work)
+            lb__dirty_reset(out);
         for (size_t i = first; rc == LB_OK && i < n; i++) {
             if (!layers[i].snap)
                 continue;
@@ -853,6 +862,11 @@ lb_status lb_render_area(const lb_render_layer *layers, size_t n, double minx, d
             if (direct) {
                 render_layer(&layers[i], minx, miny, maxx, maxy, zoom, scale, out, &sc);
                 direct = false;
+                /* what the first layer painted (since the reset above) */
+                const lb__rwork *ow = out->work;
+                if (occ && ow)
+                    for (int j = ow->dirty0; j < ow->dirty1; j++)
+                        occ[j] = ow->rowmask[j];
                 continue;
             }
             if (!lc.work && out->work) {
@@ -860,11 +874,19 @@ lb_status lb_render_area(const lb_render_layer *layers, size_t n, double minx, d
                 out->work = NULL;
             }
             lb__dirty_reset(&lc);
+            lb__rwork *lw = occ ? lb__work(&lc) : NULL;
+            if (lw) {
+                lw->route_px = out->px;
+                lw->route_occ = occ;
+            }
             render_layer(&layers[i], minx, miny, maxx, maxy, zoom, scale, &lc, &sc);
-            /* only the painted blocks of the painted rows; lc is transparent
-             * again afterwards */
-            lb__canvas_over_painted(out, &lc);
+            if (lw)
+                lw->route_px = NULL;
+            /* only the painted blocks of the painted rows (of those, the ones
+             * in occ); lc is transparent again afterwards */
+            lb__canvas_over_painted(out, &lc, lw ? occ : NULL);
         }
+        free(occ);
         if (rc == LB_OK) {
             if (!out->work) {
                 out->work = lc.work;
