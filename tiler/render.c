@@ -756,10 +756,10 @@ static void layer_blocks(const lb_render_layer *L, double minx, double miny, dou
               .sx = out->width / (maxx - minx),
               .sy = out->height / (maxy - miny)};
     const lb_snap_level *lv = lb_tiler__level_for(s, 1.0 / fmax(v.sx, v.sy));
-    lb_tiler__query(lv, minx, miny, maxx, maxy, &sc->idx);
+    const double big = fmin(out->width, out->height) / 4.0;
+    lb_tiler__query_big(lv, minx, miny, maxx, maxy, big / v.sx, big / v.sy, &sc->idx);
     entry_src es = {.s = s, .lv = lv};
     size_t nstyle = L->style ? lb_style_layer_count(L->style) : 3;
-    const double big = fmin(out->width, out->height) / 4.0;
     for (size_t k = 0; k < sc->idx.n; k++) {
         const lb_snap_feat *f = &lv->feats[sc->idx.v[k]];
         if (f->type != LB_GEOM_POLYGON || (f->maxx - f->minx) * v.sx < big ||

@@ -493,15 +493,16 @@ void lb_tiler__query(const lb_snap_level *lv, double minx, double miny, double m
         qsort(out->v, out->n, sizeof *out->v, cmp_u32);
 }
 
-void lb_tiler__query_containing(const lb_snap_level *lv, double minx, double miny, double maxx,
-                                double maxy, lb_idx_vec *out)
+void lb_tiler__query_big(const lb_snap_level *lv, double minx, double miny, double maxx,
+                         double maxy, double minw, double minh, lb_idx_vec *out)
 {
     out->n = 0;
     const lb_rtree *t = &lv->tree;
     if (t->nleaf == 0)
         return;
-    /* a node's box contains its children's: only nodes containing the box
-     * can hold a feature whose box does, so the walk stays narrow */
+    /* a node's box holds its children's: a node narrower than minw or lower
+     * than minh holds no feature that is not, so the walk stays near the
+     * root for small features */
     uint32_t stack[64 * RT_FANOUT];
     uint8_t lvl[64 * RT_FANOUT];
     int sp = 0;
@@ -512,7 +513,8 @@ void lb_tiler__query_containing(const lb_snap_level *lv, double minx, double min
         uint32_t node = stack[sp];
         int l = lvl[sp];
         const double *b = &t->box[4 * node];
-        if (b[0] > minx || b[1] > miny || b[2] < maxx || b[3] < maxy)
+        if (b[2] < minx || b[0] > maxx || b[3] < miny || b[1] > maxy || b[2] - b[0] < minw ||
+            b[3] - b[1] < minh)
             continue;
         if (l == 0) {
             if (out->n == out->cap) {

@@ -112,9 +112,10 @@ typedef struct lb_idx_vec {
 } lb_idx_vec;
 void lb_tiler__query(const lb_snap_level *lv, double minx, double miny, double maxx, double maxy,
                      lb_idx_vec *out);
-/* The features of lv whose boxes contain the box (a query for covers). */
-void lb_tiler__query_containing(const lb_snap_level *lv, double minx, double miny, double maxx,
-                                double maxy, lb_idx_vec *out);
+/* The features of lv whose boxes meet the box and are at least minw wide
+ * and minh high (a query for occluders); in no particular order. */
+void lb_tiler__query_big(const lb_snap_level *lv, double minx, double miny, double maxx,
+                         double maxy, double minw, double minh, lb_idx_vec *out);
 /* Drawing-order key of a feature of a snapshot in grid t (Hilbert index of
  * its box centre over the grid's whole extent); ties go by fid. */
 uint64_t lb_tiler__order_key(const lb_tms *t, const lb_snap_feat *f);
