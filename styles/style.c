@@ -711,3 +711,31 @@ bool lb_style_legend(const lb_style *s, size_t i, double zoom, lb_paint *out)
 {
     return eval_layer(s, i, zoom, NULL, NULL, out, true);
 }
+
+/* whether expression n reads feature properties (get, has, legacy filters) */
+static bool reads_feature(const lb_style *s, uint32_t n)
+{
+    if (n == LBS_NONE)
+        return false;
+    const lbs_node *nd = &s->nodes[n];
+    if (nd->op == LBS_OP_GET || nd->op == LBS_OP_HAS || nd->op == LBS_OP_IN)
+        return true;
+    for (uint32_t k = 0; k < nd->nk; k++)
+        if (reads_feature(s, s->kids[nd->k + k]))
+            return true;
+    return false;
+}
+
+bool lb_style_fill_may_be_opaque(const lb_style *s, size_t i, double zoom)
+{
+    if (!s || i >= s->nlayers || s->layers[i].type != LB_STYLE_FILL)
+        return false;
+    const uint32_t *p = s->layers[i].prop;
+    if (reads_feature(s, p[LBS_P_FILL_COLOR]) || reads_feature(s, p[LBS_P_FILL_OPACITY]))
+        return true; /* depends on the feature: maybe */
+    /* the same for every feature at this zoom: a featureless evaluation
+     * (ignoring filter and zoom range, which only decide whether it is
+     * drawn) tells */
+    lb_paint pt;
+    return eval_layer(s, i, zoom, NULL, NULL, &pt, true) && pt.fill.a == 255;
+}

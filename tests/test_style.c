@@ -1561,6 +1561,44 @@ LB_TEST(test_shipped_styles_load)
     globfree(&g);
 }
 
+/* lb_style_fill_may_be_opaque: exact for fills that do not depend on the
+ * feature, "maybe" for those that do, false for other types */
+LB_TEST(test_fill_may_be_opaque)
+{
+    lb_style *s = load_ok(
+        "{'version': 8, 'layers': ["
+        " {'id': 'solid', 'type': 'fill', 'paint': {'fill-color': '#1f78b4'}},"
+        " {'id': 'half', 'type': 'fill', 'paint': {'fill-color': '#1f78b4', 'fill-opacity': 0.5}},"
+        " {'id': 'rgba', 'type': 'fill', 'paint': {'fill-color': 'rgba(10, 20, 30, 0.9)'}},"
+        " {'id': 'fade', 'type': 'fill', 'paint': {'fill-color': '#000000', 'fill-opacity':"
+        "   ['interpolate', ['linear'], ['zoom'], 8, 1, 16, 0.5]}},"
+        " {'id': 'data', 'type': 'fill', 'paint': {'fill-color': '#000000', 'fill-opacity':"
+        "   ['match', ['get', 'o'], 'y', 1, 0.5]}},"
+        " {'id': 'datacol', 'type': 'fill', 'paint': {'fill-color':"
+        "   ['case', ['has', 'c'], 'rgba(0,0,0,0.5)', 'rgba(0,0,0,0.5)']}},"
+        " {'id': 'line', 'type': 'line', 'paint': {'line-color': '#000000'}},"
+        " {'id': 'filtered', 'type': 'fill', 'filter': ['==', ['get', 'k'], 'x'], 'minzoom': 20,"
+        "   'paint': {'fill-color': '#ff0000'}}]}");
+    ASSERT(lb_style_fill_may_be_opaque(s, 0, 10));
+    ASSERT(!lb_style_fill_may_be_opaque(s, 1, 10));
+    ASSERT(!lb_style_fill_may_be_opaque(s, 2, 10));
+    ASSERT(lb_style_fill_may_be_opaque(s, 3, 8));
+    ASSERT(!lb_style_fill_may_be_opaque(s, 3, 12));
+    ASSERT(lb_style_fill_may_be_opaque(s, 4, 10));
+    ASSERT(lb_style_fill_may_be_opaque(s, 5, 10)); /* reads the feature: maybe */
+    ASSERT(!lb_style_fill_may_be_opaque(s, 6, 10));
+    /* the filter and the zoom range decide whether a feature is drawn, not
+     * how: still "may" */
+    ASSERT(lb_style_fill_may_be_opaque(s, 7, 10));
+    ASSERT(!lb_style_fill_may_be_opaque(s, 99, 10));
+    /* what eval gives agrees where the answer is exact */
+    lb_paint p;
+    ASSERT(eval(s, 1, 10, no_props, &p) && p.fill.a < 255);
+    ASSERT(eval(s, 3, 12, no_props, &p) && p.fill.a < 255);
+    ASSERT(eval(s, 3, 8, no_props, &p) && p.fill.a == 255);
+    lb_style_free(s);
+}
+
 LB_TESTS(test_minimal_layers_and_defaults, test_colour_syntaxes_premultiplied, test_bad_colours,
          test_literal_get_has, test_not_and_comparisons, test_all_any, test_case_and_coalesce,
          test_match_labels, test_conversions_and_assertions, test_arithmetic,
@@ -1571,4 +1609,4 @@ LB_TESTS(test_minimal_layers_and_defaults, test_colour_syntaxes_premultiplied, t
          test_unknown_and_unsupported_keys, test_wrong_types_and_missing_keys,
          test_unsupported_layer_type, test_duplicate_ids, test_not_json, test_properties_read,
          test_legend, test_property_values_are_read_once_per_eval, test_eval_speed,
-         test_shipped_styles_load)
+         test_shipped_styles_load, test_fill_may_be_opaque)

@@ -483,6 +483,22 @@ static double paint_reach(const lb_paint *p, double scale)
     return NAN;
 }
 
+/* Which style layers may cover (an opaque fill at this zoom, for some
+ * feature): bit si of the result; style layers past 63 count as maybe. */
+static uint64_t cover_layers(const lb_render_layer *L, double zoom)
+{
+    if (!L->style)
+        return 0; /* the default fill is translucent */
+    uint64_t m = 0;
+    size_t nstyle = lb_style_layer_count(L->style);
+    for (size_t si = 0; si < nstyle; si++)
+        if (si >= 63 || lb_style_fill_may_be_opaque(L->style, si, zoom))
+            m |= (uint64_t)1 << (si < 63 ? si : 63);
+    return m;
+}
+
+static inline bool may_cover(uint64_t m, size_t si) { return m >> (si < 63 ? si : 63) & 1u; }
+
 /* Mark the steps of list[a..b) (draw_entries' order) that o's blocks, or
  * later steps among them, hide; o gains the blocks their opaque fills
  * cover.  skip (n entries per style layer) is made and zeroed on the
@@ -494,8 +510,14 @@ static void mark_hidden(const lb_render_layer *L, const entry_src *es, const uin
 {
     size_t nstyle = L->style ? lb_style_layer_count(L->style) : 3;
     const double big = fmin(out->width, out->height) / 4.0;
+    uint64_t covers = cover_layers(L, zoom);
+    if (!covers && !*any)
+        return; /* nothing here covers, nothing above does */
     for (size_t si = nstyle; si-- > 0;) {
         lb_style_type t = style_type(L, si);
+        bool may = may_cover(covers, si);
+        if (!may && !*any)
+            continue;
         for (size_t j = b; j-- > a;) {
             uint32_t e = list[j];
             const lb_snap_level *lv = es->hits ? es->hits[e].lv : es->lv;
@@ -504,7 +526,7 @@ static void mark_hidden(const lb_render_layer *L, const entry_src *es, const uin
                 continue;
             double x0 = (f->minx - v->minx) * v->sx, x1 = (f->maxx - v->minx) * v->sx;
             double y0 = (v->maxy - f->maxy) * v->sy, y1 = (v->maxy - f->miny) * v->sy;
-            bool cand = t == LB_STYLE_FILL && x1 - x0 >= big && y1 - y0 >= big;
+            bool cand = may && x1 - x0 >= big && y1 - y0 >= big;
             bool hid = *any && lb_blocks_cover(o, out, x0, y0, x1 + 1, y1 + 1);
             if (!cand && !hid)
                 continue;
@@ -749,7 +771,8 @@ static void layer_blocks(const lb_render_layer *L, double minx, double miny, dou
                          lb_blocks *o)
 {
     const lb_snapshot *s = L->snap;
-    if (!s || s->base || s->nlevels == 0)
+    uint64_t covers = cover_layers(L, zoom);
+    if (!s || s->base || s->nlevels == 0 || !covers)
         return;
     view v = {.minx = minx,
               .maxy = maxy,
@@ -771,7 +794,7 @@ static void layer_blocks(const lb_render_layer *L, double minx, double miny, dou
             const lb_snap_feat *ff;
             lb_paint p;
             lb_blocks full;
-            if (t == LB_STYLE_FILL &&
+            if (may_cover(covers, si) &&
                 entry_paint(L, &es, sc->idx.v[k], si, t, zoom, &flv, &ff, &p) &&
                 p.fill.a == 255 && to_pixels(lv, f, &v, sc) &&
                 lb_raster_fill_blocks(out, sc->rings, f->nparts, &full)) {

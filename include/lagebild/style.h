@@ -100,6 +100,14 @@ const char *lb_style_layer_title(const lb_style *s, size_t i);
  */
 bool lb_style_legend(const lb_style *s, size_t i, double zoom, lb_paint *out);
 
+/*
+ * Whether style layer i may fill some feature at zoom with an opaque colour
+ * (alpha 255): false for other types and for fills whose colour and opacity
+ * do not depend on the feature and are translucent at zoom; true when they
+ * depend on it (conservative).  For occlusion (tiler/render.c).
+ */
+bool lb_style_fill_may_be_opaque(const lb_style *s, size_t i, double zoom);
+
 /* The style's optional "name", or NULL. */
 const char *lb_style_name(const lb_style *s);
 
