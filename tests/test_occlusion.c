@@ -32,11 +32,7 @@
 
 #include "lbtest.h"
 #include "tutil.h"
-
-#include "lagebild/config.h"
-#include "lagebild/fusion.h"
-#include "lagebild/style.h"
-#include "lagebild/tiler.h"
+#include "tsnap.h"
 
 static const char config_text[] =
     "store: {path: occ.sqlite}\n"
@@ -131,8 +127,7 @@ static const char glas_text[] =
 #define Z 14
 
 static char *dir;
-static lb_config *cfg;
-static lb_store *store;
+static t_store db;
 static const lb_tms *grid;
 
 typedef struct layer {
@@ -149,17 +144,7 @@ static void tile_of(double lon, double lat, long *x, long *y)
     *y = (long)floor((1.0 - log(tan(la) + 1.0 / cos(la)) / M_PI) / 2.0 * n);
 }
 
-static void load(const char *name, layer *l)
-{
-    char *diag = NULL;
-    lb_error err;
-    const lb_layer_cfg *lc = lb_config_layer(cfg, name);
-    ASSERT(lc != NULL && lc->style != NULL);
-    ASSERT_EQ(lb_style_load(lc->style, &l->style, &diag), LB_OK);
-    size_t nprops = 0;
-    const char *const *props = lb_style_properties(l->style, &nprops);
-    ASSERT_EQ(lb_snapshot_build(store, cfg, name, grid, props, nprops, &l->snap, &err), LB_OK);
-}
+static void load(const char *name, layer *l) { t_layer_open(&db, name, grid, &l->style, &l->snap); }
 
 static void setup(void)
 {
@@ -174,21 +159,7 @@ static void setup(void)
     t_write(dir, "oben.geojson", oben_text);
     t_write(dir, "mix.geojson", mix_text);
     t_write(dir, "glas.geojson", glas_text);
-    char *path = t_path(dir, "occ.yaml");
-    t_result r = t_lagebild("ingest", path, "--quiet", NULL);
-    if (r.status != 0)
-        fprintf(stderr, "%s\n", r.err);
-    ASSERT_EQ(r.status, 0);
-    t_result_free(&r);
-    char *diag = NULL;
-    ASSERT_EQ(lb_config_load(path, &cfg, &diag), LB_OK);
-    free(path);
-    static bool fusion_up;
-    if (!fusion_up)
-        lb_fusion_init();
-    fusion_up = true;
-    lb_error err;
-    ASSERT_EQ(lb_store_open(cfg->store_path, &store, &err), LB_OK);
+    t_store_ingest(dir, "occ.yaml", &db);
     grid = lb_tms_find("WebMercatorQuad");
     ASSERT(grid != NULL);
     load("unten", &unten);
@@ -211,8 +182,7 @@ static void teardown(void)
     drop(&mix);
     drop(&glas);
     drop(&mixglas);
-    lb_store_close(store);
-    lb_config_free(cfg);
+    t_store_close(&db);
     t_rmrf(dir);
     free(dir);
 }
@@ -399,32 +369,18 @@ LB_TEST(test_a_line_beside_a_covered_block_is_drawn)
              "\"coordinates\": [[%.9f, %.9f], [%.9f, %.9f]]}}]}\n",
              lx0, ly0, lx1, ly1);
     t_write(d, "lo.geojson", text);
-    char *path = t_path(d, "edge.yaml");
-    t_result r = t_lagebild("ingest", path, "--quiet", NULL);
-    if (r.status != 0)
-        fprintf(stderr, "%s\n", r.err);
-    ASSERT_EQ(r.status, 0);
-    t_result_free(&r);
-    lb_config *ec = NULL;
-    char *diag = NULL;
-    ASSERT_EQ(lb_config_load(path, &ec, &diag), LB_OK);
-    free(path);
-    lb_fusion_init();
-    lb_error err;
-    lb_store *st = NULL;
-    ASSERT_EQ(lb_store_open(ec->store_path, &st, &err), LB_OK);
+    t_store ts;
+    t_store_ingest(d, "edge.yaml", &ts);
     const lb_tms *g = lb_tms_find("WebMercatorQuad");
     lb_render_layer rl[2];
     const char *names[2] = {"lo", "hi"};
     lb_style *styles[2];
     for (int i = 0; i < 2; i++) {
-        ASSERT_EQ(lb_style_load(lb_config_layer(ec, names[i])->style, &styles[i], &diag), LB_OK);
-        size_t nprops = 0;
-        const char *const *props = lb_style_properties(styles[i], &nprops);
         lb_snapshot *snap = NULL;
-        ASSERT_EQ(lb_snapshot_build(st, ec, names[i], g, props, nprops, &snap, &err), LB_OK);
+        t_layer_open(&ts, names[i], g, &styles[i], &snap);
         rl[i] = (lb_render_layer){.snap = snap, .style = styles[i]};
     }
+    lb_error err;
     lb_canvas both, lo, hi;
     ASSERT_EQ(lb_canvas_init(&both, 256, 256), LB_OK);
     ASSERT_EQ(lb_canvas_init(&lo, 256, 256), LB_OK);
@@ -445,8 +401,7 @@ LB_TEST(test_a_line_beside_a_covered_block_is_drawn)
         lb_snapshot_unref(rl[i].snap);
         lb_style_free(styles[i]);
     }
-    lb_store_close(st);
-    lb_config_free(ec);
+    t_store_close(&ts);
     t_rmrf(d);
     free(d);
 }
@@ -549,32 +504,18 @@ LB_TEST(test_random_scene_same_bytes_with_and_without_occlusion)
     write_scene(d, "s1.geojson", 600);
     write_scene(d, "s2.geojson", 600);
     write_scene(d, "s3.geojson", 300);
-    char *path = t_path(d, "scene.yaml");
-    t_result r = t_lagebild("ingest", path, "--quiet", NULL);
-    if (r.status != 0)
-        fprintf(stderr, "%s\n", r.err);
-    ASSERT_EQ(r.status, 0);
-    t_result_free(&r);
-    lb_config *sc_cfg = NULL;
-    char *diag = NULL;
-    ASSERT_EQ(lb_config_load(path, &sc_cfg, &diag), LB_OK);
-    free(path);
-    lb_fusion_init();
-    lb_error err;
-    lb_store *st = NULL;
-    ASSERT_EQ(lb_store_open(sc_cfg->store_path, &st, &err), LB_OK);
+    t_store ts;
+    t_store_ingest(d, "scene.yaml", &ts);
     const lb_tms *g = lb_tms_find("WebMercatorQuad");
-    lb_style *style = NULL;
-    ASSERT_EQ(lb_style_load(lb_config_layer(sc_cfg, "s1")->style, &style, &diag), LB_OK);
-    size_t nprops = 0;
-    const char *const *props = lb_style_properties(style, &nprops);
     lb_render_layer rl[3];
+    lb_style *styles[3];
     const char *names[3] = {"s1", "s2", "s3"};
     for (int i = 0; i < 3; i++) {
         lb_snapshot *snap = NULL;
-        ASSERT_EQ(lb_snapshot_build(st, sc_cfg, names[i], g, props, nprops, &snap, &err), LB_OK);
-        rl[i] = (lb_render_layer){.snap = snap, .style = style};
+        t_layer_open(&ts, names[i], g, &styles[i], &snap);
+        rl[i] = (lb_render_layer){.snap = snap, .style = styles[i]};
     }
+    lb_error err;
     size_t tiles = 0, hidden_below = 0, differ_from_top = 0;
     for (int z = 10; z <= 14; z++) {
         long x0, y0, x1, y1;
@@ -652,11 +593,11 @@ LB_TEST(test_random_scene_same_bytes_with_and_without_occlusion)
     ASSERT(tiles > 200);
     ASSERT(hidden_below > 5);
     ASSERT(differ_from_top > 20);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 3; i++) {
         lb_snapshot_unref(rl[i].snap);
-    lb_style_free(style);
-    lb_store_close(st);
-    lb_config_free(sc_cfg);
+        lb_style_free(styles[i]);
+    }
+    t_store_close(&ts);
     t_rmrf(d);
     free(d);
 }

@@ -25,11 +25,7 @@
 
 #include "lbtest.h"
 #include "tutil.h"
-
-#include "lagebild/config.h"
-#include "lagebild/fusion.h"
-#include "lagebild/style.h"
-#include "lagebild/tiler.h"
+#include "tsnap.h"
 
 static const char config_text[] =
     "store: {path: order.sqlite}\n"
@@ -68,8 +64,7 @@ static const char points_text[] =
 #define Z 16
 
 static char *dir;
-static lb_config *cfg;
-static lb_store *store;
+static t_store db;
 static lb_style *style;
 static lb_snapshot *snap;
 static const lb_tms *grid;
@@ -82,29 +77,10 @@ static void setup(void)
     t_write(dir, "order.yaml", config_text);
     t_write(dir, "order.json", style_text);
     t_write(dir, "points.geojson", points_text);
-    char *path = t_path(dir, "order.yaml");
-    t_result r = t_lagebild("ingest", path, "--quiet", NULL);
-    if (r.status != 0)
-        fprintf(stderr, "%s\n", r.err);
-    ASSERT_EQ(r.status, 0);
-    t_result_free(&r);
-    char *diag = NULL;
-    ASSERT_EQ(lb_config_load(path, &cfg, &diag), LB_OK);
-    free(path);
-    static bool fusion_up;
-    if (!fusion_up) /* GDAL is set up once per process */
-        lb_fusion_init();
-    fusion_up = true;
-    lb_error err;
-    ASSERT_EQ(lb_store_open(cfg->store_path, &store, &err), LB_OK);
-    const lb_layer_cfg *lc = lb_config_layer(cfg, "lage");
-    ASSERT(lc != NULL && lc->style != NULL);
-    ASSERT_EQ(lb_style_load(lc->style, &style, &diag), LB_OK);
-    size_t nprops = 0;
-    const char *const *props = lb_style_properties(style, &nprops);
+    t_store_ingest(dir, "order.yaml", &db);
     grid = lb_tms_find("WebMercatorQuad");
     ASSERT(grid != NULL);
-    ASSERT_EQ(lb_snapshot_build(store, cfg, "lage", grid, props, nprops, &snap, &err), LB_OK);
+    t_layer_open(&db, "lage", grid, &style, &snap);
     ASSERT_EQ(lb_snapshot_feature_count(snap), 4u);
     double n = (double)(1L << Z);
     double fx = (9.0 + 180.0) / 360.0 * n;
@@ -122,8 +98,7 @@ static void teardown(void)
 {
     lb_snapshot_unref(snap);
     lb_style_free(style);
-    lb_store_close(store);
-    lb_config_free(cfg);
+    t_store_close(&db);
     t_rmrf(dir);
     free(dir);
 }
@@ -207,7 +182,7 @@ LB_TEST(test_ranked_and_compared_grouping_give_the_same_pixels)
     lb_error err;
     size_t nprops = 0;
     const char *const *props = lb_style_properties(style, &nprops);
-    ASSERT_EQ(lb_snapshot_build_fids(store, cfg, "lage", grid, props, nprops, NULL, 0, &delta,
+    ASSERT_EQ(lb_snapshot_build_fids(db.store, db.cfg, "lage", grid, props, nprops, NULL, 0, &delta,
                                      &err),
               LB_OK);
     ASSERT_EQ(lb_snapshot_overlay(snap, delta, NULL, 0, &over, &err), LB_OK);

@@ -245,18 +245,23 @@ void lb_canvas_mask(lb_canvas *c, const uint8_t *mask)
 /* Fill                                                                     */
 /* ------------------------------------------------------------------------ */
 
-static void add_ring(lb__rwork *w, const double *xy, size_t n)
+/* The edges of a closed ring as a fill draws them: points with a NaN or
+ * infinite coordinate are skipped (the ring goes on to the next usable
+ * point), coordinates clamped; edge(ud, x0, y0, x1, y1) for each. */
+static inline __attribute__((always_inline)) void
+ring_edges(const double *xy, size_t n, void (*edge)(void *, double, double, double, double),
+           void *ud)
 {
     double fx = 0, fy = 0, px = 0, py = 0;
     bool have = false;
     for (size_t i = 0; i < n; i++) {
         double x = xy[2 * i], y = xy[2 * i + 1];
         if (!isfinite(x) || !isfinite(y))
-            continue; /* skipped: the ring goes on to the next usable point */
+            continue;
         x = lb__clampc(x);
         y = lb__clampc(y);
         if (have) {
-            lb__edge(w, px, py, x, y);
+            edge(ud, px, py, x, y);
         } else {
             fx = x;
             fy = y;
@@ -266,7 +271,17 @@ static void add_ring(lb__rwork *w, const double *xy, size_t n)
         py = y;
     }
     if (have)
-        lb__edge(w, px, py, fx, fy);
+        edge(ud, px, py, fx, fy);
+}
+
+static void work_edge(void *w, double x0, double y0, double x1, double y1)
+{
+    lb__edge(w, x0, y0, x1, y1);
+}
+
+static void add_ring(lb__rwork *w, const double *xy, size_t n)
+{
+    ring_edges(xy, n, work_edge, w);
 }
 
 void lb_raster_fill(lb_canvas *c, const lb_ring *rings, size_t nrings, lb_rgba color)
@@ -345,8 +360,9 @@ static inline double block_y1(const block_scan *b, int by) { return fmin(b->H, (
 
 /* one edge of a ring, as add_ring draws it: the blocks it comes within a
  * pixel of, and its crossings of the blocks' centre lines */
-static void block_edge(block_scan *b, double x0, double y0, double x1, double y1)
+static void block_edge(void *ud, double x0, double y0, double x1, double y1)
 {
+    block_scan *b = ud;
     /* the edge's box 2 px wider: it meets every block whose box (a pixel
      * wider) the edge meets */
     double ex0 = fmin(x0, x1) - 2, ex1 = fmax(x0, x1) + 2;
@@ -397,32 +413,9 @@ bool lb_raster_fill_blocks(const lb_canvas *c, const lb_ring *rings, size_t nrin
     b->nby = (int)ceil(b->H / b->bh);
     memset(b->touched, 0, sizeof b->touched);
     memset(b->nx, 0, sizeof b->nx);
-    for (size_t r = 0; r < nrings; r++) {
-        if (!rings[r].xy || rings[r].n < 2)
-            continue;
-        const double *xy = rings[r].xy;
-        double fx = 0, fy = 0, qx = 0, qy = 0;
-        bool have = false;
-        /* the points add_ring uses: finite ones, clamped */
-        for (size_t i = 0; i < rings[r].n; i++) {
-            double x = xy[2 * i], y = xy[2 * i + 1];
-            if (!isfinite(x) || !isfinite(y))
-                continue;
-            x = lb__clampc(x);
-            y = lb__clampc(y);
-            if (have) {
-                block_edge(b, qx, qy, x, y);
-            } else {
-                fx = x;
-                fy = y;
-                have = true;
-            }
-            qx = x;
-            qy = y;
-        }
-        if (have)
-            block_edge(b, qx, qy, fx, fy);
-    }
+    for (size_t r = 0; r < nrings; r++)
+        if (rings[r].xy && rings[r].n >= 2)
+            ring_edges(rings[r].xy, rings[r].n, block_edge, b);
     /* a block no edge comes near has one winding number all over (so every
      * pixel of it full coverage, when that is not zero): at its centre */
     bool any = false;

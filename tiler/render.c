@@ -453,10 +453,8 @@ blocks of a small one rarely hide anything. */
 static bool grow_cp(scratch *sc)
 {
     size_t nc = sc->cp_cap ? 2 * sc->cp_cap : 64;
-    occ_cp *p = realloc(sc->cp, nc * sizeof *p);
-    if (!p)
+    if (!grow((void **)&sc->cp, nc * sizeof *sc->cp))
         return false;
-    sc->cp = p;
     sc->cp_cap = nc;
     return true;
 }
@@ -537,10 +535,8 @@ static void mark_hidden(const lb_render_layer *L, const entry_src *es, const uin
             if (hid && lb_blocks_cover(o, out, x0 - r, y0 - r, x1 + r, y1 + r)) {
                 if (!*skip) {
                     if (sc->skip_cap < nstyle * n) {
-                        uint8_t *q = realloc(sc->skip, nstyle * n);
-                        if (!q)
+                        if (!grow((void **)&sc->skip, nstyle * n))
                             return;
-                        sc->skip = q;
                         sc->skip_cap = nstyle * n;
                     }
                     memset(sc->skip, 0, nstyle * n);

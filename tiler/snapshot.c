@@ -448,8 +448,12 @@ static int cmp_u32(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-void lb_tiler__query(const lb_snap_level *lv, double minx, double miny, double maxx, double maxy,
-                     lb_idx_vec *out)
+/* The leaves (features) of lv's tree whose boxes meet the box and are at
+ * least minw wide and minh high, in tree order.  A node's box holds its
+ * children's: a node narrower than minw or lower than minh holds no such
+ * feature, so a walk for large features stays near the root. */
+static void rt_walk(const lb_snap_level *lv, double minx, double miny, double maxx, double maxy,
+                    double minw, double minh, lb_idx_vec *out)
 {
     out->n = 0;
     const lb_rtree *t = &lv->tree;
@@ -461,52 +465,6 @@ void lb_tiler__query(const lb_snap_level *lv, double minx, double miny, double m
     int sp = 0;
     uint32_t root = t->nnodes - 1;
     stack[sp] = root;
-    lvl[sp++] = (uint8_t)(t->nlevels - 1);
-    while (sp > 0) {
-        sp--;
-        uint32_t node = stack[sp];
-        int l = lvl[sp];
-        const double *b = &t->box[4 * node];
-        if (b[2] < minx || b[0] > maxx || b[3] < miny || b[1] > maxy)
-            continue;
-        if (l == 0) {
-            if (out->n == out->cap) {
-                size_t nc = out->cap ? out->cap * 2 : 256;
-                uint32_t *p = realloc(out->v, nc * sizeof *p);
-                if (!p)
-                    return;
-                out->v = p;
-                out->cap = nc;
-            }
-            out->v[out->n++] = node;
-            continue;
-        }
-        uint32_t first = t->child[node];
-        uint32_t level_end = l - 1 + 1 < (int)t->nlevels ? t->level_start[l] : t->nnodes;
-        uint32_t end = first + RT_FANOUT < level_end ? first + RT_FANOUT : level_end;
-        for (uint32_t c = first; c < end; c++) {
-            stack[sp] = c;
-            lvl[sp++] = (uint8_t)(l - 1);
-        }
-    }
-    if (out->n > 1)
-        qsort(out->v, out->n, sizeof *out->v, cmp_u32);
-}
-
-void lb_tiler__query_big(const lb_snap_level *lv, double minx, double miny, double maxx,
-                         double maxy, double minw, double minh, lb_idx_vec *out)
-{
-    out->n = 0;
-    const lb_rtree *t = &lv->tree;
-    if (t->nleaf == 0)
-        return;
-    /* a node's box holds its children's: a node narrower than minw or lower
-     * than minh holds no feature that is not, so the walk stays near the
-     * root for small features */
-    uint32_t stack[64 * RT_FANOUT];
-    uint8_t lvl[64 * RT_FANOUT];
-    int sp = 0;
-    stack[sp] = t->nnodes - 1;
     lvl[sp++] = (uint8_t)(t->nlevels - 1);
     while (sp > 0) {
         sp--;
@@ -536,6 +494,20 @@ void lb_tiler__query_big(const lb_snap_level *lv, double minx, double miny, doub
             lvl[sp++] = (uint8_t)(l - 1);
         }
     }
+}
+
+void lb_tiler__query(const lb_snap_level *lv, double minx, double miny, double maxx, double maxy,
+                     lb_idx_vec *out)
+{
+    rt_walk(lv, minx, miny, maxx, maxy, -INFINITY, -INFINITY, out);
+    if (out->n > 1)
+        qsort(out->v, out->n, sizeof *out->v, cmp_u32);
+}
+
+void lb_tiler__query_big(const lb_snap_level *lv, double minx, double miny, double maxx,
+                         double maxy, double minw, double minh, lb_idx_vec *out)
+{
+    rt_walk(lv, minx, miny, maxx, maxy, minw, minh, out);
 }
 
 const lb_snap_level *lb_tiler__level_for(const lb_snapshot *s, double res)
