@@ -136,6 +136,16 @@ typedef struct view {
     double minx, maxy, sx, sy; /* pixel = ((x-minx)*sx, (maxy-y)*sy) */
 } view;
 
+/* The pixel grid of out over [minx,maxx] x [miny,maxy]. */
+static inline view view_of(const lb_canvas *out, double minx, double miny, double maxx,
+                           double maxy)
+{
+    return (view){.minx = minx,
+                  .maxy = maxy,
+                  .sx = out->width / (maxx - minx),
+                  .sy = out->height / (maxy - miny)};
+}
+
 /* Project the parts of f into pixel rings in sc (one ring per part). */
 static bool to_pixels(const lb_snap_level *lv, const lb_snap_feat *f, const view *v, scratch *sc)
 {
@@ -678,10 +688,7 @@ static void render_overlay(const lb_render_layer *L, double minx, double miny, d
                            double maxy, double zoom, double scale, lb_canvas *out, scratch *sc)
 {
     const lb_snapshot *o = L->snap;
-    view v = {.minx = minx,
-              .maxy = maxy,
-              .sx = out->width / (maxx - minx),
-              .sy = out->height / (maxy - miny)};
+    view v = view_of(out, minx, miny, maxx, maxy);
     double mx = LB_RENDER_MARGIN_PX * scale / v.sx, my = LB_RENDER_MARGIN_PX * scale / v.sy;
     hit *hits = NULL;
     size_t nh = 0, cap = 0;
@@ -732,10 +739,7 @@ static void render_layer(const lb_render_layer *L, double minx, double miny, dou
         render_overlay(L, minx, miny, maxx, maxy, zoom, scale, out, sc);
         return;
     }
-    view v = {.minx = minx,
-              .maxy = maxy,
-              .sx = out->width / (maxx - minx),
-              .sy = out->height / (maxy - miny)};
+    view v = view_of(out, minx, miny, maxx, maxy);
     const lb_snap_level *lv = lb_tiler__level_for(s, 1.0 / fmax(v.sx, v.sy));
     double mx = LB_RENDER_MARGIN_PX * scale / v.sx, my = LB_RENDER_MARGIN_PX * scale / v.sy;
     lb_tiler__query(lv, minx - mx, miny - my, maxx + mx, maxy + my, &sc->idx);
@@ -770,10 +774,7 @@ static void layer_blocks(const lb_render_layer *L, double minx, double miny, dou
     uint64_t covers = cover_layers(L, zoom);
     if (!s || s->base || s->nlevels == 0 || !covers)
         return;
-    view v = {.minx = minx,
-              .maxy = maxy,
-              .sx = out->width / (maxx - minx),
-              .sy = out->height / (maxy - miny)};
+    view v = view_of(out, minx, miny, maxx, maxy);
     const lb_snap_level *lv = lb_tiler__level_for(s, 1.0 / fmax(v.sx, v.sy));
     const double big = fmin(out->width, out->height) / 4.0;
     lb_tiler__query_big(lv, minx, miny, maxx, maxy, big / v.sx, big / v.sy, &sc->idx);
