@@ -586,6 +586,39 @@ LB_TEST(test_random_scene_same_bytes_with_and_without_occlusion)
                     }
                 }
     }
+    /* a wall-display view larger than the rasterizer's band (2048 px: the
+     * banded sweep), not a multiple of the block sizes: the same three ways */
+    {
+        double bx0, by0, bx1, by1, ax0, ay0, ax1, ay1;
+        ASSERT(lb_tms_tile_bounds(g, 12, 2150, 1352, &bx0, &by0, &bx1, &by1));
+        ASSERT(lb_tms_tile_bounds(g, 12, 2152, 1354, &ax0, &ay0, &ax1, &ay1));
+        double minx = fmin(bx0, ax0), maxx = fmax(bx1, ax1), miny = fmin(by0, ay0),
+               maxy = fmax(by1, ay1);
+        const int W = 3001, H = 2100;
+        lb_canvas on, off, hand, one;
+        ASSERT_EQ(lb_canvas_init(&on, W, H), LB_OK);
+        ASSERT_EQ(lb_canvas_init(&off, W, H), LB_OK);
+        ASSERT_EQ(lb_canvas_init(&hand, W, H), LB_OK);
+        ASSERT_EQ(lb_canvas_init(&one, W, H), LB_OK);
+        ASSERT_EQ(lb_render_area(rl, 3, minx, miny, maxx, maxy, 13.5, 1, &on, &err), LB_OK);
+        lb_render_set_occlusion(false);
+        ASSERT_EQ(lb_render_area(rl, 3, minx, miny, maxx, maxy, 13.5, 1, &off, &err), LB_OK);
+        lb_render_set_occlusion(true);
+        for (int k = 0; k < 3; k++) {
+            lb_canvas_clear(&one);
+            ASSERT_EQ(lb_render_area(&rl[k], 1, minx, miny, maxx, maxy, 13.5, 1, &one, &err),
+                      LB_OK);
+            lb_canvas_over(&hand, &one);
+        }
+        size_t bytes = (size_t)W * H * 4;
+        ASSERT(!lb_canvas_is_empty(&on));
+        ASSERT(memcmp(on.px, off.px, bytes) == 0);
+        ASSERT(memcmp(on.px, hand.px, bytes) == 0);
+        lb_canvas_free(&on);
+        lb_canvas_free(&off);
+        lb_canvas_free(&hand);
+        lb_canvas_free(&one);
+    }
     fprintf(stderr, "%zu renders compared; %zu tiles where the top layer hides the others, %zu "
                     "where they show\n",
             tiles, hidden_below, differ_from_top);
