@@ -59,6 +59,7 @@ static const char *usage_text =
     "usage: tilebench --config FILE --map ID --tiles FILE [--grid ID] [--png-level N]\n"
     "                 [--palette] [--out DIR] [--label TEXT] [--passes N]\n"
     "                 [--per-tile FILE] [--thrash MB] [--no-occlusion]\n"
+    "                 [--pair occlusion|routing]\n"
     "\n"
     "  -c, --config FILE     lagebild config (store, layers with styles, maps)\n"
     "  -m, --map ID          the map whose layers are rendered\n"
@@ -80,6 +81,11 @@ static const char *usage_text =
     "                        have used), on every tile, for profiling that cost\n"
     "  -O, --no-occlusion    draw everything (lb_render_set_occlusion(false)): to\n"
     "                        measure what occlusion saves\n"
+    "  -P, --pair FEATURE    render every tile twice, with FEATURE (occlusion or\n"
+    "                        routing) on and off, in alternating order, and print the\n"
+    "                        median and p95 of each and the median of the per-tile\n"
+    "                        ratios (on / off): a comparison that the machine's slow\n"
+    "                        phases hit alike (with --thrash: cold, per render)\n"
     "\n"
     "Environment: LB_BENCH_GATE=RFD,WFD,BATCH renders the tiles in batches of BATCH,\n"
     "each released by a byte read from fd RFD and acknowledged on fd WFD\n"
@@ -361,6 +367,61 @@ static bool thrash(long mb)
     return true;
 }
 
+static void set_feature(const char *feature, bool on)
+{
+    if (strcmp(feature, "occlusion") == 0)
+        lb_render_set_occlusion(on);
+    else
+        lb_render_set_routing(on);
+}
+
+/* --pair: every tile twice, the feature on and off in alternating order
+ * (each render after --thrash and a re-render of the previous tile, when
+ * asked); 0 when done. */
+static int run_pair(const char *feature, const lb_render_layer *layers, size_t nlayers,
+                    const lb_tms *grid, const tile *tiles, size_t ntiles, lb_canvas canv[2],
+                    const lb_png_opts *po, long thrash_mb)
+{
+    double *on = calloc(ntiles, sizeof *on), *off = calloc(ntiles, sizeof *off),
+           *ratio = calloc(ntiles, sizeof *ratio);
+    int rc = 1;
+    if (!on || !off || !ratio)
+        goto done;
+    for (size_t i = 0; i < ntiles; i++) {
+        for (int q = 0; q < 2; q++) {
+            bool feature_on = ((i + (size_t)q) % 2) == 0;
+            set_feature(feature, feature_on);
+            if (thrash_mb > 0 && (!thrash(thrash_mb) ||
+                                  warm_up(layers, nlayers, grid, &tiles[i ? i - 1 : 0], canv, po)))
+                goto done;
+            uint8_t *png = NULL;
+            size_t len = 0;
+            double ms[2];
+            bool empty;
+            if (render_one(layers, nlayers, grid, &tiles[i], canv, po, &png, &len, ms, &empty))
+                goto done;
+            free(png);
+            (feature_on ? on : off)[i] = ms[0] + ms[1];
+        }
+        ratio[i] = off[i] > 0 ? on[i] / off[i] : 1;
+    }
+    set_feature(feature, true);
+    qsort(on, ntiles, sizeof *on, cmp_double);
+    qsort(off, ntiles, sizeof *off, cmp_double);
+    qsort(ratio, ntiles, sizeof *ratio, cmp_double);
+    printf("PAIR feature=%s tiles=%zu thrash_mb=%ld median_on_ms=%.4f median_off_ms=%.4f "
+           "p95_on_ms=%.4f p95_off_ms=%.4f tile_ratio_median=%.4f\n",
+           feature, ntiles, thrash_mb, percentile(on, ntiles, 50), percentile(off, ntiles, 50),
+           percentile(on, ntiles, 95), percentile(off, ntiles, 95),
+           percentile(ratio, ntiles, 50));
+    rc = 0;
+done:
+    free(on);
+    free(off);
+    free(ratio);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -371,14 +432,15 @@ int main(int argc, char **argv)
         {"palette", no_argument, NULL, 'p'},     {"passes", required_argument, NULL, 'n'},
         {"per-tile", required_argument, NULL, 'T'},
         {"thrash", required_argument, NULL, 'X'}, {"no-occlusion", no_argument, NULL, 'O'},
+        {"pair", required_argument, NULL, 'P'},
         {NULL, 0, NULL, 0},
     };
     const char *config = NULL, *map_id = NULL, *tiles_path = NULL, *grid_id = "WebMercatorQuad",
-               *outdir = NULL, *label = "-", *per_tile = NULL;
+               *outdir = NULL, *label = "-", *per_tile = NULL, *pair = NULL;
     int level = 2, c;
     long passes = 1, thrash_mb = 0;
     bool palette = false;
-    while ((c = getopt_long(argc, argv, "c:m:t:g:l:o:L:pn:T:X:Oh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:m:t:g:l:o:L:pn:T:X:OP:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'c': config = optarg; break;
         case 'm': map_id = optarg; break;
@@ -389,6 +451,13 @@ int main(int argc, char **argv)
         case 'p': palette = true; break;
         case 'T': per_tile = optarg; break;
         case 'O': lb_render_set_occlusion(false); break;
+        case 'P':
+            pair = optarg;
+            if (strcmp(pair, "occlusion") != 0 && strcmp(pair, "routing") != 0) {
+                fprintf(stderr, "tilebench: --pair needs occlusion or routing\n");
+                return 2;
+            }
+            break;
         case 'X': {
             char *end;
             thrash_mb = strtol(optarg, &end, 10);
@@ -493,8 +562,13 @@ int main(int argc, char **argv)
     }
     size_t empty = 0, bytes = 0;
     size_t nrenders = ntiles * (size_t)passes;
-    if (warm_up(layers, map->nlayers, grid, &tiles[0], canv, &po) != 0 ||
-        gate_put_ready(&gt) != 0)
+    if (warm_up(layers, map->nlayers, grid, &tiles[0], canv, &po) != 0)
+        goto out;
+    if (pair) {
+        rc = run_pair(pair, layers, map->nlayers, grid, tiles, ntiles, canv, &po, thrash_mb);
+        goto out;
+    }
+    if (gate_put_ready(&gt) != 0)
         goto out;
     for (long pass = 0; pass < passes; pass++) {
     empty = bytes = 0;

@@ -14,7 +14,8 @@
  *   - on a random scene (three layers of overlapping opaque and translucent
  *     areas, some with holes, lines and markers), every tile at zooms 10-14,
  *     256 and 512 px, is byte for byte the same with occlusion and without
- *     (lb_render_set_occlusion), and the same as its layers rendered one by
+ *     (lb_render_set_occlusion), with routing and without
+ *     (lb_render_set_routing), and the same as its layers rendered one by
  *     one and composited by hand (which also checks that drawing a layer
  *     straight onto the tile where it is still transparent changes nothing).
  *
@@ -542,6 +543,16 @@ LB_TEST(test_random_scene_same_bytes_with_and_without_occlusion)
                                   LB_OK);
                         lb_render_set_occlusion(true);
                         size_t bytes = (size_t)px * (size_t)px * 4;
+                        if (nl == 3) {
+                            /* without routing: every layer through its canvas */
+                            lb_canvas nr;
+                            ASSERT_EQ(lb_canvas_init(&nr, px, px), LB_OK);
+                            lb_render_set_routing(false);
+                            ASSERT_EQ(lb_render_tile(ls, 3, g, z, tx, ty, scale, &nr, &err), LB_OK);
+                            lb_render_set_routing(true);
+                            ASSERT(memcmp(nr.px, on.px, bytes) == 0);
+                            lb_canvas_free(&nr);
+                        }
                         if (memcmp(on.px, off.px, bytes) != 0)
                             fprintf(stderr, "differs: %d/%ld/%ld @%dx, %d layers\n", z, tx, ty,
                                     scale, nl);

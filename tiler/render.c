@@ -473,6 +473,10 @@ static atomic_bool occlusion_off;
 
 void lb_render_set_occlusion(bool on) { atomic_store(&occlusion_off, !on); }
 
+static atomic_bool routing_off;
+
+void lb_render_set_routing(bool on) { atomic_store(&routing_off, !on); }
+
 static inline bool occlusion(void) { return !atomic_load_explicit(&occlusion_off, memory_order_relaxed); }
 
 /* How far a step's pixels reach beyond its feature's box (pixels). */
@@ -872,7 +876,9 @@ lb_status lb_render_area(const lb_render_layer *layers, size_t n, double minx, d
          * blocks (raster_int.h) of out that may hold anything; a layer's
          * pixels elsewhere go straight to out (route_px), only those in occ
          * go through lc.  NULL when out did not start transparent. */
-        uint64_t *occ = direct ? calloc((size_t)out->height, sizeof *occ) : NULL;
+        uint64_t *occ = direct && !atomic_load_explicit(&routing_off, memory_order_relaxed)
+                            ? calloc((size_t)out->height, sizeof *occ)
+                            : NULL;
         if (direct && out->work)
             lb__dirty_reset(out);
         for (size_t i = first; rc == LB_OK && i < n; i++) {

@@ -176,6 +176,12 @@ lb_status lb_render_area(const lb_render_layer *layers, size_t n, double minx, d
  * drawn, for tests and benchmarks that compare.  Process-wide. */
 void lb_render_set_occlusion(bool on);
 
+/* Routing (on by default): where the tile is still transparent, layers are
+ * drawn straight onto it instead of through a layer canvas, with the same
+ * pixels (tiler/render.c).  Off: every layer after the first goes through
+ * its canvas, for tests and benchmarks that compare.  Process-wide. */
+void lb_render_set_routing(bool on);
+
 /* Render tile (z,x,y) of grid at scale (1 or 2: 256 or 512 px for a 256 grid). */
 lb_status lb_render_tile(const lb_render_layer *layers, size_t n, const lb_tms *grid, int z,
                          long x, long y, int scale, lb_canvas *out, lb_error *err);
