@@ -511,6 +511,23 @@ static uint64_t cover_layers(const lb_render_layer *L, double zoom)
 
 static inline bool may_cover(uint64_t m, size_t si) { return m >> (si < 63 ? si : 63) & 1u; }
 
+/* Add to o the blocks that feature f, filled with paint p, covers
+ * completely when p's fill is opaque; whether o grew. */
+static bool add_cover(const lb_snap_level *lv, const lb_snap_feat *f, const lb_paint *p,
+                      const view *v, const lb_canvas *out, scratch *sc, lb_blocks *o)
+{
+    lb_blocks full;
+    if (p->fill.a != 255 || !to_pixels(lv, f, v, sc) ||
+        !lb_raster_fill_blocks(out, sc->rings, f->nparts, &full))
+        return false;
+    bool grew = false;
+    for (int k = 0; k < LB_BLOCKS; k++) {
+        grew |= (full.row[k] & ~o->row[k]) != 0;
+        o->row[k] |= full.row[k];
+    }
+    return grew;
+}
+
 /* Mark the steps of list[a..b) (draw_entries' order) that o's blocks, or
  * later steps among them, hide; o gains the blocks their opaque fills
  * cover.  skip (n entries per style layer) is made and zeroed on the
@@ -559,17 +576,10 @@ static void mark_hidden(const lb_render_layer *L, const entry_src *es, const uin
                 (*skip)[si * n + j] = 1;
                 continue;
             }
-            lb_blocks full;
-            if (cand && p.fill.a == 255 && to_pixels(lv, f, v, sc) &&
-                lb_raster_fill_blocks(out, sc->rings, f->nparts, &full)) {
-                bool grew = false;
-                for (int k = 0; k < LB_BLOCKS; k++) {
-                    grew |= (full.row[k] & ~o->row[k]) != 0;
-                    o->row[k] |= full.row[k];
-                }
+            /* a checkpoint where o grows: the steps before this one leave o alone */
+            if (cand && add_cover(lv, f, &p, v, out, sc, o)) {
                 *any = true;
-                /* a checkpoint: the steps before this one leave o alone */
-                if (grew && (sc->ncp < sc->cp_cap || grow_cp(sc)))
+                if (sc->ncp < sc->cp_cap || grow_cp(sc))
                     sc->cp[sc->ncp++] = (occ_cp){.pos = step_pos(c, si, j), .m = *o};
             }
         }
@@ -794,15 +804,10 @@ static void layer_blocks(const lb_render_layer *L, double minx, double miny, dou
             const lb_snap_level *flv;
             const lb_snap_feat *ff;
             lb_paint p;
-            lb_blocks full;
             if (may_cover(covers, si) &&
                 entry_paint(L, &es, sc->idx.v[k], si, t, zoom, &flv, &ff, &p) &&
-                p.fill.a == 255 && to_pixels(lv, f, &v, sc) &&
-                lb_raster_fill_blocks(out, sc->rings, f->nparts, &full)) {
-                for (int b = 0; b < LB_BLOCKS; b++)
-                    o->row[b] |= full.row[b];
+                add_cover(lv, f, &p, &v, out, sc, o))
                 break;
-            }
         }
     }
 }
