@@ -1310,9 +1310,16 @@ LB_TEST(test_scratch_stays_clean)
     scratch_run(4096, 1100, 12); /* two bands: segments stored, converted per band */
 }
 
-/* lb_raster_fill_covers: true only when the fill leaves every pixel at
- * exactly its colour whatever was below; checked against real fills over a
- * noisy background. */
+/* Whether lb_raster_fill_blocks finds every block of c full: then the fill
+ * must leave every pixel at exactly its colour whatever was below; checked
+ * against real fills over a noisy background. */
+static bool fill_covers(const lb_canvas *c, const lb_ring *rings, size_t n)
+{
+    lb_blocks full;
+    return lb_raster_fill_blocks(c, rings, n, &full) &&
+           lb_blocks_cover(&full, c, 0, 0, c->width, c->height);
+}
+
 static bool fill_leaves_only(lb_canvas *c, const lb_ring *rings, size_t n, lb_rgba col,
                              uint32_t *seed)
 {
@@ -1336,42 +1343,42 @@ LB_TEST(test_fill_covers)
     /* a rectangle around the canvas, a pixel and a half to spare */
     double big[] = {-1.5, -1.5, 65.5, -1.5, 65.5, 49.5, -1.5, 49.5};
     lb_ring r = {big, 4};
-    ASSERT(lb_raster_fill_covers(&c, &r, 1));
+    ASSERT(fill_covers(&c, &r, 1));
     ASSERT(fill_leaves_only(&c, &r, 1, RED, &seed));
     /* an edge inside the canvas, or within a pixel of it: not a cover */
     double in[] = {0.5, -5, 70, -5, 70, 60, 0.5, 60};
     lb_ring ri = {in, 4};
-    ASSERT(!lb_raster_fill_covers(&c, &ri, 1));
+    ASSERT(!fill_covers(&c, &ri, 1));
     ASSERT(!fill_leaves_only(&c, &ri, 1, RED, &seed));
     double near[] = {-0.5, -5, 70, -5, 70, 60, -0.5, 60};
     lb_ring rn = {near, 4};
-    ASSERT(!lb_raster_fill_covers(&c, &rn, 1));
+    ASSERT(!fill_covers(&c, &rn, 1));
     /* the canvas inside a hole (opposite orientation): winding 0 */
     double outer[] = {-100, -100, 200, -100, 200, 200, -100, 200};
     double hole[] = {-10, -10, -10, 60, 80, 60, 80, -10};
     lb_ring holed[2] = {{outer, 4}, {hole, 4}};
-    ASSERT(!lb_raster_fill_covers(&c, holed, 2));
+    ASSERT(!fill_covers(&c, holed, 2));
     ASSERT(!fill_leaves_only(&c, holed, 2, RED, &seed));
     /* the same ring twice (winding 2) covers; a hole away from the canvas too */
     lb_ring twice[2] = {{outer, 4}, {outer, 4}};
-    ASSERT(lb_raster_fill_covers(&c, twice, 2));
+    ASSERT(fill_covers(&c, twice, 2));
     double far_hole[] = {100, 100, 100, 150, 150, 150, 150, 100};
     lb_ring away[2] = {{outer, 4}, {far_hole, 4}};
-    ASSERT(lb_raster_fill_covers(&c, away, 2));
+    ASSERT(fill_covers(&c, away, 2));
     ASSERT(fill_leaves_only(&c, away, 2, RED, &seed));
     /* a ring whose edges all miss the canvas but which lies beside it */
     double beside[] = {-50, -50, -2, -50, -2, 100, -50, 100};
     lb_ring rb = {beside, 4};
-    ASSERT(!lb_raster_fill_covers(&c, &rb, 1));
+    ASSERT(!fill_covers(&c, &rb, 1));
     /* a diagonal edge that clips a corner of the canvas */
     double corner[] = {-200, 205, 205, -200, 300, -200, 300, 300, -200, 300}; /* x + y = 5 */
     lb_ring rc = {corner, 5};
-    ASSERT(!lb_raster_fill_covers(&c, &rc, 1));
+    ASSERT(!fill_covers(&c, &rc, 1));
     ASSERT(!fill_leaves_only(&c, &rc, 1, RED, &seed));
     /* NaN points are skipped as the fill skips them */
     double with_nan[] = {-1.5, -1.5, NAN, 3, 65.5, -1.5, 65.5, 49.5, -1.5, 49.5};
     lb_ring rnan = {with_nan, 5};
-    ASSERT(lb_raster_fill_covers(&c, &rnan, 1));
+    ASSERT(fill_covers(&c, &rnan, 1));
     ASSERT(fill_leaves_only(&c, &rnan, 1, RED, &seed));
     /* random quadrilaterals around the canvas: every "covers" is borne out
      * by the fill, and both answers occur */
@@ -1389,7 +1396,7 @@ LB_TEST(test_fill_covers)
             q[2 * i + 1] = cy + (ay - 0.5) * 12 + (i >= 2 ? 6 : -6);
         }
         lb_ring rq = {q, 4};
-        if (lb_raster_fill_covers(&c, &rq, 1)) {
+        if (fill_covers(&c, &rq, 1)) {
             yes++;
             ASSERT(fill_leaves_only(&c, &rq, 1, RED, &seed));
         } else {

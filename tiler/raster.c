@@ -454,14 +454,6 @@ void lb_canvas_set_clip(lb_canvas *c, const lb_blocks *keep_out)
     }
 }
 
-bool lb_raster_fill_covers(const lb_canvas *c, const lb_ring *rings, size_t nrings)
-{
-    lb_blocks full;
-    if (!lb_raster_fill_blocks(c, rings, nrings, &full))
-        return false;
-    return lb_blocks_cover(&full, c, 0, 0, c->width, c->height);
-}
-
 /* ------------------------------------------------------------------------ */
 /* Circles                                                                  */
 /* ------------------------------------------------------------------------ */

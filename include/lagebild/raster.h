@@ -132,10 +132,6 @@ bool lb_raster_fill_blocks(const lb_canvas *c, const lb_ring *rings, size_t nrin
  * pointer is kept: keep_out must live until it is reset. */
 void lb_canvas_set_clip(lb_canvas *c, const lb_blocks *keep_out);
 
-/* Whether lb_raster_fill of these rings covers every pixel of c completely
- * (all of its blocks full). */
-bool lb_raster_fill_covers(const lb_canvas *c, const lb_ring *rings, size_t nrings);
-
 typedef enum lb_join { LB_JOIN_MITER, LB_JOIN_ROUND, LB_JOIN_BEVEL } lb_join;
 typedef enum lb_cap { LB_CAP_BUTT, LB_CAP_ROUND, LB_CAP_SQUARE } lb_cap;
 
