@@ -367,6 +367,25 @@ static bool thrash(long mb)
     return true;
 }
 
+/* A whole decimal number in [lo, hi] (as strtol reads it) into *v. */
+static bool arg_long(const char *arg, long lo, long hi, long *v)
+{
+    char *end;
+    *v = strtol(arg, &end, 10);
+    return !*end && *v >= lo && *v <= hi;
+}
+
+/* What a batch of the interleaved bench starts with, for --thrash: the
+ * caches filled with other memory, then the previous tile rendered again
+ * untimed; 0 when done. */
+static int cold_start(long mb, const lb_render_layer *layers, size_t nlayers, const lb_tms *grid,
+                      const tile *prev, lb_canvas canv[2], const lb_png_opts *po)
+{
+    if (!thrash(mb))
+        return 1;
+    return warm_up(layers, nlayers, grid, prev, canv, po);
+}
+
 static void set_feature(const char *feature, bool on)
 {
     if (strcmp(feature, "occlusion") == 0)
@@ -391,8 +410,8 @@ static int run_pair(const char *feature, const lb_render_layer *layers, size_t n
         for (int q = 0; q < 2; q++) {
             bool feature_on = ((i + (size_t)q) % 2) == 0;
             set_feature(feature, feature_on);
-            if (thrash_mb > 0 && (!thrash(thrash_mb) ||
-                                  warm_up(layers, nlayers, grid, &tiles[i ? i - 1 : 0], canv, po)))
+            if (thrash_mb > 0 &&
+                cold_start(thrash_mb, layers, nlayers, grid, &tiles[i ? i - 1 : 0], canv, po))
                 goto done;
             uint8_t *png = NULL;
             size_t len = 0;
@@ -458,28 +477,21 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
-        case 'X': {
-            char *end;
-            thrash_mb = strtol(optarg, &end, 10);
-            if (*end || thrash_mb < 1 || thrash_mb > 4096) {
+        case 'X':
+            if (!arg_long(optarg, 1, 4096, &thrash_mb)) {
                 fprintf(stderr, "tilebench: --thrash needs 1-4096 (MB)\n");
                 return 2;
             }
             break;
-        }
-        case 'n': {
-            char *end;
-            passes = strtol(optarg, &end, 10);
-            if (*end || passes < 1 || passes > 1000) {
+        case 'n':
+            if (!arg_long(optarg, 1, 1000, &passes)) {
                 fprintf(stderr, "tilebench: --passes needs 1-1000\n");
                 return 2;
             }
             break;
-        }
         case 'l': {
-            char *end;
-            long v = strtol(optarg, &end, 10);
-            if (*end || v < 0 || v > 9) {
+            long v;
+            if (!arg_long(optarg, 0, 9, &v)) {
                 fprintf(stderr, "tilebench: --png-level needs 0-9\n");
                 return 2;
             }
@@ -578,10 +590,9 @@ int main(int argc, char **argv)
         bool start;
         if (gate_before(&gt, k, &start) != 0)
             goto out;
-        if (thrash_mb > 0 && !thrash(thrash_mb))
-            goto out;
-        if ((start || thrash_mb > 0) &&
-            warm_up(layers, map->nlayers, grid, &tiles[k ? (k - 1) % ntiles : 0], canv, &po) != 0)
+        const tile *prev = &tiles[k ? (k - 1) % ntiles : 0];
+        if (thrash_mb > 0 ? cold_start(thrash_mb, layers, map->nlayers, grid, prev, canv, &po)
+                          : start && warm_up(layers, map->nlayers, grid, prev, canv, &po))
             goto out;
         uint8_t *png = NULL;
         size_t len = 0;
