@@ -32,14 +32,20 @@ void lb_viewer_layers(lb_req *r)
         lb_http_not_found(r);
         return;
     }
-    lb_grant grants[64];
-    const lb_srv_layer *layers[64];
-    if (map->nlayers > 64) {
-        lb_http_error(r, 500, "too many layers");
+    /* on the heap: an lb_grant is ~700 bytes and civetweb's worker threads
+     * have ~100 kB of stack */
+    lb_grant *grants = calloc(map->nlayers ? map->nlayers : 1, sizeof *grants);
+    const lb_srv_layer **layers = calloc(map->nlayers ? map->nlayers : 1, sizeof *layers);
+    if (!grants || !layers) {
+        free(grants);
+        free(layers);
+        lb_http_error(r, 503, "out of memory");
         return;
     }
     int n = lb_maps_visible(r, map, layers, grants);
     if (n == 0) {
+        free(grants);
+        free(layers);
         lb_http_not_found(r);
         return;
     }
@@ -97,6 +103,8 @@ void lb_viewer_layers(lb_req *r)
     lb_audit_request(r, "layers", "released");
     lb_http_send_text(r, 200, "application/json", b.data, b.len, "Cache-Control: private, no-cache\r\n");
     lb_buf_free(&b);
+    free(grants);
+    free(layers);
 }
 
 typedef struct cls_pred {
@@ -159,11 +167,17 @@ void lb_viewer_classification(lb_req *r)
         return;
     }
     const lb_map_cfg *map = lb_config_map(r->st->cfg, r->segs[1]);
-    lb_grant grants[64];
-    const lb_srv_layer *layers[64];
-    int n = map && map->nlayers <= 64 ? lb_maps_visible(r, map, layers, grants) : 0;
+    size_t nl = map && map->nlayers ? map->nlayers : 1;
+    lb_grant *grants = map ? calloc(nl, sizeof *grants) : NULL;
+    const lb_srv_layer **layers = map ? calloc(nl, sizeof *layers) : NULL;
+    int n = grants && layers ? lb_maps_visible(r, map, layers, grants) : 0;
     if (n == 0) {
-        lb_http_not_found(r);
+        free(grants);
+        free(layers);
+        if (map && (!grants || !layers))
+            lb_http_error(r, 503, "out of memory");
+        else
+            lb_http_not_found(r);
         return;
     }
     double xs[2] = {b[0], b[2]}, ys[2] = {fmax(b[1], -85), fmin(b[3], 85)};
@@ -171,6 +185,8 @@ void lb_viewer_classification(lb_req *r)
     if (lb_transform_new("EPSG:4326", "EPSG:3857", &t, NULL) != LB_OK ||
         lb_transform_points(t, 2, xs, ys, NULL) != LB_OK) {
         lb_transform_free(t);
+        free(grants);
+        free(layers);
         lb_http_error(r, 400, "bbox cannot be transformed");
         return;
     }
@@ -197,6 +213,8 @@ void lb_viewer_classification(lb_req *r)
     lb_buf_puts(&out, "}\n");
     lb_http_send(r, 200, "application/json", out.data, out.len, "Cache-Control: private, no-cache\r\n");
     lb_buf_free(&out);
+    free(grants);
+    free(layers);
 }
 
 /* Files of the viewer: web/NAME, NAME restricted so no path can escape. */
