@@ -18,6 +18,7 @@
 #include "lagebild/access.h"
 #include "lagebild/audit.h"
 #include "lagebild/util.h"
+#include "jwt.h"
 
 
 typedef struct area {
@@ -47,6 +48,7 @@ struct lb_access {
     int phase;
     breakglass *bg;
     size_t nbg, bgcap;
+    lb_jwt_key jwt; /* the identity provider's key (jwt:), pkey NULL: none */
 };
 
 /* Parse ISO 8601 date or date-time (Z or +hh:mm) to UTC seconds; -1 on error. */
@@ -194,6 +196,7 @@ void lb_access_free(lb_access *a)
         free(a->bg[i].reason);
     }
     free(a->bg);
+    lb__jwt_key_free(&a->jwt);
     free(a->areas);
     free(a->roles);
     pthread_mutex_destroy(&a->lock);
@@ -234,8 +237,23 @@ lb_status lb_access_new(const lb_config *cfg, lb_access **out, lb_error *err)
             rs->area = (int)a->nareas++;
         }
     }
+    if (cfg->jwt.key_path) {
+        lb_status rc = lb__jwt_key_load(cfg->jwt.key_path, &a->jwt, err);
+        if (rc != LB_OK) {
+            lb_access_free(a);
+            return rc;
+        }
+    }
     *out = a;
     return LB_OK;
+}
+
+bool lb_access_has_jwt(const lb_access *a) { return a && a->jwt.pkey; }
+
+lb_status lb_access_authenticate_jwt(const lb_access *a, const char *token, time_t now,
+                                     lb_token_cfg **out, lb_error *err)
+{
+    return lb__jwt_verify(&a->jwt, a->cfg, token, now, out, err);
 }
 
 const lb_token_cfg *lb_access_authenticate(const lb_access *a, const char *token)

@@ -24,6 +24,7 @@
  *   3. Decoding never stops at the first problem; every message is collected
  *      as (line, text) and the config is only handed out when there is none.
  */
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -298,6 +299,17 @@ static const field push_fields[] = {
 };
 static const section push_section = {SECTION(push_fields)};
 
+static void check_jwt(decoder *d, void *base, const lb_yaml_node *map, const char *where);
+static const field jwt_fields[] = {
+    KEY("issuer", F_STRING, lb_config, jwt.issuer, true),
+    KEY("audience", F_STRING, lb_config, jwt.audience, true),
+    KEY("public_key", F_PATH, lb_config, jwt.key_path, true),
+    KEY("roles_claim", F_STRING, lb_config, jwt.roles_claim, false),
+    KEY("principal_claim", F_STRING, lb_config, jwt.principal_claim, false),
+    {.key = "leeway_s", .type = F_NUMBER, .off = offsetof(lb_config, jwt.leeway_s), .hi = 3600.0},
+};
+static const section jwt_section = {SECTION(jwt_fields), .check = check_jwt};
+
 /* Order matters (invariant 2): declarations before their users. */
 static const field top_fields[] = {
     {.key = "store", .type = F_SECTION, .off = 0, .sub = &store_section},
@@ -311,6 +323,7 @@ static const field top_fields[] = {
     IDMAP("roles", roles, nroles, role_section, "role"),
     IDMAP("tokens", tokens, ntokens, token_section, "token"),
     {.key = "push", .type = F_SECTION, .off = 0, .sub = &push_section},
+    {.key = "jwt", .type = F_SECTION, .off = 0, .sub = &jwt_section},
 };
 static const section top_section = {SECTION(top_fields), .check = check_top};
 
@@ -1430,6 +1443,41 @@ static void check_role(decoder *d, void *base, const lb_yaml_node *map, const ch
         ERR(d, pt ? pt->value->line : role->line,
             "valid_to '%s' %s must be after valid_from '%s' (line %d)", show(role->valid_to).s,
             where, show(role->valid_from).s, pf ? pf->value->line : role->line);
+    }
+}
+
+/* A claim path: names of [A-Za-z0-9_:-] joined by single dots (e.g.
+ * realm_access.roles), at most 8 names and 200 characters. */
+static bool claim_path_ok(const char *p)
+{
+    size_t n = strlen(p), names = 1;
+    if (n == 0 || n > 200 || p[0] == '.' || p[n - 1] == '.')
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c == '.') {
+            if (p[i + 1] == '.' || ++names > 8)
+                return false;
+        } else if (!isalnum(c) && c != '_' && c != ':' && c != '-') {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void check_jwt(decoder *d, void *base, const lb_yaml_node *map, const char *where)
+{
+    const lb_jwt_cfg *j = &((const lb_config *)base)->jwt;
+    const char *keys[] = {"roles_claim", "principal_claim"};
+    const char *vals[] = {j->roles_claim, j->principal_claim};
+    for (int i = 0; i < 2; i++) {
+        if (!vals[i] || claim_path_ok(vals[i]))
+            continue;
+        const lb_yaml_pair *pk = lb_yaml_get(map, keys[i]);
+        ERR(d, pk ? pk->value->line : map->line,
+            "%s '%s' %s must be claim names of letters, digits, '_', ':' or '-' joined by "
+            "single dots (e.g. realm_access.roles)",
+            keys[i], show(vals[i]).s, where);
     }
 }
 

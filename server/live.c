@@ -1259,6 +1259,13 @@ void lb_live_events(lb_req *r)
         lb_http_error(r, 503, "events unavailable");
         return;
     }
+    if (r->jwt_principal) {
+        /* a stream outlives its token and follows config reloads by
+         * principal name (notify): only configured principals have one */
+        free(s);
+        lb_http_error(r, 403, "event streams need a configured token, not a JWT");
+        return;
+    }
     snprintf(s->principal, sizeof s->principal, "%s", r->principal->principal);
     char head[512], cors[300] = "";
     const char *origin = r->st->cfg->cors_origin ? r->st->cfg->cors_origin : "*";

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lagebild/access.h"
 #include "lagebild/audit.h"
 #include "lagebild/config.h"
 #include "lagebild/fusion.h"
@@ -60,7 +61,8 @@ static const command commands[] = {
      "usage: lagebild check --config FILE\n"
      "\n"
      "Validates the config: syntax, keys, types, references between sources,\n"
-     "layers and maps, and that local source and style files exist.\n"},
+     "layers and maps, that local source and style files exist, and that the\n"
+     "jwt: public key is a usable RSA or EC P-256 key.\n"},
     {"info", cmd_info, "summarise the fused store (layers, revisions, features)",
      "usage: lagebild info --config FILE\n"},
     {"serve", lb_cmd_serve, "serve tiles, TileJSON and the operator API over HTTP",
@@ -469,6 +471,11 @@ static int cmd_check(int argc, char **argv)
                     s->id, s->path);
             errors++;
         }
+    }
+    lb_error kerr;
+    if (cfg->jwt.key_path && lb_jwt_key_check(cfg->jwt.key_path, &kerr) != LB_OK) {
+        fprintf(stderr, "%s: %s\n", o.config, kerr.msg);
+        errors++;
     }
     for (size_t i = 0; i < cfg->nlayers; i++) {
         const lb_layer_cfg *l = &cfg->layers[i];

@@ -526,6 +526,27 @@ static const char *bearer_token(lb_req *r, char *buf, size_t n)
     return NULL;
 }
 
+/* Two dots, as a JWT's three parts (configured tokens have none). */
+static bool jwt_shaped(const char *t)
+{
+    const char *a = strchr(t, '.');
+    return a && strchr(a + 1, '.');
+}
+
+/* The principal of token t: a JWT (jwt: configured) or a configured token.
+ * Not inlined: its error text (1 kB) stays off the handlers' stack. */
+static __attribute__((noinline)) const lb_token_cfg *authenticate(lb_req *r, const char *t)
+{
+    if (!jwt_shaped(t) || !lb_access_has_jwt(r->st->access))
+        return lb_access_authenticate(r->st->access, t);
+    lb_error e;
+    if (lb_access_authenticate_jwt(r->st->access, t, time(NULL), &r->jwt_principal, &e) == LB_OK)
+        return r->jwt_principal;
+    if (r->srv->log_requests)
+        fprintf(stderr, "lagebild: token refused: %s\n", e.msg);
+    return NULL;
+}
+
 void lb_routes_dispatch(lb_req *r)
 {
     const char *method = r->ri->request_method;
@@ -544,16 +565,23 @@ void lb_routes_dispatch(lb_req *r)
         if (strcmp(rt->method, method) != 0 && !(head && strcmp(rt->method, "GET") == 0))
             continue;
         if (rt->auth) {
-            char tok[300];
-            const char *t = bearer_token(r, tok, sizeof tok);
-            r->principal = t ? lb_access_authenticate(r->st->access, t) : NULL;
+            /* not on the stack: civetweb's worker threads have ~100 kB */
+            char *tok = malloc(LB_JWT_MAX + 1);
+            if (!tok) {
+                lb_http_error(r, 503, "out of memory");
+                return;
+            }
+            const char *t = bearer_token(r, tok, LB_JWT_MAX + 1);
+            r->principal = t ? authenticate(r, t) : NULL;
             if (!r->principal) {
+                free(tok);
                 lb_http_unauthorized(r);
                 return;
             }
             r->token = r->token_in_query ? t : NULL;
             rt->fn(r);
             r->token = NULL;
+            free(tok);
             return;
         }
         rt->fn(r);

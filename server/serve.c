@@ -127,6 +127,7 @@ static int handle(struct mg_connection *conn, void *cbdata)
     }
     for (int i = 0; i < r.nseg; i++)
         free(r.segs[i]);
+    lb_jwt_principal_free(r.jwt_principal);
     lb_state_release(r.st);
     return 1; /* handled: civetweb sends nothing more */
 }

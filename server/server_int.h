@@ -138,6 +138,7 @@ typedef struct lb_req {
     lb_server *srv;
     lb_state *st;
     const lb_token_cfg *principal; /* NULL: not authenticated */
+    lb_token_cfg *jwt_principal;   /* principal from a JWT, owned; freed after the request */
     bool token_in_query;
     const char *token; /* as presented (for TileJSON URLs), NULL if header */
     char *segs[12];    /* path segments (decoded, owned) */

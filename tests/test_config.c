@@ -546,7 +546,7 @@ LB_TEST(test_unknown_key_at_each_level)
     char *diag = load_bad(yaml);
     ASSERT_CONTAINS(diag, at(yaml, "stroe:",
                              "unknown key 'stroe' at the top level (valid: store, phase, cors, "
-                             "groups, caveats, layers, sources, maps, roles, tokens, push)\n"));
+                             "groups, caveats, layers, sources, maps, roles, tokens, push, jwt)\n"));
     ASSERT_CONTAINS(diag, at(yaml, "pth:", "unknown key 'pth' in section 'store' (valid: path)\n"));
     ASSERT_CONTAINS(diag, at(yaml, "colour:",
                              "unknown key 'colour' in layer 'roadblocks' (valid: title, "

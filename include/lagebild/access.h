@@ -42,6 +42,27 @@ void lb_access_free(lb_access *a);
  */
 const lb_token_cfg *lb_access_authenticate(const lb_access *a, const char *token);
 
+/* Longest JWT accepted (characters). */
+#define LB_JWT_MAX 8192
+
+/* Whether the config has a jwt: section (tokens from an identity provider). */
+bool lb_access_has_jwt(const lb_access *a);
+
+/*
+ * The principal of a JSON Web Token signed by the configured identity
+ * provider (jwt:, docs/config.md): RS256 or ES256 as the configured key is,
+ * issuer and audience as configured, not expired at now (exp is required,
+ * nbf honoured, both with the configured leeway).  *out is a new principal
+ * named "jwt:" + the principal claim, with the configured roles the roles
+ * claim names, never admin; free it with lb_jwt_principal_free.  On failure
+ * (LB_EAUTH) err says why, for the server log; it never contains the token.
+ */
+lb_status lb_access_authenticate_jwt(const lb_access *a, const char *token, time_t now,
+                                     lb_token_cfg **out, lb_error *err);
+void lb_jwt_principal_free(lb_token_cfg *p);
+/* Whether the PEM public key at path is one a jwt: section can use. */
+lb_status lb_jwt_key_check(const char *path, lb_error *err);
+
 /* Operator state: the crisis phase (-1: none) and break-glass grants. */
 int lb_access_phase(const lb_access *a);
 void lb_access_set_phase(lb_access *a, int phase);

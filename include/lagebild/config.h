@@ -155,6 +155,16 @@ typedef struct lb_token_cfg {
     bool revoked;
 } lb_token_cfg;
 
+/* Tokens from an identity provider (jwt:, docs/config.md); key_path NULL: none accepted. */
+typedef struct lb_jwt_cfg {
+    char *issuer;          /* "iss" must equal this */
+    char *audience;        /* "aud" (a string or an array) must contain this */
+    char *key_path;        /* PEM public key: RSA (RS256) or EC P-256 (ES256) */
+    char *roles_claim;     /* dotted path to the roles (array of strings); NULL: "roles" */
+    char *principal_claim; /* claim naming the principal; NULL: "sub" */
+    double leeway_s;       /* clock skew allowed for exp and nbf; 0: 60 s is used */
+} lb_jwt_cfg;
+
 typedef struct lb_config {
     char *path;       /* the config file as given */
     char *store_path; /* resolved path of the SpatiaLite store */
@@ -175,6 +185,7 @@ typedef struct lb_config {
     int phase; /* initial crisis phase (lb_phase), -1 when not set */
     char *cors_origin; /* Access-Control-Allow-Origin value; NULL: "*"; "none": no CORS */
     double push_max_body; /* push.max_body_bytes; 0: LB_PUSH_MAX_BODY_DEFAULT */
+    lb_jwt_cfg jwt;
 } lb_config;
 
 /* Default largest body of a push request (push.max_body_bytes). */

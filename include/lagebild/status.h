@@ -27,7 +27,8 @@
     X(EMGRS, -11, "malformed MGRS position")                          \
     X(EDRIVER, -12, "unknown or unusable driver")                     \
     X(ERANGE, -13, "value out of range")                              \
-    X(EINTERNAL, -14, "internal error")
+    X(EINTERNAL, -14, "internal error")                               \
+    X(EAUTH, -15, "not authenticated")
 
 typedef enum {
 #define LB__STATUS_ENUM(name, value, text) LB_##name = value,

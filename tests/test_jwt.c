@@ -1,0 +1,696 @@
+/*
+ * Tokens from an identity provider (config jwt:, access/jwt.c): keys are
+ * made here (RSA 2048 for RS256, EC P-256 for ES256) and tokens signed here,
+ * so nothing comes from outside.  Accepted: a correctly signed token of the
+ * configured issuer and audience, unexpired, naming configured roles.
+ * Refused: every forgery (alg none, HMAC with the public key as secret, the
+ * other algorithm, another key, altered claims, truncated or non-canonical
+ * signatures), every claim problem (expiry, not-before, issuer, audience,
+ * roles, principal), malformed JSON and oversized tokens.  Through the
+ * server: a JWT principal gets the tile a configured token of the same role
+ * gets, an expired one 401, and the audit log names the principal, never
+ * the token.
+ */
+#include <time.h>
+
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/pem.h>
+
+#include "lagebild/access.h"
+#include "lagebild/config.h"
+#include "lagebild/fusion.h"
+#include "lbtest.h"
+#include "thttp.h"
+#include "tutil.h"
+
+/* ---- keys, encoding, signing --------------------------------------------- */
+
+static EVP_PKEY *rsa_key, *ec_key, *rsa_other;
+
+static void make_keys(void)
+{
+    if (rsa_key)
+        return;
+    lb_fusion_init(); /* area limits are read with GDAL */
+    rsa_key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+    rsa_other = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+    ec_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    ASSERT(rsa_key && rsa_other && ec_key);
+}
+
+static void write_pub(EVP_PKEY *k, const char *path)
+{
+    FILE *f = fopen(path, "w");
+    ASSERT(f);
+    ASSERT_EQ(PEM_write_PUBKEY(f, k), 1);
+    fclose(f);
+}
+
+static void b64url(const unsigned char *in, size_t n, char *out)
+{
+    static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)in[i] << 16 | (i + 1 < n ? (unsigned)in[i + 1] << 8 : 0) |
+                     (i + 2 < n ? in[i + 2] : 0);
+        out[o++] = a[v >> 18 & 63];
+        out[o++] = a[v >> 12 & 63];
+        if (i + 1 < n)
+            out[o++] = a[v >> 6 & 63];
+        if (i + 2 < n)
+            out[o++] = a[v & 63];
+    }
+    out[o] = '\0';
+}
+
+enum { SIG_KEY, SIG_NONE, SIG_HMAC_PUBKEY };
+
+/* header.payload.signature; sig_how: signed with key (RS256 or ES256 as the
+ * key is), no signature at all, or HMAC-SHA256 with pem as the secret. */
+static char *make_jwt(const char *header, const char *payload, EVP_PKEY *key, int sig_how,
+                      const char *pem)
+{
+    size_t hn = strlen(header), pn = strlen(payload);
+    char *t = malloc(2 * (hn + pn) + 1024);
+    ASSERT(t);
+    b64url((const unsigned char *)header, hn, t);
+    size_t at = strlen(t);
+    t[at++] = '.';
+    b64url((const unsigned char *)payload, pn, t + at);
+    at = strlen(t);
+    unsigned char sig[600];
+    size_t sn = 0;
+    if (sig_how == SIG_KEY) {
+        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        unsigned char der[600];
+        size_t dn = sizeof der;
+        ASSERT(EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key) == 1);
+        ASSERT(EVP_DigestSign(ctx, der, &dn, (unsigned char *)t, at) == 1);
+        EVP_MD_CTX_free(ctx);
+        if (EVP_PKEY_is_a(key, "EC")) {
+            const unsigned char *p = der;
+            ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &p, (long)dn);
+            ASSERT(es);
+            ASSERT_EQ(BN_bn2binpad(ECDSA_SIG_get0_r(es), sig, 32), 32);
+            ASSERT_EQ(BN_bn2binpad(ECDSA_SIG_get0_s(es), sig + 32, 32), 32);
+            ECDSA_SIG_free(es);
+            sn = 64;
+        } else {
+            memcpy(sig, der, dn);
+            sn = dn;
+        }
+    } else if (sig_how == SIG_HMAC_PUBKEY) {
+        unsigned int len = 0;
+        ASSERT(HMAC(EVP_sha256(), pem, (int)strlen(pem), (unsigned char *)t, at, sig, &len));
+        sn = len;
+    }
+    t[at++] = '.';
+    b64url(sig, sn, t + at);
+    return t;
+}
+
+/* ---- a config: the demo plus jwt: ----------------------------------------- */
+
+typedef struct env {
+    char *dir, *cfg_path, *rsa_pem, *ec_pem;
+    lb_config *cfg;
+    lb_access *acc;
+} env;
+
+static const char *jwt_section_rsa =
+    "jwt:\n"
+    "  issuer: https://idp.example/realms/lage\n"
+    "  audience: lagebild\n"
+    "  public_key: rsa.pem\n"
+    "  leeway_s: 60\n";
+
+static const char *jwt_section_ec =
+    "jwt:\n"
+    "  issuer: https://idp.example/realms/lage\n"
+    "  audience: lagebild\n"
+    "  public_key: ec.pem\n"
+    "  roles_claim: realm_access.roles\n"
+    "  principal_claim: preferred_username\n";
+
+/* dir with the demo data and config (plus section), keys written; cfg and
+ * acc loaded when load */
+static void env_make(env *e, const char *section, bool ingest)
+{
+    make_keys();
+    memset(e, 0, sizeof *e);
+    e->dir = t_tmpdir();
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "cp -r '%s/demo/data' '%s/' && cp '%s/demo/lagebild.yaml' '%s/'",
+             LB_SOURCE_DIR, e->dir, LB_SOURCE_DIR, e->dir);
+    ASSERT_EQ(system(cmd), 0);
+    e->cfg_path = t_path(e->dir, "lagebild.yaml");
+    FILE *f = fopen(e->cfg_path, "a");
+    ASSERT(f);
+    fprintf(f, "\n%s", section);
+    fclose(f);
+    e->rsa_pem = t_path(e->dir, "rsa.pem");
+    e->ec_pem = t_path(e->dir, "ec.pem");
+    write_pub(rsa_key, e->rsa_pem);
+    write_pub(ec_key, e->ec_pem);
+    char *diag = NULL;
+    lb_status st = lb_config_load(e->cfg_path, &e->cfg, &diag);
+    if (st != LB_OK)
+        fprintf(stderr, "%s\n", diag ? diag : "?");
+    free(diag);
+    ASSERT_EQ(st, LB_OK);
+    lb_error err;
+    st = lb_access_new(e->cfg, &e->acc, &err);
+    if (st != LB_OK)
+        fprintf(stderr, "%s\n", err.msg);
+    ASSERT_EQ(st, LB_OK);
+    if (ingest) {
+        t_result r = t_lagebild("ingest", e->cfg_path, "--quiet", NULL);
+        ASSERT_EQ(r.status, 0);
+        t_result_free(&r);
+    }
+}
+
+static void env_free(env *e)
+{
+    lb_access_free(e->acc);
+    lb_config_free(e->cfg);
+    t_rmrf(e->dir);
+    free(e->dir);
+    free(e->cfg_path);
+    free(e->rsa_pem);
+    free(e->ec_pem);
+}
+
+static const char *RS = "{\"alg\":\"RS256\",\"typ\":\"JWT\",\"kid\":\"k1\"}";
+static const char *ES = "{\"alg\":\"ES256\",\"typ\":\"JWT\"}";
+
+/* claims of issuer and audience as configured, expiring exp_in seconds from now */
+static char *claims(const char *extra, long exp_in)
+{
+    char *c = malloc(4096);
+    snprintf(c, 4096,
+             "{\"iss\":\"https://idp.example/realms/lage\",\"aud\":\"lagebild\",\"sub\":\"alice\","
+             "\"exp\":%lld%s%s}",
+             (long long)time(NULL) + exp_in, extra[0] ? "," : "", extra);
+    return c;
+}
+
+/* Authenticate token; the principal (caller frees) or NULL, *why the reason. */
+static lb_token_cfg *auth(env *e, const char *token, char why[1024])
+{
+    lb_token_cfg *p = NULL;
+    lb_error err = {0};
+    lb_status st = lb_access_authenticate_jwt(e->acc, token, time(NULL), &p, &err);
+    snprintf(why, 1024, "%s", st == LB_OK ? "" : err.msg);
+    ASSERT((st == LB_OK) == (p != NULL));
+    if (st != LB_OK)
+        ASSERT_EQ(st, LB_EAUTH);
+    return p;
+}
+
+/* Whether an RS256 token with these claims (signed with the configured key) is accepted. */
+static bool accepted(env *e, const char *claim_text)
+{
+    char *t = make_jwt(RS, claim_text, rsa_key, SIG_KEY, NULL);
+    char why[1024];
+    lb_token_cfg *p = auth(e, t, why);
+    free(t);
+    bool ok = p != NULL;
+    lb_jwt_principal_free(p);
+    return ok;
+}
+
+/* ---- tests ----------------------------------------------------------------- */
+
+LB_TEST(test_jwt_rs256_accepted_roles_from_claim)
+{
+    env e;
+    env_make(&e, jwt_section_rsa, false);
+    ASSERT(lb_access_has_jwt(e.acc));
+    char *c = claims("\"roles\":[\"police\",\"not-a-role\",\"fire\"]", 300);
+    char *t = make_jwt(RS, c, rsa_key, SIG_KEY, NULL);
+    char why[1024];
+    lb_token_cfg *p = auth(&e, t, why);
+    ASSERT(p);
+    ASSERT_STREQ(p->principal, "jwt:alice");
+    ASSERT_EQ(p->nroles, 2);
+    ASSERT_STREQ(p->roles[0], "police");
+    ASSERT_STREQ(p->roles[1], "fire");
+    ASSERT(!p->admin);
+    lb_jwt_principal_free(p);
+    free(t);
+    free(c);
+    /* its rights are its roles': police alone has demo-police's grant on every layer */
+    c = claims("\"roles\":[\"police\"]", 300);
+    t = make_jwt(RS, c, rsa_key, SIG_KEY, NULL);
+    p = auth(&e, t, why);
+    ASSERT(p);
+    const lb_token_cfg *demo = lb_access_authenticate(e.acc, "demo-police");
+    const lb_token_cfg *mil = lb_access_authenticate(e.acc, "demo-military");
+    ASSERT(demo && mil);
+    int seen = 0, other = 0;
+    for (size_t i = 0; i < e.cfg->nlayers; i++) {
+        lb_grant g1, g2, g3;
+        time_t now = time(NULL);
+        bool v1 = lb_access_layer(e.acc, p, e.cfg->layers[i].id, now, &g1);
+        bool v2 = lb_access_layer(e.acc, demo, e.cfg->layers[i].id, now, &g2);
+        bool v3 = lb_access_layer(e.acc, mil, e.cfg->layers[i].id, now, &g3);
+        ASSERT(v1 == v2);
+        if (v1) {
+            ASSERT_EQ(g1.key, g2.key);
+            seen++;
+        }
+        /* the keys tell rights apart: military's differ */
+        other += v1 != v3 || (v1 && g1.key != g3.key);
+    }
+    ASSERT(seen > 0 && other > 0);
+    lb_jwt_principal_free(p);
+    free(t);
+    free(c);
+    /* a single role as a string */
+    c = claims("\"roles\":\"kritis\"", 300);
+    t = make_jwt(RS, c, rsa_key, SIG_KEY, NULL);
+    p = auth(&e, t, why);
+    ASSERT(p);
+    ASSERT_EQ(p->nroles, 1);
+    ASSERT_STREQ(p->roles[0], "kritis");
+    lb_jwt_principal_free(p);
+    free(t);
+    free(c);
+    env_free(&e);
+}
+
+LB_TEST(test_jwt_es256_nested_roles_claim_and_principal_claim)
+{
+    env e;
+    env_make(&e, jwt_section_ec, false);
+    /* the section as read: the key's path relative to the config's folder */
+    ASSERT_STREQ(e.cfg->jwt.issuer, "https://idp.example/realms/lage");
+    ASSERT_STREQ(e.cfg->jwt.audience, "lagebild");
+    ASSERT_STREQ(e.cfg->jwt.key_path, e.ec_pem);
+    ASSERT_STREQ(e.cfg->jwt.roles_claim, "realm_access.roles");
+    ASSERT_STREQ(e.cfg->jwt.principal_claim, "preferred_username");
+    char *c = claims("\"preferred_username\":\"J\\u00fcrgen.M\",\"realm_access\":{\"roles\":"
+                     "[\"offline_access\",\"lagezentrum\"]}",
+                     300);
+    char *t = make_jwt(ES, c, ec_key, SIG_KEY, NULL);
+    char why[1024];
+    lb_token_cfg *p = auth(&e, t, why);
+    ASSERT(p);
+    ASSERT_STREQ(p->principal, "jwt:J\xc3\xbcrgen.M");
+    ASSERT_EQ(p->nroles, 1);
+    ASSERT_STREQ(p->roles[0], "lagezentrum");
+    lb_jwt_principal_free(p);
+    free(t);
+    /* an RS256 token is not taken by an ES256 key, whatever it says */
+    t = make_jwt(RS, c, rsa_key, SIG_KEY, NULL);
+    ASSERT(!auth(&e, t, why));
+    ASSERT_CONTAINS(why, "alg is not ES256");
+    free(t);
+    /* roles at the top level do not count when the claim is realm_access.roles */
+    free(c);
+    c = claims("\"preferred_username\":\"bob\",\"roles\":[\"lagezentrum\"]", 300);
+    t = make_jwt(ES, c, ec_key, SIG_KEY, NULL);
+    ASSERT(!auth(&e, t, why));
+    ASSERT_CONTAINS(why, "names no configured role");
+    free(t);
+    free(c);
+    env_free(&e);
+}
+
+LB_TEST(test_jwt_claims_checked)
+{
+    env e;
+    env_make(&e, jwt_section_rsa, false);
+    long long now = (long long)time(NULL);
+    char buf[1024];
+    const char *roles = "\"roles\":[\"police\"]";
+    char *c;
+#define CASE(extra, exp_in, want)                                                          \
+    do {                                                                                   \
+        c = claims(extra, exp_in);                                                         \
+        bool got = accepted(&e, c);                                                        \
+        if (got != (want))                                                                 \
+            fprintf(stderr, "  claims %s: accepted %d, wanted %d\n", c, got, (int)(want)); \
+        ASSERT(got == (want));                                                             \
+        free(c);                                                                           \
+    } while (0)
+    CASE(roles, 300, true);
+    CASE(roles, -120, false); /* expired beyond the 60 s leeway */
+    CASE(roles, -30, true);   /* within it */
+    snprintf(buf, sizeof buf, "%s,\"nbf\":%lld", roles, now + 600);
+    CASE(buf, 900, false);
+    snprintf(buf, sizeof buf, "%s,\"nbf\":%lld", roles, now - 5);
+    CASE(buf, 900, true);
+    snprintf(buf, sizeof buf, "%s,\"nbf\":\"soon\"", roles);
+    CASE(buf, 900, false);
+    CASE("\"roles\":[]", 300, false);
+    CASE("\"roles\":[\"nobody\"]", 300, false);
+    CASE("\"roles\":[1,2]", 300, false);
+    CASE("", 300, false);
+    /* a duplicate member: which exp would count is up to the reader */
+    snprintf(buf, sizeof buf, "%s,\"exp\":%lld", roles, now - 999);
+    CASE(buf, 300, false);
+#undef CASE
+    /* issuer, audience, exp, sub by hand */
+    struct {
+        const char *text;
+        bool want;
+    } cases[] = {
+        {"{\"iss\":\"https://idp.example/realms/other\",\"aud\":\"lagebild\",\"sub\":\"a\","
+         "\"exp\":%lld,\"roles\":[\"police\"]}", false},
+        {"{\"aud\":\"lagebild\",\"sub\":\"a\",\"exp\":%lld,\"roles\":[\"police\"]}", false},
+        {"{\"iss\":\"https://idp.example/realms/lage\",\"aud\":\"other\",\"sub\":\"a\","
+         "\"exp\":%lld,\"roles\":[\"police\"]}", false},
+        {"{\"iss\":\"https://idp.example/realms/lage\",\"aud\":[\"x\",\"lagebild\"],"
+         "\"sub\":\"a\",\"exp\":%lld,\"roles\":[\"police\"]}", true},
+        {"{\"iss\":\"https://idp.example/realms/lage\",\"aud\":[\"x\"],\"sub\":\"a\","
+         "\"exp\":%lld,\"roles\":[\"police\"]}", false},
+        {"{\"iss\":\"https://idp.example/realms/lage\",\"aud\":\"lagebild\",\"sub\":\"a\","
+         "\"roles\":[\"police\"],\"x\":%lld}", false},
+        {"{\"iss\":\"https://idp.example/realms/lage\",\"aud\":\"lagebild\",\"exp\":%lld,"
+         "\"roles\":[\"police\"]}", false},
+        {"{\"iss\":\"https://idp.example/realms/lage\",\"aud\":\"lagebild\",\"sub\":\"a\\nb\","
+         "\"exp\":%lld,\"roles\":[\"police\"]}", false},
+        {"{\"iss\":\"https://idp.example/realms/lage\",\"aud\":\"lagebild\",\"sub\":\"a\\\"b\","
+         "\"exp\":%lld,\"roles\":[\"police\"]}", false},
+        {"{\"iss\":\"https://idp.example/realms/lage\",\"aud\":\"lagebild\",\"sub\":\"\","
+         "\"exp\":%lld,\"roles\":[\"police\"]}", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(buf, sizeof buf, cases[i].text, now + 300);
+        if (accepted(&e, buf) != cases[i].want)
+            fprintf(stderr, "  case %zu: %s\n", i, buf);
+        ASSERT(accepted(&e, buf) == cases[i].want);
+    }
+    env_free(&e);
+}
+
+LB_TEST(test_jwt_forgeries_refused)
+{
+    env e;
+    env_make(&e, jwt_section_rsa, false);
+    char *pem = t_read_file(e.rsa_pem);
+    char *c = claims("\"roles\":[\"lagezentrum\"]", 300);
+    char why[1024];
+    struct {
+        char *token;
+        const char *reason;
+    } bad[20];
+    size_t n = 0;
+    /* no signature */
+    bad[n].token = make_jwt("{\"alg\":\"none\"}", c, NULL, SIG_NONE, NULL);
+    bad[n++].reason = "none";
+    /* HMAC keyed with the public key (algorithm confusion) */
+    bad[n].token = make_jwt("{\"alg\":\"HS256\"}", c, NULL, SIG_HMAC_PUBKEY, pem);
+    bad[n++].reason = "HS256";
+    bad[n].token = make_jwt(RS, c, NULL, SIG_HMAC_PUBKEY, pem);
+    bad[n++].reason = "RS256 header, HMAC signature";
+    /* another key */
+    bad[n].token = make_jwt(RS, c, rsa_other, SIG_KEY, NULL);
+    bad[n++].reason = "other RSA key";
+    /* the EC key under an ES256 header */
+    bad[n].token = make_jwt(ES, c, ec_key, SIG_KEY, NULL);
+    bad[n++].reason = "ES256";
+    /* a critical extension */
+    bad[n].token = make_jwt("{\"alg\":\"RS256\",\"crit\":[\"x\"],\"x\":1}", c, rsa_key, SIG_KEY,
+                            NULL);
+    bad[n++].reason = "crit";
+    /* claims swapped under a valid signature of other claims */
+    {
+        char *good = make_jwt(RS, c, rsa_key, SIG_KEY, NULL);
+        char *c2 = claims("\"roles\":[\"military\"]", 300);
+        char *other = make_jwt(RS, c2, rsa_key, SIG_KEY, NULL);
+        char *s1 = strrchr(good, '.'), *p2 = strchr(other, '.');
+        char *mix = malloc(strlen(good) + strlen(other) + 1);
+        /* header of good, payload of other, signature of good */
+        size_t h = (size_t)(strchr(good, '.') - good);
+        memcpy(mix, good, h);
+        size_t pl = (size_t)(strrchr(other, '.') - p2);
+        memcpy(mix + h, p2, pl);
+        strcpy(mix + h + pl, s1);
+        bad[n].token = mix;
+        bad[n++].reason = "spliced payload";
+        free(good);
+        free(c2);
+        free(other);
+    }
+    /* truncated signature, one character changed in the signature */
+    {
+        char *t = make_jwt(RS, c, rsa_key, SIG_KEY, NULL);
+        t[strlen(t) - 4] = '\0';
+        bad[n].token = t;
+        bad[n++].reason = "truncated";
+        t = make_jwt(RS, c, rsa_key, SIG_KEY, NULL);
+        char *s = strrchr(t, '.') + 10;
+        *s = *s == 'A' ? 'B' : 'A';
+        bad[n].token = t;
+        bad[n++].reason = "flipped";
+        /* padding, a fourth part, a space */
+        t = make_jwt(RS, c, rsa_key, SIG_KEY, NULL);
+        char *t2 = malloc(strlen(t) + 4);
+        sprintf(t2, "%s==", t);
+        bad[n].token = t2;
+        bad[n++].reason = "padding";
+        t2 = malloc(strlen(t) + 4);
+        sprintf(t2, "%s.x", t);
+        bad[n].token = t2;
+        bad[n++].reason = "four parts";
+        t2 = malloc(strlen(t) + 4);
+        sprintf(t2, " %s", t);
+        bad[n].token = t2;
+        bad[n++].reason = "space";
+        /* the same signature in non-canonical base64url: 256 bytes end in
+         * two characters, the last one's 4 low bits unused (zero); setting
+         * one gives another text of the same bytes */
+        t2 = strdup(t);
+        char *last = t2 + strlen(t2) - 1;
+        const char *al = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        ASSERT_EQ((strchr(al, *last) - al) & 15, 0);
+        *last = al[(strchr(al, *last) - al) | 1];
+        bad[n].token = t2;
+        bad[n++].reason = "non-canonical signature text";
+        free(t);
+    }
+    /* oversized */
+    {
+        char big[9000];
+        memset(big, 'a', sizeof big - 1);
+        big[sizeof big - 1] = '\0';
+        char *bc = malloc(12000);
+        snprintf(bc, 12000, "{\"iss\":\"https://idp.example/realms/lage\",\"aud\":\"lagebild\","
+                 "\"sub\":\"a\",\"exp\":%lld,\"roles\":[\"police\"],\"pad\":\"%s\"}",
+                 (long long)time(NULL) + 300, big);
+        bad[n].token = make_jwt(RS, bc, rsa_key, SIG_KEY, NULL);
+        bad[n++].reason = "oversized";
+        free(bc);
+    }
+    for (size_t i = 0; i < n; i++) {
+        lb_token_cfg *p = auth(&e, bad[i].token, why);
+        if (p)
+            fprintf(stderr, "  accepted: %s\n", bad[i].reason);
+        ASSERT(!p);
+        /* the reason never repeats the token */
+        ASSERT(!strstr(why, bad[i].token + 1));
+        free(bad[i].token);
+    }
+    /* the control: the same claims, correctly signed, pass */
+    ASSERT(accepted(&e, c));
+    free(c);
+    free(pem);
+    env_free(&e);
+}
+
+LB_TEST(test_jwt_malformed_json_refused)
+{
+    env e;
+    env_make(&e, jwt_section_rsa, false);
+    long long exp = (long long)time(NULL) + 300;
+    char deep[256] = "";
+    for (int i = 0; i < 20; i++)
+        strcat(deep, "[");
+    strcat(deep, "1");
+    for (int i = 0; i < 20; i++)
+        strcat(deep, "]");
+    const char *tails[] = {
+        "}x",              /* text after the object */
+        ",}",              /* trailing comma */
+        ",\"a\":01}",      /* leading zero */
+        ",\"a\":1.}",      /* bare fraction */
+        ",\"a\":\"\\x\"}", /* bad escape */
+        ",\"a\":\"\\ud800\"}", /* unpaired surrogate */
+        ",\"a\":\"\\u0000\"}", /* NUL */
+        ",\"a\":tru}",
+        ",\"a\" 1}",
+        ",\"a\":\"unterminated}",
+        ",\"a\":1e999}", /* not finite */
+        NULL,            /* deep nesting (below) */
+    };
+    char buf[2048];
+    for (size_t i = 0; i < sizeof tails / sizeof tails[0]; i++) {
+        if (tails[i])
+            snprintf(buf, sizeof buf,
+                     "{\"iss\":\"https://idp.example/realms/lage\",\"aud\":\"lagebild\","
+                     "\"sub\":\"a\",\"exp\":%lld,\"roles\":[\"police\"]%s",
+                     exp, tails[i]);
+        else
+            snprintf(buf, sizeof buf,
+                     "{\"iss\":\"https://idp.example/realms/lage\",\"aud\":\"lagebild\","
+                     "\"sub\":\"a\",\"exp\":%lld,\"roles\":[\"police\"],\"d\":%s}",
+                     exp, deep);
+        if (accepted(&e, buf))
+            fprintf(stderr, "  accepted: %s\n", buf);
+        ASSERT(!accepted(&e, buf));
+    }
+    /* the same shapes done right pass: escapes, a pair, numbers, nesting */
+    snprintf(buf, sizeof buf,
+             "{ \"iss\" : \"https:\\/\\/idp.example\\/realms\\/lage\", \"aud\":\"lagebild\","
+             "\"sub\":\"a\\ud83d\\ude00b\",\"exp\":%lld.0,\"roles\":[\"police\"],"
+             "\"n\":[-0.5e+3,0,true,false,null,{}],\"d\":[[[[1]]]]}",
+             exp);
+    ASSERT(accepted(&e, buf));
+    env_free(&e);
+}
+
+LB_TEST(test_jwt_config_errors)
+{
+    make_keys();
+    char *dir = t_tmpdir();
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "cp -r '%s/demo/data' '%s/'", LB_SOURCE_DIR, dir);
+    ASSERT_EQ(system(cmd), 0);
+    char *base = t_read_file(LB_SOURCE_DIR "/demo/lagebild.yaml");
+    ASSERT(base);
+    struct {
+        const char *section, *want;
+    } cases[] = {
+        {"jwt:\n  issuer: x\n  audience: y\n", "public_key"},
+        {"jwt:\n  issuer: x\n  public_key: k.pem\n", "audience"},
+        {"jwt:\n  issuer: x\n  audience: y\n  public_key: k.pem\n  roles_claim: a..b\n",
+         "roles_claim"},
+        {"jwt:\n  issuer: x\n  audience: y\n  public_key: k.pem\n  leeway_s: 99999\n",
+         "leeway_s"},
+    };
+    char *path = t_path(dir, "lagebild.yaml");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        FILE *f = fopen(path, "w");
+        fprintf(f, "%s\n%s", base, cases[i].section);
+        fclose(f);
+        lb_config *cfg = NULL;
+        char *diag = NULL;
+        ASSERT_NE(lb_config_load(path, &cfg, &diag), LB_OK);
+        ASSERT(diag);
+        ASSERT_CONTAINS(diag, cases[i].want);
+        free(diag);
+    }
+    /* a file that is not a public key: lb_access_new says so */
+    t_write(dir, "k.pem", "not a key\n");
+    FILE *f = fopen(path, "w");
+    fprintf(f, "%s\njwt:\n  issuer: x\n  audience: y\n  public_key: k.pem\n", base);
+    fclose(f);
+    lb_config *cfg = NULL;
+    char *diag = NULL;
+    ASSERT_EQ(lb_config_load(path, &cfg, &diag), LB_OK);
+    lb_access *acc = NULL;
+    lb_error err;
+    ASSERT_EQ(lb_access_new(cfg, &acc, &err), LB_ECONFIG);
+    ASSERT_CONTAINS(err.msg, "PUBLIC KEY");
+    ASSERT(!acc);
+    /* and lagebild check */
+    t_result r = t_lagebild("check", path, NULL, NULL);
+    ASSERT_EQ(r.status, 1);
+    ASSERT_CONTAINS(r.err, "jwt public_key: not a PEM public key");
+    t_result_free(&r);
+    /* an RSA key below 2048 bits */
+    EVP_PKEY *small = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
+    char *kp = t_path(dir, "k.pem");
+    write_pub(small, kp);
+    EVP_PKEY_free(small);
+    ASSERT_EQ(lb_access_new(cfg, &acc, &err), LB_ECONFIG);
+    ASSERT_CONTAINS(err.msg, "2048");
+    lb_config_free(cfg);
+    free(kp);
+    free(path);
+    free(base);
+    t_rmrf(dir);
+    free(dir);
+}
+
+/* GET target with a bearer header of any length (t_get's buffer is small). */
+static int get_bearer(int port, const char *target, const char *token, t_resp *r)
+{
+    char *h = malloc(strlen(token) + 64);
+    sprintf(h, "Authorization: Bearer %s\r\n", token);
+    int rc = t_http(port, "GET", target, h, NULL, r);
+    free(h);
+    return rc;
+}
+
+LB_TEST(test_jwt_through_the_server)
+{
+    env e;
+    env_make(&e, jwt_section_rsa, true);
+    char *errpath = t_path(e.dir, "server.err");
+    char *audit = t_path(e.dir, "audit.jsonl");
+    t_server srv;
+    ASSERT(t_server_start(&srv, e.cfg_path, audit, errpath));
+    const char *tile = "/maps/lage/12/2154/1351.png";
+    char *c = claims("\"roles\":[\"police\"]", 300);
+    char *jwt = make_jwt(RS, c, rsa_key, SIG_KEY, NULL);
+    t_resp a, b;
+    ASSERT_EQ(get_bearer(srv.port, tile, jwt, &a), 0);
+    ASSERT_EQ(a.status, 200);
+    ASSERT_EQ(t_get(srv.port, tile, "demo-police", &b), 0);
+    ASSERT_EQ(b.status, 200);
+    /* the same role, the same pixels */
+    ASSERT_EQ(a.bodylen, b.bodylen);
+    ASSERT(memcmp(a.body, b.body, a.bodylen) == 0);
+    t_resp_free(&a);
+    t_resp_free(&b);
+    /* in the query string, as tile clients without headers send it */
+    char *q = malloc(strlen(jwt) + 64);
+    sprintf(q, "%s?token=%s", tile, jwt);
+    ASSERT_EQ(t_get(srv.port, q, NULL, &a), 0);
+    ASSERT_EQ(a.status, 200);
+    t_resp_free(&a);
+    free(q);
+    /* expired, or by another key: 401 like any unknown token */
+    free(c);
+    c = claims("\"roles\":[\"police\"]", -600);
+    char *old = make_jwt(RS, c, rsa_key, SIG_KEY, NULL);
+    ASSERT_EQ(get_bearer(srv.port, tile, old, &a), 0);
+    ASSERT_EQ(a.status, 401);
+    ASSERT_EQ(t_get(srv.port, tile, "no-such-token", &b), 0);
+    ASSERT_EQ(b.status, 401);
+    ASSERT_EQ(a.bodylen, b.bodylen);
+    ASSERT(memcmp(a.body, b.body, a.bodylen) == 0);
+    t_resp_free(&a);
+    t_resp_free(&b);
+    /* event streams need a configured token */
+    ASSERT_EQ(get_bearer(srv.port, "/events", jwt, &a), 0);
+    ASSERT_EQ(a.status, 403);
+    t_resp_free(&a);
+    ASSERT_EQ(t_server_stop(&srv, 10), 0);
+    /* the audit log names the principal, never the token */
+    char *log = t_read_file(audit);
+    ASSERT(log);
+    ASSERT_CONTAINS(log, "\"jwt:alice\"");
+    ASSERT(!strstr(log, strrchr(jwt, '.') + 1));
+    ASSERT(!strstr(log, strchr(jwt, '.') + 1));
+    free(log);
+    t_server_free(&srv);
+    free(old);
+    free(jwt);
+    free(c);
+    free(errpath);
+    free(audit);
+    env_free(&e);
+}
+
+LB_TESTS(test_jwt_rs256_accepted_roles_from_claim,
+         test_jwt_es256_nested_roles_claim_and_principal_claim, test_jwt_claims_checked,
+         test_jwt_forgeries_refused, test_jwt_malformed_json_refused, test_jwt_config_errors,
+         test_jwt_through_the_server)
