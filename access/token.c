@@ -30,8 +30,7 @@ void lb_sha256_hex(const void *data, size_t n, char out[65])
     out[64] = '\0';
 }
 
-/* base64url (RFC 4648 section 5) without padding; out needs 4*ceil(n/3)+1 bytes. */
-static size_t base64url(const unsigned char *in, size_t n, char *out)
+size_t lb_base64url(const unsigned char *in, size_t n, char *out)
 {
     static const char alphabet[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -73,7 +72,7 @@ lb_status lb_token_new(char *token, size_t n, lb_error *err)
         return lb_fail(err, LB_EINTERNAL, "random generator failed: %s", why);
     }
     memcpy(token, LB_TOKEN_PREFIX, 4);
-    size_t len = base64url(rnd, sizeof rnd, token + 4);
+    size_t len = lb_base64url(rnd, sizeof rnd, token + 4);
     OPENSSL_cleanse(rnd, sizeof rnd);
     if (len + 4 != LB_TOKEN_LEN) /* cannot happen: 32 bytes are 43 characters */
         return lb_fail(err, LB_EINTERNAL, "token has %zu characters", len + 4);

@@ -20,6 +20,7 @@
 #include <openssl/pem.h>
 
 #include "lagebild/access.h"
+#include "lagebild/audit.h"
 #include "lagebild/config.h"
 #include "lagebild/fusion.h"
 #include "lbtest.h"
@@ -49,23 +50,6 @@ static void write_pub(EVP_PKEY *k, const char *path)
     fclose(f);
 }
 
-static void b64url(const unsigned char *in, size_t n, char *out)
-{
-    static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)in[i] << 16 | (i + 1 < n ? (unsigned)in[i + 1] << 8 : 0) |
-                     (i + 2 < n ? in[i + 2] : 0);
-        out[o++] = a[v >> 18 & 63];
-        out[o++] = a[v >> 12 & 63];
-        if (i + 1 < n)
-            out[o++] = a[v >> 6 & 63];
-        if (i + 2 < n)
-            out[o++] = a[v & 63];
-    }
-    out[o] = '\0';
-}
-
 enum { SIG_KEY, SIG_NONE, SIG_HMAC_PUBKEY };
 
 /* header.payload.signature; sig_how: signed with key (RS256 or ES256 as the
@@ -76,10 +60,10 @@ static char *make_jwt(const char *header, const char *payload, EVP_PKEY *key, in
     size_t hn = strlen(header), pn = strlen(payload);
     char *t = malloc(2 * (hn + pn) + 1024);
     ASSERT(t);
-    b64url((const unsigned char *)header, hn, t);
+    lb_base64url((const unsigned char *)header, hn, t);
     size_t at = strlen(t);
     t[at++] = '.';
-    b64url((const unsigned char *)payload, pn, t + at);
+    lb_base64url((const unsigned char *)payload, pn, t + at);
     at = strlen(t);
     unsigned char sig[600];
     size_t sn = 0;
@@ -108,7 +92,7 @@ static char *make_jwt(const char *header, const char *payload, EVP_PKEY *key, in
         sn = len;
     }
     t[at++] = '.';
-    b64url(sig, sn, t + at);
+    lb_base64url(sig, sn, t + at);
     return t;
 }
 
@@ -225,15 +209,24 @@ static bool accepted(env *e, const char *claim_text)
 
 /* ---- tests ----------------------------------------------------------------- */
 
+/* The principal of an RS256 token (the configured key) with these extra claims. */
+static lb_token_cfg *rs256_principal(env *e, const char *extra)
+{
+    char *c = claims(extra, 300);
+    char *t = make_jwt(RS, c, rsa_key, SIG_KEY, NULL);
+    char why[1024];
+    lb_token_cfg *p = auth(e, t, why);
+    free(t);
+    free(c);
+    return p;
+}
+
 LB_TEST(test_jwt_rs256_accepted_roles_from_claim)
 {
     env e;
     env_make(&e, jwt_section_rsa, false);
     ASSERT(lb_access_has_jwt(e.acc));
-    char *c = claims("\"roles\":[\"police\",\"not-a-role\",\"fire\"]", 300);
-    char *t = make_jwt(RS, c, rsa_key, SIG_KEY, NULL);
-    char why[1024];
-    lb_token_cfg *p = auth(&e, t, why);
+    lb_token_cfg *p = rs256_principal(&e, "\"roles\":[\"police\",\"not-a-role\",\"fire\"]");
     ASSERT(p);
     ASSERT_STREQ(p->principal, "jwt:alice");
     ASSERT_EQ(p->nroles, 2);
@@ -241,12 +234,8 @@ LB_TEST(test_jwt_rs256_accepted_roles_from_claim)
     ASSERT_STREQ(p->roles[1], "fire");
     ASSERT(!p->admin);
     lb_jwt_principal_free(p);
-    free(t);
-    free(c);
     /* its rights are its roles': police alone has demo-police's grant on every layer */
-    c = claims("\"roles\":[\"police\"]", 300);
-    t = make_jwt(RS, c, rsa_key, SIG_KEY, NULL);
-    p = auth(&e, t, why);
+    p = rs256_principal(&e, "\"roles\":[\"police\"]");
     ASSERT(p);
     const lb_token_cfg *demo = lb_access_authenticate(e.acc, "demo-police");
     const lb_token_cfg *mil = lb_access_authenticate(e.acc, "demo-military");
@@ -268,18 +257,12 @@ LB_TEST(test_jwt_rs256_accepted_roles_from_claim)
     }
     ASSERT(seen > 0 && other > 0);
     lb_jwt_principal_free(p);
-    free(t);
-    free(c);
     /* a single role as a string */
-    c = claims("\"roles\":\"kritis\"", 300);
-    t = make_jwt(RS, c, rsa_key, SIG_KEY, NULL);
-    p = auth(&e, t, why);
+    p = rs256_principal(&e, "\"roles\":\"kritis\"");
     ASSERT(p);
     ASSERT_EQ(p->nroles, 1);
     ASSERT_STREQ(p->roles[0], "kritis");
     lb_jwt_principal_free(p);
-    free(t);
-    free(c);
     env_free(&e);
 }
 
@@ -629,6 +612,20 @@ static int get_bearer(int port, const char *target, const char *token, t_resp *r
     return rc;
 }
 
+/* target answers status with the same body to bearer a and to bearer b */
+static void same_answer(int port, const char *target, const char *a, const char *b, int status)
+{
+    t_resp ra, rb;
+    ASSERT_EQ(get_bearer(port, target, a, &ra), 0);
+    ASSERT_EQ(get_bearer(port, target, b, &rb), 0);
+    ASSERT_EQ(ra.status, status);
+    ASSERT_EQ(rb.status, status);
+    ASSERT_EQ(ra.bodylen, rb.bodylen);
+    ASSERT(memcmp(ra.body, rb.body, ra.bodylen) == 0);
+    t_resp_free(&ra);
+    t_resp_free(&rb);
+}
+
 LB_TEST(test_jwt_through_the_server)
 {
     env e;
@@ -640,16 +637,9 @@ LB_TEST(test_jwt_through_the_server)
     const char *tile = "/maps/lage/12/2154/1351.png";
     char *c = claims("\"roles\":[\"police\"]", 300);
     char *jwt = make_jwt(RS, c, rsa_key, SIG_KEY, NULL);
-    t_resp a, b;
-    ASSERT_EQ(get_bearer(srv.port, tile, jwt, &a), 0);
-    ASSERT_EQ(a.status, 200);
-    ASSERT_EQ(t_get(srv.port, tile, "demo-police", &b), 0);
-    ASSERT_EQ(b.status, 200);
+    t_resp a;
     /* the same role, the same pixels */
-    ASSERT_EQ(a.bodylen, b.bodylen);
-    ASSERT(memcmp(a.body, b.body, a.bodylen) == 0);
-    t_resp_free(&a);
-    t_resp_free(&b);
+    same_answer(srv.port, tile, jwt, "demo-police", 200);
     /* in the query string, as tile clients without headers send it */
     char *q = malloc(strlen(jwt) + 64);
     sprintf(q, "%s?token=%s", tile, jwt);
@@ -661,14 +651,7 @@ LB_TEST(test_jwt_through_the_server)
     free(c);
     c = claims("\"roles\":[\"police\"]", -600);
     char *old = make_jwt(RS, c, rsa_key, SIG_KEY, NULL);
-    ASSERT_EQ(get_bearer(srv.port, tile, old, &a), 0);
-    ASSERT_EQ(a.status, 401);
-    ASSERT_EQ(t_get(srv.port, tile, "no-such-token", &b), 0);
-    ASSERT_EQ(b.status, 401);
-    ASSERT_EQ(a.bodylen, b.bodylen);
-    ASSERT(memcmp(a.body, b.body, a.bodylen) == 0);
-    t_resp_free(&a);
-    t_resp_free(&b);
+    same_answer(srv.port, tile, old, "no-such-token", 401);
     /* event streams need a configured token */
     ASSERT_EQ(get_bearer(srv.port, "/events", jwt, &a), 0);
     ASSERT_EQ(a.status, 403);

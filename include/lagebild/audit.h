@@ -57,6 +57,10 @@
  */
 void lb_sha256_hex(const void *data, size_t n, char out[65]);
 
+/* base64url (RFC 4648 section 5) of n bytes without padding, NUL-terminated;
+ * out needs 4 * ceil(n / 3) + 1 bytes.  Returns the length written. */
+size_t lb_base64url(const unsigned char *in, size_t n, char *out);
+
 #define LB_TOKEN_PREFIX "lbt_"
 #define LB_TOKEN_RANDOM_BYTES 32
 #define LB_TOKEN_LEN 47       /* "lbt_" + 43 base64url characters */

@@ -25,6 +25,7 @@
 
 #include "../../access/jwt.h"
 #include "lagebild/access.h"
+#include "lagebild/audit.h"
 
 /* assert() is compiled out in the RelWithDebInfo fuzz build: checks abort themselves */
 static void check(int ok, const char *what)
@@ -60,33 +61,16 @@ static void setup(void)
     cfg.jwt.leeway_s = 60;
 }
 
-static void b64url(const unsigned char *in, size_t n, char *out)
-{
-    static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)in[i] << 16 | (i + 1 < n ? (unsigned)in[i + 1] << 8 : 0) |
-                     (i + 2 < n ? in[i + 2] : 0);
-        out[o++] = a[v >> 18 & 63];
-        out[o++] = a[v >> 12 & 63];
-        if (i + 1 < n)
-            out[o++] = a[v >> 6 & 63];
-        if (i + 2 < n)
-            out[o++] = a[v & 63];
-    }
-    out[o] = '\0';
-}
-
 /* "{"alg":"ES256"}" . claims . ES256 signature */
 static char *signed_token(const uint8_t *claims, size_t n)
 {
     static const char head[] = "{\"alg\":\"ES256\"}";
     char *t = malloc(4 * (n + sizeof head) / 3 + 200);
     check(t != NULL, "token buffer");
-    b64url((const unsigned char *)head, sizeof head - 1, t);
+    lb_base64url((const unsigned char *)head, sizeof head - 1, t);
     size_t at = strlen(t);
     t[at++] = '.';
-    b64url(claims, n, t + at);
+    lb_base64url(claims, n, t + at);
     at = strlen(t);
     unsigned char der[128], sig[64];
     size_t dn = sizeof der;
@@ -101,7 +85,7 @@ static char *signed_token(const uint8_t *claims, size_t n)
     BN_bn2binpad(ECDSA_SIG_get0_s(es), sig + 32, 32);
     ECDSA_SIG_free(es);
     t[at++] = '.';
-    b64url(sig, 64, t + at);
+    lb_base64url(sig, 64, t + at);
     return t;
 }
 
