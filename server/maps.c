@@ -562,6 +562,14 @@ typedef struct tile_ctx {
     uint8_t *mask[4];
 } tile_ctx;
 
+/* Whether area index `area` lies wholly outside the tile: then no pixel's
+ * square meets it, so its hard mask (area_mask) is 0 everywhere. */
+static bool area_misses_tile(const tile_ctx *t, int area)
+{
+    const double *b = t->st->areas[t->grid][area].box;
+    return !(b[0] < t->maxx && b[2] > t->minx && b[1] < t->maxy && b[3] > t->miny);
+}
+
 /* Mask canvas c (the tile's) by area index `area`, made once per tile. */
 static void tile_mask(tile_ctx *t, lb_canvas *c, int area)
 {
@@ -1178,6 +1186,8 @@ static lb_status plan_layer(tile_ctx *t, const lb_srv_layer *L, const lb_grant *
             rc = LB_ENOMEM;
             break;
         }
+        if (pp->area >= 0 && area_misses_tile(t, pp->area))
+            continue; /* its hard mask is 0 on every pixel: the pass draws nothing */
         lb_buf *vec = &pp->vec;
         for (uint32_t k = 0; k < nc; k++) {
             const tile_class *cl = &tc->v[k];

@@ -26,6 +26,7 @@ typedef struct lb_srv_area {
     lb_ring *rings;
     double *xy;
     size_t nrings;
+    double box[4]; /* minx, miny, maxx, maxy of its finite points; minx > maxx: none */
 } lb_srv_area;
 
 /*

@@ -180,12 +180,20 @@ static lb_status project_areas(lb_state *st, int g, const lb_tms *grid, lb_error
             return rc;
         }
         k = 0;
+        sa->box[0] = sa->box[1] = INFINITY;
+        sa->box[2] = sa->box[3] = -INFINITY;
         for (size_t r = 0; r < nr; r++) {
             sa->rings[r].xy = sa->xy + 2 * k;
             sa->rings[r].n = counts[r];
             for (size_t i = 0; i < counts[r]; i++, k++) {
                 sa->xy[2 * k] = xs[k];
                 sa->xy[2 * k + 1] = ys[k];
+                if (isfinite(xs[k]) && isfinite(ys[k])) {
+                    sa->box[0] = fmin(sa->box[0], xs[k]);
+                    sa->box[1] = fmin(sa->box[1], ys[k]);
+                    sa->box[2] = fmax(sa->box[2], xs[k]);
+                    sa->box[3] = fmax(sa->box[3], ys[k]);
+                }
             }
         }
         free(xs);
