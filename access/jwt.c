@@ -625,6 +625,11 @@ static lb_token_cfg *principal_of(const jdoc *d, const lb_config *cfg, time_t no
     memcpy(name, "jwt:", 4);
     strcpy(name + 4, d->v[who].str);
     p->principal = name;
+    /* the first second at which the check above refuses it */
+    double until = floor(d->v[exp].num + leeway);
+    p->expires = until < 1 ? 1 : until > 4e18 ? (time_t)4e18 : (time_t)until;
+    if ((double)p->expires < d->v[exp].num + leeway)
+        p->expires++;
     for (size_t r = 0; r < cfg->nroles; r++) {
         bool named = false;
         if (rc >= 0 && d->v[rc].type == J_STR)

@@ -49,10 +49,26 @@ typedef struct pending {
 /* One /events connection. */
 typedef struct sub {
     struct sub *next;
-    char principal[128];
+    char principal[136];
+    /* a JWT's principal has no entry in the config: its role ids and
+     * expiry are kept (nroles 0: a configured principal, found by name) */
+    char **roles;
+    size_t nroles;
+    time_t expires;
     lb_buf queue; /* event text not yet written */
     bool gone;
 } sub;
+
+static void sub_free(sub *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->nroles; i++)
+        free(s->roles[i]);
+    free(s->roles);
+    lb_buf_free(&s->queue);
+    free(s);
+}
 
 typedef struct live_layer live_layer;
 
@@ -215,7 +231,11 @@ static void notify(lb_live *lv, lb_state *st, const char *layer, int64_t rev, co
     for (sub *s = lv->subs; s; s = s->next) {
         if (s->gone)
             continue;
-        const lb_token_cfg *p = principal_by_name(st->cfg, s->principal);
+        /* a JWT principal: its roles as the current config defines them,
+         * until its token expires (unknown role ids grant nothing) */
+        lb_token_cfg jp = {.principal = s->principal, .roles = s->roles, .nroles = s->nroles};
+        const lb_token_cfg *p = s->nroles ? (now < s->expires ? &jp : NULL)
+                                          : principal_by_name(st->cfg, s->principal);
         lb_grant g;
         if (!p || !lb_access_layer(st->access, p, layer, now, &g))
             continue;
@@ -1259,14 +1279,21 @@ void lb_live_events(lb_req *r)
         lb_http_error(r, 503, "events unavailable");
         return;
     }
-    if (r->jwt_principal) {
-        /* a stream outlives its token and follows config reloads by
-         * principal name (notify): only configured principals have one */
-        free(s);
-        lb_http_error(r, 403, "event streams need a configured token, not a JWT");
-        return;
-    }
     snprintf(s->principal, sizeof s->principal, "%s", r->principal->principal);
+    if (r->jwt_principal) {
+        /* the stream ends when the token expires (the loop below) */
+        const lb_token_cfg *jp = r->jwt_principal;
+        s->expires = jp->expires;
+        s->roles = calloc(jp->nroles ? jp->nroles : 1, sizeof *s->roles);
+        for (size_t i = 0; s->roles && i < jp->nroles; i++)
+            if ((s->roles[s->nroles] = strdup(jp->roles[i])) != NULL)
+                s->nroles++;
+        if (s->nroles != jp->nroles || jp->nroles == 0) {
+            sub_free(s);
+            lb_http_error(r, 503, "out of memory");
+            return;
+        }
+    }
     char head[512], cors[300] = "";
     const char *origin = r->st->cfg->cors_origin ? r->st->cfg->cors_origin : "*";
     if (strcmp(origin, "none") != 0 && strlen(origin) < 200 && !strpbrk(origin, "\r\n"))
@@ -1286,7 +1313,7 @@ void lb_live_events(lb_req *r)
     }
     pthread_mutex_unlock(&lv->sub_mu);
     if (full) {
-        free(s);
+        sub_free(s);
         lb_http_error(r, 503, "too many event streams (each holds one of serve --threads)");
         return;
     }
@@ -1305,12 +1332,14 @@ void lb_live_events(lb_req *r)
         pthread_mutex_lock(&lv->mu);
         stopping = lv->stop;
         pthread_mutex_unlock(&lv->mu);
-        if (stopping)
-            break;
+        if (stopping || (s->expires && time(NULL) >= s->expires))
+            break; /* stopping, or the stream's JWT has expired */
         if (s->queue.len == 0) {
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);
             until.tv_sec += KEEPALIVE_S;
+            if (s->expires && s->expires < until.tv_sec)
+                until.tv_sec = s->expires; /* wake to end the stream */
             if (pthread_cond_timedwait(&lv->sub_cv, &lv->sub_mu, &until) != 0 &&
                 s->queue.len == 0) {
                 pthread_mutex_unlock(&lv->sub_mu);
@@ -1335,6 +1364,5 @@ void lb_live_events(lb_req *r)
             break;
         }
     pthread_mutex_unlock(&lv->sub_mu);
-    lb_buf_free(&s->queue);
-    free(s);
+    sub_free(s);
 }

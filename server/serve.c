@@ -276,8 +276,9 @@ int lb_cmd_serve(int argc, char **argv)
         "enable_keep_alive", "yes",
         "keep_alive_timeout_ms", ka_to,
         "decode_url", "no",
-        /* header and body go out in two writes: without TCP_NODELAY the body
-         * of a kept-alive response waits ~40 ms for the client's delayed ACK */
+        /* a body over 1 MB, and event-stream chunks, go out in writes of
+         * their own: without TCP_NODELAY such a write on a kept-alive
+         * connection waits ~40 ms for the client's delayed ACK */
         "tcp_nodelay", "1",
         NULL,
     };

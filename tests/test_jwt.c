@@ -24,8 +24,7 @@
 #include "lagebild/config.h"
 #include "lagebild/fusion.h"
 #include "lbtest.h"
-#include "thttp.h"
-#include "tutil.h"
+#include "tlive.h"
 
 /* ---- keys, encoding, signing --------------------------------------------- */
 
@@ -652,10 +651,6 @@ LB_TEST(test_jwt_through_the_server)
     c = claims("\"roles\":[\"police\"]", -600);
     char *old = make_jwt(RS, c, rsa_key, SIG_KEY, NULL);
     same_answer(srv.port, tile, old, "no-such-token", 401);
-    /* event streams need a configured token */
-    ASSERT_EQ(get_bearer(srv.port, "/events", jwt, &a), 0);
-    ASSERT_EQ(a.status, 403);
-    t_resp_free(&a);
     ASSERT_EQ(t_server_stop(&srv, 10), 0);
     /* the audit log names the principal, never the token */
     char *log = t_read_file(audit);
@@ -673,7 +668,106 @@ LB_TEST(test_jwt_through_the_server)
     env_free(&e);
 }
 
+/* Whether the server closes stream s within timeout_s. */
+static bool stream_ends(tl_sse *s, double timeout_s)
+{
+    double end = t_mono() + timeout_s;
+    char buf[4096];
+    while (t_mono() < end) {
+        struct pollfd p = {.fd = s->fd, .events = POLLIN};
+        if (poll(&p, 1, 200) <= 0)
+            continue;
+        if (read(s->fd, buf, sizeof buf) <= 0)
+            return true;
+    }
+    return false;
+}
+
+LB_TEST(test_jwt_event_stream_follows_roles_until_expiry)
+{
+    make_keys();
+    char *dir = t_tmpdir();
+    char *pem = t_path(dir, "rsa.pem");
+    write_pub(rsa_key, pem);
+    char *cfg = tl_config(dir, "jwt:\n"
+                               "  issuer: https://idp.example/realms/lage\n"
+                               "  audience: lagebild\n"
+                               "  public_key: rsa.pem\n"
+                               "  leeway_s: 0.5\n");
+    char *errpath = t_path(dir, "server.err");
+    t_server srv;
+    t_server_threads = "8";
+    ASSERT(t_server_start(&srv, cfg, NULL, errpath));
+    /* a police JWT for some seconds, and a fire one for longer */
+    char *c = claims("\"roles\":[\"police\"]", 4);
+    char *police = make_jwt(RS, c, rsa_key, SIG_KEY, NULL);
+    free(c);
+    c = claims("\"roles\":[\"fire\"]", 120);
+    char *fire = make_jwt(RS, c, rsa_key, SIG_KEY, NULL);
+    free(c);
+    double t0 = t_mono();
+    tl_sse ps, fs;
+    ASSERT(tl_sse_open(&ps, srv.port, police));
+    ASSERT(tl_sse_open(&fs, srv.port, fire));
+    /* a police feature: the police JWT's stream gets it, the fire one not */
+    char *fc = tl_point("p1", 9.36, 52.10, "\"groups\":\"police\"");
+    t_resp r;
+    ASSERT_EQ(tl_post(srv.port, "police_live", "t-police", fc, &r), 0);
+    ASSERT_EQ(r.status, 200);
+    t_resp_free(&r);
+    free(fc);
+    char msg[2048];
+    ASSERT(tl_sse_next(&ps, msg, sizeof msg, 20));
+    ASSERT_CONTAINS(msg, "{\"layer\":\"incidents\"");
+    /* a fire feature: now the fire stream (its first event) */
+    fc = tl_point("f1", 620000.0, 5762000.0, NULL);
+    ASSERT_EQ(tl_post(srv.port, "fire_live", "t-fire", fc, &r), 0);
+    ASSERT_EQ(r.status, 200);
+    t_resp_free(&r);
+    free(fc);
+    ASSERT(tl_sse_next(&fs, msg, sizeof msg, 20));
+    ASSERT_CONTAINS(msg, "{\"layer\":\"incidents\"");
+    ASSERT(!tl_sse_next(&ps, msg, sizeof msg, 0.5));
+    /* the police token expires (4 s + 0.5 s leeway): after that its stream
+     * gets nothing, not even for a police change, while the fire stream
+     * goes on; the server ends it then (the connection closes when
+     * civetweb's 5 s keep-alive wait for a next request is over) */
+    while (t_mono() - t0 < 6.0)
+        usleep(100000);
+    fc = tl_point("p2", 9.40, 52.10, "\"groups\":\"police\"");
+    ASSERT_EQ(tl_post(srv.port, "police_live", "t-police", fc, &r), 0);
+    ASSERT_EQ(r.status, 200);
+    t_resp_free(&r);
+    free(fc);
+    fc = tl_point("f2", 621000.0, 5762000.0, NULL);
+    ASSERT_EQ(tl_post(srv.port, "fire_live", "t-fire", fc, &r), 0);
+    ASSERT_EQ(r.status, 200);
+    t_resp_free(&r);
+    free(fc);
+    ASSERT(tl_sse_next(&fs, msg, sizeof msg, 20));
+    ASSERT(!tl_sse_next(&ps, msg, sizeof msg, 1.0));
+    ASSERT(stream_ends(&ps, 15));
+    double ended = t_mono() - t0;
+    if (!(ended > 4.0 && ended < 16.0))
+        fprintf(stderr, "  the stream ended after %.2f s\n", ended);
+    ASSERT(ended > 4.0 && ended < 16.0);
+    ASSERT(!stream_ends(&fs, 0.5));
+    /* and the expired token opens no new stream */
+    ASSERT(!tl_sse_open(&ps, srv.port, police));
+    tl_sse_close(&ps);
+    tl_sse_close(&fs);
+    ASSERT_EQ(t_server_stop(&srv, 10), 0);
+    t_server_free(&srv);
+    free(police);
+    free(fire);
+    free(errpath);
+    free(cfg);
+    free(pem);
+    t_rmrf(dir);
+    free(dir);
+}
+
 LB_TESTS(test_jwt_rs256_accepted_roles_from_claim,
          test_jwt_es256_nested_roles_claim_and_principal_claim, test_jwt_claims_checked,
          test_jwt_forgeries_refused, test_jwt_malformed_json_refused, test_jwt_config_errors,
-         test_jwt_through_the_server)
+         test_jwt_through_the_server, test_jwt_event_stream_follows_roles_until_expiry)

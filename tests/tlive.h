@@ -169,12 +169,17 @@ static inline bool tl_sse_open(tl_sse *s, int port, const char *token)
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (connect(s->fd, (struct sockaddr *)&a, sizeof a) != 0)
         return false;
-    char req[512];
-    int n = snprintf(req, sizeof req,
+    size_t cap = strlen(token) + 128; /* a JWT is several hundred characters */
+    char *req = malloc(cap);
+    if (!req)
+        return false;
+    int n = snprintf(req, cap,
                      "GET /events?token=%s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                      "Accept: text/event-stream\r\n\r\n",
                      token);
-    if (write(s->fd, req, (size_t)n) != n)
+    bool sent = write(s->fd, req, (size_t)n) == n;
+    free(req);
+    if (!sent)
         return false;
     double end = t_mono() + 10;
     while (t_mono() < end) {

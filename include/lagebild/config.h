@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "lagebild/status.h"
 
@@ -153,6 +154,7 @@ typedef struct lb_token_cfg {
     size_t nroles;
     bool admin;      /* may read /metrics and use operator APIs */
     bool revoked;
+    time_t expires;  /* principals of a JWT: when it stops being accepted; 0: never */
 } lb_token_cfg;
 
 /* Tokens from an identity provider (jwt:, docs/config.md); key_path NULL: none accepted. */
