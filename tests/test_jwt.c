@@ -683,6 +683,18 @@ static bool stream_ends(tl_sse *s, double timeout_s)
     return false;
 }
 
+/* Post one point feature to source as token; the server must take it. */
+static void post_point(int port, const char *source, const char *token, const char *id,
+                       double x, double y, const char *props)
+{
+    char *fc = tl_point(id, x, y, props);
+    t_resp r;
+    ASSERT_EQ(tl_post(port, source, token, fc, &r), 0);
+    ASSERT_EQ(r.status, 200);
+    t_resp_free(&r);
+    free(fc);
+}
+
 LB_TEST(test_jwt_event_stream_follows_roles_until_expiry)
 {
     make_keys();
@@ -710,21 +722,12 @@ LB_TEST(test_jwt_event_stream_follows_roles_until_expiry)
     ASSERT(tl_sse_open(&ps, srv.port, police));
     ASSERT(tl_sse_open(&fs, srv.port, fire));
     /* a police feature: the police JWT's stream gets it, the fire one not */
-    char *fc = tl_point("p1", 9.36, 52.10, "\"groups\":\"police\"");
-    t_resp r;
-    ASSERT_EQ(tl_post(srv.port, "police_live", "t-police", fc, &r), 0);
-    ASSERT_EQ(r.status, 200);
-    t_resp_free(&r);
-    free(fc);
+    post_point(srv.port, "police_live", "t-police", "p1", 9.36, 52.10, "\"groups\":\"police\"");
     char msg[2048];
     ASSERT(tl_sse_next(&ps, msg, sizeof msg, 20));
     ASSERT_CONTAINS(msg, "{\"layer\":\"incidents\"");
     /* a fire feature: now the fire stream (its first event) */
-    fc = tl_point("f1", 620000.0, 5762000.0, NULL);
-    ASSERT_EQ(tl_post(srv.port, "fire_live", "t-fire", fc, &r), 0);
-    ASSERT_EQ(r.status, 200);
-    t_resp_free(&r);
-    free(fc);
+    post_point(srv.port, "fire_live", "t-fire", "f1", 620000.0, 5762000.0, NULL);
     ASSERT(tl_sse_next(&fs, msg, sizeof msg, 20));
     ASSERT_CONTAINS(msg, "{\"layer\":\"incidents\"");
     ASSERT(!tl_sse_next(&ps, msg, sizeof msg, 0.5));
@@ -734,16 +737,8 @@ LB_TEST(test_jwt_event_stream_follows_roles_until_expiry)
      * civetweb's 5 s keep-alive wait for a next request is over) */
     while (t_mono() - t0 < 6.0)
         usleep(100000);
-    fc = tl_point("p2", 9.40, 52.10, "\"groups\":\"police\"");
-    ASSERT_EQ(tl_post(srv.port, "police_live", "t-police", fc, &r), 0);
-    ASSERT_EQ(r.status, 200);
-    t_resp_free(&r);
-    free(fc);
-    fc = tl_point("f2", 621000.0, 5762000.0, NULL);
-    ASSERT_EQ(tl_post(srv.port, "fire_live", "t-fire", fc, &r), 0);
-    ASSERT_EQ(r.status, 200);
-    t_resp_free(&r);
-    free(fc);
+    post_point(srv.port, "police_live", "t-police", "p2", 9.40, 52.10, "\"groups\":\"police\"");
+    post_point(srv.port, "fire_live", "t-fire", "f2", 621000.0, 5762000.0, NULL);
     ASSERT(tl_sse_next(&fs, msg, sizeof msg, 20));
     ASSERT(!tl_sse_next(&ps, msg, sizeof msg, 1.0));
     ASSERT(stream_ends(&ps, 15));
