@@ -663,17 +663,25 @@ lb_status lb__jwt_verify(const lb_jwt_key *key, const lb_config *cfg, const char
     const char *d1 = strchr(token, '.'), *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
     if (!d1 || !d2 || strchr(d2 + 1, '.'))
         return lb_fail(err, LB_EAUTH, "jwt: not three dot-separated parts");
-    static _Thread_local unsigned char head[LB_JWT_MAX], body[LB_JWT_MAX], sig[LB_JWT_MAX];
-    size_t hn = lb__b64url_decode(token, (size_t)(d1 - token), head, sizeof head);
-    size_t bn = lb__b64url_decode(d1 + 1, (size_t)(d2 - d1 - 1), body, sizeof body);
-    size_t sn = lb__b64url_decode(d2 + 1, strlen(d2 + 1), sig, sizeof sig);
-    if (hn == (size_t)-1 || bn == (size_t)-1 || sn == (size_t)-1 || sn == 0)
-        return lb_fail(err, LB_EAUTH, "jwt: a part is not base64url");
-
-    jdoc *d = malloc(sizeof *d);
-    if (!d)
+    /* the decoded parts and the JSON reader's nodes: on the heap (not static
+     * thread-local: glibc puts static TLS on each thread's stack, and
+     * civetweb's worker stacks are ~100 kB) */
+    struct {
+        jdoc doc;
+        unsigned char head[LB_JWT_MAX], body[LB_JWT_MAX], sig[LB_JWT_MAX];
+    } *w = malloc(sizeof *w);
+    if (!w)
         return lb_fail(err, LB_ENOMEM, "out of memory");
+    jdoc *d = &w->doc;
     d->n = 0;
+    unsigned char *head = w->head, *body = w->body, *sig = w->sig;
+    size_t hn = lb__b64url_decode(token, (size_t)(d1 - token), head, LB_JWT_MAX);
+    size_t bn = lb__b64url_decode(d1 + 1, (size_t)(d2 - d1 - 1), body, LB_JWT_MAX);
+    size_t sn = lb__b64url_decode(d2 + 1, strlen(d2 + 1), sig, LB_JWT_MAX);
+    if (hn == (size_t)-1 || bn == (size_t)-1 || sn == (size_t)-1 || sn == 0) {
+        free(w);
+        return lb_fail(err, LB_EAUTH, "jwt: a part is not base64url");
+    }
     lb_status st = LB_OK;
     if (!jparse(d, (const char *)head, hn)) {
         st = lb_fail(err, LB_EAUTH, "jwt: header: %s", d->why);
@@ -707,6 +715,6 @@ lb_status lb__jwt_verify(const lb_jwt_key *key, const lb_config *cfg, const char
     }
 done:
     jdoc_free(d);
-    free(d);
+    free(w);
     return st;
 }
