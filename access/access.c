@@ -48,7 +48,7 @@ struct lb_access {
     int phase;
     breakglass *bg;
     size_t nbg, bgcap;
-    lb_jwt_key jwt; /* the identity provider's key (jwt:), pkey NULL: none */
+    lb_jwt_key jwt; /* the identity provider's keys (jwt:), n 0: none */
 };
 
 /* Parse ISO 8601 date or date-time (Z or +hh:mm) to UTC seconds; -1 on error. */
@@ -248,7 +248,7 @@ lb_status lb_access_new(const lb_config *cfg, lb_access **out, lb_error *err)
     return LB_OK;
 }
 
-bool lb_access_has_jwt(const lb_access *a) { return a && a->jwt.pkey; }
+bool lb_access_has_jwt(const lb_access *a) { return a && a->jwt.n > 0; }
 
 lb_status lb_access_authenticate_jwt(const lb_access *a, const char *token, time_t now,
                                      lb_token_cfg **out, lb_error *err)

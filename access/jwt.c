@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
@@ -413,14 +414,31 @@ static int jpath(const jdoc *d, const char *path)
 
 /* ---- keys and signatures ------------------------------------------------ */
 
-static lb_status ossl_fail(lb_error *err, lb_status st, const char *what)
+/* The algorithm of a usable key (LB_JWT_*), or 0 with err set. */
+static int key_alg(EVP_PKEY *pk, const char *path, int k, lb_error *err)
 {
-    char why[200] = "";
-    unsigned long e = ERR_get_error();
-    if (e)
-        ERR_error_string_n(e, why, sizeof why);
-    ERR_clear_error();
-    return lb_fail(err, st, "%s%s%s", what, why[0] ? ": " : "", why);
+    if (EVP_PKEY_is_a(pk, "RSA")) {
+        int bits = EVP_PKEY_get_bits(pk);
+        if (bits >= 2048)
+            return LB_JWT_RS256;
+        lb_fail(err, LB_ECONFIG, "jwt public_key %s, key %d: an RSA key of %d bits; at least "
+                "2048 are required", path, k + 1, bits);
+        return 0;
+    }
+    if (EVP_PKEY_is_a(pk, "EC")) {
+        char group[64] = "";
+        size_t glen = 0;
+        if (EVP_PKEY_get_utf8_string_param(pk, "group", group, sizeof group, &glen) == 1 &&
+            (strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0))
+            return LB_JWT_ES256;
+        ERR_clear_error();
+        lb_fail(err, LB_ECONFIG, "jwt public_key %s, key %d: an EC key on curve '%s'; only "
+                "P-256 (ES256) is accepted", path, k + 1, group[0] ? group : "?");
+        return 0;
+    }
+    lb_fail(err, LB_ECONFIG, "jwt public_key %s, key %d: neither an RSA (RS256) nor an EC "
+            "P-256 (ES256) key", path, k + 1);
+    return 0;
 }
 
 lb_status lb__jwt_key_load(const char *path, lb_jwt_key *key, lb_error *err)
@@ -429,39 +447,47 @@ lb_status lb__jwt_key_load(const char *path, lb_jwt_key *key, lb_error *err)
     FILE *f = fopen(path, "r");
     if (!f)
         return lb_fail(err, LB_ENOENT, "jwt public_key %s: cannot open", path);
-    EVP_PKEY *pk = PEM_read_PUBKEY(f, NULL, NULL, NULL);
+    char text[65536];
+    size_t len = fread(text, 1, sizeof text - 1, f);
+    bool big = !feof(f);
     fclose(f);
-    if (!pk)
-        return ossl_fail(err, LB_ECONFIG,
-                         "jwt public_key: not a PEM public key (-----BEGIN PUBLIC KEY-----)");
-    int alg = 0;
-    if (EVP_PKEY_is_a(pk, "RSA")) {
-        int bits = EVP_PKEY_get_bits(pk);
-        if (bits < 2048) {
-            EVP_PKEY_free(pk);
-            return lb_fail(err, LB_ECONFIG, "jwt public_key %s: an RSA key of %d bits; at least "
-                           "2048 are required", path, bits);
-        }
-        alg = LB_JWT_RS256;
-    } else if (EVP_PKEY_is_a(pk, "EC")) {
-        char group[64] = "";
-        size_t glen = 0;
-        if (EVP_PKEY_get_utf8_string_param(pk, "group", group, sizeof group, &glen) != 1 ||
-            (strcmp(group, "prime256v1") != 0 && strcmp(group, "P-256") != 0)) {
+    if (big)
+        return lb_fail(err, LB_ECONFIG, "jwt public_key %s: larger than 64 kB", path);
+    text[len] = '\0';
+    /* every PEM block must be a public key: as many keys as blocks */
+    int blocks = 0;
+    for (const char *b = text; (b = strstr(b, "-----BEGIN ")) != NULL; b += 11)
+        blocks++;
+    BIO *bio = BIO_new_mem_buf(text, (int)len);
+    lb_status st = bio ? LB_OK : lb_fail(err, LB_ENOMEM, "out of memory");
+    while (st == LB_OK && key->n < blocks) {
+        EVP_PKEY *pk = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+        if (!pk) {
             ERR_clear_error();
-            EVP_PKEY_free(pk);
-            return lb_fail(err, LB_ECONFIG, "jwt public_key %s: an EC key on curve '%s'; only "
-                           "P-256 (ES256) is accepted", path, group[0] ? group : "?");
+            st = lb_fail(err, LB_ECONFIG, "jwt public_key %s, block %d: not a PEM public key "
+                         "(-----BEGIN PUBLIC KEY-----)", path, key->n + 1);
+            break;
         }
-        alg = LB_JWT_ES256;
-    } else {
-        EVP_PKEY_free(pk);
-        return lb_fail(err, LB_ECONFIG, "jwt public_key %s: neither an RSA (RS256) nor an EC "
-                       "P-256 (ES256) key", path);
+        int alg = key->n == LB_JWT_MAX_KEYS ? 0 : key_alg(pk, path, key->n, err);
+        if (!alg) {
+            if (key->n == LB_JWT_MAX_KEYS)
+                lb_fail(err, LB_ECONFIG, "jwt public_key %s: more than %d keys", path,
+                        LB_JWT_MAX_KEYS);
+            EVP_PKEY_free(pk);
+            st = LB_ECONFIG;
+            break;
+        }
+        key->pkey[key->n] = pk;
+        key->alg[key->n++] = alg;
     }
-    key->pkey = pk;
-    key->alg = alg;
-    return LB_OK;
+    if (st == LB_OK && key->n == 0)
+        st = lb_fail(err, LB_ECONFIG,
+                     "jwt public_key %s: not a PEM public key (-----BEGIN PUBLIC KEY-----)", path);
+    BIO_free(bio);
+    ERR_clear_error();
+    if (st != LB_OK)
+        lb__jwt_key_free(key);
+    return st;
 }
 
 lb_status lb_jwt_key_check(const char *path, lb_error *err)
@@ -476,7 +502,8 @@ void lb__jwt_key_free(lb_jwt_key *key)
 {
     if (!key)
         return;
-    EVP_PKEY_free(key->pkey);
+    for (int i = 0; i < key->n; i++)
+        EVP_PKEY_free(key->pkey[i]);
     memset(key, 0, sizeof *key);
 }
 
@@ -502,13 +529,14 @@ static unsigned char *es256_der(const unsigned char *sig, size_t n, int *derlen)
     return der;
 }
 
-static bool signature_ok(const lb_jwt_key *key, const char *signed_part, size_t n,
+/* Whether sig is pkey's signature (algorithm alg) of the n bytes at signed_part. */
+static bool signature_ok(void *pkey, int alg, const char *signed_part, size_t n,
                          const unsigned char *sig, size_t siglen)
 {
     const unsigned char *s = sig;
     size_t slen = siglen;
     unsigned char *der = NULL;
-    if (key->alg == LB_JWT_ES256) {
+    if (alg == LB_JWT_ES256) {
         int dl;
         if (!(der = es256_der(sig, siglen, &dl)))
             return false;
@@ -516,7 +544,7 @@ static bool signature_ok(const lb_jwt_key *key, const char *signed_part, size_t 
         slen = (size_t)dl;
     }
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    bool ok = ctx && EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, key->pkey) == 1 &&
+    bool ok = ctx && EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, pkey) == 1 &&
               EVP_DigestVerify(ctx, s, slen, (const unsigned char *)signed_part, n) == 1;
     EVP_MD_CTX_free(ctx);
     OPENSSL_free(der);
@@ -655,7 +683,7 @@ lb_status lb__jwt_verify(const lb_jwt_key *key, const lb_config *cfg, const char
                          time_t now, lb_token_cfg **out, lb_error *err)
 {
     *out = NULL;
-    if (!key || !key->pkey || !cfg->jwt.key_path)
+    if (!key || key->n == 0 || !cfg->jwt.key_path)
         return lb_fail(err, LB_EAUTH, "jwt: not configured");
     size_t n = token ? strlen(token) : 0;
     if (n == 0 || n > LB_JWT_MAX)
@@ -687,10 +715,15 @@ lb_status lb__jwt_verify(const lb_jwt_key *key, const lb_config *cfg, const char
         st = lb_fail(err, LB_EAUTH, "jwt: header: %s", d->why);
         goto done;
     }
-    int alg = jget(d, 0, "alg", 3);
-    const char *want = key->alg == LB_JWT_RS256 ? "RS256" : "ES256";
-    if (alg < 0 || d->v[alg].type != J_STR || strcmp(d->v[alg].str, want) != 0) {
-        st = lb_fail(err, LB_EAUTH, "jwt: alg is not %s (the configured key's)", want);
+    /* the header's alg must be the algorithm of a configured key */
+    int ah = jget(d, 0, "alg", 3), alg = 0;
+    for (int k = 0; k < key->n && ah >= 0 && d->v[ah].type == J_STR; k++)
+        if (strcmp(d->v[ah].str, key->alg[k] == LB_JWT_RS256 ? "RS256" : "ES256") == 0)
+            alg = key->alg[k];
+    if (!alg) {
+        st = lb_fail(err, LB_EAUTH, "jwt: alg is not that of a configured key (%s%s)",
+                     key->alg[0] == LB_JWT_RS256 ? "RS256" : "ES256",
+                     key->n > 1 ? ", ..." : "");
         goto done;
     }
     /* a critical extension lagebild does not implement must be refused */
@@ -698,7 +731,11 @@ lb_status lb__jwt_verify(const lb_jwt_key *key, const lb_config *cfg, const char
         st = lb_fail(err, LB_EAUTH, "jwt: header has 'crit' extensions");
         goto done;
     }
-    if (!signature_ok(key, token, (size_t)(d2 - token), sig, sn)) {
+    bool verified = false;
+    for (int k = 0; k < key->n && !verified; k++)
+        verified = key->alg[k] == alg &&
+                   signature_ok(key->pkey[k], alg, token, (size_t)(d2 - token), sig, sn);
+    if (!verified) {
         st = lb_fail(err, LB_EAUTH, "jwt: signature does not verify");
         goto done;
     }

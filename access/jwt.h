@@ -6,7 +6,8 @@
  * BASE64URL(header) "." BASE64URL(payload) "." BASE64URL(signature).
  * lagebild accepts exactly one algorithm per configured key: RS256 for an
  * RSA key (at least 2048 bits), ES256 for an EC key on P-256.  The header's
- * "alg" must name it; "none", HMAC and every other value are refused, so
+ * "alg" must name the algorithm of a configured key, and only keys of that
+ * algorithm are tried; "none", HMAC and every other value are refused, so
  * a token can never choose how it is checked.
  */
 #ifndef LAGEBILD_ACCESS_JWT_H
@@ -21,12 +22,17 @@
 
 enum { LB_JWT_RS256 = 1, LB_JWT_ES256 = 2 };
 
+#define LB_JWT_MAX_KEYS 8
+
+/* The provider's keys: more than one while it rotates (old and new). */
 typedef struct lb_jwt_key {
-    void *pkey; /* EVP_PKEY */
-    int alg;    /* LB_JWT_RS256 or LB_JWT_ES256 */
+    void *pkey[LB_JWT_MAX_KEYS]; /* EVP_PKEY */
+    int alg[LB_JWT_MAX_KEYS];    /* LB_JWT_RS256 or LB_JWT_ES256 */
+    int n;
 } lb_jwt_key;
 
-/* Load the PEM public key at path ("PUBLIC KEY", SubjectPublicKeyInfo). */
+/* Load the PEM public keys at path ("PUBLIC KEY", SubjectPublicKeyInfo; one
+ * or more, at most LB_JWT_MAX_KEYS). */
 lb_status lb__jwt_key_load(const char *path, lb_jwt_key *key, lb_error *err);
 void lb__jwt_key_free(lb_jwt_key *key);
 

@@ -290,7 +290,7 @@ LB_TEST(test_jwt_es256_nested_roles_claim_and_principal_claim)
     /* an RS256 token is not taken by an ES256 key, whatever it says */
     t = make_jwt(RS, c, rsa_key, SIG_KEY, NULL);
     ASSERT(!auth(&e, t, why));
-    ASSERT_CONTAINS(why, "alg is not ES256");
+    ASSERT_CONTAINS(why, "alg is not that of a configured key (ES256)");
     free(t);
     /* roles at the top level do not count when the claim is realm_access.roles */
     free(c);
@@ -584,7 +584,7 @@ LB_TEST(test_jwt_config_errors)
     /* and lagebild check */
     t_result r = t_lagebild("check", path, NULL, NULL);
     ASSERT_EQ(r.status, 1);
-    ASSERT_CONTAINS(r.err, "jwt public_key: not a PEM public key");
+    ASSERT_CONTAINS(r.err, "k.pem: not a PEM public key");
     t_result_free(&r);
     /* an RSA key below 2048 bits */
     EVP_PKEY *small = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
@@ -599,6 +599,83 @@ LB_TEST(test_jwt_config_errors)
     free(base);
     t_rmrf(dir);
     free(dir);
+}
+
+/* Append k's public key (PEM) to the file at path. */
+static void append_pub(EVP_PKEY *k, const char *path)
+{
+    FILE *f = fopen(path, "a");
+    ASSERT(f);
+    ASSERT_EQ(PEM_write_PUBKEY(f, k), 1);
+    fclose(f);
+}
+
+LB_TEST(test_jwt_several_keys_while_the_provider_rotates)
+{
+    env e;
+    env_make(&e, jwt_section_rsa, false);
+    /* old RSA key, new RSA key and an EC key in one file */
+    char *keys = t_path(e.dir, "keys.pem");
+    append_pub(rsa_other, keys);
+    append_pub(rsa_key, keys);
+    append_pub(ec_key, keys);
+    char *configured = e.cfg->jwt.key_path;
+    e.cfg->jwt.key_path = keys;
+    lb_access *acc = NULL;
+    lb_error err;
+    lb_status st = lb_access_new(e.cfg, &acc, &err);
+    e.cfg->jwt.key_path = configured;
+    ASSERT_EQ(st, LB_OK);
+    lb_access *single = e.acc;
+    e.acc = acc;
+    char *c = claims("\"roles\":[\"police\"]", 300);
+    EVP_PKEY *third = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+    struct {
+        const char *header;
+        EVP_PKEY *key;
+        bool want, want_single;
+    } cases[] = {
+        {RS, rsa_key, true, true},     /* the new key, also configured alone */
+        {RS, rsa_other, true, false},  /* the old key: only in the file of three */
+        {ES, ec_key, true, false},     /* ES256 next to RSA keys */
+        {RS, third, false, false},     /* a key nobody configured */
+        {ES, rsa_key, false, false},   /* an RSA signature under ES256 */
+    };
+    char why[1024];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *t = make_jwt(cases[i].header, c, cases[i].key, SIG_KEY, NULL);
+        lb_token_cfg *p = auth(&e, t, why);
+        if ((p != NULL) != cases[i].want)
+            fprintf(stderr, "  case %zu: %s\n", i, p ? "accepted" : why);
+        ASSERT((p != NULL) == cases[i].want);
+        lb_jwt_principal_free(p);
+        e.acc = single;
+        p = auth(&e, t, why);
+        e.acc = acc;
+        ASSERT((p != NULL) == cases[i].want_single);
+        lb_jwt_principal_free(p);
+        free(t);
+    }
+    EVP_PKEY_free(third);
+    e.acc = single;
+    lb_access_free(acc);
+    free(c);
+    /* a block that is not a public key, and too many keys, are config errors */
+    t_write(e.dir, "mixed.pem", "");
+    char *mixed = t_path(e.dir, "mixed.pem");
+    append_pub(rsa_key, mixed);
+    FILE *f = fopen(mixed, "a");
+    fputs("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n", f);
+    fclose(f);
+    ASSERT_EQ(lb_jwt_key_check(mixed, &err), LB_ECONFIG);
+    ASSERT_CONTAINS(err.msg, "block 2: not a PEM public key");
+    for (int i = 0; i < 6; i++)
+        append_pub(ec_key, keys);
+    ASSERT_EQ(lb_jwt_key_check(keys, &err), LB_ECONFIG);
+    ASSERT_CONTAINS(err.msg, "more than 8 keys");
+    free(mixed);
+    free(keys);
+    env_free(&e);
 }
 
 /* GET target with a bearer header of any length (t_get's buffer is small). */
@@ -765,4 +842,5 @@ LB_TEST(test_jwt_event_stream_follows_roles_until_expiry)
 LB_TESTS(test_jwt_rs256_accepted_roles_from_claim,
          test_jwt_es256_nested_roles_claim_and_principal_claim, test_jwt_claims_checked,
          test_jwt_forgeries_refused, test_jwt_malformed_json_refused, test_jwt_config_errors,
-         test_jwt_through_the_server, test_jwt_event_stream_follows_roles_until_expiry)
+         test_jwt_several_keys_while_the_provider_rotates, test_jwt_through_the_server,
+         test_jwt_event_stream_follows_roles_until_expiry)

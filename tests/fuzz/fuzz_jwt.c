@@ -47,8 +47,9 @@ static void setup(void)
         return;
     priv = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
     check(priv != NULL, "key made");
-    key.pkey = priv; /* verifying with the key pair's public half */
-    key.alg = LB_JWT_ES256;
+    key.pkey[0] = priv; /* verifying with the key pair's public half */
+    key.alg[0] = LB_JWT_ES256;
+    key.n = 1;
     static char *ids[] = {"police", "fire", "lagezentrum"};
     for (int i = 0; i < 3; i++)
         roles[i].id = ids[i];
