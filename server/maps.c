@@ -270,9 +270,14 @@ lb_status lb_maps_render_layer_area(lb_state *st, const lb_srv_layer *L, const l
     return rc;
 }
 
-int lb_maps_visible(lb_req *r, const lb_map_cfg *map, const lb_srv_layer **layers,
-                    lb_grant *grants)
+int lb_maps_visible(lb_req *r, const lb_map_cfg *map, const lb_srv_layer ***layers_out,
+                    lb_grant **grants_out)
 {
+    size_t cap = map->nlayers ? map->nlayers : 1;
+    lb_grant *grants = *grants_out = calloc(cap, sizeof *grants);
+    const lb_srv_layer **layers = *layers_out = calloc(cap, sizeof *layers);
+    if (!grants || !layers)
+        return -1;
     lb_state *st = r->st;
     time_t now = time(NULL);
     int nvis = 0;
@@ -329,15 +334,10 @@ static void *render_band(void *arg)
 int lb_maps_render_static(lb_req *r, const lb_map_cfg *map, int grid, double minx, double miny,
                           double maxx, double maxy, lb_canvas *out)
 {
-    lb_grant *grants = calloc(map->nlayers, sizeof *grants);
-    const lb_srv_layer **layers = calloc(map->nlayers, sizeof *layers);
-    if (!grants || !layers) {
-        free(grants);
-        free(layers);
-        return 500;
-    }
-    int nvis = lb_maps_visible(r, map, layers, grants);
-    int status = nvis ? 0 : 404;
+    lb_grant *grants;
+    const lb_srv_layer **layers;
+    int nvis = lb_maps_visible(r, map, &layers, &grants);
+    int status = nvis < 0 ? 500 : nvis ? 0 : 404;
     if (status == 0) {
         long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
         int nb = ncpu > 1 ? (int)(ncpu > 16 ? 16 : ncpu) : 1;
@@ -1323,10 +1323,11 @@ int lb_maps_render_tile(lb_req *r, const lb_map_cfg *map, int grid, int z, long 
         return 404;
     t.zoom = log2(156543.03392804097 / lb_tms_resolution(tms, z));
 
-    lb_grant *grants = calloc(map->nlayers, sizeof *grants);
-    const lb_srv_layer **layers = calloc(map->nlayers, sizeof *layers);
+    lb_grant *grants;
+    const lb_srv_layer **layers;
+    int nvis = lb_maps_visible(r, map, &layers, &grants);
     layer_plan *plans = calloc(map->nlayers ? map->nlayers : 1, sizeof *plans);
-    if (!grants || !layers || !plans) {
+    if (nvis < 0 || !plans) {
         free(grants);
         free(layers);
         free(plans);
@@ -1336,7 +1337,6 @@ int lb_maps_render_tile(lb_req *r, const lb_map_cfg *map, int grid, int z, long 
     lb_buf key = {0};
     lb_blob *blob = NULL;
     lb_canvas out = {0}, lc = {0}, tmp = {0};
-    int nvis = lb_maps_visible(r, map, layers, grants);
     if (nvis == 0) {
         status = 404;
         goto out;

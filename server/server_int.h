@@ -223,9 +223,12 @@ lb_status lb_maps_render_layer_area(lb_state *st, const lb_srv_layer *L, const l
                                     int grid, double minx, double miny, double maxx,
                                     double maxy, double zoom, double scale, lb_canvas *c);
 
-/* The map's layers visible to r->principal now, with their grants; returns the count. */
-int lb_maps_visible(lb_req *r, const lb_map_cfg *map, const lb_srv_layer **layers,
-                    lb_grant *grants);
+/* The map's layers visible to r->principal now, with their grants, in arrays
+ * of map->nlayers entries it allocates on the heap (an lb_grant is ~700
+ * bytes; civetweb's worker stacks are ~100 kB): the count, or -1 when out of
+ * memory.  The caller frees *layers and *grants, whatever the result. */
+int lb_maps_visible(lb_req *r, const lb_map_cfg *map, const lb_srv_layer ***layers,
+                    lb_grant **grants);
 
 /* Render a static map of bbox (grid CRS) to a canvas for r->principal, on all cores. */
 int lb_maps_render_static(lb_req *r, const lb_map_cfg *map, int grid, double minx, double miny,

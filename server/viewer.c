@@ -32,21 +32,16 @@ void lb_viewer_layers(lb_req *r)
         lb_http_not_found(r);
         return;
     }
-    /* on the heap: an lb_grant is ~700 bytes and civetweb's worker threads
-     * have ~100 kB of stack */
-    lb_grant *grants = calloc(map->nlayers ? map->nlayers : 1, sizeof *grants);
-    const lb_srv_layer **layers = calloc(map->nlayers ? map->nlayers : 1, sizeof *layers);
-    if (!grants || !layers) {
+    lb_grant *grants;
+    const lb_srv_layer **layers;
+    int n = lb_maps_visible(r, map, &layers, &grants);
+    if (n <= 0) {
         free(grants);
         free(layers);
-        lb_http_error(r, 503, "out of memory");
-        return;
-    }
-    int n = lb_maps_visible(r, map, layers, grants);
-    if (n == 0) {
-        free(grants);
-        free(layers);
-        lb_http_not_found(r);
+        if (n < 0)
+            lb_http_error(r, 503, "out of memory");
+        else
+            lb_http_not_found(r);
         return;
     }
     lb_buf b = {0};
@@ -167,14 +162,13 @@ void lb_viewer_classification(lb_req *r)
         return;
     }
     const lb_map_cfg *map = lb_config_map(r->st->cfg, r->segs[1]);
-    size_t nl = map && map->nlayers ? map->nlayers : 1;
-    lb_grant *grants = map ? calloc(nl, sizeof *grants) : NULL;
-    const lb_srv_layer **layers = map ? calloc(nl, sizeof *layers) : NULL;
-    int n = grants && layers ? lb_maps_visible(r, map, layers, grants) : 0;
-    if (n == 0) {
+    lb_grant *grants = NULL;
+    const lb_srv_layer **layers = NULL;
+    int n = map ? lb_maps_visible(r, map, &layers, &grants) : 0;
+    if (n <= 0) {
         free(grants);
         free(layers);
-        if (map && (!grants || !layers))
+        if (n < 0)
             lb_http_error(r, 503, "out of memory");
         else
             lb_http_not_found(r);
