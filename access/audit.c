@@ -555,30 +555,10 @@ static void json_text(lb_buf *b, const char *s)
             p++;
             continue;
         }
-        /* a well-formed UTF-8 sequence (no overlongs, surrogates or > U+10FFFF)? */
-        size_t n = 0;
-        unsigned lo = 0x80, hi = 0xbf;
-        if (c >= 0xc2 && c <= 0xdf)
-            n = 2;
-        else if (c >= 0xe0 && c <= 0xef) {
-            n = 3;
-            if (c == 0xe0)
-                lo = 0xa0;
-            if (c == 0xed)
-                hi = 0x9f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            n = 4;
-            if (c == 0xf0)
-                lo = 0x90;
-            if (c == 0xf4)
-                hi = 0x8f;
-        }
-        bool ok = n > 0;
-        for (size_t i = 1; ok && i < n; i++) {
-            unsigned d = p[i];
-            ok = i == 1 ? d >= lo && d <= hi : d >= 0x80 && d <= 0xbf;
-        }
-        if (ok) {
+        /* a well-formed UTF-8 sequence?  (at most 4 bytes: a NUL ends a
+         * sequence early, so nothing past the string is read) */
+        size_t n = lb_utf8_seq(p, 4);
+        if (n) {
             lb_buf_append(b, p, n);
             p += n;
         } else {

@@ -562,26 +562,12 @@ static bool name_ok(const char *s)
     size_t n = strlen(s);
     if (n == 0 || n > 128)
         return false;
+    const unsigned char *u = (const unsigned char *)s;
     for (size_t i = 0; i < n;) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x80) {
-            if (c < 0x20 || c == 0x7f || c == '"' || c == '\\')
-                return false;
-            i++;
-            continue;
-        }
-        size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
-        if (len == 0 || c > 0xf4 || i + len > n)
-            return false;
-        uint32_t cp = c & (0x7f >> len);
-        for (size_t k = 1; k < len; k++) {
-            unsigned char t = (unsigned char)s[i + k];
-            if ((t & 0xc0) != 0x80)
-                return false;
-            cp = cp << 6 | (t & 0x3f);
-        }
-        static const uint32_t least[5] = {0, 0, 0x80, 0x800, 0x10000};
-        if (cp < least[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || cp < 0xa0)
+        size_t len = lb_utf8_seq(u + i, n - i);
+        unsigned char c = u[i];
+        if (len == 0 || (len == 1 && (c < 0x20 || c == 0x7f || c == '"' || c == '\\')) ||
+            (c == 0xc2 && u[i + 1] < 0xa0)) /* C1 controls U+0080-U+009F */
             return false;
         i += len;
     }

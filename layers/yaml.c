@@ -494,43 +494,13 @@ static lb_status read_input(const char *path, char **data, size_t *len, lb_diag 
     return *data ? LB_OK : LB_ENOMEM;
 }
 
-/* Length of the valid UTF-8 sequence at p (at most n bytes), 0 if invalid. */
-static size_t utf8_seq(const unsigned char *p, size_t n)
-{
-    unsigned char c = p[0];
-    size_t len;
-    unsigned min;
-    unsigned cp;
-    if (c < 0x80)
-        return c ? 1 : 0; /* NUL is not text either */
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2, min = 0x80, cp = c & 0x1fu;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3, min = 0x800, cp = c & 0x0fu;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4, min = 0x10000, cp = c & 0x07u;
-    } else {
-        return 0;
-    }
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3fu);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
 /* Report the first byte that is not UTF-8 text; true when all is well. */
 static bool check_utf8(const char *data, size_t len, lb_diag *errs)
 {
     const unsigned char *p = (const unsigned char *)data;
     int line = 1, col = 1;
     for (size_t i = 0; i < len;) {
-        size_t k = utf8_seq(p + i, len - i);
+        size_t k = lb_utf8_seq(p + i, len - i);
         if (!k) {
             if (p[i] == 0)
                 lb_diag_add(errs, line, "NUL byte in column %d: the file is not text", col);

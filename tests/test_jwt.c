@@ -361,6 +361,14 @@ LB_TEST(test_jwt_claims_checked)
          "\"exp\":%lld,\"roles\":[\"police\"]}", false},
         {"{\"iss\":\"https://idp.example/realms/lage\",\"aud\":\"lagebild\",\"sub\":\"\","
          "\"exp\":%lld,\"roles\":[\"police\"]}", false},
+        /* a C1 control (U+0085) and a byte that is not UTF-8 in the name;
+         * U+00A0, just above the C1 range, is a name character */
+        {"{\"iss\":\"https://idp.example/realms/lage\",\"aud\":\"lagebild\","
+         "\"sub\":\"a\\u0085b\",\"exp\":%lld,\"roles\":[\"police\"]}", false},
+        {"{\"iss\":\"https://idp.example/realms/lage\",\"aud\":\"lagebild\","
+         "\"sub\":\"a\xff\",\"exp\":%lld,\"roles\":[\"police\"]}", false},
+        {"{\"iss\":\"https://idp.example/realms/lage\",\"aud\":\"lagebild\","
+         "\"sub\":\"a\\u00a0b\",\"exp\":%lld,\"roles\":[\"police\"]}", true},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         snprintf(buf, sizeof buf, cases[i].text, now + 300);

@@ -41,6 +41,11 @@ void lb_buf_json_num(lb_buf *b, double v);
 /* Take the data; the caller owns it and must free() it. Resets b. */
 char *lb_buf_take(lb_buf *b);
 
+/* Length (1-4) of the well-formed UTF-8 sequence at p, of at most n bytes
+ * (no overlongs, surrogates or code points over U+10FFFF); 0 if there is
+ * none there.  NUL is not one either. */
+size_t lb_utf8_seq(const unsigned char *p, size_t n);
+
 /* strdup that returns NULL for NULL. */
 char *lb_strdup(const char *s);
 /* Case-insensitive ASCII comparison. */
