@@ -409,8 +409,8 @@ bool lb_raster_fill_blocks(const lb_canvas *c, const lb_ring *rings, size_t nrin
     b->bh = lb_block_size(c->height);
     b->W = c->width;
     b->H = c->height;
-    b->nbx = (int)ceil(b->W / b->bw);
-    b->nby = (int)ceil(b->H / b->bh);
+    b->nbx = lb_block_count(c->width);
+    b->nby = lb_block_count(c->height);
     memset(b->touched, 0, sizeof b->touched);
     memset(b->nx, 0, sizeof b->nx);
     for (size_t r = 0; r < nrings; r++)
@@ -449,8 +449,7 @@ void lb_canvas_set_clip(lb_canvas *c, const lb_blocks *keep_out)
     if (keep_out) {
         w->clip_bw = (int)lb_block_size(c->width);
         w->clip_bh = (int)lb_block_size(c->height);
-        int nbx = (c->width + w->clip_bw - 1) / w->clip_bw;
-        w->clip_all = (int)((1u << nbx) - 1);
+        w->clip_all = (int)((1u << lb_block_count(c->width)) - 1);
     }
 }
 

@@ -95,6 +95,14 @@ static inline double lb_block_size(int canvas_px)
     return (double)((canvas_px + LB_BLOCKS - 1) / LB_BLOCKS);
 }
 
+/* How many blocks of lb_block_size lie on a canvas side of canvas_px (at
+ * most LB_BLOCKS; fewer when rounding the size up leaves the last ones off). */
+static inline int lb_block_count(int canvas_px)
+{
+    int bw = (canvas_px + LB_BLOCKS - 1) / LB_BLOCKS;
+    return (canvas_px + bw - 1) / bw;
+}
+
 /* Whether every block meeting the pixel box [x0,x1) x [y0,y1), clipped to
  * the canvas, is in b; false for a box off the canvas or not finite. */
 static inline bool lb_blocks_cover(const lb_blocks *b, const lb_canvas *c, double x0, double y0,
