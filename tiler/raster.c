@@ -450,6 +450,10 @@ void lb_canvas_set_clip(lb_canvas *c, const lb_blocks *keep_out)
         w->clip_bw = (int)lb_block_size(c->width);
         w->clip_bh = (int)lb_block_size(c->height);
         w->clip_all = (int)((1u << lb_block_count(c->width)) - 1);
+        /* the sweep finds a pixel's block for every cell it blends: a shift,
+         * not a division, for the power-of-two blocks of 256 and 512 px tiles */
+        w->clip_xs = lb__log2_exact(w->clip_bw);
+        w->clip_ys = lb__log2_exact(w->clip_bh);
     }
 }
 

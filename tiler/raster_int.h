@@ -85,6 +85,7 @@ typedef struct lb__rwork {
     /* blocks the sweep leaves alone (lb_canvas_set_clip; NULL: none) */
     const lb_blocks *clip;
     int clip_bw, clip_bh, clip_all; /* block size; clip_all: the row mask of all blocks */
+    int clip_xs, clip_ys; /* log2 of clip_bw, clip_bh when a power of two, else -1 */
 
     /* the accumulation band: rows x (w + 2) cells, all zero between shapes */
     double *acc;
@@ -221,6 +222,19 @@ static inline lb__v16u8 lb__over16(lb__v16u8 d, lb__v16u8 inv, lb__v16u8 s)
         __builtin_shufflevector(dl, dh, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
         lb__v16u8);
     return r + s;
+}
+
+/* log2(v) when v (> 0) is a power of two, else -1. */
+static inline int lb__log2_exact(int v)
+{
+    return v > 0 && (v & (v - 1)) == 0 ? __builtin_ctz((unsigned)v) : -1;
+}
+
+/* The block of pixel coordinate p for blocks of size bs (shift: log2 of it,
+ * or -1). */
+static inline int lb__block_of(int p, int bs, int shift)
+{
+    return shift >= 0 ? p >> shift : p / bs;
 }
 
 /* The lowest run of set bits of *m (nonzero): returns its first bit and

@@ -731,7 +731,7 @@ static void sweep(lb_canvas *c, lb__rwork *w, int base, int by0, int by1, double
         double s = *run + w->lpart[j];
         w->lpart[j] = 0;
         /* the blocks of this row to leave alone: all of them, some, none */
-        uint32_t cm = w->clip && all_pt ? w->clip->row[j / w->clip_bh] : 0;
+        uint32_t cm = w->clip && all_pt ? w->clip->row[lb__block_of(j, w->clip_bh, w->clip_ys)] : 0;
         pt = cm == (uint32_t)w->clip_all && cm ? NULL : all_pt;
         row_target tg = {.prow = c->px + (size_t)j * (size_t)W * 4, .bs = bs};
         if (w->route_px) {
@@ -780,7 +780,7 @@ static void sweep(lb_canvas *c, lb__rwork *w, int base, int by0, int by1, double
                 for (; cx < cv; cx++) {
                     s += a[cx];
                     a[cx] = 0;
-                    if (cm && (cm >> (cx / w->clip_bw) & 1u))
+                    if (cm && (cm >> lb__block_of(cx, w->clip_bw, w->clip_xs) & 1u))
                         continue;
                     /* no test for al == 0 or 255: the palette makes 0 a
                      * no-op and 255 of an opaque colour a plain store, and a
