@@ -137,13 +137,30 @@ lb_blob *lb_blob_new(size_t len)
         return NULL;
     atomic_init(&b->refs, 1);
     b->len = len;
+    b->data = (uint8_t *)(b + 1);
+    return b;
+}
+
+lb_blob *lb_blob_adopt(uint8_t *data, size_t len)
+{
+    lb_blob *b = malloc(sizeof *b);
+    if (!b) {
+        free(data);
+        return NULL;
+    }
+    atomic_init(&b->refs, 1);
+    b->len = len;
+    b->data = data;
     return b;
 }
 
 void lb_blob_unref(lb_blob *b)
 {
-    if (b && atomic_fetch_sub(&b->refs, 1) == 1)
+    if (b && atomic_fetch_sub(&b->refs, 1) == 1) {
+        if (b->data != (uint8_t *)(b + 1))
+            free(b->data);
         free(b);
+    }
 }
 
 lb_blob *lb_cache_get_blob(lb_cache *c, const char *key, uint64_t viewer, uint64_t *cost_ns,

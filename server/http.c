@@ -36,14 +36,14 @@ static const char *reason(int status)
 /* Bodies up to this size are sent with their head in one write. */
 #define LB_HTTP_ONE_WRITE ((size_t)1 << 20)
 
-void lb_http_send(lb_req *r, int status, const char *ctype, const void *body, size_t len,
-                  const char *extra)
+size_t lb_http_head(const lb_req *r, int status, const char *ctype, size_t len,
+                    const char *extra, char *buf, size_t cap)
 {
-    char head[2048], cors[300] = "";
+    char cors[300] = "";
     const char *origin = r->st && r->st->cfg->cors_origin ? r->st->cfg->cors_origin : "*";
     if (strcmp(origin, "none") != 0 && strlen(origin) < 200 && !strpbrk(origin, "\r\n"))
         snprintf(cors, sizeof cors, "Access-Control-Allow-Origin: %s\r\n", origin);
-    int n = snprintf(head, sizeof head,
+    int n = snprintf(buf, cap,
                      "HTTP/1.1 %d %s\r\n"
                      "Content-Type: %s\r\n"
                      "Content-Length: %zu\r\n"
@@ -54,7 +54,15 @@ void lb_http_send(lb_req *r, int status, const char *ctype, const void *body, si
                      "\r\n",
                      status, reason(status), ctype ? ctype : "text/plain", len, cors,
                      extra ? extra : "");
-    if (n < 0 || (size_t)n >= sizeof head)
+    return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
+}
+
+void lb_http_send(lb_req *r, int status, const char *ctype, const void *body, size_t len,
+                  const char *extra)
+{
+    char head[2048];
+    size_t n = lb_http_head(r, status, ctype, len, extra, head, sizeof head);
+    if (!n)
         return;
     r->status = status;
     r->bytes = len;
@@ -62,17 +70,28 @@ void lb_http_send(lb_req *r, int status, const char *ctype, const void *body, si
     /* head and body in one write where the copy is cheap: one send(), so
      * one segment on the wire instead of two (the server sets TCP_NODELAY,
      * so a separate head goes out alone) */
-    char *one = with_body && len <= LB_HTTP_ONE_WRITE ? malloc((size_t)n + len) : NULL;
+    char *one = with_body && len <= LB_HTTP_ONE_WRITE ? malloc(n + len) : NULL;
     if (one) {
-        memcpy(one, head, (size_t)n);
+        memcpy(one, head, n);
         memcpy(one + n, body, len);
-        mg_write(r->conn, one, (size_t)n + len);
+        mg_write(r->conn, one, n + len);
         free(one);
         return;
     }
-    mg_write(r->conn, head, (size_t)n);
+    mg_write(r->conn, head, n);
     if (with_body)
         mg_write(r->conn, body, len);
+}
+
+bool lb_http_send_whole(lb_req *r, int status, const uint8_t *msg, size_t head_len,
+                        size_t body_len)
+{
+    if (!head_len || strcmp(r->ri->request_method, "HEAD") == 0)
+        return false;
+    r->status = status;
+    r->bytes = body_len;
+    mg_write(r->conn, msg, head_len + body_len);
+    return true;
 }
 
 static const char not_found_body[] = "{\"error\":\"not found\"}\n";

@@ -926,6 +926,15 @@ static uint64_t bytes_hash(const uint8_t *p, size_t n)
     return h ^ (h >> 31);
 }
 
+/* The quoted ETag of a composite's hash. */
+static void format_etag(uint64_t h, char etag[40])
+{
+    etag[0] = '"';
+    size_t en = 1 + lb_fmt_hex(etag + 1, (unsigned long long)h, 16);
+    etag[en++] = '"';
+    etag[en] = '\0';
+}
+
 static uint64_t elapsed_ns(double t0) { return (uint64_t)((lb_now() - t0) * 1e9); }
 
 /* Look up a packed canvas (a reference: unref it) and account for the hit. */
@@ -1428,33 +1437,38 @@ int lb_maps_render_tile(lb_req *r, const lb_map_cfg *map, int grid, int z, long 
         size_t plen = 0;
         if (ndrawn == 0 || lb_canvas_is_empty(&out)) {
             const uint8_t *e = lb_png_empty(px, px, &plen);
-            p = e ? malloc(plen) : NULL;
+            p = e ? malloc(LB_TILE_PNG_AT + plen) : NULL;
             if (p)
-                memcpy(p, e, plen);
+                memcpy(p + LB_TILE_PNG_AT, e, plen);
         } else {
-            lb_png_opts po = {.level = 2};
+            /* encoded straight into the blob's bytes, after room for its
+             * ETag hash and response head */
+            lb_png_opts po = {.level = 2, .headroom = LB_TILE_PNG_AT};
             if (lb_png_encode(&out, &po, &p, &plen, NULL) != LB_OK)
                 p = NULL;
         }
-        blob = p ? lb_blob_new(plen + LB_TILE_PNG_AT) : NULL;
-        if (!blob) {
-            free(p);
+        if (!p) {
             status = 500;
             goto out;
         }
-        uint64_t h = bytes_hash(p, plen);
-        memcpy(blob->data, &h, sizeof h);
-        _Static_assert(sizeof h == LB_TILE_PNG_AT, "the PNG follows the ETag hash");
-        memcpy(blob->data + LB_TILE_PNG_AT, p, plen);
-        free(p);
+        uint64_t h = bytes_hash(p + LB_TILE_PNG_AT, plen);
+        _Static_assert(sizeof h == LB_TILE_HEAD_AT, "the head length follows the ETag hash");
+        memcpy(p, &h, sizeof h);
+        format_etag(h, etag);
+        char head[LB_TILE_PNG_AT - LB_TILE_HEAD_AT - 2];
+        uint16_t hl = (uint16_t)lb_tile_head(r, etag, plen, head, sizeof head);
+        memcpy(p + LB_TILE_HEAD_AT, &hl, sizeof hl);
+        memcpy(p + LB_TILE_PNG_AT - hl, head, hl);
+        blob = lb_blob_adopt(p, LB_TILE_PNG_AT + plen);
+        if (!blob) {
+            status = 500;
+            goto out;
+        }
         lb_cache_put_blob(r->srv->cache, key.data, blob, viewer, parts + elapsed_ns(t0));
     }
     uint64_t h;
     memcpy(&h, blob->data, sizeof h);
-    etag[0] = '"';
-    size_t en = 1 + lb_fmt_hex(etag + 1, (unsigned long long)h, 16);
-    etag[en++] = '"';
-    etag[en] = '\0';
+    format_etag(h, etag);
     *png = blob;
     blob = NULL;
 out:

@@ -119,6 +119,19 @@ static bool tile_file(const char *yfile, char *ybuf, size_t n, int *scale)
     return false;
 }
 
+/* The headers a tile answer adds to lb_http_send's: its ETag and caching. */
+static void tile_extra(const char *etag, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "ETag: %s\r\nCache-Control: private, max-age=60\r\n", etag);
+}
+
+size_t lb_tile_head(const lb_req *r, const char *etag, size_t png_len, char *buf, size_t cap)
+{
+    char extra[256];
+    tile_extra(etag, extra, sizeof extra);
+    return lb_http_head(r, 200, "image/png", png_len, extra, buf, cap);
+}
+
 void lb_serve_tile(lb_req *r, const char *map_id, int grid, long z, long x, long y, int scale)
 {
     size_t ngrids;
@@ -147,14 +160,18 @@ void lb_serve_tile(lb_req *r, const char *map_id, int grid, long z, long x, long
              x, y, scale == 2 ? "@2x" : "");
     const char *inm = mg_get_header(r->conn, "If-None-Match");
     char hdr[256];
-    snprintf(hdr, sizeof hdr, "ETag: %s\r\nCache-Control: private, max-age=60\r\n", etag);
+    tile_extra(etag, hdr, sizeof hdr);
     if (inm && strcmp(inm, etag) == 0) {
         lb_audit_request(r, resource, "not-modified");
         lb_http_send(r, 304, "image/png", NULL, 0, hdr);
     } else {
         lb_audit_request(r, resource, "released");
-        lb_http_send(r, 200, "image/png", png->data + LB_TILE_PNG_AT,
-                     png->len - LB_TILE_PNG_AT, hdr);
+        /* the blob holds the head of this answer right before the PNG */
+        uint16_t hl;
+        memcpy(&hl, png->data + LB_TILE_HEAD_AT, sizeof hl);
+        size_t plen = png->len - LB_TILE_PNG_AT;
+        if (!lb_http_send_whole(r, 200, png->data + LB_TILE_PNG_AT - hl, hl, plen))
+            lb_http_send(r, 200, "image/png", png->data + LB_TILE_PNG_AT, plen, hdr);
     }
     lb_blob_unref(png);
 }

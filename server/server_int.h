@@ -152,6 +152,15 @@ typedef struct lb_req {
 
 void lb_http_send(lb_req *r, int status, const char *ctype, const void *body, size_t len,
                   const char *extra_headers);
+/* The head lb_http_send writes for these arguments, into buf (cap bytes);
+ * its length, 0 when it does not fit. */
+size_t lb_http_head(const lb_req *r, int status, const char *ctype, size_t len,
+                    const char *extra_headers, char *buf, size_t cap);
+/* Send msg, a head of head_len bytes (lb_http_head) followed by its body, in
+ * one write; false (nothing sent) when head_len is 0 or the request is a
+ * HEAD, which gets lb_http_send instead. */
+bool lb_http_send_whole(lb_req *r, int status, const uint8_t *msg, size_t head_len,
+                        size_t body_len);
 /* The single "not found / not cleared" answer: identical bytes in every case. */
 void lb_http_not_found(lb_req *r);
 void lb_http_unauthorized(lb_req *r);
@@ -197,10 +206,13 @@ void lb_cache_put_as(lb_cache *c, const char *key, const uint8_t *data, size_t l
 typedef struct lb_blob {
     atomic_int refs;
     size_t len;
-    uint8_t data[];
+    uint8_t *data; /* len bytes: right after the struct, or adopted */
 } lb_blob;
 lb_blob *lb_blob_new(size_t len); /* one reference; NULL when out of memory */
-void lb_blob_unref(lb_blob *b);   /* NULL allowed */
+/* A blob of the malloc'ed len bytes at data (one reference), which it frees
+ * with itself; on NULL (out of memory) data is freed at once. */
+lb_blob *lb_blob_adopt(uint8_t *data, size_t len);
+void lb_blob_unref(lb_blob *b); /* NULL allowed */
 lb_blob *lb_cache_get_blob(lb_cache *c, const char *key, uint64_t viewer, uint64_t *cost_ns,
                            bool *first_look);
 void lb_cache_put_blob(lb_cache *c, const char *key, lb_blob *b, uint64_t viewer,
@@ -210,10 +222,21 @@ size_t lb_cache_bytes(lb_cache *c);
 
 /* ---- rendering for a principal (maps.c) ---- */
 
-/* Render map tile for r->principal; 0 when done, else an HTTP status.  On 0,
- * *png is a reference to the cached entry (unref it when sent): the PNG is
- * its data from byte LB_TILE_PNG_AT on, not copied per request. */
-#define LB_TILE_PNG_AT 8 /* after the ETag hash, a uint64_t */
+/*
+ * Render map tile for r->principal; 0 when done, else an HTTP status.  On 0,
+ * *png is a reference to the cached entry (unref it when sent), sent as it
+ * is, not copied per request:
+ *   bytes 0-7     the ETag hash (a uint64_t),
+ *   bytes 8-9     H, the length of the head of its 200 response (uint16_t;
+ *                 0: it did not fit),
+ *   up to byte LB_TILE_PNG_AT  that head (lb_http_head), in its last H bytes,
+ *   then          the PNG.
+ * Head and PNG lie together, so a 200 goes out in one write without a copy.
+ */
+#define LB_TILE_HEAD_AT 8
+#define LB_TILE_PNG_AT 640
+/* The head of a tile's 200 answer (routes.c): lb_http_head with its ETag. */
+size_t lb_tile_head(const lb_req *r, const char *etag, size_t png_len, char *buf, size_t cap);
 int lb_maps_render_tile(lb_req *r, const lb_map_cfg *map, int grid, int z, long x, long y,
                         int scale, lb_blob **png, char etag[40]);
 

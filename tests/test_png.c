@@ -495,6 +495,42 @@ LB_TEST(test_wider_than_own_encoder)
     lb_canvas_free(&n);
 }
 
+/* opts.headroom: that many bytes before the PNG, which is the same bytes
+ * as without it, at every level, RGBA and palette, and for one-colour
+ * canvases (cached) */
+LB_TEST(test_headroom)
+{
+    lb_canvas c = mk(120, 90);
+    for (size_t i = 0; i < 120 * 90; i++)
+        rnd_px(c.px + 4 * i, i % 7 ? 0 : rnd() % 256);
+    lb_canvas solid = mk(64, 64);
+    fill(&solid, (const uint8_t[4]){31, 120, 180, 255});
+    const size_t rooms[] = {1, 640, 4097};
+    for (int which = 0; which < 2; which++)
+        for (int level = 0; level <= 9; level += 3)
+            for (int pal = 0; pal < 2; pal++)
+                for (size_t k = 0; k < sizeof rooms / sizeof rooms[0]; k++) {
+                    const lb_canvas *cv = which ? &solid : &c;
+                    lb_png_opts o = {.level = level, .palette = pal};
+                    uint8_t *plain = NULL, *roomy = NULL;
+                    size_t plen = 0, rlen = 0;
+                    ASSERT_EQ(lb_png_encode(cv, &o, &plain, &plen, NULL), LB_OK);
+                    o.headroom = rooms[k];
+                    ASSERT_EQ(lb_png_encode(cv, &o, &roomy, &rlen, NULL), LB_OK);
+                    ASSERT_EQ(rlen, plen);
+                    ASSERT(memcmp(roomy + rooms[k], plain, plen) == 0);
+                    free(plain);
+                    free(roomy);
+                }
+    lb_png_opts big = {.level = 2, .headroom = ((size_t)1 << 20) + 1};
+    uint8_t *png = NULL;
+    size_t len = 0;
+    ASSERT_EQ(lb_png_encode(&c, &big, &png, &len, NULL), LB_EINVAL);
+    ASSERT(png == NULL);
+    lb_canvas_free(&c);
+    lb_canvas_free(&solid);
+}
+
 LB_TEST(test_bad_input)
 {
     lb_canvas c = {0};
@@ -507,4 +543,4 @@ LB_TEST(test_bad_input)
 
 LB_TESTS(test_every_narrow_width, test_random_content_every_level, test_rows_straight_and_not, test_straight_input_is_kept,
          test_single_colour_canvases, test_libdeflate_exact_pixels, test_empty_tile, test_palette_exact_and_fallback,
-         test_threads_encode_at_once, test_wider_than_own_encoder, test_bad_input)
+         test_threads_encode_at_once, test_wider_than_own_encoder, test_headroom, test_bad_input)

@@ -654,6 +654,40 @@ LB_TEST(test_etag)
     free(p2);
 }
 
+/* A tile's answer goes out from the cached blob that holds its head: the
+ * head must be what lb_http_send writes (a HEAD request gets that), on the
+ * request that made the tile and on every one served from the cache. */
+LB_TEST(test_tile_head)
+{
+    fixture();
+    char *p = tile_path("lage", 13, g_mil_x / 2, g_mil_y / 2, ".png");
+    char h[256];
+    snprintf(h, sizeof h, "Authorization: Bearer demo-police\r\n");
+    t_resp made, hit, head, shared;
+    ASSERT_EQ(t_http(g_port, "GET", p, h, NULL, &made), 0);
+    ASSERT_EQ(made.status, 200);
+    ASSERT(t_resp_length_ok(&made));
+    ASSERT(made.bodylen > 8 && memcmp(made.body, "\x89PNG", 4) == 0);
+    ASSERT_EQ(t_http(g_port, "GET", p, h, NULL, &hit), 0);
+    ASSERT_EQ(t_http(g_port, "HEAD", p, h, NULL, &head), 0);
+    ASSERT_EQ(head.status, 200);
+    ASSERT_EQ(head.bodylen, 0);
+    ASSERT(made.headlen > 0 && made.headlen == head.headlen);
+    if (memcmp(made.raw, head.raw, made.headlen) != 0)
+        LBT__FAIL("GET and HEAD heads differ:\n%.*s\nagainst\n%.*s", (int)made.headlen,
+                  made.raw, (int)head.headlen, head.raw);
+    ASSERT(hit.rawlen == made.rawlen && memcmp(hit.raw, made.raw, made.rawlen) == 0);
+    /* another principal with the same role: the same blob, the same bytes */
+    char ha[256];
+    snprintf(ha, sizeof ha, "Authorization: Bearer %s\r\n", g_alice);
+    ASSERT_EQ(t_http(g_port, "GET", p, ha, NULL, &shared), 0);
+    ASSERT(shared.rawlen == made.rawlen && memcmp(shared.raw, made.raw, made.rawlen) == 0);
+    t_resp *all[] = {&made, &hit, &head, &shared};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        t_resp_free(all[i]);
+    free(p);
+}
+
 LB_TEST(test_metrics)
 {
     fixture();
@@ -987,5 +1021,5 @@ LB_TEST(test_shutdown_and_audit)
 }
 
 LB_TESTS(test_health, test_unauthorized, test_not_visible_is_not_found, test_hostile_tile_urls,
-         test_tilejson, test_etag, test_metrics, test_oversized_header, test_break_glass,
+         test_tilejson, test_etag, test_tile_head, test_metrics, test_oversized_header, test_break_glass,
          test_phase, test_role_validity_ends, test_shutdown_and_audit)

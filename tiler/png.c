@@ -663,7 +663,7 @@ static bool write_png(const lb_canvas *c, int level, const palette *pal, const u
 }
 
 static lb_status encode(const lb_canvas *c, int level, bool want_palette, bool straight,
-                        uint8_t **out, size_t *len, lb_error *err)
+                        size_t headroom, uint8_t **out, size_t *len, lb_error *err)
 {
     size_t w = (size_t)c->width, h = (size_t)c->height;
     uint8_t *rowbuf = malloc(w * 4);
@@ -734,15 +734,19 @@ static lb_status encode(const lb_canvas *c, int level, bool want_palette, bool s
      * entries, IDAT, IEND: under 1200 bytes besides the stream); otherwise
      * a typical compressed size */
     {
-        size_t want = zlen ? zlen + 1200 : w * h / 8;
+        size_t want = headroom + (zlen ? zlen + 1200 : w * h / 8);
         lb_buf_append(&m.buf, "", 0);
-        if (want > 64) {
+        if (want > 64 && want > m.buf.cap) {
             char *p = realloc(m.buf.data, want);
             if (p) {
                 m.buf.data = p;
                 m.buf.cap = want;
             }
         }
+        static const uint8_t zeros[256];
+        for (size_t k = 0; k < headroom && !m.buf.oom; k += sizeof zeros)
+            lb_buf_append(&m.buf, zeros,
+                          headroom - k < sizeof zeros ? headroom - k : sizeof zeros);
     }
     if (!write_png(c, level, want_palette ? pal : NULL, idx, rowbuf, straight,
                    zlen ? zdata : NULL, zlen, &m)) {
@@ -753,7 +757,7 @@ static lb_status encode(const lb_canvas *c, int level, bool want_palette, bool s
         rc = lb_fail(err, LB_ENOMEM, "out of memory encoding PNG");
         goto done;
     }
-    *len = m.buf.len;
+    *len = m.buf.len - headroom;
     *out = (uint8_t *)lb_buf_take(&m.buf);
 done:
     if (defl)
@@ -811,16 +815,16 @@ static int solid_next;
 /* A copy of the cached PNG of a one-colour w x h canvas (premultiplied
  * pixel px); encoded at the given level on a miss, outside the lock. */
 static lb_status encode_solid(const lb_canvas *c, uint32_t px, int level, bool want_palette,
-                              uint8_t **out, size_t *len, lb_error *err)
+                              size_t headroom, uint8_t **out, size_t *len, lb_error *err)
 {
     bool hit = false;
     pthread_mutex_lock(&solid_lock);
     for (int i = 0; i < NSOLID && !hit; i++) {
         if (solid[i].png && solid[i].w == c->width && solid[i].h == c->height &&
             solid[i].px == px && solid[i].palette == want_palette) {
-            *out = malloc(solid[i].len);
+            *out = malloc(headroom + solid[i].len);
             if (*out) {
-                memcpy(*out, solid[i].png, solid[i].len);
+                memcpy(*out + headroom, solid[i].png, solid[i].len);
                 *len = solid[i].len;
             }
             hit = true;
@@ -829,13 +833,13 @@ static lb_status encode_solid(const lb_canvas *c, uint32_t px, int level, bool w
     pthread_mutex_unlock(&solid_lock);
     if (hit)
         return *out ? LB_OK : lb_fail(err, LB_ENOMEM, "out of memory encoding PNG");
-    lb_status rc = encode(c, level, want_palette, false, out, len, err);
+    lb_status rc = encode(c, level, want_palette, false, headroom, out, len, err);
     if (rc != LB_OK)
         return rc;
     uint8_t *copy = malloc(*len);
     if (!copy)
         return LB_OK; /* not cached; the caller has its PNG */
-    memcpy(copy, *out, *len);
+    memcpy(copy, *out + headroom, *len);
     pthread_mutex_lock(&solid_lock);
     int k = solid_next;
     solid_next = (solid_next + 1) % NSOLID;
@@ -861,12 +865,15 @@ lb_status lb_png_encode(const lb_canvas *c, const lb_png_opts *opts, uint8_t **o
         level = 2;
     bool want_palette = opts && opts->palette;
     bool straight = opts && opts->straight;
+    size_t headroom = opts ? opts->headroom : 0;
+    if (headroom > ((size_t)1 << 20))
+        return lb_fail(err, LB_EINVAL, "PNG headroom too large");
     uint32_t px;
     /* zfast (levels 1-2) codes a one-colour canvas about as fast as
      * single_colour could find out that it is one */
     if (!straight && (level == 0 || level > 2) && single_colour(c, &px))
-        return encode_solid(c, px, level, want_palette, out, len, err);
-    return encode(c, level, want_palette, straight, out, len, err);
+        return encode_solid(c, px, level, want_palette, headroom, out, len, err);
+    return encode(c, level, want_palette, straight, headroom, out, len, err);
 }
 
 /* ---- canonical empty tiles -------------------------------------------- */

@@ -192,6 +192,7 @@ typedef struct lb_png_opts {
     int level;     /* zlib level 0..9 (default 2: tuned for on-request rendering) */
     bool palette;  /* 8-bit palette output when the tile has <= 256 colours */
     bool straight; /* the canvas already holds straight alpha (lb_png_unpremultiply) */
+    size_t headroom; /* bytes *out keeps free before the PNG for the caller's use */
 } lb_png_opts;
 
 /*
@@ -200,7 +201,8 @@ typedef struct lb_png_opts {
  */
 void lb_png_unpremultiply(lb_canvas *c, int y0, int y1);
 
-/* Encode a canvas as PNG; *out is malloc'ed (caller frees). */
+/* Encode a canvas as PNG; *out is malloc'ed (caller frees): opts->headroom
+ * bytes of undefined content, then the PNG of *len bytes. */
 lb_status lb_png_encode(const lb_canvas *c, const lb_png_opts *opts, uint8_t **out,
                         size_t *len, lb_error *err);
 /* A canonical fully transparent PNG of w x h (cached; do not free). */
