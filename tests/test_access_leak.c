@@ -348,7 +348,7 @@ static void make_tile_list(const char *mask_store)
     double ext[4] = {INFINITY, INFINITY, -INFINITY, -INFINITY};
     for (size_t i = 0; i < nl; i++) {
         char sql[1024];
-        snprintf(sql, sizeof sql,
+        int sn = snprintf(sql, sizeof sql,
                  "SELECT X(ST_PointOnSurface(geom)), Y(ST_PointOnSurface(geom)), MbrMinX(geom), "
                  "MbrMinY(geom), MbrMaxX(geom), MbrMaxY(geom), "
                  "CASE WHEN ST_Dimension(geom) >= 1 THEN AsText(ST_Intersection("
@@ -356,6 +356,7 @@ static void make_tile_list(const char *mask_store)
                  "ST_Boundary(GeomFromText(?1, 4326)))) END "
                  "FROM \"%s\" ORDER BY fid",
                  layers[i]);
+        ASSERT(sn > 0 && (size_t)sn < sizeof sql);
         ASSERT_EQ(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
         sqlite3_bind_text(q, 1, area_wkt, -1, SQLITE_TRANSIENT);
         while (sqlite3_step(q) == SQLITE_ROW) {
@@ -581,11 +582,13 @@ static void filter_store(const role_def *r, const char *dst, long *kept, long *r
     for (size_t i = 0; i < nl; i++) {
         char sql[256];
         sqlite3_stmt *q = NULL, *del = NULL;
-        snprintf(sql, sizeof sql,
-                 "SELECT fid, label_level, releasable_to, caveats FROM \"%s\" ORDER BY fid",
-                 layers[i]);
+        int sn = snprintf(sql, sizeof sql,
+                          "SELECT fid, label_level, releasable_to, caveats FROM \"%s\" ORDER BY fid",
+                          layers[i]);
+        ASSERT(sn > 0 && (size_t)sn < sizeof sql);
         ASSERT_EQ(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
-        snprintf(sql, sizeof sql, "DELETE FROM \"%s\" WHERE fid = ?1", layers[i]);
+        sn = snprintf(sql, sizeof sql, "DELETE FROM \"%s\" WHERE fid = ?1", layers[i]);
+        ASSERT(sn > 0 && (size_t)sn < sizeof sql);
         ASSERT_EQ(sqlite3_prepare_v2(db, sql, -1, &del, NULL), SQLITE_OK);
         sqlite3_int64 *fids = NULL;
         size_t nf = 0;
