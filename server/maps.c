@@ -901,6 +901,7 @@ static bool canvas_unpack(const uint8_t *data, size_t len, lb_canvas *c)
     }
     if (!packed_band(data, len, c->height, &y0, &y1))
         return false;
+    c->zeroed = false; /* written here, not by the tiler */
     memset(px, 0, y0 * w * 4);
     memset(px + y1 * w, 0, (h - y1) * w * 4);
     return unpack_runs((const uint32_t *)(const void *)data + 2, len / 4 - 2, px + y0 * w,
@@ -974,6 +975,7 @@ static bool compose_packed(lb_canvas *out, const uint8_t *data, size_t len, bool
     size_t y0, y1, w = (size_t)out->width;
     if (!packed_band(data, len, out->height, &y0, &y1))
         return false;
+    out->zeroed = false; /* written here, not by the tiler */
     if (first) {
         memset(out->px, 0, y0 * w * 4);
         memset(out->px + y1 * w * 4, 0, ((size_t)out->height - y1) * w * 4);
@@ -1427,6 +1429,7 @@ int lb_maps_render_tile(lb_req *r, const lb_map_cfg *map, int grid, int z, long 
                 }
             } else if (ndrawn == 0) {
                 memcpy(out.px, lc.px, npx);
+                out.zeroed = false;
             } else {
                 lb_canvas_over(&out, &lc);
             }

@@ -267,6 +267,68 @@ LB_TEST(test_two_layers_equal_their_composite_by_hand)
     teardown();
 }
 
+/*
+ * lb_canvas.zeroed lets the renderer take a cleared canvas as transparent
+ * without scanning it; every call that draws must drop it.  A canvas drawn
+ * on by each drawing call, then rendered onto, must come out as the same
+ * pixels in a view without the hint (which the renderer scans): were the
+ * hint kept, the translucent first layer would be put straight onto the
+ * canvas instead of over what is there.
+ */
+LB_TEST(test_a_drawn_canvas_is_not_taken_for_a_clear_one)
+{
+    setup();
+    long ax, ay;
+    tile_of(8.96, 51.98, &ax, &ay);
+    lb_render_layer rl[2] = {{.snap = glas.snap, .style = glas.style},
+                             {.snap = unten.snap, .style = unten.style}};
+    lb_canvas fresh;
+    ASSERT_EQ(lb_canvas_init(&fresh, 256, 256), LB_OK);
+    lb_error err;
+    ASSERT_EQ(lb_render_tile(rl, 2, grid, Z, ax, ay, 1, &fresh, &err), LB_OK);
+    const double sq[] = {40, 40, 200, 40, 200, 200, 40, 200};
+    const lb_ring ring = {.xy = sq, .n = 4};
+    const lb_rgba red = {255, 0, 0, 255};
+    const lb_stroke st = {.width = 30, .join = LB_JOIN_ROUND, .cap = LB_CAP_ROUND};
+    for (int op = 0; op < 4; op++) {
+        lb_canvas c, src = {0};
+        ASSERT_EQ(lb_canvas_init(&c, 256, 256), LB_OK);
+        ASSERT(c.zeroed);
+        if (op == 0)
+            lb_raster_fill(&c, &ring, 1, red);
+        else if (op == 1)
+            lb_raster_stroke(&c, &ring, true, &st, red);
+        else if (op == 2)
+            lb_raster_marker(&c, LB_MARKER_CIRCLE, 128, 128, 90, red, 0, red);
+        else {
+            ASSERT_EQ(lb_canvas_init(&src, 256, 256), LB_OK);
+            lb_raster_fill(&src, &ring, 1, red);
+            lb_canvas_over(&c, &src);
+            lb_canvas_free(&src);
+        }
+        ASSERT(!c.zeroed);
+        ASSERT(count_px(&c, RED) > 1000);
+        uint8_t *copy = malloc(256 * 256 * 4);
+        memcpy(copy, c.px, 256 * 256 * 4);
+        lb_canvas v;
+        ASSERT_EQ(lb_canvas_init_view(&v, 256, 256, copy), LB_OK);
+        ASSERT(!v.zeroed);
+        ASSERT_EQ(lb_render_tile(rl, 2, grid, Z, ax, ay, 1, &c, &err), LB_OK);
+        ASSERT_EQ(lb_render_tile(rl, 2, grid, Z, ax, ay, 1, &v, &err), LB_OK);
+        if (memcmp(c.px, v.px, 256 * 256 * 4) != 0)
+            LBT__FAIL("drawing call %d left the canvas taken for a clear one", op);
+        /* what was drawn shows through the translucent area */
+        ASSERT(memcmp(c.px, fresh.px, 256 * 256 * 4) != 0);
+        lb_canvas_clear(&c);
+        ASSERT(c.zeroed);
+        lb_canvas_free(&v);
+        free(copy);
+        lb_canvas_free(&c);
+    }
+    lb_canvas_free(&fresh);
+    teardown();
+}
+
 LB_TEST(test_a_covering_area_of_a_higher_class_hides_the_lower_one)
 {
     setup();
@@ -646,7 +708,7 @@ LB_TEST(test_random_scene_same_bytes_with_and_without_occlusion)
     free(d);
 }
 
-LB_TESTS(test_two_layers_equal_their_composite_by_hand,
+LB_TESTS(test_two_layers_equal_their_composite_by_hand, test_a_drawn_canvas_is_not_taken_for_a_clear_one,
          test_a_covering_area_of_a_higher_class_hides_the_lower_one,
          test_a_translucent_area_hides_nothing, test_a_line_beside_a_covered_block_is_drawn,
          test_random_scene_same_bytes_with_and_without_occlusion)

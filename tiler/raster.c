@@ -63,6 +63,7 @@ lb_status lb_canvas_init(lb_canvas *c, int width, int height)
         return LB_ENOMEM;
     c->width = width;
     c->height = height;
+    c->zeroed = true;
     return LB_OK;
 }
 
@@ -92,8 +93,10 @@ void lb_canvas_free(lb_canvas *c)
 
 void lb_canvas_clear(lb_canvas *c)
 {
-    if (c && c->px)
+    if (c && c->px) {
         memset(c->px, 0, (size_t)c->width * (size_t)c->height * 4);
+        c->zeroed = true;
+    }
 }
 
 bool lb_canvas_is_empty(const lb_canvas *c)
@@ -178,6 +181,7 @@ void lb__canvas_over_rows(lb_canvas *dst, lb_canvas *src, int y0, int y1, bool c
     if (!dst || !src || !dst->px || !src->px || dst->width != src->width ||
         dst->height != src->height)
         return;
+    dst->zeroed = false;
     if (y0 < 0)
         y0 = 0;
     if (y1 > dst->height)
@@ -194,6 +198,7 @@ void lb__canvas_over_painted(lb_canvas *dst, lb_canvas *src, uint64_t *occ)
     if (!w || !dst || !dst->px || !src->px || dst->width != src->width ||
         dst->height != src->height)
         return;
+    dst->zeroed = false;
     const size_t W = (size_t)src->width;
     const int bs = w->bshift;
     for (int j = w->dirty0; j < w->dirty1 && j < src->height; j++) {

@@ -816,6 +816,7 @@ static void clear_left(lb__rwork *w)
 
 void lb__shape_end(lb_canvas *c, lb__rwork *w, lb_rgba color)
 {
+    c->zeroed = false;
     int r0 = INT_MAX, r1 = -1;
     if (w->cx1 >= 0) {
         r0 = (int)w->ymin;

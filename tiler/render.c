@@ -836,6 +836,9 @@ lb_status lb_render_area(const lb_render_layer *layers, size_t n, double minx, d
         return lb_fail(err, LB_EINVAL, "empty or invalid render area");
     scratch sc = {0};
     lb_status rc = LB_OK;
+    /* known transparent (lb_canvas_clear), or found to be by a scan below */
+    bool zeroed = out->zeroed;
+    out->zeroed = false;
     if (n == 1) {
         if (layers[0].snap)
             render_layer(&layers[0], minx, miny, maxx, maxy, zoom, scale, out, &sc);
@@ -852,7 +855,7 @@ lb_status lb_render_area(const lb_render_layer *layers, size_t n, double minx, d
         rc = lpx ? lb_canvas_init_view(&lc, out->width, out->height, lpx) : LB_ENOMEM;
         /* The first layer drawn onto a transparent tile needs no canvas of
          * its own: src over transparent is src, bit for bit. */
-        bool direct = lb_canvas_is_empty(out);
+        bool direct = zeroed || lb_canvas_is_empty(out);
         /* Occlusion: the blocks each layer's opaque fills cover hide the
          * layers below there (and out's pixels) bit for bit; a layer (or
          * out) hidden everywhere is not drawn, and each layer skips its

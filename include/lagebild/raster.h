@@ -42,6 +42,11 @@ typedef struct lb_canvas {
     void *work;    /* private scratch (coverage accumulation), owned by the canvas:
                       NULL or made by the rasterizer; never copy an lb_canvas */
     bool borrowed; /* px belongs to the caller (lb_canvas_init_view) */
+    /* every pixel is known to be transparent: set by lb_canvas_init and
+     * lb_canvas_clear, dropped by every call that draws into the canvas (so
+     * the renderer need not scan a fresh canvas to find it empty); code that
+     * writes px itself must set it to false */
+    bool zeroed;
 } lb_canvas;
 
 /* Allocate a transparent canvas (1 <= w,h <= 16384): LB_OK, LB_EINVAL for a
