@@ -25,25 +25,36 @@ static void rgba_css(lb_buf *b, lb_rgba c)
                   c.b * 255 / c.a, c.a / 255.0);
 }
 
+/* The layers of map (NULL: none) that r's principal sees, with their grants
+ * (lb_maps_visible; free both); 0 once it has answered 404 (no such map,
+ * nothing visible: the same answer) or 503 (out of memory). */
+static int visible_or_answer(lb_req *r, const lb_map_cfg *map, const lb_srv_layer ***layers,
+                             lb_grant **grants)
+{
+    *layers = NULL;
+    *grants = NULL;
+    int n = map ? lb_maps_visible(r, map, layers, grants) : 0;
+    if (n > 0)
+        return n;
+    free(*grants);
+    free(*layers);
+    *grants = NULL;
+    *layers = NULL;
+    if (n < 0)
+        lb_http_error(r, 503, "out of memory");
+    else
+        lb_http_not_found(r);
+    return 0;
+}
+
 void lb_viewer_layers(lb_req *r)
 {
     const lb_map_cfg *map = lb_config_map(r->st->cfg, r->segs[1]);
-    if (!map) {
-        lb_http_not_found(r);
-        return;
-    }
     lb_grant *grants;
     const lb_srv_layer **layers;
-    int n = lb_maps_visible(r, map, &layers, &grants);
-    if (n <= 0) {
-        free(grants);
-        free(layers);
-        if (n < 0)
-            lb_http_error(r, 503, "out of memory");
-        else
-            lb_http_not_found(r);
+    int n = visible_or_answer(r, map, &layers, &grants);
+    if (!n)
         return;
-    }
     lb_buf b = {0};
     lb_buf_puts(&b, "{\"map\":");
     lb_buf_json_str(&b, map->id);
@@ -162,18 +173,11 @@ void lb_viewer_classification(lb_req *r)
         return;
     }
     const lb_map_cfg *map = lb_config_map(r->st->cfg, r->segs[1]);
-    lb_grant *grants = NULL;
-    const lb_srv_layer **layers = NULL;
-    int n = map ? lb_maps_visible(r, map, &layers, &grants) : 0;
-    if (n <= 0) {
-        free(grants);
-        free(layers);
-        if (n < 0)
-            lb_http_error(r, 503, "out of memory");
-        else
-            lb_http_not_found(r);
+    lb_grant *grants;
+    const lb_srv_layer **layers;
+    int n = visible_or_answer(r, map, &layers, &grants);
+    if (!n)
         return;
-    }
     double xs[2] = {b[0], b[2]}, ys[2] = {fmax(b[1], -85), fmin(b[3], 85)};
     lb_transform *t = NULL;
     if (lb_transform_new("EPSG:4326", "EPSG:3857", &t, NULL) != LB_OK ||

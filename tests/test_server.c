@@ -402,6 +402,14 @@ LB_TEST(test_not_visible_is_not_found)
     expect_not_found(q, "demo-kritis");
     snprintf(q, sizeof q, "/maps/only_units.json?token=demo-kritis");
     expect_not_found(q, NULL);
+    /* the viewer's layer list and classification: the same 404 for an
+     * uncleared map as for a missing one (a bbox that is valid) */
+    expect_not_found("/maps/only_units/layers.json", "demo-kritis");
+    expect_not_found("/maps/nosuchmap/layers.json", "demo-kritis");
+    expect_not_found("/maps/only_units/classification?bbox=5,47,15,55", "demo-kritis");
+    expect_not_found("/maps/nosuchmap/classification?bbox=5,47,15,55", "demo-kritis");
+    ASSERT_EQ(get_status("/maps/only_units/layers.json", "demo-military"), 200);
+    ASSERT_EQ(get_status("/maps/only_units/classification?bbox=5,47,15,55", "demo-military"), 200);
     /* grids that do not exist, zooms a grid does not have */
     expect_not_found("/maps/lage/NoSuchGrid/12/2154/1351.png", "demo-police");
     expect_not_found("/maps/lage/webmercatorquad/12/2154/1351.png", "demo-police");
