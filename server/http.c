@@ -36,13 +36,19 @@ static const char *reason(int status)
 /* Bodies up to this size are sent with their head in one write. */
 #define LB_HTTP_ONE_WRITE ((size_t)1 << 20)
 
+void lb_http_cors(const lb_req *r, char buf[LB_HTTP_CORS_MAX])
+{
+    buf[0] = '\0';
+    const char *origin = r->st && r->st->cfg->cors_origin ? r->st->cfg->cors_origin : "*";
+    if (strcmp(origin, "none") != 0 && strlen(origin) < 200 && !strpbrk(origin, "\r\n"))
+        snprintf(buf, LB_HTTP_CORS_MAX, "Access-Control-Allow-Origin: %s\r\n", origin);
+}
+
 size_t lb_http_head(const lb_req *r, int status, const char *ctype, size_t len,
                     const char *extra, char *buf, size_t cap)
 {
-    char cors[300] = "";
-    const char *origin = r->st && r->st->cfg->cors_origin ? r->st->cfg->cors_origin : "*";
-    if (strcmp(origin, "none") != 0 && strlen(origin) < 200 && !strpbrk(origin, "\r\n"))
-        snprintf(cors, sizeof cors, "Access-Control-Allow-Origin: %s\r\n", origin);
+    char cors[LB_HTTP_CORS_MAX];
+    lb_http_cors(r, cors);
     int n = snprintf(buf, cap,
                      "HTTP/1.1 %d %s\r\n"
                      "Content-Type: %s\r\n"

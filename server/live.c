@@ -1294,10 +1294,8 @@ void lb_live_events(lb_req *r)
             return;
         }
     }
-    char head[512], cors[300] = "";
-    const char *origin = r->st->cfg->cors_origin ? r->st->cfg->cors_origin : "*";
-    if (strcmp(origin, "none") != 0 && strlen(origin) < 200 && !strpbrk(origin, "\r\n"))
-        snprintf(cors, sizeof cors, "Access-Control-Allow-Origin: %s\r\n", origin);
+    char head[512], cors[LB_HTTP_CORS_MAX];
+    lb_http_cors(r, cors);
     int n = snprintf(head, sizeof head,
                      "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
                      "Cache-Control: no-store\r\nConnection: close\r\n"

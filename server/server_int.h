@@ -152,6 +152,11 @@ typedef struct lb_req {
 
 void lb_http_send(lb_req *r, int status, const char *ctype, const void *body, size_t len,
                   const char *extra_headers);
+/* The Access-Control-Allow-Origin line (with its CRLF) of every answer, from
+ * the config's cors_origin ("*" when unset; empty for "none" or an origin
+ * that is too long or holds a line break). */
+#define LB_HTTP_CORS_MAX 300
+void lb_http_cors(const lb_req *r, char buf[LB_HTTP_CORS_MAX]);
 /* The head lb_http_send writes for these arguments, into buf (cap bytes);
  * its length, 0 when it does not fit. */
 size_t lb_http_head(const lb_req *r, int status, const char *ctype, size_t len,

@@ -193,8 +193,10 @@ static inline bool tl_sse_open(tl_sse *s, int port, const char *token)
         s->buf[s->len] = '\0';
         char *e = strstr(s->buf, ": connected\n\n");
         if (e) {
+            /* the test configs keep the default CORS origin, "*" */
             if (strncmp(s->buf, "HTTP/1.1 200", 12) != 0 ||
-                !strstr(s->buf, "Content-Type: text/event-stream"))
+                !strstr(s->buf, "Content-Type: text/event-stream") ||
+                !strstr(s->buf, "\r\nAccess-Control-Allow-Origin: *\r\n"))
                 return false;
             e += strlen(": connected\n\n");
             memmove(s->buf, e, s->len - (size_t)(e - s->buf) + 1);
