@@ -1396,6 +1396,9 @@ int lb_maps_render_tile(lb_req *r, const lb_map_cfg *map, int grid, int z, long 
             atomic_fetch_add(&r->srv->shared_hits, 1);
             t.pad_ns += ccost;
         }
+        uint64_t h;
+        memcpy(&h, blob->data, sizeof h);
+        format_etag(h, etag);
     } else {
         lb_blob_unref(blob);
         blob = NULL;
@@ -1469,9 +1472,6 @@ int lb_maps_render_tile(lb_req *r, const lb_map_cfg *map, int grid, int z, long 
         }
         lb_cache_put_blob(r->srv->cache, key.data, blob, viewer, parts + elapsed_ns(t0));
     }
-    uint64_t h;
-    memcpy(&h, blob->data, sizeof h);
-    format_etag(h, etag);
     *png = blob;
     blob = NULL;
 out:
