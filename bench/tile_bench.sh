@@ -44,11 +44,20 @@
 #      set of the largest N (lbgen --size-scale sqrt(min N / max N)), both
 #      lists interleaved in one run (ideally ~1: the cost of a larger store).
 #
+# All timed runs (step 3 and the equal-content run) are pinned to ONE CPU,
+# BENCH_CPU (default: the last one; "none" leaves placement to the kernel), as
+# the issue asks for rendering "on one core": the two vCPUs of these machines
+# differ by up to 40 % in speed for minutes at a time, and unpinned, the
+# kernel keeps each tool on whichever CPU it last ran on, so one tool could
+# render all its batches on the fast CPU and another on the slow one.  Pinned,
+# every tool takes its turns on the same CPU (bench/README.md, session 9).
+#
 # With BENCH_ROUNDS=R (default 1) step 3 runs R times (fresh processes each
 # round) and the summary takes, per tool, the median over the rounds of each
 # figure.
 #
 # Environment: BENCH_SEED (1), BENCH_TILES (300), BENCH_BUILD (build), BENCH_ROUNDS (1),
+# BENCH_CPU (the last CPU; a CPU number, or "none"),
 # BENCH_BATCH (10: tiles per batch), BENCH_INTERLEAVE (1; 0: the tools one
 # after the other, lagebild, Mapnik, MapServer, lagebild, ...),
 # BENCH_OUT (bench/out/tiles), BENCH_REINGEST=1 (ingest again even when the
@@ -78,6 +87,7 @@ LAGEBILD="$BUILD/lagebild"
 LBGEN="$BUILD/bench/lbgen"
 TILEBENCH="$BUILD/bench/tilebench"
 PY=/usr/bin/python3
+CPU=${BENCH_CPU:-$(($(nproc) - 1))}
 
 die() { echo "tile_bench: $*" >&2; exit 1; }
 say() { echo "== $*"; }
@@ -90,6 +100,14 @@ done
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "BENCH_ROUNDS must be a positive integer"
 [[ $INTERLEAVE =~ ^[01]$ ]] || die "BENCH_INTERLEAVE must be 0 or 1"
 [[ $BATCH =~ ^[1-9][0-9]*$ ]] || die "BENCH_BATCH must be a positive integer"
+if [ "$CPU" = none ]; then
+  PIN=()
+else
+  [[ $CPU =~ ^[0-9]+$ ]] && [ "$CPU" -lt "$(nproc)" ] ||
+    die "BENCH_CPU must be a CPU number below $(nproc) or 'none', not '$CPU'"
+  command -v taskset >/dev/null || die "taskset (util-linux) is needed to pin the runs to one CPU"
+  PIN=(taskset -c "$CPU")
+fi
 
 # ---- packages and binaries ---------------------------------------------------
 missing=()
@@ -334,7 +352,7 @@ else
   method="tools one after the other"
 fi
 echo "tile benchmark: N = ${NS[*]}; one thread, cold, PNG zlib level 2; seed $SEED; $method"
-echo "host: $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.1f GB", $2/1048576}' /proc/meminfo); $("$LAGEBILD" --version)"
+echo "host: $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.1f GB", $2/1048576}' /proc/meminfo); $("$LAGEBILD" --version); timed runs on CPU ${CPU}"
 echo "load average before the runs: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the host skews the times)"
 echo
 
@@ -383,7 +401,7 @@ for n in "${NS[@]}"; do
     [ "$ROUNDS" -gt 1 ] && rl=" (round $round of $ROUNDS)"
     if [ "$INTERLEAVE" = 1 ]; then
       say "N=$n: lagebild, Mapnik, MapServer interleaved in batches of $BATCH tiles$rl"
-      "$PY" bench/interleave.py --batch "$BATCH" \
+      "${PIN[@]}" "$PY" bench/interleave.py --batch "$BATCH" \
         --tool lagebild "$logs/lagebild.$round.out" "$logs/lagebild.err" -- "${cmd_lb[@]}" \
         --tool mapnik "$logs/mapnik.$round.out" "$logs/mapnik.err" -- "${cmd_mn[@]}" \
         --tool mapserver "$logs/mapserver.$round.out" "$logs/mapserver.err" -- "${cmd_ms[@]}" |
@@ -394,15 +412,15 @@ for n in "${NS[@]}"; do
       done
     else
       say "N=$n: lagebild$rl"
-      "${cmd_lb[@]}" >"$logs/lagebild.$round.out" 2>"$logs/lagebild.err" ||
+      "${PIN[@]}" "${cmd_lb[@]}" >"$logs/lagebild.$round.out" 2>"$logs/lagebild.err" ||
         { cat "$logs/lagebild.err" >&2; die "tilebench failed"; }
       sed 's/^/   /' "$logs/lagebild.$round.out" | grep -v '^   TILEBENCH'
       say "N=$n: Mapnik$rl"
-      "${cmd_mn[@]}" >"$logs/mapnik.$round.out" 2>"$logs/mapnik.err" ||
+      "${PIN[@]}" "${cmd_mn[@]}" >"$logs/mapnik.$round.out" 2>"$logs/mapnik.err" ||
         { cat "$logs/mapnik.err" >&2; die "mapnik_bench failed"; }
       sed 's/^/   /' "$logs/mapnik.$round.out" | grep -v '^   TILEBENCH'
       say "N=$n: MapServer$rl"
-      "${cmd_ms[@]}" >"$logs/mapserver.$round.out" 2>"$logs/mapserver.err" ||
+      "${PIN[@]}" "${cmd_ms[@]}" >"$logs/mapserver.$round.out" 2>"$logs/mapserver.err" ||
         { cat "$logs/mapserver.err" >&2; die "mapserver_bench failed"; }
       sed 's/^/   /' "$logs/mapserver.$round.out" | grep -v '^   TILEBENCH'
     fi
@@ -436,7 +454,7 @@ if [ -n "$SCALE_DIR" ]; then
   rm -f "$slogs"/*.[0-9]*.out
   for ((round = 1; round <= ROUNDS; round++)); do
     say "lagebild N=$first and self-similar N=$last interleaved in batches of $BATCH tiles (round $round of $ROUNDS)"
-    "$PY" bench/interleave.py --batch "$BATCH" \
+    "${PIN[@]}" "$PY" bench/interleave.py --batch "$BATCH" \
       --tool "lagebild-$first" "$slogs/min.$round.out" "$slogs/min.err" -- \
         "$TILEBENCH" --config "$OUT/$first/tiles.yaml" --map bench --tiles "$OUT/$first/scaling.txt" --label "$first" \
       --tool "lagebild-$last" "$slogs/max.$round.out" "$slogs/max.err" -- \
