@@ -34,7 +34,9 @@
 
 #include <libdeflate.h>
 #include <png.h>
-#if defined(__SSE2__)
+#if defined(__AVX2__)
+#include <immintrin.h>
+#elif defined(__SSE2__)
 #include <emmintrin.h>
 #endif
 #include <zlib.h>
@@ -275,6 +277,39 @@ static inline __m128i unpremul4(__m128i v)
 }
 #endif
 
+#if defined(__AVX2__)
+/* unpremul4 of eight pixels (x86-64-v3 builds, CMakeLists.txt): the same
+ * arithmetic in each 128-bit lane (AVX2's unpacks and shuffles work within
+ * lanes), the factors gathered; bit for bit the result of unpremul_px. */
+static inline __m256i unpremul8(__m256i v)
+{
+    __m256i f = _mm256_i32gather_epi32((const int *)inv_alpha, _mm256_srli_epi32(v, 24), 4);
+    const __m256i zero = _mm256_setzero_si256(), c255 = _mm256_set1_epi16(255);
+    __m256i fl = _mm256_and_si256(f, _mm256_set1_epi32(0xffff)), fh = _mm256_srli_epi32(f, 16);
+    __m256i out[2];
+    for (int h = 0; h < 2; h++) {
+        __m256i l = h ? _mm256_unpackhi_epi32(fl, fl) : _mm256_unpacklo_epi32(fl, fl);
+        __m256i g = h ? _mm256_unpackhi_epi32(fh, fh) : _mm256_unpacklo_epi32(fh, fh);
+        l = _mm256_shufflehi_epi16(_mm256_shufflelo_epi16(l, 0), 0);
+        g = _mm256_shufflehi_epi16(_mm256_shufflelo_epi16(g, 0), 0);
+        __m256i c = h ? _mm256_unpackhi_epi8(v, zero) : _mm256_unpacklo_epi8(v, zero);
+        __m256i r = _mm256_adds_epu16(_mm256_mullo_epi16(c, g), _mm256_mulhi_epu16(c, l));
+        r = _mm256_adds_epu16(r, _mm256_srli_epi16(_mm256_mullo_epi16(c, l), 15));
+        out[h] = _mm256_sub_epi16(r, _mm256_subs_epu16(r, c255));
+    }
+    const __m256i amask = _mm256_set1_epi32((int)0xff000000u);
+    __m256i rgb = _mm256_andnot_si256(amask, _mm256_packus_epi16(out[0], out[1]));
+    return _mm256_or_si256(rgb, _mm256_and_si256(v, amask));
+}
+
+/* translucent4 of eight pixels */
+static inline __m256i translucent8(__m256i v)
+{
+    return _mm256_and_si256(_mm256_add_epi32(v, _mm256_set1_epi32(0x01000000)),
+                            _mm256_set1_epi32((int)0xfe000000u));
+}
+#endif
+
 /* Straight RGBA of one row of premultiplied pixels (in == out allowed):
  * copied whole, then the translucent pixels from the first one (`from`, as
  * found by first_translucent) on are converted; pairs of opaque or
@@ -287,6 +322,23 @@ static void unpremul_row_from(const uint8_t *in, uint8_t *out, size_t w, size_t 
     if (in != out)
         memcpy(out, in, from * 4);
     const __m128i zero = _mm_setzero_si128();
+#if defined(__AVX2__)
+    for (; i + 16 <= w; i += 16) {
+        const __m256i *q = (const __m256i *)(const void *)(in + 4 * i);
+        __m256i *o = (__m256i *)(void *)(out + 4 * i);
+        __m256i v0 = _mm256_loadu_si256(q), v1 = _mm256_loadu_si256(q + 1);
+        __m256i t0 = translucent8(v0), t1 = translucent8(v1);
+        if (_mm256_testz_si256(t0, t0) && _mm256_testz_si256(t1, t1)) {
+            if (in != out) {
+                _mm256_storeu_si256(o, v0);
+                _mm256_storeu_si256(o + 1, v1);
+            }
+            continue;
+        }
+        _mm256_storeu_si256(o, _mm256_testz_si256(t0, t0) ? v0 : unpremul8(v0));
+        _mm256_storeu_si256(o + 1, _mm256_testz_si256(t1, t1) ? v1 : unpremul8(v1));
+    }
+#endif
     for (; i + 16 <= w; i += 16) {
         const __m128i *q = (const __m128i *)(const void *)(in + 4 * i);
         __m128i *o = (__m128i *)(void *)(out + 4 * i);
