@@ -246,60 +246,60 @@ static inline void unpremul_px(uint8_t *out)
 }
 
 #if defined(__SSE2__)
-/* unpremul_px of four pixels at once, with the same result bit for bit:
- * c * f is split as c * (f >> 16) * 65536 + c * (f & 0xffff), so that
+/*
+ * unpremul_px of the pixels of a vector v, with the same result bit for bit,
+ * given each pixel's factor inv_alpha[alpha] in f: c * f is split as
+ * c * (f >> 16) * 65536 + c * (f & 0xffff), so that
  * (c * f + 32768) >> 16 = c * fh + high16(c * fl) + (low16(c * fl) >= 32768),
  * all in 16-bit lanes; the sum saturates and is clamped to 255 as there.
- * Alpha is kept. */
+ * Alpha is kept.  One definition for 128-bit registers (P _mm, S si128) and
+ * 256-bit ones (P _mm256, S si256): AVX2's unpacks and shuffles work within
+ * each 128-bit lane, so the same steps serve both.
+ */
+#define LB_DEFINE_STRAIGHTEN(NAME, T, P, S)                                                \
+    static inline T NAME(T v, T f)                                                        \
+    {                                                                                     \
+        const T zero = P##_setzero_##S(), c255 = P##_set1_epi16(255);                     \
+        T fl = P##_and_##S(f, P##_set1_epi32(0xffff)), fh = P##_srli_epi32(f, 16);        \
+        T out[2];                                                                         \
+        for (int h = 0; h < 2; h++) {                                                     \
+            /* pixels 2h and 2h + 1 (of each lane): the factor in four 16-bit lanes */    \
+            T l = h ? P##_unpackhi_epi32(fl, fl) : P##_unpacklo_epi32(fl, fl);            \
+            T g = h ? P##_unpackhi_epi32(fh, fh) : P##_unpacklo_epi32(fh, fh);            \
+            l = P##_shufflehi_epi16(P##_shufflelo_epi16(l, 0), 0);                        \
+            g = P##_shufflehi_epi16(P##_shufflelo_epi16(g, 0), 0);                        \
+            T c = h ? P##_unpackhi_epi8(v, zero) : P##_unpacklo_epi8(v, zero);            \
+            T r = P##_adds_epu16(P##_mullo_epi16(c, g), P##_mulhi_epu16(c, l));           \
+            r = P##_adds_epu16(r, P##_srli_epi16(P##_mullo_epi16(c, l), 15));             \
+            out[h] = P##_sub_epi16(r, P##_subs_epu16(r, c255)); /* min(r, 255) */         \
+        }                                                                                 \
+        const T amask = P##_set1_epi32((int)0xff000000u);                                 \
+        T rgb = P##_andnot_##S(amask, P##_packus_epi16(out[0], out[1]));                  \
+        return P##_or_##S(rgb, P##_and_##S(v, amask));                                    \
+    }
+
+LB_DEFINE_STRAIGHTEN(straighten4, __m128i, _mm, si128)
+
+/* unpremul_px of four pixels */
 static inline __m128i unpremul4(__m128i v)
 {
     uint32_t a[4];
     _mm_storeu_si128((__m128i *)(void *)a, _mm_srli_epi32(v, 24));
-    __m128i f = _mm_set_epi32((int)inv_alpha[a[3]], (int)inv_alpha[a[2]],
-                              (int)inv_alpha[a[1]], (int)inv_alpha[a[0]]);
-    const __m128i zero = _mm_setzero_si128(), c255 = _mm_set1_epi16(255);
-    __m128i fl = _mm_and_si128(f, _mm_set1_epi32(0xffff)), fh = _mm_srli_epi32(f, 16);
-    __m128i out[2];
-    for (int h = 0; h < 2; h++) {
-        /* pixels 2h and 2h + 1: each one's factor in its four 16-bit lanes */
-        __m128i l = h ? _mm_unpackhi_epi32(fl, fl) : _mm_unpacklo_epi32(fl, fl);
-        __m128i g = h ? _mm_unpackhi_epi32(fh, fh) : _mm_unpacklo_epi32(fh, fh);
-        l = _mm_shufflehi_epi16(_mm_shufflelo_epi16(l, 0), 0);
-        g = _mm_shufflehi_epi16(_mm_shufflelo_epi16(g, 0), 0);
-        __m128i c = h ? _mm_unpackhi_epi8(v, zero) : _mm_unpacklo_epi8(v, zero);
-        __m128i r = _mm_adds_epu16(_mm_mullo_epi16(c, g), _mm_mulhi_epu16(c, l));
-        r = _mm_adds_epu16(r, _mm_srli_epi16(_mm_mullo_epi16(c, l), 15));
-        out[h] = _mm_sub_epi16(r, _mm_subs_epu16(r, c255)); /* min(r, 255) */
-    }
-    const __m128i amask = _mm_set1_epi32((int)0xff000000u);
-    __m128i rgb = _mm_andnot_si128(amask, _mm_packus_epi16(out[0], out[1]));
-    return _mm_or_si128(rgb, _mm_and_si128(v, amask));
+    return straighten4(v, _mm_set_epi32((int)inv_alpha[a[3]], (int)inv_alpha[a[2]],
+                                        (int)inv_alpha[a[1]], (int)inv_alpha[a[0]]));
 }
 #endif
 
+
 #if defined(__AVX2__)
-/* unpremul4 of eight pixels (x86-64-v3 builds, CMakeLists.txt): the same
- * arithmetic in each 128-bit lane (AVX2's unpacks and shuffles work within
- * lanes), the factors gathered; bit for bit the result of unpremul_px. */
+LB_DEFINE_STRAIGHTEN(straighten8, __m256i, _mm256, si256)
+
+/* unpremul_px of eight pixels (x86-64-v3 builds, CMakeLists.txt), the
+ * factors gathered */
 static inline __m256i unpremul8(__m256i v)
 {
-    __m256i f = _mm256_i32gather_epi32((const int *)inv_alpha, _mm256_srli_epi32(v, 24), 4);
-    const __m256i zero = _mm256_setzero_si256(), c255 = _mm256_set1_epi16(255);
-    __m256i fl = _mm256_and_si256(f, _mm256_set1_epi32(0xffff)), fh = _mm256_srli_epi32(f, 16);
-    __m256i out[2];
-    for (int h = 0; h < 2; h++) {
-        __m256i l = h ? _mm256_unpackhi_epi32(fl, fl) : _mm256_unpacklo_epi32(fl, fl);
-        __m256i g = h ? _mm256_unpackhi_epi32(fh, fh) : _mm256_unpacklo_epi32(fh, fh);
-        l = _mm256_shufflehi_epi16(_mm256_shufflelo_epi16(l, 0), 0);
-        g = _mm256_shufflehi_epi16(_mm256_shufflelo_epi16(g, 0), 0);
-        __m256i c = h ? _mm256_unpackhi_epi8(v, zero) : _mm256_unpacklo_epi8(v, zero);
-        __m256i r = _mm256_adds_epu16(_mm256_mullo_epi16(c, g), _mm256_mulhi_epu16(c, l));
-        r = _mm256_adds_epu16(r, _mm256_srli_epi16(_mm256_mullo_epi16(c, l), 15));
-        out[h] = _mm256_sub_epi16(r, _mm256_subs_epu16(r, c255));
-    }
-    const __m256i amask = _mm256_set1_epi32((int)0xff000000u);
-    __m256i rgb = _mm256_andnot_si256(amask, _mm256_packus_epi16(out[0], out[1]));
-    return _mm256_or_si256(rgb, _mm256_and_si256(v, amask));
+    return straighten8(
+        v, _mm256_i32gather_epi32((const int *)inv_alpha, _mm256_srli_epi32(v, 24), 4));
 }
 
 /* translucent4 of eight pixels */
