@@ -290,7 +290,6 @@ static inline __m128i unpremul4(__m128i v)
 }
 #endif
 
-
 #if defined(__AVX2__)
 LB_DEFINE_STRAIGHTEN(straighten8, __m256i, _mm256, si256)
 
@@ -338,7 +337,7 @@ static void unpremul_row_from(const uint8_t *in, uint8_t *out, size_t w, size_t 
         _mm256_storeu_si256(o, _mm256_testz_si256(t0, t0) ? v0 : unpremul8(v0));
         _mm256_storeu_si256(o + 1, _mm256_testz_si256(t1, t1) ? v1 : unpremul8(v1));
     }
-#endif
+#else
     for (; i + 16 <= w; i += 16) {
         const __m128i *q = (const __m128i *)(const void *)(in + 4 * i);
         __m128i *o = (__m128i *)(void *)(out + 4 * i);
@@ -359,6 +358,7 @@ static void unpremul_row_from(const uint8_t *in, uint8_t *out, size_t w, size_t 
                                         ? v[k]
                                         : unpremul4(v[k]));
     }
+#endif
     for (; i + 4 <= w; i += 4) {
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(in + 4 * i));
         __m128i t = translucent4(v);
