@@ -1,0 +1,229 @@
+/*
+ * `lagebild serve` puts glibc's heap on transparent huge pages by restarting
+ * itself once with GLIBC_TUNABLES (server/serve.c, lb_serve_tune_heap):
+ *  - by default, where the kernel offers huge pages and the build has no
+ *    sanitizer, the serving process carries the tunables and LB_HEAP=tuned,
+ *    and (kernel mode "madvise") its heap is advised for huge pages;
+ *  - LB_HEAP=default, or GLIBC_TUNABLES naming either tunable, leaves the
+ *    heap and the environment as they are;
+ *  - every variant serves the same tile bytes.
+ */
+#include <ctype.h>
+
+#include "lbtest.h"
+#include "thttp.h"
+#include "tutil.h"
+
+static char *dir, *cfg;
+
+static const char config_text[] =
+    "store: {path: heap.sqlite}\n"
+    "groups: [police]\n"
+    "layers:\n"
+    "  lage: {title: Lage}\n"
+    "sources:\n"
+    "  meldungen: {path: points.geojson, layer: lage, agency: police, label: {level: OFFEN}}\n"
+    "maps:\n"
+    "  lage: {title: Lage, layers: [lage]}\n"
+    "roles:\n"
+    "  police: {title: Polizei, clearance: {level: VS-NfD, groups: [police]}, layers: [\"*\"]}\n"
+    "tokens:\n"
+    "  police: {hash: \"sha256:50467e3863037604788afbe767c96c2c4317f00906d1f36cb2ead8c3f0d60b2f\", roles: [police]}\n";
+
+static const char points_text[] =
+    "{\"type\": \"FeatureCollection\", \"features\": [{\"type\": \"Feature\", \"properties\": {},\n"
+    " \"geometry\": {\"type\": \"Point\", \"coordinates\": [9.0, 52.0]}}]}\n";
+
+/* the tile holding the point at zoom 12 */
+#define TILE "/maps/lage/12/2150/1352.png"
+
+/* the same condition as lb_serve_tune_heap's: builds with a sanitizer keep
+ * their own allocator and never restart */
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+#ifndef SANITIZED
+#define SANITIZED 0
+#endif
+
+/* The kernel's transparent huge page mode: "always", "madvise", "never" or
+ * "" when it has none. */
+static const char *thp_mode(void)
+{
+    static char mode[16];
+    char line[128] = "";
+    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    if (!f)
+        return "";
+    if (!fgets(line, sizeof line, f))
+        line[0] = '\0';
+    fclose(f);
+    char *a = strchr(line, '['), *b = a ? strchr(a, ']') : NULL;
+    if (!a || !b || b - a - 1 >= (long)sizeof mode)
+        return "";
+    memcpy(mode, a + 1, (size_t)(b - a - 1));
+    mode[b - a - 1] = '\0';
+    return mode;
+}
+
+/* The value of NAME in the environment of process pid, or NULL (malloc'd). */
+static char *env_of(pid_t pid, const char *name)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/environ", (int)pid);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t n = 0, cap = 0;
+    char *all = NULL;
+    for (;;) {
+        if (n + 4096 + 1 > cap) {
+            cap = 2 * cap + 8192;
+            char *m = realloc(all, cap);
+            if (!m)
+                break;
+            all = m;
+        }
+        size_t got = fread(all + n, 1, 4096, f);
+        if (got == 0)
+            break;
+        n += got;
+    }
+    fclose(f);
+    if (!all)
+        return NULL;
+    all[n] = '\0';
+    size_t nl = strlen(name);
+    char *found = NULL;
+    for (size_t i = 0; i < n && !found; i += strlen(all + i) + 1)
+        if (strncmp(all + i, name, nl) == 0 && all[i + nl] == '=')
+            found = strdup(all + i + nl + 1);
+    free(all);
+    return found;
+}
+
+/* true when the VmFlags of the process's [heap] mapping include "hg"
+ * (madvised for huge pages) */
+static bool heap_advised(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/smaps", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    char line[512];
+    bool in_heap = false, hg = false;
+    while (fgets(line, sizeof line, f)) {
+        if (isxdigit((unsigned char)line[0]) && strchr(line, '-'))
+            in_heap = strstr(line, "[heap]") != NULL;
+        else if (in_heap && strncmp(line, "VmFlags:", 8) == 0)
+            hg |= strstr(line, " hg") != NULL;
+    }
+    fclose(f);
+    return hg;
+}
+
+static int nrun;
+
+/* Start a server with LB_HEAP and GLIBC_TUNABLES as given (NULL: unset),
+ * fetch the tile into *png and report what the serving process carries. */
+static void run(const char *lb_heap, const char *tunables, t_server *srv, t_resp *png)
+{
+    if (lb_heap)
+        setenv("LB_HEAP", lb_heap, 1);
+    else
+        unsetenv("LB_HEAP");
+    if (tunables)
+        setenv("GLIBC_TUNABLES", tunables, 1);
+    else
+        unsetenv("GLIBC_TUNABLES");
+    char errpath[1024], audit[1024];
+    snprintf(errpath, sizeof errpath, "%s/server%d.err", dir, nrun);
+    snprintf(audit, sizeof audit, "%s/audit%d.jsonl", dir, nrun++);
+    bool ok = t_server_start(srv, cfg, audit, errpath);
+    unsetenv("LB_HEAP");
+    unsetenv("GLIBC_TUNABLES");
+    ASSERT(ok);
+    ASSERT_EQ(t_get(srv->port, TILE, "t-police", png), 0);
+    ASSERT_EQ(png->status, 200);
+}
+
+static void setup(void)
+{
+    if (dir)
+        return;
+    dir = t_tmpdir();
+    t_write(dir, "heap.yaml", config_text);
+    t_write(dir, "points.geojson", points_text);
+    cfg = t_path(dir, "heap.yaml");
+    t_result ir = t_lagebild("ingest", cfg, "--quiet", NULL);
+    ASSERT_EQ(ir.status, 0);
+    t_result_free(&ir);
+}
+
+LB_TEST(test_server_restarts_once_with_the_heap_on_huge_pages)
+{
+    setup();
+    t_server srv;
+    t_resp a, b;
+    run(NULL, NULL, &srv, &a);
+    char *mark = env_of(srv.pid, "LB_HEAP");
+    char *tun = env_of(srv.pid, "GLIBC_TUNABLES");
+    const char *mode = thp_mode();
+    bool expect = !SANITIZED && *mode && strcmp(mode, "never") != 0;
+    printf("  THP mode '%s', sanitizer build %d: LB_HEAP=%s GLIBC_TUNABLES=%s\n", mode, SANITIZED,
+           mark ? mark : "(unset)", tun ? tun : "(unset)");
+    if (expect) {
+        ASSERT(mark != NULL);
+        ASSERT_STREQ(mark, "tuned");
+        ASSERT(tun != NULL);
+        ASSERT_CONTAINS(tun, "glibc.malloc.hugetlb=1");
+        if (strcmp(mode, "madvise") == 0)
+            ASSERT(heap_advised(srv.pid));
+    } else {
+        ASSERT(mark == NULL);
+        ASSERT(tun == NULL);
+    }
+    free(mark);
+    free(tun);
+    ASSERT_EQ(t_server_stop(&srv, 30.0), 0);
+    t_server_free(&srv);
+
+    /* opted out: nothing changes, and the tile is the same */
+    run("default", NULL, &srv, &b);
+    mark = env_of(srv.pid, "LB_HEAP");
+    tun = env_of(srv.pid, "GLIBC_TUNABLES");
+    ASSERT(mark != NULL);
+    ASSERT_STREQ(mark, "default");
+    ASSERT(tun == NULL);
+    ASSERT(!heap_advised(srv.pid));
+    ASSERT_EQ(a.bodylen, b.bodylen);
+    ASSERT(memcmp(a.body, b.body, a.bodylen) == 0);
+    free(mark);
+    free(tun);
+    t_resp_free(&b);
+    ASSERT_EQ(t_server_stop(&srv, 30.0), 0);
+    t_server_free(&srv);
+
+    /* the user's own choice of either tunable is left alone */
+    run(NULL, "glibc.malloc.arena_max=2", &srv, &b);
+    mark = env_of(srv.pid, "LB_HEAP");
+    tun = env_of(srv.pid, "GLIBC_TUNABLES");
+    ASSERT(mark == NULL);
+    ASSERT(tun != NULL);
+    ASSERT_STREQ(tun, "glibc.malloc.arena_max=2");
+    ASSERT_EQ(a.bodylen, b.bodylen);
+    ASSERT(memcmp(a.body, b.body, a.bodylen) == 0);
+    free(mark);
+    free(tun);
+    t_resp_free(&b);
+    t_resp_free(&a);
+    ASSERT_EQ(t_server_stop(&srv, 30.0), 0);
+    t_server_free(&srv);
+}
+
+LB_TESTS(test_server_restarts_once_with_the_heap_on_huge_pages)
