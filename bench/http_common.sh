@@ -58,13 +58,14 @@ host_line() {
 
 # lb_start NAME CONFIG [serve options...]: start lagebild serve on a free
 # 127.0.0.1 port with its own audit log $OUT/NAME.audit.jsonl; waits for
-# "listening on".  Sets LB_PID and LB_PORT.
+# "listening on".  Sets LB_PID and LB_PORT.  LB_PIN (a CPU list, optional):
+# the server runs only on those CPUs (taskset).
 lb_start() {
   local name=$1 cfg=$2
   shift 2
   rm -f "$OUT/$name.audit.jsonl" "$OUT/$name.audit.jsonl.head"
   : >"$OUT/$name.stdout"
-  "$LB" serve --config "$cfg" --listen 127.0.0.1:0 --audit "$OUT/$name.audit.jsonl" "$@" \
+  ${LB_PIN:+taskset -c "$LB_PIN"} "$LB" serve --config "$cfg" --listen 127.0.0.1:0 --audit "$OUT/$name.audit.jsonl" "$@" \
     >"$OUT/$name.stdout" 2>"$OUT/$name.stderr" &
   LB_PID=$!
   local i

@@ -3,7 +3,7 @@
 # different rights cost, against serving them to one?  (The access issue's
 # figure: cold, 8 principals at most 2x one principal.)
 #
-#   bench/roles_bench.sh           N = 100000 features, about 4 minutes on 2 cores
+#   bench/roles_bench.sh           N = 100000 features, about 5 minutes on 2 cores
 #   bench/roles_bench.sh 10000     another N
 #
 # Data: a synthetic set of N features over Germany from build/bench/lbgen
@@ -53,7 +53,13 @@
 # server sets TCP_NODELAY; the default stays one connection per request so
 # that figures compare with earlier runs).
 #
-# Environment: BENCH_REPEAT (2), BENCH_TILES (300), BENCH_CONNS (2), BENCH_KEEPALIVE (0),
+# CPUs: the server runs on one CPU (BENCH_CPU, default the last one) and the
+# client on the others, as bench/tile_bench.sh pins its timed runs: the two
+# vCPUs of these machines differ by up to 40 % in speed, and a server whose
+# threads move between them measures that instead of its own work.
+# BENCH_CPU=none leaves placement to the kernel.
+#
+# Environment: BENCH_REPEAT (3), BENCH_CPU (last CPU), BENCH_TILES (300), BENCH_CONNS (2), BENCH_KEEPALIVE (0),
 # BENCH_SEED (1), BENCH_LAGEBILD (build/lagebild, copied to $OUT first),
 # BENCH_LBGEN (build/bench/lbgen), BENCH_OUT (bench/out/roles).
 set -euo pipefail
@@ -66,7 +72,17 @@ OUT=$(mkdir -p "${BENCH_OUT:-bench/out/roles}" && cd "${BENCH_OUT:-bench/out/rol
 
 N=${1:-100000}
 [[ $N =~ ^[0-9]+$ ]] && [ "$N" -ge 20 ] || die "N must be an integer >= 20"
-REPEAT=${BENCH_REPEAT:-2}
+REPEAT=${BENCH_REPEAT:-3}
+CPU=${BENCH_CPU:-$(($(nproc) - 1))}
+CLIENT_PIN=
+if [ "$CPU" != none ]; then
+  [[ $CPU =~ ^[0-9]+$ ]] && [ "$CPU" -lt "$(nproc)" ] ||
+    die "BENCH_CPU must be a CPU number below $(nproc) or 'none', not '$CPU'"
+  command -v taskset >/dev/null || die "taskset (util-linux) is needed to pin the server; BENCH_CPU=none runs without"
+  LB_PIN=$CPU
+  # the client on every other CPU
+  CLIENT_PIN=$(seq 0 $(($(nproc) - 1)) | awk -v c="$CPU" '$1 != c' | paste -sd, -)
+fi
 NTILES=${BENCH_TILES:-300}
 CONNS=${BENCH_CONNS:-2}
 KEEPALIVE=$([ "${BENCH_KEEPALIVE:-0}" = 1 ] && echo 1 || true)
@@ -159,6 +175,7 @@ ORDER=(one broad diff8 eq8)
 
 echo
 echo "roles benchmark: N=$N, $(wc -l <"$D/tiles.txt") tiles, cold (fresh server per run), $CONNS connections$([ -n "$KEEPALIVE" ] && echo ", kept alive" || echo ", one per request")"
+echo "server on CPU ${LB_PIN:-any}, client on CPU ${CLIENT_PIN:-any}"
 host_line
 echo
 
@@ -173,9 +190,9 @@ for r in $(seq 1 "$REPEAT"); do
   for s in "${ORDER[@]}"; do
     lb_start "run-$s-$r" "$D/roles.yaml"
     cpu0=$(cpu_s "$LB_PID") rss0=$(rss_kb "$LB_PID" VmRSS)
-    line=$("$PY" "$CLIENT" roles --base "http://127.0.0.1:$LB_PORT" --tiles "$D/tiles.txt" --map lage \
+    line=$(${CLIENT_PIN:+taskset -c "$CLIENT_PIN"} "$PY" "$CLIENT" roles --base "http://127.0.0.1:$LB_PORT" --tiles "$D/tiles.txt" --map lage \
       --tokens "${SET[$s]}" --conns "$CONNS" ${KEEPALIVE:+--keepalive})
-    RES[$s,$r]="$line rendered=$(metric "$LB_PORT" tiles_rendered_total) hits=$(metric "$LB_PORT" cache_hits_total) cache_bytes=$(metric "$LB_PORT" cache_bytes) hwm=$(rss_kb "$LB_PID" VmHWM)"
+    RES[$s,$r]="$line rendered=$(metric "$LB_PORT" tiles_rendered_total) hits=$(metric "$LB_PORT" cache_hits_total) encoded=$(metric "$LB_PORT" tiles_encoded_total) layer_cpu=$(metric "$LB_PORT" layer_cpu_seconds_total) enc_cpu=$(metric "$LB_PORT" encode_cpu_seconds_total) cache_bytes=$(metric "$LB_PORT" cache_bytes) hwm=$(rss_kb "$LB_PID" VmHWM)"
     RES[$s,$r]+=" rss0=$rss0 cpu_s=$(awk -v a="$cpu0" -v b="$(cpu_s "$LB_PID")" 'BEGIN {printf "%.2f", b - a}')"
     lb_stop "run-$s-$r"
     x=${RES[$s,$r]}
@@ -233,6 +250,32 @@ done
 printf '  diff8  / broad: wall time %.2f, server CPU %.2f; layer renders %.2f\n' "$(med "${wr[@]}")" "$(med "${cr[@]}")" \
   "$(awk -v a="$(field "${RES[diff8,1]}" rendered)" -v b="$(field "${RES[broad,1]}" rendered)" 'BEGIN {print a / b}')"
 echo
+echo "Where the server CPU went (medians over the rounds; from /metrics: thread CPU time making the"
+echo "layer canvases not in the cache, and encoding the composites not in the cache; the rest is"
+echo "compositing, HTTP, access decisions, audit), and each part's ratio to the one run's:"
+printf '  %-6s %9s %10s %9s %10s %9s %10s %9s\n' set encodes "layers s" ratio "encode s" ratio "rest s" ratio
+part() { # part SET ROUND: "layers encode rest" seconds
+  local x=${RES[$1,$2]}
+  awk -v c="$(field "$x" cpu_s)" -v l="$(field "$x" layer_cpu)" -v e="$(field "$x" enc_cpu)" \
+    'BEGIN {printf "%.4f %.4f %.4f", l, e, c - l - e}'
+}
+for s in "${ORDER[@]}"; do
+  ls=() es=() rs=() lr=() er=() rr=()
+  for r in $(seq 1 "$REPEAT"); do
+    read -r l e o <<<"$(part "$s" "$r")"
+    read -r bl be bo <<<"$(part one "$r")"
+    ls+=("$l") es+=("$e") rs+=("$o")
+    lr+=("$(awk -v a="$l" -v b="$bl" 'BEGIN {print (b > 0 ? a / b : 0)}')")
+    er+=("$(awk -v a="$e" -v b="$be" 'BEGIN {print (b > 0 ? a / b : 0)}')")
+    rr+=("$(awk -v a="$o" -v b="$bo" 'BEGIN {print (b > 0 ? a / b : 0)}')")
+  done
+  printf '  %-6s %9d %10.2f %9.2f %10.2f %9.2f %10.2f %9.2f\n' "$s" "$(field "${RES[$s,1]}" encoded)" \
+    "$(med "${ls[@]}")" "$(med "${lr[@]}")" "$(med "${es[@]}")" "$(med "${er[@]}")" "$(med "${rs[@]}")" "$(med "${rr[@]}")"
+done
+echo "  (eq8 renders nothing one does not: its ratio is what 7 more principals' composites cost, the"
+echo "   floor for any 8 principals whose tiles differ)"
+echo
+
 echo "mean latency per principal (ms), last round:"
 for s in diff8 eq8; do
   echo "  $s: $(field "${RES[$s,$REPEAT]}" mean_ms_by_principal | tr ',' ' ')"

@@ -1418,9 +1418,14 @@ int lb_maps_render_tile(lb_req *r, const lb_map_cfg *map, int grid, int z, long 
                 status = 500;
                 goto out;
             }
-            if (!pk && draw_layer(&t, layers[i], &grants[i], &plans[i], &lc, &tmp, &c) != LB_OK) {
-                status = 500;
-                goto out;
+            if (!pk) {
+                uint64_t cpu0 = lb_thread_cpu_ns();
+                lb_status drc = draw_layer(&t, layers[i], &grants[i], &plans[i], &lc, &tmp, &c);
+                atomic_fetch_add(&r->srv->layer_cpu_ns, lb_thread_cpu_ns() - cpu0);
+                if (drc != LB_OK) {
+                    status = 500;
+                    goto out;
+                }
             }
             parts += c;
             if (pk) {
@@ -1450,8 +1455,11 @@ int lb_maps_render_tile(lb_req *r, const lb_map_cfg *map, int grid, int z, long 
             /* encoded straight into the blob's bytes, after room for its
              * ETag hash and response head */
             lb_png_opts po = {.level = 2, .headroom = LB_TILE_PNG_AT};
+            uint64_t cpu0 = lb_thread_cpu_ns();
             if (lb_png_encode(&out, &po, &p, &plen, NULL) != LB_OK)
                 p = NULL;
+            atomic_fetch_add(&r->srv->encode_cpu_ns, lb_thread_cpu_ns() - cpu0);
+            atomic_fetch_add(&r->srv->tiles_encoded, 1);
         }
         if (!p) {
             status = 500;

@@ -105,6 +105,9 @@ typedef struct lb_server {
      * hits those on entries made for other rights (content-keyed sharing);
      * nanoseconds waited to make such a first look as slow as a render */
     atomic_ullong layer_hits, shared_hits, shared_wait_ns;
+    /* where tile CPU goes: composites encoded to PNG, thread CPU time spent
+     * making layer canvases (render, mask, pack, cache) and encoding */
+    atomic_ullong tiles_encoded, layer_cpu_ns, encode_cpu_ns;
     atomic_ullong reloads, reload_failures;
     double started;
 } lb_server;

@@ -696,6 +696,25 @@ LB_TEST(test_tile_head)
     free(p);
 }
 
+/* A counter of /metrics as the admin reads it; -1 when missing. */
+static double metric(const char *name)
+{
+    t_resp r;
+    if (t_get(g_port, "/metrics", "demo-admin", &r) != 0 || r.status != 200) {
+        t_resp_free(&r);
+        return -1;
+    }
+    char *body = strndup(r.body, r.bodylen);
+    t_resp_free(&r);
+    double v = -1;
+    size_t n = strlen(name);
+    for (char *l = body; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+        if (strncmp(l, name, n) == 0 && l[n] == ' ')
+            v = strtod(l + n + 1, NULL);
+    free(body);
+    return v;
+}
+
 LB_TEST(test_metrics)
 {
     fixture();
@@ -709,6 +728,26 @@ LB_TEST(test_metrics)
     ASSERT_CONTAINS(body, "lagebild_requests_total ");
     free(body);
     t_resp_free(&r);
+
+    /* where tile CPU goes: a new composite counts one encode and adds CPU
+     * time to rendering and encoding; the same tile again (a cache hit)
+     * adds neither */
+    double enc0 = metric("lagebild_tiles_encoded_total"),
+           lcpu0 = metric("lagebild_layer_cpu_seconds_total"),
+           ecpu0 = metric("lagebild_encode_cpu_seconds_total");
+    ASSERT(enc0 >= 0 && lcpu0 >= 0 && ecpu0 >= 0);
+    const char *tile = "/maps/lage/11/1077/675@2x.png"; /* no other test asks for it */
+    ASSERT_EQ(get_status(tile, "demo-lagezentrum"), 200);
+    double enc1 = metric("lagebild_tiles_encoded_total"),
+           lcpu1 = metric("lagebild_layer_cpu_seconds_total"),
+           ecpu1 = metric("lagebild_encode_cpu_seconds_total");
+    ASSERT_EQ(enc1, enc0 + 1);
+    ASSERT(lcpu1 > lcpu0);
+    ASSERT(ecpu1 > ecpu0);
+    ASSERT_EQ(get_status(tile, "demo-lagezentrum"), 200);
+    ASSERT_EQ(metric("lagebild_tiles_encoded_total"), enc1);
+    ASSERT_EQ(metric("lagebild_layer_cpu_seconds_total"), lcpu1);
+    ASSERT_EQ(metric("lagebild_encode_cpu_seconds_total"), ecpu1);
 }
 
 LB_TEST(test_oversized_header)

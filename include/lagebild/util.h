@@ -61,6 +61,8 @@ char *lb_path_dirname(const char *path);
 
 /* Seconds from a monotonic clock. */
 double lb_now(void);
+/* CPU time the calling thread has used, in nanoseconds (0 when unknown). */
+uint64_t lb_thread_cpu_ns(void);
 
 /*
  * Large buffers kept between uses (tile canvases and the like: freshly
