@@ -56,23 +56,27 @@ void lb_serve_tune_heap(char **argv)
     if (!have)
         return;
     static const char want[] = "glibc.malloc.hugetlb=1:glibc.malloc.arena_max=1";
-    size_t n = (tun && *tun ? strlen(tun) + 1 : 0) + sizeof want;
-    char *v = malloc(n);
-    if (!v)
+    char *old = tun ? strdup(tun) : NULL;
+    size_t n = (old && *old ? strlen(old) + 1 : 0) + sizeof want;
+    char *v = (old || !tun) ? malloc(n) : NULL;
+    if (!v) {
+        free(old);
         return;
-    if (tun && *tun)
-        snprintf(v, n, "%s:%s", tun, want);
+    }
+    if (old && *old)
+        snprintf(v, n, "%s:%s", old, want);
     else
         snprintf(v, n, "%s", want);
     if (setenv("GLIBC_TUNABLES", v, 1) == 0 && setenv("LB_HEAP", "tuned", 1) == 0)
         execv("/proc/self/exe", argv);
-    /* the exec failed: go on with the heap as it is */
+    /* the exec failed: go on with the heap and the environment as they were */
     free(v);
-    if (tun)
-        setenv("GLIBC_TUNABLES", tun, 1);
+    if (old)
+        setenv("GLIBC_TUNABLES", old, 1);
     else
         unsetenv("GLIBC_TUNABLES");
     unsetenv("LB_HEAP");
+    free(old);
 #else
     (void)argv;
 #endif
