@@ -16,26 +16,7 @@
 
 static char *dir, *cfg;
 
-static const char config_text[] =
-    "store: {path: heap.sqlite}\n"
-    "groups: [police]\n"
-    "layers:\n"
-    "  lage: {title: Lage}\n"
-    "sources:\n"
-    "  meldungen: {path: points.geojson, layer: lage, agency: police, label: {level: OFFEN}}\n"
-    "maps:\n"
-    "  lage: {title: Lage, layers: [lage]}\n"
-    "roles:\n"
-    "  police: {title: Polizei, clearance: {level: VS-NfD, groups: [police]}, layers: [\"*\"]}\n"
-    "tokens:\n"
-    "  police: {hash: \"sha256:50467e3863037604788afbe767c96c2c4317f00906d1f36cb2ead8c3f0d60b2f\", roles: [police]}\n";
-
-static const char points_text[] =
-    "{\"type\": \"FeatureCollection\", \"features\": [{\"type\": \"Feature\", \"properties\": {},\n"
-    " \"geometry\": {\"type\": \"Point\", \"coordinates\": [9.0, 52.0]}}]}\n";
-
-/* the tile holding the point at zoom 12 */
-#define TILE "/maps/lage/12/2150/1352.png"
+#define TILE T_ONE_POINT_TILE
 
 /* the same condition as lb_serve_tune_heap's: builds with a sanitizer keep
  * their own allocator and never restart */
@@ -157,12 +138,8 @@ static void setup(void)
     if (dir)
         return;
     dir = t_tmpdir();
-    t_write(dir, "heap.yaml", config_text);
-    t_write(dir, "points.geojson", points_text);
-    cfg = t_path(dir, "heap.yaml");
-    t_result ir = t_lagebild("ingest", cfg, "--quiet", NULL);
-    ASSERT_EQ(ir.status, 0);
-    t_result_free(&ir);
+    cfg = t_one_point_config(dir);
+    ASSERT(cfg != NULL);
 }
 
 LB_TEST(test_server_restarts_once_with_the_heap_on_huge_pages)
@@ -224,6 +201,10 @@ LB_TEST(test_server_restarts_once_with_the_heap_on_huge_pages)
     t_resp_free(&a);
     ASSERT_EQ(t_server_stop(&srv, 30.0), 0);
     t_server_free(&srv);
+    t_rmrf(dir);
+    free(dir);
+    free(cfg);
+    dir = cfg = NULL;
 }
 
 LB_TESTS(test_server_restarts_once_with_the_heap_on_huge_pages)

@@ -13,26 +13,7 @@
 
 static char *dir, *cfg;
 
-static const char config_text[] =
-    "store: {path: slow.sqlite}\n"
-    "groups: [police]\n"
-    "layers:\n"
-    "  lage: {title: Lage}\n"
-    "sources:\n"
-    "  meldungen: {path: points.geojson, layer: lage, agency: police, label: {level: OFFEN}}\n"
-    "maps:\n"
-    "  lage: {title: Lage, layers: [lage]}\n"
-    "roles:\n"
-    "  police: {title: Polizei, clearance: {level: VS-NfD, groups: [police]}, layers: [\"*\"]}\n"
-    "tokens:\n"
-    "  police: {hash: \"sha256:50467e3863037604788afbe767c96c2c4317f00906d1f36cb2ead8c3f0d60b2f\", roles: [police]}\n";
-
-static const char points_text[] =
-    "{\"type\": \"FeatureCollection\", \"features\": [{\"type\": \"Feature\", \"properties\": {},\n"
-    " \"geometry\": {\"type\": \"Point\", \"coordinates\": [9.0, 52.0]}}]}\n";
-
-/* the tile holding the point at zoom 12 */
-#define TILE "/maps/lage/12/2150/1352.png"
+#define TILE T_ONE_POINT_TILE
 #define THREADS 4
 #define TIMEOUT_MS 1000
 #define NIDLE 3
@@ -66,12 +47,8 @@ static bool peer_closed(int fd)
 LB_TEST(test_slow_and_idle_clients_are_dropped_and_do_not_block_others)
 {
     dir = t_tmpdir();
-    t_write(dir, "slow.yaml", config_text);
-    t_write(dir, "points.geojson", points_text);
-    cfg = t_path(dir, "slow.yaml");
-    t_result ir = t_lagebild("ingest", cfg, "--quiet", NULL);
-    ASSERT_EQ(ir.status, 0);
-    t_result_free(&ir);
+    cfg = t_one_point_config(dir);
+    ASSERT(cfg != NULL);
     char errpath[1024];
     snprintf(errpath, sizeof errpath, "%s/server.err", dir);
     char *audit = t_path(dir, "audit.jsonl");

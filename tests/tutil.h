@@ -176,4 +176,45 @@ static inline double t_sql_double(const char *db_path, const char *fmt, ...)
     return v;
 }
 
+/*
+ * A one-point data set for server tests: writes DIR/one.yaml (store
+ * one.sqlite, layer and map "lage", role "police" at VS-NfD, token
+ * "t-police") and DIR/points.geojson (one OFFEN point at 9.0 E 52.0 N, in
+ * tile T_ONE_POINT_TILE), and ingests it.  Returns the config path
+ * (malloc'd), NULL when the ingest failed.
+ */
+#define T_ONE_POINT_TILE "/maps/lage/12/2150/1352.png"
+
+static inline char *t_one_point_config(const char *dir)
+{
+    static const char config_text[] =
+        "store: {path: one.sqlite}\n"
+        "groups: [police]\n"
+        "layers:\n"
+        "  lage: {title: Lage}\n"
+        "sources:\n"
+        "  meldungen: {path: points.geojson, layer: lage, agency: police, label: {level: OFFEN}}\n"
+        "maps:\n"
+        "  lage: {title: Lage, layers: [lage]}\n"
+        "roles:\n"
+        "  police: {title: Polizei, clearance: {level: VS-NfD, groups: [police]}, layers: [\"*\"]}\n"
+        "tokens:\n"
+        "  police: {hash: \"sha256:50467e3863037604788afbe767c96c2c4317f00906d1f36cb2ead8c3f0d60b2f\", "
+        "roles: [police]}\n";
+    static const char points_text[] =
+        "{\"type\": \"FeatureCollection\", \"features\": [{\"type\": \"Feature\", \"properties\": {},\n"
+        " \"geometry\": {\"type\": \"Point\", \"coordinates\": [9.0, 52.0]}}]}\n";
+    t_write(dir, "one.yaml", config_text);
+    t_write(dir, "points.geojson", points_text);
+    char *cfg = t_path(dir, "one.yaml");
+    t_result ir = t_lagebild("ingest", cfg, "--quiet", NULL);
+    int st = ir.status;
+    t_result_free(&ir);
+    if (st != 0) {
+        free(cfg);
+        return NULL;
+    }
+    return cfg;
+}
+
 #endif
