@@ -4,8 +4,8 @@
  *  - by default, where the kernel offers huge pages and the build has no
  *    sanitizer, the serving process carries the tunables and LB_HEAP=tuned,
  *    and (kernel mode "madvise") its heap is advised for huge pages;
- *  - LB_HEAP=default, or GLIBC_TUNABLES naming either tunable, leaves the
- *    heap and the environment as they are;
+ *  - LB_HEAP=default, GLIBC_TUNABLES naming either tunable, or Valgrind's
+ *    preloaded core leaves the heap and the environment as they are;
  *  - every variant serves the same tile bytes.
  */
 #include <ctype.h>
@@ -193,6 +193,23 @@ LB_TEST(test_server_restarts_once_with_the_heap_on_huge_pages)
     ASSERT(mark == NULL);
     ASSERT(tun != NULL);
     ASSERT_STREQ(tun, "glibc.malloc.arena_max=2");
+    ASSERT_EQ(a.bodylen, b.bodylen);
+    ASSERT(memcmp(a.body, b.body, a.bodylen) == 0);
+    free(mark);
+    free(tun);
+    t_resp_free(&b);
+    ASSERT_EQ(t_server_stop(&srv, 30.0), 0);
+    t_server_free(&srv);
+
+    /* under Valgrind (recognised by its preloaded core; a path that does
+     * not exist is enough, the loader skips it) the heap is left alone */
+    setenv("LD_PRELOAD", "/nonexistent/vgpreload_core-amd64-linux.so", 1);
+    run(NULL, NULL, &srv, &b);
+    unsetenv("LD_PRELOAD");
+    mark = env_of(srv.pid, "LB_HEAP");
+    tun = env_of(srv.pid, "GLIBC_TUNABLES");
+    ASSERT(mark == NULL);
+    ASSERT(tun == NULL);
     ASSERT_EQ(a.bodylen, b.bodylen);
     ASSERT(memcmp(a.body, b.body, a.bodylen) == 0);
     free(mark);
