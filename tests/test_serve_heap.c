@@ -133,6 +133,43 @@ static void run(const char *lb_heap, const char *tunables, t_server *srv, t_resp
     ASSERT_EQ(png->status, 200);
 }
 
+/* Start a server with LB_HEAP, GLIBC_TUNABLES and LD_PRELOAD as given
+ * (NULL: unset); it must not have restarted: its LB_HEAP and GLIBC_TUNABLES
+ * are what it was given, its heap is not advised for huge pages, and its
+ * tile has the bytes of ref. */
+static void left_alone(const char *lb_heap, const char *tunables, const char *preload,
+                       const t_resp *ref)
+{
+    t_server srv;
+    t_resp b;
+    if (preload)
+        setenv("LD_PRELOAD", preload, 1);
+    run(lb_heap, tunables, &srv, &b);
+    unsetenv("LD_PRELOAD");
+    char *mark = env_of(srv.pid, "LB_HEAP");
+    char *tun = env_of(srv.pid, "GLIBC_TUNABLES");
+    if (lb_heap) {
+        ASSERT(mark != NULL);
+        ASSERT_STREQ(mark, lb_heap);
+    } else {
+        ASSERT(mark == NULL);
+    }
+    if (tunables) {
+        ASSERT(tun != NULL);
+        ASSERT_STREQ(tun, tunables);
+    } else {
+        ASSERT(tun == NULL);
+    }
+    ASSERT(!heap_advised(srv.pid));
+    ASSERT_EQ(ref->bodylen, b.bodylen);
+    ASSERT(memcmp(ref->body, b.body, b.bodylen) == 0);
+    free(mark);
+    free(tun);
+    t_resp_free(&b);
+    ASSERT_EQ(t_server_stop(&srv, 30.0), 0);
+    t_server_free(&srv);
+}
+
 static void setup(void)
 {
     if (dir)
@@ -146,7 +183,7 @@ LB_TEST(test_server_restarts_once_with_the_heap_on_huge_pages)
 {
     setup();
     t_server srv;
-    t_resp a, b;
+    t_resp a;
     run(NULL, NULL, &srv, &a);
     char *mark = env_of(srv.pid, "LB_HEAP");
     char *tun = env_of(srv.pid, "GLIBC_TUNABLES");
@@ -171,53 +208,13 @@ LB_TEST(test_server_restarts_once_with_the_heap_on_huge_pages)
     t_server_free(&srv);
 
     /* opted out: nothing changes, and the tile is the same */
-    run("default", NULL, &srv, &b);
-    mark = env_of(srv.pid, "LB_HEAP");
-    tun = env_of(srv.pid, "GLIBC_TUNABLES");
-    ASSERT(mark != NULL);
-    ASSERT_STREQ(mark, "default");
-    ASSERT(tun == NULL);
-    ASSERT(!heap_advised(srv.pid));
-    ASSERT_EQ(a.bodylen, b.bodylen);
-    ASSERT(memcmp(a.body, b.body, a.bodylen) == 0);
-    free(mark);
-    free(tun);
-    t_resp_free(&b);
-    ASSERT_EQ(t_server_stop(&srv, 30.0), 0);
-    t_server_free(&srv);
-
+    left_alone("default", NULL, NULL, &a);
     /* the user's own choice of either tunable is left alone */
-    run(NULL, "glibc.malloc.arena_max=2", &srv, &b);
-    mark = env_of(srv.pid, "LB_HEAP");
-    tun = env_of(srv.pid, "GLIBC_TUNABLES");
-    ASSERT(mark == NULL);
-    ASSERT(tun != NULL);
-    ASSERT_STREQ(tun, "glibc.malloc.arena_max=2");
-    ASSERT_EQ(a.bodylen, b.bodylen);
-    ASSERT(memcmp(a.body, b.body, a.bodylen) == 0);
-    free(mark);
-    free(tun);
-    t_resp_free(&b);
-    ASSERT_EQ(t_server_stop(&srv, 30.0), 0);
-    t_server_free(&srv);
-
+    left_alone(NULL, "glibc.malloc.arena_max=2", NULL, &a);
     /* under Valgrind (recognised by its preloaded core; a path that does
      * not exist is enough, the loader skips it) the heap is left alone */
-    setenv("LD_PRELOAD", "/nonexistent/vgpreload_core-amd64-linux.so", 1);
-    run(NULL, NULL, &srv, &b);
-    unsetenv("LD_PRELOAD");
-    mark = env_of(srv.pid, "LB_HEAP");
-    tun = env_of(srv.pid, "GLIBC_TUNABLES");
-    ASSERT(mark == NULL);
-    ASSERT(tun == NULL);
-    ASSERT_EQ(a.bodylen, b.bodylen);
-    ASSERT(memcmp(a.body, b.body, a.bodylen) == 0);
-    free(mark);
-    free(tun);
-    t_resp_free(&b);
+    left_alone(NULL, NULL, "/nonexistent/vgpreload_core-amd64-linux.so", &a);
     t_resp_free(&a);
-    ASSERT_EQ(t_server_stop(&srv, 30.0), 0);
-    t_server_free(&srv);
     t_rmrf(dir);
     free(dir);
     free(cfg);
