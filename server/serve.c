@@ -32,12 +32,7 @@ void lb_serve_tune_heap(char **argv);
  */
 void lb_serve_tune_heap(char **argv)
 {
-#if defined(__GLIBC__) && defined(__linux__) && !defined(__SANITIZE_ADDRESS__)
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer)
-    return;
-#endif
-#endif
+#if defined(__GLIBC__) && defined(__linux__) && !LB_SANITIZED
     const char *mode = getenv("LB_HEAP");
     if (mode && (strcmp(mode, "default") == 0 || strcmp(mode, "tuned") == 0))
         return; /* opted out, or this is the tuned process itself */
@@ -56,17 +51,17 @@ void lb_serve_tune_heap(char **argv)
     if (!have)
         return;
     static const char want[] = "glibc.malloc.hugetlb=1:glibc.malloc.arena_max=1";
-    char *old = tun ? strdup(tun) : NULL;
-    size_t n = (old && *old ? strlen(old) + 1 : 0) + sizeof want;
-    char *v = (old || !tun) ? malloc(n) : NULL;
+    /* a copy: getenv's string need not outlive the setenv that replaces it */
+    char *old = NULL;
+    if (tun && !(old = strdup(tun)))
+        return;
+    size_t n = (old ? strlen(old) + 1 : 0) + sizeof want;
+    char *v = malloc(n);
     if (!v) {
         free(old);
         return;
     }
-    if (old && *old)
-        snprintf(v, n, "%s:%s", old, want);
-    else
-        snprintf(v, n, "%s", want);
+    snprintf(v, n, "%s%s%s", old && *old ? old : "", old && *old ? ":" : "", want);
     if (setenv("GLIBC_TUNABLES", v, 1) == 0 && setenv("LB_HEAP", "tuned", 1) == 0)
         execv("/proc/self/exe", argv);
     /* the exec failed: go on with the heap and the environment as they were */

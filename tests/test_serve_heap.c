@@ -10,6 +10,7 @@
  */
 #include <ctype.h>
 
+#include "lagebild/util.h"
 #include "lbtest.h"
 #include "thttp.h"
 #include "tutil.h"
@@ -18,18 +19,6 @@ static char *dir, *cfg;
 
 #define TILE T_ONE_POINT_TILE
 
-/* the same condition as lb_serve_tune_heap's: builds with a sanitizer keep
- * their own allocator and never restart */
-#if defined(__SANITIZE_ADDRESS__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-#ifndef SANITIZED
-#define SANITIZED 0
-#endif
 
 /* The kernel's transparent huge page mode: "always", "madvise", "never" or
  * "" when it has none. */
@@ -188,9 +177,10 @@ LB_TEST(test_server_restarts_once_with_the_heap_on_huge_pages)
     char *mark = env_of(srv.pid, "LB_HEAP");
     char *tun = env_of(srv.pid, "GLIBC_TUNABLES");
     const char *mode = thp_mode();
-    bool expect = !SANITIZED && *mode && strcmp(mode, "never") != 0;
-    printf("  THP mode '%s', sanitizer build %d: LB_HEAP=%s GLIBC_TUNABLES=%s\n", mode, SANITIZED,
-           mark ? mark : "(unset)", tun ? tun : "(unset)");
+    /* builds with a sanitizer keep their own allocator and never restart */
+    bool expect = !LB_SANITIZED && *mode && strcmp(mode, "never") != 0;
+    printf("  THP mode '%s', sanitizer build %d: LB_HEAP=%s GLIBC_TUNABLES=%s\n", mode,
+           LB_SANITIZED, mark ? mark : "(unset)", tun ? tun : "(unset)");
     if (expect) {
         ASSERT(mark != NULL);
         ASSERT_STREQ(mark, "tuned");
