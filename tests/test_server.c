@@ -700,18 +700,10 @@ LB_TEST(test_tile_head)
 static double metric(const char *name)
 {
     t_resp r;
-    if (t_get(g_port, "/metrics", "demo-admin", &r) != 0 || r.status != 200) {
-        t_resp_free(&r);
-        return -1;
-    }
-    char *body = strndup(r.body, r.bodylen);
+    double v = t_get(g_port, "/metrics", "demo-admin", &r) == 0 && r.status == 200
+                   ? t_resp_metric(&r, name)
+                   : -1;
     t_resp_free(&r);
-    double v = -1;
-    size_t n = strlen(name);
-    for (char *l = body; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
-        if (strncmp(l, name, n) == 0 && l[n] == ' ')
-            v = strtod(l + n + 1, NULL);
-    free(body);
     return v;
 }
 

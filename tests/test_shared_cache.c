@@ -143,11 +143,9 @@ typedef struct counters {
 
 static double metric(const t_resp *m, const char *name)
 {
-    char pat[128];
-    snprintf(pat, sizeof pat, "\n%s ", name);
-    const char *p = strstr(m->body, pat);
-    ASSERT(p != NULL);
-    return strtod(p + strlen(pat), NULL);
+    double v = t_resp_metric(m, name);
+    ASSERT(v >= 0);
+    return v;
 }
 
 static counters metrics(int port)

@@ -47,6 +47,16 @@ static inline void t_resp_free(t_resp *r)
     memset(r, 0, sizeof *r);
 }
 
+/* The value of counter NAME in a /metrics response body; -1 when it has none
+ * (every lagebild counter is >= 0). */
+static inline double t_resp_metric(const t_resp *m, const char *name)
+{
+    char pat[128];
+    snprintf(pat, sizeof pat, "\n%s ", name);
+    const char *p = m->body ? strstr(m->body, pat) : NULL;
+    return p ? strtod(p + strlen(pat), NULL) : -1;
+}
+
 static inline double t_mono(void)
 {
     struct timespec ts;
