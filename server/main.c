@@ -36,7 +36,6 @@ static int cmd_render(int argc, char **argv);
 static int cmd_token(int argc, char **argv);
 static int cmd_audit(int argc, char **argv);
 int lb_cmd_serve(int argc, char **argv); /* serve.c */
-void lb_serve_tune_heap(char **argv);   /* serve.c */
 
 static const command commands[] = {
     {"ingest", cmd_ingest, "read, reproject, validate and store configured sources",
@@ -896,7 +895,5 @@ int main(int argc, char **argv)
         usage_all(stderr);
         return 2;
     }
-    if (cmd->run == lb_cmd_serve)
-        lb_serve_tune_heap(argv); /* returns unless it restarted the process */
     return cmd->run(argc - 1, argv + 1);
 }

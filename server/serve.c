@@ -14,69 +14,6 @@
 #include "server_int.h"
 
 int lb_cmd_serve(int argc, char **argv);
-void lb_serve_tune_heap(char **argv);
-
-/*
- * The server's heap (docs/decisions.md, "The server's heap on huge pages").
- * Every cold tile takes fresh memory for its PNG and its packed layer
- * canvases, which stay in the tile cache; on 4 KiB pages each of those pages
- * is a page fault, and in a virtual machine a fault costs several
- * microseconds.  glibc puts its heaps on transparent huge pages only when
- * told so by the glibc.malloc.hugetlb tunable, which it reads from the
- * environment at process start, and then only the main heap gets them (the
- * per-thread arenas do not), hence arena_max=1.  So `lagebild serve` execs
- * itself once with both tunables set, before it opens anything.  It leaves
- * the heap alone when the user chose (LB_HEAP=default, or GLIBC_TUNABLES
- * naming either tunable), when the kernel has huge pages off, in sanitizer
- * builds and under Valgrind (their own allocators), and when the exec fails.
- */
-void lb_serve_tune_heap(char **argv)
-{
-#if defined(__GLIBC__) && defined(__linux__) && !LB_SANITIZED
-    const char *mode = getenv("LB_HEAP");
-    if (mode && (strcmp(mode, "default") == 0 || strcmp(mode, "tuned") == 0))
-        return; /* opted out, or this is the tuned process itself */
-    const char *tun = getenv("GLIBC_TUNABLES");
-    if (tun && (strstr(tun, "glibc.malloc.hugetlb") || strstr(tun, "glibc.malloc.arena_max")))
-        return;
-    const char *pre = getenv("LD_PRELOAD");
-    if (pre && strstr(pre, "vgpreload"))
-        return; /* Valgrind */
-    char thp[128] = "";
-    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
-    if (!f)
-        return;
-    bool have = fgets(thp, sizeof thp, f) && !strstr(thp, "[never]");
-    fclose(f);
-    if (!have)
-        return;
-    static const char want[] = "glibc.malloc.hugetlb=1:glibc.malloc.arena_max=1";
-    /* a copy: getenv's string need not outlive the setenv that replaces it */
-    char *old = NULL;
-    if (tun && !(old = strdup(tun)))
-        return;
-    size_t n = (old ? strlen(old) + 1 : 0) + sizeof want;
-    char *v = malloc(n);
-    if (!v) {
-        free(old);
-        return;
-    }
-    snprintf(v, n, "%s%s%s", old && *old ? old : "", old && *old ? ":" : "", want);
-    if (setenv("GLIBC_TUNABLES", v, 1) == 0 && setenv("LB_HEAP", "tuned", 1) == 0)
-        execv("/proc/self/exe", argv);
-    /* the exec failed: go on with the heap and the environment as they were */
-    free(v);
-    if (old)
-        setenv("GLIBC_TUNABLES", old, 1);
-    else
-        unsetenv("GLIBC_TUNABLES");
-    unsetenv("LB_HEAP");
-    free(old);
-#else
-    (void)argv;
-#endif
-}
-
 static volatile sig_atomic_t got_hup, got_term;
 
 static void on_signal(int sig)
@@ -223,13 +160,7 @@ static const char usage[] =
     "  -q, --quiet          no request log (one line per request on stderr)\n"
     "\n"
     "Prints 'listening on http://HOST:PORT' once ready.  SIGHUP reloads the config\n"
-    "(a bad config keeps the running one); SIGTERM drains in-flight requests.\n"
-    "\n"
-    "Heap: where the kernel offers transparent huge pages, the server restarts\n"
-    "itself once at start with GLIBC_TUNABLES=glibc.malloc.hugetlb=1:\n"
-    "glibc.malloc.arena_max=1 (one heap on 2 MiB pages: cold tiles then cost about\n"
-    "9 % less CPU, peak memory is about 12 % higher).  LB_HEAP=default, or a\n"
-    "GLIBC_TUNABLES that sets either tunable itself, keeps glibc's defaults.\n";
+    "(a bad config keeps the running one); SIGTERM drains in-flight requests.\n";
 
 int lb_cmd_serve(int argc, char **argv)
 {

@@ -12,20 +12,6 @@
 
 #include "lagebild/status.h"
 
-/* 1 in builds with AddressSanitizer or MemorySanitizer, which bring their
- * own allocator (GCC says so with __SANITIZE_ADDRESS__, clang through
- * __has_feature); else 0. */
-#if defined(__SANITIZE_ADDRESS__)
-#define LB_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer)
-#define LB_SANITIZED 1
-#endif
-#endif
-#ifndef LB_SANITIZED
-#define LB_SANITIZED 0
-#endif
-
 /* A growable, always NUL-terminated byte buffer.  Zero-initialise to use. */
 typedef struct lb_buf {
     char *data;
