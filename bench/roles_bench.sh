@@ -5,6 +5,8 @@
 #
 #   bench/roles_bench.sh           N = 100000 features, about 5 minutes on 2 cores
 #   bench/roles_bench.sh 10000     another N
+#   bench/roles_bench.sh 1000000   the dense case, where drawing dominates a tile
+#                                  (about 4 min to generate and ingest, 4 min per round)
 #
 # Data: a synthetic set of N features over Germany from build/bench/lbgen
 # (cached in $OUT/N/), ingested once into $OUT/N/roles.sqlite with a derived
