@@ -14,6 +14,7 @@
 #include "server_int.h"
 
 int lb_cmd_serve(int argc, char **argv);
+
 static volatile sig_atomic_t got_hup, got_term;
 
 static void on_signal(int sig)
