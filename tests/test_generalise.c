@@ -4,7 +4,8 @@
  * copy of the demo and checks, through the running server, that for the
  * police a unit not released to it exactly appears at the centre of its cell
  * and nowhere near its true position, while the military (released exactly)
- * sees it at the true position and not at the cell centre.
+ * sees it at the true position and not at the cell centre.  The cell is the
+ * same on the Web Mercator and the AdV grid: a 5 km cell of EPSG:3035.
  */
 #include <math.h>
 #include <png.h>
@@ -99,16 +100,30 @@ static void fetch(int port, const char *token, int z, long x, long y, t_resp *ou
 LB_TEST(test_generalised_release_hides_the_exact_position)
 {
     setup();
-    /* the unit's true position and its cell centre, in EPSG:3857 */
+    /* the unit's true position, and the centre of its 5 km cell on the
+     * canonical grid (EPSG:3035, cells counted from its origin), both in
+     * EPSG:3857 and the centre also in EPSG:25832 (the AdV grid) */
     double lon = t_sql_double(store, "SELECT X(geom) FROM units WHERE source_fid='%s'", UNIT);
     double lat = t_sql_double(store, "SELECT Y(geom) FROM units WHERE source_fid='%s'", UNIT);
     lb_transform *t = NULL;
     lb_error err;
-    ASSERT_EQ(lb_transform_new("EPSG:4326", "EPSG:3857", &t, &err), LB_OK);
-    double mx = lon, my = lat;
-    ASSERT_EQ(lb_transform_points(t, 1, &mx, &my, &err), LB_OK);
+    double ex = lon, ey = lat;
+    ASSERT_EQ(lb_transform_new("EPSG:4326", "EPSG:3035", &t, &err), LB_OK);
+    ASSERT_EQ(lb_transform_points(t, 1, &ex, &ey, &err), LB_OK);
     lb_transform_free(t);
-    double cx = (floor(mx / CELL) + 0.5) * CELL, cy = (floor(my / CELL) + 0.5) * CELL;
+    double clon = (floor(ex / CELL) + 0.5) * CELL, clat = (floor(ey / CELL) + 0.5) * CELL;
+    ASSERT_EQ(lb_transform_new("EPSG:3035", "EPSG:4326", &t, &err), LB_OK);
+    ASSERT_EQ(lb_transform_points(t, 1, &clon, &clat, &err), LB_OK);
+    lb_transform_free(t);
+    double ux = clon, uy = clat;
+    ASSERT_EQ(lb_transform_new("EPSG:4326", "EPSG:25832", &t, &err), LB_OK);
+    ASSERT_EQ(lb_transform_points(t, 1, &ux, &uy, &err), LB_OK);
+    lb_transform_free(t);
+    ASSERT_EQ(lb_transform_new("EPSG:4326", "EPSG:3857", &t, &err), LB_OK);
+    double mx = lon, my = lat, cx = clon, cy = clat;
+    ASSERT_EQ(lb_transform_points(t, 1, &mx, &my, &err), LB_OK);
+    ASSERT_EQ(lb_transform_points(t, 1, &cx, &cy, &err), LB_OK);
+    lb_transform_free(t);
     ASSERT(hypot(cx - mx, cy - my) > 300); /* far enough apart to tell at zoom 15 */
 
     char errpath[1024];
@@ -144,6 +159,18 @@ LB_TEST(test_generalised_release_hides_the_exact_position)
      * generalised form as well */
     fetch(srv.port, "demo-fire", z, gx, gy, &r);
     ASSERT(alpha_near(&r, gpx, gpy, 1) > 200);
+    t_resp_free(&r);
+    /* the AdV grid (EPSG:25832) draws the same cell centre, so its tiles
+     * and Web Mercator's cannot be intersected into a finer position */
+    double res = 17471320.75089746 * 0.00028 / 4096.0; /* zoom 12 */
+    double fx = (ux - -46133.17) / (256 * res), fy = (6301219.54 - uy) / (256 * res);
+    long ax = (long)floor(fx), ay = (long)floor(fy);
+    int apx = (int)floor((fx - (double)ax) * 256), apy = (int)floor((fy - (double)ay) * 256);
+    char path[128];
+    snprintf(path, sizeof path, "/maps/units_only/DE_EPSG_25832_ADV/12/%ld/%ld.png", ax, ay);
+    ASSERT_EQ(t_get(srv.port, path, "demo-police", &r), 0);
+    ASSERT_EQ(r.status, 200);
+    ASSERT(alpha_near(&r, apx, apy, 1) > 200);
     t_resp_free(&r);
     ASSERT(t_server_stop(&srv, 20) == 0);
     t_server_free(&srv);

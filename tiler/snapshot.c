@@ -18,6 +18,7 @@
 #include <ogr_srs_api.h>
 #include <cpl_error.h>
 
+#include "lagebild/generalise.h"
 #include "lagebild/util.h"
 #include "tiler_int.h"
 
@@ -981,7 +982,6 @@ static lb_label decode_label(const lb_config *cfg, int level, const char *groups
     return l;
 }
 
-#define LB_GEN_MAX_CELLS 4096
 
 static bool push_xy(builder *b, double x, double y)
 {
@@ -1002,58 +1002,72 @@ static bool push_xy(builder *b, double x, double y)
 }
 
 /*
- * Replace the feature just parsed (parts from part0, vertices from xy0) by
- * its generalised form on a grid of cell units.  false: leave the feature
- * out (no rule for its source, or out of memory: b->oom).
+ * Replace the feature just parsed (parts from part0, vertices from xy0, in
+ * lon/lat) by its generalised form on the canonical grid of cells of cell
+ * metres (generalise.h), still in lon/lat.  false: leave the feature out (no
+ * rule for its source, a vertex outside the grid's CRS, or out of memory:
+ * b->oom).
  */
-static bool generalise(builder *b, geom_acc *g, uint32_t part0, uint32_t xy0, double cell)
+static bool generalise(lb_gen *gen, builder *b, geom_acc *g, uint32_t part0, uint32_t xy0,
+                       double cell)
 {
     if (!(cell > 0))
         return false;
     double *xy = b->lv.xy + 2 * xy0;
     uint32_t nv = b->lv.nxy - xy0;
-    if (g->type == LB_GEOM_POINT) {
-        for (uint32_t i = 0; i < nv; i++) {
-            xy[2 * i] = (floor(xy[2 * i] / cell) + 0.5) * cell;
-            xy[2 * i + 1] = (floor(xy[2 * i + 1] / cell) + 0.5) * cell;
-        }
-        return true;
-    }
-    double mnx = INFINITY, mny = INFINITY, mxx = -INFINITY, mxy = -INFINITY;
-    for (uint32_t i = 0; i < nv; i++) {
-        mnx = fmin(mnx, xy[2 * i]);
-        mxx = fmax(mxx, xy[2 * i]);
-        mny = fmin(mny, xy[2 * i + 1]);
-        mxy = fmax(mxy, xy[2 * i + 1]);
-    }
-    double cx0 = floor(mnx / cell), cx1 = floor(mxx / cell);
-    double cy0 = floor(mny / cell), cy1 = floor(mxy / cell);
+    if (nv == 0)
+        return false;
+    if (g->type == LB_GEOM_POINT)
+        return lb_gen_points(gen, xy, nv, cell, NULL) == LB_OK;
+    double blk[4];
+    if (lb_gen_block(gen, xy, nv, cell, blk, NULL) != LB_OK)
+        return false;
     b->lv.nparts = part0;
     b->lv.nxy = xy0;
     g->type = LB_GEOM_POLYGON;
     g->npoly = 0;
-    if ((cx1 - cx0 + 1) * (cy1 - cy0 + 1) > LB_GEN_MAX_CELLS) {
+    if ((blk[2] - blk[0] + 1) * (blk[3] - blk[1] + 1) > LB_GEN_MAX_CELLS) {
         /* huge extent: one block of whole cells */
-        cx1 = cx1 + 1, cy1 = cy1 + 1;
-        uint32_t first = b->lv.nxy;
-        if (!push_xy(b, cx0 * cell, cy0 * cell) || !push_xy(b, cx1 * cell, cy0 * cell) ||
-            !push_xy(b, cx1 * cell, cy1 * cell) || !push_xy(b, cx0 * cell, cy1 * cell))
+        double m[4] = {blk[0] * cell, blk[1] * cell, (blk[2] + 1) * cell, (blk[3] + 1) * cell};
+        double ring[8];
+        if (lb_gen_rect(gen, m, ring, NULL) != LB_OK)
             return false;
+        uint32_t first = b->lv.nxy;
+        for (int k = 0; k < 4; k++)
+            if (!push_xy(b, ring[2 * k], ring[2 * k + 1]))
+                return false;
         lb_snap_part part = {.first = first, .n = 4, .poly = 0};
         VEC_PUSH(b->lv.parts, b->lv.nparts, b->parts_cap, part, fail);
         return true;
     }
-    for (double cy = cy0; cy <= cy1; cy++)
-        for (double cx = cx0; cx <= cx1; cx++) {
+    size_t w = (size_t)(blk[2] - blk[0]) + 2, h = (size_t)(blk[3] - blk[1]) + 2;
+    double *cn = malloc(w * h * 2 * sizeof *cn);
+    if (!cn) {
+        b->oom = true;
+        return false;
+    }
+    if (lb_gen_corners(gen, blk, cell, cn, NULL) != LB_OK) {
+        free(cn);
+        return false;
+    }
+    for (size_t cy = 0; cy + 1 < h; cy++)
+        for (size_t cx = 0; cx + 1 < w; cx++) {
             uint32_t first = b->lv.nxy;
             /* counter-clockwise with y up: positive area, an exterior ring */
-            if (!push_xy(b, cx * cell, cy * cell) || !push_xy(b, (cx + 1) * cell, cy * cell) ||
-                !push_xy(b, (cx + 1) * cell, (cy + 1) * cell) || !push_xy(b, cx * cell, (cy + 1) * cell))
-                return false;
+            const size_t k[4] = {cy * w + cx, cy * w + cx + 1, (cy + 1) * w + cx + 1,
+                                 (cy + 1) * w + cx};
+            for (int i = 0; i < 4; i++)
+                if (!push_xy(b, cn[2 * k[i]], cn[2 * k[i] + 1])) {
+                    free(cn);
+                    return false;
+                }
             lb_snap_part part = {.first = first, .n = 4, .poly = g->npoly++};
-            VEC_PUSH(b->lv.parts, b->lv.nparts, b->parts_cap, part, fail);
+            VEC_PUSH(b->lv.parts, b->lv.nparts, b->parts_cap, part, fail_cn);
         }
+    free(cn);
     return true;
+fail_cn:
+    free(cn);
 fail:
     b->oom = true;
     return false;
@@ -1062,6 +1076,7 @@ fail:
 typedef struct sbuild {
     lb_gen_cell_fn gen_cell; /* generalised snapshot: cell size per source */
     void *gen_ud;
+    lb_gen *gen;
     lb_snapshot *s;
     const lb_config *cfg;
     OGRCoordinateTransformationH ct;
@@ -1093,6 +1108,13 @@ static bool on_row(void *ud, const lb_stored_feature *row)
         full->lv.nparts = part0;
         full->lv.nxy = xy0;
         return true; /* the store holds only valid geometries; skip what we cannot read */
+    }
+    /* generalised: in lon/lat, on the grid every tile grid shares */
+    if (sb->gen_cell &&
+        !generalise(sb->gen, full, &g, part0, xy0, sb->gen_cell(sb->gen_ud, row->source))) {
+        full->lv.nparts = part0;
+        full->lv.nxy = xy0;
+        return !full->oom;
     }
     uint32_t nv = full->lv.nxy - xy0;
     if (nv > 0) {
@@ -1126,11 +1148,6 @@ static bool on_row(void *ud, const lb_stored_feature *row)
             xy[2 * i] = xs[i];
             xy[2 * i + 1] = ys[i];
         }
-    }
-    if (sb->gen_cell && !generalise(full, &g, part0, xy0, sb->gen_cell(sb->gen_ud, row->source))) {
-        full->lv.nparts = part0;
-        full->lv.nxy = xy0;
-        return !full->oom;
     }
     /* a projection may mirror; re-orient rings */
     for (uint32_t p = part0; p < full->lv.nparts; p++) {
@@ -1308,6 +1325,8 @@ static lb_status build_impl(lb_store *st, const lb_config *cfg, const char *laye
         rc = lb_fail(err, LB_ECRS, "no transformation from EPSG:4326 to %s", grid->crs);
         goto done;
     }
+    if (gen_cell && (rc = lb_gen_new(&sb.gen, err)) != LB_OK)
+        goto done;
     rc = fids ? lb_store_scan_fids(st, layer, fids, nfids, on_row, &sb, &s->revision, err)
               : lb_store_scan_layer(st, layer, on_row, &sb, &s->revision, err);
     if (rc != LB_OK)
@@ -1356,6 +1375,7 @@ done:
     free(sb.okflags);
     if (sb.ct)
         OCTDestroyCoordinateTransformation(sb.ct);
+    lb_gen_free(sb.gen);
     if (src)
         OSRDestroySpatialReference(src);
     if (dst)

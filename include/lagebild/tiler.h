@@ -81,8 +81,9 @@ lb_status lb_snapshot_build(lb_store *st, const lb_config *cfg, const char *laye
 /*
  * Owner-set release rules: a snapshot holding only the features of sources
  * with a generalisation rule, each generalised to cells of gen_cell(source)
- * metres of the grid's CRS (points snapped to the cell centre, lines and
- * polygons replaced by the cells their extent touches).  gen_cell returns
+ * metres on the canonical grid of generalise.h (points snapped to the cell
+ * centre, lines and polygons replaced by the cells their extent touches),
+ * the same cells whatever grid's CRS the snapshot is in.  gen_cell returns
  * <= 0 for sources without a rule: their features are left out.  The exact
  * geometry never enters this snapshot.
  */
