@@ -745,6 +745,28 @@ static void render_overlay(const lb_render_layer *L, double minx, double miny, d
     free(hits);
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Sort feature indices of lv into drawing order (lb_snap_feat.seq); false
+ * when out of memory. */
+static bool sort_by_seq(const lb_snap_level *lv, uint32_t *v, size_t n)
+{
+    uint64_t *k = malloc((n ? n : 1) * sizeof *k);
+    if (!k)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        k[i] = (uint64_t)lv->feats[v[i]].seq << 32 | v[i];
+    qsort(k, n, sizeof *k, cmp_u64);
+    for (size_t i = 0; i < n; i++)
+        v[i] = (uint32_t)k[i];
+    free(k);
+    return true;
+}
+
 static void render_layer(const lb_render_layer *L, double minx, double miny, double maxx,
                          double maxy, double zoom, double scale, lb_canvas *out, scratch *sc)
 {
@@ -761,6 +783,10 @@ static void render_layer(const lb_render_layer *L, double minx, double miny, dou
         return;
     size_t n = 0;
     bool ranked = s->ranked && s->by_source == L->by_source;
+    /* grouped by other classes than the snapshot's: from the drawing order
+     * (the walk gives them class by class) */
+    if (s->ranked && !ranked && !sort_by_seq(lv, sc->idx.v, sc->idx.n))
+        return;
     for (size_t k = 0; k < sc->idx.n; k++) {
         const lb_snap_feat *f = &lv->feats[sc->idx.v[k]];
         const lb_feature_info *fi = &s->infos[f->info];

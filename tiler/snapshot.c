@@ -388,11 +388,24 @@ static void rtree_free(lb_rtree *t)
     free(t->box);
     free(t->child);
     free(t->level_start);
+    free(t->crange);
     memset(t, 0, sizeof *t);
 }
 
-/* Build the tree over lv->feats (already in final order). */
-static bool rtree_build(lb_snap_level *lv)
+/* The class range of node i of t (a leaf: its feature's class). */
+static inline const uint16_t *node_classes(const lb_snap_level *lv, uint32_t i, uint16_t leaf[2])
+{
+    if (i < lv->tree.nleaf) {
+        leaf[0] = leaf[1] = lv->feats[i].cls;
+        return leaf;
+    }
+    return lv->tree.crange[i - lv->tree.nleaf];
+}
+
+/* Build the tree over lv->feats (already in final order); for a ranked
+ * snapshot s (its features sorted by class) also each node's class range
+ * and where each class starts. */
+static bool rtree_build(lb_snap_level *lv, const lb_snapshot *s)
 {
     lb_rtree *t = &lv->tree;
     uint32_t n = lv->nfeats;
@@ -409,6 +422,18 @@ static bool rtree_build(lb_snap_level *lv)
     t->level_start = malloc(nlevels * sizeof(uint32_t));
     if (!t->box || !t->child || !t->level_start)
         return false;
+    if (s->ranked) {
+        t->crange = malloc((total - n + 1) * sizeof *t->crange);
+        lv->cstart = malloc((s->nclasses + 1) * sizeof *lv->cstart);
+        if (!t->crange || !lv->cstart)
+            return false;
+        uint32_t k = 0;
+        for (uint32_t c = 0; c <= s->nclasses; c++) {
+            while (k < n && lv->feats[k].cls < c)
+                k++;
+            lv->cstart[c] = k;
+        }
+    }
     for (uint32_t i = 0; i < n; i++) {
         t->box[4 * i] = lv->feats[i].minx;
         t->box[4 * i + 1] = lv->feats[i].miny;
@@ -433,6 +458,11 @@ static bool rtree_build(lb_snap_level *lv)
             }
             memcpy(&t->box[4 * pos], b, sizeof b);
             t->child[pos] = (uint32_t)(start + i);
+            if (t->crange) {
+                uint16_t l0[2], l1[2];
+                t->crange[pos - n][0] = node_classes(lv, (uint32_t)(start + i), l0)[0];
+                t->crange[pos - n][1] = node_classes(lv, (uint32_t)(start + end - 1), l1)[1];
+            }
             pos++;
         }
         size_t next = (count + RT_FANOUT - 1) / RT_FANOUT;
@@ -443,23 +473,22 @@ static bool rtree_build(lb_snap_level *lv)
     return true;
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
+_Thread_local lb_walk_stats lb_tiler__walk_stats;
 
 /* The leaves (features) of lv's tree whose boxes meet the box and are at
- * least minw wide and minh high, in tree order.  A node's box holds its
- * children's: a node narrower than minw or lower than minh holds no such
- * feature, so a walk for large features stays near the root. */
+ * least minw wide and minh high, ascending (a node's children are taken
+ * first to last, and their leaves follow each other).  A node's box holds
+ * its children's: a node narrower than minw or lower than minh holds no
+ * such feature, so a walk for large features stays near the root. */
 static void rt_walk(const lb_snap_level *lv, double minx, double miny, double maxx, double maxy,
                     double minw, double minh, lb_idx_vec *out)
 {
     out->n = 0;
     const lb_rtree *t = &lv->tree;
+    lb_tiler__walk_stats.walks++;
     if (t->nleaf == 0)
         return;
+    uint64_t nodes = 0, leaves = 0; /* counted here, added once (lb_walk_stats) */
     /* explicit stack of (node, level) */
     uint32_t stack[64 * RT_FANOUT];
     uint8_t lvl[64 * RT_FANOUT];
@@ -472,6 +501,10 @@ static void rt_walk(const lb_snap_level *lv, double minx, double miny, double ma
         uint32_t node = stack[sp];
         int l = lvl[sp];
         const double *b = &t->box[4 * node];
+        if (l == 0)
+            leaves++;
+        else
+            nodes++;
         if (b[2] < minx || b[0] > maxx || b[3] < miny || b[1] > maxy || b[2] - b[0] < minw ||
             b[3] - b[1] < minh)
             continue;
@@ -480,7 +513,7 @@ static void rt_walk(const lb_snap_level *lv, double minx, double miny, double ma
                 size_t nc = out->cap ? out->cap * 2 : 256;
                 uint32_t *p = realloc(out->v, nc * sizeof *p);
                 if (!p)
-                    return;
+                    break;
                 out->v = p;
                 out->cap = nc;
             }
@@ -490,19 +523,19 @@ static void rt_walk(const lb_snap_level *lv, double minx, double miny, double ma
         uint32_t first = t->child[node];
         uint32_t level_end = l - 1 + 1 < (int)t->nlevels ? t->level_start[l] : t->nnodes;
         uint32_t end = first + RT_FANOUT < level_end ? first + RT_FANOUT : level_end;
-        for (uint32_t c = first; c < end; c++) {
+        for (uint32_t c = end; c-- > first;) { /* the first child on top */
             stack[sp] = c;
             lvl[sp++] = (uint8_t)(l - 1);
         }
     }
+    lb_tiler__walk_stats.nodes += nodes;
+    lb_tiler__walk_stats.leaves += leaves;
 }
 
 void lb_tiler__query(const lb_snap_level *lv, double minx, double miny, double maxx, double maxy,
                      lb_idx_vec *out)
 {
     rt_walk(lv, minx, miny, maxx, maxy, -INFINITY, -INFINITY, out);
-    if (out->n > 1)
-        qsort(out->v, out->n, sizeof *out->v, cmp_u32);
 }
 
 void lb_tiler__query_big(const lb_snap_level *lv, double minx, double miny, double maxx,
@@ -744,7 +777,7 @@ static bool build_lod(const lb_snapshot *s, const lb_snap_level *src, int L, bui
     free(table);
     if (b->lv.ntwins > 1)
         qsort(b->lv.twins, b->lv.ntwins, sizeof *b->lv.twins, cmp_twin);
-    return rtree_build(&b->lv);
+    return rtree_build(&b->lv, s);
 fail:
     free(keep);
     free(table);
@@ -756,6 +789,7 @@ fail:
 static void level_free(lb_snap_level *lv)
 {
     free(lv->twins);
+    free(lv->cstart);
     free(lv->feats);
     free(lv->parts);
     free(lv->xy);
@@ -779,6 +813,7 @@ static void snapshot_free(lb_snapshot *s)
     free(s->prop_names);
     free(s->values);
     free(s->infos);
+    free(s->class_rep);
     free(s->strings);
     free(s->layer);
     free(s);
@@ -828,7 +863,12 @@ size_t lb_snapshot_memory(const lb_snapshot *s)
         const lb_snap_level *lv = &s->levels[i];
         m += lv->nfeats * sizeof(lb_snap_feat) + lv->nparts * sizeof(lb_snap_part) +
              lv->nxy * 2 * sizeof(double) + lv->tree.nnodes * (4 * sizeof(double) + 4);
+        if (lv->tree.crange)
+            m += (lv->tree.nnodes - lv->tree.nleaf) * sizeof *lv->tree.crange +
+                 (s->nclasses + 1) * sizeof *lv->cstart;
     }
+    if (s->class_rep)
+        m += s->nclasses * sizeof *s->class_rep;
     return m;
 }
 
@@ -1209,7 +1249,14 @@ uint64_t lb_tiler__order_key(const lb_tms *t, const lb_snap_feat *f)
     return hilbert((uint64_t)(cx * 16777215.0), (uint64_t)(cy * 16777215.0));
 }
 
-/* Hilbert-sort the full level's features and build its tree. */
+/*
+ * Put the full level's features into drawing order (Hilbert key, then store
+ * order), which becomes each one's seq, and build its tree.  Ranked
+ * snapshots store them class by class (a stable counting sort, so each class
+ * keeps drawing order): a class is one run of leaves, and a walk skips the
+ * subtrees that hold only classes it does not want (rt_walk).  Levels of
+ * detail, built from this level in its order, inherit both.
+ */
 static bool order_full_level(lb_snapshot *s, builder *full)
 {
     lb_snap_level *lv = &full->lv;
@@ -1239,21 +1286,36 @@ static bool order_full_level(lb_snapshot *s, builder *full)
         items[i].idx = i;
     }
     qsort(items, lv->nfeats, sizeof *items, cmp_item);
-    for (uint32_t i = 0; i < lv->nfeats; i++)
+    for (uint32_t i = 0; i < lv->nfeats; i++) {
         sorted[i] = lv->feats[items[i].idx];
+        sorted[i].seq = i;
+    }
     free(items);
-    free(lv->feats);
-    lv->feats = sorted;
+    if (s->ranked) {
+        uint32_t at[LB_SNAP_CLASSES + 1] = {0};
+        for (uint32_t i = 0; i < lv->nfeats; i++)
+            at[sorted[i].cls + 1]++;
+        for (uint32_t c = 0; c < s->nclasses; c++)
+            at[c + 1] += at[c];
+        for (uint32_t i = 0; i < lv->nfeats; i++)
+            lv->feats[at[sorted[i].cls]++] = sorted[i];
+        free(sorted);
+    } else {
+        free(lv->feats);
+        lv->feats = sorted;
+    }
     full->feats_cap = lv->nfeats;
-    return rtree_build(lv);
+    return rtree_build(lv, s);
 }
 
 /*
  * Rank the classes of s's features (lb_feature_class_cmp order) into each
- * feature's cls, so that renders group features by class with a counting
- * sort instead of comparing labels.  false when out of memory.
+ * feature's cls (of the full level lv, which the levels of detail copy), so
+ * that renders group features by class with a counting sort instead of
+ * comparing labels, and the level is stored class by class
+ * (order_full_level).  false when out of memory.
  */
-static bool rank_classes(lb_snapshot *s, bool by_source)
+static bool rank_classes(lb_snapshot *s, lb_snap_level *lv, bool by_source)
 {
     s->ranked = false;
     s->by_source = by_source;
@@ -1267,9 +1329,12 @@ static bool rank_classes(lb_snapshot *s, bool by_source)
         s->ranked = lb_tiler__rank_classes(inf, s->ninfos, by_source, LB_SNAP_CLASSES, rank,
                                            &s->nclasses);
     }
-    for (int l = 0; s->ranked && l < s->nlevels; l++) {
-        lb_snap_level *lv = &s->levels[l];
-        for (uint32_t k = 0; k < lv->nfeats; k++)
+    if (ok && s->ranked) {
+        s->class_rep = malloc((s->nclasses ? s->nclasses : 1) * sizeof *s->class_rep);
+        ok = s->class_rep != NULL;
+        for (uint32_t i = s->ninfos; ok && i-- > 0;)
+            s->class_rep[rank[i]] = i;
+        for (uint32_t k = 0; ok && k < lv->nfeats; k++)
             lv->feats[k].cls = rank[lv->feats[k].info];
     }
     free(inf);
@@ -1345,7 +1410,7 @@ static lb_status build_impl(lb_store *st, const lb_config *cfg, const char *laye
             s->values[i].str = s->strings + ((uintptr_t)s->values[i].str - 1);
     for (uint32_t i = 0; i < s->ninfos; i++)
         s->infos[i].source = s->strings + sb.sp.buf.len + sb.source_off[i];
-    if (!order_full_level(s, &sb.full))
+    if (!rank_classes(s, &sb.full.lv, gen_cell != NULL) || !order_full_level(s, &sb.full))
         goto oom;
     /* levels of detail below the full one */
     for (size_t i = 0; i < NLOD && s->nlevels < LB_SNAP_MAX_LEVELS - 1; i++) {
@@ -1360,8 +1425,6 @@ static lb_status build_impl(lb_store *st, const lb_config *cfg, const char *laye
     }
     s->levels[s->nlevels++] = sb.full.lv;
     sb.full.lv = (lb_snap_level){0};
-    if (!rank_classes(s, gen_cell != NULL))
-        goto oom;
     goto done;
 oom:
     rc = lb_fail(err, LB_ENOMEM, "out of memory building snapshot of '%s'", layer);

@@ -4,9 +4,11 @@
  * includes this header.
  *
  * Invariants of a built snapshot (never modified afterwards):
- *   1. features of each level are stored in Hilbert order of their bbox
- *      centre; that order is also the drawing order, so every tile draws
- *      overlapping features in the same order (seamless borders);
+ *   1. the drawing order of each level's features is the Hilbert order of
+ *      their bbox centre (lb_snap_feat.seq), so every tile draws overlapping
+ *      features in the same order (seamless borders); they are stored class
+ *      by class (lb_snap_feat.cls) when the snapshot is ranked, each class in
+ *      drawing order, else in drawing order;
  *   2. polygon rings are oriented: exteriors positive, holes negative signed
  *      area (in CRS coordinates), so a multipolygon fills correctly with the
  *      non-zero rule in one call;
@@ -36,6 +38,10 @@ typedef struct lb_snap_feat {
     uint8_t member; /* infos[info].member, here too: full-rights renders skip
                      * merged reports without touching the (cold) info */
     uint16_t cls;   /* rank of infos[info]'s class (lb_snapshot.ranked) */
+    uint32_t seq;   /* position in the full level's drawing order (Hilbert
+                     * key, then store order): stored class by class, a
+                     * level is sorted by this where classes are not drawn
+                     * by rank */
 } lb_snap_feat;
 
 /* More feature classes than this in one snapshot: not ranked (renders
@@ -50,6 +56,10 @@ typedef struct lb_rtree {
     uint32_t nnodes; /* internal nodes */
     uint32_t *level_start; /* index (in box) of each level's first node */
     uint32_t nlevels;
+    /* ranked snapshots: the first and the last class of each internal node's
+     * leaves (crange[node - nleaf]); the leaves are sorted by class, so the
+     * node holds exactly the classes in between */
+    uint16_t (*crange)[2];
 } lb_rtree;
 
 typedef struct lb_snap_level {
@@ -62,6 +72,7 @@ typedef struct lb_snap_level {
     double *xy;
     uint32_t nxy; /* vertices */
     lb_rtree tree; /* leaves: feats in order */
+    uint32_t *cstart; /* ranked: feats of class c are [cstart[c], cstart[c + 1]) */
     /* levels of detail: points merged into another one (same cell and
      * appearance), as (representative's fid, merged point's fid), sorted; an
      * overlay that hides a representative keeps drawing it while one of its
@@ -98,12 +109,22 @@ struct lb_snapshot {
      * when by_source): lb_snap_feat.cls; false when there are too many */
     bool ranked, by_source;
     uint32_t nclasses;
+    uint32_t *class_rep; /* ranked: per class, the info of one of its features */
     /* an overlay (lb_snapshot_overlay) has no levels of its own: it is base
      * without the features whose fids are in removed (sorted), plus delta */
     lb_snapshot *base, *delta;
     int64_t *removed;
     size_t nremoved;
 };
+
+/* What the walks of a level's R-tree read, summed per thread (a test hook:
+ * tests/test_walk_hidden.c checks that what a walk reads does not grow with
+ * the features a principal may not see).  nodes: internal nodes whose box
+ * was read; leaves: features whose box was read. */
+typedef struct lb_walk_stats {
+    uint64_t walks, nodes, leaves;
+} lb_walk_stats;
+extern _Thread_local lb_walk_stats lb_tiler__walk_stats;
 
 /* Indices of features of level lv whose box intersects the query box, ascending. */
 typedef struct lb_idx_vec {
