@@ -467,16 +467,15 @@ static lb_feature_info class_info(const tile_class *c, const lb_config *cfg)
 }
 
 /*
- * lb_snapshot_max_level visitor: records each feature's class and accepts
- * none, so the query (which only skips features at or below the best level
- * accepted so far) asks it about every feature in the box.
+ * lb_snapshot_classes visitor: records the class of a feature (one of each
+ * class present; for a snapshot with too many classes to rank, every
+ * feature, hence the set).
  */
-static bool collect_class(void *ud, const lb_feature_info *fi, const double box[4])
+static void collect_class(void *ud, const lb_feature_info *fi)
 {
-    (void)box;
     class_collect *cc = ud;
     if (cc->overflow)
-        return false;
+        return;
     int32_t src = -1;
     if (cc->gen) {
         if (fi->source != cc->last_src) {
@@ -496,30 +495,29 @@ static bool collect_class(void *ud, const lb_feature_info *fi, const double box[
         k.fused = fi->fused;
     k.source = src;
     if (cc->n && class_eq(&cc->v[cc->n - 1], &k))
-        return false;
+        return;
     for (size_t i = 0; i < cc->n; i++)
         if (class_eq(&cc->v[i], &k)) {
             /* move to the end: consecutive features mostly share a class */
             memmove(&cc->v[i], &cc->v[i + 1], (cc->n - i - 1) * sizeof k);
             cc->v[cc->n - 1] = k;
-            return false;
+            return;
         }
     if (cc->n == LB_MAX_CLASSES) {
         cc->overflow = true;
-        return false;
+        return;
     }
     if (cc->n == cc->cap) {
         size_t nc = cc->cap ? cc->cap * 2 : 16;
         tile_class *nv = realloc(cc->v, nc * sizeof *nv);
         if (!nv) {
             cc->overflow = true;
-            return false;
+            return;
         }
         cc->v = nv;
         cc->cap = nc;
     }
     cc->v[cc->n++] = k;
-    return false;
 }
 
 /* Sort classes into the renderer's drawing order (few: insertion sort). */
@@ -688,11 +686,14 @@ static lb_status get_classes(tile_ctx *t, const lb_srv_layer *L, tile_classes *o
     free(blob);
     double m = LB_CLASS_MARGIN_PX * t->scale * (t->maxx - t->minx) / t->px;
     class_collect ex = {.cfg = t->st->cfg}, ge = {.cfg = t->st->cfg, .gen = true};
-    lb_snapshot_max_level(L->snap[t->grid], t->minx - m, t->miny - m, t->maxx + m, t->maxy + m,
-                          collect_class, &ex);
+    /* one walk per class that stops at its first feature: the list holds
+     * classes this principal may not see, and finding them must not cost
+     * time in proportion to their features */
+    lb_snapshot_classes(L->snap[t->grid], t->minx - m, t->miny - m, t->maxx + m, t->maxy + m,
+                        collect_class, &ex);
     if (L->gen[t->grid])
-        lb_snapshot_max_level(L->gen[t->grid], t->minx - m, t->miny - m, t->maxx + m,
-                              t->maxy + m, collect_class, &ge);
+        lb_snapshot_classes(L->gen[t->grid], t->minx - m, t->miny - m, t->maxx + m,
+                            t->maxy + m, collect_class, &ge);
     /* the drawing order, so the cached list does not depend on feature order */
     sort_classes(ex.v, ex.n, false, t->st->cfg);
     sort_classes(ge.v, ge.n, true, t->st->cfg);

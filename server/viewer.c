@@ -135,6 +135,15 @@ static bool pip(const lb_srv_area *a, double x, double y)
     return in;
 }
 
+/* The part of cls_allows that looks at the class alone (it must accept
+ * every feature cls_allows accepts): lb_snapshot_max_level asks it once per
+ * class and does not look at the features of classes it rejects. */
+static bool cls_class_allows(void *ud, const lb_feature_info *f)
+{
+    const cls_pred *cp = ud;
+    return lb_grant_allows(&cp->one, &f->label) && !lb_feature_superseded(f, &cp->one);
+}
+
 /*
  * A feature counts when its clearance allows it and, for an area-limited
  * clearance, its box demonstrably meets the area (a box corner or centre
@@ -197,7 +206,7 @@ void lb_viewer_classification(lb_req *r)
             cp.one.n = 1;
             cp.area = grants[i].c[c].area >= 0 ? &r->st->areas[0][grants[i].c[c].area] : NULL;
             int lv = lb_snapshot_max_level(layers[i]->snap[0], xs[0], ys[0], xs[1], ys[1],
-                                           cls_allows, &cp);
+                                           cls_class_allows, cls_allows, &cp);
             if (lv > best)
                 best = lv;
         }

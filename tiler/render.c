@@ -695,6 +695,33 @@ static inline bool visible(const lb_render_layer *L, const lb_snap_feat *f,
 }
 
 /*
+ * The classes of snapshot s that a render of L draws, as a class set over
+ * pre (room for LB_SNAP_CLASSES + 1), for walks that do not look at the
+ * others: what the render reads then grows with the features the principal
+ * may see, not with those it may not (its timing tells nothing about them).
+ * The predicate is asked once per class, about one feature of it; that is
+ * exact because a predicate looks only at what makes a feature's class
+ * (lb_feature_pred).  Every feature found is still asked (visible), so a
+ * predicate that broke that rule could only lose features, never show one it
+ * rejects.  NULL (walk every class, as before): s is not ranked, or L tells
+ * classes apart by source and s does not (its predicate may then treat the
+ * features of one class of s differently), or class walks are off.
+ */
+static const lb_class_set *drawn_classes(const lb_render_layer *L, const lb_snapshot *s,
+                                         uint16_t *pre, lb_class_set *cs)
+{
+    if (!s->ranked || (L->by_source && !s->by_source) || !lb_tiler__class_walks())
+        return NULL;
+    pre[0] = 0;
+    for (uint32_t c = 0; c < s->nclasses; c++) {
+        const lb_feature_info *fi = &s->infos[s->class_rep[c]];
+        pre[c + 1] = (uint16_t)(pre[c] + (L->pred ? L->pred(L->pred_ud, fi) : !fi->member));
+    }
+    *cs = (lb_class_set){.pre = pre};
+    return cs;
+}
+
+/*
  * An overlay: the hits of base (less its removed fids) and of delta, merged
  * in drawing order (order key, then fid), then drawn as render_layer does.
  */
@@ -711,7 +738,10 @@ static void render_overlay(const lb_render_layer *L, double minx, double miny, d
         if (s->nlevels == 0)
             continue;
         const lb_snap_level *lv = lb_tiler__level_for(s, 1.0 / fmax(v.sx, v.sy));
-        lb_tiler__query(lv, minx - mx, miny - my, maxx + mx, maxy + my, &sc->idx);
+        uint16_t pre[LB_SNAP_CLASSES + 1];
+        lb_class_set cset;
+        lb_tiler__query(lv, minx - mx, miny - my, maxx + mx, maxy + my,
+                        drawn_classes(L, s, pre, &cset), &sc->idx);
         for (size_t k = 0; k < sc->idx.n; k++) {
             const lb_snap_feat *f = &lv->feats[sc->idx.v[k]];
             int64_t fid = s->infos[f->info].fid;
@@ -778,7 +808,10 @@ static void render_layer(const lb_render_layer *L, double minx, double miny, dou
     view v = view_of(out, minx, miny, maxx, maxy);
     const lb_snap_level *lv = lb_tiler__level_for(s, 1.0 / fmax(v.sx, v.sy));
     double mx = LB_RENDER_MARGIN_PX * scale / v.sx, my = LB_RENDER_MARGIN_PX * scale / v.sy;
-    lb_tiler__query(lv, minx - mx, miny - my, maxx + mx, maxy + my, &sc->idx);
+    uint16_t pre[LB_SNAP_CLASSES + 1];
+    lb_class_set cset;
+    lb_tiler__query(lv, minx - mx, miny - my, maxx + mx, maxy + my,
+                    drawn_classes(L, s, pre, &cset), &sc->idx);
     if (sc->idx.n == 0 || !ensure_entries(sc, sc->idx.n))
         return;
     size_t n = 0;
@@ -817,7 +850,10 @@ static void layer_blocks(const lb_render_layer *L, double minx, double miny, dou
     view v = view_of(out, minx, miny, maxx, maxy);
     const lb_snap_level *lv = lb_tiler__level_for(s, 1.0 / fmax(v.sx, v.sy));
     const double big = fmin(out->width, out->height) / 4.0;
-    lb_tiler__query_big(lv, minx, miny, maxx, maxy, big / v.sx, big / v.sy, &sc->idx);
+    uint16_t pre[LB_SNAP_CLASSES + 1];
+    lb_class_set cset;
+    lb_tiler__query_big(lv, minx, miny, maxx, maxy, big / v.sx, big / v.sy,
+                        drawn_classes(L, s, pre, &cset), &sc->idx);
     entry_src es = {.s = s, .lv = lv};
     size_t nstyle = L->style ? lb_style_layer_count(L->style) : 3;
     for (size_t k = 0; k < sc->idx.n; k++) {
@@ -990,42 +1026,142 @@ lb_status lb_render_tile(const lb_render_layer *layers, size_t n, const lb_tms *
     return lb_render_area(layers, n, minx, miny, maxx, maxy, zoom, scale, out, err);
 }
 
+/* ---- questions about the classes in a box ----------------------------------
+
+lb_snapshot_max_level and lb_snapshot_classes answer for the full-detail
+level of a snapshot.  On a ranked snapshot each class is a walk of its own
+(lb_class_set of that class) that ends at its first feature that counts, and
+a class whose class test fails is not walked: what they read grows with the
+classes and the tree's height, and with the features of the classes asked
+about, not with the others.  Unranked snapshots are walked whole, as
+before. */
+
+/* A walk for the first feature of a class that counts. */
+typedef struct class_probe {
+    const lb_snapshot *s;    /* the plain snapshot walked */
+    const lb_snapshot *over; /* its overlay, whose removed features do not count; or NULL */
+    const lb_snap_level *lv;
+    lb_feature_box_pred pred; /* NULL: every feature counts */
+    lb_feature_pred cls;      /* unranked walks: the class test per feature */
+    void *ud;
+    lb_feature_fn fn; /* unranked walks for lb_snapshot_classes: told of every feature */
+    int best;         /* unranked walks for lb_snapshot_max_level */
+    uint32_t found;   /* the feature that counted, or UINT32_MAX */
+} class_probe;
+
+static bool counts(const class_probe *p, const lb_snap_feat *f, const lb_feature_info *fi)
+{
+    if (p->over && lb_tiler__removed(p->over, fi->fid))
+        return false;
+    if (!p->pred)
+        return true;
+    double box[4] = {f->minx, f->miny, f->maxx, f->maxy};
+    return p->pred(p->ud, fi, box);
+}
+
+static bool probe_leaf(void *ud, uint32_t leaf)
+{
+    class_probe *p = ud;
+    const lb_snap_feat *f = &p->lv->feats[leaf];
+    if (!counts(p, f, &p->s->infos[f->info]))
+        return true;
+    p->found = leaf;
+    return false;
+}
+
+/* Unranked: every feature in the box. */
+static bool level_leaf(void *ud, uint32_t leaf)
+{
+    class_probe *p = ud;
+    const lb_snap_feat *f = &p->lv->feats[leaf];
+    const lb_feature_info *fi = &p->s->infos[f->info];
+    if ((int)fi->label.level > p->best && (p->pred || !fi->member) &&
+        (!p->cls || p->cls(p->ud, fi)) && counts(p, f, fi))
+        p->best = (int)fi->label.level;
+    return true;
+}
+
+static bool class_leaf(void *ud, uint32_t leaf)
+{
+    class_probe *p = ud;
+    const lb_snap_feat *f = &p->lv->feats[leaf];
+    const lb_feature_info *fi = &p->s->infos[f->info];
+    if (counts(p, f, fi))
+        p->fn(p->ud, fi);
+    return true;
+}
+
+/* lb_snapshot_max_level over plain snapshot s (over: its overlay), counting
+ * only levels above best. */
+static int max_level_in(const lb_snapshot *s, const lb_snapshot *over, double minx, double miny,
+                        double maxx, double maxy, lb_feature_pred cls, lb_feature_box_pred pred,
+                        void *ud, int best)
+{
+    if (s->nlevels == 0)
+        return best;
+    const lb_snap_level *lv = &s->levels[s->nlevels - 1];
+    class_probe p = {.s = s, .over = over, .lv = lv, .pred = pred, .cls = cls, .ud = ud,
+                     .best = best};
+    if (!s->ranked || !lb_tiler__class_walks()) {
+        lb_tiler__visit(lv, minx, miny, maxx, maxy, NULL, level_leaf, &p);
+        return p.best;
+    }
+    /* Classes rank by level first: from the highest down, and done at the
+     * first class not above the best level found. */
+    for (uint32_t c = s->nclasses; c-- > 0;) {
+        const lb_feature_info *rep = &s->infos[s->class_rep[c]];
+        if ((int)rep->label.level <= best)
+            break;
+        if ((!pred && rep->member) || (cls && !cls(ud, rep)))
+            continue;
+        lb_class_set one = {.lo = c, .hi = c};
+        p.found = UINT32_MAX;
+        lb_tiler__visit(lv, minx, miny, maxx, maxy, &one, probe_leaf, &p);
+        if (p.found != UINT32_MAX)
+            best = (int)rep->label.level;
+    }
+    return best;
+}
+
 int lb_snapshot_max_level(const lb_snapshot *s, double minx, double miny, double maxx,
-                          double maxy, lb_feature_box_pred pred, void *ud)
+                          double maxy, lb_feature_pred cls, lb_feature_box_pred pred, void *ud)
 {
     if (s->base) {
         /* the base's removed features must not count: filter them */
-        const lb_snapshot *b = s->base;
-        int best = lb_snapshot_max_level(s->delta, minx, miny, maxx, maxy, pred, ud);
-        if (b->nlevels == 0)
-            return best;
-        const lb_snap_level *lv = &b->levels[b->nlevels - 1];
-        lb_idx_vec idx = {0};
-        lb_tiler__query(lv, minx, miny, maxx, maxy, &idx);
-        for (size_t k = 0; k < idx.n; k++) {
-            const lb_snap_feat *f = &lv->feats[idx.v[k]];
-            const lb_feature_info *fi = &b->infos[f->info];
-            double box[4] = {f->minx, f->miny, f->maxx, f->maxy};
-            if ((int)fi->label.level > best && !lb_tiler__removed(s, fi->fid) &&
-                (!pred || pred(ud, fi, box)))
-                best = (int)fi->label.level;
-        }
-        free(idx.v);
-        return best;
+        int best = max_level_in(s->delta, NULL, minx, miny, maxx, maxy, cls, pred, ud, -1);
+        return max_level_in(s->base, s, minx, miny, maxx, maxy, cls, pred, ud, best);
     }
+    return max_level_in(s, NULL, minx, miny, maxx, maxy, cls, pred, ud, -1);
+}
+
+/* lb_snapshot_classes over plain snapshot s (over: its overlay). */
+static void classes_in(const lb_snapshot *s, const lb_snapshot *over, double minx, double miny,
+                       double maxx, double maxy, lb_feature_fn fn, void *ud)
+{
     if (s->nlevels == 0)
-        return -1;
+        return;
     const lb_snap_level *lv = &s->levels[s->nlevels - 1];
-    lb_idx_vec idx = {0};
-    lb_tiler__query(lv, minx, miny, maxx, maxy, &idx);
-    int best = -1;
-    for (size_t k = 0; k < idx.n; k++) {
-        const lb_snap_feat *f = &lv->feats[idx.v[k]];
-        const lb_feature_info *fi = &s->infos[f->info];
-        double box[4] = {f->minx, f->miny, f->maxx, f->maxy};
-        if ((int)fi->label.level > best && (pred ? pred(ud, fi, box) : !fi->member))
-            best = (int)fi->label.level;
+    class_probe p = {.s = s, .over = over, .lv = lv, .fn = fn, .ud = ud};
+    if (!s->ranked || !lb_tiler__class_walks()) {
+        lb_tiler__visit(lv, minx, miny, maxx, maxy, NULL, class_leaf, &p);
+        return;
     }
-    free(idx.v);
-    return best;
+    for (uint32_t c = 0; c < s->nclasses; c++) {
+        lb_class_set one = {.lo = c, .hi = c};
+        p.found = UINT32_MAX;
+        lb_tiler__visit(lv, minx, miny, maxx, maxy, &one, probe_leaf, &p);
+        if (p.found != UINT32_MAX)
+            fn(ud, &s->infos[lv->feats[p.found].info]);
+    }
+}
+
+void lb_snapshot_classes(const lb_snapshot *s, double minx, double miny, double maxx,
+                         double maxy, lb_feature_fn fn, void *ud)
+{
+    if (s->base) {
+        classes_in(s->delta, NULL, minx, miny, maxx, maxy, fn, ud);
+        classes_in(s->base, s, minx, miny, maxx, maxy, fn, ud);
+        return;
+    }
+    classes_in(s, NULL, minx, miny, maxx, maxy, fn, ud);
 }

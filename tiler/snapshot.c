@@ -475,40 +475,83 @@ static bool rtree_build(lb_snap_level *lv, const lb_snapshot *s)
 
 _Thread_local lb_walk_stats lb_tiler__walk_stats;
 
-/* The leaves (features) of lv's tree whose boxes meet the box and are at
- * least minw wide and minh high, ascending (a node's children are taken
- * first to last, and their leaves follow each other).  A node's box holds
- * its children's: a node narrower than minw or lower than minh holds no
- * such feature, so a walk for large features stays near the root. */
-static void rt_walk(const lb_snap_level *lv, double minx, double miny, double maxx, double maxy,
-                    double minw, double minh, lb_idx_vec *out)
+static atomic_bool class_walks_off;
+
+void lb_tiler__set_class_walks(bool on) { atomic_store(&class_walks_off, !on); }
+
+bool lb_tiler__class_walks(void)
 {
-    out->n = 0;
+    return !atomic_load_explicit(&class_walks_off, memory_order_relaxed);
+}
+
+/* How many of the classes a..b (inclusive) cs wants. */
+static inline uint32_t cs_count(const lb_class_set *cs, uint32_t a, uint32_t b)
+{
+    if (cs->pre)
+        return (uint32_t)cs->pre[b + 1] - cs->pre[a];
+    uint32_t lo = a > cs->lo ? a : cs->lo, hi = b < cs->hi ? b : cs->hi;
+    return lo <= hi ? hi - lo + 1 : 0;
+}
+
+/*
+ * The leaves (features) of lv's tree of the classes cs whose boxes meet the
+ * box and are at least minw wide and minh high, ascending (a node's children
+ * are taken first to last, and their leaves follow each other): appended to
+ * out, or handed to fn until it returns false.  A node's box holds its
+ * children's: a node narrower than minw or lower than minh holds no such
+ * feature, so a walk for large features stays near the root.  Its classes
+ * are those of crange: a node with none of cs's is not entered, and below a
+ * node with only cs's classes none is tested again.
+ */
+static void rt_walk(const lb_snap_level *lv, double minx, double miny, double maxx, double maxy,
+                    double minw, double minh, const lb_class_set *cs, lb_leaf_fn fn, void *ud,
+                    lb_idx_vec *out)
+{
+    if (out)
+        out->n = 0;
     const lb_rtree *t = &lv->tree;
     lb_tiler__walk_stats.walks++;
     if (t->nleaf == 0)
         return;
+    if (!t->crange)
+        cs = NULL; /* unranked: callers filter every feature themselves */
     uint64_t nodes = 0, leaves = 0; /* counted here, added once (lb_walk_stats) */
-    /* explicit stack of (node, level) */
+    /* explicit stack of (node, level | TEST: its classes need a look) */
+    enum { TEST = 0x80 };
     uint32_t stack[64 * RT_FANOUT];
     uint8_t lvl[64 * RT_FANOUT];
     int sp = 0;
     uint32_t root = t->nnodes - 1;
     stack[sp] = root;
-    lvl[sp++] = (uint8_t)(t->nlevels - 1);
+    lvl[sp++] = (uint8_t)((t->nlevels - 1) | (cs ? TEST : 0));
     while (sp > 0) {
         sp--;
         uint32_t node = stack[sp];
-        int l = lvl[sp];
-        const double *b = &t->box[4 * node];
+        int l = lvl[sp] & ~TEST;
+        uint8_t test = lvl[sp] & TEST;
         if (l == 0)
             leaves++;
         else
             nodes++;
+        if (test) {
+            uint16_t leaf[2];
+            const uint16_t *r = node_classes(lv, node, leaf);
+            uint32_t want = cs_count(cs, r[0], r[1]);
+            if (want == 0)
+                continue;
+            if (want == (uint32_t)(r[1] - r[0]) + 1)
+                test = 0; /* every class below is wanted */
+        }
+        const double *b = &t->box[4 * node];
         if (b[2] < minx || b[0] > maxx || b[3] < miny || b[1] > maxy || b[2] - b[0] < minw ||
             b[3] - b[1] < minh)
             continue;
         if (l == 0) {
+            if (fn) {
+                if (!fn(ud, node))
+                    break;
+                continue;
+            }
             if (out->n == out->cap) {
                 size_t nc = out->cap ? out->cap * 2 : 256;
                 uint32_t *p = realloc(out->v, nc * sizeof *p);
@@ -525,7 +568,7 @@ static void rt_walk(const lb_snap_level *lv, double minx, double miny, double ma
         uint32_t end = first + RT_FANOUT < level_end ? first + RT_FANOUT : level_end;
         for (uint32_t c = end; c-- > first;) { /* the first child on top */
             stack[sp] = c;
-            lvl[sp++] = (uint8_t)(l - 1);
+            lvl[sp++] = (uint8_t)((l - 1) | test);
         }
     }
     lb_tiler__walk_stats.nodes += nodes;
@@ -533,15 +576,22 @@ static void rt_walk(const lb_snap_level *lv, double minx, double miny, double ma
 }
 
 void lb_tiler__query(const lb_snap_level *lv, double minx, double miny, double maxx, double maxy,
-                     lb_idx_vec *out)
+                     const lb_class_set *cs, lb_idx_vec *out)
 {
-    rt_walk(lv, minx, miny, maxx, maxy, -INFINITY, -INFINITY, out);
+    rt_walk(lv, minx, miny, maxx, maxy, -INFINITY, -INFINITY, cs, NULL, NULL, out);
 }
 
 void lb_tiler__query_big(const lb_snap_level *lv, double minx, double miny, double maxx,
-                         double maxy, double minw, double minh, lb_idx_vec *out)
+                         double maxy, double minw, double minh, const lb_class_set *cs,
+                         lb_idx_vec *out)
 {
-    rt_walk(lv, minx, miny, maxx, maxy, minw, minh, out);
+    rt_walk(lv, minx, miny, maxx, maxy, minw, minh, cs, NULL, NULL, out);
+}
+
+void lb_tiler__visit(const lb_snap_level *lv, double minx, double miny, double maxx, double maxy,
+                     const lb_class_set *cs, lb_leaf_fn fn, void *ud)
+{
+    rt_walk(lv, minx, miny, maxx, maxy, -INFINITY, -INFINITY, cs, fn, ud, NULL);
 }
 
 const lb_snap_level *lb_tiler__level_for(const lb_snapshot *s, double res)

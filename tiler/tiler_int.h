@@ -126,17 +126,41 @@ typedef struct lb_walk_stats {
 } lb_walk_stats;
 extern _Thread_local lb_walk_stats lb_tiler__walk_stats;
 
-/* Indices of features of level lv whose box intersects the query box, ascending. */
+/*
+ * The classes of a ranked snapshot a walk looks at: with pre, class c when
+ * pre[c + 1] > pre[c] (prefix counts of the classes wanted, nclasses + 1
+ * entries), else the classes lo..hi.  A walk never enters a subtree that
+ * holds none of them (lb_rtree.crange), so what it reads grows with the
+ * features of these classes, not with the others.  NULL: every class (the
+ * only choice for an unranked snapshot, whose tree has no class ranges).
+ */
+typedef struct lb_class_set {
+    const uint16_t *pre;
+    uint32_t lo, hi;
+} lb_class_set;
+
+/* Indices of features of level lv of the classes cs whose box intersects
+ * the query box, ascending. */
 typedef struct lb_idx_vec {
     uint32_t *v;
     size_t n, cap;
 } lb_idx_vec;
 void lb_tiler__query(const lb_snap_level *lv, double minx, double miny, double maxx, double maxy,
-                     lb_idx_vec *out);
-/* The features of lv whose boxes meet the box and are at least minw wide
- * and minh high (a query for occluders); in no particular order. */
+                     const lb_class_set *cs, lb_idx_vec *out);
+/* The features of lv of the classes cs whose boxes meet the box and are at
+ * least minw wide and minh high (a query for occluders), ascending. */
 void lb_tiler__query_big(const lb_snap_level *lv, double minx, double miny, double maxx,
-                         double maxy, double minw, double minh, lb_idx_vec *out);
+                         double maxy, double minw, double minh, const lb_class_set *cs,
+                         lb_idx_vec *out);
+/* The same walk as lb_tiler__query, handing each feature found to fn
+ * instead (ascending); fn returning false ends the walk. */
+typedef bool (*lb_leaf_fn)(void *ud, uint32_t feat);
+void lb_tiler__visit(const lb_snap_level *lv, double minx, double miny, double maxx, double maxy,
+                     const lb_class_set *cs, lb_leaf_fn fn, void *ud);
+/* Test hook: with class walks off (on by default), every walk looks at
+ * every class and filters afterwards, as before class walks existed. */
+void lb_tiler__set_class_walks(bool on);
+bool lb_tiler__class_walks(void);
 /* Drawing-order key of a feature of a snapshot in grid t (Hilbert index of
  * its box centre over the grid's whole extent); ties go by fid. */
 uint64_t lb_tiler__order_key(const lb_tms *t, const lb_snap_feat *f);

@@ -125,7 +125,14 @@ bool lb_snapshot_bounds(const lb_snapshot *s, double *minx, double *miny, double
 
 /* ---- rendering -------------------------------------------------------- */
 
-/* Decides per feature whether the requesting principal may see it. */
+/*
+ * Decides per feature whether the requesting principal may see it.  It must
+ * look only at what makes the feature's class (lb_feature_class_cmp with the
+ * render's by_source: label, member and fused label, source), not at the
+ * fid: renders ask it once per class and do not walk the classes it
+ * rejects, so that their time does not depend on features the principal
+ * may not see.
+ */
 typedef bool (*lb_feature_pred)(void *ud, const lb_feature_info *f);
 
 /* A predicate that also sees the feature's box (minx, miny, maxx, maxy) in the grid CRS. */
@@ -133,10 +140,28 @@ typedef bool (*lb_feature_box_pred)(void *ud, const lb_feature_info *f, const do
 
 /*
  * Highest classification level (lb_level) among features whose box meets
- * the given box and that pred accepts; -1 when there is none.
+ * the given box, whose class cls accepts (NULL: every class; cls is asked
+ * once per class, and the features of classes it rejects are not looked
+ * at) and that pred accepts (NULL: every feature but the reports merged into
+ * a fused feature); -1 when there is none.
  */
 int lb_snapshot_max_level(const lb_snapshot *s, double minx, double miny, double maxx,
-                          double maxy, lb_feature_box_pred pred, void *ud);
+                          double maxy, lb_feature_pred cls, lb_feature_box_pred pred, void *ud);
+
+/* Told of one feature of a class (lb_snapshot_classes). */
+typedef void (*lb_feature_fn)(void *ud, const lb_feature_info *f);
+
+/*
+ * Call fn with one feature of each class (lb_feature_class_cmp, by source
+ * too for a generalised snapshot) that has a feature whose box meets the
+ * given box at full detail, not counting an overlay's removed features; in
+ * no particular order.  Each class is a walk of its own that ends at its
+ * first such feature, so the cost grows with the classes, not with their
+ * features.  A snapshot with more than 1,024 classes is walked whole and fn
+ * told of every feature in the box: callers keep a set.
+ */
+void lb_snapshot_classes(const lb_snapshot *s, double minx, double miny, double maxx,
+                         double maxy, lb_feature_fn fn, void *ud);
 
 /*
  * Drawing order of a layer: its visible features class by class, classes in
