@@ -402,18 +402,49 @@ static inline const uint16_t *node_classes(const lb_snap_level *lv, uint32_t i, 
     return lv->tree.crange[i - lv->tree.nleaf];
 }
 
-/* Build the tree over lv->feats (already in final order); for a ranked
- * snapshot s (its features sorted by class) also each node's class range
- * and where each class starts. */
+/* The class of node i of lv's tree on a level where every node holds one
+ * class (0 for an unranked snapshot: one class). */
+static inline uint32_t node_class(const lb_snap_level *lv, uint32_t i)
+{
+    uint16_t leaf[2];
+    return lv->tree.crange ? node_classes(lv, i, leaf)[0] : 0;
+}
+
+/*
+ * Build the tree over lv->feats (already in final order).  A node's children
+ * are consecutive, up to RT_FANOUT of them.  For a ranked snapshot s (its
+ * features sorted by class) a node holds one class only, as long as some
+ * class has more than one node on its level: every class gets a subtree of
+ * its own, and only the few nodes above the classes' roots hold several
+ * classes (crange: their range).  A node that mixed the end of one class's
+ * run with the start of the next would span both their areas and be entered
+ * by almost every walk.  An unranked snapshot is one class: nodes of
+ * RT_FANOUT consecutive children.
+ */
 static bool rtree_build(lb_snap_level *lv, const lb_snapshot *s)
 {
     lb_rtree *t = &lv->tree;
     uint32_t n = lv->nfeats;
     t->nleaf = n;
-    /* count nodes */
+    uint32_t ncls = s->ranked ? s->nclasses : 1;
+    uint32_t per[LB_SNAP_CLASSES] = {0}; /* nodes of each class on a level */
+    for (uint32_t i = 0; i < n; i++)
+        per[s->ranked ? lv->feats[i].cls : 0]++;
+    /* count nodes: the same grouping as below, by class */
+    uint32_t m[LB_SNAP_CLASSES];
+    memcpy(m, per, ncls * sizeof *m);
     size_t total = n, cnt = n, nlevels = 1;
     while (cnt > 1) {
-        cnt = (cnt + RT_FANOUT - 1) / RT_FANOUT;
+        bool split = false;
+        for (uint32_t c = 0; c < ncls; c++)
+            split |= m[c] > 1;
+        if (split) {
+            cnt = 0;
+            for (uint32_t c = 0; c < ncls; c++)
+                cnt += m[c] = (m[c] + RT_FANOUT - 1) / RT_FANOUT;
+        } else {
+            cnt = (cnt + RT_FANOUT - 1) / RT_FANOUT;
+        }
         total += cnt;
         nlevels++;
     }
@@ -422,18 +453,8 @@ static bool rtree_build(lb_snap_level *lv, const lb_snapshot *s)
     t->level_start = malloc(nlevels * sizeof(uint32_t));
     if (!t->box || !t->child || !t->level_start)
         return false;
-    if (s->ranked) {
-        t->crange = malloc((total - n + 1) * sizeof *t->crange);
-        lv->cstart = malloc((s->nclasses + 1) * sizeof *lv->cstart);
-        if (!t->crange || !lv->cstart)
-            return false;
-        uint32_t k = 0;
-        for (uint32_t c = 0; c <= s->nclasses; c++) {
-            while (k < n && lv->feats[k].cls < c)
-                k++;
-            lv->cstart[c] = k;
-        }
-    }
+    if (s->ranked && !(t->crange = malloc((total - n + 1) * sizeof *t->crange)))
+        return false;
     for (uint32_t i = 0; i < n; i++) {
         t->box[4 * i] = lv->feats[i].minx;
         t->box[4 * i + 1] = lv->feats[i].miny;
@@ -443,12 +464,23 @@ static bool rtree_build(lb_snap_level *lv, const lb_snapshot *s)
     }
     t->level_start[0] = 0;
     t->nlevels = 1;
+    memcpy(m, per, ncls * sizeof *m);
     size_t start = 0, count = n, pos = n;
     while (count > 1) {
+        bool split = false;
+        for (uint32_t c = 0; c < ncls; c++)
+            split |= m[c] > 1;
         t->level_start[t->nlevels++] = (uint32_t)pos;
-        for (size_t i = 0; i < count; i += RT_FANOUT) {
-            double b[4] = {INFINITY, INFINITY, -INFINITY, -INFINITY};
+        for (size_t i = 0; i < count;) {
             size_t end = i + RT_FANOUT < count ? i + RT_FANOUT : count;
+            if (split) { /* the run of i's class ends the node */
+                uint32_t c = node_class(lv, (uint32_t)(start + i));
+                size_t k = i + 1;
+                while (k < end && node_class(lv, (uint32_t)(start + k)) == c)
+                    k++;
+                end = k;
+            }
+            double b[4] = {INFINITY, INFINITY, -INFINITY, -INFINITY};
             for (size_t k = i; k < end; k++) {
                 const double *c = &t->box[4 * (start + k)];
                 if (c[0] < b[0]) b[0] = c[0];
@@ -464,13 +496,16 @@ static bool rtree_build(lb_snap_level *lv, const lb_snapshot *s)
                 t->crange[pos - n][1] = node_classes(lv, (uint32_t)(start + end - 1), l1)[1];
             }
             pos++;
+            i = end;
         }
-        size_t next = (count + RT_FANOUT - 1) / RT_FANOUT;
+        if (split)
+            for (uint32_t c = 0; c < ncls; c++)
+                m[c] = (m[c] + RT_FANOUT - 1) / RT_FANOUT;
         start += count;
-        count = next;
+        count = pos - start;
     }
     t->nnodes = (uint32_t)pos;
-    return true;
+    return pos == total; /* the count above agrees */
 }
 
 _Thread_local lb_walk_stats lb_tiler__walk_stats;
@@ -493,6 +528,33 @@ static inline uint32_t cs_count(const lb_class_set *cs, uint32_t a, uint32_t b)
     return lo <= hi ? hi - lo + 1 : 0;
 }
 
+/* A walk's question to each node: its box and its classes. */
+typedef struct rt_query {
+    double minx, miny, maxx, maxy, minw, minh;
+    const lb_class_set *cs;
+} rt_query;
+
+enum { RT_TEST = 0x80 }; /* a node's classes need a look (some below are not wanted) */
+
+/* Whether node i of lv's tree may hold what q asks for; *test (RT_TEST or
+ * 0) says whether i's classes need a look, and is cleared when every class
+ * below i is wanted. */
+static inline bool rt_pass(const lb_snap_level *lv, uint32_t i, const rt_query *q, uint8_t *test)
+{
+    if (*test) {
+        uint16_t leaf[2];
+        const uint16_t *r = node_classes(lv, i, leaf);
+        uint32_t want = cs_count(q->cs, r[0], r[1]);
+        if (want == 0)
+            return false;
+        if (want == (uint32_t)(r[1] - r[0]) + 1)
+            *test = 0;
+    }
+    const double *b = &lv->tree.box[4 * i];
+    return !(b[2] < q->minx || b[0] > q->maxx || b[3] < q->miny || b[1] > q->maxy ||
+             b[2] - b[0] < q->minw || b[3] - b[1] < q->minh);
+}
+
 /*
  * The leaves (features) of lv's tree of the classes cs whose boxes meet the
  * box and are at least minw wide and minh high, ascending (a node's children
@@ -501,7 +563,9 @@ static inline uint32_t cs_count(const lb_class_set *cs, uint32_t a, uint32_t b)
  * children's: a node narrower than minw or lower than minh holds no such
  * feature, so a walk for large features stays near the root.  Its classes
  * are those of crange: a node with none of cs's is not entered, and below a
- * node with only cs's classes none is tested again.
+ * node with only cs's classes none is tested again.  Nodes are tested
+ * before they go on the stack, and the leaves of a node one level up are
+ * taken in place.
  */
 static void rt_walk(const lb_snap_level *lv, double minx, double miny, double maxx, double maxy,
                     double minw, double minh, const lb_class_set *cs, lb_leaf_fn fn, void *ud,
@@ -515,62 +579,70 @@ static void rt_walk(const lb_snap_level *lv, double minx, double miny, double ma
         return;
     if (!t->crange)
         cs = NULL; /* unranked: callers filter every feature themselves */
+    const rt_query q = {minx, miny, maxx, maxy, minw, minh, cs};
     uint64_t nodes = 0, leaves = 0; /* counted here, added once (lb_walk_stats) */
-    /* explicit stack of (node, level | TEST: its classes need a look) */
-    enum { TEST = 0x80 };
+    /* explicit stack of nodes that passed: (node, level | RT_TEST) */
     uint32_t stack[64 * RT_FANOUT];
     uint8_t lvl[64 * RT_FANOUT];
     int sp = 0;
     uint32_t root = t->nnodes - 1;
-    stack[sp] = root;
-    lvl[sp++] = (uint8_t)((t->nlevels - 1) | (cs ? TEST : 0));
+    uint8_t test = cs ? RT_TEST : 0;
+    if (t->nlevels > 1)
+        nodes++;
+    else
+        leaves++;
+    if (rt_pass(lv, root, &q, &test)) {
+        stack[sp] = root;
+        lvl[sp++] = (uint8_t)((t->nlevels - 1) | test);
+    }
     while (sp > 0) {
         sp--;
         uint32_t node = stack[sp];
-        int l = lvl[sp] & ~TEST;
-        uint8_t test = lvl[sp] & TEST;
-        if (l == 0)
-            leaves++;
-        else
-            nodes++;
-        if (test) {
-            uint16_t leaf[2];
-            const uint16_t *r = node_classes(lv, node, leaf);
-            uint32_t want = cs_count(cs, r[0], r[1]);
-            if (want == 0)
-                continue;
-            if (want == (uint32_t)(r[1] - r[0]) + 1)
-                test = 0; /* every class below is wanted */
+        int l = lvl[sp] & ~RT_TEST;
+        test = lvl[sp] & RT_TEST;
+        uint32_t first = node, end = node + 1; /* a tree of one leaf */
+        if (l > 0) {
+            /* children: up to the next node's first child, or the end of
+             * their level for the last node of this one */
+            uint32_t level_end = l + 1 < (int)t->nlevels ? t->level_start[l + 1] : t->nnodes;
+            first = t->child[node];
+            end = node + 1 < level_end ? t->child[node + 1] : t->level_start[l];
         }
-        const double *b = &t->box[4 * node];
-        if (b[2] < minx || b[0] > maxx || b[3] < miny || b[1] > maxy || b[2] - b[0] < minw ||
-            b[3] - b[1] < minh)
+        if (l > 1) {
+            for (uint32_t c = end; c-- > first;) { /* the first child on top */
+                uint8_t tc = test;
+                nodes++;
+                if (rt_pass(lv, c, &q, &tc)) {
+                    stack[sp] = c;
+                    lvl[sp++] = (uint8_t)((l - 1) | tc);
+                }
+            }
             continue;
-        if (l == 0) {
+        }
+        for (uint32_t c = first; c < end; c++) {
+            uint8_t tc = test;
+            if (l > 0) {
+                leaves++;
+                if (!rt_pass(lv, c, &q, &tc))
+                    continue;
+            }
             if (fn) {
-                if (!fn(ud, node))
-                    break;
+                if (!fn(ud, c))
+                    goto done;
                 continue;
             }
             if (out->n == out->cap) {
                 size_t nc = out->cap ? out->cap * 2 : 256;
                 uint32_t *p = realloc(out->v, nc * sizeof *p);
                 if (!p)
-                    break;
+                    goto done;
                 out->v = p;
                 out->cap = nc;
             }
-            out->v[out->n++] = node;
-            continue;
-        }
-        uint32_t first = t->child[node];
-        uint32_t level_end = l - 1 + 1 < (int)t->nlevels ? t->level_start[l] : t->nnodes;
-        uint32_t end = first + RT_FANOUT < level_end ? first + RT_FANOUT : level_end;
-        for (uint32_t c = end; c-- > first;) { /* the first child on top */
-            stack[sp] = c;
-            lvl[sp++] = (uint8_t)((l - 1) | test);
+            out->v[out->n++] = c;
         }
     }
+done:
     lb_tiler__walk_stats.nodes += nodes;
     lb_tiler__walk_stats.leaves += leaves;
 }
@@ -839,7 +911,6 @@ fail:
 static void level_free(lb_snap_level *lv)
 {
     free(lv->twins);
-    free(lv->cstart);
     free(lv->feats);
     free(lv->parts);
     free(lv->xy);
@@ -914,8 +985,7 @@ size_t lb_snapshot_memory(const lb_snapshot *s)
         m += lv->nfeats * sizeof(lb_snap_feat) + lv->nparts * sizeof(lb_snap_part) +
              lv->nxy * 2 * sizeof(double) + lv->tree.nnodes * (4 * sizeof(double) + 4);
         if (lv->tree.crange)
-            m += (lv->tree.nnodes - lv->tree.nleaf) * sizeof *lv->tree.crange +
-                 (s->nclasses + 1) * sizeof *lv->cstart;
+            m += (lv->tree.nnodes - lv->tree.nleaf) * sizeof *lv->tree.crange;
     }
     if (s->class_rep)
         m += s->nclasses * sizeof *s->class_rep;

@@ -72,7 +72,6 @@ typedef struct lb_snap_level {
     double *xy;
     uint32_t nxy; /* vertices */
     lb_rtree tree; /* leaves: feats in order */
-    uint32_t *cstart; /* ranked: feats of class c are [cstart[c], cstart[c + 1]) */
     /* levels of detail: points merged into another one (same cell and
      * appearance), as (representative's fid, merged point's fid), sorted; an
      * overlay that hides a representative keeps drawing it while one of its
@@ -119,8 +118,8 @@ struct lb_snapshot {
 
 /* What the walks of a level's R-tree read, summed per thread (a test hook:
  * tests/test_walk_hidden.c checks that what a walk reads does not grow with
- * the features a principal may not see).  nodes: internal nodes whose box
- * was read; leaves: features whose box was read. */
+ * the features a principal may not see).  nodes: internal nodes looked at
+ * (class range or box), leaves: features looked at. */
 typedef struct lb_walk_stats {
     uint64_t walks, nodes, leaves;
 } lb_walk_stats;
