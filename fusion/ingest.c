@@ -195,8 +195,10 @@ typedef struct ingest {
     lb_ingest_mode mode;
     const char *crs_override; /* forced CRS (a push's crs), NULL: file or config */
     lb_push_result *res;      /* UPSERT: changes and rejects */
+    const char *writer;       /* UPSERT: the pushing principal; "" for file ingests */
     size_t changes_cap, rejects_cap;
-    sqlite3_stmt *find, *del_row; /* UPSERT: the source's current row of a feature id */
+    sqlite3_stmt *find, *del_row; /* UPSERT: the writer's current row of a feature id */
+    sqlite3_stmt *fid_used;       /* UPSERT: whether a row has a given fid */
     int64_t rev;
     uint64_t out_of_area;
     long kill_after; /* fault injection: raise SIGKILL after this many inserts */
@@ -442,7 +444,7 @@ static lb_status prepare(ingest *in, lb_error *err)
     char *sql = sqlite3_mprintf(
         "INSERT INTO \"%w\" (fid, source, source_fid, kind, name, status, observed_at,"
         " valid_from, valid_to, accuracy_m, label_level, classification, releasable_to,"
-        " caveats, attrs, revision, geom) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " caveats, attrs, revision, geom, writer) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         layer);
     if (!sql)
         return lb_fail(err, LB_ENOMEM, "out of memory");
@@ -453,18 +455,25 @@ static lb_status prepare(ingest *in, lb_error *err)
                                "INSERT INTO lb_rejects(source, source_fid, reason) VALUES (?,?,?)",
                                -1, &in->rej, NULL);
     if (r == SQLITE_OK && in->mode == LB_INGEST_UPSERT) {
+        /* only the writer's own row: whether another writer or a file holds
+         * the same id must not change what the push does or answers */
         char *find = sqlite3_mprintf("SELECT pk, revision, label_level, releasable_to, caveats,"
-                                     " geom FROM \"%w\" WHERE source = ? AND source_fid = ?",
+                                     " geom, fid FROM \"%w\" WHERE source = ? AND writer = ?"
+                                     " AND source_fid = ?",
                                      layer);
         char *del = sqlite3_mprintf("DELETE FROM \"%w\" WHERE pk = ?", layer);
-        if (!find || !del)
+        char *used = sqlite3_mprintf("SELECT 1 FROM \"%w\" WHERE fid = ?", layer);
+        if (!find || !del || !used)
             r = SQLITE_NOMEM;
         if (r == SQLITE_OK)
             r = sqlite3_prepare_v2(in->st->db, find, -1, &in->find, NULL);
         if (r == SQLITE_OK)
             r = sqlite3_prepare_v2(in->st->db, del, -1, &in->del_row, NULL);
+        if (r == SQLITE_OK)
+            r = sqlite3_prepare_v2(in->st->db, used, -1, &in->fid_used, NULL);
         sqlite3_free(find);
         sqlite3_free(del);
+        sqlite3_free(used);
     }
     if (r != SQLITE_OK)
         return lb_fail(err, LB_ESTORE, "store %s: %s", in->st->path, sqlite3_errmsg(in->st->db));
@@ -1221,6 +1230,33 @@ static int64_t stable_fid(const char *source, const char *sfid)
     return (int64_t)(h ? h : 1);
 }
 
+/*
+ * Stable feature id of a pushed feature from (source, writer, source feature
+ * id).  Source ids and principal names contain no control characters
+ * (docs/config.md), and the source id ends at \x1e here but at \x1f in
+ * stable_fid: no pushed key is ever the same bytes as a file's key or
+ * another writer's.
+ */
+static int64_t pushed_fid(const char *source, const char *writer, const char *sfid)
+{
+    uint64_t h = lb_fnv1a(LB_FNV_INIT, source, strlen(source));
+    h = lb_fnv1a(h, "\x1e", 1);
+    h = lb_fnv1a(h, writer, strlen(writer));
+    h = lb_fnv1a(h, "\x1f", 1);
+    h = lb_fnv1a(h, sfid, strlen(sfid));
+    h &= (1ULL << 53) - 1;
+    return (int64_t)(h ? h : 1);
+}
+
+/* The next candidate after a taken fid (53 bits, never 0). */
+static int64_t next_fid(int64_t fid)
+{
+    uint64_t h = lb_fnv1a(LB_FNV_INIT, "\x1d", 1);
+    h = lb_fnv1a(h, &fid, sizeof fid);
+    h &= (1ULL << 53) - 1;
+    return (int64_t)(h ? h : 1);
+}
+
 /* ---- the queue between reader and writer ------------------------------ */
 
 static void batch_clear(batch *b)
@@ -1425,7 +1461,8 @@ static void read_feature(ingest *in, reader_state *rs, bool check_here, OGRFeatu
     }
     /* sfid points into the feature: valid until it is destroyed */
     it->sfid = arena_str(a, sfid);
-    it->fid = stable_fid(in->src->id, sfid);
+    it->fid = in->mode == LB_INGEST_UPSERT ? pushed_fid(in->src->id, in->writer, sfid)
+                                            : stable_fid(in->src->id, sfid);
 
     if (in->mgrs_idx >= 0) {
         const char *s = nonempty_field(f, in->mgrs_idx);
@@ -1582,9 +1619,10 @@ static void stored_label(const lb_config *cfg, int level, const char *groups,
 }
 
 /*
- * UPSERT: the source's current row for feature id sfid is removed (its old
- * version goes into change c).  *dup is set when that row was written by
- * this same request (the id is listed twice).
+ * UPSERT: the writer's current row for feature id sfid in the source is
+ * removed (its old version, and its fid, go into change c).  *dup is set when
+ * that row was written by this same request (the id is listed twice).  Rows
+ * of other writers and of file ingests are never looked at.
  */
 static lb_status upsert_remove_old(ingest *in, const char *sfid, lb_change *c, bool *dup,
                                    lb_error *err)
@@ -1593,7 +1631,8 @@ static lb_status upsert_remove_old(ingest *in, const char *sfid, lb_change *c, b
     sqlite3_stmt *q = in->find;
     sqlite3_reset(q);
     sqlite3_bind_text(q, 1, in->src->id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 2, sfid, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, in->writer, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, sfid, -1, SQLITE_STATIC);
     int r = sqlite3_step(q);
     if (r == SQLITE_DONE)
         return LB_OK;
@@ -1606,6 +1645,7 @@ static lb_status upsert_remove_old(ingest *in, const char *sfid, lb_change *c, b
         return LB_OK;
     }
     c->has_old = true;
+    c->fid = sqlite3_column_int64(q, 6);
     stored_label(in->cfg, sqlite3_column_int(q, 2), (const char *)sqlite3_column_text(q, 3),
                  (const char *)sqlite3_column_text(q, 4), &c->old_label);
     if (!blob_mbr(sqlite3_column_blob(q, 5), (size_t)sqlite3_column_bytes(q, 5), c->old_box))
@@ -1618,6 +1658,32 @@ static lb_status upsert_remove_old(ingest *in, const char *sfid, lb_change *c, b
                        in->src->layer, sqlite3_errmsg(in->st->db));
     in->res->deleted++;
     return LB_OK;
+}
+
+/*
+ * UPSERT: the fid of a feature new to its writer: pushed_fid, or when another
+ * row has that (a hash collision, which FNV lets anyone craft) the first free
+ * one after it.  A refusal would answer differently when a feature the writer
+ * may not see exists; this way the push does exactly what it would without
+ * that feature.
+ */
+static lb_status free_fid(ingest *in, int64_t *fid, lb_error *err)
+{
+    for (int tries = 0; tries < 1000; tries++) {
+        sqlite3_stmt *q = in->fid_used;
+        sqlite3_reset(q);
+        sqlite3_bind_int64(q, 1, *fid);
+        int r = sqlite3_step(q);
+        sqlite3_reset(q);
+        if (r == SQLITE_DONE)
+            return LB_OK;
+        if (r != SQLITE_ROW)
+            return lb_fail(err, LB_ESTORE, "store %s: %s", in->st->path,
+                           sqlite3_errmsg(in->st->db));
+        *fid = next_fid(*fid);
+    }
+    return lb_fail(err, LB_ESTORE, "store %s: no free feature id in %s", in->st->path,
+                   in->src->layer);
 }
 
 static lb_status write_item(ingest *in, geo_ctx *gc, batch *b, item *it, int64_t rev,
@@ -1661,6 +1727,12 @@ static lb_status write_item(ingest *in, geo_ctx *gc, batch *b, item *it, int64_t
             reject(in, sfid, "feature id '%s' appears more than once in this request", sfid);
             return LB_OK;
         }
+        /* a replaced feature keeps its fid (the change names one fid for
+         * both versions); a new one gets a free one */
+        if (chg->has_old)
+            it->fid = chg->fid;
+        else if ((rc = free_fid(in, &it->fid, err)) != LB_OK)
+            return rc;
         chg->fid = it->fid;
         chg->has_new = true;
         chg->new_label = (lb_label){.level = (lb_level)it->level, .groups = it->gbits,
@@ -1688,6 +1760,7 @@ static lb_status write_item(ingest *in, geo_ctx *gc, batch *b, item *it, int64_t
     sqlite3_bind_text(q, 15, arena_at(a, it->attrs), (int)it->attrs_len, SQLITE_STATIC);
     sqlite3_bind_int64(q, 16, rev);
     sqlite3_bind_blob(q, 17, a->p + it->blob, (int)it->blob_len, SQLITE_STATIC);
+    sqlite3_bind_text(q, 18, in->writer, -1, SQLITE_STATIC);
     int r = sqlite3_step(q);
     if (r == SQLITE_CONSTRAINT) {
         reject(in, sfid, "duplicate feature id '%s' in source", sfid);
@@ -1953,12 +2026,13 @@ static void set_cache_size(sqlite3 *db, int v)
  */
 lb_status lb_ingest__layer(lb_store *st, const lb_config *cfg, const lb_source_cfg *src,
                            OGRLayerH lyr, const char *crs_override, lb_ingest_mode mode,
-                           const lb_ingest_opts *opts, lb_ingest_stats *stats,
-                           lb_push_result *res, lb_error *err)
+                           const char *writer, const lb_ingest_opts *opts,
+                           lb_ingest_stats *stats, lb_push_result *res, lb_error *err)
 {
     ingest in = {.st = st, .cfg = cfg, .src = src, .opts = opts, .stats = stats,
                  .lyr = lyr, .defn = OGR_L_GetLayerDefn(lyr), .mode = mode,
-                 .crs_override = crs_override, .res = res};
+                 .crs_override = crs_override, .res = res,
+                 .writer = mode == LB_INGEST_UPSERT && writer ? writer : ""};
     double t0 = lb_now() - stats->seconds; /* the caller's open counts too */
     const char *ka = getenv("LAGEBILD_FAULT_KILL_AFTER");
     in.kill_after = ka ? strtol(ka, NULL, 10) : 0;
@@ -1986,7 +2060,9 @@ lb_status lb_ingest__layer(lb_store *st, const lb_config *cfg, const lb_source_c
         sqlite3_finalize(in.find);
     if (in.del_row)
         sqlite3_finalize(in.del_row);
-    in.ins = in.rej = in.find = in.del_row = NULL;
+    if (in.fid_used)
+        sqlite3_finalize(in.fid_used);
+    in.ins = in.rej = in.find = in.del_row = in.fid_used = NULL;
     double t = lb_now();
     double cpu = thread_cpu();
     /* a push logs inside its transaction: one commit (one fsync) per push */
@@ -2053,8 +2129,8 @@ lb_status lb_ingest_source(lb_store *st, const lb_config *cfg, const lb_source_c
     trace(&in, "open %.2f s (CPU %.2f s)", lb_now() - t0, thread_cpu() - cpu);
     stats->seconds = lb_now() - t0;
     if (rc == LB_OK) {
-        rc = lb_ingest__layer(st, cfg, src, in.lyr, NULL, LB_INGEST_REPLACE, opts, stats, NULL,
-                              err);
+        rc = lb_ingest__layer(st, cfg, src, in.lyr, NULL, LB_INGEST_REPLACE, NULL, opts, stats,
+                              NULL, err);
     } else {
         log_ingest(st, src, stats, rc, err);
     }
@@ -2110,8 +2186,8 @@ static bool json_has_top_crs(const char *s, size_t n)
 }
 
 lb_status lb_ingest_push(lb_store *st, const lb_config *cfg, const lb_source_cfg *src,
-                         const char *body, size_t len, const char *crs, lb_push_result *res,
-                         lb_error *err)
+                         const char *writer, const char *body, size_t len, const char *crs,
+                         lb_push_result *res, lb_error *err)
 {
     static atomic_ulong seq;
     memset(res, 0, sizeof *res);
@@ -2119,6 +2195,8 @@ lb_status lb_ingest_push(lb_store *st, const lb_config *cfg, const lb_source_cfg
     if (!err)
         err = &local;
     lb_error_clear(err);
+    if (!writer || !*writer)
+        return lb_fail(err, LB_EINVAL, "a push needs the name of its writer");
     if (src->mgrs_attr)
         return lb_fail(err, LB_EFORMAT, "source '%s' takes MGRS positions from files; it cannot "
                        "be pushed to", src->id);
@@ -2150,8 +2228,8 @@ lb_status lb_ingest_push(lb_store *st, const lb_config *cfg, const lb_source_cfg
         override = src->crs;
     lb_ingest_stats stats = {0};
     if (rc == LB_OK)
-        rc = lb_ingest__layer(st, cfg, src, lyr, override, LB_INGEST_UPSERT, NULL, &stats, res,
-                              err);
+        rc = lb_ingest__layer(st, cfg, src, lyr, override, LB_INGEST_UPSERT, writer, NULL, &stats,
+                              res, err);
     if (ds)
         GDALClose(ds);
     VSIUnlink(name);
@@ -2159,18 +2237,24 @@ lb_status lb_ingest_push(lb_store *st, const lb_config *cfg, const lb_source_cfg
 }
 
 lb_status lb_ingest_delete(lb_store *st, const lb_config *cfg, const lb_source_cfg *src,
-                           const char *sfid, lb_push_result *res, lb_error *err)
+                           const char *writer, const char *sfid, lb_push_result *res,
+                           lb_error *err)
 {
     memset(res, 0, sizeof *res);
     lb_error local;
     if (!err)
         err = &local;
     lb_error_clear(err);
+    if (!writer || !*writer)
+        return lb_fail(err, LB_EINVAL, "a delete needs the name of its writer");
     lb_status rc = lb_store__begin(st, err);
     if (rc != LB_OK)
         return rc;
+    /* only the writer's own feature: another writer's or a file's of the
+     * same id is as absent as one that does not exist */
     char *find = sqlite3_mprintf("SELECT pk, fid, label_level, releasable_to, caveats, geom"
-                                 " FROM \"%w\" WHERE source = ? AND source_fid = ?",
+                                 " FROM \"%w\" WHERE source = ? AND writer = ?"
+                                 " AND source_fid = ?",
                                  src->layer);
     char *del = sqlite3_mprintf("DELETE FROM \"%w\" WHERE pk = ?", src->layer);
     sqlite3_stmt *q = NULL, *d = NULL;
@@ -2181,7 +2265,8 @@ lb_status lb_ingest_delete(lb_store *st, const lb_config *cfg, const lb_source_c
         rc = lb_fail(err, LB_ENOENT, "source '%s' has no feature '%s'", src->id, sfid);
     } else {
         sqlite3_bind_text(q, 1, src->id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 2, sfid, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, writer, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 3, sfid, -1, SQLITE_STATIC);
         int r = sqlite3_step(q);
         lb_change c = {0};
         if (r == SQLITE_DONE) {

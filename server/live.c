@@ -1217,8 +1217,9 @@ void lb_live_push(lb_req *r)
     lb_error err = {0};
     pthread_mutex_lock(&lv->write_mu);
     lb_store *store = writer(lv, r->st, &err);
-    lb_status rc = store ? lb_ingest_push(store, r->st->cfg, src, body, len,
-                                          have_crs ? crs : NULL, &res, &err)
+    /* the principal's own features only (configured or JWT: its name) */
+    lb_status rc = store ? lb_ingest_push(store, r->st->cfg, src, r->principal->principal, body,
+                                          len, have_crs ? crs : NULL, &res, &err)
                          : LB_ESTORE;
     if (rc == LB_OK)
         enqueue(lv, src, &res);
@@ -1247,7 +1248,10 @@ void lb_live_delete(lb_req *r)
     lb_error err = {0};
     pthread_mutex_lock(&lv->write_mu);
     lb_store *store = writer(lv, r->st, &err);
-    lb_status rc = store ? lb_ingest_delete(store, r->st->cfg, src, r->segs[3], &res, &err)
+    /* only a feature this principal pushed: any other of that id answers
+     * the same 404 as none */
+    lb_status rc = store ? lb_ingest_delete(store, r->st->cfg, src, r->principal->principal,
+                                            r->segs[3], &res, &err)
                          : LB_ESTORE;
     if (rc == LB_OK)
         enqueue(lv, src, &res);

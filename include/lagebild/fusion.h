@@ -236,11 +236,12 @@ lb_status lb_conflate_region(lb_store *st, const lb_config *cfg, const char *lay
 
 /*
  * How a source's features are written.  REPLACE (a file ingest): the
- * source's previous features are all replaced; rejected features are skipped
- * and recorded.  UPSERT (a push): only the features named are inserted or
- * replaced (matched by the source's feature id), every other feature of the
- * source stays; ANY rejected feature fails the whole request and nothing of
- * it is applied.
+ * source's previous features are all replaced (pushed ones too); rejected
+ * features are skipped and recorded.  UPSERT (a push): only the features
+ * named are inserted or replaced, matched by the source's feature id among
+ * the features the same writer pushed (a pushed feature belongs to its
+ * writer); every other feature of the source stays; ANY rejected feature
+ * fails the whole request and nothing of it is applied.
  */
 typedef enum lb_ingest_mode { LB_INGEST_REPLACE, LB_INGEST_UPSERT } lb_ingest_mode;
 
@@ -272,9 +273,14 @@ void lb_push_result_free(lb_push_result *r);
 
 /*
  * Push: upsert the features of a GeoJSON FeatureCollection (body, len bytes)
- * into source src, through the same pipeline as a file ingest (CRS, checks
- * and repairs, mapping, labels), in ONE transaction committed durably
- * (synchronous=FULL) before returning LB_OK.  The CRS is crs when not NULL,
+ * into source src as principal writer (its name: a configured principal or
+ * "jwt:" and the subject), through the same pipeline as a file ingest (CRS,
+ * checks and repairs, mapping, labels), in ONE transaction committed durably
+ * (synchronous=FULL) before returning LB_OK.  A pushed feature belongs to
+ * its writer: it is keyed by (source, writer, feature id), so a push replaces
+ * only what the same writer pushed before, and what it does and reports
+ * (res: stored, deleted, rejects) is the same whether or not other writers or
+ * file ingests hold features of the same ids.  The CRS is crs when not NULL,
  * else the body's "crs" member, else the source's crs:, else EPSG:4326
  * (RFC 7946).  Returns LB_EFORMAT when the body is not a readable
  * FeatureCollection, LB_EGEOM when features were rejected (res->rejects
@@ -282,15 +288,17 @@ void lb_push_result_free(lb_push_result *r);
  * feature id attribute, LB_ECRS for an unusable CRS.
  */
 lb_status lb_ingest_push(lb_store *st, const lb_config *cfg, const lb_source_cfg *src,
-                         const char *body, size_t len, const char *crs, lb_push_result *res,
-                         lb_error *err);
+                         const char *writer, const char *body, size_t len, const char *crs,
+                         lb_push_result *res, lb_error *err);
 
 /*
- * Remove the feature with source feature id sfid from source src (one
- * durable transaction that bumps the layer's revision).  LB_ENOENT when the
- * source has no such feature (nothing changes).
+ * Remove the feature with source feature id sfid that writer pushed to
+ * source src (one durable transaction that bumps the layer's revision).
+ * LB_ENOENT when writer has no such feature there (nothing changes), also
+ * when another writer or a file ingest has one of that id.
  */
 lb_status lb_ingest_delete(lb_store *st, const lb_config *cfg, const lb_source_cfg *src,
-                           const char *sfid, lb_push_result *res, lb_error *err);
+                           const char *writer, const char *sfid, lb_push_result *res,
+                           lb_error *err);
 
 #endif
