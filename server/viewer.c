@@ -118,21 +118,25 @@ typedef struct cls_pred {
     const lb_srv_area *area; /* its area (grid 0), NULL: unlimited */
 } cls_pred;
 
-/* Point in polygon (even-odd over all rings). */
+/* Point in polygon: the winding number over all rings is not zero, the
+ * non-zero rule of the area's mask (server/maps.c), so a hole (oriented
+ * against its exterior when loaded) is outside here too. */
 static bool pip(const lb_srv_area *a, double x, double y)
 {
-    bool in = false;
+    int wn = 0;
     for (size_t r = 0; r < a->nrings; r++) {
         const double *p = a->rings[r].xy;
         size_t n = a->rings[r].n;
         for (size_t i = 0, j = n - 1; i < n; j = i++) {
-            double yi = p[2 * i + 1], yj = p[2 * j + 1];
-            if ((yi > y) != (yj > y) &&
-                x < (p[2 * j] - p[2 * i]) * (y - yi) / (yj - yi) + p[2 * i])
-                in = !in;
+            double xj = p[2 * j], yj = p[2 * j + 1], xi = p[2 * i], yi = p[2 * i + 1];
+            double side = (xi - xj) * (y - yj) - (x - xj) * (yi - yj);
+            if (yj <= y && yi > y && side > 0)
+                wn++;
+            else if (yj > y && yi <= y && side < 0)
+                wn--;
         }
     }
-    return in;
+    return wn != 0;
 }
 
 /*
