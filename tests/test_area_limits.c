@@ -15,6 +15,8 @@
  *   counter-clockwise / exterior counter-clockwise and hole clockwise (RFC
  *   7946) / the reverse of that.  Every edge is 0.001 px off a pixel
  *   border, so the pixels along it are 99.9 % (or 0.1 %) inside;
+ *   area "tri": a triangle with slanted edges and vertices off the pixel
+ *   grid by 0.0001 to 0.0007 px;
  *   area "twice": the rectangle 10.5..100.5 x 20.5..120.5 twice (two
  *   features), area "halves": the same rectangle as two features meeting
  *   at x = 55.5.
@@ -60,11 +62,16 @@ static const variant variants[] = {
 };
 #define NVARIANTS (sizeof variants / sizeof variants[0])
 
+/* A convex area with slanted edges (role "tri"). */
+static const xy tri_ring[] = {{130.0003, 140.0007}, {250.9995, 150.0002}, {160.0001, 250.9998}};
+
 /* Roles whose areas are several features (write_rects). */
 static const double twice[][4] = {{10.5, 20.5, 100.5, 120.5}, {10.5, 20.5, 100.5, 120.5}};
 static const double halves[][4] = {{10.5, 20.5, 55.5, 120.5}, {55.5, 20.5, 100.5, 120.5}};
-static const char *const multi_roles[] = {"twice", "halves"};
-#define NMULTI (sizeof multi_roles / sizeof multi_roles[0])
+
+/* Every role (and area file): the variants', then these. */
+static const char *const other_roles[] = {"tri", "twice", "halves"};
+#define NOTHER (sizeof other_roles / sizeof other_roles[0])
 
 /* The points: in the hole, in the ring band (blue circles of radius 5). */
 static const xy in_hole = {60.5, 60.5}, in_band = {30.5, 80.5};
@@ -199,21 +206,20 @@ static void fixture(void)
     for (size_t v = 0; v < NVARIANTS; v++) {
         const variant *d = &variants[v];
         write_area(d->name, ext_ring, 4, d->ext_reversed, hole_ring, 4, d->hole_reversed);
-        len += (size_t)snprintf(text + len, sizeof text - len,
-                                "  %s: {title: %s, clearance: {level: VS-NfD, groups: [g]}, "
-                                "layers: [\"*\"], area: {path: %s.geojson}}\n",
-                                d->name, d->name, d->name);
     }
+    write_area("tri", tri_ring, 3, false, NULL, 0, false);
     write_rects("twice", twice, 2);
     write_rects("halves", halves, 2);
-    for (size_t m = 0; m < NMULTI; m++)
+    for (size_t v = 0; v < NVARIANTS + NOTHER; v++) {
+        const char *name = v < NVARIANTS ? variants[v].name : other_roles[v - NVARIANTS];
         len += (size_t)snprintf(text + len, sizeof text - len,
                                 "  %s: {title: %s, clearance: {level: VS-NfD, groups: [g]}, "
                                 "layers: [\"*\"], area: {path: %s.geojson}}\n",
-                                multi_roles[m], multi_roles[m], multi_roles[m]);
+                                name, name, name);
+    }
     len += (size_t)snprintf(text + len, sizeof text - len, "tokens:\n");
-    for (size_t v = 0; v < NVARIANTS + NMULTI; v++) {
-        const char *name = v < NVARIANTS ? variants[v].name : multi_roles[v - NVARIANTS];
+    for (size_t v = 0; v < NVARIANTS + NOTHER; v++) {
+        const char *name = v < NVARIANTS ? variants[v].name : other_roles[v - NVARIANTS];
         char tok[64], hash[72];
         snprintf(tok, sizeof tok, "t-%s", name);
         lb_token_hash(tok, hash);
@@ -346,6 +352,81 @@ LB_TEST(test_overlapping_polygons_count_once)
     t_resp_free(&resp);
 }
 
+/* Whether pixel (x, y) lies entirely inside the rectangle-with-hole areas:
+ * the exterior's edges are 0.001 px inside the borders of pixels 10, 100
+ * (x) and 20, 120 (y), the hole's 0.001 px into pixels 50 and 70. */
+static int in_rect_area(int x, int y)
+{
+    return x >= 11 && x <= 99 && y >= 21 && y <= 119 && !(x >= 50 && x <= 70 && y >= 50 && y <= 70);
+}
+
+/* Whether every corner of pixel (x, y) lies inside the triangle: 1 yes, 0
+ * no, -1 a corner lies within 1e-6 px of an edge's line (too close to call). */
+static int in_triangle(int x, int y)
+{
+    const xy *t = tri_ring;
+    double s = (t[1].x - t[0].x) * (t[2].y - t[0].y) - (t[1].y - t[0].y) * (t[2].x - t[0].x);
+    int all = 1;
+    for (int k = 0; k < 4; k++) {
+        double cx = x + (k & 1), cy = y + (k >> 1);
+        for (int i = 0; i < 3; i++) {
+            const xy *a = &t[i], *b = &t[(i + 1) % 3];
+            double d = ((b->x - a->x) * (cy - a->y) - (b->y - a->y) * (cx - a->x)) /
+                       hypot(b->x - a->x, b->y - a->y) * (s > 0 ? 1 : -1);
+            if (fabs(d) < 1e-6)
+                return -1;
+            if (d < 0)
+                all = 0;
+        }
+    }
+    return all;
+}
+
+/* Every pixel a boundary cuts is transparent however little of it lies
+ * outside (99.9 % inside is not inside), every pixel entirely inside keeps
+ * the colour drawn there. */
+static void check_exact(const char *name, const uint8_t *px, int (*inside)(int, int))
+{
+    size_t kept = 0;
+    for (int y = 0; y < TILE; y++)
+        for (int x = 0; x < TILE; x++) {
+            int in = inside(x, y);
+            const uint8_t *p = at(px, x, y);
+            if (in < 0)
+                continue;
+            if (!in) {
+                if (!is_rgba(p, 0, 0, 0, 0))
+                    LBT__FAIL("%s: pixel (%d, %d), not entirely inside the area, is "
+                              "(%d,%d,%d,%d)", name, x, y, p[0], p[1], p[2], p[3]);
+                continue;
+            }
+            kept++;
+            double dx = x + 0.5 - in_band.x, dy = y + 0.5 - in_band.y;
+            bool red = dx * dx + dy * dy > 8.0 * 8.0; /* away from the blue point */
+            if (p[3] != 255 || (red && !is_rgba(p, 255, 0, 0, 255)))
+                LBT__FAIL("%s: pixel (%d, %d), entirely inside the area, is (%d,%d,%d,%d)",
+                          name, x, y, p[0], p[1], p[2], p[3]);
+        }
+    ASSERT(kept > 2000);
+}
+
+LB_TEST(test_pixels_cut_by_the_boundary_are_transparent)
+{
+    fixture();
+    for (size_t v = 0; v < NVARIANTS; v++) {
+        t_resp resp;
+        uint8_t *px = get_tile(variants[v].name, &resp);
+        check_exact(variants[v].name, px, in_rect_area);
+        free(px);
+        t_resp_free(&resp);
+    }
+    t_resp resp;
+    uint8_t *px = get_tile("tri", &resp);
+    check_exact("tri", px, in_triangle);
+    free(px);
+    t_resp_free(&resp);
+}
+
 LB_TEST(test_server_stops_cleanly)
 {
     fixture();
@@ -357,4 +438,4 @@ LB_TEST(test_server_stops_cleanly)
 }
 
 LB_TESTS(test_holes_are_holes_in_either_orientation, test_overlapping_polygons_count_once,
-         test_server_stops_cleanly)
+         test_pixels_cut_by_the_boundary_are_transparent, test_server_stops_cleanly)
