@@ -964,13 +964,51 @@ lb_status lb_render_tile(const lb_render_layer *layers, size_t n, const lb_tms *
     return lb_render_area(layers, n, minx, miny, maxx, maxy, zoom, scale, out, err);
 }
 
-int lb_snapshot_max_level(const lb_snapshot *s, double minx, double miny, double maxx,
-                          double maxy, lb_feature_box_pred pred, void *ud)
+struct lb_feature_geom {
+    const lb_snap_level *lv;
+    const lb_snap_feat *f;
+};
+
+_Static_assert((int)LB_FEATURE_POINTS == (int)LB_GEOM_POINT &&
+                   (int)LB_FEATURE_LINES == (int)LB_GEOM_LINE &&
+                   (int)LB_FEATURE_POLYGONS == (int)LB_GEOM_POLYGON,
+               "lb_feature_geom_type returns the snapshot's geometry types");
+
+int lb_feature_geom_type(const lb_feature_geom *g) { return g->f->type; }
+
+size_t lb_feature_geom_parts(const lb_feature_geom *g) { return g->f->nparts; }
+
+const double *lb_feature_geom_part(const lb_feature_geom *g, size_t i, size_t *n)
+{
+    const lb_snap_part *pt = &g->lv->parts[g->f->first_part + i];
+    *n = pt->n;
+    return g->lv->xy + 2 * (size_t)pt->first;
+}
+
+/* Whether the max-level walk counts feature f of level lv (info fi): by
+ * gpred, else pred, else every feature but (when skip_members) the reports
+ * merged into a fused one. */
+static bool walk_accepts(const lb_snap_level *lv, const lb_snap_feat *f,
+                         const lb_feature_info *fi, lb_feature_box_pred pred,
+                         lb_feature_geom_pred gpred, void *ud, bool skip_members)
+{
+    double box[4] = {f->minx, f->miny, f->maxx, f->maxy};
+    if (gpred) {
+        lb_feature_geom g = {lv, f};
+        return gpred(ud, fi, box, &g);
+    }
+    if (pred)
+        return pred(ud, fi, box);
+    return !(skip_members && fi->member);
+}
+
+static int max_level(const lb_snapshot *s, double minx, double miny, double maxx, double maxy,
+                     lb_feature_box_pred pred, lb_feature_geom_pred gpred, void *ud)
 {
     if (s->base) {
         /* the base's removed features must not count: filter them */
         const lb_snapshot *b = s->base;
-        int best = lb_snapshot_max_level(s->delta, minx, miny, maxx, maxy, pred, ud);
+        int best = max_level(s->delta, minx, miny, maxx, maxy, pred, gpred, ud);
         if (b->nlevels == 0)
             return best;
         const lb_snap_level *lv = &b->levels[b->nlevels - 1];
@@ -979,9 +1017,8 @@ int lb_snapshot_max_level(const lb_snapshot *s, double minx, double miny, double
         for (size_t k = 0; k < idx.n; k++) {
             const lb_snap_feat *f = &lv->feats[idx.v[k]];
             const lb_feature_info *fi = &b->infos[f->info];
-            double box[4] = {f->minx, f->miny, f->maxx, f->maxy};
             if ((int)fi->label.level > best && !lb_tiler__removed(s, fi->fid) &&
-                (!pred || pred(ud, fi, box)))
+                walk_accepts(lv, f, fi, pred, gpred, ud, false))
                 best = (int)fi->label.level;
         }
         free(idx.v);
@@ -996,10 +1033,21 @@ int lb_snapshot_max_level(const lb_snapshot *s, double minx, double miny, double
     for (size_t k = 0; k < idx.n; k++) {
         const lb_snap_feat *f = &lv->feats[idx.v[k]];
         const lb_feature_info *fi = &s->infos[f->info];
-        double box[4] = {f->minx, f->miny, f->maxx, f->maxy};
-        if ((int)fi->label.level > best && (pred ? pred(ud, fi, box) : !fi->member))
+        if ((int)fi->label.level > best && walk_accepts(lv, f, fi, pred, gpred, ud, true))
             best = (int)fi->label.level;
     }
     free(idx.v);
     return best;
+}
+
+int lb_snapshot_max_level(const lb_snapshot *s, double minx, double miny, double maxx,
+                          double maxy, lb_feature_box_pred pred, void *ud)
+{
+    return max_level(s, minx, miny, maxx, maxy, pred, NULL, ud);
+}
+
+int lb_snapshot_max_level_geom(const lb_snapshot *s, double minx, double miny, double maxx,
+                               double maxy, lb_feature_geom_pred pred, void *ud)
+{
+    return max_level(s, minx, miny, maxx, maxy, NULL, pred, ud);
 }
