@@ -109,7 +109,7 @@ static void pending_free(pending *p)
         return;
     free(p->layer);
     free(p->source);
-    free(p->changes);
+    lb_changes_free(p->changes, p->nchanges);
     free(p);
 }
 

@@ -5,7 +5,15 @@
  * see produces nothing for it (not even a revision), a change that takes a
  * feature out of its view does (so its tiles refresh), the box is clipped
  * to the area limit, and the revision is an opaque tag, never the count.
+ * An event tells no more than the principal's tiles show: a feature it sees
+ * only generalised counts by its cells (a move inside them is no event), and
+ * an area limit is the area's polygon, not its box.  For that each change
+ * carries the geometry of its versions, as stored.
  */
+#include <math.h>
+
+#include "lagebild/fusion.h"
+#include "lagebild/util.h"
 #include "lbtest.h"
 #include "tlive.h"
 
@@ -142,4 +150,210 @@ LB_TEST(test_events_only_to_principals_that_may_see_the_change)
     free(cfg);
 }
 
-LB_TESTS(test_events_only_to_principals_that_may_see_the_change)
+/* ---- what an event may say: generalised cells, area polygons ------------- */
+
+/*
+ * Unit positions pushed by the police, released to the fire brigade only
+ * generalised to 5 km cells of EPSG:3035.  "district" sees what the police
+ * see and "districtfire" what the fire brigade sees, both only inside an
+ * L-shaped district with a hole: the square 9..10 E x 52..53 N without its
+ * north-east quarter, and without 9.1..9.2 E x 52.1..52.2 N.
+ */
+#define CELL 5000.0
+
+static char *ev_config(const char *d)
+{
+    const char *tok[4] = {"t-police", "t-fire", "t-district", "t-districtfire"};
+    char h[4][65];
+    for (int i = 0; i < 4; i++)
+        lb_sha256_hex(tok[i], strlen(tok[i]), h[i]);
+    t_write(d, "empty.geojson", "{\"type\":\"FeatureCollection\",\"features\":[]}\n");
+    t_write(d, "district.geojson",
+            "{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\",\"properties\":{},"
+            "\"geometry\":{\"type\":\"Polygon\",\"coordinates\":["
+            "[[9,52],[10,52],[10,52.5],[9.5,52.5],[9.5,53],[9,53],[9,52]],"
+            "[[9.1,52.1],[9.1,52.2],[9.2,52.2],[9.2,52.1],[9.1,52.1]]]}}]}\n");
+    char *text = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&text, &n);
+    fprintf(f,
+            "store: {path: store.sqlite}\n"
+            "groups: [police, fire]\n"
+            "layers:\n"
+            "  units: {title: Einheiten, style: police}\n"
+            "sources:\n"
+            "  units_live:\n"
+            "    path: empty.geojson\n"
+            "    crs: EPSG:4326\n"
+            "    layer: units\n"
+            "    agency: police\n"
+            "    fid: id\n"
+            "    label: {level: VS-NfD, releasable_to: [police]}\n"
+            "    generalised_release: {groups: [fire], cell_m: %.0f}\n"
+            "maps:\n"
+            "  lage: {title: Lage, layers: [units]}\n"
+            "roles:\n"
+            "  police: {title: P, clearance: {level: VS-NfD, groups: [police]}, layers: [\"*\"],"
+            " write: [units_live]}\n"
+            "  fire: {title: F, clearance: {level: VS-NfD, groups: [fire]}, layers: [\"*\"]}\n"
+            "  district: {title: D, clearance: {level: VS-NfD, groups: [police]},"
+            " layers: [\"*\"], area: {path: district.geojson}}\n"
+            "  districtfire: {title: DF, clearance: {level: VS-NfD, groups: [fire]},"
+            " layers: [\"*\"], area: {path: district.geojson}}\n"
+            "tokens:\n"
+            "  t-police: {hash: \"sha256:%s\", roles: [police]}\n"
+            "  t-fire: {hash: \"sha256:%s\", roles: [fire]}\n"
+            "  t-district: {hash: \"sha256:%s\", roles: [district]}\n"
+            "  t-districtfire: {hash: \"sha256:%s\", roles: [districtfire]}\n",
+            CELL, h[0], h[1], h[2], h[3]);
+    fclose(f);
+    t_write(d, "lagebild.yaml", text);
+    free(text);
+    return t_path(d, "lagebild.yaml");
+}
+
+/* ---- the geometry a change carries ------------------------------------- */
+
+typedef struct stored {
+    int64_t fid;
+    char id[16];
+    unsigned char *wkb;
+    size_t len;
+} stored;
+
+typedef struct stored_set {
+    stored v[8];
+    size_t n;
+} stored_set;
+
+static bool collect_stored(void *ud, const lb_stored_feature *f)
+{
+    stored_set *s = ud;
+    if (s->n == 8)
+        return false;
+    stored *e = &s->v[s->n++];
+    e->fid = f->fid;
+    snprintf(e->id, sizeof e->id, "%s", f->source_fid);
+    e->wkb = malloc(f->wkb_len);
+    memcpy(e->wkb, f->wkb, f->wkb_len);
+    e->len = f->wkb_len;
+    return true;
+}
+
+static void stored_free(stored_set *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->v[i].wkb);
+    s->n = 0;
+}
+
+static const stored *stored_by_fid(const stored_set *s, int64_t fid)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (s->v[i].fid == fid)
+            return &s->v[i];
+    return NULL;
+}
+
+/* The WKB of every version a push changes is the geometry as stored (what
+ * SpatiaLite's AsBinary makes of it), for every geometry type. */
+LB_TEST(test_push_changes_carry_the_stored_geometry)
+{
+    lb_fusion_init();
+    dir = t_tmpdir();
+    cfg = ev_config(dir);
+    char *store_path = t_path(dir, "store.sqlite");
+    lb_config *c = NULL;
+    char *diag = NULL;
+    lb_status rc = lb_config_load(cfg, &c, &diag);
+    if (rc != LB_OK)
+        fprintf(stderr, "%s\n", diag ? diag : "?");
+    free(diag);
+    ASSERT_EQ(rc, LB_OK);
+    lb_store *st;
+    lb_error err;
+    ASSERT_EQ(lb_store_open(store_path, &st, &err), LB_OK);
+    const lb_source_cfg *src = lb_config_source(c, "units_live");
+    const char *geoms[2][6] = {
+        {"{\"type\":\"Point\",\"coordinates\":[9.1,52.1]}",
+         "{\"type\":\"LineString\",\"coordinates\":[[9,52],[9.5,52.2],[9.7,52.1]]}",
+         "{\"type\":\"Polygon\",\"coordinates\":[[[9,52],[10,52],[10,53],[9,53],[9,52]],"
+         "[[9.2,52.2],[9.2,52.4],[9.4,52.4],[9.4,52.2],[9.2,52.2]]]}",
+         "{\"type\":\"MultiPolygon\",\"coordinates\":[[[[9,52],[9.1,52],[9.1,52.1],[9,52]]],"
+         "[[[9.5,52],[9.6,52],[9.6,52.1],[9.5,52]]]]}",
+         "{\"type\":\"MultiPoint\",\"coordinates\":[[9.1,52.1],[9.3,52.4]]}",
+         "{\"type\":\"GeometryCollection\",\"geometries\":[{\"type\":\"LineString\","
+         "\"coordinates\":[[9,52],[9.5,52.2]]},{\"type\":\"Point\",\"coordinates\":[9.2,52.2]}]}"},
+        {"{\"type\":\"Point\",\"coordinates\":[9.2,52.2]}",
+         "{\"type\":\"MultiLineString\",\"coordinates\":[[[9,52],[9.5,52.2]],[[9.7,52.1],"
+         "[9.8,52.3]]]}",
+         "{\"type\":\"Point\",\"coordinates\":[9.3,52.3]}",
+         "{\"type\":\"Polygon\",\"coordinates\":[[[9,52],[9.1,52],[9.1,52.1],[9,52]]]}",
+         "{\"type\":\"LineString\",\"coordinates\":[[9.1,52.1],[9.3,52.4]]}",
+         "{\"type\":\"MultiPoint\",\"coordinates\":[[9.1,52.1],[9.3,52.4]]}"}};
+    stored_set before = {0}, after = {0};
+    for (int round = 0; round < 2; round++) {
+        lb_buf body = {0};
+        lb_buf_puts(&body, "{\"type\":\"FeatureCollection\",\"features\":[");
+        for (int k = 0; k < 6; k++)
+            lb_buf_printf(&body,
+                          "%s{\"type\":\"Feature\",\"properties\":{\"id\":\"g%d\"},"
+                          "\"geometry\":%s}",
+                          k ? "," : "", k, geoms[round][k]);
+        lb_buf_puts(&body, "]}");
+        lb_push_result res;
+        rc = lb_ingest_push(st, c, src, body.data, body.len, NULL, &res, &err);
+        lb_buf_free(&body);
+        if (rc != LB_OK)
+            fprintf(stderr, "  push: %s\n", err.msg);
+        ASSERT_EQ(rc, LB_OK);
+        ASSERT_EQ(res.nchanges, 6);
+        stored_set *now = round ? &after : &before;
+        int64_t rev;
+        ASSERT_EQ(lb_store_scan_layer(st, "units", collect_stored, now, &rev, &err), LB_OK);
+        ASSERT_EQ(now->n, 6);
+        for (size_t i = 0; i < res.nchanges; i++) {
+            const lb_change *ch = &res.changes[i];
+            const stored *e = stored_by_fid(now, ch->fid);
+            ASSERT(e != NULL);
+            ASSERT(ch->has_new && ch->new_wkb);
+            ASSERT_EQ(ch->new_wkb_len, e->len);
+            ASSERT(memcmp(ch->new_wkb, e->wkb, e->len) == 0);
+            ASSERT_EQ(ch->has_old, round == 1);
+            if (round == 1) {
+                /* the version replaced: as the first round stored it */
+                const stored *o = NULL;
+                for (size_t k = 0; k < before.n && !o; k++)
+                    if (strcmp(before.v[k].id, e->id) == 0)
+                        o = &before.v[k];
+                ASSERT(o && ch->old_wkb);
+                ASSERT_EQ(ch->old_wkb_len, o->len);
+                ASSERT(memcmp(ch->old_wkb, o->wkb, o->len) == 0);
+            }
+        }
+        lb_push_result_free(&res);
+    }
+    /* a delete carries the version it removes */
+    lb_push_result res;
+    ASSERT_EQ(lb_ingest_delete(st, c, src, "g2", &res, &err), LB_OK);
+    ASSERT_EQ(res.nchanges, 1);
+    const stored *o = NULL;
+    for (size_t k = 0; k < after.n && !o; k++)
+        if (strcmp(after.v[k].id, "g2") == 0)
+            o = &after.v[k];
+    ASSERT(o && res.changes[0].old_wkb && !res.changes[0].new_wkb);
+    ASSERT_EQ(res.changes[0].old_wkb_len, o->len);
+    ASSERT(memcmp(res.changes[0].old_wkb, o->wkb, o->len) == 0);
+    lb_push_result_free(&res);
+    stored_free(&before);
+    stored_free(&after);
+    lb_store_close(st);
+    lb_config_free(c);
+    t_rmrf(dir);
+    free(dir);
+    free(cfg);
+    free(store_path);
+}
+
+LB_TESTS(test_events_only_to_principals_that_may_see_the_change,
+         test_push_changes_carry_the_stored_geometry)
