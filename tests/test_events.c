@@ -212,6 +212,305 @@ static char *ev_config(const char *d)
     return t_path(d, "lagebild.yaml");
 }
 
+/* A FeatureCollection of one feature with this GeoJSON geometry. */
+static char *one_feature(const char *id, const char *geometry)
+{
+    char *s = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&s, &n);
+    fprintf(f,
+            "{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\","
+            "\"properties\":{\"id\":\"%s\"},\"geometry\":%s}]}",
+            id, geometry);
+    fclose(f);
+    return s;
+}
+
+/* The next event of s on layer units: its bbox. */
+static void expect_units(tl_sse *s, double b[4])
+{
+    char msg[2048];
+    ASSERT(tl_sse_next(s, msg, sizeof msg, 20));
+    ASSERT_CONTAINS(msg, "{\"layer\":\"units\",\"revision\":\"");
+    bbox_of(msg, b);
+}
+
+static void expect_none(tl_sse *s, double wait_s)
+{
+    char msg[2048];
+    bool got = tl_sse_next(s, msg, sizeof msg, wait_s);
+    if (got)
+        fprintf(stderr, "  unexpected event: %s\n", msg);
+    ASSERT(!got);
+}
+
+static void expect_box(const double b[4], const double want[4], double tol)
+{
+    for (int k = 0; k < 4; k++)
+        ASSERT_NEAR(b[k], want[k], tol);
+}
+
+/* The EPSG:3035 cell (column, row) of a lon/lat point, worked out here without lb_gen. */
+static void cell_index(double lon, double lat, double ij[2])
+{
+    lb_transform *fwd;
+    lb_error err;
+    ASSERT_EQ(lb_transform_new("EPSG:4326", "EPSG:3035", &fwd, &err), LB_OK);
+    double x = lon, y = lat;
+    ASSERT_EQ(lb_transform_points(fwd, 1, &x, &y, &err), LB_OK);
+    ij[0] = floor(x / CELL);
+    ij[1] = floor(y / CELL);
+    lb_transform_free(fwd);
+}
+
+/* The lon/lat box of the block of cells blk (first column, row, last column,
+ * row): its outline, each side in 256 steps (they are curves in lon/lat). */
+static void block_box(const double blk[4], double box[4])
+{
+    lb_transform *inv;
+    lb_error err;
+    ASSERT_EQ(lb_transform_new("EPSG:3035", "EPSG:4326", &inv, &err), LB_OK);
+    enum { STEPS = 256 };
+    double xs[4 * STEPS], ys[4 * STEPS];
+    double x0 = blk[0] * CELL, y0 = blk[1] * CELL, x1 = (blk[2] + 1) * CELL,
+           y1 = (blk[3] + 1) * CELL;
+    for (int i = 0; i < STEPS; i++) {
+        double f = (double)i / STEPS;
+        xs[i] = x0 + f * (x1 - x0), ys[i] = y0;
+        xs[STEPS + i] = x1, ys[STEPS + i] = y0 + f * (y1 - y0);
+        xs[2 * STEPS + i] = x1 - f * (x1 - x0), ys[2 * STEPS + i] = y1;
+        xs[3 * STEPS + i] = x0, ys[3 * STEPS + i] = y1 - f * (y1 - y0);
+    }
+    ASSERT_EQ(lb_transform_points(inv, 4 * STEPS, xs, ys, &err), LB_OK);
+    box[0] = box[1] = INFINITY;
+    box[2] = box[3] = -INFINITY;
+    for (int i = 0; i < 4 * STEPS; i++) {
+        box[0] = fmin(box[0], xs[i]);
+        box[1] = fmin(box[1], ys[i]);
+        box[2] = fmax(box[2], xs[i]);
+        box[3] = fmax(box[3], ys[i]);
+    }
+    lb_transform_free(inv);
+}
+
+/* The cell of a lon/lat point and its lon/lat box. */
+static void cell_of(double lon, double lat, double ij[2], double box[4])
+{
+    cell_index(lon, lat, ij);
+    const double blk[4] = {ij[0], ij[1], ij[0], ij[1]};
+    block_box(blk, box);
+}
+
+/* The block of cells of a two-vertex line (the extent of its vertices). */
+static void line_block(double lon0, double lat0, double lon1, double lat1, double blk[4])
+{
+    double a[2], b[2];
+    cell_index(lon0, lat0, a);
+    cell_index(lon1, lat1, b);
+    blk[0] = fmin(a[0], b[0]);
+    blk[1] = fmin(a[1], b[1]);
+    blk[2] = fmax(a[0], b[0]);
+    blk[3] = fmax(a[1], b[1]);
+}
+
+static void start_ev_server(void)
+{
+    dir = t_tmpdir();
+    t_server_threads = "16";
+    cfg = ev_config(dir);
+    char errpath[1024];
+    snprintf(errpath, sizeof errpath, "%s/server.err", dir);
+    ASSERT(t_server_start(&srv, cfg, NULL, errpath));
+}
+
+static void stop_ev_server(void)
+{
+    ASSERT_EQ(t_server_stop(&srv, 20), 0);
+    t_server_free(&srv);
+    t_rmrf(dir);
+    free(dir);
+    free(cfg);
+}
+
+/*
+ * Issue 4, session 12: the fire brigade sees a unit only at the centre of
+ * its cell, so its event must name that cell and nothing finer (not a box
+ * centred on the exact position), and a move inside the cell, which its
+ * tiles do not show, must not reach it as an event either.
+ */
+LB_TEST(test_events_show_only_the_cells_of_generalised_features)
+{
+    start_ev_server();
+    tl_sse police, fire, dfire;
+    ASSERT(tl_sse_open(&police, srv.port, "t-police"));
+    ASSERT(tl_sse_open(&fire, srv.port, "t-fire"));
+    ASSERT(tl_sse_open(&dfire, srv.port, "t-districtfire"));
+    double b[4], ij[2], cell[4];
+
+    /* 1: the unit at (9.295, 52.145), 1.1 km south of its cell's centre */
+    const double lon = 9.295, lat = 52.145;
+    cell_of(lon, lat, ij, cell);
+    ASSERT(fabs((cell[1] + cell[3]) / 2 - lat) > 0.005); /* else the test could not tell */
+    ASSERT(cell[0] < lon && lon < cell[2] && cell[1] < lat && lat < cell[3]);
+    char *fc = tl_point("u1", lon, lat, NULL);
+    post_ok("units_live", "t-police", fc);
+    free(fc);
+    expect_units(&police, b);
+    const double exact[4] = {lon, lat, lon, lat};
+    expect_box(b, exact, 1e-6);
+    expect_units(&fire, b);
+    expect_box(b, cell, 1e-6); /* the cell, and so not centred on the unit */
+    ASSERT(fabs((b[1] + b[3]) / 2 - lat) > 0.005);
+    /* the district's fire brigade: the same cell, which lies inside the district */
+    expect_units(&dfire, b);
+    expect_box(b, cell, 1e-5);
+
+    /* 2: 137 m east, in the same cell: the police hear of it, the fire
+     * brigade (with or without an area limit) does not */
+    double ij2[2], cell2[4];
+    cell_of(lon + 0.002, lat, ij2, cell2);
+    ASSERT(ij2[0] == ij[0] && ij2[1] == ij[1]);
+    fc = tl_point("u1", lon + 0.002, lat, NULL);
+    post_ok("units_live", "t-police", fc);
+    free(fc);
+    expect_units(&police, b);
+    ASSERT_NEAR(b[0], lon, 1e-6); /* old and new position */
+    ASSERT_NEAR(b[2], lon + 0.002, 1e-6);
+    expect_none(&fire, 1.0);
+    expect_none(&dfire, 0.2);
+
+    /* 3: 7 km further east, into another cell: the old cell and the new */
+    cell_of(lon + 0.1, lat, ij2, cell2);
+    ASSERT(ij2[0] != ij[0]);
+    fc = tl_point("u1", lon + 0.1, lat, NULL);
+    post_ok("units_live", "t-police", fc);
+    free(fc);
+    expect_units(&police, b);
+    const double both[4] = {fmin(cell[0], cell2[0]), fmin(cell[1], cell2[1]),
+                            fmax(cell[2], cell2[2]), fmax(cell[3], cell2[3])};
+    expect_units(&fire, b);
+    expect_box(b, both, 1e-6);
+    expect_units(&dfire, b);
+    expect_box(b, both, 1e-5);
+
+    /* 4: a line: the block of cells its vertices' extent touches */
+    double blk[4], blkbox[4];
+    line_block(9.30, 52.30, 9.40, 52.32, blk);
+    block_box(blk, blkbox);
+    fc = one_feature("l1", "{\"type\":\"LineString\",\"coordinates\":"
+                           "[[9.30,52.30],[9.40,52.32]]}");
+    post_ok("units_live", "t-police", fc);
+    free(fc);
+    expect_units(&police, b);
+    const double line[4] = {9.30, 52.30, 9.40, 52.32};
+    expect_box(b, line, 1e-6);
+    expect_units(&fire, b);
+    expect_box(b, blkbox, 1e-6);
+    expect_units(&dfire, b); /* the block lies inside the district */
+    expect_box(b, blkbox, 1e-5);
+    /* moved by 70 m, its block the same: nothing for the fire brigade */
+    double blk2[4];
+    line_block(9.301, 52.30, 9.401, 52.32, blk2);
+    ASSERT(memcmp(blk, blk2, sizeof blk) == 0);
+    fc = one_feature("l1", "{\"type\":\"LineString\",\"coordinates\":"
+                           "[[9.301,52.30],[9.401,52.32]]}");
+    post_ok("units_live", "t-police", fc);
+    free(fc);
+    expect_units(&police, b);
+    expect_none(&fire, 1.0);
+    expect_none(&dfire, 0.2);
+
+    /* 5: u1 deleted: the fire brigade's tiles lose the marker */
+    t_resp r;
+    ASSERT_EQ(tl_send(srv.port, "DELETE", "/sources/units_live/features/u1", "t-police", NULL,
+                      &r),
+              0);
+    ASSERT_EQ(r.status, 200);
+    t_resp_free(&r);
+    expect_units(&police, b);
+    expect_units(&fire, b);
+    expect_box(b, cell2, 1e-6);
+
+    expect_none(&police, 1.0);
+    expect_none(&fire, 0.2);
+    tl_sse_close(&police);
+    tl_sse_close(&fire);
+    tl_sse_close(&dfire);
+    stop_ev_server();
+}
+
+/*
+ * Issue 4, session 12: an area-limited role hears only of what meets its
+ * area's polygon -- not of a point in the polygon's box but outside it, nor
+ * in a hole, nor of a line whose box overlaps the area -- and its box is
+ * that of the part inside.
+ */
+LB_TEST(test_events_of_area_limited_roles_follow_the_polygon)
+{
+    start_ev_server();
+    tl_sse police, district;
+    ASSERT(tl_sse_open(&police, srv.port, "t-police"));
+    ASSERT(tl_sse_open(&district, srv.port, "t-district"));
+    double b[4];
+
+    /* 1: in the missing north-east quarter: inside the district's box only */
+    char *fc = tl_point("a", 9.75, 52.75, NULL);
+    post_ok("units_live", "t-police", fc);
+    free(fc);
+    expect_units(&police, b);
+    expect_none(&district, 1.0);
+
+    /* 2: in the hole */
+    fc = tl_point("b", 9.15, 52.15, NULL);
+    post_ok("units_live", "t-police", fc);
+    free(fc);
+    expect_units(&police, b);
+    expect_none(&district, 1.0);
+
+    /* 3: an L-shaped line around the district's south-east corner, outside
+     * it, though its box covers much of the district's east arm */
+    fc = one_feature("l1", "{\"type\":\"LineString\",\"coordinates\":"
+                           "[[10.1,52.4],[10.1,51.9],[9.6,51.9]]}");
+    post_ok("units_live", "t-police", fc);
+    free(fc);
+    expect_units(&police, b);
+    ASSERT_NEAR(b[0], 9.6, 1e-6);
+    ASSERT_NEAR(b[3], 52.4, 1e-6);
+    expect_none(&district, 1.0);
+
+    /* 4: inside: the point itself */
+    fc = tl_point("c", 9.25, 52.35, NULL);
+    post_ok("units_live", "t-police", fc);
+    free(fc);
+    expect_units(&police, b);
+    expect_units(&district, b);
+    const double c[4] = {9.25, 52.35, 9.25, 52.35};
+    expect_box(b, c, 1e-6);
+
+    /* 5: a line entering from the south: only its part inside */
+    fc = one_feature("l2", "{\"type\":\"LineString\",\"coordinates\":[[9.25,51.9],[9.25,52.05]]}");
+    post_ok("units_live", "t-police", fc);
+    free(fc);
+    expect_units(&police, b);
+    expect_units(&district, b);
+    const double part[4] = {9.25, 52.0, 9.25, 52.05};
+    expect_box(b, part, 1e-6);
+
+    /* 6: c moves into the hole: the district's tiles lose it where it was */
+    fc = tl_point("c", 9.15, 52.12, NULL);
+    post_ok("units_live", "t-police", fc);
+    free(fc);
+    expect_units(&police, b);
+    expect_units(&district, b);
+    expect_box(b, c, 1e-6);
+
+    expect_none(&police, 1.0);
+    expect_none(&district, 0.2);
+    tl_sse_close(&police);
+    tl_sse_close(&district);
+    stop_ev_server();
+}
+
 /* ---- the geometry a change carries ------------------------------------- */
 
 typedef struct stored {
@@ -356,4 +655,6 @@ LB_TEST(test_push_changes_carry_the_stored_geometry)
 }
 
 LB_TESTS(test_events_only_to_principals_that_may_see_the_change,
+         test_events_show_only_the_cells_of_generalised_features,
+         test_events_of_area_limited_roles_follow_the_polygon,
          test_push_changes_carry_the_stored_geometry)
