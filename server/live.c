@@ -487,38 +487,43 @@ static OGRGeometryH area_geom(ev_ctx *c, int a, const double **box)
     const size_t *counts;
     size_t nr;
     const double *const *rings = lb_access_area_rings(c->st->access, (size_t)a, &counts, &nr);
-    OGRGeometryH acc = NULL;
-    for (size_t r = 0; r < nr; r++) {
+    OGRGeometryH *p = calloc(nr ? nr : 1, sizeof *p);
+    size_t n = 0;
+    bool ok = p != NULL;
+    for (size_t r = 0; ok && r < nr; r++) {
         if (counts[r] < 3)
             continue;
-        OGRGeometryH p = ring_polygon(rings[r], counts[r]);
-        if (!OGR_G_IsValid(p)) {
-            OGRGeometryH fixed = OGR_G_MakeValid(p);
-            OGR_G_DestroyGeometry(p);
-            p = fixed;
+        OGRGeometryH g = ring_polygon(rings[r], counts[r]);
+        if (!OGR_G_IsValid(g)) {
+            OGRGeometryH fixed = OGR_G_MakeValid(g);
+            OGR_G_DestroyGeometry(g);
+            g = fixed;
         }
-        if (!p)
-            goto fail;
-        if (!acc) {
-            acc = p;
-            continue;
-        }
-        OGRGeometryH x = OGR_G_SymDifference(acc, p);
-        OGR_G_DestroyGeometry(acc);
-        OGR_G_DestroyGeometry(p);
-        acc = x;
-        if (!acc)
-            goto fail;
+        ok = g != NULL;
+        if (ok)
+            p[n++] = g;
     }
-    if (!acc || OGR_G_IsEmpty(acc))
-        goto fail;
-    c->area[a] = acc;
-    c->area_state[a] = 1;
-    return acc;
-fail:
-    if (acc)
-        OGR_G_DestroyGeometry(acc);
-    return NULL;
+    /* pairwise, not one ring after another: an area of many islands would
+     * otherwise redo the growing union once per ring */
+    for (size_t step = 1; ok && step < n; step *= 2)
+        for (size_t i = 0; ok && i + step < n; i += 2 * step) {
+            OGRGeometryH x = OGR_G_SymDifference(p[i], p[i + step]);
+            OGR_G_DestroyGeometry(p[i]);
+            OGR_G_DestroyGeometry(p[i + step]);
+            p[i + step] = NULL;
+            p[i] = x;
+            ok = x != NULL;
+        }
+    if (ok && n > 0 && !OGR_G_IsEmpty(p[0])) {
+        c->area[a] = p[0];
+        c->area_state[a] = 1;
+        p[0] = NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (p[i])
+            OGR_G_DestroyGeometry(p[i]);
+    free(p);
+    return c->area[a];
 }
 
 static bool boxes_meet(const double *a, const double *b)
