@@ -197,6 +197,7 @@ typedef struct ingest {
     lb_push_result *res;      /* UPSERT: changes and rejects */
     const char *writer;       /* UPSERT: the pushing principal; "" for file ingests */
     size_t changes_cap, rejects_cap;
+    size_t wkb_used; /* UPSERT: bytes of the changes' geometries (LB_CHANGE_WKB_BUDGET) */
     sqlite3_stmt *find, *del_row; /* UPSERT: the writer's current row of a feature id */
     sqlite3_stmt *fid_used;       /* UPSERT: whether a row has a given fid */
     int64_t rev;
@@ -1591,6 +1592,124 @@ static bool blob_mbr(const unsigned char *b, size_t n, double box[4])
     return true;
 }
 
+static uint32_t blob_u32(const unsigned char *p, bool le)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    static const uint16_t one = 1;
+    if (le != (*(const unsigned char *)&one == 1))
+        v = __builtin_bswap32(v);
+    return v;
+}
+
+/*
+ * Length of the body of SpatiaLite class cls at p (n bytes there), copied to
+ * out (when not NULL) with each collection element's 0x69 replaced by WKB's
+ * byte-order byte bo; 0 when malformed.
+ */
+static size_t blob_body(const unsigned char *p, size_t n, uint32_t cls, bool le, unsigned char bo,
+                        unsigned char *out)
+{
+    size_t k = 0;
+    if (cls == SPL_POINT) {
+        k = 16;
+    } else if (cls == SPL_LINESTRING || cls == SPL_POLYGON) {
+        uint32_t nr = 1;
+        if (cls == SPL_POLYGON) {
+            if (n < 4)
+                return 0;
+            nr = blob_u32(p, le);
+            k = 4;
+        }
+        for (uint32_t r = 0; r < nr; r++) {
+            if (n - k < 4)
+                return 0;
+            uint32_t np = blob_u32(p + k, le);
+            k += 4;
+            if (np > (n - k) / 16)
+                return 0;
+            k += 16 * (size_t)np;
+        }
+    } else if (cls >= SPL_MULTIPOINT && cls <= SPL_COLLECTION) {
+        if (n < 4)
+            return 0;
+        uint32_t ne = blob_u32(p, le);
+        k = 4;
+        if (out)
+            memcpy(out, p, 4);
+        for (uint32_t e = 0; e < ne; e++) {
+            if (n - k < 5 || p[k] != 0x69)
+                return 0;
+            uint32_t ec = blob_u32(p + k + 1, le);
+            if (ec < SPL_POINT || ec > SPL_POLYGON)
+                return 0;
+            if (out) {
+                out[k] = bo;
+                memcpy(out + k + 1, p + k + 1, 4);
+            }
+            size_t m = blob_body(p + k + 5, n - k - 5, ec, le, bo, out ? out + k + 5 : NULL);
+            if (m == 0)
+                return 0;
+            k += 5 + m;
+        }
+        return k; /* elements copied one by one */
+    } else {
+        return 0; /* compressed, Z or M: not written by geom_blob */
+    }
+    if (k > n)
+        return 0;
+    if (out)
+        memcpy(out, p, k);
+    return k;
+}
+
+/*
+ * The WKB of a SpatiaLite geometry BLOB of the kind geom_blob writes: the
+ * bodies are WKB's already, only a collection's elements start with 0x69
+ * where WKB has its byte-order byte.  NULL when the BLOB is of another kind
+ * or malformed, or memory ran out.
+ */
+static unsigned char *blob_wkb(const unsigned char *b, size_t n, size_t *len)
+{
+    if (!b || n < 44 || b[0] != 0x00 || (b[1] != 0x00 && b[1] != 0x01) || b[38] != 0x7C ||
+        b[n - 1] != 0xFE)
+        return NULL;
+    bool le = b[1] == 0x01;
+    uint32_t cls = blob_u32(b + 39, le);
+    size_t body = blob_body(b + 43, n - 44, cls, le, b[1], NULL);
+    if (body != n - 44)
+        return NULL;
+    unsigned char *w = malloc(5 + body);
+    if (!w)
+        return NULL;
+    w[0] = b[1]; /* WKB's byte order: 1 little-endian, like the BLOB's */
+    memcpy(w + 1, b + 39, 4); /* classes 1..7 are WKB's types */
+    blob_body(b + 43, n - 44, cls, le, b[1], w + 5);
+    *len = 5 + body;
+    return w;
+}
+
+/* Keep a version's geometry for live events while the push's budget lasts. */
+static void keep_wkb(size_t *used, const unsigned char *blob, size_t n, unsigned char **wkb,
+                     size_t *len)
+{
+    *wkb = NULL;
+    *len = 0;
+    if (n > LB_CHANGE_WKB_BUDGET - *used)
+        return;
+    *wkb = blob_wkb(blob, n, len);
+    *used += *len;
+}
+
+void lb_changes_free(lb_change *c, size_t n)
+{
+    for (size_t i = 0; c && i < n; i++) {
+        free(c[i].old_wkb);
+        free(c[i].new_wkb);
+    }
+    free(c);
+}
+
 static lb_change *new_change(ingest *in)
 {
     lb_push_result *r = in->res;
@@ -1648,8 +1767,11 @@ static lb_status upsert_remove_old(ingest *in, const char *sfid, lb_change *c, b
     c->fid = sqlite3_column_int64(q, 6);
     stored_label(in->cfg, sqlite3_column_int(q, 2), (const char *)sqlite3_column_text(q, 3),
                  (const char *)sqlite3_column_text(q, 4), &c->old_label);
-    if (!blob_mbr(sqlite3_column_blob(q, 5), (size_t)sqlite3_column_bytes(q, 5), c->old_box))
+    const unsigned char *blob = sqlite3_column_blob(q, 5);
+    size_t blob_len = (size_t)sqlite3_column_bytes(q, 5);
+    if (!blob_mbr(blob, blob_len, c->old_box))
         c->old_box[0] = c->old_box[1] = -180, c->old_box[2] = c->old_box[3] = 180;
+    keep_wkb(&in->wkb_used, blob, blob_len, &c->old_wkb, &c->old_wkb_len);
     sqlite3_reset(q);
     sqlite3_reset(in->del_row);
     sqlite3_bind_int64(in->del_row, 1, pk);
@@ -1738,6 +1860,8 @@ static lb_status write_item(ingest *in, geo_ctx *gc, batch *b, item *it, int64_t
         chg->new_label = (lb_label){.level = (lb_level)it->level, .groups = it->gbits,
                                     .caveats = it->cbits};
         blob_mbr(a->p + it->blob, it->blob_len, chg->new_box);
+        keep_wkb(&in->wkb_used, a->p + it->blob, it->blob_len, &chg->new_wkb,
+                 &chg->new_wkb_len);
     }
     sqlite3_stmt *q = in->ins;
     sqlite3_reset(q);
@@ -2080,6 +2204,8 @@ lb_status lb_ingest__layer(lb_store *st, const lb_config *cfg, const lb_source_c
         stats->revision = 0;
         if (res) {
             res->revision = 0;
+            lb_changes_free(res->changes, res->nchanges);
+            res->changes = NULL;
             res->nchanges = 0;
             res->stored = res->deleted = 0;
         }
@@ -2148,7 +2274,7 @@ void lb_push_result_free(lb_push_result *r)
         free(r->rejects[i].reason);
     }
     free(r->rejects);
-    free(r->changes);
+    lb_changes_free(r->changes, r->nchanges);
     memset(r, 0, sizeof *r);
 }
 
@@ -2279,9 +2405,11 @@ lb_status lb_ingest_delete(lb_store *st, const lb_config *cfg, const lb_source_c
             c.has_old = true;
             stored_label(cfg, sqlite3_column_int(q, 2), (const char *)sqlite3_column_text(q, 3),
                          (const char *)sqlite3_column_text(q, 4), &c.old_label);
-            if (!blob_mbr(sqlite3_column_blob(q, 5), (size_t)sqlite3_column_bytes(q, 5),
-                          c.old_box))
+            const unsigned char *blob = sqlite3_column_blob(q, 5);
+            size_t blob_len = (size_t)sqlite3_column_bytes(q, 5), used = 0;
+            if (!blob_mbr(blob, blob_len, c.old_box))
                 c.old_box[0] = c.old_box[1] = -180, c.old_box[2] = c.old_box[3] = 180;
+            keep_wkb(&used, blob, blob_len, &c.old_wkb, &c.old_wkb_len);
             sqlite3_reset(q);
             if (sqlite3_prepare_v2(st->db, del, -1, &d, NULL) != SQLITE_OK)
                 rc = lb_fail(err, LB_ESTORE, "store %s: %s", st->path, sqlite3_errmsg(st->db));
@@ -2305,10 +2433,12 @@ lb_status lb_ingest_delete(lb_store *st, const lb_config *cfg, const lb_source_c
                     rc = lb_fail(err, LB_ENOMEM, "out of memory");
                 else {
                     res->changes[0] = c;
+                    c.old_wkb = NULL; /* res owns it now */
                     res->nchanges = 1;
                     res->deleted = 1;
                 }
             }
+            free(c.old_wkb);
         }
     }
     sqlite3_finalize(q);

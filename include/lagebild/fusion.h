@@ -245,13 +245,28 @@ lb_status lb_conflate_region(lb_store *st, const lb_config *cfg, const char *lay
  */
 typedef enum lb_ingest_mode { LB_INGEST_REPLACE, LB_INGEST_UPSERT } lb_ingest_mode;
 
-/* One feature changed by a push or delete: its version before and after. */
+/*
+ * One feature changed by a push or delete: its version before and after.
+ * Live events need each version's geometry, not only its box: whether it
+ * meets an area limit, and the cells of its generalised form (server/live.c).
+ * The geometries of one push result are kept up to LB_CHANGE_WKB_BUDGET bytes
+ * in all; a version beyond that (or one whose stored geometry cannot be read)
+ * has none, and only principals who see it exactly and without an area limit
+ * hear of it.
+ */
 typedef struct lb_change {
     int64_t fid;
     bool has_old, has_new;
     lb_label old_label, new_label;
     double old_box[4], new_box[4]; /* lon/lat minx, miny, maxx, maxy */
+    unsigned char *old_wkb, *new_wkb; /* 2D WKB, lon/lat (malloc'ed), or NULL */
+    size_t old_wkb_len, new_wkb_len;
 } lb_change;
+
+#define LB_CHANGE_WKB_BUDGET ((size_t)32 << 20)
+
+/* Free n changes (their geometries and the array itself). */
+void lb_changes_free(lb_change *c, size_t n);
 
 /* A rejected feature of a push: its 0-based index in the body and id. */
 typedef struct lb_push_reject {
@@ -264,7 +279,7 @@ typedef struct lb_push_result {
     int64_t revision;   /* new revision of the source's layer (0: nothing applied) */
     size_t stored;      /* features inserted or replaced */
     size_t deleted;
-    lb_change *changes; /* malloc'ed */
+    lb_change *changes; /* malloc'ed; free with lb_changes_free */
     size_t nchanges;
     lb_push_reject *rejects; /* when the push failed with LB_EGEOM: why */
     size_t nrejects;
