@@ -84,7 +84,31 @@ static time_t parse_time(const char *s)
     return timegm(&tm) - off;
 }
 
-static void add_ring(area *ar, OGRGeometryH ring)
+/* Twice the signed area of a ring of lon/lat pairs: positive when it runs
+ * counter-clockwise. */
+static double ring_area2(const double *xy, size_t n)
+{
+    double a = 0;
+    for (size_t i = 0, j = n - 1; i < n; j = i++)
+        a += (xy[2 * j] - xy[2 * i]) * (xy[2 * j + 1] + xy[2 * i + 1]);
+    return a;
+}
+
+static void reverse_ring(double *xy, size_t n)
+{
+    for (size_t i = 0, j = n - 1; i < j; i++, j--) {
+        double x = xy[2 * i], y = xy[2 * i + 1];
+        xy[2 * i] = xy[2 * j];
+        xy[2 * i + 1] = xy[2 * j + 1];
+        xy[2 * j] = x;
+        xy[2 * j + 1] = y;
+    }
+}
+
+/* Add a ring, oriented: an exterior counter-clockwise, a hole clockwise.
+ * Sources give either orientation; only with holes opposite to their
+ * exterior does the mask's non-zero fill (server/maps.c) leave them out. */
+static void add_ring(area *ar, OGRGeometryH ring, bool hole)
 {
     int n = OGR_G_GetPointCount(ring);
     if (n < 3)
@@ -104,6 +128,9 @@ static void add_ring(area *ar, OGRGeometryH ring)
         xy[2 * i] = OGR_G_GetX(ring, i);
         xy[2 * i + 1] = OGR_G_GetY(ring, i);
     }
+    double a = ring_area2(xy, (size_t)n);
+    if (hole ? a > 0 : a < 0)
+        reverse_ring(xy, (size_t)n);
     ar->rings[ar->nrings] = xy;
     ar->counts[ar->nrings++] = (size_t)n;
 }
@@ -112,15 +139,65 @@ static void add_polygons(area *ar, OGRGeometryH g)
 {
     OGRwkbGeometryType t = wkbFlatten(OGR_G_GetGeometryType(g));
     if (t == wkbPolygon) {
+        /* OGR's first ring of a polygon is its exterior, the others holes */
         for (int i = 0; i < OGR_G_GetGeometryCount(g); i++)
-            add_ring(ar, OGR_G_GetGeometryRef(g, i));
+            add_ring(ar, OGR_G_GetGeometryRef(g, i), i > 0);
     } else if (t == wkbMultiPolygon || t == wkbGeometryCollection) {
         for (int i = 0; i < OGR_G_GetGeometryCount(g); i++)
             add_polygons(ar, OGR_G_GetGeometryRef(g, i));
     }
 }
 
-/* Load the polygons of a role's area source, in EPSG:4326 lon/lat. */
+/* Add the polygons of g (a polygon, multipolygon or collection) to the
+ * multipolygon mp. */
+static void collect_polygons(OGRGeometryH mp, OGRGeometryH g)
+{
+    OGRwkbGeometryType t = wkbFlatten(OGR_G_GetGeometryType(g));
+    if (t == wkbPolygon) {
+        OGR_G_AddGeometry(mp, g);
+    } else if (t == wkbMultiPolygon || t == wkbGeometryCollection) {
+        for (int i = 0; i < OGR_G_GetGeometryCount(g); i++)
+            collect_polygons(mp, OGR_G_GetGeometryRef(g, i));
+    }
+}
+
+/*
+ * The area's polygons as one valid (multi)polygon: as they are when they
+ * already are one, else each made valid and all merged (GEOS, through OGR).
+ * Overlapping polygons, or a ring crossing itself, would otherwise count
+ * twice where they overlap: the mask's coverage is the integral of the
+ * winding number, so a boundary pixel half in such an overlap and half
+ * outside would sum to 1 and be kept.  NULL when that fails.
+ */
+static OGRGeometryH valid_area(OGRGeometryH mp)
+{
+    if (OGR_G_IsValid(mp))
+        return OGR_G_Clone(mp);
+    OGRGeometryH parts = OGR_G_CreateGeometry(wkbMultiPolygon);
+    for (int i = 0; parts && i < OGR_G_GetGeometryCount(mp); i++) {
+        OGRGeometryH p = OGR_G_GetGeometryRef(mp, i);
+        if (OGR_G_IsValid(p)) {
+            OGR_G_AddGeometry(parts, p);
+            continue;
+        }
+        OGRGeometryH v = OGR_G_MakeValid(p);
+        if (v) {
+            collect_polygons(parts, v);
+            OGR_G_DestroyGeometry(v);
+        }
+    }
+    OGRGeometryH u = parts ? OGR_G_UnionCascaded(parts) : NULL;
+    if (parts)
+        OGR_G_DestroyGeometry(parts);
+    if (u && !OGR_G_IsValid(u)) {
+        OGR_G_DestroyGeometry(u);
+        u = NULL;
+    }
+    return u;
+}
+
+/* Load the polygons of a role's area source, in EPSG:4326 lon/lat, as one
+ * valid (multi)polygon with oriented rings. */
 static lb_status load_area(const lb_role_cfg *r, area *ar, lb_error *err)
 {
     CPLPushErrorHandler(CPLQuietErrorHandler);
@@ -133,6 +210,7 @@ static lb_status load_area(const lb_role_cfg *r, area *ar, lb_error *err)
     lb_status rc = LB_OK;
     OGRSpatialReferenceH dst = OSRNewSpatialReference(NULL), src = NULL;
     OGRCoordinateTransformationH ct = NULL;
+    OGRGeometryH all = NULL;
     if (!lyr) {
         rc = lb_fail(err, LB_ENOENT, "role '%s': area %s has no layer %s", r->id, r->area,
                      r->area_layer ? r->area_layer : "");
@@ -157,21 +235,45 @@ static lb_status load_area(const lb_role_cfg *r, area *ar, lb_error *err)
     OSRSetAxisMappingStrategy(src, OAMS_TRADITIONAL_GIS_ORDER);
     if (!OSRIsSame(src, dst))
         ct = OCTNewCoordinateTransformation(src, dst);
+    all = OGR_G_CreateGeometry(wkbMultiPolygon);
+    if (!all) {
+        rc = lb_fail(err, LB_ENOMEM, "out of memory");
+        goto done;
+    }
     OGRFeatureH f;
     OGR_L_ResetReading(lyr);
     while ((f = OGR_L_GetNextFeature(lyr)) != NULL) {
         OGRGeometryH g = OGR_F_GetGeometryRef(f);
         if (g) {
             OGRGeometryH c = OGR_G_Clone(g);
+            OGR_G_FlattenTo2D(c);
             if (!ct || OGR_G_Transform(c, ct) == OGRERR_NONE)
-                add_polygons(ar, c);
+                collect_polygons(all, c);
             OGR_G_DestroyGeometry(c);
         }
         OGR_F_Destroy(f);
     }
+    if (OGR_G_GetGeometryCount(all) == 0) {
+        rc = lb_fail(err, LB_EGEOM, "role '%s': area %s holds no polygon", r->id, r->area);
+        goto done;
+    }
+    CPLPushErrorHandler(CPLQuietErrorHandler);
+    OGRGeometryH v = valid_area(all);
+    CPLPopErrorHandler();
+    if (!v) {
+        rc = lb_fail(err, LB_EGEOM,
+                     "role '%s': area %s: its polygons overlap or are invalid and cannot be "
+                     "merged",
+                     r->id, r->area);
+        goto done;
+    }
+    add_polygons(ar, v);
+    OGR_G_DestroyGeometry(v);
     if (ar->nrings == 0)
         rc = lb_fail(err, LB_EGEOM, "role '%s': area %s holds no polygon", r->id, r->area);
 done:
+    if (all)
+        OGR_G_DestroyGeometry(all);
     if (ct)
         OCTDestroyCoordinateTransformation(ct);
     if (src)

@@ -120,12 +120,13 @@ void lb_store__bulk_free(lb_store__bulk *b);
  * of lyr (an open OGR layer; the caller keeps its dataset) through the
  * pipeline (CRS: crs_override, else the layer's, else the source's crs:;
  * checks and repairs; mapping; labels) and writes them in ONE committed
- * transaction in mode.  res (UPSERT only) receives changes and rejects.
- * stats->seconds on entry: time the caller already spent opening.
+ * transaction in mode.  writer (UPSERT only): the pushing principal, whose
+ * own features alone are replaced.  res (UPSERT only) receives changes and
+ * rejects.  stats->seconds on entry: time the caller already spent opening.
  */
 lb_status lb_ingest__layer(lb_store *st, const lb_config *cfg, const lb_source_cfg *src,
                            OGRLayerH lyr, const char *crs_override, lb_ingest_mode mode,
-                           const lb_ingest_opts *opts, lb_ingest_stats *stats,
-                           lb_push_result *res, lb_error *err);
+                           const char *writer, const lb_ingest_opts *opts,
+                           lb_ingest_stats *stats, lb_push_result *res, lb_error *err);
 
 #endif

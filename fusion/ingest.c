@@ -195,8 +195,11 @@ typedef struct ingest {
     lb_ingest_mode mode;
     const char *crs_override; /* forced CRS (a push's crs), NULL: file or config */
     lb_push_result *res;      /* UPSERT: changes and rejects */
+    const char *writer;       /* UPSERT: the pushing principal; "" for file ingests */
     size_t changes_cap, rejects_cap;
-    sqlite3_stmt *find, *del_row; /* UPSERT: the source's current row of a feature id */
+    size_t wkb_used; /* UPSERT: bytes of the changes' geometries (LB_CHANGE_WKB_BUDGET) */
+    sqlite3_stmt *find, *del_row; /* UPSERT: the writer's current row of a feature id */
+    sqlite3_stmt *fid_used;       /* UPSERT: whether a row has a given fid */
     int64_t rev;
     uint64_t out_of_area;
     long kill_after; /* fault injection: raise SIGKILL after this many inserts */
@@ -442,7 +445,7 @@ static lb_status prepare(ingest *in, lb_error *err)
     char *sql = sqlite3_mprintf(
         "INSERT INTO \"%w\" (fid, source, source_fid, kind, name, status, observed_at,"
         " valid_from, valid_to, accuracy_m, label_level, classification, releasable_to,"
-        " caveats, attrs, revision, geom) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " caveats, attrs, revision, geom, writer) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         layer);
     if (!sql)
         return lb_fail(err, LB_ENOMEM, "out of memory");
@@ -453,18 +456,25 @@ static lb_status prepare(ingest *in, lb_error *err)
                                "INSERT INTO lb_rejects(source, source_fid, reason) VALUES (?,?,?)",
                                -1, &in->rej, NULL);
     if (r == SQLITE_OK && in->mode == LB_INGEST_UPSERT) {
+        /* only the writer's own row: whether another writer or a file holds
+         * the same id must not change what the push does or answers */
         char *find = sqlite3_mprintf("SELECT pk, revision, label_level, releasable_to, caveats,"
-                                     " geom FROM \"%w\" WHERE source = ? AND source_fid = ?",
+                                     " geom, fid FROM \"%w\" WHERE source = ? AND writer = ?"
+                                     " AND source_fid = ?",
                                      layer);
         char *del = sqlite3_mprintf("DELETE FROM \"%w\" WHERE pk = ?", layer);
-        if (!find || !del)
+        char *used = sqlite3_mprintf("SELECT 1 FROM \"%w\" WHERE fid = ?", layer);
+        if (!find || !del || !used)
             r = SQLITE_NOMEM;
         if (r == SQLITE_OK)
             r = sqlite3_prepare_v2(in->st->db, find, -1, &in->find, NULL);
         if (r == SQLITE_OK)
             r = sqlite3_prepare_v2(in->st->db, del, -1, &in->del_row, NULL);
+        if (r == SQLITE_OK)
+            r = sqlite3_prepare_v2(in->st->db, used, -1, &in->fid_used, NULL);
         sqlite3_free(find);
         sqlite3_free(del);
+        sqlite3_free(used);
     }
     if (r != SQLITE_OK)
         return lb_fail(err, LB_ESTORE, "store %s: %s", in->st->path, sqlite3_errmsg(in->st->db));
@@ -1221,6 +1231,33 @@ static int64_t stable_fid(const char *source, const char *sfid)
     return (int64_t)(h ? h : 1);
 }
 
+/*
+ * Stable feature id of a pushed feature from (source, writer, source feature
+ * id).  Source ids and principal names contain no control characters
+ * (docs/config.md), and the source id ends at \x1e here but at \x1f in
+ * stable_fid: no pushed key is ever the same bytes as a file's key or
+ * another writer's.
+ */
+static int64_t pushed_fid(const char *source, const char *writer, const char *sfid)
+{
+    uint64_t h = lb_fnv1a(LB_FNV_INIT, source, strlen(source));
+    h = lb_fnv1a(h, "\x1e", 1);
+    h = lb_fnv1a(h, writer, strlen(writer));
+    h = lb_fnv1a(h, "\x1f", 1);
+    h = lb_fnv1a(h, sfid, strlen(sfid));
+    h &= (1ULL << 53) - 1;
+    return (int64_t)(h ? h : 1);
+}
+
+/* The next candidate after a taken fid (53 bits, never 0). */
+static int64_t next_fid(int64_t fid)
+{
+    uint64_t h = lb_fnv1a(LB_FNV_INIT, "\x1d", 1);
+    h = lb_fnv1a(h, &fid, sizeof fid);
+    h &= (1ULL << 53) - 1;
+    return (int64_t)(h ? h : 1);
+}
+
 /* ---- the queue between reader and writer ------------------------------ */
 
 static void batch_clear(batch *b)
@@ -1425,7 +1462,8 @@ static void read_feature(ingest *in, reader_state *rs, bool check_here, OGRFeatu
     }
     /* sfid points into the feature: valid until it is destroyed */
     it->sfid = arena_str(a, sfid);
-    it->fid = stable_fid(in->src->id, sfid);
+    it->fid = in->mode == LB_INGEST_UPSERT ? pushed_fid(in->src->id, in->writer, sfid)
+                                            : stable_fid(in->src->id, sfid);
 
     if (in->mgrs_idx >= 0) {
         const char *s = nonempty_field(f, in->mgrs_idx);
@@ -1554,6 +1592,124 @@ static bool blob_mbr(const unsigned char *b, size_t n, double box[4])
     return true;
 }
 
+static uint32_t blob_u32(const unsigned char *p, bool le)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    static const uint16_t one = 1;
+    if (le != (*(const unsigned char *)&one == 1))
+        v = __builtin_bswap32(v);
+    return v;
+}
+
+/*
+ * Length of the body of SpatiaLite class cls at p (n bytes there), copied to
+ * out (when not NULL) with each collection element's 0x69 replaced by WKB's
+ * byte-order byte bo; 0 when malformed.
+ */
+static size_t blob_body(const unsigned char *p, size_t n, uint32_t cls, bool le, unsigned char bo,
+                        unsigned char *out)
+{
+    size_t k = 0;
+    if (cls == SPL_POINT) {
+        k = 16;
+    } else if (cls == SPL_LINESTRING || cls == SPL_POLYGON) {
+        uint32_t nr = 1;
+        if (cls == SPL_POLYGON) {
+            if (n < 4)
+                return 0;
+            nr = blob_u32(p, le);
+            k = 4;
+        }
+        for (uint32_t r = 0; r < nr; r++) {
+            if (n - k < 4)
+                return 0;
+            uint32_t np = blob_u32(p + k, le);
+            k += 4;
+            if (np > (n - k) / 16)
+                return 0;
+            k += 16 * (size_t)np;
+        }
+    } else if (cls >= SPL_MULTIPOINT && cls <= SPL_COLLECTION) {
+        if (n < 4)
+            return 0;
+        uint32_t ne = blob_u32(p, le);
+        k = 4;
+        if (out)
+            memcpy(out, p, 4);
+        for (uint32_t e = 0; e < ne; e++) {
+            if (n - k < 5 || p[k] != 0x69)
+                return 0;
+            uint32_t ec = blob_u32(p + k + 1, le);
+            if (ec < SPL_POINT || ec > SPL_POLYGON)
+                return 0;
+            if (out) {
+                out[k] = bo;
+                memcpy(out + k + 1, p + k + 1, 4);
+            }
+            size_t m = blob_body(p + k + 5, n - k - 5, ec, le, bo, out ? out + k + 5 : NULL);
+            if (m == 0)
+                return 0;
+            k += 5 + m;
+        }
+        return k; /* elements copied one by one */
+    } else {
+        return 0; /* compressed, Z or M: not written by geom_blob */
+    }
+    if (k > n)
+        return 0;
+    if (out)
+        memcpy(out, p, k);
+    return k;
+}
+
+/*
+ * The WKB of a SpatiaLite geometry BLOB of the kind geom_blob writes: the
+ * bodies are WKB's already, only a collection's elements start with 0x69
+ * where WKB has its byte-order byte.  NULL when the BLOB is of another kind
+ * or malformed, or memory ran out.
+ */
+static unsigned char *blob_wkb(const unsigned char *b, size_t n, size_t *len)
+{
+    if (!b || n < 44 || b[0] != 0x00 || (b[1] != 0x00 && b[1] != 0x01) || b[38] != 0x7C ||
+        b[n - 1] != 0xFE)
+        return NULL;
+    bool le = b[1] == 0x01;
+    uint32_t cls = blob_u32(b + 39, le);
+    size_t body = blob_body(b + 43, n - 44, cls, le, b[1], NULL);
+    if (body != n - 44)
+        return NULL;
+    unsigned char *w = malloc(5 + body);
+    if (!w)
+        return NULL;
+    w[0] = b[1]; /* WKB's byte order: 1 little-endian, like the BLOB's */
+    memcpy(w + 1, b + 39, 4); /* classes 1..7 are WKB's types */
+    blob_body(b + 43, n - 44, cls, le, b[1], w + 5);
+    *len = 5 + body;
+    return w;
+}
+
+/* Keep a version's geometry for live events while the push's budget lasts. */
+static void keep_wkb(size_t *used, const unsigned char *blob, size_t n, unsigned char **wkb,
+                     size_t *len)
+{
+    *wkb = NULL;
+    *len = 0;
+    if (n > LB_CHANGE_WKB_BUDGET - *used)
+        return;
+    *wkb = blob_wkb(blob, n, len);
+    *used += *len;
+}
+
+void lb_changes_free(lb_change *c, size_t n)
+{
+    for (size_t i = 0; c && i < n; i++) {
+        free(c[i].old_wkb);
+        free(c[i].new_wkb);
+    }
+    free(c);
+}
+
 static lb_change *new_change(ingest *in)
 {
     lb_push_result *r = in->res;
@@ -1582,9 +1738,10 @@ static void stored_label(const lb_config *cfg, int level, const char *groups,
 }
 
 /*
- * UPSERT: the source's current row for feature id sfid is removed (its old
- * version goes into change c).  *dup is set when that row was written by
- * this same request (the id is listed twice).
+ * UPSERT: the writer's current row for feature id sfid in the source is
+ * removed (its old version, and its fid, go into change c).  *dup is set when
+ * that row was written by this same request (the id is listed twice).  Rows
+ * of other writers and of file ingests are never looked at.
  */
 static lb_status upsert_remove_old(ingest *in, const char *sfid, lb_change *c, bool *dup,
                                    lb_error *err)
@@ -1593,7 +1750,8 @@ static lb_status upsert_remove_old(ingest *in, const char *sfid, lb_change *c, b
     sqlite3_stmt *q = in->find;
     sqlite3_reset(q);
     sqlite3_bind_text(q, 1, in->src->id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 2, sfid, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, in->writer, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, sfid, -1, SQLITE_STATIC);
     int r = sqlite3_step(q);
     if (r == SQLITE_DONE)
         return LB_OK;
@@ -1606,10 +1764,14 @@ static lb_status upsert_remove_old(ingest *in, const char *sfid, lb_change *c, b
         return LB_OK;
     }
     c->has_old = true;
+    c->fid = sqlite3_column_int64(q, 6);
     stored_label(in->cfg, sqlite3_column_int(q, 2), (const char *)sqlite3_column_text(q, 3),
                  (const char *)sqlite3_column_text(q, 4), &c->old_label);
-    if (!blob_mbr(sqlite3_column_blob(q, 5), (size_t)sqlite3_column_bytes(q, 5), c->old_box))
+    const unsigned char *blob = sqlite3_column_blob(q, 5);
+    size_t blob_len = (size_t)sqlite3_column_bytes(q, 5);
+    if (!blob_mbr(blob, blob_len, c->old_box))
         c->old_box[0] = c->old_box[1] = -180, c->old_box[2] = c->old_box[3] = 180;
+    keep_wkb(&in->wkb_used, blob, blob_len, &c->old_wkb, &c->old_wkb_len);
     sqlite3_reset(q);
     sqlite3_reset(in->del_row);
     sqlite3_bind_int64(in->del_row, 1, pk);
@@ -1618,6 +1780,32 @@ static lb_status upsert_remove_old(ingest *in, const char *sfid, lb_change *c, b
                        in->src->layer, sqlite3_errmsg(in->st->db));
     in->res->deleted++;
     return LB_OK;
+}
+
+/*
+ * UPSERT: the fid of a feature new to its writer: pushed_fid, or when another
+ * row has that (a hash collision, which FNV lets anyone craft) the first free
+ * one after it.  A refusal would answer differently when a feature the writer
+ * may not see exists; this way the push does exactly what it would without
+ * that feature.
+ */
+static lb_status free_fid(ingest *in, int64_t *fid, lb_error *err)
+{
+    for (int tries = 0; tries < 1000; tries++) {
+        sqlite3_stmt *q = in->fid_used;
+        sqlite3_reset(q);
+        sqlite3_bind_int64(q, 1, *fid);
+        int r = sqlite3_step(q);
+        sqlite3_reset(q);
+        if (r == SQLITE_DONE)
+            return LB_OK;
+        if (r != SQLITE_ROW)
+            return lb_fail(err, LB_ESTORE, "store %s: %s", in->st->path,
+                           sqlite3_errmsg(in->st->db));
+        *fid = next_fid(*fid);
+    }
+    return lb_fail(err, LB_ESTORE, "store %s: no free feature id in %s", in->st->path,
+                   in->src->layer);
 }
 
 static lb_status write_item(ingest *in, geo_ctx *gc, batch *b, item *it, int64_t rev,
@@ -1661,11 +1849,19 @@ static lb_status write_item(ingest *in, geo_ctx *gc, batch *b, item *it, int64_t
             reject(in, sfid, "feature id '%s' appears more than once in this request", sfid);
             return LB_OK;
         }
+        /* a replaced feature keeps its fid (the change names one fid for
+         * both versions); a new one gets a free one */
+        if (chg->has_old)
+            it->fid = chg->fid;
+        else if ((rc = free_fid(in, &it->fid, err)) != LB_OK)
+            return rc;
         chg->fid = it->fid;
         chg->has_new = true;
         chg->new_label = (lb_label){.level = (lb_level)it->level, .groups = it->gbits,
                                     .caveats = it->cbits};
         blob_mbr(a->p + it->blob, it->blob_len, chg->new_box);
+        keep_wkb(&in->wkb_used, a->p + it->blob, it->blob_len, &chg->new_wkb,
+                 &chg->new_wkb_len);
     }
     sqlite3_stmt *q = in->ins;
     sqlite3_reset(q);
@@ -1688,6 +1884,7 @@ static lb_status write_item(ingest *in, geo_ctx *gc, batch *b, item *it, int64_t
     sqlite3_bind_text(q, 15, arena_at(a, it->attrs), (int)it->attrs_len, SQLITE_STATIC);
     sqlite3_bind_int64(q, 16, rev);
     sqlite3_bind_blob(q, 17, a->p + it->blob, (int)it->blob_len, SQLITE_STATIC);
+    sqlite3_bind_text(q, 18, in->writer, -1, SQLITE_STATIC);
     int r = sqlite3_step(q);
     if (r == SQLITE_CONSTRAINT) {
         reject(in, sfid, "duplicate feature id '%s' in source", sfid);
@@ -1953,12 +2150,13 @@ static void set_cache_size(sqlite3 *db, int v)
  */
 lb_status lb_ingest__layer(lb_store *st, const lb_config *cfg, const lb_source_cfg *src,
                            OGRLayerH lyr, const char *crs_override, lb_ingest_mode mode,
-                           const lb_ingest_opts *opts, lb_ingest_stats *stats,
-                           lb_push_result *res, lb_error *err)
+                           const char *writer, const lb_ingest_opts *opts,
+                           lb_ingest_stats *stats, lb_push_result *res, lb_error *err)
 {
     ingest in = {.st = st, .cfg = cfg, .src = src, .opts = opts, .stats = stats,
                  .lyr = lyr, .defn = OGR_L_GetLayerDefn(lyr), .mode = mode,
-                 .crs_override = crs_override, .res = res};
+                 .crs_override = crs_override, .res = res,
+                 .writer = mode == LB_INGEST_UPSERT && writer ? writer : ""};
     double t0 = lb_now() - stats->seconds; /* the caller's open counts too */
     const char *ka = getenv("LAGEBILD_FAULT_KILL_AFTER");
     in.kill_after = ka ? strtol(ka, NULL, 10) : 0;
@@ -1986,7 +2184,9 @@ lb_status lb_ingest__layer(lb_store *st, const lb_config *cfg, const lb_source_c
         sqlite3_finalize(in.find);
     if (in.del_row)
         sqlite3_finalize(in.del_row);
-    in.ins = in.rej = in.find = in.del_row = NULL;
+    if (in.fid_used)
+        sqlite3_finalize(in.fid_used);
+    in.ins = in.rej = in.find = in.del_row = in.fid_used = NULL;
     double t = lb_now();
     double cpu = thread_cpu();
     /* a push logs inside its transaction: one commit (one fsync) per push */
@@ -2004,6 +2204,8 @@ lb_status lb_ingest__layer(lb_store *st, const lb_config *cfg, const lb_source_c
         stats->revision = 0;
         if (res) {
             res->revision = 0;
+            lb_changes_free(res->changes, res->nchanges);
+            res->changes = NULL;
             res->nchanges = 0;
             res->stored = res->deleted = 0;
         }
@@ -2053,8 +2255,8 @@ lb_status lb_ingest_source(lb_store *st, const lb_config *cfg, const lb_source_c
     trace(&in, "open %.2f s (CPU %.2f s)", lb_now() - t0, thread_cpu() - cpu);
     stats->seconds = lb_now() - t0;
     if (rc == LB_OK) {
-        rc = lb_ingest__layer(st, cfg, src, in.lyr, NULL, LB_INGEST_REPLACE, opts, stats, NULL,
-                              err);
+        rc = lb_ingest__layer(st, cfg, src, in.lyr, NULL, LB_INGEST_REPLACE, NULL, opts, stats,
+                              NULL, err);
     } else {
         log_ingest(st, src, stats, rc, err);
     }
@@ -2072,7 +2274,7 @@ void lb_push_result_free(lb_push_result *r)
         free(r->rejects[i].reason);
     }
     free(r->rejects);
-    free(r->changes);
+    lb_changes_free(r->changes, r->nchanges);
     memset(r, 0, sizeof *r);
 }
 
@@ -2110,8 +2312,8 @@ static bool json_has_top_crs(const char *s, size_t n)
 }
 
 lb_status lb_ingest_push(lb_store *st, const lb_config *cfg, const lb_source_cfg *src,
-                         const char *body, size_t len, const char *crs, lb_push_result *res,
-                         lb_error *err)
+                         const char *writer, const char *body, size_t len, const char *crs,
+                         lb_push_result *res, lb_error *err)
 {
     static atomic_ulong seq;
     memset(res, 0, sizeof *res);
@@ -2119,6 +2321,8 @@ lb_status lb_ingest_push(lb_store *st, const lb_config *cfg, const lb_source_cfg
     if (!err)
         err = &local;
     lb_error_clear(err);
+    if (!writer || !*writer)
+        return lb_fail(err, LB_EINVAL, "a push needs the name of its writer");
     if (src->mgrs_attr)
         return lb_fail(err, LB_EFORMAT, "source '%s' takes MGRS positions from files; it cannot "
                        "be pushed to", src->id);
@@ -2150,8 +2354,8 @@ lb_status lb_ingest_push(lb_store *st, const lb_config *cfg, const lb_source_cfg
         override = src->crs;
     lb_ingest_stats stats = {0};
     if (rc == LB_OK)
-        rc = lb_ingest__layer(st, cfg, src, lyr, override, LB_INGEST_UPSERT, NULL, &stats, res,
-                              err);
+        rc = lb_ingest__layer(st, cfg, src, lyr, override, LB_INGEST_UPSERT, writer, NULL, &stats,
+                              res, err);
     if (ds)
         GDALClose(ds);
     VSIUnlink(name);
@@ -2159,18 +2363,24 @@ lb_status lb_ingest_push(lb_store *st, const lb_config *cfg, const lb_source_cfg
 }
 
 lb_status lb_ingest_delete(lb_store *st, const lb_config *cfg, const lb_source_cfg *src,
-                           const char *sfid, lb_push_result *res, lb_error *err)
+                           const char *writer, const char *sfid, lb_push_result *res,
+                           lb_error *err)
 {
     memset(res, 0, sizeof *res);
     lb_error local;
     if (!err)
         err = &local;
     lb_error_clear(err);
+    if (!writer || !*writer)
+        return lb_fail(err, LB_EINVAL, "a delete needs the name of its writer");
     lb_status rc = lb_store__begin(st, err);
     if (rc != LB_OK)
         return rc;
+    /* only the writer's own feature: another writer's or a file's of the
+     * same id is as absent as one that does not exist */
     char *find = sqlite3_mprintf("SELECT pk, fid, label_level, releasable_to, caveats, geom"
-                                 " FROM \"%w\" WHERE source = ? AND source_fid = ?",
+                                 " FROM \"%w\" WHERE source = ? AND writer = ?"
+                                 " AND source_fid = ?",
                                  src->layer);
     char *del = sqlite3_mprintf("DELETE FROM \"%w\" WHERE pk = ?", src->layer);
     sqlite3_stmt *q = NULL, *d = NULL;
@@ -2181,7 +2391,8 @@ lb_status lb_ingest_delete(lb_store *st, const lb_config *cfg, const lb_source_c
         rc = lb_fail(err, LB_ENOENT, "source '%s' has no feature '%s'", src->id, sfid);
     } else {
         sqlite3_bind_text(q, 1, src->id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 2, sfid, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, writer, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 3, sfid, -1, SQLITE_STATIC);
         int r = sqlite3_step(q);
         lb_change c = {0};
         if (r == SQLITE_DONE) {
@@ -2194,9 +2405,11 @@ lb_status lb_ingest_delete(lb_store *st, const lb_config *cfg, const lb_source_c
             c.has_old = true;
             stored_label(cfg, sqlite3_column_int(q, 2), (const char *)sqlite3_column_text(q, 3),
                          (const char *)sqlite3_column_text(q, 4), &c.old_label);
-            if (!blob_mbr(sqlite3_column_blob(q, 5), (size_t)sqlite3_column_bytes(q, 5),
-                          c.old_box))
+            const unsigned char *blob = sqlite3_column_blob(q, 5);
+            size_t blob_len = (size_t)sqlite3_column_bytes(q, 5), used = 0;
+            if (!blob_mbr(blob, blob_len, c.old_box))
                 c.old_box[0] = c.old_box[1] = -180, c.old_box[2] = c.old_box[3] = 180;
+            keep_wkb(&used, blob, blob_len, &c.old_wkb, &c.old_wkb_len);
             sqlite3_reset(q);
             if (sqlite3_prepare_v2(st->db, del, -1, &d, NULL) != SQLITE_OK)
                 rc = lb_fail(err, LB_ESTORE, "store %s: %s", st->path, sqlite3_errmsg(st->db));
@@ -2220,10 +2433,12 @@ lb_status lb_ingest_delete(lb_store *st, const lb_config *cfg, const lb_source_c
                     rc = lb_fail(err, LB_ENOMEM, "out of memory");
                 else {
                     res->changes[0] = c;
+                    c.old_wkb = NULL; /* res owns it now */
                     res->nchanges = 1;
                     res->deleted = 1;
                 }
             }
+            free(c.old_wkb);
         }
     }
     sqlite3_finalize(q);

@@ -59,6 +59,11 @@ static const char *const schema_sql =
     " cx REAL NOT NULL, cy REAL NOT NULL, PRIMARY KEY (layer, fid)) WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS lb_fused_cx ON lb_fused(layer, cx);";
 
+/* Which principal pushed a row ('' for rows of file ingests and of plain SQL
+ * writers): a pushed feature is addressed by (source, writer, source_fid),
+ * so a writer reaches only what it wrote itself (docs/store.md). */
+#define WRITER_COLUMN "writer TEXT NOT NULL DEFAULT ''"
+
 lb_status lb_store__exec(lb_store *st, const char *sql, lb_error *err)
 {
     char *msg = NULL;
@@ -124,6 +129,65 @@ static bool has_spatial_metadata(sqlite3 *db)
     return yes;
 }
 
+/* The statements that give every layer table without the writer column the
+ * column and the unique index keyed by it, appended to b. */
+static bool writer_migration(lb_store *st, lb_buf *b)
+{
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT l.layer FROM lb_layers l JOIN sqlite_master m"
+                           " ON m.type = 'table' AND m.name = l.layer WHERE NOT EXISTS"
+                           " (SELECT 1 FROM pragma_table_info(l.layer) WHERE name = 'writer')",
+                           -1, &q, NULL) != SQLITE_OK)
+        return false;
+    int r;
+    while ((r = sqlite3_step(q)) == SQLITE_ROW) {
+        char *sql = sqlite3_mprintf("ALTER TABLE \"%w\" ADD COLUMN " WRITER_COLUMN ";"
+                                    "DROP INDEX IF EXISTS \"%w_source_fid\";"
+                                    "CREATE UNIQUE INDEX \"%w_source_fid\""
+                                    " ON \"%w\"(source, writer, source_fid);",
+                                    sqlite3_column_text(q, 0), sqlite3_column_text(q, 0),
+                                    sqlite3_column_text(q, 0), sqlite3_column_text(q, 0));
+        if (!sql)
+            b->oom = true;
+        else
+            lb_buf_puts(b, sql);
+        sqlite3_free(sql);
+    }
+    sqlite3_finalize(q);
+    return r == SQLITE_DONE && !b->oom;
+}
+
+/*
+ * Layer tables made before pushed features belonged to their writer lack the
+ * writer column, and their unique index on (source, source_fid) would refuse
+ * a second writer's feature of the same id.  Every such table gets both in
+ * one transaction; its existing rows get writer '' (nobody's: which principal
+ * pushed them was never recorded).  Checked without a lock first, so opening
+ * a current store writes nothing.
+ */
+static lb_status migrate_writer(lb_store *st, lb_error *err)
+{
+    lb_buf sql = {0};
+    bool ok = writer_migration(st, &sql);
+    if (ok && sql.len == 0)
+        return LB_OK;
+    lb_buf_free(&sql);
+    lb_status rc = ok ? lb_store__begin(st, err)
+                      : lb_fail(err, LB_ESTORE, "store %s: %s", st->path, sqlite3_errmsg(st->db));
+    /* again under the write lock: another process may have done it meanwhile */
+    if (rc == LB_OK && !writer_migration(st, &sql))
+        rc = lb_fail(err, LB_ESTORE, "store %s: %s", st->path, sqlite3_errmsg(st->db));
+    if (rc == LB_OK && sql.len)
+        rc = lb_store__exec(st, sql.data, err);
+    lb_buf_free(&sql);
+    if (rc == LB_OK)
+        rc = lb_store__commit(st, err);
+    if (rc != LB_OK)
+        lb_store__rollback(st);
+    return rc;
+}
+
 lb_status lb_store_open(const char *path, lb_store **out, lb_error *err)
 {
     lb_store *st = calloc(1, sizeof *st);
@@ -182,6 +246,9 @@ lb_status lb_store_open(const char *path, lb_store **out, lb_error *err)
             goto fail;
         }
     }
+    rc = migrate_writer(st, err);
+    if (rc != LB_OK)
+        goto fail;
     *out = st;
     return LB_OK;
 fail:
@@ -242,9 +309,9 @@ lb_status lb_store__ensure_layer(lb_store *st, const char *layer, lb_error *err)
         " kind TEXT, name TEXT, status TEXT, observed_at TEXT, valid_from TEXT,"
         " valid_to TEXT, accuracy_m REAL, label_level INTEGER NOT NULL,"
         " classification TEXT NOT NULL, releasable_to TEXT NOT NULL, caveats TEXT NOT NULL,"
-        " attrs TEXT, revision INTEGER NOT NULL);"
+        " attrs TEXT, revision INTEGER NOT NULL, " WRITER_COLUMN ");"
         "CREATE UNIQUE INDEX \"%w_fid\" ON \"%w\"(fid);"
-        "CREATE UNIQUE INDEX \"%w_source_fid\" ON \"%w\"(source, source_fid);"
+        "CREATE UNIQUE INDEX \"%w_source_fid\" ON \"%w\"(source, writer, source_fid);"
         "INSERT OR IGNORE INTO lb_layers(layer, revision, updated_at)"
         " VALUES ('%q', 0, strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ','now'));",
         layer, layer, layer, layer, layer, layer);

@@ -21,20 +21,27 @@
  *      serves exactly what was committed.
  *   3. An event reaches a principal only when at least one version (old or
  *      new) of a changed feature is visible to it under its current grant
- *      for that layer; its box covers only such versions, clipped to the
- *      area limits of the clearances that see them.  The revision it names is
- *      an opaque tag (keyed hash of layer and revision), never the number:
+ *      for that layer, and tells no more than its tiles show: its box
+ *      covers only such versions, each as drawn for it (exactly, or only by
+ *      the cells of its generalised form) and only where it meets the area
+ *      polygon of the clearances that see it; a change whose generalised
+ *      form stays the same cells is no event.  The revision it names is an
+ *      opaque tag (keyed hash of layer and revision), never the number:
  *      gaps in numbers would count the changes it cannot see.
  */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include <cpl_error.h>
+#include <ogr_api.h>
 #include <ogr_srs_api.h>
 #include <openssl/rand.h>
 
+#include "lagebild/generalise.h"
 #include "server_int.h"
 
 /* A committed change waiting for the publisher. */
@@ -109,7 +116,7 @@ static void pending_free(pending *p)
         return;
     free(p->layer);
     free(p->source);
-    free(p->changes);
+    lb_changes_free(p->changes, p->nchanges);
     free(p);
 }
 
@@ -152,51 +159,591 @@ static void area_box(const lb_access *a, int i, double box[4])
 }
 
 /*
- * The box of the changes visible under grant g (one version at a time,
- * clearance by clearance, each clipped to its area); false when none is.
+ * What an event may say about a change is what the principal's tiles show
+ * of it, nothing finer: a version drawn generalised counts only by its
+ * cells (the ones the tiles draw: tiler/snapshot.c generalise()), and one
+ * seen under an area limit only where it meets the area polygon (holes are
+ * holes).  So the geometry of each version is needed, not just its box.
+ * notify() works it out once per call, for every grant that asks: ev_ctx
+ * holds the versions of the changes of the layer, each read and
+ * generalised when first needed, and the area polygons, each built when
+ * first needed.  One publisher thread: the lb_gen is the call's own.
  */
-static bool visible_box(const lb_state *st, const lb_grant *g, const lb_source_cfg *src,
-                        const lb_change *ch, size_t n, double out[4])
+
+/* A cell of a generalised point. */
+typedef struct ev_cell {
+    double i, j; /* column and row of a cell of LB_GEN_CRS */
+    double x, y; /* its centre, lon/lat */
+} ev_cell;
+
+/* One version (old or new) of a changed feature, as far as worked out. */
+typedef struct ev_ver {
+    const unsigned char *wkb;
+    size_t wkb_len;
+    const double *box; /* of the exact geometry, lon/lat */
+    bool read, readable;
+    OGRGeometryH geom; /* the exact geometry */
+    double *xy;        /* its vertices, lon/lat pairs */
+    size_t nv;
+    bool point; /* drawn as points: the first part is a point (as the tiler decides) */
+    int gen;    /* generalised form: 0 not made yet, 1 made, -1 none (the tiles omit it) */
+    double gbox[4]; /* lon/lat box of its cells (lb_gen_box) */
+    ev_cell *cells; /* points: the distinct cells of the vertices, sorted */
+    size_t ncells;
+    double blk[4]; /* lines, polygons: the block of cells */
+} ev_ver;
+
+/* The changes of one pending commit of the layer. */
+typedef struct ev_batch {
+    const pending *q;
+    const lb_source_cfg *src;
+    double cell; /* its source's generalised cell size, 0: no release rule */
+    ev_ver *v;   /* 2 per change: old, new */
+} ev_batch;
+
+/* The lon/lat box of a cell (lb_gen_box): 64 points to project, so each
+ * cell's once per call (a large push has many points per cell). */
+typedef struct ev_cellbox {
+    double cell, i, j, box[4];
+    bool used;
+} ev_cellbox;
+
+typedef struct ev_ctx {
+    const lb_state *st;
+    ev_batch *b;
+    size_t nb;
+    ev_ver *vers;
+    lb_gen *gen; /* made when first needed */
+    bool gen_failed;
+    ev_cellbox *cb; /* open addressing, at most half full */
+    size_t cb_n, cb_cap;
+    size_t nareas;
+    OGRGeometryH *area; /* per access area, built when first needed */
+    int8_t *area_state; /* 0 not built, 1 built, -1 unusable: nothing counts as inside */
+    double (*abox)[4];
+} ev_ctx;
+
+static void ev_free(ev_ctx *c)
 {
+    for (size_t i = 0; c->vers && i < c->nb; i++)
+        for (size_t k = 0; k < 2 * c->b[i].q->nchanges; k++) {
+            ev_ver *v = &c->b[i].v[k];
+            if (v->geom)
+                OGR_G_DestroyGeometry(v->geom);
+            free(v->xy);
+            free(v->cells);
+        }
+    for (size_t a = 0; c->area && a < c->nareas; a++)
+        if (c->area[a])
+            OGR_G_DestroyGeometry(c->area[a]);
+    free(c->area);
+    free(c->area_state);
+    free(c->abox);
+    free(c->vers);
+    free(c->b);
+    free(c->cb);
+    lb_gen_free(c->gen);
+}
+
+/* The versions of every change of layer in ps; false when out of memory. */
+static bool ev_init(ev_ctx *c, const lb_state *st, const char *layer, const pending *ps)
+{
+    memset(c, 0, sizeof *c);
+    c->st = st;
+    size_t nb = 0, nv = 0;
+    for (const pending *q = ps; q; q = q->next)
+        if (strcmp(q->layer, layer) == 0 && q->nchanges) {
+            nb++;
+            nv += 2 * q->nchanges;
+        }
+    c->nareas = lb_access_area_count(st->access);
+    c->b = calloc(nb ? nb : 1, sizeof *c->b);
+    c->vers = calloc(nv ? nv : 1, sizeof *c->vers);
+    c->area = calloc(c->nareas ? c->nareas : 1, sizeof *c->area);
+    c->area_state = calloc(c->nareas ? c->nareas : 1, sizeof *c->area_state);
+    c->abox = calloc(c->nareas ? c->nareas : 1, sizeof *c->abox);
+    if (!c->b || !c->vers || !c->area || !c->area_state || !c->abox) {
+        ev_free(c);
+        return false;
+    }
+    ev_ver *v = c->vers;
+    for (const pending *q = ps; q; q = q->next) {
+        if (strcmp(q->layer, layer) != 0 || !q->nchanges)
+            continue;
+        ev_batch *b = &c->b[c->nb++];
+        b->q = q;
+        b->src = lb_config_source(st->cfg, q->source);
+        b->cell = b->src && b->src->generalised_groups ? b->src->generalised_cell_m : 0;
+        b->v = v;
+        for (size_t i = 0; i < q->nchanges; i++, v += 2) {
+            const lb_change *ch = &q->changes[i];
+            v[0] = (ev_ver){.wkb = ch->old_wkb, .wkb_len = ch->old_wkb_len, .box = ch->old_box};
+            v[1] = (ev_ver){.wkb = ch->new_wkb, .wkb_len = ch->new_wkb_len, .box = ch->new_box};
+        }
+    }
+    return true;
+}
+
+/* Append the vertices of g to v (kind from the first part, as the tiler's). */
+static bool collect_vertices(ev_ver *v, OGRGeometryH g, size_t *cap, bool *first, int depth)
+{
+    OGRwkbGeometryType t = wkbFlatten(OGR_G_GetGeometryType(g));
+    if (t == wkbPoint || t == wkbLineString || t == wkbLinearRing) {
+        if (*first) {
+            v->point = t == wkbPoint;
+            *first = false;
+        }
+        if (OGR_G_IsEmpty(g))
+            return true;
+        size_t n = (size_t)OGR_G_GetPointCount(g);
+        if (v->nv + n > *cap) {
+            size_t nc = (v->nv + n) * 2;
+            double *p = realloc(v->xy, nc * 2 * sizeof *p);
+            if (!p)
+                return false;
+            v->xy = p;
+            *cap = nc;
+        }
+        double *xy = v->xy + 2 * v->nv;
+        OGR_G_GetPoints(g, xy, 2 * sizeof *xy, xy + 1, 2 * sizeof *xy, NULL, 0);
+        v->nv += n;
+        return true;
+    }
+    if (t == wkbPolygon && *first) {
+        v->point = false;
+        *first = false;
+    }
+    if (depth > 8)
+        return false;
+    for (int i = 0; i < OGR_G_GetGeometryCount(g); i++)
+        if (!collect_vertices(v, OGR_G_GetGeometryRef(g, i), cap, first, depth + 1))
+            return false;
+    return true;
+}
+
+/* Read v's geometry (once); false when it has none that can be read. */
+static bool ver_read(ev_ver *v)
+{
+    if (v->read)
+        return v->readable;
+    v->read = true;
+    if (!v->wkb || v->wkb_len > INT_MAX)
+        return false; /* not kept (LB_CHANGE_WKB_BUDGET): fail closed */
+    OGRGeometryH g = NULL;
+    if (OGR_G_CreateFromWkb(v->wkb, NULL, &g, (int)v->wkb_len) != OGRERR_NONE || !g)
+        return false;
+    v->geom = g;
+    size_t cap = 0;
+    bool first = true;
+    v->readable = collect_vertices(v, g, &cap, &first, 0) && v->nv > 0;
+    return v->readable;
+}
+
+static int cmp_cell(const void *a, const void *b)
+{
+    const ev_cell *x = a, *y = b;
+    if (x->i != y->i)
+        return x->i < y->i ? -1 : 1;
+    return (x->j > y->j) - (x->j < y->j);
+}
+
+static size_t cellbox_slot(const ev_cellbox *t, size_t cap, double cell, double i, double j)
+{
+    uint64_t h = (uint64_t)(int64_t)i * 0x9E3779B97F4A7C15ULL ^ (uint64_t)(int64_t)j ^
+                 (uint64_t)(int64_t)cell << 20;
+    h ^= h >> 31;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    size_t k = (size_t)h & (cap - 1);
+    while (t[k].used && !(t[k].i == i && t[k].j == j && t[k].cell == cell))
+        k = (k + 1) & (cap - 1);
+    return k;
+}
+
+/* The box of cell e of cell metres. */
+static bool cell_box(ev_ctx *c, const ev_cell *e, double cell, double out[4])
+{
+    if (2 * (c->cb_n + 1) > c->cb_cap) {
+        size_t nc = c->cb_cap ? 2 * c->cb_cap : 256;
+        ev_cellbox *t = calloc(nc, sizeof *t);
+        if (!t)
+            return false;
+        for (size_t k = 0; k < c->cb_cap; k++)
+            if (c->cb[k].used)
+                t[cellbox_slot(t, nc, c->cb[k].cell, c->cb[k].i, c->cb[k].j)] = c->cb[k];
+        free(c->cb);
+        c->cb = t;
+        c->cb_cap = nc;
+    }
+    ev_cellbox *b = &c->cb[cellbox_slot(c->cb, c->cb_cap, cell, e->i, e->j)];
+    if (!b->used) {
+        const double xy[2] = {e->x, e->y};
+        if (lb_gen_box(c->gen, xy, 1, true, cell, b->box, NULL) != LB_OK)
+            return false;
+        b->cell = cell;
+        b->i = e->i;
+        b->j = e->j;
+        b->used = true;
+        c->cb_n++;
+    }
+    memcpy(out, b->box, sizeof b->box);
+    return true;
+}
+
+/*
+ * The generalised form of v on cells of cell metres (once): points, their
+ * distinct cells and centres; lines and polygons, their block of cells; and
+ * the box lb_gen_box gives.  false when the tiles leave it out (no vertex
+ * read, one outside LB_GEN_CRS) or it cannot be made.
+ */
+static bool ver_gen(ev_ctx *c, ev_ver *v, double cell)
+{
+    if (v->gen)
+        return v->gen > 0;
+    v->gen = -1;
+    if (!(cell > 0) || !ver_read(v))
+        return false;
+    if (!c->gen && !c->gen_failed && lb_gen_new(&c->gen, NULL) != LB_OK)
+        c->gen_failed = true;
+    if (!c->gen)
+        return false;
+    if (!v->point) {
+        if (lb_gen_block(c->gen, v->xy, v->nv, cell, v->blk, NULL) != LB_OK ||
+            lb_gen_box(c->gen, v->xy, v->nv, false, cell, v->gbox, NULL) != LB_OK)
+            return false;
+        v->gen = 1;
+        return true;
+    }
+    v->cells = malloc(v->nv * sizeof *v->cells);
+    if (!v->cells)
+        return false;
+    for (size_t k = 0; k < v->nv; k++) {
+        double blk[4], xy[2] = {v->xy[2 * k], v->xy[2 * k + 1]};
+        if (lb_gen_block(c->gen, xy, 1, cell, blk, NULL) != LB_OK ||
+            lb_gen_points(c->gen, xy, 1, cell, NULL) != LB_OK)
+            return false;
+        v->cells[k] = (ev_cell){blk[0], blk[1], xy[0], xy[1]};
+    }
+    qsort(v->cells, v->nv, sizeof *v->cells, cmp_cell);
+    size_t n = 0;
+    for (size_t k = 0; k < v->nv; k++)
+        if (n == 0 || cmp_cell(&v->cells[n - 1], &v->cells[k]) != 0)
+            v->cells[n++] = v->cells[k];
+    v->ncells = n;
     bool have = false;
-    for (int k = 0; k < g->n; k++) {
-        lb_grant one = {.n = 1};
-        one.c[0] = g->c[k];
-        double abox[4] = {-INFINITY, -INFINITY, INFINITY, INFINITY};
-        if (g->c[k].area >= 0)
-            area_box(st->access, g->c[k].area, abox);
-        for (size_t i = 0; i < n; i++) {
-            for (int v = 0; v < 2; v++) {
-                if (!(v ? ch[i].has_new : ch[i].has_old))
-                    continue;
-                const lb_label *lab = v ? &ch[i].new_label : &ch[i].old_label;
-                double b[4];
-                memcpy(b, v ? ch[i].new_box : ch[i].old_box, sizeof b);
-                if (!lb_grant_allows(&one, lab)) {
-                    if (!src || !lb_grant_allows_generalised(&one, lab, src))
-                        continue;
-                    /* drawn generalised: anywhere in the cells its box touches */
-                    double cell = src->generalised_cell_m;
-                    double dlat = cell / 111320.0;
-                    double c = cos((b[1] + b[3]) * 0.5 * M_PI / 180.0);
-                    double dlon = cell / (111320.0 * (c > 0.01 ? c : 0.01));
-                    b[0] -= dlon, b[2] += dlon, b[1] -= dlat, b[3] += dlat;
-                }
-                if (g->c[k].area >= 0) {
-                    b[0] = fmax(b[0], abox[0]);
-                    b[1] = fmax(b[1], abox[1]);
-                    b[2] = fmin(b[2], abox[2]);
-                    b[3] = fmin(b[3], abox[3]);
-                    if (!(b[0] <= b[2] && b[1] <= b[3]))
-                        continue; /* outside its area: not visible there */
-                }
+    for (size_t k = 0; k < n; k++) {
+        double b[4];
+        if (!cell_box(c, &v->cells[k], cell, b))
+            return false;
+        box_union(v->gbox, &have, b);
+    }
+    v->gen = 1;
+    return true;
+}
+
+/* Whether two generalised forms draw the same (both made). */
+static bool same_cells(const ev_ver *a, const ev_ver *b)
+{
+    if (a->point != b->point)
+        return false;
+    if (!a->point)
+        return memcmp(a->blk, b->blk, sizeof a->blk) == 0;
+    if (a->ncells != b->ncells)
+        return false;
+    for (size_t k = 0; k < a->ncells; k++)
+        if (cmp_cell(&a->cells[k], &b->cells[k]) != 0)
+            return false;
+    return true;
+}
+
+/* A polygon of one closed ring through n lon/lat points. */
+static OGRGeometryH ring_polygon(const double *xy, size_t n)
+{
+    OGRGeometryH ring = OGR_G_CreateGeometry(wkbLinearRing);
+    for (size_t k = 0; k < n; k++)
+        OGR_G_AddPoint_2D(ring, xy[2 * k], xy[2 * k + 1]);
+    OGR_G_AddPoint_2D(ring, xy[0], xy[1]);
+    OGRGeometryH poly = OGR_G_CreateGeometry(wkbPolygon);
+    OGR_G_AddGeometryDirectly(poly, ring);
+    return poly;
+}
+
+/*
+ * Access area a as one geometry (once), with its box.  Its rings come
+ * without structure; the area is what lies inside an odd number of them
+ * (a hole is a ring inside another), which is also never more than the
+ * tiles' mask (non-zero) shows.  NULL when it cannot be built: then
+ * nothing counts as inside it.
+ */
+static OGRGeometryH area_geom(ev_ctx *c, int a, const double **box)
+{
+    if (a < 0 || (size_t)a >= c->nareas)
+        return NULL;
+    *box = c->abox[a];
+    if (c->area_state[a])
+        return c->area[a];
+    c->area_state[a] = -1;
+    area_box(c->st->access, a, c->abox[a]);
+    const size_t *counts;
+    size_t nr;
+    const double *const *rings = lb_access_area_rings(c->st->access, (size_t)a, &counts, &nr);
+    OGRGeometryH *p = calloc(nr ? nr : 1, sizeof *p);
+    size_t n = 0;
+    bool ok = p != NULL;
+    for (size_t r = 0; ok && r < nr; r++) {
+        if (counts[r] < 3)
+            continue;
+        OGRGeometryH g = ring_polygon(rings[r], counts[r]);
+        if (!OGR_G_IsValid(g)) {
+            OGRGeometryH fixed = OGR_G_MakeValid(g);
+            OGR_G_DestroyGeometry(g);
+            g = fixed;
+        }
+        ok = g != NULL;
+        if (ok)
+            p[n++] = g;
+    }
+    /* pairwise, not one ring after another: an area of many islands would
+     * otherwise redo the growing union once per ring */
+    for (size_t step = 1; ok && step < n; step *= 2)
+        for (size_t i = 0; ok && i + step < n; i += 2 * step) {
+            OGRGeometryH x = OGR_G_SymDifference(p[i], p[i + step]);
+            OGR_G_DestroyGeometry(p[i]);
+            OGR_G_DestroyGeometry(p[i + step]);
+            p[i + step] = NULL;
+            p[i] = x;
+            ok = x != NULL;
+        }
+    if (ok && n > 0 && !OGR_G_IsEmpty(p[0])) {
+        c->area[a] = p[0];
+        c->area_state[a] = 1;
+        p[0] = NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (p[i])
+            OGR_G_DestroyGeometry(p[i]);
+    free(p);
+    return c->area[a];
+}
+
+static bool boxes_meet(const double *a, const double *b)
+{
+    return a[0] <= b[2] && b[0] <= a[2] && a[1] <= b[3] && b[1] <= a[3];
+}
+
+/* The box of g (with box gbox) within area a; false when they do not meet. */
+static bool clip_to_area(ev_ctx *c, OGRGeometryH g, const double gbox[4], int a, double out[4])
+{
+    const double *abox;
+    OGRGeometryH area = area_geom(c, a, &abox);
+    if (!area || !boxes_meet(gbox, abox))
+        return false; /* most changes of a large push: no geometry work */
+    if (wkbFlatten(OGR_G_GetGeometryType(g)) == wkbPoint) {
+        if (!OGR_G_Intersects(area, g))
+            return false;
+        memcpy(out, gbox, 4 * sizeof *out);
+        return true;
+    }
+    OGRGeometryH x = OGR_G_Intersection(g, area);
+    bool meet = x && !OGR_G_IsEmpty(x);
+    if (meet) {
+        OGREnvelope e;
+        OGR_G_GetEnvelope(x, &e);
+        out[0] = e.MinX, out[1] = e.MinY, out[2] = e.MaxX, out[3] = e.MaxY;
+    }
+    if (x)
+        OGR_G_DestroyGeometry(x);
+    return meet;
+}
+
+/* The box of v's exact geometry within area a; false when they do not meet. */
+static bool exact_in_area(ev_ctx *c, ev_ver *v, int a, double out[4])
+{
+    const double *abox;
+    OGRGeometryH area = area_geom(c, a, &abox);
+    if (!area || !boxes_meet(v->box, abox))
+        return false; /* far from the area: not even read */
+    return ver_read(v) && clip_to_area(c, v->geom, v->box, a, out);
+}
+
+/* LB_GEN_CRS rectangle m (metres) as a lon/lat polygon through its corners; NULL on failure. */
+static OGRGeometryH cell_rect(ev_ctx *c, const double m[4])
+{
+    double ring[8];
+    if (lb_gen_rect(c->gen, m, ring, NULL) != LB_OK)
+        return NULL;
+    return ring_polygon(ring, 4);
+}
+
+/*
+ * The outline of a block of cells as the tiles draw it: through every cell
+ * corner on its border (each cell's sides are straight between its corners
+ * in lon/lat), or the four corners of the block when it has too many cells.
+ */
+static OGRGeometryH block_outline(ev_ctx *c, const double blk[4], double cell)
+{
+    if ((blk[2] - blk[0] + 1) * (blk[3] - blk[1] + 1) > LB_GEN_MAX_CELLS) {
+        const double m[4] = {blk[0] * cell, blk[1] * cell, (blk[2] + 1) * cell,
+                             (blk[3] + 1) * cell};
+        return cell_rect(c, m);
+    }
+    size_t w = (size_t)(blk[2] - blk[0]) + 2, h = (size_t)(blk[3] - blk[1]) + 2;
+    double *cn = malloc(w * h * 2 * sizeof *cn);
+    double *ring = malloc(2 * (w + h) * 2 * sizeof *ring);
+    OGRGeometryH poly = NULL;
+    if (cn && ring && lb_gen_corners(c->gen, blk, cell, cn, NULL) == LB_OK) {
+        size_t n = 0;
+#define CORNER(i, j)                                                                               \
+    do {                                                                                           \
+        ring[2 * n] = cn[2 * ((j) * w + (i))];                                                     \
+        ring[2 * n + 1] = cn[2 * ((j) * w + (i)) + 1];                                             \
+        n++;                                                                                       \
+    } while (0)
+        for (size_t i = 0; i + 1 < w; i++)
+            CORNER(i, (size_t)0); /* south, west to east */
+        for (size_t j = 0; j + 1 < h; j++)
+            CORNER(w - 1, j); /* east, south to north */
+        for (size_t i = w - 1; i > 0; i--)
+            CORNER(i, h - 1); /* north, east to west */
+        for (size_t j = h - 1; j > 0; j--)
+            CORNER((size_t)0, j); /* west, north to south */
+#undef CORNER
+        poly = ring_polygon(ring, n);
+    }
+    free(cn);
+    free(ring);
+    return poly;
+}
+
+/* The box of generalised form v (made) within area a; false when they do not meet. */
+static bool gen_in_area(ev_ctx *c, const ev_ver *v, double cell, int a, double out[4])
+{
+    const double *abox;
+    OGRGeometryH area = area_geom(c, a, &abox);
+    if (!area || !boxes_meet(v->gbox, abox))
+        return false;
+    if (!v->point) {
+        OGRGeometryH g = block_outline(c, v->blk, cell);
+        bool meet = g && clip_to_area(c, g, v->gbox, a, out);
+        if (g)
+            OGR_G_DestroyGeometry(g);
+        return meet;
+    }
+    /* a point is drawn at its cell's centre: the cells whose centre is in
+     * the area, each as far as it lies there */
+    bool have = false;
+    for (size_t k = 0; k < v->ncells; k++) {
+        const ev_cell *e = &v->cells[k];
+        OGRGeometryH pt = OGR_G_CreateGeometry(wkbPoint);
+        OGR_G_SetPoint_2D(pt, 0, e->x, e->y);
+        bool in = OGR_G_Intersects(area, pt);
+        OGR_G_DestroyGeometry(pt);
+        if (!in)
+            continue;
+        const double m[4] = {e->i * cell, e->j * cell, (e->i + 1) * cell, (e->j + 1) * cell};
+        OGRGeometryH r = cell_rect(c, m);
+        double b[4];
+        if (r) {
+            OGREnvelope env;
+            OGR_G_GetEnvelope(r, &env);
+            const double rbox[4] = {env.MinX, env.MinY, env.MaxX, env.MaxY};
+            if (clip_to_area(c, r, rbox, a, b))
                 box_union(out, &have, b);
-            }
+            OGR_G_DestroyGeometry(r);
         }
     }
     return have;
 }
 
+/* How a grant draws a version: not at all, exactly, or generalised. */
+enum { DRAW_NONE, DRAW_EXACT, DRAW_GEN };
+
+/* Whether the clearances of g with area a (-1: unlimited) draw label as `how`. */
+static bool pass_draws(const lb_grant *g, int a, int how, const lb_label *lab,
+                       const lb_source_cfg *src)
+{
+    for (int k = 0; k < g->n; k++) {
+        if (g->c[k].area != a)
+            continue;
+        lb_grant one = {.n = 1};
+        one.c[0] = g->c[k];
+        if (how == DRAW_EXACT ? lb_grant_allows(&one, lab)
+                              : lb_grant_allows_generalised(&one, lab, src))
+            return true;
+    }
+    return false;
+}
+
+/*
+ * The box of the changes visible under grant g; false when none is.  As
+ * the tiles draw (server/maps.c): one pass per area of its clearances (and
+ * one unlimited), a version drawn exactly when a clearance allows it, else
+ * generalised when its source's rule releases it to one; an area pass
+ * leaves out what the unlimited pass draws.  A version counts by its exact
+ * geometry or by its cells, within the pass's area; a change whose two
+ * versions a pass draws as the same cells counts for nothing there (a unit
+ * moving inside its cell: the tiles do not change, so no event may tell).
+ */
+static bool visible_box(ev_ctx *c, const lb_grant *g, double out[4])
+{
+    int passes[LB_GRANT_MAX + 1], np = 0;
+    for (int k = 0; k < g->n; k++) {
+        bool seen = false;
+        for (int i = 0; i < np; i++)
+            seen |= passes[i] == g->c[k].area;
+        if (!seen)
+            passes[np++] = g->c[k].area;
+    }
+    bool have = false, unlimited = false;
+    for (int i = 0; i < np; i++)
+        unlimited |= passes[i] < 0;
+    for (size_t bi = 0; bi < c->nb; bi++) {
+        const ev_batch *b = &c->b[bi];
+        for (size_t i = 0; i < b->q->nchanges; i++) {
+            const lb_change *ch = &b->q->changes[i];
+            ev_ver *v = &b->v[2 * i];
+            int how[2];
+            for (int s = 0; s < 2; s++) {
+                const lb_label *lab = s ? &ch->new_label : &ch->old_label;
+                how[s] = !(s ? ch->has_new : ch->has_old) ? DRAW_NONE
+                         : lb_grant_allows(g, lab)        ? DRAW_EXACT
+                         : lb_grant_allows_generalised(g, lab, b->src) && ver_gen(c, &v[s], b->cell)
+                             ? DRAW_GEN
+                             : DRAW_NONE;
+            }
+            for (int p = 0; p < np; p++) {
+                int a = passes[p];
+                bool drawn[2];
+                for (int s = 0; s < 2; s++) {
+                    const lb_label *lab = s ? &ch->new_label : &ch->old_label;
+                    drawn[s] = how[s] != DRAW_NONE && pass_draws(g, a, how[s], lab, b->src) &&
+                               !(a >= 0 && unlimited && pass_draws(g, -1, how[s], lab, b->src));
+                }
+                if (drawn[0] && drawn[1] && how[0] == DRAW_GEN && how[1] == DRAW_GEN &&
+                    same_cells(&v[0], &v[1]))
+                    continue; /* the same cells before and after */
+                for (int s = 0; s < 2; s++) {
+                    if (!drawn[s])
+                        continue;
+                    double bx[4];
+                    bool seen;
+                    if (how[s] == DRAW_GEN) {
+                        seen = a < 0 ? (memcpy(bx, v[s].gbox, sizeof bx), true)
+                                     : gen_in_area(c, &v[s], b->cell, a, bx);
+                    } else if (a < 0) {
+                        memcpy(bx, v[s].box, sizeof bx);
+                        seen = true;
+                    } else {
+                        seen = exact_in_area(c, &v[s], a, bx);
+                    }
+                    if (seen)
+                        box_union(out, &have, bx);
+                }
+            }
+        }
+    }
+    return have;
+}
 /* Opaque, unlinkable tag of (layer, revision) for events. */
 static void revision_tag(const lb_live *lv, const char *layer, int64_t rev, char out[17])
 {
@@ -221,33 +768,95 @@ static size_t layer_index(const lb_config *cfg, const char *id)
     return SIZE_MAX;
 }
 
-/* Send the event of these changes to every subscriber that may see them. */
+/* The grant of subscriber s on layer (under sub_mu); false: it sees nothing of it. */
+static bool sub_grant(const lb_state *st, sub *s, const char *layer, time_t now,
+                      lb_grant *g)
+{
+    /* a JWT principal: its roles as the current config defines them, until
+     * its token expires (unknown role ids grant nothing) */
+    lb_token_cfg jp = {.principal = s->principal, .roles = s->roles, .nroles = s->nroles};
+    const lb_token_cfg *p = s->nroles ? (now < s->expires ? &jp : NULL)
+                                      : principal_by_name(st->cfg, s->principal);
+    return p && lb_access_layer(st->access, p, layer, now, g);
+}
+
+/* Whether two grants have the same clearances (all visible_box looks at). */
+static bool same_rights(const lb_grant *a, const lb_grant *b)
+{
+    if (a->n != b->n)
+        return false;
+    for (int k = 0; k < a->n; k++)
+        if (a->c[k].area != b->c[k].area || a->c[k].label.level != b->c[k].label.level ||
+            a->c[k].label.groups != b->c[k].label.groups ||
+            a->c[k].label.caveats != b->c[k].label.caveats)
+            return false;
+    return true;
+}
+
+typedef struct ev_grant {
+    lb_grant g;
+    bool have;
+    double box[4];
+} ev_grant;
+
+/*
+ * Send the event of these changes to every subscriber that may see them.
+ * The boxes are worked out once per distinct grant, outside sub_mu (stream
+ * threads take it for every write); a subscriber whose grant was not among
+ * them (it connected meanwhile) gets its own under the lock.
+ */
 static void notify(lb_live *lv, lb_state *st, const char *layer, int64_t rev, const pending *ps)
 {
     char tag[17];
     revision_tag(lv, layer, rev, tag);
     time_t now = time(NULL);
+    ev_ctx c;
+    if (!ev_init(&c, st, layer, ps)) {
+        fprintf(stderr, "lagebild serve: events for %s: out of memory\n", layer);
+        return;
+    }
+    CPLPushErrorHandler(CPLQuietErrorHandler); /* GEOS on odd geometries: fail closed, quietly */
+    ev_grant *gs = NULL;
+    size_t ng = 0, cap = 0;
     pthread_mutex_lock(&lv->sub_mu);
     for (sub *s = lv->subs; s; s = s->next) {
-        if (s->gone)
-            continue;
-        /* a JWT principal: its roles as the current config defines them,
-         * until its token expires (unknown role ids grant nothing) */
-        lb_token_cfg jp = {.principal = s->principal, .roles = s->roles, .nroles = s->nroles};
-        const lb_token_cfg *p = s->nroles ? (now < s->expires ? &jp : NULL)
-                                          : principal_by_name(st->cfg, s->principal);
         lb_grant g;
-        if (!p || !lb_access_layer(st->access, p, layer, now, &g))
+        if (s->gone || !sub_grant(st, s, layer, now, &g))
             continue;
-        bool have = false;
+        bool known = false;
+        for (size_t i = 0; i < ng && !known; i++)
+            known = same_rights(&gs[i].g, &g);
+        if (known)
+            continue;
+        if (ng == cap) {
+            size_t nc = cap ? 2 * cap : 8;
+            ev_grant *p = realloc(gs, nc * sizeof *p);
+            if (!p)
+                continue; /* worked out under the lock below */
+            gs = p;
+            cap = nc;
+        }
+        gs[ng++].g = g;
+    }
+    pthread_mutex_unlock(&lv->sub_mu);
+    for (size_t i = 0; i < ng; i++)
+        gs[i].have = visible_box(&c, &gs[i].g, gs[i].box);
+    pthread_mutex_lock(&lv->sub_mu);
+    for (sub *s = lv->subs; s; s = s->next) {
+        lb_grant g;
+        if (s->gone || !sub_grant(st, s, layer, now, &g))
+            continue;
+        const ev_grant *e = NULL;
+        for (size_t i = 0; i < ng && !e; i++)
+            if (same_rights(&gs[i].g, &g))
+                e = &gs[i];
+        bool have;
         double box[4] = {0, 0, 0, 0};
-        for (const pending *q = ps; q; q = q->next) {
-            if (strcmp(q->layer, layer) != 0)
-                continue;
-            double b[4];
-            if (visible_box(st, &g, lb_config_source(st->cfg, q->source), q->changes,
-                            q->nchanges, b))
-                box_union(box, &have, b);
+        if (e) {
+            have = e->have;
+            memcpy(box, e->box, sizeof box);
+        } else {
+            have = visible_box(&c, &g, box);
         }
         if (!have)
             continue;
@@ -259,8 +868,10 @@ static void notify(lb_live *lv, lb_state *st, const char *layer, int64_t rev, co
     }
     pthread_cond_broadcast(&lv->sub_cv);
     pthread_mutex_unlock(&lv->sub_mu);
+    CPLPopErrorHandler();
+    free(gs);
+    ev_free(&c);
 }
-
 /*
  * Publish one layer: build its snapshots from the store (the newest
  * committed revision), swap them in, notify.  false: retry later (a reload
@@ -1217,8 +1828,9 @@ void lb_live_push(lb_req *r)
     lb_error err = {0};
     pthread_mutex_lock(&lv->write_mu);
     lb_store *store = writer(lv, r->st, &err);
-    lb_status rc = store ? lb_ingest_push(store, r->st->cfg, src, body, len,
-                                          have_crs ? crs : NULL, &res, &err)
+    /* the principal's own features only (configured or JWT: its name) */
+    lb_status rc = store ? lb_ingest_push(store, r->st->cfg, src, r->principal->principal, body,
+                                          len, have_crs ? crs : NULL, &res, &err)
                          : LB_ESTORE;
     if (rc == LB_OK)
         enqueue(lv, src, &res);
@@ -1247,7 +1859,10 @@ void lb_live_delete(lb_req *r)
     lb_error err = {0};
     pthread_mutex_lock(&lv->write_mu);
     lb_store *store = writer(lv, r->st, &err);
-    lb_status rc = store ? lb_ingest_delete(store, r->st->cfg, src, r->segs[3], &res, &err)
+    /* only a feature this principal pushed: any other of that id answers
+     * the same 404 as none */
+    lb_status rc = store ? lb_ingest_delete(store, r->st->cfg, src, r->principal->principal,
+                                            r->segs[3], &res, &err)
                          : LB_ESTORE;
     if (rc == LB_OK)
         enqueue(lv, src, &res);

@@ -176,7 +176,9 @@ static lb_status draw_pass(const lb_srv_layer *L, int grid, pass_pred *pp, doubl
 }
 
 /* The hard mask of an area over a w x h pixel grid (255: the pixel lies
- * entirely inside, else 0); NULL when out of memory. */
+ * entirely inside, else 0); NULL when out of memory.  From the exact
+ * coverage (lb_raster_fill_mask), not the filled alpha: a pixel 99.9 %
+ * inside rounds to alpha 255 but shows what lies outside. */
 static uint8_t *area_mask(const lb_srv_area *a, int w, int h, double minx, double maxy,
                           double sx, double sy)
 {
@@ -190,7 +192,6 @@ static uint8_t *area_mask(const lb_srv_area *a, int w, int h, double minx, doubl
     lb_ring *rings = malloc((a->nrings ? a->nrings : 1) * sizeof *rings);
     if (mpx && xy && rings && lb_canvas_init_view(&m, w, h, mpx) == LB_OK &&
         (mask = malloc(npx)) != NULL) {
-        lb_canvas_clear(&m);
         size_t k = 0;
         for (size_t r = 0; r < a->nrings; r++) {
             rings[r].xy = xy + 2 * k;
@@ -200,9 +201,10 @@ static uint8_t *area_mask(const lb_srv_area *a, int w, int h, double minx, doubl
                 xy[2 * k + 1] = (maxy - a->rings[r].xy[2 * i + 1]) * sy;
             }
         }
-        lb_raster_fill(&m, rings, a->nrings, (lb_rgba){255, 255, 255, 255});
-        for (size_t i = 0; i < npx; i++)
-            mask[i] = m.px[4 * i + 3] == 255 ? 255 : 0;
+        if (!lb_raster_fill_mask(&m, rings, a->nrings, mask)) {
+            free(mask);
+            mask = NULL;
+        }
     }
     lb_canvas_free(&m);
     scratch_give(mpx, npx * 4);

@@ -15,10 +15,12 @@
  * fail are DELETEd from the copy.  The role table below mirrors
  * demo/lagebild.yaml; the first test checks that it still does.
  *
- * The area mask is the landkreis polygon itself, rendered filled and opaque
- * by `lagebild render` from a tiny store of its own: a reference pixel keeps
- * its value only where the mask's alpha is 255 (the pixel lies entirely
- * inside), elsewhere it becomes transparent.
+ * The area mask is computed here from the landkreis polygon itself, not
+ * rendered: a reference pixel keeps its value only where the pixel's square
+ * lies entirely inside the polygon (its exact area of overlap, clipped
+ * polygon against square, is 1), elsewhere it becomes transparent.  Pixels
+ * within 1e-6 of a pixel's area of that line (where this test's projection
+ * and PROJ's could disagree) are not compared.
  *
  * PNGs are compared as straight RGBA; two fully transparent pixels are equal
  * whatever their colour channels hold.
@@ -29,9 +31,9 @@
  * features within half a tile of a tile (the renderer reaches 64 CSS px, a
  * quarter tile, beyond it) share that tile's reference, a tile with no
  * visible feature within that distance is compared with a transparent tile
- * without rendering, and the area mask is rendered only for tiles the area
- * boundary runs through (all 255 inside the area, all 0 outside).  Renders
- * run three at a time while the server's tiles are fetched.
+ * without rendering, and the area mask is computed only for tiles the area
+ * boundary runs through (all inside or all outside the area otherwise).
+ * Renders run three at a time while the server's tiles are fetched.
  *
  * Under AddressSanitizer the tile list is thinned (see PICKS_FEATURE).
  * LB_TEST_KEEP=1 keeps the temporary folder (references ref_*.png, served
@@ -192,7 +194,7 @@ typedef struct cell {
     t_resp resp;  /* the server's answer */
 } cell;
 
-static char *g_dir, *g_store, *g_mask_cfg, *g_role_cfg[NROLES];
+static char *g_dir, *g_store, *g_area_cfg, *g_role_cfg[NROLES];
 static int g_fixture; /* 0 not set up, 1 ready, -1 failed */
 static t_server g_srv;
 static tile g_tiles[MAX_TILES];
@@ -201,9 +203,15 @@ static bool g_crossing[MAX_TILES];  /* the area boundary runs through the tile *
 static bool g_inside[MAX_TILES];    /* the tile lies inside the area */
 static cell g_cells[NROLES][MAX_TILES];
 static long g_kept[NROLES], g_removed[NROLES];
-static job *g_jobs;                 /* reference renders, then area masks */
-static size_t g_njobs, g_nref_jobs;
-static int g_mask_job[MAX_TILES];   /* index in g_jobs, -1: no mask rendered (see g_inside) */
+static job *g_jobs;                 /* reference renders */
+static size_t g_njobs;
+/* the area polygon in lon/lat: rings (the first the exterior, then holes)
+ * as runs of g_area_pt */
+typedef struct pt {
+    double lon, lat;
+} pt;
+static pt *g_area_pt;
+static size_t g_area_npt, g_area_ring[16], g_area_nrings; /* ring r: [ring[r], ring[r + 1]) */
 static bool g_keep;                 /* LB_TEST_KEEP=1: leave the temporary folder */
 
 static void cleanup(void)
@@ -225,8 +233,10 @@ static void cleanup(void)
     }
     free(g_dir);
     free(g_store);
-    free(g_mask_cfg);
-    g_dir = g_store = g_mask_cfg = NULL;
+    free(g_area_cfg);
+    free(g_area_pt);
+    g_area_pt = NULL;
+    g_dir = g_store = g_area_cfg = NULL;
 }
 
 static sqlite3 *db_open(const char *path, bool rw)
@@ -309,10 +319,6 @@ static void add_tile(int z, long x, long y)
         g_tiles[g_ntiles++] = (tile){.z = z, .x = x, .y = y, .scale = 1};
 }
 
-typedef struct pt {
-    double lon, lat;
-} pt;
-
 /* First coordinate pair of a WKT text (POINT, MULTIPOINT, LINESTRING, ...). */
 static bool wkt_first_xy(const char *w, pt *p)
 {
@@ -376,8 +382,11 @@ static void make_tile_list(const char *mask_store)
         sqlite3_finalize(q);
     }
     sqlite3_close(db);
-    /* the boundary's own vertices too */
+    /* the boundary's own vertices too; and the polygon's rings */
+    ASSERT(strncmp(area_wkt, "POLYGON", 7) == 0);
     const char *s = strchr(area_wkt, '(');
+    g_area_nrings = 0;
+    g_area_ring[0] = 0;
     while (s && *s) {
         while (*s == '(' || *s == ' ' || *s == ',')
             s++;
@@ -387,10 +396,17 @@ static void make_tile_list(const char *mask_store)
             break;
         C = realloc(C, (nC + 1) * sizeof *C);
         C[nC++] = c;
+        g_area_pt = realloc(g_area_pt, (g_area_npt + 1) * sizeof *g_area_pt);
+        g_area_pt[g_area_npt++] = c;
         s += used;
+        if (*s == ')') {
+            ASSERT(g_area_nrings + 1 < sizeof g_area_ring / sizeof g_area_ring[0]);
+            g_area_ring[++g_area_nrings] = g_area_npt;
+        }
         while (*s == ')')
             s++;
     }
+    ASSERT(g_area_nrings >= 1);
     ASSERT(nP > 50);
     ASSERT(nC > 8);
 
@@ -703,11 +719,6 @@ static char *config_for_store(const char *store_name, const char *cfg_name)
 
 /* ------------------------------------------------------------ fixture */
 
-static const char mask_style[] =
-    "{\"version\": 8, \"name\": \"area mask\", \"layers\": [\n"
-    "  {\"id\": \"area\", \"type\": \"fill\",\n"
-    "   \"paint\": {\"fill-color\": \"#ffffff\", \"fill-opacity\": 1}}]}\n";
-
 /* Server fetches, done while the renders run. */
 typedef struct fetcher {
     size_t next; /* role * g_ntiles + tile */
@@ -753,22 +764,21 @@ static void fixture(void)
     t_result_free(&r);
     g_store = t_path(g_dir, "lagebild.sqlite");
 
-    /* the area as a layer of its own, for the mask */
+    /* the area as a layer of its own, for its polygon */
     char *mdir = t_path(g_dir, "mask");
     ASSERT_EQ(mkdir(mdir, 0700), 0);
-    t_write(mdir, "mask.json", mask_style);
     char mcfg[4096];
     snprintf(mcfg, sizeof mcfg,
              "store:\n  path: mask.sqlite\n"
              "groups: [all]\n"
-             "layers:\n  area:\n    title: Area\n    style: mask.json\n"
+             "layers:\n  area:\n    title: Area\n"
              "sources:\n  area_src:\n    path: %s/data/areas/landkreis_demo.geojson\n"
              "    layer: area\n    agency: test\n    label:\n      level: OFFEN\n"
              "maps:\n  lage:\n    title: Area mask\n    layers: [area]\n",
              g_dir);
     t_write(mdir, "mask.yaml", mcfg);
-    g_mask_cfg = t_path(mdir, "mask.yaml");
-    r = t_lagebild("ingest", g_mask_cfg, "--quiet", NULL);
+    g_area_cfg = t_path(mdir, "mask.yaml");
+    r = t_lagebild("ingest", g_area_cfg, "--quiet", NULL);
     if (r.status != 0)
         fprintf(stderr, "%s\n%s\n", r.out, r.err);
     ASSERT_EQ(r.status, 0);
@@ -776,9 +786,10 @@ static void fixture(void)
     char *mstore = t_path(mdir, "mask.sqlite");
     make_tile_list(mstore);
     free(mstore);
+    free(mdir);
 
     /* the filtered stores, and which renders they need */
-    g_jobs = calloc(NROLES * g_ntiles + g_ntiles, sizeof *g_jobs);
+    g_jobs = calloc(NROLES * g_ntiles, sizeof *g_jobs);
     ASSERT(g_jobs);
     size_t shared = 0, empty = 0;
     for (size_t ri = 0; ri < NROLES; ri++) {
@@ -814,24 +825,6 @@ static void fixture(void)
             c->ref = (int)g_njobs++;
         }
     }
-    g_nref_jobs = g_njobs;
-    /* area masks where the area-limited role has something to draw near the boundary */
-    size_t nmask = 0;
-    for (size_t i = 0; i < g_ntiles; i++) {
-        g_mask_job[i] = -1;
-        bool needed = false;
-        for (size_t ri = 0; ri < NROLES; ri++)
-            needed |= ROLES[ri].area && g_cells[ri][i].key != 0;
-        if (!needed || !g_crossing[i])
-            continue;
-        job *j = &g_jobs[g_njobs];
-        j->t = &g_tiles[i];
-        j->cfg = g_mask_cfg;
-        snprintf(j->out, sizeof j->out, "%s/mask_%zu.png", mdir, i);
-        g_mask_job[i] = (int)g_njobs++;
-        nmask++;
-    }
-    free(mdir);
 
     char *err = t_path(g_dir, "server.stderr");
     bool ok = t_server_start(&g_srv, cfg, NULL, err);
@@ -843,9 +836,9 @@ static void fixture(void)
     run_jobs(g_jobs, g_njobs, 3, fetch_one, &f);
     fprintf(stderr,
             "  %zu tiles x %zu roles: %zu reference renders (%zu shared between roles, %zu with "
-            "nothing near the tile), %zu area masks; %.1f s setup, %.1f s rendering and "
+            "nothing near the tile); %.1f s setup, %.1f s rendering and "
             "fetching (server ready after %.2f s)\n",
-            g_ntiles, NROLES, g_nref_jobs, shared, empty, nmask, t1 - t0, t_mono() - t1,
+            g_ntiles, NROLES, g_njobs, shared, empty, t1 - t0, t_mono() - t1,
             g_srv.started_s);
     g_fixture = 1;
 }
@@ -978,6 +971,110 @@ static void print_finding(const char *what, const role_def *r, const finding *f)
             c->ref >= 0 ? g_jobs[c->ref].out : "(nothing near the tile: transparent)");
 }
 
+/* ------------------------------------------------------------ the area mask */
+
+/* Polygon (n points, xy pairs) clipped to the side of x (axis 0) or y
+ * (axis 1) = bound where the coordinate is >= bound (upper) or <= bound
+ * (Sutherland-Hodgman; a concave polygon may come out with edges along the
+ * bound, which add no area).  Returns the points written to out (at most 2n). */
+static size_t clip_half(const double *in, size_t n, double *out, int axis, double bound, bool upper)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        const double *a = in + 2 * ((i + n - 1) % n), *b = in + 2 * i;
+        bool ain = upper ? a[axis] >= bound : a[axis] <= bound;
+        bool bin = upper ? b[axis] >= bound : b[axis] <= bound;
+        if (ain != bin) {
+            double t = (bound - a[axis]) / (b[axis] - a[axis]);
+            out[2 * m + axis] = bound;
+            out[2 * m + 1 - axis] = a[1 - axis] + t * (b[1 - axis] - a[1 - axis]);
+            m++;
+        }
+        if (bin) {
+            out[2 * m] = b[0];
+            out[2 * m + 1] = b[1];
+            m++;
+        }
+    }
+    return m;
+}
+
+/* |area| of the ring (n points) within the pixel [x, x + 1] x [y, y + 1];
+ * a and b hold 16 n points each. */
+static double ring_in_pixel(const double *ring, size_t n, double x, double y, double *a, double *b)
+{
+    size_t m = clip_half(ring, n, a, 0, x, true);
+    m = clip_half(a, m, b, 0, x + 1, false);
+    m = clip_half(b, m, a, 1, y, true);
+    m = clip_half(a, m, b, 1, y + 1, false);
+    double s = 0;
+    for (size_t i = 0, j = m ? m - 1 : 0; i < m; j = i++)
+        s += (b[2 * j] - b[2 * i]) * (b[2 * j + 1] + b[2 * i + 1]);
+    return fabs(s) / 2;
+}
+
+static double seg_dist(double px, double py, const double *a, const double *b)
+{
+    double dx = b[0] - a[0], dy = b[1] - a[1], l2 = dx * dx + dy * dy;
+    double t = l2 > 0 ? ((px - a[0]) * dx + (py - a[1]) * dy) / l2 : 0;
+    t = t < 0 ? 0 : t > 1 ? 1 : t;
+    return hypot(px - (a[0] + t * dx), py - (a[1] + t * dy));
+}
+
+/*
+ * Per pixel of tile t: 1 when it lies entirely inside the area polygon, 0
+ * when not, -1 when its area inside is within 1e-6 of the whole pixel
+ * without being 1 up to rounding (this test's Web Mercator formulas and
+ * PROJ may disagree there).  The polygon is projected here, pixel by pixel
+ * far from its edges the centre decides, near them the exact area of the
+ * pixel inside it (exterior minus holes) does.
+ */
+static signed char *area_pixels(const tile *t)
+{
+    int px = 256 * t->scale;
+    double world = ldexp(256.0 * t->scale, t->z);
+    double *xy = malloc(g_area_npt * 2 * sizeof *xy);
+    double *a = malloc(g_area_npt * 32 * sizeof *a), *b = malloc(g_area_npt * 32 * sizeof *b);
+    signed char *m = malloc((size_t)px * (size_t)px);
+    ASSERT(xy && a && b && m);
+    for (size_t k = 0; k < g_area_npt; k++) {
+        double la = g_area_pt[k].lat * M_PI / 180.0;
+        xy[2 * k] = (g_area_pt[k].lon + 180.0) / 360.0 * world - (double)t->x * 256 * t->scale;
+        xy[2 * k + 1] = (1.0 - asinh(tan(la)) / M_PI) / 2.0 * world - (double)t->y * 256 * t->scale;
+    }
+    for (int y = 0; y < px; y++)
+        for (int x = 0; x < px; x++) {
+            double cx = x + 0.5, cy = y + 0.5, d = INFINITY;
+            bool in = false; /* even-odd: the polygon is valid */
+            for (size_t r = 0; r < g_area_nrings; r++) {
+                size_t k0 = g_area_ring[r], n = g_area_ring[r + 1] - k0;
+                const double *p = xy + 2 * k0;
+                for (size_t i = 0, j = n - 1; i < n; j = i++) {
+                    d = fmin(d, seg_dist(cx, cy, p + 2 * j, p + 2 * i));
+                    if ((p[2 * i + 1] > cy) != (p[2 * j + 1] > cy) &&
+                        cx < (p[2 * j] - p[2 * i]) * (cy - p[2 * i + 1]) /
+                                     (p[2 * j + 1] - p[2 * i + 1]) + p[2 * i])
+                        in = !in;
+                }
+            }
+            signed char v = in;
+            if (d <= 0.75) { /* the square (half-diagonal 0.707) may meet an edge */
+                double cov = 0;
+                for (size_t r = 0; r < g_area_nrings; r++) {
+                    size_t k0 = g_area_ring[r], n = g_area_ring[r + 1] - k0;
+                    double ar = ring_in_pixel(xy + 2 * k0, n, x, y, a, b);
+                    cov += r == 0 ? ar : -ar;
+                }
+                v = cov >= 1 - 1e-12 ? 1 : cov < 1 - 1e-6 ? 0 : -1;
+            }
+            m[(size_t)y * (size_t)px + (size_t)x] = v;
+        }
+    free(xy);
+    free(a);
+    free(b);
+    return m;
+}
+
 /*
  * Compare every tile of role ri with its reference.  Two checks over the
  * same pixels:
@@ -995,7 +1092,7 @@ static void check_role(size_t ri)
     fixture();
     const role_def *r = &ROLES[ri];
     int maxdiff = 0, maxalpha = 0;
-    size_t compared = 0, nonempty = 0, rendered = 0, bad_tiles = 0;
+    size_t compared = 0, nonempty = 0, rendered = 0, bad_tiles = 0, undecided = 0;
     finding cov = {0}, exact = {0};
     for (size_t i = 0; i < g_ntiles; i++) {
         const tile *t = &g_tiles[i];
@@ -1007,8 +1104,9 @@ static void check_role(size_t ri)
         }
         int px = 256 * t->scale;
         size_t npx = (size_t)px * (size_t)px;
-        img got, ref = {0}, mask = {0};
-        char why[256];
+        img got, ref = {0};
+        signed char *mask = NULL; /* area_pixels, for tiles the area's boundary crosses */
+        char why[640]; /* room for a path of g_jobs[].out */
         if (!img_decode(c->resp.body, c->resp.bodylen, &got, why, sizeof why))
             LBT__FAIL("role %s tile %d/%ld/%ld@%dx: served PNG does not decode: %s", r->name,
                       t->z, t->x, t->y, t->scale, why);
@@ -1034,14 +1132,10 @@ static void check_role(size_t ri)
             ref.px = calloc(npx, 4);
         }
         if (r->area) {
-            if (g_mask_job[i] >= 0) {
-                if (!img_load(g_jobs[g_mask_job[i]].out, &mask, why, sizeof why))
-                    LBT__FAIL("mask %s: %s", g_jobs[g_mask_job[i]].out, why);
-                ASSERT_EQ(mask.w, px);
-                ASSERT_EQ(mask.h, px);
-            }
+            if (g_crossing[i])
+                mask = area_pixels(t);
             for (size_t p = 0; p < npx; p++)
-                if (mask.px ? mask.px[4 * p + 3] != 255 : !g_inside[i])
+                if (mask ? mask[p] != 1 : !g_inside[i])
                     memset(ref.px + 4 * p, 0, 4);
         }
         bool any = false;
@@ -1050,6 +1144,10 @@ static void check_role(size_t ri)
         for (size_t p = 0; p < npx; p++) {
             const unsigned char *a = got.px + 4 * p, *b = ref.px + 4 * p;
             any |= a[3] != 0;
+            if (mask && mask[p] < 0) {
+                undecided++;
+                continue;
+            }
             if (a[3] == 0 && b[3] == 0)
                 continue;
             int d = 0;
@@ -1058,7 +1156,7 @@ static void check_role(size_t ri)
             int da = abs(a[3] - b[3]);
             maxdiff = d > maxdiff ? d : maxdiff;
             maxalpha = da > maxalpha ? da : maxalpha;
-            bool inside = mask.px ? mask.px[4 * p + 3] == 255 : g_inside[i];
+            bool inside = mask ? mask[p] == 1 : g_inside[i];
             if (da > 1)
                 note(&cov, i, p, px, a, b, inside);
             if (d > 1) {
@@ -1082,7 +1180,7 @@ static void check_role(size_t ri)
         compared++;
         free(got.px);
         free(ref.px);
-        free(mask.px);
+        free(mask);
     }
     fprintf(stderr,
             "  role %s: %zu tiles compared (%zu not empty, %zu rendered references), %zu differ; "
@@ -1090,6 +1188,9 @@ static void check_role(size_t ri)
             "filtered out\n",
             r->name, compared, nonempty, rendered, bad_tiles, maxdiff, maxalpha, g_kept[ri],
             g_removed[ri]);
+    if (r->area)
+        fprintf(stderr, "  role %s: %zu pixels within 1e-6 of lying entirely inside the area, "
+                "not compared\n", r->name, undecided);
     if (cov.found) {
         print_finding("COVERAGE DIFFERS (drawn where the reference is not, or the reverse)", r,
                       &cov);

@@ -606,8 +606,8 @@ LB_TEST(test_pushed_report_merges_and_deleted_report_unmerges)
              LON0 + EAST(15), LAT0);
     lb_push_result res = {0};
     lb_error err;
-    lb_status rc = lb_ingest_push(st, cfg, lb_config_source(cfg, "thw_h"), body, strlen(body),
-                                  NULL, &res, &err);
+    lb_status rc = lb_ingest_push(st, cfg, lb_config_source(cfg, "thw_h"), "thw-feed", body,
+                                  strlen(body), NULL, &res, &err);
     if (rc != LB_OK)
         fprintf(stderr, "  push: %s\n", err.msg);
     ASSERT_EQ(rc, LB_OK);
@@ -618,7 +618,7 @@ LB_TEST(test_pushed_report_merges_and_deleted_report_unmerges)
     ASSERT(fabs(s.v[0].x - (LON0 + EAST(15))) < 1e-9); /* the pushed report is more accurate */
     ASSERT_EQ(t_sql_int(store_path, "SELECT count(*) FROM lb_conflation"), 2);
 
-    rc = lb_ingest_delete(st, cfg, lb_config_source(cfg, "thw_h"), "T9", &res, &err);
+    rc = lb_ingest_delete(st, cfg, lb_config_source(cfg, "thw_h"), "thw-feed", "T9", &res, &err);
     if (rc != LB_OK)
         fprintf(stderr, "  delete: %s\n", err.msg);
     ASSERT_EQ(rc, LB_OK);

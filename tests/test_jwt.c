@@ -9,7 +9,7 @@
  * roles, principal), malformed JSON and oversized tokens.  Through the
  * server: a JWT principal gets the tile a configured token of the same role
  * gets, an expired one 401, and the audit log names the principal, never
- * the token.
+ * the token; what it pushes belongs to "jwt:" and its subject.
  */
 #include <time.h>
 
@@ -847,8 +847,100 @@ LB_TEST(test_jwt_event_stream_follows_roles_until_expiry)
     free(dir);
 }
 
+/*
+ * A JWT principal pushes as "jwt:" and its subject: its features are its own,
+ * out of reach of a configured principal of the same role and of another
+ * subject's JWT, whose pushes and deletes of those ids are answered as for
+ * ids nobody has; the subject's next token (the same name) still reaches them.
+ */
+LB_TEST(test_jwt_pushed_features_belong_to_their_subject)
+{
+    make_keys();
+    char *dir = t_tmpdir();
+    char *pem = t_path(dir, "rsa.pem");
+    write_pub(rsa_key, pem);
+    char *cfg = tl_config(dir, jwt_section_rsa);
+    char *store = t_path(dir, "store.sqlite");
+    char *errpath = t_path(dir, "server.err");
+    t_server srv;
+    t_server_threads = "8";
+    ASSERT(t_server_start(&srv, cfg, NULL, errpath));
+    char *c = claims("\"roles\":[\"police\"]", 300);
+    char *alice = make_jwt(RS, c, rsa_key, SIG_KEY, NULL);
+    free(c);
+    c = malloc(4096);
+    snprintf(c, 4096,
+             "{\"iss\":\"https://idp.example/realms/lage\",\"aud\":\"lagebild\",\"sub\":\"bob\","
+             "\"exp\":%lld,\"roles\":[\"police\"]}",
+             (long long)time(NULL) + 300);
+    char *bob = make_jwt(RS, c, rsa_key, SIG_KEY, NULL);
+    free(c);
+    char *fc = tl_point("J1", 9.36, 52.10, "\"name\":\"von alice\"");
+    char *fc2 = tl_point("J2", 9.36, 52.10, "\"name\":\"von alice\"");
+    t_resp r, fresh;
+    ASSERT_EQ(tl_post(srv.port, "police_live", alice, fc, &r), 0);
+    ASSERT_EQ(r.status, 200);
+    ASSERT_CONTAINS(r.body, "\"replaced\":0");
+    t_resp_free(&r);
+    /* bob and the configured police principal: as if J1 did not exist */
+    const char *others[2] = {bob, "t-police"};
+    for (int i = 0; i < 2; i++) {
+        ASSERT_EQ(tl_send(srv.port, "DELETE", "/sources/police_live/features/J1", others[i],
+                          NULL, &r), 0);
+        ASSERT_EQ(tl_send(srv.port, "DELETE", "/sources/police_live/features/J9", others[i],
+                          NULL, &fresh), 0);
+        ASSERT_EQ(r.status, 404);
+        ASSERT_EQ(r.rawlen, fresh.rawlen);
+        ASSERT(memcmp(r.raw, fresh.raw, r.rawlen) == 0);
+        t_resp_free(&r);
+        t_resp_free(&fresh);
+    }
+    ASSERT_EQ(tl_post(srv.port, "police_live", bob, fc, &r), 0);
+    ASSERT_EQ(tl_post(srv.port, "police_live", bob, fc2, &fresh), 0);
+    ASSERT_EQ(r.status, 200);
+    ASSERT_CONTAINS(r.body, "\"replaced\":0");
+    ASSERT_EQ(r.rawlen, fresh.rawlen);
+    ASSERT(memcmp(r.raw, fresh.raw, r.rawlen) == 0);
+    t_resp_free(&r);
+    t_resp_free(&fresh);
+    char *w = t_sql(store, "SELECT source||'|'||name FROM incidents WHERE source_fid='J1'"
+                           " AND writer='jwt:alice'");
+    ASSERT_STREQ(w, "police_live|von alice");
+    free(w);
+    /* a new token of alice's: the same principal, the same features */
+    c = claims("\"roles\":[\"police\"],\"jti\":\"zwei\"", 300);
+    char *alice2 = make_jwt(RS, c, rsa_key, SIG_KEY, NULL);
+    free(c);
+    ASSERT(strcmp(alice2, alice) != 0);
+    ASSERT_EQ(tl_post(srv.port, "police_live", alice2, fc, &r), 0);
+    ASSERT_EQ(r.status, 200);
+    ASSERT_CONTAINS(r.body, "\"replaced\":1");
+    t_resp_free(&r);
+    ASSERT_EQ(tl_send(srv.port, "DELETE", "/sources/police_live/features/J1", alice, NULL, &r),
+              0);
+    ASSERT_EQ(r.status, 200);
+    t_resp_free(&r);
+    w = t_sql(store, "SELECT group_concat(writer) FROM incidents WHERE source_fid='J1'");
+    ASSERT_STREQ(w, "jwt:bob");
+    free(w);
+    ASSERT_EQ(t_server_stop(&srv, 10), 0);
+    t_server_free(&srv);
+    free(fc);
+    free(fc2);
+    free(alice);
+    free(alice2);
+    free(bob);
+    free(errpath);
+    free(store);
+    free(cfg);
+    free(pem);
+    t_rmrf(dir);
+    free(dir);
+}
+
 LB_TESTS(test_jwt_rs256_accepted_roles_from_claim,
          test_jwt_es256_nested_roles_claim_and_principal_claim, test_jwt_claims_checked,
          test_jwt_forgeries_refused, test_jwt_malformed_json_refused, test_jwt_config_errors,
          test_jwt_several_keys_while_the_provider_rotates, test_jwt_through_the_server,
-         test_jwt_event_stream_follows_roles_until_expiry)
+         test_jwt_event_stream_follows_roles_until_expiry,
+         test_jwt_pushed_features_belong_to_their_subject)

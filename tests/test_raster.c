@@ -1407,9 +1407,138 @@ LB_TEST(test_fill_covers)
     lb_canvas_free(&c);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Hard masks                                                               */
+/* ------------------------------------------------------------------------ */
+
+/* The mask of the rings on c, checking that c's pixels stay as they were. */
+static uint8_t *fill_mask(lb_canvas *c, const lb_ring *rings, size_t n)
+{
+    size_t bytes = (size_t)c->width * (size_t)c->height * 4;
+    uint8_t *before = malloc(bytes), *m = malloc(bytes / 4);
+    ASSERT(before && m);
+    for (size_t i = 0; i < bytes; i++)
+        c->px[i] = (uint8_t)(i * 7);
+    memcpy(before, c->px, bytes);
+    ASSERT(lb_raster_fill_mask(c, rings, n, m));
+    ASSERT(memcmp(before, c->px, bytes) == 0);
+    free(before);
+    return m;
+}
+
+/* A rectangle whose edges lie 0.001 px inside (or outside) pixel borders:
+ * only the pixels entirely inside are 255, though the 99.9 % ones would
+ * fill at alpha 255. */
+static void check_offset_rect(lb_canvas *c, double x0, double y0)
+{
+    double xy[] = {x0 + 0.001, y0 + 0.001, x0 + 30.999, y0 + 0.001,
+                   x0 + 30.999, y0 + 25.999, x0 + 0.001, y0 + 25.999};
+    double hole[] = {x0 + 9.999, y0 + 9.999, x0 + 9.999, y0 + 15.001,
+                     x0 + 20.001, y0 + 15.001, x0 + 20.001, y0 + 9.999};
+    lb_ring r[2] = {{xy, 4}, {hole, 4}};
+    uint8_t *m = fill_mask(c, r, 2);
+    for (int y = 0; y < c->height; y++)
+        for (int x = 0; x < c->width; x++) {
+            double px = x - x0, py = y - y0;
+            bool in = px >= 1 && px <= 29 && py >= 1 && py <= 24 &&
+                      !(px >= 9 && px <= 20 && py >= 9 && py <= 15);
+            if (m[(size_t)y * (size_t)c->width + (size_t)x] != (in ? 255 : 0))
+                LBT__FAIL("pixel (%d, %d): mask %d, expected %d", x, y,
+                          m[(size_t)y * (size_t)c->width + (size_t)x], in ? 255 : 0);
+        }
+    free(m);
+    lb_canvas_clear(c);
+    lb_raster_fill(c, r, 2, RED);
+    ASSERT_EQ(A(c, (int)x0, (int)y0 + 5), 255); /* what rounding the alpha would keep */
+}
+
+/* Whether every corner of pixel (x, y) lies inside the convex polygon (n
+ * points, positive shoelace area): 1 yes, 0 no, -1 a corner lies within
+ * 1e-7 px of an edge's line (too close to call). */
+static int corners_inside(const double *xy, size_t n, int x, int y)
+{
+    int all = 1;
+    for (int k = 0; k < 4; k++) {
+        double cx = x + (k & 1), cy = y + (k >> 1);
+        for (size_t i = 0; i < n; i++) {
+            const double *a = xy + 2 * i, *b = xy + 2 * ((i + 1) % n);
+            double d = ((b[0] - a[0]) * (cy - a[1]) - (b[1] - a[1]) * (cx - a[0])) /
+                       hypot(b[0] - a[0], b[1] - a[1]);
+            if (fabs(d) < 1e-7)
+                return -1;
+            if (d < 0)
+                all = 0;
+        }
+    }
+    return all;
+}
+
+LB_TEST(test_fill_mask)
+{
+    lb_canvas c = mk(64, 48);
+    check_offset_rect(&c, 10, 5);
+    /* a shape around the canvas (left cover only), one beside it, none */
+    double big[] = {-10, -10, 100, -10, 100, 100, -10, 100};
+    lb_ring rb = {big, 4};
+    uint8_t *m = fill_mask(&c, &rb, 1);
+    for (size_t i = 0; i < 64 * 48; i++)
+        ASSERT_EQ(m[i], 255);
+    free(m);
+    double left[] = {-50, -10, -1, -10, -1, 100, -50, 100};
+    lb_ring rl = {left, 4};
+    m = fill_mask(&c, &rl, 1);
+    for (size_t i = 0; i < 64 * 48; i++)
+        ASSERT_EQ(m[i], 0);
+    free(m);
+    m = fill_mask(&c, NULL, 0);
+    for (size_t i = 0; i < 64 * 48; i++)
+        ASSERT_EQ(m[i], 0);
+    free(m);
+    /* random convex polygons: 255 exactly where all four corners are inside */
+    rng_state = 7;
+    int kept = 0;
+    for (int it = 0; it < 200; it++) {
+        double xy[2 * 12], ang[12];
+        size_t n = 3 + (size_t)(it % 10);
+        for (size_t i = 0; i < n; i++)
+            ang[i] = rnd_in(0, 2 * M_PI);
+        for (size_t i = 1; i < n; i++) /* sorted: a convex polygon */
+            for (size_t j = i; j > 0 && ang[j - 1] > ang[j]; j--) {
+                double t = ang[j];
+                ang[j] = ang[j - 1];
+                ang[j - 1] = t;
+            }
+        double cx = rnd_in(10, 54), cy = rnd_in(10, 38), r = rnd_in(2, 30);
+        for (size_t i = 0; i < n; i++) {
+            xy[2 * i] = cx + r * cos(ang[i]);
+            xy[2 * i + 1] = cy + r * sin(ang[i]);
+        }
+        lb_ring rr = {xy, n};
+        m = fill_mask(&c, &rr, 1);
+        for (int y = 0; y < 48; y++)
+            for (int x = 0; x < 64; x++) {
+                int want = corners_inside(xy, n, x, y);
+                unsigned got = m[(size_t)y * 64 + (size_t)x];
+                if (want >= 0 && got != (want ? 255u : 0u))
+                    LBT__FAIL("polygon %d, pixel (%d, %d): mask %u, corners inside: %d", it, x,
+                              y, got, want);
+                kept += want == 1;
+            }
+        free(m);
+    }
+    ASSERT(kept > 1000);
+    lb_canvas_free(&c);
+    /* a canvas of two bands (segments stored, converted band by band), the
+     * rectangle across their border at row 1024 */
+    lb_canvas wide = mk(4096, 1100);
+    check_offset_rect(&wide, 3000, 1010);
+    lb_canvas_free(&wide);
+}
+
 LB_TESTS(test_rgba, test_canvas_basics, test_over, test_over_random, test_mask, test_rect_exact,
          test_rect_fractional, test_half_canvas, test_area_random, test_holes, test_multipolygon,
          test_seamless_tiles, test_far_and_huge, test_nan, test_fill_compositing,
          test_line_width_caps, test_joins, test_closed_stroke, test_dashes, test_huge_stroke,
          test_no_darkening, test_degenerate_strokes, test_markers, test_circle_accuracy,
-         test_exact_vs_reference, test_multiband, test_scratch_stays_clean, test_fill_covers)
+         test_exact_vs_reference, test_multiband, test_scratch_stays_clean, test_fill_covers,
+         test_fill_mask)

@@ -3,8 +3,8 @@
  * demo scenario: health, authentication (401 for missing, malformed,
  * unknown and revoked tokens), the single byte-identical 404 for everything
  * a principal may not see or that does not exist (maps, tiles, grids,
- * hostile URLs), TileJSON per principal, ETags, metrics, an oversized
- * header, break-glass, the crisis phase API, a role's validity window ending
+ * hostile URLs), TileJSON per principal, ETags, the classification banner
+ * of area-limited roles, metrics, an oversized header, break-glass, the crisis phase API, a role's validity window ending
  * while the server runs (no stale cache), clean shutdown on SIGTERM, and the
  * audit log (hash chain intact, principals named, no token ever written).
  *
@@ -24,6 +24,7 @@
 
 static char *g_dir, *g_store, *g_cfg, *g_audit;
 static char g_alice[128], g_mallory[128]; /* tokens minted by `lagebild token new` */
+static char g_diag[128]; /* role diag: power lines, within two squares (diag_area) */
 static int g_fixture; /* 0: not set up, 1: ready, -1: setup failed */
 static t_server g_srv;
 static int g_port; /* where the helpers send requests: g_srv's port */
@@ -120,6 +121,24 @@ static char *config_variant(const char *maps, const char *roles, const char *tok
     return out;
 }
 
+/*
+ * Role diag's area: square 1 lies in the box of power line KR-FL-02 (a
+ * diagonal from 9.415 E 52.033 N to 9.17 E 51.96 N) but some 5 km from the
+ * line itself; square 2 lies on the line.
+ */
+#define DIAG_SQ1 "[[9.19, 52.015], [9.21, 52.015], [9.21, 52.03], [9.19, 52.03], [9.19, 52.015]]"
+#define DIAG_SQ2 "[[9.32, 51.995], [9.34, 51.995], [9.34, 52.015], [9.32, 52.015], [9.32, 51.995]]"
+static const char diag_area[] =
+    "{\"type\": \"FeatureCollection\", \"features\": [{\"type\": \"Feature\", \"properties\": {},\n"
+    " \"geometry\": {\"type\": \"MultiPolygon\", \"coordinates\": [[" DIAG_SQ1 "], [" DIAG_SQ2
+    "]]}}]}\n";
+static const char diag_role[] =
+    "  diag:\n"
+    "    title: Leitungen im Ausschnitt\n"
+    "    clearance: {level: VS-NfD, groups: [kritis]}\n"
+    "    layers: [power_lines]\n"
+    "    area: {path: diag_area.geojson}\n";
+
 static const char extra_maps[] =
     "  only_units:\n"
     "    title: Nur Einheiten\n"
@@ -155,14 +174,18 @@ static void fixture(void)
 
     char *alice_hash = mint("alice", "police", g_alice, sizeof g_alice);
     char *mallory_hash = mint("mallory", "police", g_mallory, sizeof g_mallory);
+    char *diag_hash = mint("diag", "diag", g_diag, sizeof g_diag);
     char tokens[1024];
     snprintf(tokens, sizeof tokens,
              "  alice:            {hash: \"%s\", roles: [police]}\n"
-             "  mallory:          {hash: \"%s\", roles: [police], revoked: true}\n",
-             alice_hash, mallory_hash);
+             "  mallory:          {hash: \"%s\", roles: [police], revoked: true}\n"
+             "  diag:             {hash: \"%s\", roles: [diag]}\n",
+             alice_hash, mallory_hash, diag_hash);
     free(alice_hash);
     free(mallory_hash);
-    char *text = config_variant(extra_maps, "", tokens);
+    free(diag_hash);
+    t_write(g_dir, "diag_area.geojson", diag_area);
+    char *text = config_variant(extra_maps, diag_role, tokens);
     t_write(g_dir, "srv.yaml", text);
     free(text);
     g_cfg = t_path(g_dir, "srv.yaml");
@@ -283,6 +306,25 @@ static char *tile_path(const char *map, int z, long x, long y, const char *suffi
 }
 
 /* ------------------------------------------------------------- tests */
+
+/* The level the classification banner names for bbox (lon/lat), "null"
+ * when none, as token's principal. */
+static void expect_level(const char *bbox, const char *token, const char *level)
+{
+    char target[256], want[64];
+    snprintf(target, sizeof target, "/maps/lage/classification?bbox=%s", bbox);
+    snprintf(want, sizeof want, strcmp(level, "null") ? "{\"level\":\"%s\"}\n" : "{\"level\":%s}\n",
+             level);
+    t_resp r;
+    ASSERT_EQ(t_get(g_port, target, token, &r), 0);
+    ASSERT_EQ(r.status, 200);
+    if (strcmp(r.body, want) != 0) {
+        fprintf(stderr, "  bbox %s: %s", bbox, r.body);
+        t_resp_free(&r);
+        LBT__FAIL("the classification banner should name %s", level);
+    }
+    t_resp_free(&r);
+}
 
 LB_TEST(test_health)
 {
@@ -742,6 +784,68 @@ LB_TEST(test_metrics)
     ASSERT_EQ(metric("lagebild_encode_cpu_seconds_total"), ecpu1);
 }
 
+/*
+ * The banner of an area-limited role counts only features it is shown:
+ * whose geometry meets the query box within the role's area.  Neither a
+ * feature whose box reaches into the area nor one that meets the area only
+ * outside the query box counts.
+ */
+LB_TEST(test_classification_within_the_area)
+{
+    fixture();
+    /* the data as the cases below assume it */
+    const char *fl = "FROM power_lines WHERE source_fid = 'KR-FL-%s'";
+    char q[512];
+    snprintf(q, sizeof q,
+             "SELECT MbrMinX(geom) < 9.19 AND MbrMaxX(geom) > 9.21 AND MbrMinY(geom) < 52.015 "
+             "AND MbrMaxY(geom) > 52.03 AND label_level = 1 AND NOT ST_Intersects(geom, "
+             "GeomFromText('POLYGON((9.19 52.015, 9.21 52.015, 9.21 52.03, 9.19 52.03, "
+             "9.19 52.015))', 4326)) AND ST_Intersects(geom, BuildMbr(9.32, 51.995, 9.34, "
+             "52.015, 4326)) %s", fl);
+    ASSERT_EQ(t_sql_int(g_store, q, "02"), 1);
+    ASSERT_EQ(t_sql_int(g_store,
+                        "SELECT count(*) FROM power_lines WHERE ST_Intersects(geom, "
+                        "BuildMbr(9.17, 52.01, 9.25, 52.033, 4326))"),
+              0);
+    /* (a) landkreis: a box 9 km outside its district holding power line
+     * KR-FL-01 (VS-NfD, releasable to it), which touches the district
+     * elsewhere; the tiles there are transparent for it */
+    ASSERT_EQ(t_sql_int(g_store, "SELECT label_level = 1 AND ST_Intersects(geom, "
+                                 "BuildMbr(9.49, 52.15, 9.56, 52.24, 4326)) "
+                                 "FROM power_lines WHERE source_fid = 'KR-FL-01'"),
+              1);
+    expect_level("9.49,52.15,9.56,52.24", "demo-landkreis", "null");
+    expect_level("9.49,52.15,9.56,52.24", "demo-kritis", "VS-NfD"); /* no area: it counts */
+    /* (c) inside the district: power lines KR-FL-04 and -06 */
+    expect_level("9.36,52.08,9.38,52.10", "demo-landkreis", "VS-NfD");
+    /* a small box inside the district and inside deployment area FW-EA-02
+     * (VS-NfD), which no edge of it crosses: its only feature of that level */
+    ASSERT_EQ(t_sql_int(g_store, "SELECT label_level = 1 AND ST_Within(BuildMbr(9.3894, 52.0732, "
+                                 "9.3900, 52.0738, 4326), geom) FROM deployment_areas WHERE "
+                                 "source_fid = 'FW-EA-02'"),
+              1);
+    char *layers = t_sql(g_store, "SELECT group_concat(layer) FROM lb_layers");
+    ASSERT(layers);
+    char *save = NULL;
+    for (char *l = strtok_r(layers, ",", &save); l; l = strtok_r(NULL, ",", &save))
+        ASSERT_EQ(t_sql_int(g_store,
+                            "SELECT count(*) FROM \"%s\" WHERE label_level >= 1 AND source_fid "
+                            "<> 'FW-EA-02' AND ST_Intersects(geom, BuildMbr(9.3894, 52.0732, "
+                            "9.3900, 52.0738, 4326))",
+                            l),
+                  0);
+    free(layers);
+    expect_level("9.3894,52.0732,9.3900,52.0738", "demo-landkreis", "VS-NfD");
+    /* (b) diag: the box of square 1, which KR-FL-02's box covers but the
+     * line passes 5 km beside */
+    expect_level("9.17,52.01,9.25,52.033", g_diag, "null");
+    /* the line's whole box: square 2 lies on the line */
+    expect_level("9.17,51.96,9.415,52.033", g_diag, "VS-NfD");
+    expect_level("9.31,51.99,9.35,52.02", g_diag, "VS-NfD");
+    /* square 2 but a box beside the line within it */
+    expect_level("9.321,52.012,9.324,52.015", g_diag, "null");
+}
+
 LB_TEST(test_oversized_header)
 {
     fixture();
@@ -1060,5 +1164,6 @@ LB_TEST(test_shutdown_and_audit)
 }
 
 LB_TESTS(test_health, test_unauthorized, test_not_visible_is_not_found, test_hostile_tile_urls,
-         test_tilejson, test_etag, test_tile_head, test_metrics, test_oversized_header, test_break_glass,
+         test_tilejson, test_etag, test_tile_head, test_metrics, test_classification_within_the_area,
+         test_oversized_header, test_break_glass,
          test_phase, test_role_validity_ends, test_shutdown_and_audit)

@@ -88,7 +88,8 @@ static inline int tl_send(int port, const char *method, const char *target, cons
                           const char *json, t_resp *out)
 {
     size_t blen = json ? strlen(json) : 0;
-    size_t cap = blen + strlen(target) + 512;
+    /* a JWT as token is several hundred characters */
+    size_t cap = blen + strlen(target) + (token ? strlen(token) : 0) + 512;
     char *req = malloc(cap);
     if (!req)
         return -1;

@@ -289,13 +289,10 @@ static void add_ring(lb__rwork *w, const double *xy, size_t n)
     ring_edges(xy, n, work_edge, w);
 }
 
-void lb_raster_fill(lb_canvas *c, const lb_ring *rings, size_t nrings, lb_rgba color)
+/* Begin a shape of the rings on c's scratch w and add their edges; false
+ * when they cannot change any pixel (nothing added). */
+static bool fill_shape(const lb_canvas *c, lb__rwork *w, const lb_ring *rings, size_t nrings)
 {
-    if (!c || !c->px || !rings || nrings == 0 || color.a == 0)
-        return;
-    lb__rwork *w = lb__work(c);
-    if (!w)
-        return;
     lb__shape_begin(w);
     /* the bounding box first: a shape inside the canvas needs no clipping,
      * one outside it needs nothing at all */
@@ -315,14 +312,41 @@ void lb_raster_fill(lb_canvas *c, const lb_ring *rings, size_t nrings, lb_rgba c
         }
     }
     if (!(x0 <= x1) || y1 <= 0 || y0 >= c->height || x0 >= c->width)
-        return; /* empty, or above, below or right of the canvas */
+        return false; /* empty, or above, below or right of the canvas */
     if (x1 <= 0)
-        return; /* left of it: the rings' covers cancel in every row */
+        return false; /* left of it: the rings' covers cancel in every row */
     lb__shape_inside(w, x0, y0, x1, y1);
     for (size_t r = 0; r < nrings; r++)
         if (rings[r].xy && rings[r].n >= 2)
             add_ring(w, rings[r].xy, rings[r].n);
-    lb__shape_end(c, w, color);
+    return true;
+}
+
+void lb_raster_fill(lb_canvas *c, const lb_ring *rings, size_t nrings, lb_rgba color)
+{
+    if (!c || !c->px || !rings || nrings == 0 || color.a == 0)
+        return;
+    lb__rwork *w = lb__work(c);
+    if (w && fill_shape(c, w, rings, nrings))
+        lb__shape_end(c, w, color);
+}
+
+/* A pixel whose exact coverage is at least this lies entirely inside: 1 up
+ * to the rounding of the accumulated areas (about 1e-13 of a pixel), far
+ * below any part of a pixel that could show anything. */
+#define MASK_FULL (1.0 - 1e-9)
+
+bool lb_raster_fill_mask(lb_canvas *c, const lb_ring *rings, size_t nrings, uint8_t *mask)
+{
+    if (!c || !mask)
+        return false;
+    memset(mask, 0, (size_t)c->width * (size_t)c->height);
+    lb__rwork *w = c->px ? lb__work(c) : NULL;
+    if (!w)
+        return false;
+    if (!rings || nrings == 0 || !fill_shape(c, w, rings, nrings))
+        return true;
+    return lb__shape_end_mask(w, mask, MASK_FULL);
 }
 
 /* Whether the segment (x0,y0)-(x1,y1) meets the box [bx0,bx1] x [by0,by1]:

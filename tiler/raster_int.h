@@ -157,6 +157,10 @@ void lb__edge(lb__rwork *w, double x0, double y0, double x1, double y1);
 bool lb__shape_inside(lb__rwork *w, double x0, double y0, double x1, double y1);
 /* Rasterize the collected edges, composite with color (premultiplied) and reset. */
 void lb__shape_end(lb_canvas *c, lb__rwork *w, lb_rgba color);
+/* Rasterize the collected edges into mask instead (w x h bytes, all 0 on
+ * entry): 255 where |winding integral| >= full, then reset; false when out
+ * of memory (mask then still all 0). */
+bool lb__shape_end_mask(lb__rwork *w, uint8_t *mask, double full);
 
 /* ---- premultiplied 8-bit arithmetic on packed pixels --------------------
  * A pixel is loaded into a uint32_t with memcpy, so the byte order in memory

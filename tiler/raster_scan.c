@@ -815,21 +815,29 @@ static void clear_left(lb__rwork *w)
     }
 }
 
+/* The rows [*r0, *r1] the collected shape covers (none: *r0 > *r1). */
+static void shape_rows(const lb__rwork *w, int *r0, int *r1)
+{
+    *r0 = INT_MAX;
+    *r1 = -1;
+    if (w->cx1 >= 0) {
+        *r0 = (int)w->ymin;
+        *r1 = (int)ceil(w->ymax) - 1;
+    }
+    if (w->lrow0 <= w->lrow1) {
+        if (w->lrow0 < *r0)
+            *r0 = w->lrow0;
+        int l1 = w->lrow1 < w->h - 1 ? w->lrow1 : w->h - 1;
+        if (l1 > *r1)
+            *r1 = l1;
+    }
+}
+
 void lb__shape_end(lb_canvas *c, lb__rwork *w, lb_rgba color)
 {
     c->zeroed = false;
-    int r0 = INT_MAX, r1 = -1;
-    if (w->cx1 >= 0) {
-        r0 = (int)w->ymin;
-        r1 = (int)ceil(w->ymax) - 1;
-    }
-    if (w->lrow0 <= w->lrow1) {
-        if (w->lrow0 < r0)
-            r0 = w->lrow0;
-        int l1 = w->lrow1 < w->h - 1 ? w->lrow1 : w->h - 1;
-        if (l1 > r1)
-            r1 = l1;
-    }
+    int r0, r1;
+    shape_rows(w, &r0, &r1);
     /* sanitize: premultiplied channels cannot exceed alpha */
     if (color.r > color.a)
         color.r = color.a;
@@ -872,4 +880,62 @@ void lb__shape_end(lb_canvas *c, lb__rwork *w, lb_rgba color)
 done:
     clear_left(w);
     lb__shape_begin(w);
+}
+
+/* Rows [by0, by1) of the band whose first row is base into the mask: the
+ * exact coverage of every pixel (the running sum the sweep composites),
+ * compared with full instead of rounded to 8 bits; leaves the cells and
+ * bits zero. */
+static void sweep_mask(lb__rwork *w, int base, int by0, int by1, double *run, uint8_t *mask,
+                       double full)
+{
+    const int W = w->w;
+    const size_t stride = (size_t)W + 2, words = w->words;
+    for (int j = by0; j < by1; j++) {
+        *run += w->lfull[j];
+        w->lfull[j] = 0;
+        double s = *run + w->lpart[j];
+        w->lpart[j] = 0;
+        double *a = w->acc + (size_t)(j - base) * stride;
+        uint8_t *m = mask + (size_t)j * (size_t)W;
+        for (int x = 0; x < W; x++) {
+            s += a[x];
+            a[x] = 0;
+            m[x] = fabs(s) >= full ? 255 : 0;
+        }
+        a[W] = a[W + 1] = 0;
+        memset(w->bits + (size_t)(j - base) * words, 0, words * sizeof *w->bits);
+    }
+}
+
+bool lb__shape_end_mask(lb__rwork *w, uint8_t *mask, double full)
+{
+    int r0, r1;
+    shape_rows(w, &r0, &r1);
+    bool ok = !w->oom;
+    double run = 0;
+    if (w->direct) {
+        /* already accumulated (nothing was stored, so nothing was lost) */
+        if (r0 <= r1)
+            sweep_mask(w, 0, r0, r1 + 1, &run, mask, full);
+        goto done;
+    }
+    if (!ok || r0 > r1)
+        goto done;
+    const int band = (int)w->band_rows;
+    size_t need = (size_t)(r1 - r0 + 1) < w->band_rows ? (size_t)(r1 - r0 + 1) : w->band_rows;
+    if (!ensure_acc(w, need)) {
+        ok = false;
+        goto done;
+    }
+    for (int by0 = r0; by0 <= r1; by0 += band) {
+        int by1 = by0 + band < r1 + 1 ? by0 + band : r1 + 1;
+        for (size_t i = 0; i < w->nseg; i++)
+            raster_seg(w, by0, by1, &w->seg[i]);
+        sweep_mask(w, by0, by0, by1, &run, mask, full);
+    }
+done:
+    clear_left(w);
+    lb__shape_begin(w);
+    return ok;
 }

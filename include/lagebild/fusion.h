@@ -236,21 +236,37 @@ lb_status lb_conflate_region(lb_store *st, const lb_config *cfg, const char *lay
 
 /*
  * How a source's features are written.  REPLACE (a file ingest): the
- * source's previous features are all replaced; rejected features are skipped
- * and recorded.  UPSERT (a push): only the features named are inserted or
- * replaced (matched by the source's feature id), every other feature of the
- * source stays; ANY rejected feature fails the whole request and nothing of
- * it is applied.
+ * source's previous features are all replaced (pushed ones too); rejected
+ * features are skipped and recorded.  UPSERT (a push): only the features
+ * named are inserted or replaced, matched by the source's feature id among
+ * the features the same writer pushed (a pushed feature belongs to its
+ * writer); every other feature of the source stays; ANY rejected feature
+ * fails the whole request and nothing of it is applied.
  */
 typedef enum lb_ingest_mode { LB_INGEST_REPLACE, LB_INGEST_UPSERT } lb_ingest_mode;
 
-/* One feature changed by a push or delete: its version before and after. */
+/*
+ * One feature changed by a push or delete: its version before and after.
+ * Live events need each version's geometry, not only its box: whether it
+ * meets an area limit, and the cells of its generalised form (server/live.c).
+ * The geometries of one push result are kept up to LB_CHANGE_WKB_BUDGET bytes
+ * in all; a version beyond that (or one whose stored geometry cannot be read)
+ * has none, and only principals who see it exactly and without an area limit
+ * hear of it.
+ */
 typedef struct lb_change {
     int64_t fid;
     bool has_old, has_new;
     lb_label old_label, new_label;
     double old_box[4], new_box[4]; /* lon/lat minx, miny, maxx, maxy */
+    unsigned char *old_wkb, *new_wkb; /* 2D WKB, lon/lat (malloc'ed), or NULL */
+    size_t old_wkb_len, new_wkb_len;
 } lb_change;
+
+#define LB_CHANGE_WKB_BUDGET ((size_t)32 << 20)
+
+/* Free n changes (their geometries and the array itself). */
+void lb_changes_free(lb_change *c, size_t n);
 
 /* A rejected feature of a push: its 0-based index in the body and id. */
 typedef struct lb_push_reject {
@@ -263,7 +279,7 @@ typedef struct lb_push_result {
     int64_t revision;   /* new revision of the source's layer (0: nothing applied) */
     size_t stored;      /* features inserted or replaced */
     size_t deleted;
-    lb_change *changes; /* malloc'ed */
+    lb_change *changes; /* malloc'ed; free with lb_changes_free */
     size_t nchanges;
     lb_push_reject *rejects; /* when the push failed with LB_EGEOM: why */
     size_t nrejects;
@@ -272,9 +288,14 @@ void lb_push_result_free(lb_push_result *r);
 
 /*
  * Push: upsert the features of a GeoJSON FeatureCollection (body, len bytes)
- * into source src, through the same pipeline as a file ingest (CRS, checks
- * and repairs, mapping, labels), in ONE transaction committed durably
- * (synchronous=FULL) before returning LB_OK.  The CRS is crs when not NULL,
+ * into source src as principal writer (its name: a configured principal or
+ * "jwt:" and the subject), through the same pipeline as a file ingest (CRS,
+ * checks and repairs, mapping, labels), in ONE transaction committed durably
+ * (synchronous=FULL) before returning LB_OK.  A pushed feature belongs to
+ * its writer: it is keyed by (source, writer, feature id), so a push replaces
+ * only what the same writer pushed before, and what it does and reports
+ * (res: stored, deleted, rejects) is the same whether or not other writers or
+ * file ingests hold features of the same ids.  The CRS is crs when not NULL,
  * else the body's "crs" member, else the source's crs:, else EPSG:4326
  * (RFC 7946).  Returns LB_EFORMAT when the body is not a readable
  * FeatureCollection, LB_EGEOM when features were rejected (res->rejects
@@ -282,15 +303,17 @@ void lb_push_result_free(lb_push_result *r);
  * feature id attribute, LB_ECRS for an unusable CRS.
  */
 lb_status lb_ingest_push(lb_store *st, const lb_config *cfg, const lb_source_cfg *src,
-                         const char *body, size_t len, const char *crs, lb_push_result *res,
-                         lb_error *err);
+                         const char *writer, const char *body, size_t len, const char *crs,
+                         lb_push_result *res, lb_error *err);
 
 /*
- * Remove the feature with source feature id sfid from source src (one
- * durable transaction that bumps the layer's revision).  LB_ENOENT when the
- * source has no such feature (nothing changes).
+ * Remove the feature with source feature id sfid that writer pushed to
+ * source src (one durable transaction that bumps the layer's revision).
+ * LB_ENOENT when writer has no such feature there (nothing changes), also
+ * when another writer or a file ingest has one of that id.
  */
 lb_status lb_ingest_delete(lb_store *st, const lb_config *cfg, const lb_source_cfg *src,
-                           const char *sfid, lb_push_result *res, lb_error *err);
+                           const char *writer, const char *sfid, lb_push_result *res,
+                           lb_error *err);
 
 #endif

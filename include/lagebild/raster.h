@@ -83,6 +83,17 @@ typedef struct lb_ring {
 void lb_raster_fill(lb_canvas *c, const lb_ring *rings, size_t nrings, lb_rgba color);
 
 /*
+ * The hard mask of the rings as lb_raster_fill would fill them (non-zero
+ * rule), on c's pixel grid: mask[y * width + x] = 255 where the pixel lies
+ * entirely inside, that is where its exact coverage is 1 up to rounding
+ * (at least 1 - 1e-9), else 0.  Not the filled alpha rounded to 8 bits: a
+ * pixel 99.9 % inside would round to 255.  c lends its size and scratch
+ * only; its pixels are not touched.  False (and mask all 0) when out of
+ * memory.
+ */
+bool lb_raster_fill_mask(lb_canvas *c, const lb_ring *rings, size_t nrings, uint8_t *mask);
+
+/*
  * Occlusion blocks: a canvas is divided into LB_BLOCKS x LB_BLOCKS blocks of
  * lb_block_size(width) x lb_block_size(height) pixels (the last ones may be
  * cut off by the canvas's edge).  A block where lb_raster_fill of some rings

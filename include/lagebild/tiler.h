@@ -164,6 +164,29 @@ void lb_snapshot_classes(const lb_snapshot *s, double minx, double miny, double 
                          double maxy, lb_feature_fn fn, void *ud);
 
 /*
+ * A feature's geometry as lb_snapshot_max_level_geom's predicate sees it, at
+ * full detail in the snapshot's CRS: its parts are points (every vertex one),
+ * lines, or polygon rings (not closed explicitly; exteriors of positive and
+ * holes of negative signed area, for the non-zero rule).  Valid only during
+ * the call.
+ */
+typedef struct lb_feature_geom lb_feature_geom;
+enum { LB_FEATURE_POINTS = 1, LB_FEATURE_LINES = 2, LB_FEATURE_POLYGONS = 3 };
+int lb_feature_geom_type(const lb_feature_geom *g);
+size_t lb_feature_geom_parts(const lb_feature_geom *g);
+/* Part i: n points, xy pairs. */
+const double *lb_feature_geom_part(const lb_feature_geom *g, size_t i, size_t *n);
+
+typedef bool (*lb_feature_geom_pred)(void *ud, const lb_feature_info *f, const double box[4],
+                                     const lb_feature_geom *g);
+
+/* lb_snapshot_max_level with a predicate that sees the feature's geometry
+ * too (which pred must not be NULL); cls as there. */
+int lb_snapshot_max_level_geom(const lb_snapshot *s, double minx, double miny, double maxx,
+                               double maxy, lb_feature_pred cls, lb_feature_geom_pred pred,
+                               void *ud);
+
+/*
  * Drawing order of a layer: its visible features class by class, classes in
  * the order of lb_feature_class_cmp (label: level, groups, caveats; then
  * reports merged into a fused feature after the others, by fused label;
