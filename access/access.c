@@ -84,27 +84,6 @@ static time_t parse_time(const char *s)
     return timegm(&tm) - off;
 }
 
-/* Twice the signed area of a ring of lon/lat pairs: positive when it runs
- * counter-clockwise. */
-static double ring_area2(const double *xy, size_t n)
-{
-    double a = 0;
-    for (size_t i = 0, j = n - 1; i < n; j = i++)
-        a += (xy[2 * j] - xy[2 * i]) * (xy[2 * j + 1] + xy[2 * i + 1]);
-    return a;
-}
-
-static void reverse_ring(double *xy, size_t n)
-{
-    for (size_t i = 0, j = n - 1; i < j; i++, j--) {
-        double x = xy[2 * i], y = xy[2 * i + 1];
-        xy[2 * i] = xy[2 * j];
-        xy[2 * i + 1] = xy[2 * j + 1];
-        xy[2 * j] = x;
-        xy[2 * j + 1] = y;
-    }
-}
-
 /* Add a ring, oriented: an exterior counter-clockwise, a hole clockwise.
  * Sources give either orientation; only with holes opposite to their
  * exterior does the mask's non-zero fill (server/maps.c) leave them out. */
@@ -128,9 +107,9 @@ static void add_ring(area *ar, OGRGeometryH ring, bool hole)
         xy[2 * i] = OGR_G_GetX(ring, i);
         xy[2 * i + 1] = OGR_G_GetY(ring, i);
     }
-    double a = ring_area2(xy, (size_t)n);
+    double a = lb_ring_area(xy, (size_t)n);
     if (hole ? a > 0 : a < 0)
-        reverse_ring(xy, (size_t)n);
+        lb_ring_reverse(xy, (size_t)n);
     ar->rings[ar->nrings] = xy;
     ar->counts[ar->nrings++] = (size_t)n;
 }

@@ -317,3 +317,22 @@ void lb_pool_drain(lb_pool *pool)
     pool->bytes = 0;
     pthread_mutex_unlock(&pool->lock);
 }
+
+double lb_ring_area(const double *xy, size_t n)
+{
+    double a = 0;
+    for (size_t i = 0, j = n - 1; i < n; j = i++)
+        a += (xy[2 * j] - xy[2 * i]) * (xy[2 * j + 1] + xy[2 * i + 1]);
+    return a * 0.5;
+}
+
+void lb_ring_reverse(double *xy, size_t n)
+{
+    for (size_t i = 0, j = n - 1; n > 0 && i < j; i++, j--) {
+        double x = xy[2 * i], y = xy[2 * i + 1];
+        xy[2 * i] = xy[2 * j];
+        xy[2 * i + 1] = xy[2 * j + 1];
+        xy[2 * j] = x;
+        xy[2 * j + 1] = y;
+    }
+}

@@ -84,26 +84,6 @@ static double rd_f64(wkb *w, bool le)
     return d;
 }
 
-/* Signed area (shoelace) of a ring of n xy pairs. */
-static double ring_area(const double *xy, uint32_t n)
-{
-    double a = 0;
-    for (uint32_t i = 0, j = n - 1; i < n; j = i++)
-        a += (xy[2 * j] - xy[2 * i]) * (xy[2 * j + 1] + xy[2 * i + 1]);
-    return a * 0.5;
-}
-
-static void reverse_ring(double *xy, uint32_t n)
-{
-    for (uint32_t i = 0, j = n - 1; i < j; i++, j--) {
-        double tx = xy[2 * i], ty = xy[2 * i + 1];
-        xy[2 * i] = xy[2 * j];
-        xy[2 * i + 1] = xy[2 * j + 1];
-        xy[2 * j] = tx;
-        xy[2 * j + 1] = ty;
-    }
-}
-
 typedef struct geom_acc {
     builder *b;
     uint8_t type;
@@ -174,9 +154,9 @@ static bool parse_wkb(geom_acc *g, wkb *w, int depth)
             /* orient: exterior positive, holes negative */
             lb_snap_part *pt = &g->b->lv.parts[g->b->lv.nparts - 1];
             if (pt->n >= 3) {
-                double a = ring_area(g->b->lv.xy + 2 * pt->first, pt->n);
+                double a = lb_ring_area(g->b->lv.xy + 2 * pt->first, pt->n);
                 if ((r == 0 && a < 0) || (r > 0 && a > 0))
-                    reverse_ring(g->b->lv.xy + 2 * pt->first, pt->n);
+                    lb_ring_reverse(g->b->lv.xy + 2 * pt->first, pt->n);
             }
         }
         return w->ok;
@@ -1315,9 +1295,9 @@ static bool on_row(void *ud, const lb_stored_feature *row)
         if (g.type != LB_GEOM_POLYGON || pt->n < 3)
             continue;
         bool exterior = p == part0 || full->lv.parts[p - 1].poly != pt->poly;
-        double a = ring_area(full->lv.xy + 2 * pt->first, pt->n);
+        double a = lb_ring_area(full->lv.xy + 2 * pt->first, pt->n);
         if ((exterior && a < 0) || (!exterior && a > 0))
-            reverse_ring(full->lv.xy + 2 * pt->first, pt->n);
+            lb_ring_reverse(full->lv.xy + 2 * pt->first, pt->n);
     }
     lb_snap_feat f = {.first_part = part0,
                       .nparts = full->lv.nparts - part0,

@@ -94,4 +94,10 @@ void lb_pool_drain(lb_pool *pool);
 #define LB_FNV_INIT 0xcbf29ce484222325ULL
 uint64_t lb_fnv1a(uint64_t h, const void *p, size_t n);
 
+/* Rings of n x, y pairs (not repeating the first point at the end is fine):
+ * the signed area (shoelace; positive when counter-clockwise with y up), and
+ * the ring reversed in place. */
+double lb_ring_area(const double *xy, size_t n);
+void lb_ring_reverse(double *xy, size_t n);
+
 #endif
