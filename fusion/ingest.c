@@ -1737,6 +1737,64 @@ static void stored_label(const lb_config *cfg, int level, const char *groups,
     parse_names(cfg, caveats ? caveats : "", false, &lab->caveats, bad, sizeof bad);
 }
 
+lb_status lb_store_label_times(lb_store *st, const lb_config *cfg, const char *layer,
+                               lb_label_time **out, size_t *n, lb_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    char *sql = sqlite3_mprintf(
+        "SELECT t.source, t.label_level, t.releasable_to, t.caveats,"
+        " (SELECT max(i.finished_at) FROM lb_ingests i WHERE i.source = t.source"
+        "  AND i.revision = t.rev AND i.status = 'ok')"
+        " FROM (SELECT source, label_level, releasable_to, caveats, max(revision) AS rev"
+        "  FROM \"%w\" GROUP BY source, label_level, releasable_to, caveats) t",
+        layer);
+    sqlite3_stmt *q = NULL;
+    if (!sql)
+        return lb_fail(err, LB_ENOMEM, "out of memory");
+    int r = sqlite3_prepare_v2(st->db, sql, -1, &q, NULL);
+    sqlite3_free(sql);
+    if (r != SQLITE_OK)
+        return LB_OK; /* no table: the layer was never written */
+    lb_label_time *v = NULL;
+    size_t cnt = 0, cap = 0;
+    lb_status rc = LB_OK;
+    while ((r = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *at = (const char *)sqlite3_column_text(q, 4);
+        if (!at)
+            continue;
+        if (cnt == cap) {
+            cap = cap ? cap * 2 : 16;
+            lb_label_time *nv = realloc(v, cap * sizeof *v);
+            if (!nv) {
+                rc = lb_fail(err, LB_ENOMEM, "out of memory");
+                break;
+            }
+            v = nv;
+        }
+        lb_label_time *lt = &v[cnt++];
+        memset(lt, 0, sizeof *lt);
+        const char *src = (const char *)sqlite3_column_text(q, 0);
+        lt->source = -1;
+        for (size_t k = 0; src && k < cfg->nsources; k++)
+            if (strcmp(cfg->sources[k].id, src) == 0)
+                lt->source = (int)k;
+        stored_label(cfg, sqlite3_column_int(q, 1), (const char *)sqlite3_column_text(q, 2),
+                     (const char *)sqlite3_column_text(q, 3), &lt->label);
+        snprintf(lt->at, sizeof lt->at, "%s", at);
+    }
+    if (rc == LB_OK && r != SQLITE_DONE)
+        rc = lb_fail(err, LB_ESTORE, "store %s: %s", st->path, sqlite3_errmsg(st->db));
+    sqlite3_finalize(q);
+    if (rc != LB_OK) {
+        free(v);
+        return rc;
+    }
+    *out = v;
+    *n = cnt;
+    return LB_OK;
+}
+
 /*
  * UPSERT: the writer's current row for feature id sfid in the source is
  * removed (its old version, and its fid, go into change c).  *dup is set when

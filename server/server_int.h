@@ -59,12 +59,24 @@ typedef struct lb_chlog {
 lb_chlog *lb_chlog_ref(lb_chlog *log);
 void lb_chlog_unref(lb_chlog *log);
 
+/*
+ * When each (source, label) of a layer last changed (lb_store_label_times),
+ * read when the state is built: layers.json gives a principal the newest of
+ * the ones it may see.  Immutable, reference-counted (derived states share).
+ */
+typedef struct lb_label_times {
+    atomic_int refs;
+    size_t n;
+    lb_label_time v[];
+} lb_label_times;
+
 typedef struct lb_srv_layer {
     const lb_layer_cfg *cfg;
     lb_style *style;
     lb_snapshot *snap[LB_NGRIDS]; /* per grid */
     lb_snapshot *gen[LB_NGRIDS];  /* generalised features (owner release rules), or NULL */
     char updated_at[32];          /* when the layer's data last changed (UTC) */
+    lb_label_times *times;        /* per (source, label), or NULL (none known) */
     lb_chlog *log;                /* changes since a floor revision, or NULL (none known) */
 } lb_srv_layer;
 

@@ -50,6 +50,12 @@ static void shared_release(lb_state_shared *sh)
     free(sh);
 }
 
+static void times_unref(lb_label_times *t)
+{
+    if (t && atomic_fetch_sub(&t->refs, 1) == 1)
+        free(t);
+}
+
 static void state_free(lb_state *st)
 {
     if (!st)
@@ -63,6 +69,7 @@ static void state_free(lb_state *st)
                     lb_snapshot_unref(st->layers[i].gen[g]);
             }
             lb_chlog_unref(st->layers[i].log);
+            times_unref(st->layers[i].times);
         }
     }
     free(st->layers);
@@ -116,6 +123,8 @@ lb_state *lb_state_derive(lb_state *st, size_t li, lb_snapshot *const snap[LB_NG
                 lb_snapshot_ref(layers[i].gen[g]);
         }
         lb_chlog_ref(layers[i].log);
+        if (layers[i].times)
+            atomic_fetch_add(&layers[i].times->refs, 1);
     }
     ns->layers = layers;
     return ns;
@@ -278,6 +287,22 @@ lb_status lb_state_build(const char *config_path, lb_state **out, char **diag)
                     snprintf(st->layers[i].updated_at, sizeof st->layers[i].updated_at, "%s",
                              infos[k].updated_at);
         free(infos);
+    }
+    for (size_t i = 0; rc == LB_OK && i < st->cfg->nlayers; i++) {
+        lb_label_time *v = NULL;
+        size_t n = 0;
+        lb_error terr;
+        if (lb_store_label_times(store, st->cfg, st->cfg->layers[i].id, &v, &n, &terr) != LB_OK)
+            continue; /* no times: layers.json says null, never too much */
+        lb_label_times *t = malloc(sizeof *t + n * sizeof *v);
+        if (t) {
+            atomic_init(&t->refs, 1);
+            t->n = n;
+            if (n)
+                memcpy(t->v, v, n * sizeof *v);
+            st->layers[i].times = t;
+        }
+        free(v);
     }
     size_t ngrids;
     const lb_tms *grids = lb_tms_all(&ngrids);

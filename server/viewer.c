@@ -67,8 +67,22 @@ void lb_viewer_layers(lb_req *r)
         lb_buf_json_str(&b, L->cfg->id);
         lb_buf_puts(&b, ",\"title\":");
         lb_buf_json_str(&b, L->cfg->title ? L->cfg->title : L->cfg->id);
+        /* the newest change among what this principal may see of the layer:
+         * a re-ingest or push of features it may not see moves nothing here */
+        const char *at = NULL;
+        for (size_t k = 0; L->times && k < L->times->n; k++) {
+            const lb_label_time *e = &L->times->v[k];
+            const lb_source_cfg *src = e->source >= 0 ? &r->st->cfg->sources[e->source] : NULL;
+            if ((lb_grant_allows(&grants[i], &e->label) ||
+                 (src && lb_grant_allows_generalised(&grants[i], &e->label, src))) &&
+                (!at || strcmp(e->at, at) > 0))
+                at = e->at;
+        }
         lb_buf_puts(&b, ",\"updated_at\":");
-        lb_buf_json_str(&b, L->updated_at);
+        if (at)
+            lb_buf_json_str(&b, at);
+        else
+            lb_buf_puts(&b, "null");
         lb_buf_puts(&b, ",\"legend\":[");
         size_t ns = L->style ? lb_style_layer_count(L->style) : 0;
         for (size_t k = 0; k < ns; k++) {

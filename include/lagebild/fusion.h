@@ -46,6 +46,20 @@ lb_status lb_store_layer_revision(lb_store *st, const char *layer, int64_t *rev,
 /* All layers in the store; *out is malloc'ed (caller frees). */
 lb_status lb_store_layers(lb_store *st, lb_layer_info **out, size_t *n, lb_error *err);
 
+/* When the data of one label of one source of a layer last changed: the time
+ * (UTC, ISO 8601) of the ingest or push that wrote the newest row of that
+ * source with that label. */
+typedef struct lb_label_time {
+    int source; /* index into cfg->sources; -1: a source the config no longer has */
+    lb_label label;
+    char at[32];
+} lb_label_time;
+
+/* Every (source, label) of layer with its time; *out is malloc'ed (caller
+ * frees), *n may be 0.  Rows without a logged ingest are left out. */
+lb_status lb_store_label_times(lb_store *st, const lb_config *cfg, const char *layer,
+                               lb_label_time **out, size_t *n, lb_error *err);
+
 /* One stored feature as read back (pointers valid only during the callback). */
 typedef struct lb_stored_feature {
     int64_t fid;
