@@ -75,7 +75,6 @@ typedef struct lb_srv_layer {
     lb_style *style;
     lb_snapshot *snap[LB_NGRIDS]; /* per grid */
     lb_snapshot *gen[LB_NGRIDS];  /* generalised features (owner release rules), or NULL */
-    char updated_at[32];          /* when the layer's data last changed (UTC) */
     lb_label_times *times;        /* per (source, label), or NULL (none known) */
     lb_chlog *log;                /* changes since a floor revision, or NULL (none known) */
 } lb_srv_layer;

@@ -278,16 +278,6 @@ lb_status lb_state_build(const char *config_path, lb_state **out, char **diag)
             rc = lb_state_build_layer(st, store, i, L->snap, L->gen, &err);
         while (rc == LB_EINTERNAL && ++tries < 5);
     }
-    lb_layer_info *infos = NULL;
-    size_t ninfos = 0;
-    if (rc == LB_OK && lb_store_layers(store, &infos, &ninfos, &err) == LB_OK) {
-        for (size_t i = 0; i < st->cfg->nlayers; i++)
-            for (size_t k = 0; k < ninfos; k++)
-                if (strcmp(infos[k].layer, st->cfg->layers[i].id) == 0)
-                    snprintf(st->layers[i].updated_at, sizeof st->layers[i].updated_at, "%s",
-                             infos[k].updated_at);
-        free(infos);
-    }
     for (size_t i = 0; rc == LB_OK && i < st->cfg->nlayers; i++) {
         lb_label_time *v = NULL;
         size_t n = 0;

@@ -418,10 +418,7 @@ static bool cls_class_allows(void *ud, const lb_feature_info *f)
 static bool cls_allows(void *ud, const lb_feature_info *f, const double box[4],
                        const lb_feature_geom *g)
 {
-    const cls_pred *cp = ud;
-    if (!lb_grant_allows(&cp->one, &f->label) || lb_feature_superseded(f, &cp->one))
-        return false;
-    return geom_meets_region(cp, g, box);
+    return cls_class_allows(ud, f) && geom_meets_region(ud, g, box);
 }
 
 /* An area's edges and region boundary points for one query box, made on
