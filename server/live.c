@@ -417,13 +417,15 @@ static bool ver_gen(ev_ctx *c, ev_ver *v, double cell)
     v->cells = malloc(v->nv * sizeof *v->cells);
     if (!v->cells)
         return false;
-    for (size_t k = 0; k < v->nv; k++) {
-        double blk[4], xy[2] = {v->xy[2 * k], v->xy[2 * k + 1]};
-        if (lb_gen_block(c->gen, xy, 1, cell, blk, NULL) != LB_OK ||
-            lb_gen_points(c->gen, xy, 1, cell, NULL) != LB_OK)
-            return false;
-        v->cells[k] = (ev_cell){blk[0], blk[1], xy[0], xy[1]};
+    /* the cells and their centres of all vertices, one projection each way */
+    double *ij = malloc(v->nv * 4 * sizeof *ij), *centre = ij ? ij + 2 * v->nv : NULL;
+    if (!ij || lb_gen_cells(c->gen, v->xy, v->nv, cell, ij, centre, NULL) != LB_OK) {
+        free(ij);
+        return false;
     }
+    for (size_t k = 0; k < v->nv; k++)
+        v->cells[k] = (ev_cell){ij[2 * k], ij[2 * k + 1], centre[2 * k], centre[2 * k + 1]};
+    free(ij);
     qsort(v->cells, v->nv, sizeof *v->cells, cmp_cell);
     size_t n = 0;
     for (size_t k = 0; k < v->nv; k++)
@@ -744,6 +746,7 @@ static bool visible_box(ev_ctx *c, const lb_grant *g, double out[4])
     }
     return have;
 }
+
 /* Opaque, unlinkable tag of (layer, revision) for events. */
 static void revision_tag(const lb_live *lv, const char *layer, int64_t rev, char out[17])
 {
@@ -872,6 +875,7 @@ static void notify(lb_live *lv, lb_state *st, const char *layer, int64_t rev, co
     free(gs);
     ev_free(&c);
 }
+
 /*
  * Publish one layer: build its snapshots from the store (the newest
  * committed revision), swap them in, notify.  false: retry later (a reload

@@ -87,7 +87,8 @@ static lb_status project(lb_gen *g, lb_transform *t, const double *xy, size_t n,
 
 static bool cell_ok(double cell_m) { return cell_m > 0 && isfinite(cell_m); }
 
-lb_status lb_gen_points(lb_gen *g, double *xy, size_t n, double cell_m, lb_error *err)
+lb_status lb_gen_cells(lb_gen *g, const double *xy, size_t n, double cell_m, double *ij,
+                       double *centre, lb_error *err)
 {
     if (!cell_ok(cell_m))
         return lb_fail(err, LB_EINVAL, "cell size must be greater than 0");
@@ -95,17 +96,29 @@ lb_status lb_gen_points(lb_gen *g, double *xy, size_t n, double cell_m, lb_error
     if (rc != LB_OK)
         return rc;
     for (size_t i = 0; i < n; i++) {
-        g->x[i] = (floor(g->x[i] / cell_m) + 0.5) * cell_m;
-        g->y[i] = (floor(g->y[i] / cell_m) + 0.5) * cell_m;
+        double ci = floor(g->x[i] / cell_m), cj = floor(g->y[i] / cell_m);
+        if (ij) {
+            ij[2 * i] = ci;
+            ij[2 * i + 1] = cj;
+        }
+        g->x[i] = (ci + 0.5) * cell_m;
+        g->y[i] = (cj + 0.5) * cell_m;
     }
+    if (!centre)
+        return LB_OK;
     rc = lb_transform_points(g->inv, n, g->x, g->y, err);
     if (rc != LB_OK)
         return rc;
     for (size_t i = 0; i < n; i++) {
-        xy[2 * i] = g->x[i];
-        xy[2 * i + 1] = g->y[i];
+        centre[2 * i] = g->x[i];
+        centre[2 * i + 1] = g->y[i];
     }
     return LB_OK;
+}
+
+lb_status lb_gen_points(lb_gen *g, double *xy, size_t n, double cell_m, lb_error *err)
+{
+    return lb_gen_cells(g, xy, n, cell_m, NULL, xy, err);
 }
 
 lb_status lb_gen_block(lb_gen *g, const double *xy, size_t n, double cell_m, double blk[4],
@@ -212,18 +225,18 @@ lb_status lb_gen_box(lb_gen *g, const double *xy, size_t n, bool points, double 
         if (rc != LB_OK)
             return rc;
     } else {
-        if (!cell_ok(cell_m))
-            return lb_fail(err, LB_EINVAL, "cell size must be greater than 0");
-        for (size_t i = 0; i < n; i++) {
-            lb_status rc = project(g, g->fwd, xy + 2 * i, 1, err);
-            if (rc != LB_OK)
-                return rc;
-            double cx = floor(g->x[0] / cell_m), cy = floor(g->y[0] / cell_m);
+        double *ij = malloc((n ? n : 1) * 2 * sizeof *ij);
+        if (!ij)
+            return lb_fail(err, LB_ENOMEM, "out of memory");
+        lb_status rc = lb_gen_cells(g, xy, n, cell_m, ij, NULL, err);
+        for (size_t i = 0; rc == LB_OK && i < n; i++) {
+            double cx = ij[2 * i], cy = ij[2 * i + 1];
             rc = outline_box(g, cx * cell_m, cy * cell_m, (cx + 1) * cell_m, (cy + 1) * cell_m,
                              box, err);
-            if (rc != LB_OK)
-                return rc;
         }
+        free(ij);
+        if (rc != LB_OK)
+            return rc;
     }
     if (!(box[0] <= box[2] && box[1] <= box[3]))
         return lb_fail(err, LB_EINVAL, "no vertices");

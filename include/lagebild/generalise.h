@@ -27,6 +27,12 @@ typedef struct lb_gen lb_gen;
 lb_status lb_gen_new(lb_gen **out, lb_error *err);
 void lb_gen_free(lb_gen *g);
 
+/* The cell of each of the n lon/lat points xy: its column and row into ij
+ * (pairs, whole numbers) and its centre into centre (lon/lat pairs; may be
+ * xy itself); either may be NULL.  One projection each way for all points. */
+lb_status lb_gen_cells(lb_gen *g, const double *xy, size_t n, double cell_m, double *ij,
+                       double *centre, lb_error *err);
+
 /* Move each of the n lon/lat points xy (x0, y0, x1, y1, ...) to the centre
  * of its cell, in place. */
 lb_status lb_gen_points(lb_gen *g, double *xy, size_t n, double cell_m, lb_error *err);
