@@ -404,7 +404,7 @@ static bool geom_meets_region(const cls_pred *cp, const lb_feature_geom *g, cons
 }
 
 /* The part of cls_allows that looks at the class alone (it must accept
- * every feature cls_allows accepts): lb_snapshot_max_level_geom asks it once
+ * every feature cls_allows accepts): lb_snapshot_max_level asks it once
  * per class and does not look at the features of classes it rejects. */
 static bool cls_class_allows(void *ud, const lb_feature_info *f)
 {
@@ -510,7 +510,7 @@ void lb_viewer_classification(lb_req *r)
                 cp.cand = ca->cand;
                 cp.ncand = ca->ncand;
             }
-            int lv = lb_snapshot_max_level_geom(layers[i]->snap[0], w[0], w[1], w[2], w[3],
+            int lv = lb_snapshot_max_level(layers[i]->snap[0], w[0], w[1], w[2], w[3],
                                                 cls_class_allows, cls_allows, &cp);
             if (lv > best)
                 best = lv;

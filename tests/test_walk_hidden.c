@@ -182,10 +182,12 @@ static bool open_only(void *ud, const lb_feature_info *f)
     return f->label.level == LB_LEVEL_OFFEN && !f->member;
 }
 
-static bool any_box(void *ud, const lb_feature_info *f, const double box[4])
+static bool any_box(void *ud, const lb_feature_info *f, const double box[4],
+                    const lb_feature_geom *g)
 {
     (void)ud;
     (void)box;
+    (void)g;
     return open_only(NULL, f);
 }
 

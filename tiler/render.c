@@ -1028,7 +1028,7 @@ lb_status lb_render_tile(const lb_render_layer *layers, size_t n, const lb_tms *
 
 /* ---- questions about the classes in a box ----------------------------------
 
-lb_snapshot_max_level(_geom) and lb_snapshot_classes answer for the full-detail
+lb_snapshot_max_level and lb_snapshot_classes answer for the full-detail
 level of a snapshot.  On a ranked snapshot each class is a walk of its own
 (lb_class_set of that class) that ends at its first feature that counts, and
 a class whose class test fails is not walked: what they read grows with the
@@ -1062,8 +1062,7 @@ typedef struct class_probe {
     const lb_snapshot *s;    /* the plain snapshot walked */
     const lb_snapshot *over; /* its overlay, whose removed features do not count; or NULL */
     const lb_snap_level *lv;
-    lb_feature_box_pred pred; /* NULL (and no gpred): every feature counts */
-    lb_feature_geom_pred gpred; /* instead of pred: sees the geometry too */
+    lb_feature_geom_pred pred; /* NULL: every feature counts */
     lb_feature_pred cls;      /* unranked walks: the class test per feature */
     void *ud;
     lb_feature_fn fn; /* unranked walks for lb_snapshot_classes: told of every feature */
@@ -1075,12 +1074,11 @@ static bool counts(const class_probe *p, const lb_snap_feat *f, const lb_feature
 {
     if (p->over && lb_tiler__removed(p->over, fi->fid))
         return false;
+    if (!p->pred)
+        return true;
     double box[4] = {f->minx, f->miny, f->maxx, f->maxy};
-    if (p->gpred) {
-        lb_feature_geom g = {p->lv, f};
-        return p->gpred(p->ud, fi, box, &g);
-    }
-    return !p->pred || p->pred(p->ud, fi, box);
+    lb_feature_geom g = {p->lv, f};
+    return p->pred(p->ud, fi, box, &g);
 }
 
 static bool probe_leaf(void *ud, uint32_t leaf)
@@ -1099,7 +1097,7 @@ static bool level_leaf(void *ud, uint32_t leaf)
     class_probe *p = ud;
     const lb_snap_feat *f = &p->lv->feats[leaf];
     const lb_feature_info *fi = &p->s->infos[f->info];
-    if ((int)fi->label.level > p->best && (p->pred || p->gpred || !fi->member) &&
+    if ((int)fi->label.level > p->best && (p->pred || !fi->member) &&
         (!p->cls || p->cls(p->ud, fi)) && counts(p, f, fi))
         p->best = (int)fi->label.level;
     return true;
@@ -1118,14 +1116,14 @@ static bool class_leaf(void *ud, uint32_t leaf)
 /* lb_snapshot_max_level over plain snapshot s (over: its overlay), counting
  * only levels above best. */
 static int max_level_in(const lb_snapshot *s, const lb_snapshot *over, double minx, double miny,
-                        double maxx, double maxy, lb_feature_pred cls, lb_feature_box_pred pred,
-                        lb_feature_geom_pred gpred, void *ud, int best)
+                        double maxx, double maxy, lb_feature_pred cls, lb_feature_geom_pred pred,
+                        void *ud, int best)
 {
     if (s->nlevels == 0)
         return best;
     const lb_snap_level *lv = &s->levels[s->nlevels - 1];
-    class_probe p = {.s = s, .over = over, .lv = lv, .pred = pred, .gpred = gpred, .cls = cls,
-                     .ud = ud, .best = best};
+    class_probe p = {.s = s, .over = over, .lv = lv, .pred = pred, .cls = cls, .ud = ud,
+                     .best = best};
     if (!s->ranked || !lb_tiler__class_walks()) {
         lb_tiler__visit(lv, minx, miny, maxx, maxy, NULL, level_leaf, &p);
         return p.best;
@@ -1136,7 +1134,7 @@ static int max_level_in(const lb_snapshot *s, const lb_snapshot *over, double mi
         const lb_feature_info *rep = &s->infos[s->class_rep[c]];
         if ((int)rep->label.level <= best)
             break;
-        if ((!pred && !gpred && rep->member) || (cls && !cls(ud, rep)))
+        if ((!pred && rep->member) || (cls && !cls(ud, rep)))
             continue;
         lb_class_set one = {.lo = c, .hi = c};
         p.found = UINT32_MAX;
@@ -1147,30 +1145,15 @@ static int max_level_in(const lb_snapshot *s, const lb_snapshot *over, double mi
     return best;
 }
 
-static int max_level(const lb_snapshot *s, double minx, double miny, double maxx, double maxy,
-                     lb_feature_pred cls, lb_feature_box_pred pred, lb_feature_geom_pred gpred,
-                     void *ud)
+int lb_snapshot_max_level(const lb_snapshot *s, double minx, double miny, double maxx,
+                          double maxy, lb_feature_pred cls, lb_feature_geom_pred pred, void *ud)
 {
     if (s->base) {
         /* the base's removed features must not count: filter them */
-        int best =
-            max_level_in(s->delta, NULL, minx, miny, maxx, maxy, cls, pred, gpred, ud, -1);
-        return max_level_in(s->base, s, minx, miny, maxx, maxy, cls, pred, gpred, ud, best);
+        int best = max_level_in(s->delta, NULL, minx, miny, maxx, maxy, cls, pred, ud, -1);
+        return max_level_in(s->base, s, minx, miny, maxx, maxy, cls, pred, ud, best);
     }
-    return max_level_in(s, NULL, minx, miny, maxx, maxy, cls, pred, gpred, ud, -1);
-}
-
-int lb_snapshot_max_level(const lb_snapshot *s, double minx, double miny, double maxx,
-                          double maxy, lb_feature_pred cls, lb_feature_box_pred pred, void *ud)
-{
-    return max_level(s, minx, miny, maxx, maxy, cls, pred, NULL, ud);
-}
-
-int lb_snapshot_max_level_geom(const lb_snapshot *s, double minx, double miny, double maxx,
-                               double maxy, lb_feature_pred cls, lb_feature_geom_pred pred,
-                               void *ud)
-{
-    return max_level(s, minx, miny, maxx, maxy, cls, NULL, pred, ud);
+    return max_level_in(s, NULL, minx, miny, maxx, maxy, cls, pred, ud, -1);
 }
 
 /* lb_snapshot_classes over plain snapshot s (over: its overlay). */

@@ -135,19 +135,6 @@ bool lb_snapshot_bounds(const lb_snapshot *s, double *minx, double *miny, double
  */
 typedef bool (*lb_feature_pred)(void *ud, const lb_feature_info *f);
 
-/* A predicate that also sees the feature's box (minx, miny, maxx, maxy) in the grid CRS. */
-typedef bool (*lb_feature_box_pred)(void *ud, const lb_feature_info *f, const double box[4]);
-
-/*
- * Highest classification level (lb_level) among features whose box meets
- * the given box, whose class cls accepts (NULL: every class; cls is asked
- * once per class, and the features of classes it rejects are not looked
- * at) and that pred accepts (NULL: every feature but the reports merged into
- * a fused feature); -1 when there is none.
- */
-int lb_snapshot_max_level(const lb_snapshot *s, double minx, double miny, double maxx,
-                          double maxy, lb_feature_pred cls, lb_feature_box_pred pred, void *ud);
-
 /* Told of one feature of a class (lb_snapshot_classes). */
 typedef void (*lb_feature_fn)(void *ud, const lb_feature_info *f);
 
@@ -164,7 +151,7 @@ void lb_snapshot_classes(const lb_snapshot *s, double minx, double miny, double 
                          double maxy, lb_feature_fn fn, void *ud);
 
 /*
- * A feature's geometry as lb_snapshot_max_level_geom's predicate sees it, at
+ * A feature's geometry as lb_snapshot_max_level's predicate sees it, at
  * full detail in the snapshot's CRS: its parts are points (every vertex one),
  * lines, or polygon rings (not closed explicitly; exteriors of positive and
  * holes of negative signed area, for the non-zero rule).  Valid only during
@@ -177,14 +164,20 @@ size_t lb_feature_geom_parts(const lb_feature_geom *g);
 /* Part i: n points, xy pairs. */
 const double *lb_feature_geom_part(const lb_feature_geom *g, size_t i, size_t *n);
 
+/* A predicate that sees the feature's box (minx, miny, maxx, maxy) and
+ * geometry in the grid CRS. */
 typedef bool (*lb_feature_geom_pred)(void *ud, const lb_feature_info *f, const double box[4],
                                      const lb_feature_geom *g);
 
-/* lb_snapshot_max_level with a predicate that sees the feature's geometry
- * too (which pred must not be NULL); cls as there. */
-int lb_snapshot_max_level_geom(const lb_snapshot *s, double minx, double miny, double maxx,
-                               double maxy, lb_feature_pred cls, lb_feature_geom_pred pred,
-                               void *ud);
+/*
+ * Highest classification level (lb_level) among features whose box meets
+ * the given box, whose class cls accepts (NULL: every class; cls is asked
+ * once per class, and the features of classes it rejects are not looked
+ * at) and that pred accepts (NULL: every feature but the reports merged into
+ * a fused feature); -1 when there is none.
+ */
+int lb_snapshot_max_level(const lb_snapshot *s, double minx, double miny, double maxx,
+                          double maxy, lb_feature_pred cls, lb_feature_geom_pred pred, void *ud);
 
 /*
  * Drawing order of a layer: its visible features class by class, classes in
