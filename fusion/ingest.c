@@ -32,6 +32,7 @@
  * reason, counted and recorded in lb_rejects.
  */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -50,6 +51,8 @@
 #include <cpl_string.h>
 
 #include "fusion_int.h"
+
+#include <spatialite.h>
 #include "lagebild/mgrs.h"
 #include "lagebild/util.h"
 
@@ -1592,100 +1595,24 @@ static bool blob_mbr(const unsigned char *b, size_t n, double box[4])
     return true;
 }
 
-static uint32_t blob_u32(const unsigned char *p, bool le)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    static const uint16_t one = 1;
-    if (le != (*(const unsigned char *)&one == 1))
-        v = __builtin_bswap32(v);
-    return v;
-}
-
-/*
- * Length of the body of SpatiaLite class cls at p (n bytes there), copied to
- * out (when not NULL) with each collection element's 0x69 replaced by WKB's
- * byte-order byte bo; 0 when malformed.
- */
-static size_t blob_body(const unsigned char *p, size_t n, uint32_t cls, bool le, unsigned char bo,
-                        unsigned char *out)
-{
-    size_t k = 0;
-    if (cls == SPL_POINT) {
-        k = 16;
-    } else if (cls == SPL_LINESTRING || cls == SPL_POLYGON) {
-        uint32_t nr = 1;
-        if (cls == SPL_POLYGON) {
-            if (n < 4)
-                return 0;
-            nr = blob_u32(p, le);
-            k = 4;
-        }
-        for (uint32_t r = 0; r < nr; r++) {
-            if (n - k < 4)
-                return 0;
-            uint32_t np = blob_u32(p + k, le);
-            k += 4;
-            if (np > (n - k) / 16)
-                return 0;
-            k += 16 * (size_t)np;
-        }
-    } else if (cls >= SPL_MULTIPOINT && cls <= SPL_COLLECTION) {
-        if (n < 4)
-            return 0;
-        uint32_t ne = blob_u32(p, le);
-        k = 4;
-        if (out)
-            memcpy(out, p, 4);
-        for (uint32_t e = 0; e < ne; e++) {
-            if (n - k < 5 || p[k] != 0x69)
-                return 0;
-            uint32_t ec = blob_u32(p + k + 1, le);
-            if (ec < SPL_POINT || ec > SPL_POLYGON)
-                return 0;
-            if (out) {
-                out[k] = bo;
-                memcpy(out + k + 1, p + k + 1, 4);
-            }
-            size_t m = blob_body(p + k + 5, n - k - 5, ec, le, bo, out ? out + k + 5 : NULL);
-            if (m == 0)
-                return 0;
-            k += 5 + m;
-        }
-        return k; /* elements copied one by one */
-    } else {
-        return 0; /* compressed, Z or M: not written by geom_blob */
-    }
-    if (k > n)
-        return 0;
-    if (out)
-        memcpy(out, p, k);
-    return k;
-}
-
-/*
- * The WKB of a SpatiaLite geometry BLOB of the kind geom_blob writes: the
- * bodies are WKB's already, only a collection's elements start with 0x69
- * where WKB has its byte-order byte.  NULL when the BLOB is of another kind
- * or malformed, or memory ran out.
- */
+/* The WKB of a SpatiaLite geometry BLOB (libspatialite's, as AsBinary()
+ * gives it); NULL when it cannot be read or memory ran out. */
 static unsigned char *blob_wkb(const unsigned char *b, size_t n, size_t *len)
 {
-    if (!b || n < 44 || b[0] != 0x00 || (b[1] != 0x00 && b[1] != 0x01) || b[38] != 0x7C ||
-        b[n - 1] != 0xFE)
+    if (!b || n > INT_MAX)
         return NULL;
-    bool le = b[1] == 0x01;
-    uint32_t cls = blob_u32(b + 39, le);
-    size_t body = blob_body(b + 43, n - 44, cls, le, b[1], NULL);
-    if (body != n - 44)
+    gaiaGeomCollPtr g = gaiaFromSpatiaLiteBlobWkb(b, (unsigned int)n);
+    if (!g)
         return NULL;
-    unsigned char *w = malloc(5 + body);
-    if (!w)
+    unsigned char *w = NULL;
+    int wl = 0;
+    gaiaToWkb(g, &w, &wl);
+    gaiaFreeGeomColl(g);
+    if (!w || wl <= 0) {
+        free(w);
         return NULL;
-    w[0] = b[1]; /* WKB's byte order: 1 little-endian, like the BLOB's */
-    memcpy(w + 1, b + 39, 4); /* classes 1..7 are WKB's types */
-    blob_body(b + 43, n - 44, cls, le, b[1], w + 5);
-    *len = 5 + body;
+    }
+    *len = (size_t)wl;
     return w;
 }
 
