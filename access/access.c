@@ -548,6 +548,14 @@ static bool clears(const lb_label *c, const lb_label *f)
            (f->groups == 0 || (f->groups & c->groups) != 0);
 }
 
+/* Whether clearance c may see label generalised under src's rule (not
+ * whether it may see it exactly). */
+static bool releases(const lb_label *c, const lb_label *label, const lb_source_cfg *src)
+{
+    return src && (c->groups & src->generalised_groups) != 0 && label->level <= c->level &&
+           (label->caveats & ~c->caveats) == 0;
+}
+
 bool lb_grant_allows(const lb_grant *g, const lb_label *label)
 {
     for (int i = 0; i < g->n; i++)
@@ -561,13 +569,38 @@ bool lb_grant_allows_generalised(const lb_grant *g, const lb_label *label,
 {
     if (!src || !src->generalised_groups || lb_grant_allows(g, label))
         return false;
-    for (int i = 0; i < g->n; i++) {
-        const lb_label *c = &g->c[i].label;
-        if (label->level <= c->level && (label->caveats & ~c->caveats) == 0 &&
-            (c->groups & src->generalised_groups) != 0)
+    for (int i = 0; i < g->n; i++)
+        if (releases(&g->c[i].label, label, src))
             return true;
-    }
     return false;
+}
+
+lb_draw lb_grant_draws(const lb_grant *g, int area, const lb_label *label,
+                       const lb_source_cfg *src)
+{
+    bool ex_here = false, ex_all = false, gen_here = false, gen_all = false;
+    for (int i = 0; i < g->n; i++) {
+        const lb_clearance *c = &g->c[i];
+        if (c->area != area && c->area >= 0)
+            continue;
+        bool ex = clears(&c->label, label);
+        bool gen = !ex && releases(&c->label, label, src);
+        if (c->area == area) {
+            ex_here |= ex;
+            gen_here |= gen;
+        }
+        if (c->area < 0) {
+            ex_all |= ex;
+            gen_all |= gen;
+        }
+    }
+    if (area >= 0 && ex_all)
+        return LB_DRAW_NONE; /* the unlimited pass draws it exactly */
+    if (ex_here)
+        return LB_DRAW_EXACT;
+    if (area >= 0 && gen_all)
+        return LB_DRAW_NONE; /* the unlimited pass draws it generalised */
+    return gen_here ? LB_DRAW_GEN : LB_DRAW_NONE;
 }
 
 size_t lb_access_area_count(const lb_access *a) { return a->nareas; }

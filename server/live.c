@@ -657,31 +657,11 @@ static bool gen_in_area(ev_ctx *c, const ev_ver *v, double cell, int a, double o
     return have;
 }
 
-/* How a grant draws a version: not at all, exactly, or generalised. */
-enum { DRAW_NONE, DRAW_EXACT, DRAW_GEN };
-
-/* Whether the clearances of g with area a (-1: unlimited) draw label as `how`. */
-static bool pass_draws(const lb_grant *g, int a, int how, const lb_label *lab,
-                       const lb_source_cfg *src)
-{
-    for (int k = 0; k < g->n; k++) {
-        if (g->c[k].area != a)
-            continue;
-        lb_grant one = {.n = 1};
-        one.c[0] = g->c[k];
-        if (how == DRAW_EXACT ? lb_grant_allows(&one, lab)
-                              : lb_grant_allows_generalised(&one, lab, src))
-            return true;
-    }
-    return false;
-}
-
 /*
  * The box of the changes visible under grant g; false when none is.  As
  * the tiles draw (server/maps.c): one pass per area of its clearances (and
- * one unlimited), a version drawn exactly when a clearance allows it, else
- * generalised when its source's rule releases it to one; an area pass
- * leaves out what the unlimited pass draws.  A version counts by its exact
+ * one unlimited), each drawing a version exactly, generalised or not at all
+ * as lb_grant_draws says for that pass.  A version counts by its exact
  * geometry or by its cells, within the pass's area; a change whose two
  * versions a pass draws as the same cells counts for nothing there (a unit
  * moving inside its cell: the tiles do not change, so no event may tell).
@@ -696,40 +676,31 @@ static bool visible_box(ev_ctx *c, const lb_grant *g, double out[4])
         if (!seen)
             passes[np++] = g->c[k].area;
     }
-    bool have = false, unlimited = false;
-    for (int i = 0; i < np; i++)
-        unlimited |= passes[i] < 0;
+    bool have = false;
     for (size_t bi = 0; bi < c->nb; bi++) {
         const ev_batch *b = &c->b[bi];
         for (size_t i = 0; i < b->q->nchanges; i++) {
             const lb_change *ch = &b->q->changes[i];
             ev_ver *v = &b->v[2 * i];
-            int how[2];
-            for (int s = 0; s < 2; s++) {
-                const lb_label *lab = s ? &ch->new_label : &ch->old_label;
-                how[s] = !(s ? ch->has_new : ch->has_old) ? DRAW_NONE
-                         : lb_grant_allows(g, lab)        ? DRAW_EXACT
-                         : lb_grant_allows_generalised(g, lab, b->src) && ver_gen(c, &v[s], b->cell)
-                             ? DRAW_GEN
-                             : DRAW_NONE;
-            }
             for (int p = 0; p < np; p++) {
                 int a = passes[p];
-                bool drawn[2];
+                lb_draw how[2];
                 for (int s = 0; s < 2; s++) {
                     const lb_label *lab = s ? &ch->new_label : &ch->old_label;
-                    drawn[s] = how[s] != DRAW_NONE && pass_draws(g, a, how[s], lab, b->src) &&
-                               !(a >= 0 && unlimited && pass_draws(g, -1, how[s], lab, b->src));
+                    how[s] = !(s ? ch->has_new : ch->has_old)
+                                 ? LB_DRAW_NONE
+                                 : lb_grant_draws(g, a, lab, b->src);
+                    if (how[s] == LB_DRAW_GEN && !ver_gen(c, &v[s], b->cell))
+                        how[s] = LB_DRAW_NONE; /* no cells: fails closed */
                 }
-                if (drawn[0] && drawn[1] && how[0] == DRAW_GEN && how[1] == DRAW_GEN &&
-                    same_cells(&v[0], &v[1]))
+                if (how[0] == LB_DRAW_GEN && how[1] == LB_DRAW_GEN && same_cells(&v[0], &v[1]))
                     continue; /* the same cells before and after */
                 for (int s = 0; s < 2; s++) {
-                    if (!drawn[s])
+                    if (how[s] == LB_DRAW_NONE)
                         continue;
                     double bx[4];
                     bool seen;
-                    if (how[s] == DRAW_GEN) {
+                    if (how[s] == LB_DRAW_GEN) {
                         seen = a < 0 ? (memcpy(bx, v[s].gbox, sizeof bx), true)
                                      : gen_in_area(c, &v[s], b->cell, a, bx);
                     } else if (a < 0) {

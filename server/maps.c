@@ -69,20 +69,14 @@ static void canvas_give(lb_canvas *c)
 
 typedef struct pass_pred {
     const lb_grant *g;
-    int area;        /* clearances with this area index (-1: unlimited) */
-    bool skip_unlimited; /* exclude features an unlimited clearance already draws */
+    int area;        /* the pass of clearances with this area index (-1: unlimited) */
     const lb_config *cfg; /* for generalised passes: the sources' release rules */
     /* continuing a canvas that holds the pass's classes up to this one
      * (lb_feature_class_cmp order): only later classes are drawn */
     const lb_feature_info *after;
 } pass_pred;
 
-static bool clear_one(const lb_label *c, const lb_label *f)
-{
-    return f->level <= c->level && (f->caveats & ~c->caveats) == 0 &&
-           (f->groups == 0 || (f->groups & c->groups) != 0);
-}
-
+/* Exact pass: what lb_grant_draws draws exactly in this pass. */
 static bool pass_allows(void *ud, const lb_feature_info *fi)
 {
     const pass_pred *p = ud;
@@ -90,50 +84,25 @@ static bool pass_allows(void *ud, const lb_feature_info *fi)
         return false;
     if (lb_feature_superseded(fi, p->g))
         return false; /* the fused feature is drawn instead */
-    bool ok = false;
-    for (int i = 0; i < p->g->n && !ok; i++)
-        if (p->g->c[i].area == p->area)
-            ok = clear_one(&p->g->c[i].label, &fi->label);
-    if (ok && p->skip_unlimited)
-        for (int i = 0; i < p->g->n; i++)
-            if (p->g->c[i].area < 0 && clear_one(&p->g->c[i].label, &fi->label))
-                return false;
-    return ok;
+    return lb_grant_draws(p->g, p->area, &fi->label, NULL) == LB_DRAW_EXACT;
 }
 
 /*
- * Generalised pass: a feature whose exact form no clearance allows, but
- * whose source releases it generalised to a group of a clearance of this
- * pass (level and caveats still apply).
+ * Generalised pass: a feature this pass draws generalised (its exact form
+ * is allowed by no clearance of this pass, but its source's release rule
+ * names a group of one whose level and caveats suffice).
  */
 static bool pass_allows_generalised(void *ud, const lb_feature_info *fi)
 {
     const pass_pred *p = ud;
     if (p->after && lb_feature_class_cmp(fi, p->after, true) <= 0)
         return false;
-    if (lb_grant_allows(p->g, &fi->label) || lb_feature_superseded(fi, p->g))
-        return false; /* drawn exactly, or the fused feature is */
+    if (lb_feature_superseded(fi, p->g))
+        return false; /* the fused feature is drawn instead */
     const lb_source_cfg *src = lb_config_source(p->cfg, fi->source);
     if (!src || !src->generalised_groups)
         return false;
-    bool ok = false;
-    for (int i = 0; i < p->g->n && !ok; i++) {
-        if (p->g->c[i].area != p->area)
-            continue;
-        lb_grant one = {.n = 1};
-        one.c[0] = p->g->c[i];
-        ok = lb_grant_allows_generalised(&one, &fi->label, src);
-    }
-    if (ok && p->skip_unlimited)
-        for (int i = 0; i < p->g->n; i++) {
-            if (p->g->c[i].area >= 0)
-                continue;
-            lb_grant one = {.n = 1};
-            one.c[0] = p->g->c[i];
-            if (lb_grant_allows_generalised(&one, &fi->label, src))
-                return false;
-        }
-    return ok;
+    return lb_grant_draws(p->g, p->area, &fi->label, src) == LB_DRAW_GEN;
 }
 
 typedef void (*class_done_fn)(void *ud, const lb_feature_info *rep, lb_canvas *out);
@@ -260,8 +229,7 @@ lb_status lb_maps_render_layer_area(lb_state *st, const lb_srv_layer *L, const l
     double sx = c->width / (maxx - minx), sy = c->height / (maxy - miny);
     for (int k = 0; rc == LB_OK && k < nareas; k++) {
         lb_canvas_clear(&pass);
-        pass_pred pp = {.g = g, .area = areas[k], .skip_unlimited = has_unlimited,
-                        .cfg = st->cfg};
+        pass_pred pp = {.g = g, .area = areas[k], .cfg = st->cfg};
         rc = draw_pass(L, grid, &pp, minx, miny, maxx, maxy, zoom, scale, &pass);
         if (rc == LB_OK && !lb_canvas_is_empty(&pass)) {
             apply_area_mask(&pass, &st->areas[grid][areas[k]], minx, maxy, sx, sy);
@@ -1127,8 +1095,7 @@ static lb_status layer_pass(tile_ctx *t, const lb_srv_layer *L, const lb_grant *
     k.next = from;
     if (!from)
         lb_canvas_clear(c);
-    pass_pred pr = {.g = g, .area = pp->area, .skip_unlimited = pl->has_unlimited && pp->area >= 0,
-                    .cfg = t->st->cfg};
+    pass_pred pr = {.g = g, .area = pp->area, .cfg = t->st->cfg};
     lb_feature_info after;
     bool after_gen = false;
     if (from) {
@@ -1191,8 +1158,7 @@ static lb_status plan_layer(tile_ctx *t, const lb_srv_layer *L, const lb_grant *
     int live = 0, last = -1;
     for (int p = 0; p < pl->np && rc == LB_OK; p++) {
         pass_plan *pp = &pl->pass[p];
-        pass_pred pr = {.g = g, .area = pp->area,
-                        .skip_unlimited = pl->has_unlimited && pp->area >= 0, .cfg = st->cfg};
+        pass_pred pr = {.g = g, .area = pp->area, .cfg = st->cfg};
         pp->on = malloc((nc ? nc : 1) * sizeof *pp->on);
         pp->cut = malloc((nc ? nc : 1) * sizeof *pp->cut);
         pp->rev = malloc((nc ? nc : 1) * sizeof *pp->rev);

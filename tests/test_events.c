@@ -11,6 +11,7 @@
  * carries the geometry of its versions, as stored.
  */
 #include <math.h>
+#include <png.h>
 
 #include "lagebild/fusion.h"
 #include "lagebild/util.h"
@@ -163,9 +164,9 @@ LB_TEST(test_events_only_to_principals_that_may_see_the_change)
 
 static char *ev_config(const char *d)
 {
-    const char *tok[4] = {"t-police", "t-fire", "t-district", "t-districtfire"};
-    char h[4][65];
-    for (int i = 0; i < 4; i++)
+    const char *tok[5] = {"t-police", "t-fire", "t-district", "t-districtfire", "t-mixed"};
+    char h[5][65];
+    for (int i = 0; i < 5; i++)
         lb_sha256_hex(tok[i], strlen(tok[i]), h[i]);
     t_write(d, "empty.geojson", "{\"type\":\"FeatureCollection\",\"features\":[]}\n");
     t_write(d, "district.geojson",
@@ -204,8 +205,9 @@ static char *ev_config(const char *d)
             "  t-police: {hash: \"sha256:%s\", roles: [police]}\n"
             "  t-fire: {hash: \"sha256:%s\", roles: [fire]}\n"
             "  t-district: {hash: \"sha256:%s\", roles: [district]}\n"
-            "  t-districtfire: {hash: \"sha256:%s\", roles: [districtfire]}\n",
-            CELL, h[0], h[1], h[2], h[3]);
+            "  t-districtfire: {hash: \"sha256:%s\", roles: [districtfire]}\n"
+            "  t-mixed: {hash: \"sha256:%s\", roles: [district, fire]}\n",
+            CELL, h[0], h[1], h[2], h[3], h[4]);
     fclose(f);
     t_write(d, "lagebild.yaml", text);
     free(text);
@@ -511,6 +513,146 @@ LB_TEST(test_events_of_area_limited_roles_follow_the_polygon)
     stop_ev_server();
 }
 
+/* ---- several roles: the union of what each sees -------------------------- */
+
+/* Tile (z, x, y) of the map for token, decoded to straight RGBA (256 x 256). */
+static uint8_t *tile_rgba(const char *token, int z, long x, long y)
+{
+    char target[128];
+    snprintf(target, sizeof target, "/maps/lage/%d/%ld/%ld.png", z, x, y);
+    t_resp r;
+    ASSERT_EQ(t_get(srv.port, target, token, &r), 0);
+    ASSERT_EQ(r.status, 200);
+    png_image img = {.version = PNG_IMAGE_VERSION};
+    ASSERT(png_image_begin_read_from_memory(&img, r.body, r.bodylen));
+    img.format = PNG_FORMAT_RGBA;
+    ASSERT_EQ(img.width, 256u);
+    ASSERT_EQ(img.height, 256u);
+    uint8_t *px = malloc(PNG_IMAGE_SIZE(img));
+    ASSERT(px != NULL);
+    ASSERT(png_image_finish_read(&img, NULL, px, 0, NULL));
+    png_image_free(&img);
+    t_resp_free(&r);
+    return px;
+}
+
+/* The XYZ tile of a lon/lat point at zoom z. */
+static void tile_of(double lon, double lat, int z, long *x, long *y)
+{
+    double n = ldexp(1.0, z), rad = lat * M_PI / 180.0;
+    *x = (long)floor((lon + 180.0) / 360.0 * n);
+    *y = (long)floor((1.0 - log(tan(rad) + 1.0 / cos(rad)) / M_PI) / 2.0 * n);
+}
+
+/*
+ * The tile of a principal with the roles district and fire, against those of
+ * each role alone: where district's tile is transparent it is fire's, where
+ * district's is opaque it is district's (its exact pass lies over fire's
+ * cells); anti-aliased edges of district's symbols are not compared.  The
+ * counts say what was compared, so the check cannot pass on empty tiles.
+ */
+typedef struct union_counts {
+    size_t fire_only; /* pixels drawn by fire alone (district transparent) */
+    size_t district;  /* opaque pixels of district */
+} union_counts;
+
+static union_counts expect_union_tile(int z, long x, long y)
+{
+    uint8_t *mixed = tile_rgba("t-mixed", z, x, y), *fire = tile_rgba("t-fire", z, x, y),
+            *district = tile_rgba("t-district", z, x, y);
+    union_counts n = {0};
+    size_t bad = 0;
+    for (size_t i = 0; i < 256 * 256 * 4; i += 4) {
+        const uint8_t *want = district[i + 3] == 0 ? fire + i : district[i + 3] == 255 ? district + i : NULL;
+        if (!want)
+            continue;
+        n.fire_only += district[i + 3] == 0 && fire[i + 3] != 0;
+        n.district += district[i + 3] == 255;
+        if (memcmp(mixed + i, want, 4) != 0 && bad++ < 5)
+            fprintf(stderr, "  tile %d/%ld/%ld pixel %zu: mixed %d,%d,%d,%d, want %d,%d,%d,%d\n",
+                    z, x, y, i / 4, mixed[i], mixed[i + 1], mixed[i + 2], mixed[i + 3], want[0],
+                    want[1], want[2], want[3]);
+    }
+    ASSERT_EQ(bad, 0);
+    free(mixed);
+    free(fire);
+    free(district);
+    return n;
+}
+
+/*
+ * Issue 4, session 13: a principal whose one role sees the units exactly
+ * inside the district and whose other role sees them generalised everywhere
+ * sees the union: outside the district the cells, as the fire brigade does
+ * (before, it saw nothing there: the exact right of one role switched off
+ * the generalised right of the other), inside both.  Its events follow the
+ * same rule.
+ */
+LB_TEST(test_several_roles_see_the_union_of_exact_area_and_generalised_rights)
+{
+    start_ev_server();
+    tl_sse fire, mixed;
+    ASSERT(tl_sse_open(&fire, srv.port, "t-fire"));
+    ASSERT(tl_sse_open(&mixed, srv.port, "t-mixed"));
+    double b[4], f[4], ij_out[2], ij_in[2], ij[2], cellbox[4];
+
+    /* 1: outside the district: mixed hears of the cell, as fire does */
+    char *fc = tl_point("out", 11.3, 52.3, NULL);
+    post_ok("units_live", "t-police", fc);
+    free(fc);
+    cell_of(11.3, 52.3, ij_out, cellbox);
+    expect_units(&fire, f);
+    expect_box(f, cellbox, 1e-6);
+    expect_units(&mixed, b);
+    expect_box(b, cellbox, 1e-6);
+
+    /* 2: inside: mixed's box holds the point and its cell */
+    fc = tl_point("in", 9.7, 52.3, NULL);
+    post_ok("units_live", "t-police", fc);
+    free(fc);
+    cell_of(9.7, 52.3, ij_in, cellbox);
+    expect_units(&fire, f);
+    expect_box(f, cellbox, 1e-6);
+    expect_units(&mixed, b);
+    expect_box(b, cellbox, 1e-6);
+
+    /* 3: "out" moves inside its cell: no tile of either changes */
+    cell_index(11.301, 52.301, ij);
+    ASSERT(ij[0] == ij_out[0] && ij[1] == ij_out[1]);
+    fc = tl_point("out", 11.301, 52.301, NULL);
+    post_ok("units_live", "t-police", fc);
+    free(fc);
+    expect_none(&fire, 1.0);
+    expect_none(&mixed, 0.2);
+
+    /* 4: "in" moves inside its cell: only mixed's exact view changes */
+    cell_index(9.701, 52.301, ij);
+    ASSERT(ij[0] == ij_in[0] && ij[1] == ij_in[1]);
+    fc = tl_point("in", 9.701, 52.301, NULL);
+    post_ok("units_live", "t-police", fc);
+    free(fc);
+    expect_units(&mixed, b);
+    const double moved[4] = {9.7, 52.3, 9.701, 52.301};
+    expect_box(b, moved, 1e-6);
+    expect_none(&fire, 1.0);
+
+    /* the tiles: outside the district mixed's is fire's, inside both */
+    const int z = 11;
+    long x, y;
+    tile_of(11.301, 52.301, z, &x, &y);
+    union_counts out = expect_union_tile(z, x, y);
+    ASSERT(out.fire_only > 0);
+    ASSERT_EQ(out.district, 0);
+    tile_of(9.701, 52.301, z, &x, &y);
+    union_counts in = expect_union_tile(z, x, y);
+    ASSERT(in.fire_only > 0);
+    ASSERT(in.district > 0);
+
+    tl_sse_close(&fire);
+    tl_sse_close(&mixed);
+    stop_ev_server();
+}
+
 /* ---- the geometry a change carries ------------------------------------- */
 
 typedef struct stored {
@@ -657,4 +799,5 @@ LB_TEST(test_push_changes_carry_the_stored_geometry)
 LB_TESTS(test_events_only_to_principals_that_may_see_the_change,
          test_events_show_only_the_cells_of_generalised_features,
          test_events_of_area_limited_roles_follow_the_polygon,
+         test_several_roles_see_the_union_of_exact_area_and_generalised_rights,
          test_push_changes_carry_the_stored_geometry)

@@ -119,6 +119,24 @@ bool lb_grant_allows(const lb_grant *g, const lb_label *label);
 bool lb_grant_allows_generalised(const lb_grant *g, const lb_label *label,
                                  const lb_source_cfg *src);
 
+/*
+ * How the tiles draw a feature of this label (of source src, NULL: none)
+ * in the pass of one area of g (area: an area index, -1: the unlimited
+ * pass), so that the principal sees the union of what its clearances
+ * allow (docs/config.md, "roles"):
+ *   - LB_DRAW_EXACT: a clearance of this area allows it, and no unlimited
+ *     clearance does (else the unlimited pass draws it);
+ *   - LB_DRAW_GEN: no clearance of this area or unlimited allows it
+ *     exactly, a clearance of this area releases it generalised (its
+ *     source's rule), and no unlimited clearance does;
+ *   - LB_DRAW_NONE otherwise.
+ * A feature allowed exactly only inside an area and released generalised
+ * everywhere is drawn both ways inside the area and generalised outside.
+ */
+typedef enum lb_draw { LB_DRAW_NONE, LB_DRAW_EXACT, LB_DRAW_GEN } lb_draw;
+lb_draw lb_grant_draws(const lb_grant *g, int area, const lb_label *label,
+                       const lb_source_cfg *src);
+
 /* Area limits: count and, per index, the polygon rings in EPSG:4326. */
 size_t lb_access_area_count(const lb_access *a);
 /* Rings of area i as lon/lat pairs; *nrings rings, ring r has counts[r] points. */
