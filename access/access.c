@@ -25,6 +25,9 @@ typedef struct area {
     double **rings; /* lon/lat pairs */
     size_t *counts;
     size_t nrings;
+    unsigned char *wkb; /* the same, as one valid (multi)polygon */
+    size_t wkb_len;
+    double box[4];      /* its lon/lat box */
 } area;
 
 typedef struct breakglass {
@@ -247,6 +250,16 @@ static lb_status load_area(const lb_role_cfg *r, area *ar, lb_error *err)
         goto done;
     }
     add_polygons(ar, v);
+    OGREnvelope e;
+    OGR_G_GetEnvelope(v, &e);
+    ar->box[0] = e.MinX, ar->box[1] = e.MinY, ar->box[2] = e.MaxX, ar->box[3] = e.MaxY;
+    ar->wkb_len = (size_t)OGR_G_WkbSize(v);
+    ar->wkb = malloc(ar->wkb_len ? ar->wkb_len : 1);
+    if (!ar->wkb || OGR_G_ExportToWkb(v, wkbNDR, ar->wkb) != OGRERR_NONE) {
+        OGR_G_DestroyGeometry(v);
+        rc = lb_fail(err, LB_ENOMEM, "out of memory");
+        goto done;
+    }
     OGR_G_DestroyGeometry(v);
     if (ar->nrings == 0)
         rc = lb_fail(err, LB_EGEOM, "role '%s': area %s holds no polygon", r->id, r->area);
@@ -271,6 +284,7 @@ void lb_access_free(lb_access *a)
             free(a->areas[i].rings[r]);
         free(a->areas[i].rings);
         free(a->areas[i].counts);
+        free(a->areas[i].wkb);
     }
     for (size_t i = 0; i < a->nbg; i++) {
         free(a->bg[i].layer);
@@ -604,6 +618,13 @@ lb_draw lb_grant_draws(const lb_grant *g, int area, const lb_label *label,
 }
 
 size_t lb_access_area_count(const lb_access *a) { return a->nareas; }
+
+const unsigned char *lb_access_area_wkb(const lb_access *a, size_t i, size_t *len, double box[4])
+{
+    *len = a->areas[i].wkb_len;
+    memcpy(box, a->areas[i].box, sizeof a->areas[i].box);
+    return a->areas[i].wkb;
+}
 
 const double *const *lb_access_area_rings(const lb_access *a, size_t i, const size_t **counts,
                                           size_t *nrings)

@@ -141,23 +141,6 @@ static void box_union(double *acc, bool *have, const double *b)
     acc[3] = fmax(acc[3], b[3]);
 }
 
-/* Lon/lat box of access area i. */
-static void area_box(const lb_access *a, int i, double box[4])
-{
-    const size_t *counts;
-    size_t nr;
-    const double *const *rings = lb_access_area_rings(a, (size_t)i, &counts, &nr);
-    box[0] = box[1] = INFINITY;
-    box[2] = box[3] = -INFINITY;
-    for (size_t r = 0; r < nr; r++)
-        for (size_t k = 0; k < counts[r]; k++) {
-            box[0] = fmin(box[0], rings[r][2 * k]);
-            box[1] = fmin(box[1], rings[r][2 * k + 1]);
-            box[2] = fmax(box[2], rings[r][2 * k]);
-            box[3] = fmax(box[3], rings[r][2 * k + 1]);
-        }
-}
-
 /*
  * What an event may say about a change is what the principal's tiles show
  * of it, nothing finer: a version drawn generalised counts only by its
@@ -471,11 +454,9 @@ static OGRGeometryH ring_polygon(const double *xy, size_t n)
 }
 
 /*
- * Access area a as one geometry (once), with its box.  Its rings come
- * without structure; the area is what lies inside an odd number of them
- * (a hole is a ring inside another), which is also never more than the
- * tiles' mask (non-zero) shows.  NULL when it cannot be built: then
- * nothing counts as inside it.
+ * Access area a as one geometry (once, from the valid multipolygon the
+ * access module made of it at load), with its box.  NULL when it cannot be
+ * read: then nothing counts as inside it.
  */
 static OGRGeometryH area_geom(ev_ctx *c, int a, const double **box)
 {
@@ -485,47 +466,19 @@ static OGRGeometryH area_geom(ev_ctx *c, int a, const double **box)
     if (c->area_state[a])
         return c->area[a];
     c->area_state[a] = -1;
-    area_box(c->st->access, a, c->abox[a]);
-    const size_t *counts;
-    size_t nr;
-    const double *const *rings = lb_access_area_rings(c->st->access, (size_t)a, &counts, &nr);
-    OGRGeometryH *p = calloc(nr ? nr : 1, sizeof *p);
-    size_t n = 0;
-    bool ok = p != NULL;
-    for (size_t r = 0; ok && r < nr; r++) {
-        if (counts[r] < 3)
-            continue;
-        OGRGeometryH g = ring_polygon(rings[r], counts[r]);
-        if (!OGR_G_IsValid(g)) {
-            OGRGeometryH fixed = OGR_G_MakeValid(g);
-            OGR_G_DestroyGeometry(g);
-            g = fixed;
-        }
-        ok = g != NULL;
-        if (ok)
-            p[n++] = g;
+    size_t len;
+    const unsigned char *wkb = lb_access_area_wkb(c->st->access, (size_t)a, &len, c->abox[a]);
+    OGRGeometryH g = NULL;
+    if (!wkb || len > INT_MAX ||
+        OGR_G_CreateFromWkb(wkb, NULL, &g, (int)len) != OGRERR_NONE || !g)
+        return NULL;
+    if (OGR_G_IsEmpty(g)) {
+        OGR_G_DestroyGeometry(g);
+        return NULL;
     }
-    /* pairwise, not one ring after another: an area of many islands would
-     * otherwise redo the growing union once per ring */
-    for (size_t step = 1; ok && step < n; step *= 2)
-        for (size_t i = 0; ok && i + step < n; i += 2 * step) {
-            OGRGeometryH x = OGR_G_SymDifference(p[i], p[i + step]);
-            OGR_G_DestroyGeometry(p[i]);
-            OGR_G_DestroyGeometry(p[i + step]);
-            p[i + step] = NULL;
-            p[i] = x;
-            ok = x != NULL;
-        }
-    if (ok && n > 0 && !OGR_G_IsEmpty(p[0])) {
-        c->area[a] = p[0];
-        c->area_state[a] = 1;
-        p[0] = NULL;
-    }
-    for (size_t i = 0; i < n; i++)
-        if (p[i])
-            OGR_G_DestroyGeometry(p[i]);
-    free(p);
-    return c->area[a];
+    c->area[a] = g;
+    c->area_state[a] = 1;
+    return g;
 }
 
 static bool boxes_meet(const double *a, const double *b)

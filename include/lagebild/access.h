@@ -143,4 +143,11 @@ size_t lb_access_area_count(const lb_access *a);
 const double *const *lb_access_area_rings(const lb_access *a, size_t i, const size_t **counts,
                                           size_t *nrings);
 
+/*
+ * Area i as one valid (multi)polygon in WKB (lon/lat, the same rings), and
+ * its lon/lat box: for geometry tests with GEOS (e.g. through OGR).
+ */
+const unsigned char *lb_access_area_wkb(const lb_access *a, size_t i, size_t *len,
+                                        double box[4]);
+
 #endif
