@@ -151,16 +151,14 @@ static lb_status draw_pass(const lb_srv_layer *L, int grid, pass_pred *pp, doubl
 static uint8_t *area_mask(const lb_srv_area *a, int w, int h, double minx, double maxy,
                           double sx, double sy)
 {
-    lb_canvas m = {0};
     size_t npx = (size_t)w * (size_t)h;
-    uint8_t *mask = NULL, *mpx = scratch_take(npx * 4);
+    uint8_t *mask = NULL;
     size_t total = 0;
     for (size_t r = 0; r < a->nrings; r++)
         total += a->rings[r].n;
     double *xy = malloc((total ? total : 1) * 2 * sizeof *xy);
     lb_ring *rings = malloc((a->nrings ? a->nrings : 1) * sizeof *rings);
-    if (mpx && xy && rings && lb_canvas_init_view(&m, w, h, mpx) == LB_OK &&
-        (mask = malloc(npx)) != NULL) {
+    if (xy && rings && (mask = malloc(npx)) != NULL) {
         size_t k = 0;
         for (size_t r = 0; r < a->nrings; r++) {
             rings[r].xy = xy + 2 * k;
@@ -170,13 +168,11 @@ static uint8_t *area_mask(const lb_srv_area *a, int w, int h, double minx, doubl
                 xy[2 * k + 1] = (maxy - a->rings[r].xy[2 * i + 1]) * sy;
             }
         }
-        if (!lb_raster_fill_mask(&m, rings, a->nrings, mask)) {
+        if (!lb_raster_fill_mask(w, h, rings, a->nrings, mask)) {
             free(mask);
             mask = NULL;
         }
     }
-    lb_canvas_free(&m);
-    scratch_give(mpx, npx * 4);
     free(xy);
     free(rings);
     return mask;

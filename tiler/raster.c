@@ -336,17 +336,21 @@ void lb_raster_fill(lb_canvas *c, const lb_ring *rings, size_t nrings, lb_rgba c
  * below any part of a pixel that could show anything. */
 #define MASK_FULL (1.0 - 1e-9)
 
-bool lb_raster_fill_mask(lb_canvas *c, const lb_ring *rings, size_t nrings, uint8_t *mask)
+bool lb_raster_fill_mask(int width, int height, const lb_ring *rings, size_t nrings,
+                         uint8_t *mask)
 {
-    if (!c || !mask)
+    if (!mask || width < 1 || height < 1)
         return false;
-    memset(mask, 0, (size_t)c->width * (size_t)c->height);
-    lb__rwork *w = c->px ? lb__work(c) : NULL;
+    memset(mask, 0, (size_t)width * (size_t)height);
+    lb__rwork *w = lb__work_get(width, height);
     if (!w)
         return false;
-    if (!rings || nrings == 0 || !fill_shape(c, w, rings, nrings))
-        return true;
-    return lb__shape_end_mask(w, mask, MASK_FULL);
+    /* fill_shape reads only the grid's size */
+    const lb_canvas grid = {.width = width, .height = height};
+    bool ok = !rings || nrings == 0 || !fill_shape(&grid, w, rings, nrings) ||
+              lb__shape_end_mask(w, mask, MASK_FULL);
+    lb__work_release(w);
+    return ok;
 }
 
 /* Whether the segment (x0,y0)-(x1,y1) meets the box [bx0,bx1] x [by0,by1]:

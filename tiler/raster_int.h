@@ -110,6 +110,9 @@ typedef struct lb__rwork {
 
 /* The canvas's scratch, created or resized on demand; NULL when out of memory. */
 lb__rwork *lb__work(lb_canvas *c);
+/* Scratch for a width x height pixel grid, from the pool or new; NULL when
+ * out of memory.  Give it back with lb__work_release. */
+lb__rwork *lb__work_get(int width, int height);
 void lb__work_free(lb__rwork *w);
 /* Give a canvas's scratch back: kept for reuse (all zero between shapes) or freed. */
 void lb__work_release(lb__rwork *w);

@@ -81,19 +81,14 @@ void lb__work_release(lb__rwork *w)
     lb__work_free(w);
 }
 
-lb__rwork *lb__work(lb_canvas *c)
+lb__rwork *lb__work_get(int width, int height)
 {
-    lb__rwork *w = c->work;
-    if (w && w->w == c->width && w->h == c->height)
-        return w;
-    lb__work_release(w);
-    c->work = NULL;
-    if (c->width < 1 || c->height < 1 || !c->px)
+    if (width < 1 || height < 1)
         return NULL;
-    w = NULL;
+    lb__rwork *w = NULL;
     pthread_mutex_lock(&work_lock);
     for (int i = work_n; i-- > 0;) {
-        if (work_pool[i]->w == c->width && work_pool[i]->h == c->height) {
+        if (work_pool[i]->w == width && work_pool[i]->h == height) {
             w = work_pool[i];
             work_pool[i] = work_pool[--work_n];
             work_bytes -= work_cells_bytes(w);
@@ -107,27 +102,26 @@ lb__rwork *lb__work(lb_canvas *c)
         memset(w->rowmask, 0, (size_t)w->h * sizeof *w->rowmask);
         w->dirty0 = w->h;
         w->dirty1 = 0;
-        c->work = w;
         return w;
     }
     w = calloc(1, sizeof *w);
     if (!w)
         return NULL;
-    w->w = c->width;
-    w->h = c->height;
-    w->fw = c->width;
-    w->fh = c->height;
-    w->words = ((size_t)c->width + 2 + 63) / 64;
-    w->band_rows = LB__BAND_CELLS / ((size_t)c->width + 2);
+    w->w = width;
+    w->h = height;
+    w->fw = width;
+    w->fh = height;
+    w->words = ((size_t)width + 2 + 63) / 64;
+    w->band_rows = LB__BAND_CELLS / ((size_t)width + 2);
     if (w->band_rows < 1)
         w->band_rows = 1;
-    if (w->band_rows > (size_t)c->height)
-        w->band_rows = (size_t)c->height;
-    w->lpart = calloc((size_t)c->height + 2, sizeof *w->lpart);
-    w->lfull = calloc((size_t)c->height + 2, sizeof *w->lfull);
-    w->rowmask = calloc((size_t)c->height, sizeof *w->rowmask);
+    if (w->band_rows > (size_t)height)
+        w->band_rows = (size_t)height;
+    w->lpart = calloc((size_t)height + 2, sizeof *w->lpart);
+    w->lfull = calloc((size_t)height + 2, sizeof *w->lfull);
+    w->rowmask = calloc((size_t)height, sizeof *w->rowmask);
     w->bshift = 0;
-    while ((64 << w->bshift) < c->width)
+    while ((64 << w->bshift) < width)
         w->bshift++;
     if (!w->lpart || !w->lfull || !w->rowmask) {
         lb__work_free(w);
@@ -136,8 +130,20 @@ lb__rwork *lb__work(lb_canvas *c)
     w->dirty0 = w->h;
     w->dirty1 = 0;
     lb__shape_begin(w);
-    c->work = w;
     return w;
+}
+
+lb__rwork *lb__work(lb_canvas *c)
+{
+    lb__rwork *w = c->work;
+    if (w && w->w == c->width && w->h == c->height)
+        return w;
+    lb__work_release(w);
+    c->work = NULL;
+    if (!c->px)
+        return NULL;
+    c->work = lb__work_get(c->width, c->height);
+    return c->work;
 }
 
 bool lb__grow(double **p, size_t *cap, size_t n)

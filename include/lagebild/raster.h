@@ -84,14 +84,14 @@ void lb_raster_fill(lb_canvas *c, const lb_ring *rings, size_t nrings, lb_rgba c
 
 /*
  * The hard mask of the rings as lb_raster_fill would fill them (non-zero
- * rule), on c's pixel grid: mask[y * width + x] = 255 where the pixel lies
- * entirely inside, that is where its exact coverage is 1 up to rounding
- * (at least 1 - 1e-9), else 0.  Not the filled alpha rounded to 8 bits: a
- * pixel 99.9 % inside would round to 255.  c lends its size and scratch
- * only; its pixels are not touched.  False (and mask all 0) when out of
- * memory.
+ * rule) on a canvas of width x height pixels: mask[y * width + x] = 255
+ * where the pixel lies entirely inside, that is where its exact coverage is
+ * 1 up to rounding (at least 1 - 1e-9), else 0.  Not the filled alpha
+ * rounded to 8 bits: a pixel 99.9 % inside would round to 255.  False (and
+ * mask all 0) for a bad size or when out of memory.
  */
-bool lb_raster_fill_mask(lb_canvas *c, const lb_ring *rings, size_t nrings, uint8_t *mask);
+bool lb_raster_fill_mask(int width, int height, const lb_ring *rings, size_t nrings,
+                         uint8_t *mask);
 
 /*
  * Occlusion blocks: a canvas is divided into LB_BLOCKS x LB_BLOCKS blocks of
