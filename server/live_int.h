@@ -1,0 +1,37 @@
+/*
+ * Internal interface between the live picture (server/live.c: push, the
+ * publisher, /events) and the geometry of its events (server/live_geom.c).
+ */
+#ifndef LB_LIVE_INT_H
+#define LB_LIVE_INT_H
+
+#include "server_int.h"
+
+/* A committed change waiting for the publisher. */
+typedef struct pending {
+    struct pending *next;
+    char *layer, *source;
+    int64_t revision;
+    lb_change *changes;
+    size_t nchanges;
+} pending;
+
+/*
+ * The changes of one layer in a list of pending commits, with what has
+ * been worked out of their geometry so far: each version read and
+ * generalised when first needed, each access area's polygon built when
+ * first needed.  One per publishing round and layer, on one thread.
+ */
+typedef struct ev_ctx ev_ctx;
+
+/* The changes of layer in ps (st must outlive it); NULL when out of memory. */
+ev_ctx *lb_ev_new(const lb_state *st, const char *layer, const pending *ps);
+void lb_ev_free(ev_ctx *c);
+
+/*
+ * The lon/lat box of what the changes show under grant g, as the tiles
+ * draw them for it; false when they show nothing (no event).
+ */
+bool lb_ev_visible_box(ev_ctx *c, const lb_grant *g, double out[4]);
+
+#endif
