@@ -320,7 +320,9 @@ static void h_static(lb_req *r)
         lb_http_error(r, 400, "crs must be EPSG:3857, EPSG:25832 or EPSG:4326");
         return;
     }
-    const lb_map_cfg *map = lb_config_map(r->st->cfg, r->segs[1]);
+    /* visibility before the canvas: a map it may not see must be refused
+     * as fast as one that does not exist */
+    const lb_map_cfg *map = visible_map(r, r->segs[1]);
     if (!map) {
         lb_http_not_found(r);
         return;
