@@ -578,6 +578,14 @@ bool lb_grant_allows(const lb_grant *g, const lb_label *label)
     return false;
 }
 
+bool lb_grant_allows_in(const lb_grant *g, int area, const lb_label *label)
+{
+    for (int i = 0; i < g->n; i++)
+        if ((g->c[i].area == area || g->c[i].area < 0) && clears(&g->c[i].label, label))
+            return true;
+    return false;
+}
+
 bool lb_grant_allows_generalised(const lb_grant *g, const lb_label *label,
                                  const lb_source_cfg *src)
 {

@@ -82,7 +82,7 @@ static bool pass_allows(void *ud, const lb_feature_info *fi)
     const pass_pred *p = ud;
     if (p->after && lb_feature_class_cmp(fi, p->after, false) <= 0)
         return false;
-    if (lb_feature_superseded(fi, p->g))
+    if (lb_feature_superseded(fi, p->g, p->area))
         return false; /* the fused feature is drawn instead */
     return lb_grant_draws(p->g, p->area, &fi->label, NULL) == LB_DRAW_EXACT;
 }
@@ -97,7 +97,7 @@ static bool pass_allows_generalised(void *ud, const lb_feature_info *fi)
     const pass_pred *p = ud;
     if (p->after && lb_feature_class_cmp(fi, p->after, true) <= 0)
         return false;
-    if (lb_feature_superseded(fi, p->g))
+    if (lb_feature_superseded(fi, p->g, p->area))
         return false; /* the fused feature is drawn instead */
     const lb_source_cfg *src = lb_config_source(p->cfg, fi->source);
     if (!src || !src->generalised_groups)

@@ -311,14 +311,17 @@ void lb_live_events(lb_req *r);
 void lb_routes_dispatch(lb_req *r);
 
 /*
- * Conflation: a report merged into a fused feature is hidden from a principal
- * whose grant allows the fused label (it sees the fused feature instead).
+ * Conflation: a report merged into a fused feature is hidden, in the pass of
+ * area `area` (-1: unlimited) of a principal's grant, when that pass shows
+ * the fused feature instead: a clearance of that area or an unlimited one
+ * allows the fused label (lb_grant_allows_in).  Outside an area whose role
+ * alone sees the fused feature, the report stays as the other roles see it.
  * Every predicate deciding what a principal receives applies this on top of
  * the feature's own label.
  */
-static inline bool lb_feature_superseded(const lb_feature_info *fi, const lb_grant *g)
+static inline bool lb_feature_superseded(const lb_feature_info *fi, const lb_grant *g, int area)
 {
-    return fi->member && lb_grant_allows(g, &fi->fused);
+    return fi->member && lb_grant_allows_in(g, area, &fi->fused);
 }
 
 #endif

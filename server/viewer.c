@@ -409,7 +409,8 @@ static bool geom_meets_region(const cls_pred *cp, const lb_feature_geom *g, cons
 static bool cls_class_allows(void *ud, const lb_feature_info *f)
 {
     const cls_pred *cp = ud;
-    return lb_grant_allows(&cp->one, &f->label) && !lb_feature_superseded(f, &cp->one);
+    return lb_grant_allows(&cp->one, &f->label) &&
+           !lb_feature_superseded(f, &cp->one, cp->one.c[0].area);
 }
 
 /* A feature counts when its clearance allows it and it is drawn in the

@@ -26,7 +26,9 @@
 
 static char *dir, *cfg_path, *store_path;
 
-/* demo token hashes: demo-fire, demo-police (here: THW), demo-lagezentrum */
+/* demo token hashes: demo-fire, demo-police (here: THW), demo-lagezentrum;
+ * demo-both: the fire brigade plus the Lagezentrum inside a district west of
+ * the hydrants (9.20-9.30 E, 52.05-52.09 N) */
 static const char *const config_text =
     "store: {path: store.sqlite}\n"
     "groups: [fire, thw, lagezentrum]\n"
@@ -58,10 +60,13 @@ static const char *const config_text =
     "  fire: {title: F, clearance: {level: VS-NfD, groups: [fire]}, layers: [\"*\"]}\n"
     "  thw: {title: T, clearance: {level: VS-NfD, groups: [thw]}, layers: [\"*\"]}\n"
     "  lz: {title: L, clearance: {level: VS-VERTRAULICH, groups: [lagezentrum]}, layers: [\"*\"]}\n"
+    "  lz_district: {title: LD, clearance: {level: VS-NfD, groups: [lagezentrum]},"
+    " layers: [\"*\"], area: {path: district.geojson}}\n"
     "tokens:\n"
     "  demo-fire: {hash: \"sha256:28e4c77f9a8c51e25c894cf6cd5846a83a9ac3edcf1fa39684a4e43c478e06aa\", roles: [fire]}\n"
     "  demo-police: {hash: \"sha256:b8c728cb60570a5d71ad42bc3abd521b954b681ea55f9cc22733b73c0d8976f6\", roles: [thw]}\n"
-    "  demo-lagezentrum: {hash: \"sha256:048cde1603261702089f79b2c89f849772fb9ea1be7546641fcf00b86cc557ca\", roles: [lz]}\n";
+    "  demo-lagezentrum: {hash: \"sha256:048cde1603261702089f79b2c89f849772fb9ea1be7546641fcf00b86cc557ca\", roles: [lz]}\n"
+    "  demo-both: {hash: \"sha256:ea285706aa5e2a6fc9dc16dba7d73f93486067dafbe4149f91a8fd5092defe3c\", roles: [fire, lz_district]}\n";
 
 #define LON0 9.3600
 #define LAT0 52.1000
@@ -109,6 +114,10 @@ static void setup(const char *thw_groups)
     init = true;
     dir = t_tmpdir();
     write_config(thw_groups);
+    t_write(dir, "district.geojson",
+            "{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\",\"properties\":{},"
+            "\"geometry\":{\"type\":\"Polygon\",\"coordinates\":[[[9.2,52.05],[9.3,52.05],"
+            "[9.3,52.09],[9.2,52.09],[9.2,52.05]]]}}]}\n");
     cfg_path = t_path(dir, "lagebild.yaml");
     store_path = t_path(dir, "store.sqlite");
     char *diag = NULL;
@@ -496,6 +505,12 @@ LB_TEST(test_role_cleared_for_one_label_does_not_see_the_fused_feature)
     ASSERT_EQ(alpha_near(srv.port, "demo-fire", z, bx, by, bpx, bpy, 2), 0);
     ASSERT(alpha_near(srv.port, "demo-police", z, bx, by, bpx, bpy, 1) > 200);
     ASSERT_EQ(alpha_near(srv.port, "demo-police", z, tx, ty, px, py, 2), 0);
+    /* the fire brigade plus the Lagezentrum inside a district elsewhere: the
+     * fused hydrant is the district role's only inside its area, so outside
+     * it this principal sees the fire report as the fire brigade does (it
+     * vanished before: that told of the THW report it may not see) */
+    ASSERT(alpha_near(srv.port, "demo-both", z, tx, ty, px, py, 1) > 200);
+    ASSERT_EQ(alpha_near(srv.port, "demo-both", z, bx, by, bpx, bpy, 2), 0);
     ASSERT_EQ(t_server_stop(&srv, 30), 0);
     t_server_free(&srv);
     ASSERT_EQ(lb_store_open(store_path, &st, NULL), LB_OK);

@@ -132,7 +132,27 @@ LB_TEST(test_areas_do_not_lend_their_rights_to_each_other)
     expect(&g, &f, &src, LB_DRAW_NONE, LB_DRAW_NONE, LB_DRAW_EXACT);
 }
 
+/* A report merged into a fused feature is hidden in a pass only where that
+ * pass shows the fused feature (lb_feature_superseded asks this). */
+LB_TEST(test_a_pass_allows_by_its_own_and_unlimited_clearances_only)
+{
+    lb_label fused = police_feature(LB_LEVEL_VS_NFD, 0);
+    const lb_clearance c[2] = {clearance(LB_LEVEL_OFFEN, FIRE, 0, -1),
+                               clearance(LB_LEVEL_VS_NFD, POLICE, 0, 0)};
+    lb_grant g = grant_of(2, c);
+    ASSERT(!lb_grant_allows_in(&g, -1, &fused));
+    ASSERT(lb_grant_allows_in(&g, 0, &fused));
+    ASSERT(!lb_grant_allows_in(&g, 1, &fused));
+    const lb_clearance d[2] = {clearance(LB_LEVEL_VS_NFD, POLICE, 0, -1),
+                               clearance(LB_LEVEL_OFFEN, FIRE, 0, 0)};
+    g = grant_of(2, d);
+    ASSERT(lb_grant_allows_in(&g, -1, &fused));
+    ASSERT(lb_grant_allows_in(&g, 0, &fused));
+    ASSERT(lb_grant_allows_in(&g, 1, &fused));
+}
+
 LB_TESTS(test_one_role_draws_exactly_or_generalised_in_its_own_pass,
+         test_a_pass_allows_by_its_own_and_unlimited_clearances_only,
          test_level_and_caveats_bind_the_generalised_form_too,
          test_exact_in_an_area_and_generalised_everywhere_add_up,
          test_what_the_unlimited_pass_draws_is_not_drawn_again_in_an_area,

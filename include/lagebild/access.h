@@ -110,6 +110,9 @@ bool lb_access_may_write(const lb_access *a, const lb_token_cfg *principal, cons
 
 /* Whether a feature with label may be shown under the grant (exactly). */
 bool lb_grant_allows(const lb_grant *g, const lb_label *label);
+/* The same, by the clearances of g with this area (-1: unlimited) or none:
+ * whether the pass of that area may show it exactly. */
+bool lb_grant_allows_in(const lb_grant *g, int area, const lb_label *label);
 
 /*
  * Whether the feature may be shown generalised: not allowed exactly, but its
