@@ -21,13 +21,55 @@
 
 #define LB_NGRIDS 2
 
+/* ---- Areas (server/area.c) ------------------------------------------------
+ * An area's edges in one grid's CRS, indexed by horizontal bands: the edges
+ * whose y extent meets band b are idx[start[b]] .. idx[start[b + 1] - 1]. */
+typedef struct lb_area_edges {
+    double *e; /* x0, y0, x1, y1 per edge */
+    size_t n;
+    uint32_t *start, *idx;
+    int nb;
+    double y0, y1, inv_h; /* the bands cover [y0, y1]; 1 / band height */
+} lb_area_edges;
+
 /* Area limit rings projected to one grid's CRS. */
 typedef struct lb_srv_area {
     lb_ring *rings;
     double *xy;
     size_t nrings;
     double box[4]; /* minx, miny, maxx, maxy of its finite points; minx > maxx: none */
+    lb_area_edges edges; /* its edges, as its mask draws them */
+    double *firsts;      /* the first point of each ring (nfirsts of them) */
+    size_t nfirsts;
 } lb_srv_area;
+
+/* The edges of a's rings as its mask draws them (points with a non-finite
+ * coordinate skipped, every ring closed); false when out of memory. */
+bool lb_area_edges_build(lb_area_edges *ae, const lb_srv_area *a);
+void lb_area_edges_free(lb_area_edges *ae);
+/* The winding number of the area around (x, y): not zero inside it (the
+ * non-zero rule of its mask, so a hole is outside). */
+int lb_area_winding(const lb_area_edges *ae, double x, double y);
+/* The part of segment a-b inside the closed box q into ca, cb; false when
+ * there is none. */
+bool lb_area_clip_seg(const double q[4], const double *a, const double *b, double *ca, double *cb);
+/* Whether the closed box b lies wholly inside the area. */
+bool lb_area_covers_box(const lb_area_edges *ae, const double b[4]);
+
+/*
+ * A region: the closed box q, within an area (NULL: the box alone).  cand
+ * are points of the region's boundary, at least one in each of its parts (a
+ * polygon that contains a part wholly is found by them).
+ */
+typedef struct lb_area_region {
+    double q[4];
+    const lb_area_edges *area;
+    const double *cand;
+    size_t ncand;
+} lb_area_region;
+
+/* Whether a feature's geometry (box: its box) meets the region. */
+bool lb_area_region_meets(const lb_area_region *r, const lb_feature_geom *g, const double box[4]);
 
 /*
  * What changed in a layer since `floor` (the revision its log starts at), one

@@ -41,6 +41,8 @@ static void shared_release(lb_state_shared *sh)
             for (size_t a = 0; a < lb_access_area_count(sh->access); a++) {
                 free(sh->areas[g][a].rings);
                 free(sh->areas[g][a].xy);
+                free(sh->areas[g][a].firsts);
+                lb_area_edges_free(&sh->areas[g][a].edges);
             }
         }
         free(sh->areas[g]);
@@ -206,6 +208,20 @@ static lb_status project_areas(lb_state *st, int g, const lb_tms *grid, lb_error
             }
         }
         free(xs);
+        /* its edges and a point of each ring, for the geometry tests of
+         * area passes and the banner (server/area.c) */
+        sa->firsts = malloc((nr ? nr : 1) * 2 * sizeof *sa->firsts);
+        if (!sa->firsts || !lb_area_edges_build(&sa->edges, sa))
+            return lb_fail(err, LB_ENOMEM, "out of memory");
+        for (size_t r = 0; r < nr; r++)
+            for (size_t i = 0; i < sa->rings[r].n; i++) {
+                const double *p = sa->rings[r].xy + 2 * i;
+                if (isfinite(p[0]) && isfinite(p[1])) {
+                    sa->firsts[2 * sa->nfirsts] = p[0];
+                    sa->firsts[2 * sa->nfirsts++ + 1] = p[1];
+                    break;
+                }
+            }
     }
     return LB_OK;
 }
