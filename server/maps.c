@@ -74,7 +74,27 @@ typedef struct pass_pred {
     /* continuing a canvas that holds the pass's classes up to this one
      * (lb_feature_class_cmp order): only later classes are drawn */
     const lb_feature_info *after;
+    /* an area pass: only features whose drawn geometry meets the area (NULL:
+     * every feature; where the tile lies wholly inside the area) */
+    const lb_area_region *region;
 } pass_pred;
+
+/* Geometry test of an area pass: the feature meets the pass's area. */
+static bool pass_meets_area(void *ud, const lb_feature_info *fi, const double box[4],
+                            const lb_feature_geom *g)
+{
+    (void)fi;
+    const pass_pred *p = ud;
+    return lb_area_region_meets(p->region, g, box);
+}
+
+/* The region of area a of grid's areas: the area itself. */
+static lb_area_region area_region(const lb_srv_area *a)
+{
+    lb_area_region r = {.area = &a->edges, .cand = a->firsts, .ncand = a->nfirsts};
+    memcpy(r.q, a->box, sizeof r.q);
+    return r;
+}
 
 /* Exact pass: what lb_grant_draws draws exactly in this pass. */
 static bool pass_allows(void *ud, const lb_feature_info *fi)
@@ -122,14 +142,16 @@ static lb_status draw_pass_classes(const lb_srv_layer *L, int grid, pass_pred *p
     const lb_feature_info *after = pp->after;
     if (!after_gen) {
         lb_render_layer rl = {.snap = L->snap[grid], .style = L->style, .pred = pass_allows,
-                              .pred_ud = pp, .class_done = done, .class_ud = done_ud};
+                              .pred_ud = pp, .geom = pp->region ? pass_meets_area : NULL,
+                              .geom_ud = pp, .class_done = done, .class_ud = done_ud};
         rc = lb_render_area(&rl, 1, minx, miny, maxx, maxy, zoom, scale, c, NULL);
         pp->after = NULL; /* every generalised class comes after the exact ones */
     }
     if (rc == LB_OK && L->gen[grid]) {
         lb_render_layer gl = {.snap = L->gen[grid], .style = L->style,
-                              .pred = pass_allows_generalised, .pred_ud = pp, .by_source = true,
-                              .class_done = done, .class_ud = done_ud};
+                              .pred = pass_allows_generalised, .pred_ud = pp,
+                              .geom = pp->region ? pass_meets_area : NULL, .geom_ud = pp,
+                              .by_source = true, .class_done = done, .class_ud = done_ud};
         rc = lb_render_area(&gl, 1, minx, miny, maxx, maxy, zoom, scale, c, NULL);
     }
     pp->after = after;
@@ -225,7 +247,8 @@ lb_status lb_maps_render_layer_area(lb_state *st, const lb_srv_layer *L, const l
     double sx = c->width / (maxx - minx), sy = c->height / (maxy - miny);
     for (int k = 0; rc == LB_OK && k < nareas; k++) {
         lb_canvas_clear(&pass);
-        pass_pred pp = {.g = g, .area = areas[k], .cfg = st->cfg};
+        lb_area_region reg = area_region(&st->areas[grid][areas[k]]);
+        pass_pred pp = {.g = g, .area = areas[k], .cfg = st->cfg, .region = &reg};
         rc = draw_pass(L, grid, &pp, minx, miny, maxx, maxy, zoom, scale, &pass);
         if (rc == LB_OK && !lb_canvas_is_empty(&pass)) {
             apply_area_mask(&pass, &st->areas[grid][areas[k]], minx, maxy, sx, sy);
@@ -532,6 +555,16 @@ static bool area_misses_tile(const tile_ctx *t, int area)
 {
     const double *b = t->st->areas[t->grid][area].box;
     return !(b[0] < t->maxx && b[2] > t->minx && b[1] < t->maxy && b[3] > t->miny);
+}
+
+/* Whether area index `area` covers the tile and every feature the renderer
+ * reads for it (LB_RENDER_MARGIN_PX around it, generously): then each of
+ * them meets the area, and an area pass need not test their geometry. */
+static bool area_covers_tile(const tile_ctx *t, int area)
+{
+    double m = 2 * 64.0 * t->scale * (t->maxx - t->minx) / t->px;
+    const double b[4] = {t->minx - m, t->miny - m, t->maxx + m, t->maxy + m};
+    return lb_area_covers_box(&t->st->areas[t->grid][area].edges, b);
 }
 
 /* Mask canvas c (the tile's) by area index `area`, made once per tile. */
@@ -976,6 +1009,8 @@ static void store_canvas(tile_ctx *t, const char *key, uint64_t viewer, const lb
  */
 typedef struct pass_plan {
     int area;      /* -1: the unlimited pass */
+    bool filter;   /* an area pass on a tile across the area's boundary: only
+                    * features that meet the area are drawn (keys say so) */
     uint32_t n;    /* classes drawn; 0: the pass draws nothing here */
     uint32_t *on;  /* their indices into the tile's classes */
     size_t *cut;   /* vec length after each class */
@@ -1014,6 +1049,12 @@ static bool prefix_key(const tile_ctx *t, const lb_srv_layer *L, const pass_plan
     lb_buf_reset(b);
     lb_buf_puts(b, "P|");
     put_layer_base_rev(b, t, L, pp->rev[j - 1]);
+    if (pp->filter) {
+        /* not the unmasked render of these classes: only the features that
+         * meet this area */
+        lb_buf_puts(b, "|A");
+        lb_buf_put_int(b, pp->area);
+    }
     lb_buf_putc(b, '|');
     lb_buf_append(b, pp->vec.data, pp->cut[j - 1]);
     return b->data && !b->oom;
@@ -1091,7 +1132,12 @@ static lb_status layer_pass(tile_ctx *t, const lb_srv_layer *L, const lb_grant *
     k.next = from;
     if (!from)
         lb_canvas_clear(c);
+    lb_area_region reg;
     pass_pred pr = {.g = g, .area = pp->area, .cfg = t->st->cfg};
+    if (pp->filter) {
+        reg = area_region(&t->st->areas[t->grid][pp->area]);
+        pr.region = &reg;
+    }
     lb_feature_info after;
     bool after_gen = false;
     if (from) {
@@ -1164,6 +1210,8 @@ static lb_status plan_layer(tile_ctx *t, const lb_srv_layer *L, const lb_grant *
         }
         if (pp->area >= 0 && area_misses_tile(t, pp->area))
             continue; /* its hard mask is 0 on every pixel: the pass draws nothing */
+        if (pp->area >= 0)
+            pp->filter = !area_covers_tile(t, pp->area);
         lb_buf *vec = &pp->vec;
         for (uint32_t k = 0; k < nc; k++) {
             const tile_class *cl = &tc->v[k];

@@ -11,7 +11,10 @@
  * "*", else the listed ones plus the layers granted in the current crisis
  * phase, Reaktion), label_level <= the role's level (OFFEN 0, VS-NfD 1,
  * VS-VERTRAULICH 2, GEHEIM 3), the role holds every caveat of the feature,
- * and releasable_to is empty or names one of the role's groups.  Rows that
+ * and releasable_to is empty or names one of the role's groups, and, for a
+ * role with an area, its geometry meets the area polygon (SpatiaLite's
+ * ST_Intersects in lon/lat: a feature outside the area must leave no trace
+ * inside it, not even the part of its symbol that reaches in).  Rows that
  * fail are DELETEd from the copy.  The role table below mirrors
  * demo/lagebild.yaml; the first test checks that it still does.
  *
@@ -211,6 +214,7 @@ typedef struct pt {
     double lon, lat;
 } pt;
 static pt *g_area_pt;
+static char *g_area_wkt;            /* the area polygon, WKT in EPSG:4326 */
 static size_t g_area_npt, g_area_ring[16], g_area_nrings; /* ring r: [ring[r], ring[r + 1]) */
 static bool g_keep;                 /* LB_TEST_KEEP=1: leave the temporary folder */
 
@@ -236,6 +240,8 @@ static void cleanup(void)
     free(g_area_cfg);
     free(g_area_pt);
     g_area_pt = NULL;
+    free(g_area_wkt);
+    g_area_wkt = NULL;
     g_dir = g_store = g_area_cfg = NULL;
 }
 
@@ -458,7 +464,7 @@ static void make_tile_list(const char *mask_store)
     }
     sqlite3_finalize(q);
     sqlite3_close(mdb);
-    free(area_wkt);
+    g_area_wkt = area_wkt;
 }
 
 /* ------------------------------------------------------------ rendering jobs */
@@ -598,11 +604,19 @@ static void filter_store(const role_def *r, const char *dst, long *kept, long *r
     for (size_t i = 0; i < nl; i++) {
         char sql[256];
         sqlite3_stmt *q = NULL, *del = NULL;
+        /* the fifth column: whether the geometry meets the role's area (1
+         * without one) */
         int sn = snprintf(sql, sizeof sql,
-                          "SELECT fid, label_level, releasable_to, caveats FROM \"%s\" ORDER BY fid",
+                          "SELECT fid, label_level, releasable_to, caveats, %s FROM \"%s\" "
+                          "ORDER BY fid",
+                          r->area ? "ST_Intersects(geom, GeomFromText(?1, 4326))" : "1",
                           layers[i]);
         ASSERT(sn > 0 && (size_t)sn < sizeof sql);
         ASSERT_EQ(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+        if (r->area) {
+            ASSERT(g_area_wkt != NULL);
+            sqlite3_bind_text(q, 1, g_area_wkt, -1, SQLITE_STATIC);
+        }
         sn = snprintf(sql, sizeof sql, "DELETE FROM \"%s\" WHERE fid = ?1", layers[i]);
         ASSERT(sn > 0 && (size_t)sn < sizeof sql);
         ASSERT_EQ(sqlite3_prepare_v2(db, sql, -1, &del, NULL), SQLITE_OK);
@@ -610,9 +624,10 @@ static void filter_store(const role_def *r, const char *dst, long *kept, long *r
         size_t nf = 0;
         bool granted = layer_granted(r, layers[i]);
         while (sqlite3_step(q) == SQLITE_ROW) {
-            bool vis = granted && feature_visible(r, sqlite3_column_int(q, 1),
-                                                  (const char *)sqlite3_column_text(q, 2),
-                                                  (const char *)sqlite3_column_text(q, 3));
+            bool vis = granted && sqlite3_column_int(q, 4) == 1 &&
+                       feature_visible(r, sqlite3_column_int(q, 1),
+                                       (const char *)sqlite3_column_text(q, 2),
+                                       (const char *)sqlite3_column_text(q, 3));
             if (vis) {
                 (*kept)++;
                 continue;

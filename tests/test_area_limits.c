@@ -7,8 +7,8 @@
  * pixel coordinates (converted to lon/lat here, so the server's projection
  * puts every vertex back where it is written):
  *   layer "lage": a red square far larger than T (its fill covers every
- *   pixel), a blue point in the hole of the areas below and one in their
- *   ring band;
+ *   pixel), a blue point in the hole of the areas below, one in their
+ *   ring band and one just outside them;
  *   areas "same_cw", "same_ccw", "rfc", "inverted": the rectangle
  *   10.001..100.999 x 20.001..120.999 with the hole 50.999..70.001 x
  *   50.999..70.001, the exterior and the hole running clockwise / both
@@ -73,8 +73,10 @@ static const double halves[][4] = {{10.5, 20.5, 55.5, 120.5}, {55.5, 20.5, 100.5
 static const char *const other_roles[] = {"tri", "twice", "halves"};
 #define NOTHER (sizeof other_roles / sizeof other_roles[0])
 
-/* The points: in the hole, in the ring band (blue circles of radius 5). */
-static const xy in_hole = {60.5, 60.5}, in_band = {30.5, 80.5};
+/* The points: in the hole, in the ring band (blue circles of radius 5), and
+ * beside the areas, 2.5 px right of the rectangles' right edge: outside
+ * them, though its circle reaches pixels 98 and 99 inside. */
+static const xy in_hole = {60.5, 60.5}, in_band = {30.5, 80.5}, beside = {103.5, 40.5};
 
 static const char style_text[] =
     "{\"version\": 8, \"name\": \"areas\", \"layers\": [\n"
@@ -187,6 +189,7 @@ static void fixture(void)
     strcat(data, "]}}");
     put_point(data, sizeof data, "hole", in_hole);
     put_point(data, sizeof data, "band", in_band);
+    put_point(data, sizeof data, "beside", beside);
     strcat(data, "]}\n");
     t_write(dir, "data.geojson", data);
     t_write(dir, "style.json", style_text);
@@ -427,6 +430,33 @@ LB_TEST(test_pixels_cut_by_the_boundary_are_transparent)
     t_resp_free(&resp);
 }
 
+/*
+ * Issue 4, session 13: a feature outside the area leaves no trace inside it.
+ * The point beside the rectangles lies 2.5 px outside, and its circle of
+ * radius 5 reaches pixels entirely inside; masking alone kept those blue,
+ * which told an area-limited role of a unit beyond its area.  Only features
+ * whose geometry meets the area are drawn for it.
+ */
+LB_TEST(test_features_outside_the_area_leave_no_trace_inside)
+{
+    fixture();
+    const char *names[] = {"same_cw", "rfc", "twice", "halves"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        t_resp resp;
+        uint8_t *px = get_tile(names[i], &resp);
+        for (int y = 36; y <= 45; y++)
+            for (int x = 95; x <= 99; x++)
+                if (!is_rgba(at(px, x, y), 255, 0, 0, 255)) {
+                    const uint8_t *p = at(px, x, y);
+                    LBT__FAIL("%s: pixel (%d, %d) inside the area is (%d,%d,%d,%d), not the "
+                              "red fill: the point outside shows",
+                              names[i], x, y, p[0], p[1], p[2], p[3]);
+                }
+        free(px);
+        t_resp_free(&resp);
+    }
+}
+
 LB_TEST(test_server_stops_cleanly)
 {
     fixture();
@@ -438,4 +468,5 @@ LB_TEST(test_server_stops_cleanly)
 }
 
 LB_TESTS(test_holes_are_holes_in_either_orientation, test_overlapping_polygons_count_once,
+         test_features_outside_the_area_leave_no_trace_inside,
          test_pixels_cut_by_the_boundary_are_transparent, test_server_stops_cleanly)

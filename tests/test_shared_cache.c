@@ -4,7 +4,9 @@
  * rendering and its PNG (no new layer render; /metrics counts a shared hit;
  * identical bytes and ETag), principals who see different features there
  * never do (a new render, different pixels), an area-limited role shares the
- * unmasked render but never the masked result, and the first look at a
+ * unmasked render where its area covers the tile, draws the features that
+ * meet its area itself where the area's boundary crosses the tile, and never
+ * shares the masked result, and the first look at a
  * shared entry is made as slow as a render (the server reports the wait).
  * ETags are a hash of the PNG bytes: a hidden feature added to a tile (new
  * revision, reload) changes the ETag of those who see it and of nobody else.
@@ -13,13 +15,15 @@
  * those first classes, or continued by whoever sees more: the bytes are the
  * same as a whole render's.
  *
- * The data: one point layer with three features labelled per feature:
+ * The data: one point layer with four features labelled per feature:
+ *   f0 (8.70, 52.00) OFFEN, releasable to police, fire, thw     -> tile C
  *   f1 (9.00, 52.00) OFFEN, releasable to police, fire, thw     -> tile A
  *   f2 (9.30, 52.00) VS-NfD, releasable to police only           -> tile B
  *   f3 (9.31, 52.00) OFFEN, releasable to police, fire, thw      -> tile B
  * Roles: police, fire, thw (all VS-NfD in their own group; thw has two
- * principals), landkreis (VS-NfD, group thw, area limit ending at 9.00° E,
- * so it sees only the western half of f1's marker).
+ * principals), landkreis (VS-NfD, group thw, area limit 8.50-9.0001° E,
+ * 51.90-52.10° N, so it sees only the western half of f1's marker, and all
+ * of tile C).
  */
 #include <math.h>
 #include <png.h>
@@ -63,6 +67,8 @@ static const char config_text[] =
 
 static const char points_text[] =
     "{\"type\": \"FeatureCollection\", \"features\": [\n"
+    " {\"type\": \"Feature\", \"properties\": {\"id\": \"f0\", \"stufe\": \"OFFEN\", \"freigabe\": \"police,fire,thw\"},\n"
+    "  \"geometry\": {\"type\": \"Point\", \"coordinates\": [8.70, 52.00]}},\n"
     " {\"type\": \"Feature\", \"properties\": {\"id\": \"f1\", \"stufe\": \"OFFEN\", \"freigabe\": \"police,fire,thw\"},\n"
     "  \"geometry\": {\"type\": \"Point\", \"coordinates\": [9.00, 52.00]}},\n"
     " {\"type\": \"Feature\", \"properties\": {\"id\": \"f2\", \"stufe\": \"VS-NfD\", \"freigabe\": \"police\"},\n"
@@ -70,11 +76,12 @@ static const char points_text[] =
     " {\"type\": \"Feature\", \"properties\": {\"id\": \"f3\", \"stufe\": \"OFFEN\", \"freigabe\": \"police,fire,thw\"},\n"
     "  \"geometry\": {\"type\": \"Point\", \"coordinates\": [9.31, 52.00]}}]}\n";
 
-/* the landkreis area ends exactly at f1's longitude */
+/* the landkreis area ends 7 m (0.2 px at zoom 12) east of f1: f1 lies in
+ * it, and the east half of its marker outside */
 static const char area_text[] =
     "{\"type\": \"FeatureCollection\", \"features\": [{\"type\": \"Feature\", \"properties\": {},\n"
-    " \"geometry\": {\"type\": \"Polygon\", \"coordinates\": [[[8.8, 51.9], [9.0, 51.9], [9.0, 52.1],\n"
-    " [8.8, 52.1], [8.8, 51.9]]]}}]}\n";
+    " \"geometry\": {\"type\": \"Polygon\", \"coordinates\": [[[8.5, 51.9], [9.0001, 51.9], [9.0001, 52.1],\n"
+    " [8.5, 52.1], [8.5, 51.9]]]}}]}\n";
 
 #define Z 12
 
@@ -226,17 +233,35 @@ LB_TEST(test_equal_visible_content_shares_and_other_content_never_does)
     ASSERT_EQ(m3.hits - m2.hits, 1);
     ASSERT(same_bytes(&pa, &t2a));
 
-    /* landkreis sees what thw sees, but only inside its area: it shares the
-     * unmasked render (no new render) and gets its own masked pixels */
+    /* landkreis sees what thw sees, but only inside its area.  Its
+     * boundary crosses tile A: landkreis draws the features that meet its
+     * area itself (f1 lies just inside) and gets its own masked pixels,
+     * never the unmasked composite */
     tile(srv.port, "t-landkreis", ax, ay, &la);
-    counters m4 = metrics(srv.port);
-    ASSERT_EQ(m4.rendered - m3.rendered, 0);
-    ASSERT(m4.layer_hits - m3.layer_hits >= 1);
-    ASSERT_EQ(m4.hits - m3.hits, 0); /* never the unmasked composite */
+    counters m4a = metrics(srv.port);
+    ASSERT_EQ(m4a.rendered - m3.rendered, 1);
+    ASSERT_EQ(m4a.hits - m3.hits, 0); /* never the unmasked composite */
     ASSERT(!same_bytes(&la, &ta));
     ASSERT(alpha_at(&la, apx - 2, apy) > 100);  /* west of 9.00 E: inside */
     ASSERT_EQ(alpha_at(&la, apx + 2, apy), 0);  /* east: outside the area */
     ASSERT(alpha_at(&ta, apx + 2, apy) > 100);  /* where thw does see it */
+    /* tile C lies wholly inside the area: landkreis shares thw's render
+     * (no new render), and its own composite shows f0 as thw's does */
+    long cx0, cy0;
+    int f0x, f0y;
+    locate(8.70, 52.00, &cx0, &cy0, &f0x, &f0y);
+    t_resp tc, lc;
+    tile(srv.port, "t-thw", cx0, cy0, &tc);
+    counters m4b = metrics(srv.port);
+    ASSERT_EQ(m4b.rendered - m4a.rendered, 1);
+    tile(srv.port, "t-landkreis", cx0, cy0, &lc);
+    counters m4 = metrics(srv.port);
+    ASSERT_EQ(m4.rendered - m4b.rendered, 0);
+    ASSERT(m4.layer_hits - m4b.layer_hits >= 1);
+    ASSERT(alpha_at(&lc, f0x, f0y) > 200);
+    ASSERT(alpha_at(&tc, f0x, f0y) > 200);
+    t_resp_free(&tc);
+    t_resp_free(&lc);
 
     /* tile B: the police sees f2 and f3, fire only f3.  The police's render
      * draws the OFFEN class (f3) first and keeps that canvas as a prefix;

@@ -22,6 +22,12 @@
 /* Largest symbol half-size (marker radius + outline, half line width) in CSS px. */
 #define LB_RENDER_MARGIN_PX 64.0
 
+/* A feature's geometry for predicates (tiler.h): the level it is read at. */
+struct lb_feature_geom {
+    const lb_snap_level *lv;
+    const lb_snap_feat *f;
+};
+
 typedef struct prop_ctx {
     const lb_snapshot *s;
     uint32_t info;
@@ -694,6 +700,20 @@ static inline bool visible(const lb_render_layer *L, const lb_snap_feat *f,
     return L->pred ? L->pred(L->pred_ud, fi) : !f->member;
 }
 
+/* visible, and the layer's geometry predicate (if any) accepts f as drawn
+ * from level lv. */
+static inline bool drawn(const lb_render_layer *L, const lb_snap_level *lv,
+                         const lb_snap_feat *f, const lb_feature_info *fi)
+{
+    if (!visible(L, f, fi))
+        return false;
+    if (!L->geom)
+        return true;
+    const double box[4] = {f->minx, f->miny, f->maxx, f->maxy};
+    const lb_feature_geom g = {lv, f};
+    return L->geom(L->geom_ud, fi, box, &g);
+}
+
 /*
  * The classes of snapshot s that a render of L draws, as a class set over
  * pre (room for LB_SNAP_CLASSES + 1), for walks that do not look at the
@@ -747,7 +767,7 @@ static void render_overlay(const lb_render_layer *L, double minx, double miny, d
             int64_t fid = s->infos[f->info].fid;
             if (!part && lb_tiler__removed(o, fid) && !lb_tiler__twin_visible(o, lv, fid))
                 continue;
-            if (!visible(L, f, &s->infos[f->info]))
+            if (!drawn(L, lv, f, &s->infos[f->info]))
                 continue;
             if (nh == cap) {
                 size_t nc = cap ? cap * 2 : 256;
@@ -823,7 +843,7 @@ static void render_layer(const lb_render_layer *L, double minx, double miny, dou
     for (size_t k = 0; k < sc->idx.n; k++) {
         const lb_snap_feat *f = &lv->feats[sc->idx.v[k]];
         const lb_feature_info *fi = &s->infos[f->info];
-        if (!visible(L, f, fi))
+        if (!drawn(L, lv, f, fi))
             continue;
         sc->inf[n] = fi;
         sc->cls[n] = f->cls;
@@ -859,7 +879,7 @@ static void layer_blocks(const lb_render_layer *L, double minx, double miny, dou
     for (size_t k = 0; k < sc->idx.n; k++) {
         const lb_snap_feat *f = &lv->feats[sc->idx.v[k]];
         if (f->type != LB_GEOM_POLYGON || (f->maxx - f->minx) * v.sx < big ||
-            (f->maxy - f->miny) * v.sy < big || !visible(L, f, &s->infos[f->info]))
+            (f->maxy - f->miny) * v.sy < big || !drawn(L, lv, f, &s->infos[f->info]))
             continue;
         for (size_t si = 0; si < nstyle; si++) {
             lb_style_type t = style_type(L, si);
@@ -1035,11 +1055,6 @@ a class whose class test fails is not walked: what they read grows with the
 classes and the tree's height, and with the features of the classes asked
 about, not with the others.  Unranked snapshots are walked whole, as
 before. */
-
-struct lb_feature_geom {
-    const lb_snap_level *lv;
-    const lb_snap_feat *f;
-};
 
 _Static_assert((int)LB_FEATURE_POINTS == (int)LB_GEOM_POINT &&
                    (int)LB_FEATURE_LINES == (int)LB_GEOM_LINE &&

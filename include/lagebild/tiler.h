@@ -151,8 +151,9 @@ void lb_snapshot_classes(const lb_snapshot *s, double minx, double miny, double 
                          double maxy, lb_feature_fn fn, void *ud);
 
 /*
- * A feature's geometry as lb_snapshot_max_level's predicate sees it, at
- * full detail in the snapshot's CRS: its parts are points (every vertex one),
+ * A feature's geometry as a predicate sees it, in the snapshot's CRS, at the
+ * detail it is read at (full detail for lb_snapshot_max_level, the level of
+ * detail drawn for lb_render_layer.geom): its parts are points (every vertex one),
  * lines, or polygon rings (not closed explicitly; exteriors of positive and
  * holes of negative signed area, for the non-zero rule).  Valid only during
  * the call.
@@ -196,6 +197,10 @@ typedef struct lb_render_layer {
     lb_feature_pred pred; /* NULL: every feature (full rights: not the reports merged
                            * into a fused feature, see lb_feature_info.member) */
     void *pred_ud;
+    /* optional: asked per feature after pred, with its geometry as drawn;
+     * a feature it rejects is not drawn (e.g. outside an area limit) */
+    lb_feature_geom_pred geom;
+    void *geom_ud;
     bool by_source; /* classes also differ by source (lb_feature_class_cmp) */
     /* optional: called after each class is drawn (rep: one feature of it),
      * with the canvas as it is then */
