@@ -163,53 +163,49 @@ LB_TEST(test_events_only_to_principals_that_may_see_the_change)
 
 static char *ev_config(const char *d)
 {
-    const char *tok[4] = {"t-police", "t-fire", "t-district", "t-districtfire"};
-    char h[4][65];
-    for (int i = 0; i < 4; i++)
-        lb_sha256_hex(tok[i], strlen(tok[i]), h[i]);
+    static const t_token tokens[] = {
+        {.token = "t-police", .roles = "police"},
+        {.token = "t-fire", .roles = "fire"},
+        {.token = "t-district", .roles = "district"},
+        {.token = "t-districtfire", .roles = "districtfire"},
+    };
     t_write(d, "empty.geojson", "{\"type\":\"FeatureCollection\",\"features\":[]}\n");
     t_write(d, "district.geojson",
             "{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\",\"properties\":{},"
             "\"geometry\":{\"type\":\"Polygon\",\"coordinates\":["
             "[[9,52],[10,52],[10,52.5],[9.5,52.5],[9.5,53],[9,53],[9,52]],"
             "[[9.1,52.1],[9.1,52.2],[9.2,52.2],[9.2,52.1],[9.1,52.1]]]}}]}\n");
-    char *text = NULL;
-    size_t n = 0;
-    FILE *f = open_memstream(&text, &n);
-    fprintf(f,
-            "store: {path: store.sqlite}\n"
-            "groups: [police, fire]\n"
-            "layers:\n"
-            "  units: {title: Einheiten, style: police}\n"
-            "sources:\n"
-            "  units_live:\n"
-            "    path: empty.geojson\n"
-            "    crs: EPSG:4326\n"
-            "    layer: units\n"
-            "    agency: police\n"
-            "    fid: id\n"
-            "    label: {level: VS-NfD, releasable_to: [police]}\n"
-            "    generalised_release: {groups: [fire], cell_m: %.0f}\n"
-            "maps:\n"
-            "  lage: {title: Lage, layers: [units]}\n"
-            "roles:\n"
-            "  police: {title: P, clearance: {level: VS-NfD, groups: [police]}, layers: [\"*\"],"
-            " write: [units_live]}\n"
-            "  fire: {title: F, clearance: {level: VS-NfD, groups: [fire]}, layers: [\"*\"]}\n"
-            "  district: {title: D, clearance: {level: VS-NfD, groups: [police]},"
-            " layers: [\"*\"], area: {path: district.geojson}}\n"
-            "  districtfire: {title: DF, clearance: {level: VS-NfD, groups: [fire]},"
-            " layers: [\"*\"], area: {path: district.geojson}}\n"
-            "tokens:\n"
-            "  t-police: {hash: \"sha256:%s\", roles: [police]}\n"
-            "  t-fire: {hash: \"sha256:%s\", roles: [fire]}\n"
-            "  t-district: {hash: \"sha256:%s\", roles: [district]}\n"
-            "  t-districtfire: {hash: \"sha256:%s\", roles: [districtfire]}\n",
-            CELL, h[0], h[1], h[2], h[3]);
-    fclose(f);
-    t_write(d, "lagebild.yaml", text);
-    free(text);
-    return t_path(d, "lagebild.yaml");
+    /* cell_m is CELL, with which the expected boxes are worked out */
+    char head[2048];
+    int len = snprintf(
+        head, sizeof head,
+        "store: {path: store.sqlite}\n"
+        "groups: [police, fire]\n"
+        "layers:\n"
+        "  units: {title: Einheiten, style: police}\n"
+        "sources:\n"
+        "  units_live:\n"
+        "    path: empty.geojson\n"
+        "    crs: EPSG:4326\n"
+        "    layer: units\n"
+        "    agency: police\n"
+        "    fid: id\n"
+        "    label: {level: VS-NfD, releasable_to: [police]}\n"
+        "    generalised_release: {groups: [fire], cell_m: %.0f}\n"
+        "maps:\n"
+        "  lage: {title: Lage, layers: [units]}\n"
+        "roles:\n"
+        "  police: {title: P, clearance: {level: VS-NfD, groups: [police]}, layers: [\"*\"],"
+        " write: [units_live]}\n"
+        "  fire: {title: F, clearance: {level: VS-NfD, groups: [fire]}, layers: [\"*\"]}\n"
+        "  district: {title: D, clearance: {level: VS-NfD, groups: [police]},"
+        " layers: [\"*\"], area: {path: district.geojson}}\n"
+        "  districtfire: {title: DF, clearance: {level: VS-NfD, groups: [fire]},"
+        " layers: [\"*\"], area: {path: district.geojson}}\n",
+        CELL);
+    ASSERT(len > 0 && (size_t)len < sizeof head);
+    return t_config_write(d, "lagebild.yaml", head, tokens, sizeof tokens / sizeof tokens[0],
+                          NULL);
 }
 
 /* A FeatureCollection of one feature with this GeoJSON geometry. */

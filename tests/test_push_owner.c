@@ -30,54 +30,45 @@ static t_server srv;
  */
 static char *owner_config(const char *d)
 {
-    const char *tok[5] = {"t-a", "t-b", "t-high", "t-low", "t-reader"};
-    char h[5][65];
-    for (int i = 0; i < 5; i++)
-        lb_sha256_hex(tok[i], strlen(tok[i]), h[i]);
+    static const t_token tokens[] = {
+        {.token = "t-a", .roles = "writer"},
+        {.token = "t-b", .roles = "writer"},
+        {.token = "t-high", .roles = "high"},
+        {.token = "t-low", .roles = "low"},
+        {.token = "t-reader", .roles = "reader"},
+    };
     t_write(d, "police.geojson",
             "{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\","
             "\"properties\":{\"id\":\"F1\",\"typ\":\"x\",\"name\":\"datei\",\"status\":\"a\","
             "\"level\":\"VS-NfD\",\"groups\":\"police\"},\"geometry\":{\"type\":\"Point\","
             "\"coordinates\":[9.2,52.0]}}]}\n");
-    char *text = NULL;
-    size_t n = 0;
-    FILE *f = open_memstream(&text, &n);
-    fprintf(f,
-            "store: {path: store.sqlite}\n"
-            "groups: [police]\n"
-            "layers:\n"
-            "  incidents: {title: Einsaetze, style: police}\n"
-            "sources:\n"
-            "  police_live:\n"
-            "    path: police.geojson\n"
-            "    crs: EPSG:4326\n"
-            "    layer: incidents\n"
-            "    agency: police\n"
-            "    fid: id\n"
-            "    mapping: {kind: typ, name: name, status: status}\n"
-            "    label: {level: VS-NfD, releasable_to: [police], level_from: level,"
-            " releasable_to_from: groups}\n"
-            "maps:\n"
-            "  lage: {title: Lage, layers: [incidents]}\n"
-            "roles:\n"
-            "  writer: {title: W, clearance: {level: VS-NfD, groups: [police]}, layers: [\"*\"],"
-            " write: [police_live]}\n"
-            "  high: {title: H, clearance: {level: GEHEIM, groups: [police]}, layers: [\"*\"],"
-            " write: [police_live]}\n"
-            "  low: {title: L, clearance: {level: OFFEN}, layers: [], write: [police_live]}\n"
-            "  reader: {title: R, clearance: {level: GEHEIM, groups: [police]},"
-            " layers: [\"*\"]}\n"
-            "tokens:\n"
-            "  t-a: {hash: \"sha256:%s\", roles: [writer]}\n"
-            "  t-b: {hash: \"sha256:%s\", roles: [writer]}\n"
-            "  t-high: {hash: \"sha256:%s\", roles: [high]}\n"
-            "  t-low: {hash: \"sha256:%s\", roles: [low]}\n"
-            "  t-reader: {hash: \"sha256:%s\", roles: [reader]}\n",
-            h[0], h[1], h[2], h[3], h[4]);
-    fclose(f);
-    t_write(d, "lagebild.yaml", text);
-    free(text);
-    return t_path(d, "lagebild.yaml");
+    static const char head[] =
+        "store: {path: store.sqlite}\n"
+        "groups: [police]\n"
+        "layers:\n"
+        "  incidents: {title: Einsaetze, style: police}\n"
+        "sources:\n"
+        "  police_live:\n"
+        "    path: police.geojson\n"
+        "    crs: EPSG:4326\n"
+        "    layer: incidents\n"
+        "    agency: police\n"
+        "    fid: id\n"
+        "    mapping: {kind: typ, name: name, status: status}\n"
+        "    label: {level: VS-NfD, releasable_to: [police], level_from: level,"
+        " releasable_to_from: groups}\n"
+        "maps:\n"
+        "  lage: {title: Lage, layers: [incidents]}\n"
+        "roles:\n"
+        "  writer: {title: W, clearance: {level: VS-NfD, groups: [police]}, layers: [\"*\"],"
+        " write: [police_live]}\n"
+        "  high: {title: H, clearance: {level: GEHEIM, groups: [police]}, layers: [\"*\"],"
+        " write: [police_live]}\n"
+        "  low: {title: L, clearance: {level: OFFEN}, layers: [], write: [police_live]}\n"
+        "  reader: {title: R, clearance: {level: GEHEIM, groups: [police]},"
+        " layers: [\"*\"]}\n";
+    return t_config_write(d, "lagebild.yaml", head, tokens, sizeof tokens / sizeof tokens[0],
+                          NULL);
 }
 
 static void start(void)
