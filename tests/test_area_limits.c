@@ -227,10 +227,7 @@ static void fixture(void)
         fprintf(stderr, "%s\n%s\n", r.out, r.err);
     ASSERT_EQ(r.status, 0);
     t_result_free(&r);
-    char *err = t_path(dir, "server.stderr");
-    bool ok = t_server_start(&srv, cfg, NULL, err);
-    free(err);
-    ASSERT(ok);
+    ASSERT(t_server_start_in(&srv, cfg, dir, "server.stderr"));
     fixture_state = 1;
 }
 

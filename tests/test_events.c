@@ -57,11 +57,8 @@ static void expect_event(tl_sse *s, double b[4])
 LB_TEST(test_events_only_to_principals_that_may_see_the_change)
 {
     dir = t_tmpdir();
-    t_server_threads = "16";
     cfg = tl_config(dir, NULL);
-    char errpath[1024];
-    snprintf(errpath, sizeof errpath, "%s/server.err", dir);
-    ASSERT(t_server_start(&srv, cfg, NULL, errpath));
+    ASSERT(tl_serve(&srv, cfg, dir, "server.err"));
     tl_sse police, fire, east, reader, anon;
     ASSERT(tl_sse_open(&police, srv.port, "t-police"));
     ASSERT(tl_sse_open(&fire, srv.port, "t-fire"));
@@ -142,9 +139,8 @@ LB_TEST(test_events_only_to_principals_that_may_see_the_change)
     /* open streams do not keep the server from stopping */
     tl_sse s2;
     ASSERT(tl_sse_open(&s2, srv.port, "t-reader"));
-    ASSERT_EQ(t_server_stop(&srv, 20), 0);
+    ASSERT_EQ(t_server_end(&srv, 20), 0);
     tl_sse_close(&s2);
-    t_server_free(&srv);
     t_rmrf(dir);
     free(dir);
     free(cfg);
@@ -312,17 +308,13 @@ static void line_block(double lon0, double lat0, double lon1, double lat1, doubl
 static void start_ev_server(void)
 {
     dir = t_tmpdir();
-    t_server_threads = "16";
     cfg = ev_config(dir);
-    char errpath[1024];
-    snprintf(errpath, sizeof errpath, "%s/server.err", dir);
-    ASSERT(t_server_start(&srv, cfg, NULL, errpath));
+    ASSERT(tl_serve(&srv, cfg, dir, "server.err"));
 }
 
 static void stop_ev_server(void)
 {
-    ASSERT_EQ(t_server_stop(&srv, 20), 0);
-    t_server_free(&srv);
+    ASSERT_EQ(t_server_end(&srv, 20), 0);
     t_rmrf(dir);
     free(dir);
     free(cfg);

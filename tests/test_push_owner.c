@@ -74,7 +74,6 @@ static char *owner_config(const char *d)
 static void start(void)
 {
     dir = t_tmpdir();
-    t_server_threads = "16";
     cfg = owner_config(dir);
     store = t_path(dir, "store.sqlite");
     t_result res = t_lagebild("ingest", cfg, "--quiet", NULL);
@@ -82,15 +81,12 @@ static void start(void)
         fprintf(stderr, "%s\n%s\n", res.out, res.err);
     ASSERT_EQ(res.status, 0);
     t_result_free(&res);
-    char errpath[1024];
-    snprintf(errpath, sizeof errpath, "%s/server.err", dir);
-    ASSERT(t_server_start(&srv, cfg, NULL, errpath));
+    ASSERT(tl_serve(&srv, cfg, dir, "server.err"));
 }
 
 static void stop(void)
 {
-    ASSERT_EQ(t_server_stop(&srv, 20), 0);
-    t_server_free(&srv);
+    ASSERT_EQ(t_server_end(&srv, 20), 0);
 }
 
 static void finish(void)
@@ -399,9 +395,7 @@ LB_TEST(test_push_owner_older_store_is_migrated)
     ASSERT_EQ(t_sql_int(store, "SELECT count(*) FROM pragma_table_info('incidents')"
                                " WHERE name='writer'"),
               0);
-    char errpath[1024];
-    snprintf(errpath, sizeof errpath, "%s/server2.err", dir);
-    ASSERT(t_server_start(&srv, cfg, NULL, errpath));
+    ASSERT(tl_serve(&srv, cfg, dir, "server2.err"));
     char *idx = t_sql(store, "SELECT sql FROM sqlite_master WHERE name='incidents_source_fid'");
     ASSERT_STREQ(idx, "CREATE UNIQUE INDEX \"incidents_source_fid\" ON \"incidents\""
                       "(source, writer, source_fid)");

@@ -105,16 +105,13 @@ static void updated(int port, const char *token, char out[40])
 
 static void serve_and_read(char police[40], char fire[40], char centre[40], char thw[40])
 {
-    char errpath[1024];
-    snprintf(errpath, sizeof errpath, "%s/server.err", dir);
     t_server srv;
-    ASSERT(t_server_start(&srv, cfg, NULL, errpath));
+    ASSERT(t_server_start_in(&srv, cfg, dir, "server.err"));
     updated(srv.port, "t-police", police);
     updated(srv.port, "t-fire", fire);
     updated(srv.port, "t-centre", centre);
     updated(srv.port, "t-thw", thw);
-    ASSERT(t_server_stop(&srv, 20) == 0);
-    t_server_free(&srv);
+    ASSERT(t_server_end(&srv, 20) == 0);
 }
 
 LB_TEST(test_updated_at_is_the_newest_change_a_principal_may_see)

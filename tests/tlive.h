@@ -1,7 +1,8 @@
 /*
  * Helpers of the live-picture tests (push ingest, events): a small config
- * with two writing agencies on one layer, posting GeoJSON, and a minimal
- * Server-Sent Events client over a plain socket.
+ * with two writing agencies on one layer, starting a server with threads
+ * for event streams, posting GeoJSON, and a minimal Server-Sent Events
+ * client over a plain socket.
  */
 #ifndef LB_TLIVE_H
 #define LB_TLIVE_H
@@ -70,6 +71,16 @@ static inline char *tl_config(const char *dir, const char *extra)
         " area: {path: east.geojson}}\n";
     return t_config_write(dir, "lagebild.yaml", head, tokens, sizeof tokens / sizeof tokens[0],
                           extra);
+}
+
+/*
+ * Start a live test's server on cfg, its stderr in DIR/errname, with 16
+ * threads: every open event stream holds one.
+ */
+static inline bool tl_serve(t_server *s, const char *cfg, const char *dir, const char *errname)
+{
+    t_server_threads = "16";
+    return t_server_start_in(s, cfg, dir, errname);
 }
 
 /* A method with a JSON body and a bearer token (NULL: none). */
