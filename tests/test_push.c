@@ -62,6 +62,15 @@ static void stop(void)
     ASSERT_EQ(t_server_end(&srv, 20), 0);
 }
 
+static void finish(void)
+{
+    stop();
+    t_rmrf(dir);
+    free(dir);
+    free(cfg);
+    free(store);
+}
+
 LB_TEST(test_push_upserts_and_shows_in_xyz_and_wmts)
 {
     start(NULL);
@@ -201,11 +210,7 @@ LB_TEST(test_push_upserts_and_shows_in_xyz_and_wmts)
         free(inc[i]);
         free(full[i]);
     }
-    stop();
-    t_rmrf(dir);
-    free(dir);
-    free(cfg);
-    free(store);
+    finish();
 }
 
 LB_TEST(test_push_refusals_401_404_413_422_400)
@@ -313,11 +318,7 @@ LB_TEST(test_push_refusals_401_404_413_422_400)
     t_resp_free(&r);
     ASSERT_EQ(count_rows(), 1);
     free(ok);
-    stop();
-    t_rmrf(dir);
-    free(dir);
-    free(cfg);
-    free(store);
+    finish();
 }
 
 /* lagebild_tiles_rendered_total from /metrics (admin). */
@@ -412,11 +413,7 @@ LB_TEST(test_push_invalidates_only_touched_tiles_of_those_who_see_it)
     free(pa);
     free(pb);
     tl_sse_close(&ev);
-    stop();
-    t_rmrf(dir);
-    free(dir);
-    free(cfg);
-    free(store);
+    finish();
 }
 
 /*
@@ -491,11 +488,7 @@ LB_TEST(test_push_keeps_merged_twins_of_a_moved_point)
         free(t0);
     }
     tl_sse_close(&ev);
-    stop();
-    t_rmrf(dir);
-    free(dir);
-    free(cfg);
-    free(store);
+    finish();
 }
 
 LB_TESTS(test_push_upserts_and_shows_in_xyz_and_wmts, test_push_refusals_401_404_413_422_400,
