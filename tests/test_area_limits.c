@@ -29,8 +29,6 @@
 #include "thttp.h"
 #include "tutil.h"
 
-#include "lagebild/audit.h"
-
 #define Z 14
 #define TILE 256
 
@@ -213,34 +211,26 @@ static void fixture(void)
     write_area("tri", tri_ring, 3, false, NULL, 0, false);
     write_rects("twice", twice, 2);
     write_rects("halves", halves, 2);
+    /* a role and a token of each name: the token t-NAME, named NAME */
+    t_token tokens[NVARIANTS + NOTHER];
+    char secret[NVARIANTS + NOTHER][64];
     for (size_t v = 0; v < NVARIANTS + NOTHER; v++) {
         const char *name = v < NVARIANTS ? variants[v].name : other_roles[v - NVARIANTS];
         len += (size_t)snprintf(text + len, sizeof text - len,
                                 "  %s: {title: %s, clearance: {level: VS-NfD, groups: [g]}, "
                                 "layers: [\"*\"], area: {path: %s.geojson}}\n",
                                 name, name, name);
-    }
-    len += (size_t)snprintf(text + len, sizeof text - len, "tokens:\n");
-    for (size_t v = 0; v < NVARIANTS + NOTHER; v++) {
-        const char *name = v < NVARIANTS ? variants[v].name : other_roles[v - NVARIANTS];
-        char tok[64], hash[72];
-        snprintf(tok, sizeof tok, "t-%s", name);
-        lb_token_hash(tok, hash);
-        len += (size_t)snprintf(text + len, sizeof text - len,
-                                "  %s: {hash: \"%s\", roles: [%s]}\n", name, hash, name);
+        snprintf(secret[v], sizeof secret[v], "t-%s", name);
+        tokens[v] = (t_token){.token = secret[v], .roles = name, .name = name};
     }
     ASSERT(len + 1 < sizeof text);
-    t_write(dir, "areas.yaml", text);
-    cfg = t_path(dir, "areas.yaml");
+    cfg = t_config_write(dir, "areas.yaml", text, tokens, NVARIANTS + NOTHER, NULL);
     t_result r = t_lagebild("ingest", cfg, "--quiet", NULL);
     if (r.status != 0)
         fprintf(stderr, "%s\n%s\n", r.out, r.err);
     ASSERT_EQ(r.status, 0);
     t_result_free(&r);
-    char *err = t_path(dir, "server.stderr");
-    bool ok = t_server_start(&srv, cfg, NULL, err);
-    free(err);
-    ASSERT(ok);
+    ASSERT(t_server_start_in(&srv, cfg, dir, "server.stderr"));
     fixture_state = 1;
 }
 

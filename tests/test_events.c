@@ -58,11 +58,8 @@ static void expect_event(tl_sse *s, double b[4])
 LB_TEST(test_events_only_to_principals_that_may_see_the_change)
 {
     dir = t_tmpdir();
-    t_server_threads = "16";
     cfg = tl_config(dir, NULL);
-    char errpath[1024];
-    snprintf(errpath, sizeof errpath, "%s/server.err", dir);
-    ASSERT(t_server_start(&srv, cfg, NULL, errpath));
+    ASSERT(tl_serve(&srv, cfg, dir, "server.err"));
     tl_sse police, fire, east, reader, anon;
     ASSERT(tl_sse_open(&police, srv.port, "t-police"));
     ASSERT(tl_sse_open(&fire, srv.port, "t-fire"));
@@ -143,9 +140,8 @@ LB_TEST(test_events_only_to_principals_that_may_see_the_change)
     /* open streams do not keep the server from stopping */
     tl_sse s2;
     ASSERT(tl_sse_open(&s2, srv.port, "t-reader"));
-    ASSERT_EQ(t_server_stop(&srv, 20), 0);
+    ASSERT_EQ(t_server_end(&srv, 20), 0);
     tl_sse_close(&s2);
-    t_server_free(&srv);
     t_rmrf(dir);
     free(dir);
     free(cfg);
@@ -164,54 +160,50 @@ LB_TEST(test_events_only_to_principals_that_may_see_the_change)
 
 static char *ev_config(const char *d)
 {
-    const char *tok[5] = {"t-police", "t-fire", "t-district", "t-districtfire", "t-mixed"};
-    char h[5][65];
-    for (int i = 0; i < 5; i++)
-        lb_sha256_hex(tok[i], strlen(tok[i]), h[i]);
+    static const t_token tokens[] = {
+        {.token = "t-police", .roles = "police"},
+        {.token = "t-fire", .roles = "fire"},
+        {.token = "t-district", .roles = "district"},
+        {.token = "t-districtfire", .roles = "districtfire"},
+        {.token = "t-mixed", .roles = "district, fire"},
+    };
     t_write(d, "empty.geojson", "{\"type\":\"FeatureCollection\",\"features\":[]}\n");
     t_write(d, "district.geojson",
             "{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\",\"properties\":{},"
             "\"geometry\":{\"type\":\"Polygon\",\"coordinates\":["
             "[[9,52],[10,52],[10,52.5],[9.5,52.5],[9.5,53],[9,53],[9,52]],"
             "[[9.1,52.1],[9.1,52.2],[9.2,52.2],[9.2,52.1],[9.1,52.1]]]}}]}\n");
-    char *text = NULL;
-    size_t n = 0;
-    FILE *f = open_memstream(&text, &n);
-    fprintf(f,
-            "store: {path: store.sqlite}\n"
-            "groups: [police, fire]\n"
-            "layers:\n"
-            "  units: {title: Einheiten, style: police}\n"
-            "sources:\n"
-            "  units_live:\n"
-            "    path: empty.geojson\n"
-            "    crs: EPSG:4326\n"
-            "    layer: units\n"
-            "    agency: police\n"
-            "    fid: id\n"
-            "    label: {level: VS-NfD, releasable_to: [police]}\n"
-            "    generalised_release: {groups: [fire], cell_m: %.0f}\n"
-            "maps:\n"
-            "  lage: {title: Lage, layers: [units]}\n"
-            "roles:\n"
-            "  police: {title: P, clearance: {level: VS-NfD, groups: [police]}, layers: [\"*\"],"
-            " write: [units_live]}\n"
-            "  fire: {title: F, clearance: {level: VS-NfD, groups: [fire]}, layers: [\"*\"]}\n"
-            "  district: {title: D, clearance: {level: VS-NfD, groups: [police]},"
-            " layers: [\"*\"], area: {path: district.geojson}}\n"
-            "  districtfire: {title: DF, clearance: {level: VS-NfD, groups: [fire]},"
-            " layers: [\"*\"], area: {path: district.geojson}}\n"
-            "tokens:\n"
-            "  t-police: {hash: \"sha256:%s\", roles: [police]}\n"
-            "  t-fire: {hash: \"sha256:%s\", roles: [fire]}\n"
-            "  t-district: {hash: \"sha256:%s\", roles: [district]}\n"
-            "  t-districtfire: {hash: \"sha256:%s\", roles: [districtfire]}\n"
-            "  t-mixed: {hash: \"sha256:%s\", roles: [district, fire]}\n",
-            CELL, h[0], h[1], h[2], h[3], h[4]);
-    fclose(f);
-    t_write(d, "lagebild.yaml", text);
-    free(text);
-    return t_path(d, "lagebild.yaml");
+    /* cell_m is CELL, with which the expected boxes are worked out */
+    char head[2048];
+    int len = snprintf(
+        head, sizeof head,
+        "store: {path: store.sqlite}\n"
+        "groups: [police, fire]\n"
+        "layers:\n"
+        "  units: {title: Einheiten, style: police}\n"
+        "sources:\n"
+        "  units_live:\n"
+        "    path: empty.geojson\n"
+        "    crs: EPSG:4326\n"
+        "    layer: units\n"
+        "    agency: police\n"
+        "    fid: id\n"
+        "    label: {level: VS-NfD, releasable_to: [police]}\n"
+        "    generalised_release: {groups: [fire], cell_m: %.0f}\n"
+        "maps:\n"
+        "  lage: {title: Lage, layers: [units]}\n"
+        "roles:\n"
+        "  police: {title: P, clearance: {level: VS-NfD, groups: [police]}, layers: [\"*\"],"
+        " write: [units_live]}\n"
+        "  fire: {title: F, clearance: {level: VS-NfD, groups: [fire]}, layers: [\"*\"]}\n"
+        "  district: {title: D, clearance: {level: VS-NfD, groups: [police]},"
+        " layers: [\"*\"], area: {path: district.geojson}}\n"
+        "  districtfire: {title: DF, clearance: {level: VS-NfD, groups: [fire]},"
+        " layers: [\"*\"], area: {path: district.geojson}}\n",
+        CELL);
+    ASSERT(len > 0 && (size_t)len < sizeof head);
+    return t_config_write(d, "lagebild.yaml", head, tokens, sizeof tokens / sizeof tokens[0],
+                          NULL);
 }
 
 /* A FeatureCollection of one feature with this GeoJSON geometry. */
@@ -318,17 +310,13 @@ static void line_block(double lon0, double lat0, double lon1, double lat1, doubl
 static void start_ev_server(void)
 {
     dir = t_tmpdir();
-    t_server_threads = "16";
     cfg = ev_config(dir);
-    char errpath[1024];
-    snprintf(errpath, sizeof errpath, "%s/server.err", dir);
-    ASSERT(t_server_start(&srv, cfg, NULL, errpath));
+    ASSERT(tl_serve(&srv, cfg, dir, "server.err"));
 }
 
 static void stop_ev_server(void)
 {
-    ASSERT_EQ(t_server_stop(&srv, 20), 0);
-    t_server_free(&srv);
+    ASSERT_EQ(t_server_end(&srv, 20), 0);
     t_rmrf(dir);
     free(dir);
     free(cfg);

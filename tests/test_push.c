@@ -52,18 +52,23 @@ static long long count_rows(void)
 static void start(const char *extra)
 {
     dir = t_tmpdir();
-    t_server_threads = "16";
     cfg = tl_config(dir, extra);
     store = t_path(dir, "store.sqlite");
-    char errpath[1024];
-    snprintf(errpath, sizeof errpath, "%s/server.err", dir);
-    ASSERT(t_server_start(&srv, cfg, NULL, errpath));
+    ASSERT(tl_serve(&srv, cfg, dir, "server.err"));
 }
 
 static void stop(void)
 {
-    ASSERT_EQ(t_server_stop(&srv, 20), 0);
-    t_server_free(&srv);
+    ASSERT_EQ(t_server_end(&srv, 20), 0);
+}
+
+static void finish(void)
+{
+    stop();
+    t_rmrf(dir);
+    free(dir);
+    free(cfg);
+    free(store);
 }
 
 LB_TEST(test_push_upserts_and_shows_in_xyz_and_wmts)
@@ -197,9 +202,7 @@ LB_TEST(test_push_upserts_and_shows_in_xyz_and_wmts)
     for (int i = 0; i < 3; i++)
         ASSERT_EQ(tl_fetch(port, paths[i], "t-reader", &inc[i], &inclen[i]), 200);
     stop();
-    char errpath[1024];
-    snprintf(errpath, sizeof errpath, "%s/server2.err", dir);
-    ASSERT(t_server_start(&srv, cfg, NULL, errpath));
+    ASSERT(tl_serve(&srv, cfg, dir, "server2.err"));
     for (int i = 0; i < 3; i++) {
         ASSERT_EQ(tl_fetch(srv.port, paths[i], "t-reader", &full[i], &fulllen[i]), 200);
         ASSERT_EQ(fulllen[i], inclen[i]);
@@ -207,11 +210,7 @@ LB_TEST(test_push_upserts_and_shows_in_xyz_and_wmts)
         free(inc[i]);
         free(full[i]);
     }
-    stop();
-    t_rmrf(dir);
-    free(dir);
-    free(cfg);
-    free(store);
+    finish();
 }
 
 LB_TEST(test_push_refusals_401_404_413_422_400)
@@ -319,11 +318,7 @@ LB_TEST(test_push_refusals_401_404_413_422_400)
     t_resp_free(&r);
     ASSERT_EQ(count_rows(), 1);
     free(ok);
-    stop();
-    t_rmrf(dir);
-    free(dir);
-    free(cfg);
-    free(store);
+    finish();
 }
 
 /* lagebild_tiles_rendered_total from /metrics (admin). */
@@ -418,11 +413,7 @@ LB_TEST(test_push_invalidates_only_touched_tiles_of_those_who_see_it)
     free(pa);
     free(pb);
     tl_sse_close(&ev);
-    stop();
-    t_rmrf(dir);
-    free(dir);
-    free(cfg);
-    free(store);
+    finish();
 }
 
 /*
@@ -437,7 +428,6 @@ LB_TEST(test_push_invalidates_only_touched_tiles_of_those_who_see_it)
 LB_TEST(test_push_keeps_merged_twins_of_a_moved_point)
 {
     dir = t_tmpdir();
-    t_server_threads = "16";
     cfg = tl_config(dir, NULL);
     store = t_path(dir, "store.sqlite");
     const double at[4][2] = {{8.0, 50.0}, {10.0, 51.0}, {12.0, 52.0}, {9.0, 53.5}};
@@ -450,17 +440,14 @@ LB_TEST(test_push_keeps_merged_twins_of_a_moved_point)
                       "[%.6f,%.6f]}}",
                       i ? "," : "", i, at[i / 2][0], at[i / 2][1]);
     lb_buf_puts(&fc, "]}\n");
-    char errpath[1024];
-    snprintf(errpath, sizeof errpath, "%s/server0.err", dir);
-    ASSERT(t_server_start(&srv, cfg, NULL, errpath));
+    ASSERT(tl_serve(&srv, cfg, dir, "server0.err"));
     t_resp pr;
     ASSERT_EQ(tl_post(srv.port, "police_live", "t-police", fc.data, &pr), 0);
     ASSERT_EQ(pr.status, 200);
     t_resp_free(&pr);
     lb_buf_free(&fc);
     stop();
-    snprintf(errpath, sizeof errpath, "%s/server.err", dir);
-    ASSERT(t_server_start(&srv, cfg, NULL, errpath));
+    ASSERT(tl_serve(&srv, cfg, dir, "server.err"));
     int port = srv.port;
     tl_sse ev;
     ASSERT(tl_sse_open(&ev, port, "t-reader"));
@@ -501,11 +488,7 @@ LB_TEST(test_push_keeps_merged_twins_of_a_moved_point)
         free(t0);
     }
     tl_sse_close(&ev);
-    stop();
-    t_rmrf(dir);
-    free(dir);
-    free(cfg);
-    free(store);
+    finish();
 }
 
 LB_TESTS(test_push_upserts_and_shows_in_xyz_and_wmts, test_push_refusals_401_404_413_422_400,

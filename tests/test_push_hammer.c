@@ -96,13 +96,10 @@ static void push(int k)
 LB_TEST(test_every_tile_is_one_revision_while_updates_stream)
 {
     dir = t_tmpdir();
-    t_server_threads = "16";
     /* compact (rebuild the base) every 0.2 s: tiles cross overlays and bases */
     setenv("LAGEBILD_COMPACT_AGE_S", "0.2", 1);
     cfg = tl_config(dir, NULL);
-    char errpath[1024];
-    snprintf(errpath, sizeof errpath, "%s/server.err", dir);
-    ASSERT(t_server_start(&srv, cfg, NULL, errpath));
+    ASSERT(tl_serve(&srv, cfg, dir, "server.err"));
     /* the z11 tile holding the whole track (x 9.496..9.582, y 52.086..52.114) */
     snprintf(tile, sizeof tile, "/maps/lage/11/%d/%d.png", 1078, 675);
     char *b;
@@ -163,18 +160,16 @@ LB_TEST(test_every_tile_is_one_revision_while_updates_stream)
     ASSERT_EQ(tl_fetch(srv.port, "/metrics", "t-admin", &m, &len), 200);
     fprintf(stderr, "  %s", strstr(m, "lagebild_publishes_total"));
     free(m);
-    ASSERT_EQ(t_server_stop(&srv, 20), 0);
-    t_server_free(&srv);
+    ASSERT_EQ(t_server_end(&srv, 20), 0);
 
     /* a server started on the store (one full snapshot) draws the last
      * frame exactly as the incremental one did */
     unsetenv("LAGEBILD_COMPACT_AGE_S");
-    ASSERT(t_server_start(&srv, cfg, NULL, errpath));
+    ASSERT(tl_serve(&srv, cfg, dir, "server.err"));
     ASSERT_EQ(tl_fetch(srv.port, tile, "t-reader", &b, &len), 200);
     ASSERT_EQ(fnv(b, len), ref[FRAMES - 1]);
     free(b);
-    ASSERT_EQ(t_server_stop(&srv, 20), 0);
-    t_server_free(&srv);
+    ASSERT_EQ(t_server_end(&srv, 20), 0);
     t_rmrf(dir);
     free(dir);
     free(cfg);

@@ -30,60 +30,50 @@ static t_server srv;
  */
 static char *owner_config(const char *d)
 {
-    const char *tok[5] = {"t-a", "t-b", "t-high", "t-low", "t-reader"};
-    char h[5][65];
-    for (int i = 0; i < 5; i++)
-        lb_sha256_hex(tok[i], strlen(tok[i]), h[i]);
+    static const t_token tokens[] = {
+        {.token = "t-a", .roles = "writer"},
+        {.token = "t-b", .roles = "writer"},
+        {.token = "t-high", .roles = "high"},
+        {.token = "t-low", .roles = "low"},
+        {.token = "t-reader", .roles = "reader"},
+    };
     t_write(d, "police.geojson",
             "{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\","
             "\"properties\":{\"id\":\"F1\",\"typ\":\"x\",\"name\":\"datei\",\"status\":\"a\","
             "\"level\":\"VS-NfD\",\"groups\":\"police\"},\"geometry\":{\"type\":\"Point\","
             "\"coordinates\":[9.2,52.0]}}]}\n");
-    char *text = NULL;
-    size_t n = 0;
-    FILE *f = open_memstream(&text, &n);
-    fprintf(f,
-            "store: {path: store.sqlite}\n"
-            "groups: [police]\n"
-            "layers:\n"
-            "  incidents: {title: Einsaetze, style: police}\n"
-            "sources:\n"
-            "  police_live:\n"
-            "    path: police.geojson\n"
-            "    crs: EPSG:4326\n"
-            "    layer: incidents\n"
-            "    agency: police\n"
-            "    fid: id\n"
-            "    mapping: {kind: typ, name: name, status: status}\n"
-            "    label: {level: VS-NfD, releasable_to: [police], level_from: level,"
-            " releasable_to_from: groups}\n"
-            "maps:\n"
-            "  lage: {title: Lage, layers: [incidents]}\n"
-            "roles:\n"
-            "  writer: {title: W, clearance: {level: VS-NfD, groups: [police]}, layers: [\"*\"],"
-            " write: [police_live]}\n"
-            "  high: {title: H, clearance: {level: GEHEIM, groups: [police]}, layers: [\"*\"],"
-            " write: [police_live]}\n"
-            "  low: {title: L, clearance: {level: OFFEN}, layers: [], write: [police_live]}\n"
-            "  reader: {title: R, clearance: {level: GEHEIM, groups: [police]},"
-            " layers: [\"*\"]}\n"
-            "tokens:\n"
-            "  t-a: {hash: \"sha256:%s\", roles: [writer]}\n"
-            "  t-b: {hash: \"sha256:%s\", roles: [writer]}\n"
-            "  t-high: {hash: \"sha256:%s\", roles: [high]}\n"
-            "  t-low: {hash: \"sha256:%s\", roles: [low]}\n"
-            "  t-reader: {hash: \"sha256:%s\", roles: [reader]}\n",
-            h[0], h[1], h[2], h[3], h[4]);
-    fclose(f);
-    t_write(d, "lagebild.yaml", text);
-    free(text);
-    return t_path(d, "lagebild.yaml");
+    static const char head[] =
+        "store: {path: store.sqlite}\n"
+        "groups: [police]\n"
+        "layers:\n"
+        "  incidents: {title: Einsaetze, style: police}\n"
+        "sources:\n"
+        "  police_live:\n"
+        "    path: police.geojson\n"
+        "    crs: EPSG:4326\n"
+        "    layer: incidents\n"
+        "    agency: police\n"
+        "    fid: id\n"
+        "    mapping: {kind: typ, name: name, status: status}\n"
+        "    label: {level: VS-NfD, releasable_to: [police], level_from: level,"
+        " releasable_to_from: groups}\n"
+        "maps:\n"
+        "  lage: {title: Lage, layers: [incidents]}\n"
+        "roles:\n"
+        "  writer: {title: W, clearance: {level: VS-NfD, groups: [police]}, layers: [\"*\"],"
+        " write: [police_live]}\n"
+        "  high: {title: H, clearance: {level: GEHEIM, groups: [police]}, layers: [\"*\"],"
+        " write: [police_live]}\n"
+        "  low: {title: L, clearance: {level: OFFEN}, layers: [], write: [police_live]}\n"
+        "  reader: {title: R, clearance: {level: GEHEIM, groups: [police]},"
+        " layers: [\"*\"]}\n";
+    return t_config_write(d, "lagebild.yaml", head, tokens, sizeof tokens / sizeof tokens[0],
+                          NULL);
 }
 
 static void start(void)
 {
     dir = t_tmpdir();
-    t_server_threads = "16";
     cfg = owner_config(dir);
     store = t_path(dir, "store.sqlite");
     t_result res = t_lagebild("ingest", cfg, "--quiet", NULL);
@@ -91,15 +81,12 @@ static void start(void)
         fprintf(stderr, "%s\n%s\n", res.out, res.err);
     ASSERT_EQ(res.status, 0);
     t_result_free(&res);
-    char errpath[1024];
-    snprintf(errpath, sizeof errpath, "%s/server.err", dir);
-    ASSERT(t_server_start(&srv, cfg, NULL, errpath));
+    ASSERT(tl_serve(&srv, cfg, dir, "server.err"));
 }
 
 static void stop(void)
 {
-    ASSERT_EQ(t_server_stop(&srv, 20), 0);
-    t_server_free(&srv);
+    ASSERT_EQ(t_server_end(&srv, 20), 0);
 }
 
 static void finish(void)
@@ -408,9 +395,7 @@ LB_TEST(test_push_owner_older_store_is_migrated)
     ASSERT_EQ(t_sql_int(store, "SELECT count(*) FROM pragma_table_info('incidents')"
                                " WHERE name='writer'"),
               0);
-    char errpath[1024];
-    snprintf(errpath, sizeof errpath, "%s/server2.err", dir);
-    ASSERT(t_server_start(&srv, cfg, NULL, errpath));
+    ASSERT(tl_serve(&srv, cfg, dir, "server2.err"));
     char *idx = t_sql(store, "SELECT sql FROM sqlite_master WHERE name='incidents_source_fid'");
     ASSERT_STREQ(idx, "CREATE UNIQUE INDEX \"incidents_source_fid\" ON \"incidents\""
                       "(source, writer, source_fid)");

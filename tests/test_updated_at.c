@@ -9,7 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "lagebild/audit.h"
 #include "lbtest.h"
 #include "thttp.h"
 #include "tutil.h"
@@ -30,55 +29,46 @@ static const char *feature(const char *id, double lon)
 static void setup(void)
 {
     dir = t_tmpdir();
-    const char *tok[4] = {"t-police", "t-fire", "t-centre", "t-thw"};
-    char h[4][65];
-    for (int i = 0; i < 4; i++)
-        lb_sha256_hex(tok[i], strlen(tok[i]), h[i]);
+    static const t_token tokens[] = {
+        {.token = "t-police", .roles = "police"},
+        {.token = "t-fire", .roles = "fire"},
+        {.token = "t-centre", .roles = "centre"},
+        {.token = "t-thw", .roles = "thw"},
+    };
     t_write(dir, "police.geojson", feature("P1", 9.1));
     t_write(dir, "fire.geojson", feature("F1", 9.2));
-    char *text = NULL;
-    size_t n = 0;
-    FILE *f = open_memstream(&text, &n);
-    fprintf(f,
-            "store: {path: store.sqlite}\n"
-            "groups: [police, fire, lagezentrum, thw]\n"
-            "layers:\n"
-            "  lage: {title: Lage, style: police}\n"
-            "sources:\n"
-            "  police_src:\n"
-            "    path: police.geojson\n"
-            "    crs: EPSG:4326\n"
-            "    layer: lage\n"
-            "    agency: police\n"
-            "    fid: id\n"
-            "    mapping: {kind: typ, name: name, status: status}\n"
-            "    label: {level: VS-NfD, releasable_to: [police, lagezentrum]}\n"
-            "  fire_src:\n"
-            "    path: fire.geojson\n"
-            "    crs: EPSG:4326\n"
-            "    layer: lage\n"
-            "    agency: fire\n"
-            "    fid: id\n"
-            "    mapping: {kind: typ, name: name, status: status}\n"
-            "    label: {level: VS-NfD, releasable_to: [fire, lagezentrum]}\n"
-            "maps:\n"
-            "  m: {title: M, layers: [lage]}\n"
-            "roles:\n"
-            "  police: {title: P, clearance: {level: VS-NfD, groups: [police]}, layers: [\"*\"]}\n"
-            "  fire: {title: F, clearance: {level: VS-NfD, groups: [fire]}, layers: [\"*\"]}\n"
-            "  centre: {title: C, clearance: {level: VS-NfD, groups: [lagezentrum]},"
-            " layers: [\"*\"]}\n"
-            "  thw: {title: T, clearance: {level: VS-NfD, groups: [thw]}, layers: [\"*\"]}\n"
-            "tokens:\n"
-            "  t-police: {hash: \"sha256:%s\", roles: [police]}\n"
-            "  t-fire: {hash: \"sha256:%s\", roles: [fire]}\n"
-            "  t-centre: {hash: \"sha256:%s\", roles: [centre]}\n"
-            "  t-thw: {hash: \"sha256:%s\", roles: [thw]}\n",
-            h[0], h[1], h[2], h[3]);
-    fclose(f);
-    t_write(dir, "lagebild.yaml", text);
-    free(text);
-    cfg = t_path(dir, "lagebild.yaml");
+    static const char head[] =
+        "store: {path: store.sqlite}\n"
+        "groups: [police, fire, lagezentrum, thw]\n"
+        "layers:\n"
+        "  lage: {title: Lage, style: police}\n"
+        "sources:\n"
+        "  police_src:\n"
+        "    path: police.geojson\n"
+        "    crs: EPSG:4326\n"
+        "    layer: lage\n"
+        "    agency: police\n"
+        "    fid: id\n"
+        "    mapping: {kind: typ, name: name, status: status}\n"
+        "    label: {level: VS-NfD, releasable_to: [police, lagezentrum]}\n"
+        "  fire_src:\n"
+        "    path: fire.geojson\n"
+        "    crs: EPSG:4326\n"
+        "    layer: lage\n"
+        "    agency: fire\n"
+        "    fid: id\n"
+        "    mapping: {kind: typ, name: name, status: status}\n"
+        "    label: {level: VS-NfD, releasable_to: [fire, lagezentrum]}\n"
+        "maps:\n"
+        "  m: {title: M, layers: [lage]}\n"
+        "roles:\n"
+        "  police: {title: P, clearance: {level: VS-NfD, groups: [police]}, layers: [\"*\"]}\n"
+        "  fire: {title: F, clearance: {level: VS-NfD, groups: [fire]}, layers: [\"*\"]}\n"
+        "  centre: {title: C, clearance: {level: VS-NfD, groups: [lagezentrum]},"
+        " layers: [\"*\"]}\n"
+        "  thw: {title: T, clearance: {level: VS-NfD, groups: [thw]}, layers: [\"*\"]}\n";
+    cfg = t_config_write(dir, "lagebild.yaml", head, tokens, sizeof tokens / sizeof tokens[0],
+                         NULL);
 }
 
 static void ingest(const char *source)
@@ -115,16 +105,13 @@ static void updated(int port, const char *token, char out[40])
 
 static void serve_and_read(char police[40], char fire[40], char centre[40], char thw[40])
 {
-    char errpath[1024];
-    snprintf(errpath, sizeof errpath, "%s/server.err", dir);
     t_server srv;
-    ASSERT(t_server_start(&srv, cfg, NULL, errpath));
+    ASSERT(t_server_start_in(&srv, cfg, dir, "server.err"));
     updated(srv.port, "t-police", police);
     updated(srv.port, "t-fire", fire);
     updated(srv.port, "t-centre", centre);
     updated(srv.port, "t-thw", thw);
-    ASSERT(t_server_stop(&srv, 20) == 0);
-    t_server_free(&srv);
+    ASSERT(t_server_end(&srv, 20) == 0);
 }
 
 LB_TEST(test_updated_at_is_the_newest_change_a_principal_may_see)

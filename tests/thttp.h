@@ -432,6 +432,16 @@ static inline bool t_server_start_ex(t_server *s, const char *cfg, const char *a
     return ok;
 }
 
+/* t_server_start without an audit log, the server's stderr in DIR/errname,
+ * among the test's other files (removed with them). */
+static inline bool t_server_start_in(t_server *s, const char *cfg, const char *dir,
+                                     const char *errname)
+{
+    char errpath[1024];
+    snprintf(errpath, sizeof errpath, "%s/%s", dir, errname);
+    return t_server_start(s, cfg, NULL, errpath);
+}
+
 /*
  * SIGTERM, wait up to timeout_s for the drain, return the wait status
  * (-1 when it had to be killed).  The server is gone afterwards either way.
@@ -477,6 +487,14 @@ static inline void t_server_free(t_server *s)
     t_server_kill(s);
     free(s->errpath);
     s->errpath = NULL;
+}
+
+/* t_server_stop and t_server_free in one: 0 when the server drained and exited 0. */
+static inline int t_server_end(t_server *s, double timeout_s)
+{
+    int ws = t_server_stop(s, timeout_s);
+    t_server_free(s);
+    return ws;
 }
 
 #endif

@@ -1,12 +1,12 @@
 /*
  * Helpers of the live-picture tests (push ingest, events): a small config
- * with two writing agencies on one layer, posting GeoJSON, and a minimal
- * Server-Sent Events client over a plain socket.
+ * with two writing agencies on one layer, starting a server with threads
+ * for event streams, posting GeoJSON, and a minimal Server-Sent Events
+ * client over a plain socket.
  */
 #ifndef LB_TLIVE_H
 #define LB_TLIVE_H
 
-#include "lagebild/audit.h"
 #include "thttp.h"
 #include "tutil.h"
 
@@ -17,70 +17,70 @@
  */
 static inline char *tl_config(const char *dir, const char *extra)
 {
-    char h[6][65];
-    const char *tok[6] = {"t-police", "t-fire", "t-reader", "t-east", "t-admin", "t-both"};
-    for (int i = 0; i < 6; i++)
-        lb_sha256_hex(tok[i], strlen(tok[i]), h[i]);
+    static const t_token tokens[] = {
+        {.token = "t-police", .roles = "police"},
+        {.token = "t-fire", .roles = "fire"},
+        {.token = "t-reader", .roles = "reader"},
+        {.token = "t-east", .roles = "east"},
+        {.token = "t-admin", .roles = "reader", .admin = true},
+        {.token = "t-both", .roles = "police, fire"},
+    };
     t_write(dir, "empty.geojson", "{\"type\":\"FeatureCollection\",\"features\":[]}\n");
     t_write(dir, "east.geojson",
             "{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\",\"properties\":{},"
             "\"geometry\":{\"type\":\"Polygon\",\"coordinates\":[[[10,47],[15,47],[15,55],[10,55],"
             "[10,47]]]}}]}\n");
-    char *text = NULL;
-    size_t n = 0;
-    FILE *f = open_memstream(&text, &n);
-    fprintf(f,
-            "store: {path: store.sqlite}\n"
-            "groups: [police, fire]\n"
-            "layers:\n"
-            "  incidents: {title: Einsaetze, style: police}\n"
-            "  other: {title: Anderes, style: fire}\n"
-            "sources:\n"
-            "  police_live:\n"
-            "    path: empty.geojson\n"
-            "    crs: EPSG:4326\n"
-            "    layer: incidents\n"
-            "    agency: police\n"
-            "    fid: id\n"
-            "    mapping: {kind: typ, name: name, status: status}\n"
-            "    label: {level: VS-NfD, releasable_to: [police], level_from: level,"
-            " releasable_to_from: groups}\n"
-            "  fire_live:\n"
-            "    path: empty.geojson\n"
-            "    crs: EPSG:25832\n"
-            "    layer: incidents\n"
-            "    agency: fire\n"
-            "    fid: id\n"
-            "    mapping: {kind: typ, name: name}\n"
-            "    label: {level: VS-NfD, releasable_to: [fire]}\n"
-            "  nofid_live:\n"
-            "    path: empty.geojson\n"
-            "    layer: other\n    agency: police\n"
-            "    label: {level: OFFEN}\n"
-            "maps:\n"
-            "  lage: {title: Lage, layers: [incidents]}\n"
-            "roles:\n"
-            "  police: {title: P, clearance: {level: VS-NfD, groups: [police]}, layers: [\"*\"],"
-            " write: [police_live, nofid_live]}\n"
-            "  fire: {title: F, clearance: {level: VS-NfD, groups: [fire]}, layers: [\"*\"],"
-            " write: [fire_live]}\n"
-            "  reader: {title: R, clearance: {level: VS-NfD, groups: [police, fire]},"
-            " layers: [\"*\"]}\n"
-            "  east: {title: E, clearance: {level: VS-NfD, groups: [police]}, layers: [\"*\"],"
-            " area: {path: east.geojson}}\n"
-            "tokens:\n"
-            "  t-police: {hash: \"sha256:%s\", roles: [police]}\n"
-            "  t-fire: {hash: \"sha256:%s\", roles: [fire]}\n"
-            "  t-reader: {hash: \"sha256:%s\", roles: [reader]}\n"
-            "  t-east: {hash: \"sha256:%s\", roles: [east]}\n"
-            "  t-admin: {hash: \"sha256:%s\", roles: [reader], admin: true}\n"
-            "  t-both: {hash: \"sha256:%s\", roles: [police, fire]}\n"
-            "%s",
-            h[0], h[1], h[2], h[3], h[4], h[5], extra ? extra : "");
-    fclose(f);
-    t_write(dir, "lagebild.yaml", text);
-    free(text);
-    return t_path(dir, "lagebild.yaml");
+    static const char head[] =
+        "store: {path: store.sqlite}\n"
+        "groups: [police, fire]\n"
+        "layers:\n"
+        "  incidents: {title: Einsaetze, style: police}\n"
+        "  other: {title: Anderes, style: fire}\n"
+        "sources:\n"
+        "  police_live:\n"
+        "    path: empty.geojson\n"
+        "    crs: EPSG:4326\n"
+        "    layer: incidents\n"
+        "    agency: police\n"
+        "    fid: id\n"
+        "    mapping: {kind: typ, name: name, status: status}\n"
+        "    label: {level: VS-NfD, releasable_to: [police], level_from: level,"
+        " releasable_to_from: groups}\n"
+        "  fire_live:\n"
+        "    path: empty.geojson\n"
+        "    crs: EPSG:25832\n"
+        "    layer: incidents\n"
+        "    agency: fire\n"
+        "    fid: id\n"
+        "    mapping: {kind: typ, name: name}\n"
+        "    label: {level: VS-NfD, releasable_to: [fire]}\n"
+        "  nofid_live:\n"
+        "    path: empty.geojson\n"
+        "    layer: other\n    agency: police\n"
+        "    label: {level: OFFEN}\n"
+        "maps:\n"
+        "  lage: {title: Lage, layers: [incidents]}\n"
+        "roles:\n"
+        "  police: {title: P, clearance: {level: VS-NfD, groups: [police]}, layers: [\"*\"],"
+        " write: [police_live, nofid_live]}\n"
+        "  fire: {title: F, clearance: {level: VS-NfD, groups: [fire]}, layers: [\"*\"],"
+        " write: [fire_live]}\n"
+        "  reader: {title: R, clearance: {level: VS-NfD, groups: [police, fire]},"
+        " layers: [\"*\"]}\n"
+        "  east: {title: E, clearance: {level: VS-NfD, groups: [police]}, layers: [\"*\"],"
+        " area: {path: east.geojson}}\n";
+    return t_config_write(dir, "lagebild.yaml", head, tokens, sizeof tokens / sizeof tokens[0],
+                          extra);
+}
+
+/*
+ * Start a live test's server on cfg, its stderr in DIR/errname, with 16
+ * threads: every open event stream holds one.
+ */
+static inline bool tl_serve(t_server *s, const char *cfg, const char *dir, const char *errname)
+{
+    t_server_threads = "16";
+    return t_server_start_in(s, cfg, dir, errname);
 }
 
 /* A method with a JSON body and a bearer token (NULL: none). */

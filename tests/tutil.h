@@ -9,12 +9,15 @@
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "lagebild/audit.h"
 
 /* A fresh temporary folder (static buffer per call site is fine for tests). */
 static inline char *t_tmpdir(void)
@@ -174,6 +177,46 @@ static inline double t_sql_double(const char *db_path, const char *fmt, ...)
     double v = s ? atof(s) : NAN;
     free(s);
     return v;
+}
+
+/*
+ * A token of a test config: the bearer token the test sends, its roles (the
+ * items of a YAML list: "police, fire"), whether it is an admin token, and
+ * its name under "tokens:" (NULL: the token itself).
+ */
+typedef struct t_token {
+    const char *token;
+    const char *roles;
+    bool admin;
+    const char *name;
+} t_token;
+
+/*
+ * Write DIR/NAME: head (the config up to its tokens), a "tokens:" section
+ * of the n tokens, then tail (may be NULL).  A config holds only the hashes
+ * of its tokens; here they are made from the tokens the test sends, so the
+ * two cannot disagree.  Returns the path (malloc'd).
+ */
+static inline char *t_config_write(const char *dir, const char *name, const char *head,
+                                   const t_token *tok, size_t n, const char *tail)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    fputs(head, f);
+    fputs("tokens:\n", f);
+    for (size_t i = 0; i < n; i++) {
+        char hash[72];
+        lb_token_hash(tok[i].token, hash);
+        fprintf(f, "  %s: {hash: \"%s\", roles: [%s]%s}\n",
+                tok[i].name ? tok[i].name : tok[i].token, hash, tok[i].roles,
+                tok[i].admin ? ", admin: true" : "");
+    }
+    fputs(tail ? tail : "", f);
+    fclose(f);
+    t_write(dir, name, text);
+    free(text);
+    return t_path(dir, name);
 }
 
 /*
