@@ -141,6 +141,7 @@ void lb_viewer_layers(lb_req *r)
 /* A clearance's region for the banner. */
 typedef struct cls_pred {
     lb_grant one; /* a grant of exactly one clearance */
+    const lb_config *cfg; /* the sources' release rules, for generalised features */
     /* the query box (grid 0) within its area (NULL: unlimited); cand: the
      * ends of the area edges' pieces in the box and the box's corners inside
      * the area (just a corner of the box when unlimited) */
@@ -165,6 +166,23 @@ static bool cls_allows(void *ud, const lb_feature_info *f, const double box[4],
 {
     const cls_pred *cp = ud;
     return cls_class_allows(ud, f) && lb_area_region_meets(&cp->reg, g, box);
+}
+
+/* The same for the generalised forms (the layer's generalised snapshot):
+ * a feature counts where this clearance sees it only generalised, by the
+ * cells the tiles draw. */
+static bool cls_class_allows_gen(void *ud, const lb_feature_info *f)
+{
+    const cls_pred *cp = ud;
+    return lb_grant_allows_generalised(&cp->one, &f->label, lb_config_source(cp->cfg, f->source)) &&
+           !lb_feature_superseded(f, &cp->one, cp->one.c[0].area);
+}
+
+static bool cls_allows_gen(void *ud, const lb_feature_info *f, const double box[4],
+                           const lb_feature_geom *g)
+{
+    const cls_pred *cp = ud;
+    return cls_class_allows_gen(ud, f) && lb_area_region_meets(&cp->reg, g, box);
 }
 
 /* An area's region boundary points for one query box, made on first use. */
@@ -230,7 +248,7 @@ void lb_viewer_classification(lb_req *r)
     int best = -1;
     for (int i = 0; !oom && i < n; i++) {
         for (int c = 0; !oom && c < grants[i].n; c++) {
-            cls_pred cp = {.one = grants[i], .reg = {.cand = q, .ncand = 1}};
+            cls_pred cp = {.one = grants[i], .cfg = r->st->cfg, .reg = {.cand = q, .ncand = 1}};
             cp.one.c[0] = grants[i].c[c];
             cp.one.n = 1;
             memcpy(cp.reg.q, q, sizeof q);
@@ -257,6 +275,13 @@ void lb_viewer_classification(lb_req *r)
                                                 cls_class_allows, cls_allows, &cp);
             if (lv > best)
                 best = lv;
+            /* what it sees generalised is shown too, and marked */
+            if (layers[i]->gen[0]) {
+                lv = lb_snapshot_max_level(layers[i]->gen[0], w[0], w[1], w[2], w[3],
+                                           cls_class_allows_gen, cls_allows_gen, &cp);
+                if (lv > best)
+                    best = lv;
+            }
         }
     }
     for (size_t a = 0; areas && a < nareas; a++)

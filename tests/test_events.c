@@ -568,6 +568,21 @@ static union_counts expect_union_tile(int z, long x, long y)
     return n;
 }
 
+/* The classification banner's level for token over a lon/lat box. */
+static void expect_level(const char *token, const double b[4], const char *level)
+{
+    char target[256], want[64];
+    snprintf(target, sizeof target, "/maps/lage/classification?bbox=%.9f,%.9f,%.9f,%.9f", b[0],
+             b[1], b[2], b[3]);
+    snprintf(want, sizeof want, "{\"level\":%s}", level);
+    t_resp r;
+    ASSERT_EQ(t_get(srv.port, target, token, &r), 0);
+    ASSERT_EQ(r.status, 200);
+    if (!r.body || strncmp(r.body, want, strlen(want)) != 0)
+        LBT__FAIL("%s over %s: %s, want %s", token, target, r.body ? r.body : "", want);
+    t_resp_free(&r);
+}
+
 /*
  * Issue 4, session 13: a principal whose one role sees the units exactly
  * inside the district and whose other role sees them generalised everywhere
@@ -635,6 +650,16 @@ LB_TEST(test_several_roles_see_the_union_of_exact_area_and_generalised_rights)
     union_counts in = expect_union_tile(z, x, y);
     ASSERT(in.fire_only > 0);
     ASSERT(in.district > 0);
+
+    /* the classification banner marks what is drawn generalised too: over
+     * the cell of "out" the fire brigade sees a VS-NfD unit's cell (it was
+     * null), over the cell of "in" so does mixed; an empty cell is null */
+    cell_of(11.301, 52.301, ij, cellbox);
+    expect_level("t-fire", cellbox, "\"VS-NfD\"");
+    expect_level("t-mixed", cellbox, "\"VS-NfD\"");
+    expect_level("t-district", cellbox, "null");
+    cell_of(11.6, 52.6, ij, cellbox);
+    expect_level("t-fire", cellbox, "null");
 
     tl_sse_close(&fire);
     tl_sse_close(&mixed);
