@@ -36,12 +36,13 @@ typedef struct lb_srv_area {
  * cells its generalised form covers in each grid's CRS (when a generalised
  * snapshot draws it), its label and its source.  A cache key of a layer tile
  * names, instead of the layer's revision, the newest revision that changed
- * something in that tile the drawing pass may see (floor if none): a version
- * of one of its labels whose box meets the tile.  An entry is still valid as
- * long as that does not change, so a push invalidates exactly the tiles it
- * touches, for exactly the principals that may see the change.  Immutable
- * and reference-counted; a new revision gets a copy with its entries
- * appended.
+ * something in that tile the drawing pass may see (floor if none): for an
+ * exact class a version of its label whose box meets the tile, for a
+ * generalised class (label and source) a version of that label and source
+ * whose cells meet it.  An entry is still valid as long as that does not
+ * change, so a push invalidates exactly the tiles it touches, for exactly
+ * the principals that may see the change.  Immutable and reference-counted;
+ * a new revision gets a copy with its entries appended.
  */
 typedef struct lb_chlog_entry {
     int64_t rev;
