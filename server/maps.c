@@ -361,7 +361,8 @@ canvas after the first k classes of a pass is itself a pass of those k
 classes: it is cached on the way under that prefix's key, and a principal
 whose classes begin alike takes it or continues it (layer_pass).
 
-  C|layer@rev|g|grid|z|x|y|scale        classes present (exact, generalised)
+  C|layer@rev|g|grid|z|x|y|scale        classes present (exact, generalised;
+                                        rev: the newest change in the tile)
   P|layer@rev|g|grid|z|x|y|scale|vec    a pass or a prefix of one, unmasked
                                         (premultiplied canvas; rev: the newest
                                         change among the classes of vec)
@@ -632,12 +633,42 @@ static void prefix_revisions(const tile_ctx *t, const lb_srv_layer *L, const til
             rev[j] = rev[j - 1];
 }
 
+/*
+ * The revision the classes present in this tile are keyed by: the newest
+ * that changed, within the tile and its margin, a feature version of any
+ * class (where it lies exactly, or where its cells lie in the generalised
+ * snapshots), else the log's floor; the layer's revision when no log is
+ * known.  The list is the same for every principal, so a push elsewhere
+ * does not make the next request of this tile walk the classes again (a
+ * little time, but it would tell of the push).
+ */
+static int64_t classes_revision(const tile_ctx *t, const lb_srv_layer *L)
+{
+    int64_t lrev = lb_snapshot_revision(L->snap[t->grid]);
+    const lb_chlog *log = L->log;
+    if (!log || log->last != lrev)
+        return lrev;
+    double m = LB_CLASS_MARGIN_PX * t->scale * (t->maxx - t->minx) / t->px;
+    double x0 = t->minx - m, y0 = t->miny - m, x1 = t->maxx + m, y1 = t->maxy + m;
+    int64_t rev = log->floor;
+    for (size_t i = 0; i < log->n; i++) {
+        const lb_chlog_entry *c = &log->v[i];
+        if (c->rev <= rev)
+            continue;
+        const double *b = c->box[t->grid], *gb = c->gbox[t->grid];
+        if (!(b[0] > x1 || b[2] < x0 || b[1] > y1 || b[3] < y0) ||
+            (c->gen && !(gb[0] > x1 || gb[2] < x0 || gb[1] > y1 || gb[3] < y0)))
+            rev = c->rev;
+    }
+    return rev;
+}
+
 static lb_status get_classes(tile_ctx *t, const lb_srv_layer *L, tile_classes *out)
 {
     memset(out, 0, sizeof *out);
     lb_buf key = {0};
     lb_buf_puts(&key, "C|");
-    put_layer_base(&key, t, L);
+    put_layer_base_rev(&key, t, L, classes_revision(t, L));
     if (!key.data || key.oom) {
         lb_buf_free(&key);
         return LB_ENOMEM;

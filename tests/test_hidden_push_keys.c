@@ -103,17 +103,19 @@ static void push_point(const char *source, const char *token, tl_sse *listener, 
     ASSERT_CONTAINS(msg, "\"layer\":\"units\"");
 }
 
-/* lagebild_tiles_rendered_total */
-static long long rendered(void)
+/* A counter or gauge of /metrics. */
+static long long metric(const char *name)
 {
     t_resp m;
     ASSERT_EQ(t_get(srv.port, "/metrics", "t-admin", &m), 0);
     ASSERT_EQ(m.status, 200);
-    double v = t_resp_metric(&m, "lagebild_tiles_rendered_total");
+    double v = t_resp_metric(&m, name);
     t_resp_free(&m);
     ASSERT(v >= 0);
     return (long long)v;
 }
+
+static long long rendered(void) { return metric("lagebild_tiles_rendered_total"); }
 
 /* A tile of one principal and the bytes it last got. */
 typedef struct view {
@@ -214,9 +216,12 @@ LB_TEST(test_hidden_pushes_do_not_rekey_generalised_layers)
     expect_cached(v, NV, n0); /* warm: cache hits */
 
     /* 1: a police unit 200 km away (fire sees its cell there, thw nothing):
-     * no tile here changes for anyone */
+     * no tile here changes for anyone, and nothing is made anew for them,
+     * not even the list of classes present (the cache holds what it held) */
+    long long bytes = metric("lagebild_cache_bytes");
     push_point("police_u", "t-police", &pol, "u2", 11.5, 53.5, NULL);
     expect_cached(v, NV, n0);
+    ASSERT_EQ(metric("lagebild_cache_bytes"), bytes);
 
     /* 2: a VS-VERTRAULICH police unit in the tile: neither thw (no police
      * label) nor fire (the rule releases only up to its level) sees it */
