@@ -503,8 +503,13 @@ static live_layer *ll_get(lb_live *lv, lb_state *st, size_t li)
     return ll;
 }
 
-/* The box of a lon/lat box in grid g's CRS (corners and edge midpoints,
- * widened by a thousandth); false when it cannot be transformed. */
+/* The box of a lon/lat box in grid g's CRS, widened by a thousandth; false
+ * when it cannot be transformed.  A side is a curve there, and a parallel's
+ * extreme can lie between two points of it: a box up to 1 degree across is
+ * placed by its corners and the middles of its sides (in the AdV grid off
+ * by at most 31 m, against at least 75 m of widening), a larger one by 16
+ * points per side (17 m against 849 m for 6..15 E x 47.5..55 N), a point
+ * by itself. */
 static bool grid_box(lb_live *lv, int g, const double ll[4], double out[4])
 {
     if (!lv->grid_ct_tried) {
@@ -526,18 +531,24 @@ static bool grid_box(lb_live *lv, int g, const double ll[4], double out[4])
     }
     if (!lv->grid_ct[g])
         return false;
-    double x[8], y[8];
-    double mx = (ll[0] + ll[2]) / 2, my = (ll[1] + ll[3]) / 2;
-    const double px[8] = {ll[0], ll[2], ll[2], ll[0], mx, mx, ll[0], ll[2]};
-    const double py[8] = {ll[1], ll[1], ll[3], ll[3], ll[1], ll[3], my, my};
-    memcpy(x, px, sizeof x);
-    memcpy(y, py, sizeof y);
-    int ok[8] = {0};
-    if (!OCTTransformEx(lv->grid_ct[g], 8, x, y, NULL, ok))
+    enum { STEPS = 16, N = 4 * STEPS };
+    double x[N], y[N];
+    int steps = ll[2] - ll[0] > 1 || ll[3] - ll[1] > 1 ? STEPS : 2, n = 4 * steps;
+    if (ll[0] == ll[2] && ll[1] == ll[3])
+        n = 1; /* a point: every sample the same */
+    for (int i = 0; i < steps; i++) { /* south, east, north, west side */
+        double f = (double)i / steps;
+        x[i] = ll[0] + f * (ll[2] - ll[0]), y[i] = ll[1];
+        x[steps + i] = ll[2], y[steps + i] = ll[1] + f * (ll[3] - ll[1]);
+        x[2 * steps + i] = ll[2] - f * (ll[2] - ll[0]), y[2 * steps + i] = ll[3];
+        x[3 * steps + i] = ll[0], y[3 * steps + i] = ll[3] - f * (ll[3] - ll[1]);
+    }
+    int ok[N] = {0};
+    if (!OCTTransformEx(lv->grid_ct[g], n, x, y, NULL, ok))
         return false;
     out[0] = out[1] = INFINITY;
     out[2] = out[3] = -INFINITY;
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < n; i++) {
         if (!ok[i] || !isfinite(x[i]) || !isfinite(y[i]))
             return false;
         out[0] = fmin(out[0], x[i]);

@@ -52,7 +52,7 @@ static char *hk_config(const char *d)
             "    layer: units\n"
             "    agency: police\n"
             "    fid: id\n"
-            "    mapping: {kind: typ}\n"
+            "    mapping: {kind: typ, status: status}\n"
             "    label: {level: VS-NfD, releasable_to: [police], level_from: level}\n"
             "    generalised_release: {groups: [fire], cell_m: 5000}\n"
             "  thw_u:\n"
@@ -333,4 +333,94 @@ LB_TEST(test_hidden_pushes_do_not_rekey_generalised_layers)
     free(cfg);
 }
 
-LB_TESTS(test_hidden_pushes_do_not_rekey_generalised_layers)
+/* A police area 6..15 E x 47.5..55 N with a vertex every 0.25 degrees along
+ * its sides, of status st (the police style fills by status). */
+static char *big_area(const char *st)
+{
+    char *s = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&s, &n);
+    fprintf(f, "{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\","
+               "\"properties\":{\"id\":\"big\",\"status\":\"%s\"},\"geometry\":{"
+               "\"type\":\"Polygon\",\"coordinates\":[[",
+            st);
+    for (int i = 0; i < 36; i++) /* south, west to east */
+        fprintf(f, "[%.2f,47.5],", 6.0 + 0.25 * i);
+    for (int i = 0; i < 30; i++) /* east, south to north */
+        fprintf(f, "[15,%.2f],", 47.5 + 0.25 * i);
+    for (int i = 0; i < 36; i++) /* north, east to west */
+        fprintf(f, "[%.2f,55],", 15.0 - 0.25 * i);
+    for (int i = 0; i < 30; i++) /* west, north to south */
+        fprintf(f, "[6,%.2f],", 55.0 - 0.25 * i);
+    fprintf(f, "[6,47.5]]]}}]}");
+    fclose(f);
+    return s;
+}
+
+/*
+ * The other side of the keys: a change must move them wherever the tiles
+ * show it.  In the AdV grid (EPSG:25832, central meridian 9 E) a parallel
+ * is a curve that lies furthest south at 9 E, so a large area's southern
+ * edge reaches there about 1.1 km further south than at its box's corners
+ * and the middle of its south side (the points a change's box in the grid
+ * used to be made of, widened by 849 m).  A police tile just inside that
+ * edge at 9 E must show a change of the area's status.
+ */
+LB_TEST(test_keys_move_where_a_large_area_reaches)
+{
+    dir = t_tmpdir();
+    t_server_threads = "16";
+    cfg = hk_config(dir);
+    char errpath[1024];
+    snprintf(errpath, sizeof errpath, "%s/server.err", dir);
+    ASSERT(t_server_start(&srv, cfg, NULL, errpath));
+    tl_sse pol;
+    ASSERT(tl_sse_open(&pol, srv.port, "t-police"));
+    char *fc = big_area("Vorwarnung");
+    t_resp r;
+    ASSERT_EQ(tl_post(srv.port, "police_u", "t-police", fc, &r), 0);
+    ASSERT_EQ(r.status, 200);
+    t_resp_free(&r);
+    free(fc);
+    char msg[1024];
+    ASSERT(tl_sse_next(&pol, msg, sizeof msg, 20));
+
+    /* the AdV z14 tile 5 m inside the area's southernmost point */
+    const lb_tms *adv = lb_tms_find("DE_EPSG_25832_ADV");
+    ASSERT(adv != NULL);
+    lb_transform *t;
+    lb_error err;
+    ASSERT_EQ(lb_transform_new("EPSG:4326", "EPSG:25832", &t, &err), LB_OK);
+    double x = 9.0, y = 47.5;
+    ASSERT_EQ(lb_transform_points(t, 1, &x, &y, &err), LB_OK);
+    lb_transform_free(t);
+    double span = lb_tms_resolution(adv, 14) * adv->tile_size;
+    view v = {.token = "t-police"};
+    snprintf(v.path, sizeof v.path, "/maps/lage/DE_EPSG_25832_ADV/14/%ld/%ld.png",
+             (long)floor((x - adv->origin_x) / span), (long)floor((adv->origin_y - y - 5) / span));
+    refetch(&v);
+    const uint8_t *empty;
+    size_t elen;
+    empty = lb_png_empty(256, 256, &elen);
+    ASSERT(v.len != elen || memcmp(v.png, empty, elen) != 0); /* the area is drawn there */
+    ASSERT(refetch(&v));
+
+    fc = big_area("R\\u00e4umung angeordnet");
+    ASSERT_EQ(tl_post(srv.port, "police_u", "t-police", fc, &r), 0);
+    ASSERT_EQ(r.status, 200);
+    t_resp_free(&r);
+    free(fc);
+    ASSERT(tl_sse_next(&pol, msg, sizeof msg, 20));
+    ASSERT(!refetch(&v)); /* drawn anew in the new colour */
+
+    free(v.png);
+    tl_sse_close(&pol);
+    ASSERT_EQ(t_server_stop(&srv, 20), 0);
+    t_server_free(&srv);
+    t_rmrf(dir);
+    free(dir);
+    free(cfg);
+}
+
+LB_TESTS(test_hidden_pushes_do_not_rekey_generalised_layers,
+         test_keys_move_where_a_large_area_reaches)
