@@ -272,11 +272,14 @@ static lb_chlog *log_extend(const lb_state *cur, size_t li, int64_t rev, const p
                             const log_adds *adds);
 
 /*
- * Publish one layer: build its snapshots from the store (the newest
- * committed revision), swap them in, notify.  false: retry later (a reload
- * changed the config meanwhile, or a commit fell between two grids' reads).
+ * Publish one layer: build its snapshots from rs (the publisher's read
+ * connection to the store at rs_path, inside the read transaction the round
+ * began when it took ps, so the snapshots are of the newest revision ps
+ * explains, and its change log holds), swap them in, notify.  false: retry
+ * (a reload changed the config meanwhile, or, when rs is not in a read
+ * transaction, a commit fell between two grids' reads).
  */
-static bool publish_layer(lb_live *lv, lb_store **store, char **store_path, const char *layer,
+static bool publish_layer(lb_live *lv, lb_store *rs, const char *rs_path, const char *layer,
                           const pending *ps)
 {
     lb_server *srv = lv->srv;
@@ -284,23 +287,17 @@ static bool publish_layer(lb_live *lv, lb_store **store, char **store_path, cons
     size_t li = layer_index(st->cfg, layer);
     bool done = true;
     lb_error err = {0};
-    if (li == SIZE_MAX) {
-        lb_state_release(st); /* the layer is gone from the config */
+    if (li == SIZE_MAX || !rs || strcmp(rs_path, st->cfg->store_path) != 0) {
+        /* the layer is gone from the config, or the store could not be
+         * opened, or a reload moved to another store (and built the layer
+         * from it) */
+        if (li != SIZE_MAX && !rs)
+            fprintf(stderr, "lagebild serve: publish %s: cannot open the store\n", layer);
+        lb_state_release(st);
         return true;
     }
-    if (!*store || strcmp(*store_path, st->cfg->store_path) != 0) {
-        lb_store_close(*store);
-        *store = NULL;
-        free(*store_path);
-        *store_path = lb_strdup(st->cfg->store_path);
-        if (!*store_path || lb_store_open(st->cfg->store_path, store, &err) != LB_OK) {
-            fprintf(stderr, "lagebild serve: publish %s: %s\n", layer, err.msg);
-            lb_state_release(st);
-            return false;
-        }
-    }
     lb_snapshot *snap[LB_NGRIDS], *gen[LB_NGRIDS];
-    lb_status rc = lb_state_build_layer(st, *store, li, snap, gen, &err);
+    lb_status rc = lb_state_build_layer(st, rs, li, snap, gen, &err);
     if (rc != LB_OK) {
         if (rc != LB_EINTERNAL)
             fprintf(stderr, "lagebild serve: publish %s: %s\n", layer, err.msg);
@@ -313,7 +310,7 @@ static bool publish_layer(lb_live *lv, lb_store **store, char **store_path, cons
      * features that are not among the changed rows (keys by revision) */
     ev_ctx *ev = lb_ev_new(st, layer, ps);
     bool conflated = st->cfg->layers[li].conflate_distance_m > 0 ||
-                     lb_store_layer_conflated(*store, layer);
+                     lb_store_layer_conflated(rs, layer);
     log_adds adds = {0};
     if (ev && !conflated) {
         CPLPushErrorHandler(CPLQuietErrorHandler); /* odd geometries: fail closed, quietly */
@@ -862,8 +859,6 @@ static void publish_round(lb_live *lv, lb_store **store, char **store_path)
             wants[w] = true;
         ndone++;
     }
-    if (reading)
-        lb_store_read_end(rs);
     pthread_mutex_lock(&lv->mu);
     for (size_t w = 0; w < nwork; w++)
         if (wants[w])
@@ -898,7 +893,8 @@ static void publish_round(lb_live *lv, lb_store **store, char **store_path)
                 lb_snapshot_unref(b->snap[g]);
     }
     free(done);
-    /* layers with owner-set release rules: rebuilt whole */
+    /* layers rebuilt whole (owner-set release rules, conflation), from the
+     * same read as the deltas: of the revision this batch explains */
     for (pending *p = full; p; p = p->next) {
         bool first = true;
         for (pending *q = full; q != p && first; q = q->next)
@@ -906,10 +902,12 @@ static void publish_round(lb_live *lv, lb_store **store, char **store_path)
         size_t li = layer_index(st->cfg, p->layer);
         if (first && li != SIZE_MAX && rebuilt_whole(st, rs, li)) {
             for (int tries = 0; tries < 5; tries++)
-                if (publish_layer(lv, store, store_path, p->layer, full))
+                if (publish_layer(lv, rs, *store_path, p->layer, full))
                     break;
         }
     }
+    if (reading)
+        lb_store_read_end(rs);
     lb_state_release(st);
     while (batch) {
         pending *n = batch->next;
