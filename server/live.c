@@ -175,17 +175,19 @@ typedef struct ev_grant {
 } ev_grant;
 
 /*
- * Send the event of these changes to every subscriber that may see them.
- * The boxes are worked out once per distinct grant, outside sub_mu (stream
- * threads take it for every write); a subscriber whose grant was not among
- * them (it connected meanwhile) gets its own under the lock.
+ * Send the event of these changes to every subscriber that may see them
+ * (made: their ev_ctx when the caller has one, of a state of st's config;
+ * else NULL).  The boxes are worked out once per distinct grant, outside
+ * sub_mu (stream threads take it for every write); a subscriber whose grant
+ * was not among them (it connected meanwhile) gets its own under the lock.
  */
-static void notify(lb_live *lv, lb_state *st, const char *layer, int64_t rev, const pending *ps)
+static void notify(lb_live *lv, lb_state *st, const char *layer, int64_t rev, const pending *ps,
+                   ev_ctx *made)
 {
     char tag[17];
     revision_tag(lv, layer, rev, tag);
     time_t now = time(NULL);
-    ev_ctx *c = lb_ev_new(st, layer, ps);
+    ev_ctx *c = made ? made : lb_ev_new(st, layer, ps);
     if (!c) {
         fprintf(stderr, "lagebild serve: events for %s: out of memory\n", layer);
         return;
@@ -245,15 +247,39 @@ static void notify(lb_live *lv, lb_state *st, const char *layer, int64_t rev, co
     pthread_mutex_unlock(&lv->sub_mu);
     CPLPopErrorHandler();
     free(gs);
-    lb_ev_free(c);
+    if (!made)
+        lb_ev_free(c);
 }
 
 /*
- * Publish one layer: build its snapshots from the store (the newest
- * committed revision), swap them in, notify.  false: retry later (a reload
- * changed the config meanwhile, or a commit fell between two grids' reads).
+ * The change-log entries of layer li's changes in batch, one per feature
+ * version, in batch order: revision, label, source, the exact box in each
+ * grid's CRS and, where a generalised snapshot draws the version, the box
+ * of its cells (from ev, which must hold the batch's changes of the layer;
+ * NULL: not known).  Worked out before the state lock is taken (PROJ, and
+ * generalising every version of a rule's source).
  */
-static bool publish_layer(lb_live *lv, lb_store **store, char **store_path, const char *layer,
+typedef struct log_adds {
+    lb_chlog_entry *v;
+    size_t n;
+    bool ok; /* false: an exact box could not be placed, or out of memory */
+} log_adds;
+
+static log_adds log_entries(lb_live *lv, const lb_state *st, size_t li, const pending *batch,
+                            ev_ctx *ev);
+static void log_adds_free(log_adds *a);
+static lb_chlog *log_extend(const lb_state *cur, size_t li, int64_t rev, const pending *batch,
+                            const log_adds *adds);
+
+/*
+ * Publish one layer: build its snapshots from rs (the publisher's read
+ * connection to the store at rs_path, inside the read transaction the round
+ * began when it took ps, so the snapshots are of the newest revision ps
+ * explains, and its change log holds), swap them in, notify.  false: retry
+ * (a reload changed the config meanwhile, or, when rs is not in a read
+ * transaction, a commit fell between two grids' reads).
+ */
+static bool publish_layer(lb_live *lv, lb_store *rs, const char *rs_path, const char *layer,
                           const pending *ps)
 {
     lb_server *srv = lv->srv;
@@ -261,23 +287,17 @@ static bool publish_layer(lb_live *lv, lb_store **store, char **store_path, cons
     size_t li = layer_index(st->cfg, layer);
     bool done = true;
     lb_error err = {0};
-    if (li == SIZE_MAX) {
-        lb_state_release(st); /* the layer is gone from the config */
+    if (li == SIZE_MAX || !rs || strcmp(rs_path, st->cfg->store_path) != 0) {
+        /* the layer is gone from the config, or the store could not be
+         * opened, or a reload moved to another store (and built the layer
+         * from it) */
+        if (li != SIZE_MAX && !rs)
+            fprintf(stderr, "lagebild serve: publish %s: cannot open the store\n", layer);
+        lb_state_release(st);
         return true;
     }
-    if (!*store || strcmp(*store_path, st->cfg->store_path) != 0) {
-        lb_store_close(*store);
-        *store = NULL;
-        free(*store_path);
-        *store_path = lb_strdup(st->cfg->store_path);
-        if (!*store_path || lb_store_open(st->cfg->store_path, store, &err) != LB_OK) {
-            fprintf(stderr, "lagebild serve: publish %s: %s\n", layer, err.msg);
-            lb_state_release(st);
-            return false;
-        }
-    }
     lb_snapshot *snap[LB_NGRIDS], *gen[LB_NGRIDS];
-    lb_status rc = lb_state_build_layer(st, *store, li, snap, gen, &err);
+    lb_status rc = lb_state_build_layer(st, rs, li, snap, gen, &err);
     if (rc != LB_OK) {
         if (rc != LB_EINTERNAL)
             fprintf(stderr, "lagebild serve: publish %s: %s\n", layer, err.msg);
@@ -285,12 +305,26 @@ static bool publish_layer(lb_live *lv, lb_store **store, char **store_path, cons
         return false;
     }
     int64_t rev = lb_snapshot_revision(snap[0]);
+    /* the change log, with where the generalised snapshots draw each
+     * version; none for a conflated layer: a change re-clusters fused
+     * features that are not among the changed rows (keys by revision) */
+    ev_ctx *ev = lb_ev_new(st, layer, ps);
+    bool conflated = st->cfg->layers[li].conflate_distance_m > 0 ||
+                     lb_store_layer_conflated(rs, layer);
+    log_adds adds = {0};
+    if (ev && !conflated) {
+        CPLPushErrorHandler(CPLQuietErrorHandler); /* odd geometries: fail closed, quietly */
+        adds = log_entries(lv, st, li, ps, ev);
+        CPLPopErrorHandler();
+    }
     pthread_mutex_lock(&srv->state_lock);
     lb_state *cur = srv->state, *old = NULL, *ns = NULL;
     if (cur->generation != st->generation) {
         done = false; /* reloaded meanwhile: build again against the new config */
     } else if (lb_snapshot_revision(cur->layers[li].snap[0]) < rev) {
-        ns = lb_state_derive(cur, li, snap, gen, NULL); /* rebuilt whole: keys by revision */
+        lb_chlog *log = log_extend(cur, li, rev, ps, &adds);
+        ns = lb_state_derive(cur, li, snap, gen, log);
+        lb_chlog_unref(log);
         if (ns) {
             old = cur;
             srv->state = ns;
@@ -308,10 +342,12 @@ static bool publish_layer(lb_live *lv, lb_store **store, char **store_path, cons
         if (gen[g])
             lb_snapshot_unref(gen[g]);
     }
+    log_adds_free(&adds);
     if (done) {
         atomic_fetch_add(&lv->publishes, 1);
-        notify(lv, ns ? ns : st, layer, rev, ps);
+        notify(lv, ns ? ns : st, layer, rev, ps, ev);
     }
+    lb_ev_free(ev);
     lb_state_release(ns);
     lb_state_release(st);
     return done;
@@ -464,8 +500,13 @@ static live_layer *ll_get(lb_live *lv, lb_state *st, size_t li)
     return ll;
 }
 
-/* The box of a lon/lat box in grid g's CRS (corners and edge midpoints,
- * widened by a thousandth); false when it cannot be transformed. */
+/* The box of a lon/lat box in grid g's CRS, widened by a thousandth; false
+ * when it cannot be transformed.  A side is a curve there, and a parallel's
+ * extreme can lie between two points of it: a box up to 1 degree across is
+ * placed by its corners and the middles of its sides (in the AdV grid off
+ * by at most 31 m, against at least 75 m of widening), a larger one by 16
+ * points per side (17 m against 849 m for 6..15 E x 47.5..55 N), a point
+ * by itself. */
 static bool grid_box(lb_live *lv, int g, const double ll[4], double out[4])
 {
     if (!lv->grid_ct_tried) {
@@ -487,18 +528,24 @@ static bool grid_box(lb_live *lv, int g, const double ll[4], double out[4])
     }
     if (!lv->grid_ct[g])
         return false;
-    double x[8], y[8];
-    double mx = (ll[0] + ll[2]) / 2, my = (ll[1] + ll[3]) / 2;
-    const double px[8] = {ll[0], ll[2], ll[2], ll[0], mx, mx, ll[0], ll[2]};
-    const double py[8] = {ll[1], ll[1], ll[3], ll[3], ll[1], ll[3], my, my};
-    memcpy(x, px, sizeof x);
-    memcpy(y, py, sizeof y);
-    int ok[8] = {0};
-    if (!OCTTransformEx(lv->grid_ct[g], 8, x, y, NULL, ok))
+    enum { STEPS = 16, N = 4 * STEPS };
+    double x[N], y[N];
+    int steps = ll[2] - ll[0] > 1 || ll[3] - ll[1] > 1 ? STEPS : 2, n = 4 * steps;
+    if (ll[0] == ll[2] && ll[1] == ll[3])
+        n = 1; /* a point: every sample the same */
+    for (int i = 0; i < steps; i++) { /* south, east, north, west side */
+        double f = (double)i / steps;
+        x[i] = ll[0] + f * (ll[2] - ll[0]), y[i] = ll[1];
+        x[steps + i] = ll[2], y[steps + i] = ll[1] + f * (ll[3] - ll[1]);
+        x[2 * steps + i] = ll[2] - f * (ll[2] - ll[0]), y[2 * steps + i] = ll[3];
+        x[3 * steps + i] = ll[0], y[3 * steps + i] = ll[3] - f * (ll[3] - ll[1]);
+    }
+    int ok[N] = {0};
+    if (!OCTTransformEx(lv->grid_ct[g], n, x, y, NULL, ok))
         return false;
     out[0] = out[1] = INFINITY;
     out[2] = out[3] = -INFINITY;
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < n; i++) {
         if (!ok[i] || !isfinite(x[i]) || !isfinite(y[i]))
             return false;
         out[0] = fmin(out[0], x[i]);
@@ -514,37 +561,103 @@ static bool grid_box(lb_live *lv, int g, const double ll[4], double out[4])
     return true;
 }
 
+static void log_adds_free(log_adds *a)
+{
+    free(a->v);
+    memset(a, 0, sizeof *a);
+}
+
+/* A box that meets every tile: where a version lies is not known. */
+static void box_everywhere(double b[4])
+{
+    b[0] = b[1] = -INFINITY;
+    b[2] = b[3] = INFINITY;
+}
+
+static log_adds log_entries(lb_live *lv, const lb_state *st, size_t li, const pending *batch,
+                            ev_ctx *ev)
+{
+    log_adds a = {0};
+    const char *layer = st->cfg->layers[li].id;
+    size_t cap = 0;
+    for (const pending *p = batch; p; p = p->next)
+        if (strcmp(p->layer, layer) == 0)
+            cap += 2 * p->nchanges;
+    a.v = malloc((cap ? cap : 1) * sizeof *a.v);
+    if (!a.v)
+        return a;
+    for (const pending *p = batch; p; p = p->next) {
+        if (strcmp(p->layer, layer) != 0)
+            continue;
+        const lb_source_cfg *src = lb_config_source(st->cfg, p->source);
+        bool rule = src && src->generalised_groups;
+        for (size_t k = 0; k < p->nchanges; k++) {
+            const lb_change *c = &p->changes[k];
+            for (int side = 0; side < 2; side++) {
+                if (!(side ? c->has_new : c->has_old))
+                    continue;
+                lb_chlog_entry *e = &a.v[a.n];
+                memset(e, 0, sizeof *e);
+                e->rev = p->revision;
+                e->label[0] = side ? c->new_label : c->old_label;
+                e->nlabels = 1;
+                e->source = src ? (int32_t)(src - st->cfg->sources) : -1;
+                const double *bb = side ? c->new_box : c->old_box;
+                for (int g = 0; g < LB_NGRIDS; g++)
+                    if (!grid_box(lv, g, bb, e->box[g])) {
+                        log_adds_free(&a);
+                        return a; /* keys fall back to the revision */
+                    }
+                /* the cells the generalised snapshots draw it as; where
+                 * that is not known, anywhere (the tiles of its class
+                 * then refresh everywhere, never stale) */
+                double gll[4];
+                int gen = !rule ? 0 : ev ? lb_ev_gen_box(ev, p, k, side, gll) : -1;
+                e->gen = gen != 0;
+                for (int g = 0; e->gen && g < LB_NGRIDS; g++)
+                    if (gen < 0 || !grid_box(lv, g, gll, e->gbox[g]))
+                        box_everywhere(e->gbox[g]);
+                a.n++;
+            }
+        }
+    }
+    a.ok = true;
+    return a;
+}
+
 /*
  * The change log of layer li once the snapshot of revision rev replaces
  * cur's: cur's log (or an empty one starting at cur's revision) plus the
- * changes of batch for revisions (last, rev].  NULL -- keys fall back to the
- * revision -- when the batch does not account for every revision in
- * between, or a box cannot be placed on a grid.
+ * entries of adds (log_entries of batch) for revisions (last, rev].  NULL
+ * -- keys fall back to the revision -- when the batch does not account for
+ * every revision in between, or adds could not be made.
  */
-static lb_chlog *log_extend(lb_live *lv, const lb_state *cur, size_t li, int64_t rev,
-                            const pending *batch)
+static lb_chlog *log_extend(const lb_state *cur, size_t li, int64_t rev, const pending *batch,
+                            const log_adds *adds)
 {
     const char *layer = cur->cfg->layers[li].id;
     lb_chlog *old = cur->layers[li].log;
     int64_t cur_rev = lb_snapshot_revision(cur->layers[li].snap[0]);
     if (rev == cur_rev)
         return lb_chlog_ref(old); /* the same revision (a compaction) */
+    if (!adds->ok)
+        return NULL;
     int64_t floor = old ? old->floor : cur_rev, last = old ? old->last : cur_rev;
     if (old && old->last != cur_rev)
         return NULL;
-    size_t add = 0;
     int64_t revs = 0;
     for (const pending *p = batch; p; p = p->next)
         if (strcmp(p->layer, layer) == 0) {
             if (p->revision > rev)
                 return NULL; /* a change the snapshot does not hold yet */
-            if (p->revision > last) {
+            if (p->revision > last)
                 revs++;
-                add += 2 * p->nchanges;
-            }
         }
     if (revs != rev - last)
         return NULL; /* revisions this batch does not explain */
+    size_t add = 0;
+    for (size_t i = 0; i < adds->n; i++)
+        add += adds->v[i].rev > last;
     size_t keep = old ? old->n : 0;
     if (keep + add > LB_CHLOG_MAX)
         keep = add >= LB_CHLOG_MAX ? 0 : LB_CHLOG_MAX - add;
@@ -570,37 +683,17 @@ static lb_chlog *log_extend(lb_live *lv, const lb_state *cur, size_t li, int64_t
         log->n = 0;
         return log;
     }
-    for (const pending *p = batch; p; p = p->next) {
-        if (strcmp(p->layer, layer) != 0 || p->revision <= last)
-            continue;
-        for (size_t k = 0; k < p->nchanges; k++) {
-            const lb_change *c = &p->changes[k];
-            for (int side = 0; side < 2; side++) {
-                bool has = side ? c->has_new : c->has_old;
-                if (!has)
-                    continue;
-                lb_chlog_entry *e = &log->v[log->n];
-                memset(e, 0, sizeof *e);
-                e->rev = p->revision;
-                e->label[0] = side ? c->new_label : c->old_label;
-                e->nlabels = 1;
-                const double *bb = side ? c->new_box : c->old_box;
-                for (int g = 0; g < LB_NGRIDS; g++)
-                    if (!grid_box(lv, g, bb, e->box[g])) {
-                        lb_chlog_unref(log);
-                        return NULL;
-                    }
-                log->n++;
-            }
-        }
-    }
+    for (size_t i = 0; i < adds->n; i++)
+        if (adds->v[i].rev > last)
+            log->v[log->n++] = adds->v[i];
     return log;
 }
 
-/* Swap snaps in for layer li if st is still current; the new state (referenced) or NULL. */
+/* Swap snaps in for layer li if st is still current; the new state (referenced) or NULL.
+ * adds: the log entries of batch for the layer (log_entries). */
 static lb_state *swap_layer(lb_live *lv, const lb_state *st, size_t li,
                             lb_snapshot *const snap[LB_NGRIDS], lb_snapshot *const gen[LB_NGRIDS],
-                            const pending *batch, bool *stale)
+                            const pending *batch, const log_adds *adds, bool *stale)
 {
     lb_server *srv = lv->srv;
     int64_t rev = lb_snapshot_revision(snap[0]);
@@ -608,7 +701,7 @@ static lb_state *swap_layer(lb_live *lv, const lb_state *st, size_t li,
     lb_state *cur = srv->state, *old = NULL, *ns = NULL;
     *stale = cur->generation != st->generation;
     if (!*stale && lb_snapshot_revision(cur->layers[li].snap[0]) <= rev) {
-        lb_chlog *log = log_extend(lv, cur, li, rev, batch);
+        lb_chlog *log = log_extend(cur, li, rev, batch, adds);
         ns = lb_state_derive(cur, li, snap, gen, log);
         lb_chlog_unref(log);
         if (ns) {
@@ -639,7 +732,9 @@ static lb_store *pub_store(lb_store **store, char **path, const lb_state *st, lb
 /*
  * Layers whose snapshots are rebuilt whole on a change: those with generalised
  * snapshots (owner-set release), and conflated ones (a change may re-cluster
- * fused features that are not among the changed rows).
+ * fused features that are not among the changed rows).  Their tiles' keys
+ * still follow the change log where one can be kept (publish_layer): for
+ * generalised layers, not for conflated ones.
  */
 static bool rebuilt_whole(const lb_state *st, lb_store *rs, size_t li)
 {
@@ -764,8 +859,6 @@ static void publish_round(lb_live *lv, lb_store **store, char **store_path)
             wants[w] = true;
         ndone++;
     }
-    if (reading)
-        lb_store_read_end(rs);
     pthread_mutex_lock(&lv->mu);
     for (size_t w = 0; w < nwork; w++)
         if (wants[w])
@@ -784,11 +877,15 @@ static void publish_round(lb_live *lv, lb_store **store, char **store_path)
         built *b = &done[i];
         lb_snapshot *nogen[LB_NGRIDS] = {NULL};
         bool stale = false;
+        /* no source of an incremental layer has a release rule */
+        log_adds adds = log_entries(lv, st, b->li, batch, NULL);
         lb_state *ns =
-            b->snap[0] ? swap_layer(lv, st, b->li, b->snap, nogen, batch, &stale) : NULL;
+            b->snap[0] ? swap_layer(lv, st, b->li, b->snap, nogen, batch, &adds, &stale) : NULL;
+        log_adds_free(&adds);
         if (ns) {
             atomic_fetch_add(&lv->publishes, 1);
-            notify(lv, ns, st->cfg->layers[b->li].id, lb_snapshot_revision(b->snap[0]), batch);
+            notify(lv, ns, st->cfg->layers[b->li].id, lb_snapshot_revision(b->snap[0]), batch,
+                   NULL);
         }
         lb_state_release(ns);
         for (int g = 0; g < LB_NGRIDS; g++)
@@ -796,7 +893,8 @@ static void publish_round(lb_live *lv, lb_store **store, char **store_path)
                 lb_snapshot_unref(b->snap[g]);
     }
     free(done);
-    /* layers with owner-set release rules: rebuilt whole */
+    /* layers rebuilt whole (owner-set release rules, conflation), from the
+     * same read as the deltas: of the revision this batch explains */
     for (pending *p = full; p; p = p->next) {
         bool first = true;
         for (pending *q = full; q != p && first; q = q->next)
@@ -804,10 +902,12 @@ static void publish_round(lb_live *lv, lb_store **store, char **store_path)
         size_t li = layer_index(st->cfg, p->layer);
         if (first && li != SIZE_MAX && rebuilt_whole(st, rs, li)) {
             for (int tries = 0; tries < 5; tries++)
-                if (publish_layer(lv, store, store_path, p->layer, full))
+                if (publish_layer(lv, rs, *store_path, p->layer, full))
                     break;
         }
     }
+    if (reading)
+        lb_store_read_end(rs);
     lb_state_release(st);
     while (batch) {
         pending *n = batch->next;

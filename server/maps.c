@@ -384,10 +384,11 @@ canvas after the first k classes of a pass is itself a pass of those k
 classes: it is cached on the way under that prefix's key, and a principal
 whose classes begin alike takes it or continues it (layer_pass).
 
-  C|layer@rev|g|grid|z|x|y|scale        classes present (exact, generalised)
+  C|layer@rev|g|grid|z|x|y|scale        classes present (exact, generalised;
+                                        rev: the newest change in the tile)
   P|layer@rev|g|grid|z|x|y|scale|vec    a pass or a prefix of one, unmasked
                                         (premultiplied canvas; rev: the newest
-                                        change among the labels of vec)
+                                        change among the classes of vec)
   L|layer@rev|g|grid|z|x|y|scale|passes a layer with area passes, masked
   T|g|grid|z|x|y|scale|layer keys...    the composite PNG (ETag first)
 
@@ -615,20 +616,23 @@ static void put_layer_base(lb_buf *b, const tile_ctx *t, const lb_srv_layer *L)
 /*
  * The revisions a drawing pass's prefix keys name for this tile: for the
  * first j classes the pass draws, the newest revision that changed, within
- * the tile and its margin, a feature version of one of those labels
- * (L->log), else the log's floor.  Until that changes those classes draw the
- * same pixels (a class that appears or disappears changes the key's class
- * list instead), so an entry survives pushes elsewhere and pushes of features
- * the pass does not draw (no re-render, and no timing difference, for
- * those).  The layer's revision when no log is known or the layer has
- * generalised snapshots (rebuilt whole).  rev[j - 1] is prefix j's.
+ * the tile and its margin, a feature version of one of those classes
+ * (L->log): for an exact class a version of its label where its exact
+ * geometry lies, for a generalised class (label and source) a version of
+ * that label and source where the cells of its generalised form lie; else
+ * the log's floor.  Until that changes those classes draw the same pixels (a
+ * class that appears or disappears changes the key's class list instead),
+ * so an entry survives pushes elsewhere and pushes of features the pass
+ * does not draw (no re-render, and no timing difference, for those).  The
+ * layer's revision when no log is known (conflated layers, full reloads, a
+ * log that could not be kept).  rev[j - 1] is prefix j's.
  */
-static void prefix_revisions(const tile_ctx *t, const lb_srv_layer *L, const tile_class *cls,
+static void prefix_revisions(const tile_ctx *t, const lb_srv_layer *L, const tile_classes *tc,
                              const uint32_t *on, uint32_t n, int64_t *rev)
 {
     int64_t lrev = lb_snapshot_revision(L->snap[t->grid]);
     const lb_chlog *log = L->log;
-    if (!log || L->gen[t->grid] || log->last != lrev) {
+    if (!log || log->last != lrev) {
         for (uint32_t j = 0; j < n; j++)
             rev[j] = lrev;
         return;
@@ -641,17 +645,55 @@ static void prefix_revisions(const tile_ctx *t, const lb_srv_layer *L, const til
         const lb_chlog_entry *c = &log->v[i];
         if (c->rev <= log->floor)
             continue;
-        const double *b = c->box[t->grid];
-        if (b[0] > x1 || b[2] < x0 || b[1] > y1 || b[3] < y0)
+        const double *b = c->box[t->grid], *gb = c->gbox[t->grid];
+        bool exact = !(b[0] > x1 || b[2] < x0 || b[1] > y1 || b[3] < y0);
+        bool gen = c->gen && !(gb[0] > x1 || gb[2] < x0 || gb[1] > y1 || gb[3] < y0);
+        if (!exact && !gen)
             continue;
-        for (int k = 0; k < c->nlabels; k++)
-            for (uint32_t j = 0; j < n; j++)
-                if (c->rev > rev[j] && label_eq(&cls[on[j]].label, &c->label[k]))
+        for (uint32_t j = 0; j < n; j++) {
+            const tile_class *cl = &tc->v[on[j]];
+            bool meets = on[j] < tc->ne ? exact
+                                        : gen && (c->source < 0 || c->source == cl->source);
+            if (!meets || c->rev <= rev[j])
+                continue;
+            for (int k = 0; k < c->nlabels; k++)
+                if (label_eq(&cl->label, &c->label[k]))
                     rev[j] = c->rev;
+        }
     }
     for (uint32_t j = 1; j < n; j++)
         if (rev[j - 1] > rev[j])
             rev[j] = rev[j - 1];
+}
+
+/*
+ * The revision the classes present in this tile are keyed by: the newest
+ * that changed, within the tile and its margin, a feature version of any
+ * class (where it lies exactly, or where its cells lie in the generalised
+ * snapshots), else the log's floor; the layer's revision when no log is
+ * known.  The list is the same for every principal, so a push elsewhere
+ * does not make the next request of this tile walk the classes again (a
+ * little time, but it would tell of the push).
+ */
+static int64_t classes_revision(const tile_ctx *t, const lb_srv_layer *L)
+{
+    int64_t lrev = lb_snapshot_revision(L->snap[t->grid]);
+    const lb_chlog *log = L->log;
+    if (!log || log->last != lrev)
+        return lrev;
+    double m = LB_CLASS_MARGIN_PX * t->scale * (t->maxx - t->minx) / t->px;
+    double x0 = t->minx - m, y0 = t->miny - m, x1 = t->maxx + m, y1 = t->maxy + m;
+    int64_t rev = log->floor;
+    for (size_t i = 0; i < log->n; i++) {
+        const lb_chlog_entry *c = &log->v[i];
+        if (c->rev <= rev)
+            continue;
+        const double *b = c->box[t->grid], *gb = c->gbox[t->grid];
+        if (!(b[0] > x1 || b[2] < x0 || b[1] > y1 || b[3] < y0) ||
+            (c->gen && !(gb[0] > x1 || gb[2] < x0 || gb[1] > y1 || gb[3] < y0)))
+            rev = c->rev;
+    }
+    return rev;
 }
 
 static lb_status get_classes(tile_ctx *t, const lb_srv_layer *L, tile_classes *out)
@@ -659,7 +701,7 @@ static lb_status get_classes(tile_ctx *t, const lb_srv_layer *L, tile_classes *o
     memset(out, 0, sizeof *out);
     lb_buf key = {0};
     lb_buf_puts(&key, "C|");
-    put_layer_base(&key, t, L);
+    put_layer_base_rev(&key, t, L, classes_revision(t, L));
     if (!key.data || key.oom) {
         lb_buf_free(&key);
         return LB_ENOMEM;
@@ -1250,7 +1292,7 @@ static lb_status plan_layer(tile_ctx *t, const lb_srv_layer *L, const lb_grant *
             continue;
         live++;
         last = p;
-        prefix_revisions(t, L, tc->v, pp->on, pp->n, pp->rev);
+        prefix_revisions(t, L, tc, pp->on, pp->n, pp->rev);
         if (!prefix_key(t, L, pp, pp->n, &pp->key))
             rc = LB_ENOMEM;
     }

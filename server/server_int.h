@@ -74,19 +74,26 @@ bool lb_area_region_meets(const lb_area_region *r, const lb_feature_geom *g, con
 /*
  * What changed in a layer since `floor` (the revision its log starts at), one
  * entry per changed feature version: the revision, its box in each grid's CRS
- * (old and new version together, widened by a little) and the labels of the
- * versions.  A cache key of a layer tile names, instead of the layer's
- * revision, the newest revision that changed something in that tile the
- * drawing pass may see (floor if none): an entry is still valid as long as
- * that does not change, so a push invalidates exactly the tiles it touches,
- * for exactly the principals that may see the change.  Immutable and
- * reference-counted; a new revision gets a copy with its entries appended.
+ * (old and new version each an entry, widened by a little), the box of the
+ * cells its generalised form covers in each grid's CRS (when a generalised
+ * snapshot draws it), its label and its source.  A cache key of a layer tile
+ * names, instead of the layer's revision, the newest revision that changed
+ * something in that tile the drawing pass may see (floor if none): for an
+ * exact class a version of its label whose box meets the tile, for a
+ * generalised class (label and source) a version of that label and source
+ * whose cells meet it.  An entry is still valid as long as that does not
+ * change, so a push invalidates exactly the tiles it touches, for exactly
+ * the principals that may see the change.  Immutable and reference-counted;
+ * a new revision gets a copy with its entries appended.
  */
 typedef struct lb_chlog_entry {
     int64_t rev;
-    double box[LB_NGRIDS][4]; /* minx, miny, maxx, maxy in the grid's CRS */
+    double box[LB_NGRIDS][4];  /* minx, miny, maxx, maxy in the grid's CRS */
+    double gbox[LB_NGRIDS][4]; /* of its generalised form (the cells drawn), when gen */
     lb_label label[2];
     int nlabels;
+    int32_t source; /* index into cfg->sources; -1: not known (counts for every source) */
+    bool gen;       /* a generalised snapshot draws it: gbox is where (infinite: not known) */
 } lb_chlog_entry;
 
 typedef struct lb_chlog {
@@ -174,7 +181,7 @@ lb_status lb_state_build(const char *config_path, lb_state **out, char **diag);
  * snap/gen (references taken).  Shares config, access and styles with st.
  */
 /* log: the layer's change log in the new state (a reference is taken), or
- * NULL when the layer was rebuilt whole (keys then name its revision). */
+ * NULL when none can be kept (keys then name the layer's revision). */
 lb_state *lb_state_derive(lb_state *st, size_t li, lb_snapshot *const snap[LB_NGRIDS],
                           lb_snapshot *const gen[LB_NGRIDS], lb_chlog *log);
 /* Whether layer li has owner-set release rules (generalised snapshots). */
