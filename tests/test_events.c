@@ -31,15 +31,7 @@ static void bbox_of(const char *msg, double b[4])
 
 static void post_ok(const char *source, const char *token, const char *json)
 {
-    t_resp r;
-    int rc = tl_post(srv.port, source, token, json, &r);
-    if (rc != 0)
-        t_server_dump_stderr(&srv);
-    ASSERT_EQ(rc, 0);
-    if (r.status != 200)
-        fprintf(stderr, "%s\n", r.body ? r.body : "");
-    ASSERT_EQ(r.status, 200);
-    t_resp_free(&r);
+    ASSERT(tl_post_ok(&srv, source, token, json));
 }
 
 /* The next event of s; it must name layer incidents and an opaque revision. */

@@ -84,22 +84,32 @@ static char *hk_config(const char *d)
     return t_path(d, "lagebild.yaml");
 }
 
+/* The server on hk_config in a new folder (16 threads: each open event
+ * stream holds one). */
+static void start(void)
+{
+    dir = t_tmpdir();
+    cfg = hk_config(dir);
+    ASSERT(tl_serve(&srv, cfg, dir, "server.err"));
+}
+
+static void stop(void)
+{
+    ASSERT_EQ(t_server_end(&srv, 20), 0);
+    t_rmrf(dir);
+    free(dir);
+    free(cfg);
+}
+
 /* Push one point to source as token; wait until listener hears of it (the
  * new revision is then what tiles are drawn from). */
 static void push_point(const char *source, const char *token, tl_sse *listener, const char *id,
                        double lon, double lat, const char *props)
 {
     char *fc = tl_point(id, lon, lat, props);
-    t_resp r;
-    int rc = tl_post(srv.port, source, token, fc, &r);
+    bool ok = tl_post_ok(&srv, source, token, fc);
     free(fc);
-    if (rc != 0)
-        t_server_dump_stderr(&srv);
-    ASSERT_EQ(rc, 0);
-    if (r.status != 200)
-        fprintf(stderr, "%s\n", r.body ? r.body : "");
-    ASSERT_EQ(r.status, 200);
-    t_resp_free(&r);
+    ASSERT(ok);
     char msg[1024];
     ASSERT(tl_sse_next(listener, msg, sizeof msg, 20));
     ASSERT_CONTAINS(msg, "\"layer\":\"units\"");
@@ -181,12 +191,7 @@ static void expect_cached(view *v, size_t nv, long long n0)
 
 LB_TEST(test_hidden_pushes_do_not_rekey_generalised_layers)
 {
-    dir = t_tmpdir();
-    t_server_threads = "16";
-    cfg = hk_config(dir);
-    char errpath[1024];
-    snprintf(errpath, sizeof errpath, "%s/server.err", dir);
-    ASSERT(t_server_start(&srv, cfg, NULL, errpath));
+    start();
     tl_sse pol, thw;
     ASSERT(tl_sse_open(&pol, srv.port, "t-police"));
     ASSERT(tl_sse_open(&thw, srv.port, "t-thw"));
@@ -328,11 +333,7 @@ LB_TEST(test_hidden_pushes_do_not_rekey_generalised_layers)
     free(thw_c.png);
     tl_sse_close(&pol);
     tl_sse_close(&thw);
-    ASSERT_EQ(t_server_stop(&srv, 20), 0);
-    t_server_free(&srv);
-    t_rmrf(dir);
-    free(dir);
-    free(cfg);
+    stop();
 }
 
 /* A police area 6..15 E x 47.5..55 N with a vertex every 0.25 degrees along
@@ -370,12 +371,7 @@ static char *big_area(const char *st)
  */
 LB_TEST(test_keys_move_where_a_large_area_reaches)
 {
-    dir = t_tmpdir();
-    t_server_threads = "16";
-    cfg = hk_config(dir);
-    char errpath[1024];
-    snprintf(errpath, sizeof errpath, "%s/server.err", dir);
-    ASSERT(t_server_start(&srv, cfg, NULL, errpath));
+    start();
     tl_sse pol;
     ASSERT(tl_sse_open(&pol, srv.port, "t-police"));
     char *fc = big_area("Vorwarnung");
@@ -417,11 +413,7 @@ LB_TEST(test_keys_move_where_a_large_area_reaches)
 
     free(v.png);
     tl_sse_close(&pol);
-    ASSERT_EQ(t_server_stop(&srv, 20), 0);
-    t_server_free(&srv);
-    t_rmrf(dir);
-    free(dir);
-    free(cfg);
+    stop();
 }
 
 /* Pushes police units 200 km from the THW's tile back to back until told to stop. */
@@ -460,12 +452,7 @@ static void *write_far_away(void *arg)
  */
 LB_TEST(test_hidden_pushes_under_load_rekey_nothing)
 {
-    dir = t_tmpdir();
-    t_server_threads = "16";
-    cfg = hk_config(dir);
-    char errpath[1024];
-    snprintf(errpath, sizeof errpath, "%s/server.err", dir);
-    ASSERT(t_server_start(&srv, cfg, NULL, errpath));
+    start();
     tl_sse pol, thw;
     ASSERT(tl_sse_open(&pol, srv.port, "t-police"));
     ASSERT(tl_sse_open(&thw, srv.port, "t-thw"));
@@ -519,11 +506,7 @@ LB_TEST(test_hidden_pushes_under_load_rekey_nothing)
     free(v.png);
     tl_sse_close(&pol);
     tl_sse_close(&thw);
-    ASSERT_EQ(t_server_stop(&srv, 20), 0);
-    t_server_free(&srv);
-    t_rmrf(dir);
-    free(dir);
-    free(cfg);
+    stop();
 }
 
 LB_TESTS(test_hidden_pushes_do_not_rekey_generalised_layers,

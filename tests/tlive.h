@@ -119,6 +119,24 @@ static inline int tl_post(int port, const char *source, const char *token, const
     return tl_send(port, "POST", target, token, json, out);
 }
 
+/* POST json to source as token: whether the server answered 200 (else what
+ * it answered goes to stderr, and its own stderr when it did not answer). */
+static inline bool tl_post_ok(t_server *srv, const char *source, const char *token,
+                              const char *json)
+{
+    t_resp r;
+    int rc = tl_post(srv->port, source, token, json, &r);
+    if (rc != 0) {
+        t_server_dump_stderr(srv);
+        return false;
+    }
+    bool ok = r.status == 200;
+    if (!ok)
+        fprintf(stderr, "  POST to %s: %d %s\n", source, r.status, r.body ? r.body : "");
+    t_resp_free(&r);
+    return ok;
+}
+
 /* A FeatureCollection of one point feature. */
 static inline char *tl_point(const char *id, double lon, double lat, const char *props)
 {
