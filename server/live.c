@@ -53,8 +53,12 @@ typedef struct sub {
     char **roles;
     size_t nroles;
     time_t expires;
+    /* a configured principal: the hash of the token that opened the stream;
+     * events go only while the config still holds it for this principal */
+    char hash[80];
     lb_buf queue; /* event text not yet written */
     bool gone;
+    bool ended; /* a reload took its token away (or it is a JWT's): end it */
 } sub;
 
 static void sub_free(sub *s)
@@ -152,7 +156,9 @@ static bool sub_grant(const lb_state *st, sub *s, const char *layer, time_t now,
     lb_token_cfg jp = {.principal = s->principal, .roles = s->roles, .nroles = s->nroles};
     const lb_token_cfg *p = s->nroles ? (now < s->expires ? &jp : NULL)
                                       : principal_by_name(st->cfg, s->principal);
-    return p && lb_access_layer(st->access, p, layer, now, g);
+    if (p && !s->nroles && (!p->hash || strcmp(p->hash, s->hash) != 0))
+        p = NULL; /* its token was replaced: not the holder of this stream's */
+    return !s->ended && p && lb_access_layer(st->access, p, layer, now, g);
 }
 
 /* Whether two grants have the same clearances (all visible_box looks at). */
@@ -1098,6 +1104,20 @@ void lb_live_reloaded(lb_live *lv)
 {
     if (!lv)
         return;
+    /* a stream lives as long as the token that opened it: one whose token
+     * the new config no longer holds (replaced, revoked, principal gone)
+     * ends, and so does every JWT's (its keys or roles may have changed;
+     * the client reconnects and its token is checked anew) */
+    lb_state *st = lb_server_state(lv->srv);
+    pthread_mutex_lock(&lv->sub_mu);
+    for (sub *s = lv->subs; s; s = s->next) {
+        const lb_token_cfg *p = s->nroles ? NULL : principal_by_name(st->cfg, s->principal);
+        if (!p || !p->hash || strcmp(p->hash, s->hash) != 0)
+            s->ended = true;
+    }
+    pthread_cond_broadcast(&lv->sub_cv);
+    pthread_mutex_unlock(&lv->sub_mu);
+    lb_state_release(st);
     /* the reload read the store at some revision: republish every live
      * layer on the new state with the changes it may not hold yet */
     pthread_mutex_lock(&lv->mu);
@@ -1371,6 +1391,8 @@ void lb_live_events(lb_req *r)
         return;
     }
     snprintf(s->principal, sizeof s->principal, "%s", r->principal->principal);
+    if (!r->jwt_principal)
+        snprintf(s->hash, sizeof s->hash, "%s", r->principal->hash ? r->principal->hash : "");
     if (r->jwt_principal) {
         /* the stream ends when the token expires (the loop below) */
         const lb_token_cfg *jp = r->jwt_principal;
@@ -1421,8 +1443,8 @@ void lb_live_events(lb_req *r)
         pthread_mutex_lock(&lv->mu);
         stopping = lv->stop;
         pthread_mutex_unlock(&lv->mu);
-        if (stopping || (s->expires && time(NULL) >= s->expires))
-            break; /* stopping, or the stream's JWT has expired */
+        if (stopping || s->ended || (s->expires && time(NULL) >= s->expires))
+            break; /* stopping, its token gone, or the stream's JWT has expired */
         if (s->queue.len == 0) {
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);

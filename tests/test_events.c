@@ -658,6 +658,67 @@ LB_TEST(test_several_roles_see_the_union_of_exact_area_and_generalised_rights)
     stop_ev_server();
 }
 
+/*
+ * Issue 4, session 13 (review finding A2): a stream lives as long as the
+ * token that opened it.  The operator replaces the reader's token (a new
+ * hash in the config, SIGHUP): every route refuses the old token, and its
+ * open stream must end too, not go on carrying the reader's events to
+ * whoever holds the old token.  A stream opened with the new token gets
+ * them.
+ */
+LB_TEST(test_a_stream_ends_when_its_token_is_replaced)
+{
+    dir = t_tmpdir();
+    cfg = tl_config(dir, NULL);
+    ASSERT(tl_serve(&srv, cfg, dir, "server.err"));
+    tl_sse old;
+    ASSERT(tl_sse_open(&old, srv.port, "t-reader"));
+
+    char hold[72], hnew[72];
+    lb_token_hash("t-reader", hold);
+    lb_token_hash("t-reader-new", hnew);
+    char *text = t_read_file(cfg);
+    char *at = strstr(text, hold);
+    ASSERT(at != NULL);
+    memcpy(at, hnew, strlen(hnew));
+    t_write(dir, "lagebild.yaml", text);
+    free(text);
+    ASSERT_EQ(kill(srv.pid, SIGHUP), 0);
+    bool reloaded = false;
+    for (double until = t_mono() + 60; !reloaded && t_mono() < until;) {
+        usleep(100 * 1000);
+        t_resp m;
+        ASSERT_EQ(t_get(srv.port, "/metrics", "t-admin", &m), 0);
+        reloaded = t_resp_metric(&m, "lagebild_reloads_total") >= 1;
+        t_resp_free(&m);
+    }
+    ASSERT(reloaded);
+    t_resp r;
+    ASSERT_EQ(t_get(srv.port, "/maps/lage.json", "t-reader", &r), 0);
+    ASSERT_EQ(r.status, 401);
+    t_resp_free(&r);
+
+    tl_sse fresh;
+    ASSERT(tl_sse_open(&fresh, srv.port, "t-reader-new"));
+    char *fc = tl_point("p1", 9.36, 52.10, "\"groups\":\"police\"");
+    post_ok("police_live", "t-police", fc);
+    free(fc);
+    double b[4];
+    expect_event(&fresh, b);
+    ASSERT_NEAR(b[0], 9.36, 1e-6);
+    char msg[2048];
+    bool got = tl_sse_next(&old, msg, sizeof msg, 2.0);
+    if (got)
+        fprintf(stderr, "  the old token's stream got: %s\n", msg);
+    ASSERT(!got);
+    tl_sse_close(&old);
+    tl_sse_close(&fresh);
+    ASSERT_EQ(t_server_end(&srv, 20), 0);
+    t_rmrf(dir);
+    free(dir);
+    free(cfg);
+}
+
 /* ---- the geometry a change carries ------------------------------------- */
 
 typedef struct stored {
@@ -805,4 +866,5 @@ LB_TESTS(test_events_only_to_principals_that_may_see_the_change,
          test_events_show_only_the_cells_of_generalised_features,
          test_events_of_area_limited_roles_follow_the_polygon,
          test_several_roles_see_the_union_of_exact_area_and_generalised_rights,
+         test_a_stream_ends_when_its_token_is_replaced,
          test_push_changes_carry_the_stored_geometry)
