@@ -1436,6 +1436,7 @@ void lb_live_events(lb_req *r)
      * keep old snapshots alive (the principal belongs to it too) */
     lb_state_release(r->st);
     r->st = NULL;
+    snprintf(r->logged, sizeof r->logged, "%s", r->principal->principal);
     r->principal = NULL;
     pthread_mutex_lock(&lv->sub_mu);
     while (ok) {

@@ -122,7 +122,8 @@ static int handle(struct mg_connection *conn, void *cbdata)
             if ((unsigned char)*c < 0x20 || *c == '"')
                 *c = '_';
         fprintf(stderr, "lagebild: %s %s \"%s\" %d %zu %.1fms\n",
-                r.principal ? r.principal->principal : "-", r.ri->request_method, path,
+                r.principal ? r.principal->principal : r.logged[0] ? r.logged : "-",
+                r.ri->request_method, path,
                 r.status, r.bytes, (lb_now() - t0) * 1e3);
     }
     for (int i = 0; i < r.nseg; i++)

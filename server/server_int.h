@@ -207,6 +207,8 @@ typedef struct lb_req {
     const char *token; /* as presented (for TileJSON URLs), NULL if header */
     char *segs[12];    /* path segments (decoded, owned) */
     int nseg;
+    char logged[136];  /* the principal for the request log when principal was
+                        * let go before the log line (an event stream) */
     int status;        /* sent status, for the request log */
     size_t bytes;      /* sent body bytes */
 } lb_req;

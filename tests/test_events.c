@@ -714,6 +714,13 @@ LB_TEST(test_a_stream_ends_when_its_token_is_replaced)
     tl_sse_close(&old);
     tl_sse_close(&fresh);
     ASSERT_EQ(t_server_end(&srv, 20), 0);
+    /* the request log names the principal of a stream (review finding A4) */
+    char *errpath = t_path(dir, "server.err");
+    char *log = t_read_file(errpath);
+    free(errpath);
+    ASSERT(log != NULL);
+    ASSERT_CONTAINS(log, "lagebild: t-reader GET \"/events\" 200");
+    free(log);
     t_rmrf(dir);
     free(dir);
     free(cfg);
