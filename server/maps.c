@@ -77,6 +77,10 @@ typedef struct pass_pred {
     /* an area pass: only features whose drawn geometry meets the area (NULL:
      * every feature; where the tile lies wholly inside the area) */
     const lb_area_region *region;
+    /* and only the classes its plan names (NULL: every class it allows), so
+     * what it draws is what its key says */
+    bool (*in_plan)(const void *plan, const lb_feature_info *fi, bool gen);
+    const void *plan;
 } pass_pred;
 
 /* Geometry test of an area pass: the feature meets the pass's area. */
@@ -104,6 +108,8 @@ static bool pass_allows(void *ud, const lb_feature_info *fi)
         return false;
     if (lb_feature_superseded(fi, p->g, p->area))
         return false; /* the fused feature is drawn instead */
+    if (p->in_plan && !p->in_plan(p->plan, fi, false))
+        return false;
     return lb_grant_draws(p->g, p->area, &fi->label, NULL) == LB_DRAW_EXACT;
 }
 
@@ -119,6 +125,8 @@ static bool pass_allows_generalised(void *ud, const lb_feature_info *fi)
         return false;
     if (lb_feature_superseded(fi, p->g, p->area))
         return false; /* the fused feature is drawn instead */
+    if (p->in_plan && !p->in_plan(p->plan, fi, true))
+        return false;
     const lb_source_cfg *src = lb_config_source(p->cfg, fi->source);
     if (!src || !src->generalised_groups)
         return false;
@@ -628,7 +636,8 @@ static void put_layer_base(lb_buf *b, const tile_ctx *t, const lb_srv_layer *L)
  * log that could not be kept).  rev[j - 1] is prefix j's.
  */
 static void prefix_revisions(const tile_ctx *t, const lb_srv_layer *L, const tile_classes *tc,
-                             const uint32_t *on, uint32_t n, int64_t *rev)
+                             const uint32_t *on, uint32_t n, const lb_srv_area *area,
+                             int64_t *rev)
 {
     int64_t lrev = lb_snapshot_revision(L->snap[t->grid]);
     const lb_chlog *log = L->log;
@@ -648,6 +657,12 @@ static void prefix_revisions(const tile_ctx *t, const lb_srv_layer *L, const til
         const double *b = c->box[t->grid], *gb = c->gbox[t->grid];
         bool exact = !(b[0] > x1 || b[2] < x0 || b[1] > y1 || b[3] < y0);
         bool gen = c->gen && !(gb[0] > x1 || gb[2] < x0 || gb[1] > y1 || gb[3] < y0);
+        /* an area pass that draws only what meets its area: a change
+         * outside the area changes nothing it draws */
+        if (area) {
+            exact = exact && lb_area_meets_box(area, b);
+            gen = gen && lb_area_meets_box(area, gb);
+        }
         if (!exact && !gen)
             continue;
         for (uint32_t j = 0; j < n; j++) {
@@ -1110,6 +1125,64 @@ static bool class_is(const tile_class *c, const lb_feature_info *fi, bool gen,
     return lb_feature_class_cmp(&ci, fi, gen) == 0;
 }
 
+/* The classes a pass's plan draws (pass_pred.in_plan). */
+typedef struct plan_classes {
+    const tile_classes *tc;
+    const uint32_t *on;
+    uint32_t n;
+    const lb_config *cfg;
+} plan_classes;
+
+static bool plan_has(const void *plan, const lb_feature_info *fi, bool gen)
+{
+    const plan_classes *pc = plan;
+    for (uint32_t j = 0; j < pc->n; j++) {
+        uint32_t k = pc->on[j];
+        if ((k >= pc->tc->ne) == gen && class_is(&pc->tc->v[k], fi, gen, pc->cfg))
+            return true;
+    }
+    return false;
+}
+
+/* A walk for one class's first feature that meets an area. */
+typedef struct class_area_probe {
+    const tile_class *c;
+    bool gen;
+    const lb_config *cfg;
+    lb_area_region reg;
+} class_area_probe;
+
+static bool probe_is_class(void *ud, const lb_feature_info *fi)
+{
+    const class_area_probe *p = ud;
+    return class_is(p->c, fi, p->gen, p->cfg);
+}
+
+static bool probe_meets_area(void *ud, const lb_feature_info *fi, const double box[4],
+                             const lb_feature_geom *g)
+{
+    const class_area_probe *p = ud;
+    return probe_is_class(ud, fi) && lb_area_region_meets(&p->reg, g, box);
+}
+
+/*
+ * Whether a feature of class c (of the generalised snapshot when gen) near
+ * the tile meets area a: an area pass across the area's boundary keys and
+ * draws only such classes, so features of a cleared label that lie outside
+ * the area, appearing or changing, move none of its keys.
+ */
+static bool class_meets_area(const tile_ctx *t, const lb_srv_layer *L, const tile_class *c,
+                             bool gen, const lb_srv_area *a)
+{
+    const lb_snapshot *s = gen ? L->gen[t->grid] : L->snap[t->grid];
+    if (!s)
+        return false;
+    double m = LB_CLASS_MARGIN_PX * t->scale * (t->maxx - t->minx) / t->px;
+    class_area_probe p = {.c = c, .gen = gen, .cfg = t->st->cfg, .reg = area_region(a)};
+    return lb_snapshot_max_level(s, t->minx - m, t->miny - m, t->maxx + m, t->maxy + m,
+                                 probe_is_class, probe_meets_area, &p) >= 0;
+}
+
 /* Stores each prefix of a pass as its classes are drawn (class_done_fn). */
 typedef struct prefix_sink {
     tile_ctx *t;
@@ -1175,10 +1248,13 @@ static lb_status layer_pass(tile_ctx *t, const lb_srv_layer *L, const lb_grant *
     if (!from)
         lb_canvas_clear(c);
     lb_area_region reg;
+    plan_classes pc = {.tc = &pl->tc, .on = pp->on, .n = pp->n, .cfg = t->st->cfg};
     pass_pred pr = {.g = g, .area = pp->area, .cfg = t->st->cfg};
     if (pp->filter) {
         reg = area_region(&t->st->areas[t->grid][pp->area]);
         pr.region = &reg;
+        pr.in_plan = plan_has;
+        pr.plan = &pc;
     }
     lb_feature_info after;
     bool after_gen = false;
@@ -1260,6 +1336,8 @@ static lb_status plan_layer(tile_ctx *t, const lb_srv_layer *L, const lb_grant *
             lb_feature_info fi = class_info(cl, st->cfg);
             bool on = k < tc->ne ? pass_allows(&pr, &fi)
                                  : fi.source && pass_allows_generalised(&pr, &fi);
+            if (on && pp->filter)
+                on = class_meets_area(t, L, cl, k >= tc->ne, &st->areas[t->grid][pp->area]);
             if (!on)
                 continue;
             lb_buf_putc(vec, k < tc->ne ? 'e' : 'g');
@@ -1292,7 +1370,8 @@ static lb_status plan_layer(tile_ctx *t, const lb_srv_layer *L, const lb_grant *
             continue;
         live++;
         last = p;
-        prefix_revisions(t, L, tc, pp->on, pp->n, pp->rev);
+        prefix_revisions(t, L, tc, pp->on, pp->n,
+                         pp->filter ? &st->areas[t->grid][pp->area] : NULL, pp->rev);
         if (!prefix_key(t, L, pp, pp->n, &pp->key))
             rc = LB_ENOMEM;
     }

@@ -55,6 +55,9 @@ int lb_area_winding(const lb_area_edges *ae, double x, double y);
 bool lb_area_clip_seg(const double q[4], const double *a, const double *b, double *ca, double *cb);
 /* Whether the closed box b lies wholly inside the area. */
 bool lb_area_covers_box(const lb_area_edges *ae, const double b[4]);
+/* Whether the closed box b meets area a (its boundary crosses the box, the
+ * box lies inside it, or a part of it lies inside the box). */
+bool lb_area_meets_box(const lb_srv_area *a, const double b[4]);
 
 /*
  * A region: the closed box q, within an area (NULL: the box alone).  cand

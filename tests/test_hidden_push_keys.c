@@ -34,11 +34,15 @@ static t_server srv;
 
 static char *hk_config(const char *d)
 {
-    const char *tok[4] = {"t-police", "t-fire", "t-thw", "t-admin"};
-    char h[4][65];
-    for (int i = 0; i < 4; i++)
+    const char *tok[5] = {"t-police", "t-fire", "t-thw", "t-admin", "t-thwd"};
+    char h[5][65];
+    for (int i = 0; i < 5; i++)
         lb_sha256_hex(tok[i], strlen(tok[i]), h[i]);
     t_write(d, "empty.geojson", "{\"type\":\"FeatureCollection\",\"features\":[]}\n");
+    t_write(d, "district.geojson",
+            "{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\",\"properties\":{},"
+            "\"geometry\":{\"type\":\"Polygon\",\"coordinates\":[[[9.0,52.0],[9.26,52.0],"
+            "[9.26,52.4],[9.0,52.4],[9.0,52.0]]]}}]}\n");
     char *text = NULL;
     size_t n = 0;
     FILE *f = open_memstream(&text, &n);
@@ -63,7 +67,7 @@ static char *hk_config(const char *d)
             "    layer: units\n"
             "    agency: thw\n"
             "    fid: id\n"
-            "    label: {level: OFFEN, releasable_to: [thw]}\n"
+            "    label: {level: OFFEN, releasable_to: [thw], level_from: level}\n"
             "maps:\n"
             "  lage: {title: Lage, layers: [units]}\n"
             "roles:\n"
@@ -72,12 +76,15 @@ static char *hk_config(const char *d)
             "  fire: {title: F, clearance: {level: VS-NfD, groups: [fire]}, layers: [\"*\"]}\n"
             "  thw: {title: T, clearance: {level: VS-NfD, groups: [thw]}, layers: [\"*\"],"
             " write: [thw_u]}\n"
+            "  thwd: {title: TD, clearance: {level: VS-NfD, groups: [thw]}, layers: [\"*\"],"
+            " area: {path: district.geojson}}\n"
             "tokens:\n"
             "  t-police: {hash: \"sha256:%s\", roles: [police]}\n"
             "  t-fire: {hash: \"sha256:%s\", roles: [fire]}\n"
             "  t-thw: {hash: \"sha256:%s\", roles: [thw]}\n"
-            "  t-admin: {hash: \"sha256:%s\", roles: [thw], admin: true}\n",
-            h[0], h[1], h[2], h[3]);
+            "  t-admin: {hash: \"sha256:%s\", roles: [thw], admin: true}\n"
+            "  t-thwd: {hash: \"sha256:%s\", roles: [thwd]}\n",
+            h[0], h[1], h[2], h[3], h[4]);
     fclose(f);
     t_write(d, "lagebild.yaml", text);
     free(text);
@@ -509,5 +516,52 @@ LB_TEST(test_hidden_pushes_under_load_rekey_nothing)
     stop();
 }
 
+/*
+ * Review finding A1, session 13: the THW's district staff (thwd) see the
+ * THW's units only inside a district west of 9.26 E, whose edge crosses
+ * the z10 tile.  THW units pushed in that tile but outside the district
+ * are nothing it may see, and must not re-key its tile either (they did:
+ * a change-log entry of a label it is cleared for, in the tile, moved its
+ * key although the area pass draws nothing of it); one pushed inside does.
+ */
+LB_TEST(test_hidden_pushes_outside_an_area_do_not_rekey_it)
+{
+    start();
+    tl_sse thw;
+    ASSERT(tl_sse_open(&thw, srv.port, "t-thw"));
+    push_point("thw_u", "t-thw", &thw, "in1", 9.20, 52.15, NULL);
+    push_point("thw_u", "t-thw", &thw, "out1", 9.30, 52.12, NULL);
+    view v = {.token = "t-thwd"};
+    xyz_path(9.25, 52.15, 10, v.path, sizeof v.path);
+    char p2[128];
+    xyz_path(9.40, 52.20, 10, p2, sizeof p2);
+    ASSERT_STREQ(p2, v.path);
+    xyz_path(9.15, 52.10, 10, p2, sizeof p2);
+    ASSERT_STREQ(p2, v.path);
+    refetch(&v);
+    long long n0 = rendered();
+    expect_cached(&v, 1, n0);
+
+    /* outside the district, in the tile: nothing for thwd */
+    push_point("thw_u", "t-thw", &thw, "out2", 9.40, 52.20, NULL);
+    expect_cached(&v, 1, n0);
+    push_point("thw_u", "t-thw", &thw, "out1", 9.31, 52.13, NULL); /* out1 moves */
+    expect_cached(&v, 1, n0);
+    /* a label thwd is cleared for but that the tile did not hold yet (a
+     * new class in the tile), outside the district */
+    push_point("thw_u", "t-thw", &thw, "out3", 9.42, 52.22, "\"level\":\"VS-NfD\"");
+    expect_cached(&v, 1, n0);
+
+    /* inside: its tile shows the new unit */
+    push_point("thw_u", "t-thw", &thw, "in2", 9.15, 52.10, NULL);
+    ASSERT(!refetch(&v));
+    ASSERT(rendered() > n0);
+
+    free(v.png);
+    tl_sse_close(&thw);
+    stop();
+}
+
 LB_TESTS(test_hidden_pushes_do_not_rekey_generalised_layers,
+         test_hidden_pushes_outside_an_area_do_not_rekey_it,
          test_keys_move_where_a_large_area_reaches, test_hidden_pushes_under_load_rekey_nothing)
