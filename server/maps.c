@@ -267,10 +267,47 @@ lb_status lb_maps_render_layer_area(lb_state *st, const lb_srv_layer *L, const l
     return rc;
 }
 
+/* The most layers a map of cfg has (at least 1). */
+static size_t max_map_layers(const lb_config *cfg)
+{
+    size_t n = 1;
+    for (size_t i = 0; i < cfg->nmaps; i++)
+        if (cfg->maps[i].nlayers > n)
+            n = cfg->maps[i].nlayers;
+    return n;
+}
+
+/*
+ * As much of deciding a map's visibility as the map with the most layers
+ * costs, from its layer `from` on: run for a missing map (from 0) and for
+ * a hidden one (from its layer count), so that neither answers sooner than
+ * the other, nor tells how many layers a hidden map has (review finding A3).
+ */
+static void pad_visibility(lb_req *r, size_t from)
+{
+    const lb_config *cfg = r->st->cfg;
+    const lb_map_cfg *big = NULL;
+    for (size_t i = 0; i < cfg->nmaps; i++)
+        if (!big || cfg->maps[i].nlayers > big->nlayers)
+            big = &cfg->maps[i];
+    time_t now = time(NULL);
+    for (size_t i = from; big && i < big->nlayers; i++) {
+        /* as lb_maps_visible does for a layer: find it, ask for its grant */
+        const char *id = big->layers[i];
+        for (size_t k = 0; k < cfg->nlayers; k++)
+            if (strcmp(cfg->layers[k].id, big->layers[i]) == 0)
+                id = cfg->layers[k].id;
+        lb_grant g;
+        (void)lb_access_layer(r->st->access, r->principal, id, now, &g);
+    }
+}
+
 int lb_maps_visible(lb_req *r, const lb_map_cfg *map, const lb_srv_layer ***layers_out,
                     lb_grant **grants_out)
 {
-    size_t cap = map->nlayers ? map->nlayers : 1;
+    /* arrays as large as the largest map needs, whichever map is asked
+     * about (the cost of zeroing them must not tell a hidden map's size) */
+    size_t cap = max_map_layers(r->st->cfg);
     lb_grant *grants = *grants_out = calloc(cap, sizeof *grants);
     const lb_srv_layer **layers = *layers_out = calloc(cap, sizeof *layers);
     if (!grants || !layers)
@@ -278,7 +315,7 @@ int lb_maps_visible(lb_req *r, const lb_map_cfg *map, const lb_srv_layer ***laye
     lb_state *st = r->st;
     time_t now = time(NULL);
     int nvis = 0;
-    for (size_t i = 0; i < map->nlayers; i++) {
+    for (size_t i = 0; map && i < map->nlayers; i++) {
         const lb_srv_layer *L = NULL;
         for (size_t k = 0; k < st->cfg->nlayers; k++)
             if (strcmp(st->cfg->layers[k].id, map->layers[i]) == 0)
@@ -287,6 +324,8 @@ int lb_maps_visible(lb_req *r, const lb_map_cfg *map, const lb_srv_layer ***laye
             continue;
         layers[nvis++] = L;
     }
+    if (nvis == 0)
+        pad_visibility(r, map ? map->nlayers : 0);
     return nvis;
 }
 
@@ -1471,7 +1510,10 @@ int lb_maps_render_tile(lb_req *r, const lb_map_cfg *map, int grid, int z, long 
     lb_grant *grants;
     const lb_srv_layer **layers;
     int nvis = lb_maps_visible(r, map, &layers, &grants);
-    layer_plan *plans = calloc(map->nlayers ? map->nlayers : 1, sizeof *plans);
+    /* NULL: no such map, answered as a hidden one at the same cost; the
+     * plans are as many as the largest map needs, whichever map it is */
+    size_t nplans = max_map_layers(st->cfg);
+    layer_plan *plans = calloc(nplans, sizeof *plans);
     if (nvis < 0 || !plans) {
         free(grants);
         free(layers);
@@ -1623,7 +1665,7 @@ out:
     canvas_give(&tmp);
     for (int i = 0; i < t.nmasks; i++)
         free(t.mask[i]);
-    for (size_t i = 0; i < map->nlayers; i++)
+    for (size_t i = 0; i < nplans; i++)
         plan_free(&plans[i]);
     free(plans);
     free(grants);

@@ -74,16 +74,15 @@ static bool parse_long_str(const char *s, long lo, long hi, long *out)
 
 static const lb_map_cfg *visible_map(lb_req *r, const char *id)
 {
+    /* the work of a tile's visibility, for a missing map as for a hidden
+     * one (lb_maps_visible), so neither is refused sooner */
     const lb_map_cfg *m = lb_config_map(r->st->cfg, id);
-    if (!m)
-        return NULL;
-    time_t now = time(NULL);
-    for (size_t i = 0; i < m->nlayers; i++) {
-        lb_grant g;
-        if (lb_access_layer(r->st->access, r->principal, m->layers[i], now, &g))
-            return m;
-    }
-    return NULL;
+    const lb_srv_layer **layers;
+    lb_grant *grants;
+    int n = lb_maps_visible(r, m, &layers, &grants);
+    free(layers);
+    free(grants);
+    return n > 0 ? m : NULL;
 }
 
 void lb_audit_request(lb_req *r, const char *resource, const char *outcome)
@@ -137,12 +136,14 @@ void lb_serve_tile(lb_req *r, const char *map_id, int grid, long z, long x, long
     size_t ngrids;
     const lb_tms *grids = lb_tms_all(&ngrids);
     const lb_map_cfg *map = lb_config_map(r->st->cfg, map_id);
-    if (!map || z < grids[grid].min_zoom || z > grids[grid].max_zoom || x < 0 || y < 0 ||
+    if (z < grids[grid].min_zoom || z > grids[grid].max_zoom || x < 0 || y < 0 ||
         x >= lb_tms_matrix_width(&grids[grid], (int)z) ||
         y >= lb_tms_matrix_height(&grids[grid], (int)z)) {
         lb_http_not_found(r);
         return;
     }
+    /* a missing map goes the way of a hidden one (lb_maps_render_tile
+     * answers 404 for it after the same work) */
     lb_blob *png = NULL;
     char etag[40] = "";
     int status = lb_maps_render_tile(r, map, grid, (int)z, x, y, scale, &png, etag);

@@ -319,7 +319,8 @@ lb_status lb_maps_render_layer_area(lb_state *st, const lb_srv_layer *L, const l
                                     int grid, double minx, double miny, double maxx,
                                     double maxy, double zoom, double scale, lb_canvas *c);
 
-/* The map's layers visible to r->principal now, with their grants, in arrays
+/* The map's layers visible to r->principal now (map NULL: a map that does
+ * not exist, none, at a hidden map's cost), with their grants, in arrays
  * of map->nlayers entries it allocates on the heap (an lb_grant is ~700
  * bytes; civetweb's worker stacks are ~100 kB): the count, or -1 when out of
  * memory.  The caller frees *layers and *grants, whatever the result. */

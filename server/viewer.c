@@ -33,7 +33,7 @@ static int visible_or_answer(lb_req *r, const lb_map_cfg *map, const lb_srv_laye
 {
     *layers = NULL;
     *grants = NULL;
-    int n = map ? lb_maps_visible(r, map, layers, grants) : 0;
+    int n = lb_maps_visible(r, map, layers, grants); /* NULL: as a hidden map */
     if (n > 0)
         return n;
     free(*grants);
