@@ -429,6 +429,44 @@ lb_status lb_access_break_glass(lb_access *a, const char *role, const char *laye
     return rc;
 }
 
+lb_status lb_access_carry(lb_access *to, const lb_access *from, time_t now)
+{
+    typedef struct grant_copy {
+        char *role, *layer, *reason;
+        time_t until;
+    } grant_copy;
+    lb_access *f = (lb_access *)from;
+    pthread_mutex_lock(&f->lock);
+    int phase = f->phase;
+    size_t n = 0;
+    grant_copy *g = calloc(f->nbg ? f->nbg : 1, sizeof *g);
+    for (size_t i = 0; g && i < f->nbg; i++) {
+        const breakglass *b = &f->bg[i];
+        if (b->until <= now)
+            continue; /* expired: nothing to carry */
+        /* by the role's id: its index may differ in the new config */
+        g[n] = (grant_copy){lb_strdup(f->cfg->roles[b->role].id), lb_strdup(b->layer),
+                            lb_strdup(b->reason), b->until};
+        n++;
+    }
+    pthread_mutex_unlock(&f->lock);
+    lb_access_set_phase(to, phase);
+    lb_status rc = g ? LB_OK : LB_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        lb_error err;
+        if (!g[i].role || !g[i].layer || !g[i].reason)
+            rc = LB_ENOMEM;
+        else if (lb_access_break_glass(to, g[i].role, g[i].layer, g[i].until, g[i].reason,
+                                       &err) == LB_ENOMEM)
+            rc = LB_ENOMEM; /* LB_ENOENT: the new config lacks the role or layer: it ends */
+        free(g[i].role);
+        free(g[i].layer);
+        free(g[i].reason);
+    }
+    free(g);
+    return rc;
+}
+
 static bool list_has(char **v, size_t n, const char *s)
 {
     for (size_t i = 0; i < n; i++)

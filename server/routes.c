@@ -460,7 +460,10 @@ static void h_phase(lb_req *r)
         return;
     }
     free(body);
-    lb_access_set_phase(r->st->access, (int)p);
+    /* on the current state, under its lock: a reload carries it over */
+    pthread_mutex_lock(&r->srv->state_lock);
+    lb_access_set_phase(r->srv->state->access, (int)p);
+    pthread_mutex_unlock(&r->srv->state_lock);
     lb_cache_clear(r->srv->cache);
     char res[96];
     snprintf(res, sizeof res, "phase %s", lb_phase_name(p));
@@ -496,8 +499,11 @@ static void h_breakglass(lb_req *r)
         secs = mins * 60;
     free(body);
     lb_error err;
-    if (lb_access_break_glass(r->st->access, role, layer, time(NULL) + secs, reason, &err) !=
-        LB_OK) {
+    pthread_mutex_lock(&r->srv->state_lock); /* the current state: a reload carries it over */
+    lb_status bgrc =
+        lb_access_break_glass(r->srv->state->access, role, layer, time(NULL) + secs, reason, &err);
+    pthread_mutex_unlock(&r->srv->state_lock);
+    if (bgrc != LB_OK) {
         lb_http_error(r, 400, err.msg);
         return;
     }

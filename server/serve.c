@@ -320,6 +320,11 @@ int lb_cmd_serve(int argc, char **argv)
             if (lb_state_build(config, &ns, &d) == LB_OK) {
                 pthread_mutex_lock(&srv.state_lock);
                 lb_state *old = srv.state;
+                /* the operator's phase and break-glass grants outlive the
+                 * state (the admin API sets them under this lock) */
+                if (lb_access_carry(ns->access, old->access, time(NULL)) != LB_OK)
+                    fprintf(stderr, "lagebild serve: reload: out of memory carrying "
+                                    "break-glass grants over\n");
                 srv.state = ns;
                 pthread_mutex_unlock(&srv.state_lock);
                 lb_state_release(old);

@@ -1007,6 +1007,32 @@ LB_TEST(test_phase)
     ASSERT_EQ(post_form("/admin/phase", "demo-admin", "nophase=Reaktion", &r), 400);
     t_resp_free(&r);
     expect_not_found(p, "demo-kritis");
+    /* a reload (the operator's SIGHUP, or a watched source changing) keeps
+     * the phase the operator set and its break-glass grants: the config's
+     * phase: is only the value at start (review finding B1: the phase grant
+     * came back after a reload) */
+    char *u = tile_path("only_units", g_unit_z, g_unit_x, g_unit_y, ".png");
+    ASSERT_EQ(post_form("/admin/breakglass", "demo-admin",
+                        "role=kritis&layer=units&minutes=30&reason=Reload+test", &r), 200);
+    t_resp_free(&r);
+    ASSERT_EQ(get_status(u, "demo-kritis"), 200);
+    t_resp m;
+    ASSERT_EQ(t_get(g_port, "/metrics", "demo-admin", &m), 0);
+    double reloads = t_resp_metric(&m, "lagebild_reloads_total");
+    t_resp_free(&m);
+    ASSERT_EQ(kill(g_srv.pid, SIGHUP), 0);
+    bool reloaded = false;
+    for (double until = t_mono() + 60; !reloaded && t_mono() < until;) {
+        usleep(100 * 1000);
+        ASSERT_EQ(t_get(g_port, "/metrics", "demo-admin", &m), 0);
+        reloaded = t_resp_metric(&m, "lagebild_reloads_total") > reloads;
+        t_resp_free(&m);
+    }
+    ASSERT(reloaded);
+    expect_not_found(p, "demo-kritis");
+    expect_not_found("/maps/only_incidents.json", "demo-kritis");
+    ASSERT_EQ(get_status(u, "demo-kritis"), 200);
+    free(u);
     /* back to Reaktion: visible again (same tile, no stale 404) */
     ASSERT_EQ(post_form("/admin/phase", "demo-admin", "phase=Reaktion", &r), 200);
     t_resp_free(&r);

@@ -74,6 +74,15 @@ void lb_access_set_phase(lb_access *a, int phase);
 lb_status lb_access_break_glass(lb_access *a, const char *role, const char *layer,
                                 time_t until, const char *reason, lb_error *err);
 
+/*
+ * Carry the operator state of `from` (the crisis phase, the break-glass
+ * grants not expired at now) over to `to`, an access of a new config that
+ * replaces it: the config's phase: is only the value at start.  A grant
+ * whose role or layer the new config lacks ends.  LB_ENOMEM when some could
+ * not be carried.
+ */
+lb_status lb_access_carry(lb_access *to, const lb_access *from, time_t now);
+
 #define LB_GRANT_MAX 8
 
 /* One clearance under which a layer is visible. */
