@@ -608,6 +608,22 @@ static bool releases(const lb_label *c, const lb_label *label, const lb_source_c
            (label->caveats & ~c->caveats) == 0;
 }
 
+int lb_grant_passes(const lb_grant *g, int passes[LB_GRANT_MAX])
+{
+    int np = 0;
+    for (int i = 0; i < g->n && np == 0; i++)
+        if (g->c[i].area < 0)
+            passes[np++] = -1;
+    for (int i = 0; i < g->n; i++) {
+        bool seen = false;
+        for (int k = 0; k < np; k++)
+            seen |= passes[k] == g->c[i].area;
+        if (!seen)
+            passes[np++] = g->c[i].area;
+    }
+    return np;
+}
+
 bool lb_grant_allows(const lb_grant *g, const lb_label *label)
 {
     for (int i = 0; i < g->n; i++)

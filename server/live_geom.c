@@ -508,14 +508,8 @@ static bool gen_in_area(ev_ctx *c, const ev_ver *v, double cell, int a, double o
  */
 bool lb_ev_visible_box(ev_ctx *c, const lb_grant *g, double out[4])
 {
-    int passes[LB_GRANT_MAX + 1], np = 0;
-    for (int k = 0; k < g->n; k++) {
-        bool seen = false;
-        for (int i = 0; i < np; i++)
-            seen |= passes[i] == g->c[k].area;
-        if (!seen)
-            passes[np++] = g->c[k].area;
-    }
+    int passes[LB_GRANT_MAX];
+    int np = lb_grant_passes(g, passes);
     bool have = false;
     for (size_t bi = 0; bi < c->nb; bi++) {
         const ev_batch *b = &c->b[bi];

@@ -229,37 +229,30 @@ lb_status lb_maps_render_layer_area(lb_state *st, const lb_srv_layer *L, const l
                                     int grid, double minx, double miny, double maxx,
                                     double maxy, double zoom, double scale, lb_canvas *c)
 {
-    /* distinct areas among the clearances: one pass each */
-    int areas[LB_GRANT_MAX];
-    int nareas = 0;
-    bool has_unlimited = false;
-    for (int i = 0; i < g->n; i++) {
-        if (g->c[i].area < 0) {
-            has_unlimited = true;
-            continue;
-        }
-        bool seen = false;
-        for (int k = 0; k < nareas; k++)
-            seen |= areas[k] == g->c[i].area;
-        if (!seen)
-            areas[nareas++] = g->c[i].area;
-    }
+    /* one pass per area of the clearances, the unlimited one first */
+    int passes[LB_GRANT_MAX];
+    int np = lb_grant_passes(g, passes);
     lb_canvas pass = {0};
     lb_status rc = LB_OK;
-    if (has_unlimited) {
-        pass_pred pp = {.g = g, .area = -1, .cfg = st->cfg};
-        rc = draw_pass(L, grid, &pp, minx, miny, maxx, maxy, zoom, scale, c);
-    }
-    if (rc == LB_OK && nareas > 0)
-        rc = lb_canvas_init(&pass, c->width, c->height);
     double sx = c->width / (maxx - minx), sy = c->height / (maxy - miny);
-    for (int k = 0; rc == LB_OK && k < nareas; k++) {
-        lb_canvas_clear(&pass);
-        lb_area_region reg = area_region(&st->areas[grid][areas[k]]);
-        pass_pred pp = {.g = g, .area = areas[k], .cfg = st->cfg, .region = &reg};
+    for (int k = 0; rc == LB_OK && k < np; k++) {
+        if (passes[k] < 0) {
+            pass_pred pp = {.g = g, .area = -1, .cfg = st->cfg};
+            rc = draw_pass(L, grid, &pp, minx, miny, maxx, maxy, zoom, scale, c);
+            continue;
+        }
+        if (!pass.px)
+            rc = lb_canvas_init(&pass, c->width, c->height);
+        else
+            lb_canvas_clear(&pass);
+        if (rc != LB_OK)
+            break;
+        const lb_srv_area *a = &st->areas[grid][passes[k]];
+        lb_area_region reg = area_region(a);
+        pass_pred pp = {.g = g, .area = passes[k], .cfg = st->cfg, .region = &reg};
         rc = draw_pass(L, grid, &pp, minx, miny, maxx, maxy, zoom, scale, &pass);
         if (rc == LB_OK && !lb_canvas_is_empty(&pass)) {
-            apply_area_mask(&pass, &st->areas[grid][areas[k]], minx, maxy, sx, sy);
+            apply_area_mask(&pass, a, minx, maxy, sx, sy);
             lb_canvas_over(c, &pass);
         }
     }
@@ -1121,15 +1114,14 @@ typedef struct layer_plan {
     lb_buf key;                     /* P, L or G key of the layer canvas */
     tile_classes tc;                /* the classes present */
     int np;                         /* PLAN_AREAS, PLAN_PASS: passes in drawing order */
-    pass_plan pass[LB_GRANT_MAX + 1];
-    bool has_unlimited;
+    pass_plan pass[LB_GRANT_MAX];
 } layer_plan;
 
 static void plan_free(layer_plan *pl)
 {
     lb_buf_free(&pl->key);
     free(pl->tc.v);
-    for (int p = 0; p < LB_GRANT_MAX + 1; p++) {
+    for (size_t p = 0; p < sizeof pl->pass / sizeof pl->pass[0]; p++) {
         free(pl->pass[p].on);
         free(pl->pass[p].cut);
         free(pl->pass[p].rev);
@@ -1334,19 +1326,10 @@ static lb_status plan_layer(tile_ctx *t, const lb_srv_layer *L, const lb_grant *
         return pl->key.data && !pl->key.oom ? LB_OK : LB_ENOMEM;
     }
     /* the passes, in lb_maps_render_layer_area's order */
-    for (int i = 0; i < g->n; i++)
-        pl->has_unlimited |= g->c[i].area < 0;
-    if (pl->has_unlimited)
-        pl->pass[pl->np++].area = -1;
-    for (int i = 0; i < g->n; i++) {
-        if (g->c[i].area < 0)
-            continue;
-        bool seen = false;
-        for (int k = 0; k < pl->np; k++)
-            seen |= pl->pass[k].area == g->c[i].area;
-        if (!seen)
-            pl->pass[pl->np++].area = g->c[i].area;
-    }
+    int passes[LB_GRANT_MAX];
+    pl->np = lb_grant_passes(g, passes);
+    for (int p = 0; p < pl->np; p++)
+        pl->pass[p].area = passes[p];
     /* per pass: the classes present here that the pass draws, each coded as
      * "e|g" (exact / generalised) LEVEL.GROUPS.CAVEATS, "m" and the fused
      * label for merged reports, the source index for generalised ones;

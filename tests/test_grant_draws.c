@@ -151,7 +151,27 @@ LB_TEST(test_a_pass_allows_by_its_own_and_unlimited_clearances_only)
     ASSERT(lb_grant_allows_in(&g, 1, &fused));
 }
 
+/* The passes of a grant: the unlimited one first, then each area once. */
+LB_TEST(test_a_grant_has_one_pass_per_area_the_unlimited_first)
+{
+    const lb_clearance c[4] = {clearance(LB_LEVEL_OFFEN, FIRE, 0, 2),
+                               clearance(LB_LEVEL_VS_NFD, POLICE, 0, 0),
+                               clearance(LB_LEVEL_OFFEN, POLICE, 0, -1),
+                               clearance(LB_LEVEL_VS_NFD, FIRE, 0, 2)};
+    lb_grant g = grant_of(4, c);
+    int p[LB_GRANT_MAX];
+    ASSERT_EQ(lb_grant_passes(&g, p), 3);
+    ASSERT_EQ(p[0], -1);
+    ASSERT_EQ(p[1], 2);
+    ASSERT_EQ(p[2], 0);
+    g = grant_of(2, c); /* areas only: no unlimited pass */
+    ASSERT_EQ(lb_grant_passes(&g, p), 2);
+    ASSERT_EQ(p[0], 2);
+    ASSERT_EQ(p[1], 0);
+}
+
 LB_TESTS(test_one_role_draws_exactly_or_generalised_in_its_own_pass,
+         test_a_grant_has_one_pass_per_area_the_unlimited_first,
          test_a_pass_allows_by_its_own_and_unlimited_clearances_only,
          test_level_and_caveats_bind_the_generalised_form_too,
          test_exact_in_an_area_and_generalised_everywhere_add_up,

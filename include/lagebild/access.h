@@ -117,6 +117,14 @@ bool lb_access_layer(const lb_access *a, const lb_token_cfg *principal, const ch
 bool lb_access_may_write(const lb_access *a, const lb_token_cfg *principal, const char *source,
                          time_t now);
 
+/*
+ * The passes of g, each drawn for one area of its clearances: -1 (the
+ * unlimited pass) first when a clearance has no area, then each distinct
+ * area index in clearance order.  Returns their count (at most
+ * LB_GRANT_MAX).
+ */
+int lb_grant_passes(const lb_grant *g, int passes[LB_GRANT_MAX]);
+
 /* Whether a feature with label may be shown under the grant (exactly). */
 bool lb_grant_allows(const lb_grant *g, const lb_label *label);
 /* The same, by the clearances of g with this area (-1: unlimited) or none:
