@@ -260,14 +260,32 @@ lb_status lb_maps_render_layer_area(lb_state *st, const lb_srv_layer *L, const l
     return rc;
 }
 
+/* The map of cfg with the most layers (NULL: none). */
+static const lb_map_cfg *largest_map(const lb_config *cfg)
+{
+    const lb_map_cfg *big = NULL;
+    for (size_t i = 0; i < cfg->nmaps; i++)
+        if (!big || cfg->maps[i].nlayers > big->nlayers)
+            big = &cfg->maps[i];
+    return big;
+}
+
 /* The most layers a map of cfg has (at least 1). */
 static size_t max_map_layers(const lb_config *cfg)
 {
-    size_t n = 1;
-    for (size_t i = 0; i < cfg->nmaps; i++)
-        if (cfg->maps[i].nlayers > n)
-            n = cfg->maps[i].nlayers;
-    return n;
+    const lb_map_cfg *big = largest_map(cfg);
+    return big && big->nlayers > 1 ? big->nlayers : 1;
+}
+
+/* The served layer of this id (NULL: none); every layer compared, so the
+ * lookup costs the same wherever it is found. */
+static const lb_srv_layer *find_layer(const lb_state *st, const char *id)
+{
+    const lb_srv_layer *L = NULL;
+    for (size_t k = 0; k < st->cfg->nlayers; k++)
+        if (strcmp(st->cfg->layers[k].id, id) == 0)
+            L = &st->layers[k];
+    return L;
 }
 
 /*
@@ -278,20 +296,14 @@ static size_t max_map_layers(const lb_config *cfg)
  */
 static void pad_visibility(lb_req *r, size_t from)
 {
-    const lb_config *cfg = r->st->cfg;
-    const lb_map_cfg *big = NULL;
-    for (size_t i = 0; i < cfg->nmaps; i++)
-        if (!big || cfg->maps[i].nlayers > big->nlayers)
-            big = &cfg->maps[i];
+    const lb_map_cfg *big = largest_map(r->st->cfg);
     time_t now = time(NULL);
     for (size_t i = from; big && i < big->nlayers; i++) {
         /* as lb_maps_visible does for a layer: find it, ask for its grant */
-        const char *id = big->layers[i];
-        for (size_t k = 0; k < cfg->nlayers; k++)
-            if (strcmp(cfg->layers[k].id, big->layers[i]) == 0)
-                id = cfg->layers[k].id;
+        const lb_srv_layer *L = find_layer(r->st, big->layers[i]);
         lb_grant g;
-        (void)lb_access_layer(r->st->access, r->principal, id, now, &g);
+        (void)lb_access_layer(r->st->access, r->principal, L ? L->cfg->id : big->layers[i], now,
+                              &g);
     }
 }
 
@@ -309,10 +321,7 @@ int lb_maps_visible(lb_req *r, const lb_map_cfg *map, const lb_srv_layer ***laye
     time_t now = time(NULL);
     int nvis = 0;
     for (size_t i = 0; map && i < map->nlayers; i++) {
-        const lb_srv_layer *L = NULL;
-        for (size_t k = 0; k < st->cfg->nlayers; k++)
-            if (strcmp(st->cfg->layers[k].id, map->layers[i]) == 0)
-                L = &st->layers[k];
+        const lb_srv_layer *L = find_layer(st, map->layers[i]);
         if (!L || !lb_access_layer(st->access, r->principal, L->cfg->id, now, &grants[nvis]))
             continue;
         layers[nvis++] = L;
@@ -590,6 +599,20 @@ typedef struct tile_ctx {
     uint8_t *mask[4];
 } tile_ctx;
 
+/* The tile widened by LB_CLASS_MARGIN_PX: where the features whose classes
+ * it lists may lie. */
+static void class_box(const tile_ctx *t, double b[4])
+{
+    double m = LB_CLASS_MARGIN_PX * t->scale * (t->maxx - t->minx) / t->px;
+    b[0] = t->minx - m, b[1] = t->miny - m, b[2] = t->maxx + m, b[3] = t->maxy + m;
+}
+
+/* Whether the closed boxes a and b meet. */
+static bool boxes_meet(const double a[4], const double b[4])
+{
+    return !(a[0] > b[2] || a[2] < b[0] || a[1] > b[3] || a[3] < b[1]);
+}
+
 /* Whether area index `area` lies wholly outside the tile: then no pixel's
  * square meets it, so its hard mask (area_mask) is 0 everywhere. */
 static bool area_misses_tile(const tile_ctx *t, int area)
@@ -603,7 +626,7 @@ static bool area_misses_tile(const tile_ctx *t, int area)
  * them meets the area, and an area pass need not test their geometry. */
 static bool area_covers_tile(const tile_ctx *t, int area)
 {
-    double m = 2 * 64.0 * t->scale * (t->maxx - t->minx) / t->px;
+    double m = 2 * LB_RENDER_MARGIN_PX * t->scale * (t->maxx - t->minx) / t->px;
     const double b[4] = {t->minx - m, t->miny - m, t->maxx + m, t->maxy + m};
     return lb_area_covers_box(&t->st->areas[t->grid][area].edges, b);
 }
@@ -678,8 +701,8 @@ static void prefix_revisions(const tile_ctx *t, const lb_srv_layer *L, const til
             rev[j] = lrev;
         return;
     }
-    double m = LB_CLASS_MARGIN_PX * t->scale * (t->maxx - t->minx) / t->px;
-    double x0 = t->minx - m, y0 = t->miny - m, x1 = t->maxx + m, y1 = t->maxy + m;
+    double q[4];
+    class_box(t, q);
     for (uint32_t j = 0; j < n; j++)
         rev[j] = log->floor;
     for (size_t i = 0; i < log->n; i++) {
@@ -687,8 +710,7 @@ static void prefix_revisions(const tile_ctx *t, const lb_srv_layer *L, const til
         if (c->rev <= log->floor)
             continue;
         const double *b = c->box[t->grid], *gb = c->gbox[t->grid];
-        bool exact = !(b[0] > x1 || b[2] < x0 || b[1] > y1 || b[3] < y0);
-        bool gen = c->gen && !(gb[0] > x1 || gb[2] < x0 || gb[1] > y1 || gb[3] < y0);
+        bool exact = boxes_meet(b, q), gen = c->gen && boxes_meet(gb, q);
         /* an area pass that draws only what meets its area: a change
          * outside the area changes nothing it draws */
         if (area) {
@@ -728,16 +750,15 @@ static int64_t classes_revision(const tile_ctx *t, const lb_srv_layer *L)
     const lb_chlog *log = L->log;
     if (!log || log->last != lrev)
         return lrev;
-    double m = LB_CLASS_MARGIN_PX * t->scale * (t->maxx - t->minx) / t->px;
-    double x0 = t->minx - m, y0 = t->miny - m, x1 = t->maxx + m, y1 = t->maxy + m;
+    double q[4];
+    class_box(t, q);
     int64_t rev = log->floor;
     for (size_t i = 0; i < log->n; i++) {
         const lb_chlog_entry *c = &log->v[i];
         if (c->rev <= rev)
             continue;
         const double *b = c->box[t->grid], *gb = c->gbox[t->grid];
-        if (!(b[0] > x1 || b[2] < x0 || b[1] > y1 || b[3] < y0) ||
-            (c->gen && !(gb[0] > x1 || gb[2] < x0 || gb[1] > y1 || gb[3] < y0)))
+        if (boxes_meet(b, q) || (c->gen && boxes_meet(gb, q)))
             rev = c->rev;
     }
     return rev;
@@ -772,16 +793,15 @@ static lb_status get_classes(tile_ctx *t, const lb_srv_layer *L, tile_classes *o
         }
     }
     free(blob);
-    double m = LB_CLASS_MARGIN_PX * t->scale * (t->maxx - t->minx) / t->px;
+    double q[4];
+    class_box(t, q);
     class_collect ex = {.cfg = t->st->cfg}, ge = {.cfg = t->st->cfg, .gen = true};
     /* one walk per class that stops at its first feature: the list holds
      * classes this principal may not see, and finding them must not cost
      * time in proportion to their features */
-    lb_snapshot_classes(L->snap[t->grid], t->minx - m, t->miny - m, t->maxx + m, t->maxy + m,
-                        collect_class, &ex);
+    lb_snapshot_classes(L->snap[t->grid], q[0], q[1], q[2], q[3], collect_class, &ex);
     if (L->gen[t->grid])
-        lb_snapshot_classes(L->gen[t->grid], t->minx - m, t->miny - m, t->maxx + m,
-                            t->maxy + m, collect_class, &ge);
+        lb_snapshot_classes(L->gen[t->grid], q[0], q[1], q[2], q[3], collect_class, &ge);
     /* the drawing order, so the cached list does not depend on feature order */
     sort_classes(ex.v, ex.n, false, t->st->cfg);
     sort_classes(ge.v, ge.n, true, t->st->cfg);
@@ -1208,10 +1228,11 @@ static bool class_meets_area(const tile_ctx *t, const lb_srv_layer *L, const til
     const lb_snapshot *s = gen ? L->gen[t->grid] : L->snap[t->grid];
     if (!s)
         return false;
-    double m = LB_CLASS_MARGIN_PX * t->scale * (t->maxx - t->minx) / t->px;
+    double q[4];
+    class_box(t, q);
     class_area_probe p = {.c = c, .gen = gen, .cfg = t->st->cfg, .reg = area_region(a)};
-    return lb_snapshot_max_level(s, t->minx - m, t->miny - m, t->maxx + m, t->maxy + m,
-                                 probe_is_class, probe_meets_area, &p) >= 0;
+    return lb_snapshot_max_level(s, q[0], q[1], q[2], q[3], probe_is_class, probe_meets_area,
+                                 &p) >= 0;
 }
 
 /* Stores each prefix of a pass as its classes are drawn (class_done_fn). */

@@ -19,8 +19,6 @@
 #include "tiler_int.h"
 #include "lagebild/util.h"
 
-/* Largest symbol half-size (marker radius + outline, half line width) in CSS px. */
-#define LB_RENDER_MARGIN_PX 64.0
 
 /* A feature's geometry for predicates (tiler.h): the level it is read at. */
 struct lb_feature_geom {

@@ -191,6 +191,10 @@ int lb_snapshot_max_level(const lb_snapshot *s, double minx, double miny, double
  */
 int lb_feature_class_cmp(const lb_feature_info *a, const lb_feature_info *b, bool by_source);
 
+/* Largest symbol half-size (marker radius + outline, half line width) in CSS
+ * px: a render reads the features within this of its area. */
+#define LB_RENDER_MARGIN_PX 64.0
+
 typedef struct lb_render_layer {
     lb_snapshot *snap;
     const lb_style *style;
