@@ -257,19 +257,26 @@ bool lb_area_region_meets(const lb_area_region *cp, const lb_feature_geom *g, co
     return false;
 }
 
-/* Whether the closed box b lies wholly inside the area: no edge of it runs
- * through the box, and the box's centre is inside. */
-bool lb_area_covers_box(const lb_area_edges *ae, const double b[4])
+/* Whether an edge of the area runs through the closed box b. */
+static bool edges_cross_box(const lb_area_edges *ae, const double b[4])
 {
-    if (ae->n == 0 || b[1] < ae->y0 || b[3] > ae->y1)
-        return false;
-    for (int band = band_of(ae, b[1]), last = band_of(ae, b[3]); band <= last; band++)
+    double y0 = fmax(b[1], ae->y0), y1 = fmin(b[3], ae->y1);
+    for (int band = band_of(ae, y0), last = band_of(ae, y1); y0 <= y1 && band <= last; band++)
         for (uint32_t k = ae->start[band]; k < ae->start[band + 1]; k++) {
             const double *e = ae->e + 4 * (size_t)ae->idx[k];
             double ca[2], cb[2];
             if (lb_area_clip_seg(b, e, e + 2, ca, cb))
-                return false; /* the boundary runs through the box */
+                return true;
         }
+    return false;
+}
+
+/* Whether the closed box b lies wholly inside the area: no edge of it runs
+ * through the box, and the box's centre is inside. */
+bool lb_area_covers_box(const lb_area_edges *ae, const double b[4])
+{
+    if (ae->n == 0 || b[1] < ae->y0 || b[3] > ae->y1 || edges_cross_box(ae, b))
+        return false;
     return lb_area_winding(ae, 0.5 * (b[0] + b[2]), 0.5 * (b[1] + b[3])) != 0;
 }
 
@@ -279,14 +286,8 @@ bool lb_area_meets_box(const lb_srv_area *a, const double b[4])
     if (ae->n == 0 || b[0] > a->box[2] || b[2] < a->box[0] || b[1] > a->box[3] ||
         b[3] < a->box[1])
         return false;
-    double y0 = fmax(b[1], ae->y0), y1 = fmin(b[3], ae->y1);
-    for (int band = band_of(ae, y0), last = band_of(ae, y1); y0 <= y1 && band <= last; band++)
-        for (uint32_t k = ae->start[band]; k < ae->start[band + 1]; k++) {
-            const double *e = ae->e + 4 * (size_t)ae->idx[k];
-            double ca[2], cb[2];
-            if (lb_area_clip_seg(b, e, e + 2, ca, cb))
-                return true; /* the boundary runs through the box */
-        }
+    if (edges_cross_box(ae, b))
+        return true; /* the boundary runs through the box */
     if (lb_area_winding(ae, 0.5 * (b[0] + b[2]), 0.5 * (b[1] + b[3])) != 0)
         return true; /* the box lies inside the area */
     for (size_t i = 0; i < a->nfirsts; i++)
@@ -294,4 +295,3 @@ bool lb_area_meets_box(const lb_srv_area *a, const double b[4])
             return true; /* a part of the area lies inside the box */
     return false;
 }
-
