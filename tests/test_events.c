@@ -683,16 +683,7 @@ LB_TEST(test_a_stream_ends_when_its_token_is_replaced)
     memcpy(at, hnew, strlen(hnew));
     t_write(dir, "lagebild.yaml", text);
     free(text);
-    ASSERT_EQ(kill(srv.pid, SIGHUP), 0);
-    bool reloaded = false;
-    for (double until = t_mono() + 60; !reloaded && t_mono() < until;) {
-        usleep(100 * 1000);
-        t_resp m;
-        ASSERT_EQ(t_get(srv.port, "/metrics", "t-admin", &m), 0);
-        reloaded = t_resp_metric(&m, "lagebild_reloads_total") >= 1;
-        t_resp_free(&m);
-    }
-    ASSERT(reloaded);
+    ASSERT(t_server_reload(&srv, "t-admin", 60));
     t_resp r;
     ASSERT_EQ(t_get(srv.port, "/maps/lage.json", "t-reader", &r), 0);
     ASSERT_EQ(r.status, 401);

@@ -1016,19 +1016,7 @@ LB_TEST(test_phase)
                         "role=kritis&layer=units&minutes=30&reason=Reload+test", &r), 200);
     t_resp_free(&r);
     ASSERT_EQ(get_status(u, "demo-kritis"), 200);
-    t_resp m;
-    ASSERT_EQ(t_get(g_port, "/metrics", "demo-admin", &m), 0);
-    double reloads = t_resp_metric(&m, "lagebild_reloads_total");
-    t_resp_free(&m);
-    ASSERT_EQ(kill(g_srv.pid, SIGHUP), 0);
-    bool reloaded = false;
-    for (double until = t_mono() + 60; !reloaded && t_mono() < until;) {
-        usleep(100 * 1000);
-        ASSERT_EQ(t_get(g_port, "/metrics", "demo-admin", &m), 0);
-        reloaded = t_resp_metric(&m, "lagebild_reloads_total") > reloads;
-        t_resp_free(&m);
-    }
-    ASSERT(reloaded);
+    ASSERT(t_server_reload(&g_srv, "demo-admin", 60));
     expect_not_found(p, "demo-kritis");
     expect_not_found("/maps/only_incidents.json", "demo-kritis");
     ASSERT_EQ(get_status(u, "demo-kritis"), 200);

@@ -305,17 +305,7 @@ LB_TEST(test_equal_visible_content_shares_and_other_content_never_does)
     t_result ir = t_lagebild("ingest", cfg, "--quiet", NULL);
     ASSERT_EQ(ir.status, 0);
     t_result_free(&ir);
-    ASSERT_EQ(kill(srv.pid, SIGHUP), 0);
-    double until = t_mono() + 60;
-    t_resp m;
-    bool reloaded = false;
-    while (!reloaded && t_mono() < until) {
-        usleep(100 * 1000);
-        ASSERT_EQ(t_get(srv.port, "/metrics", "t-admin", &m), 0);
-        reloaded = metric(&m, "lagebild_reloads_total") >= 1;
-        t_resp_free(&m);
-    }
-    ASSERT(reloaded);
+    ASSERT(t_server_reload(&srv, "t-admin", 60));
     counters m7 = metrics(srv.port);
     t_resp pb3, fb3;
     tile(srv.port, "t-police", bx, by, &pb3);

@@ -490,6 +490,31 @@ static inline void t_server_free(t_server *s)
 }
 
 /* t_server_stop and t_server_free in one: 0 when the server drained and exited 0. */
+/*
+ * SIGHUP s and wait (up to timeout_s) until its /metrics, read with the
+ * admin token, counts one reload more than before: whether it did.
+ */
+static inline bool t_server_reload(t_server *s, const char *admin_token, double timeout_s)
+{
+    t_resp m;
+    if (t_get(s->port, "/metrics", admin_token, &m) != 0)
+        return false;
+    double before = t_resp_metric(&m, "lagebild_reloads_total");
+    t_resp_free(&m);
+    if (kill(s->pid, SIGHUP) != 0)
+        return false;
+    for (double until = t_mono() + timeout_s; t_mono() < until;) {
+        usleep(100 * 1000);
+        if (t_get(s->port, "/metrics", admin_token, &m) != 0)
+            return false;
+        bool done = t_resp_metric(&m, "lagebild_reloads_total") > before;
+        t_resp_free(&m);
+        if (done)
+            return true;
+    }
+    return false;
+}
+
 static inline int t_server_end(t_server *s, double timeout_s)
 {
     int ws = t_server_stop(s, timeout_s);
