@@ -34,61 +34,52 @@ static t_server srv;
 
 static char *hk_config(const char *d)
 {
-    const char *tok[5] = {"t-police", "t-fire", "t-thw", "t-admin", "t-thwd"};
-    char h[5][65];
-    for (int i = 0; i < 5; i++)
-        lb_sha256_hex(tok[i], strlen(tok[i]), h[i]);
+    static const t_token tokens[] = {
+        {.token = "t-police", .roles = "police"},
+        {.token = "t-fire", .roles = "fire"},
+        {.token = "t-thw", .roles = "thw"},
+        {.token = "t-admin", .roles = "thw", .admin = true},
+        {.token = "t-thwd", .roles = "thwd"},
+    };
     t_write(d, "empty.geojson", "{\"type\":\"FeatureCollection\",\"features\":[]}\n");
     t_write(d, "district.geojson",
             "{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\",\"properties\":{},"
             "\"geometry\":{\"type\":\"Polygon\",\"coordinates\":[[[9.0,52.0],[9.26,52.0],"
             "[9.26,52.4],[9.0,52.4],[9.0,52.0]]]}}]}\n");
-    char *text = NULL;
-    size_t n = 0;
-    FILE *f = open_memstream(&text, &n);
-    fprintf(f,
-            "store: {path: store.sqlite}\n"
-            "groups: [police, fire, thw]\n"
-            "layers:\n"
-            "  units: {title: Einheiten, style: police}\n"
-            "sources:\n"
-            "  police_u:\n"
-            "    path: empty.geojson\n"
-            "    crs: EPSG:4326\n"
-            "    layer: units\n"
-            "    agency: police\n"
-            "    fid: id\n"
-            "    mapping: {kind: typ, status: status}\n"
-            "    label: {level: VS-NfD, releasable_to: [police], level_from: level}\n"
-            "    generalised_release: {groups: [fire], cell_m: 5000}\n"
-            "  thw_u:\n"
-            "    path: empty.geojson\n"
-            "    crs: EPSG:4326\n"
-            "    layer: units\n"
-            "    agency: thw\n"
-            "    fid: id\n"
-            "    label: {level: OFFEN, releasable_to: [thw], level_from: level}\n"
-            "maps:\n"
-            "  lage: {title: Lage, layers: [units]}\n"
-            "roles:\n"
-            "  police: {title: P, clearance: {level: VS-VERTRAULICH, groups: [police]},"
-            " layers: [\"*\"], write: [police_u]}\n"
-            "  fire: {title: F, clearance: {level: VS-NfD, groups: [fire]}, layers: [\"*\"]}\n"
-            "  thw: {title: T, clearance: {level: VS-NfD, groups: [thw]}, layers: [\"*\"],"
-            " write: [thw_u]}\n"
-            "  thwd: {title: TD, clearance: {level: VS-NfD, groups: [thw]}, layers: [\"*\"],"
-            " area: {path: district.geojson}}\n"
-            "tokens:\n"
-            "  t-police: {hash: \"sha256:%s\", roles: [police]}\n"
-            "  t-fire: {hash: \"sha256:%s\", roles: [fire]}\n"
-            "  t-thw: {hash: \"sha256:%s\", roles: [thw]}\n"
-            "  t-admin: {hash: \"sha256:%s\", roles: [thw], admin: true}\n"
-            "  t-thwd: {hash: \"sha256:%s\", roles: [thwd]}\n",
-            h[0], h[1], h[2], h[3], h[4]);
-    fclose(f);
-    t_write(d, "lagebild.yaml", text);
-    free(text);
-    return t_path(d, "lagebild.yaml");
+    static const char head[] =
+        "store: {path: store.sqlite}\n"
+        "groups: [police, fire, thw]\n"
+        "layers:\n"
+        "  units: {title: Einheiten, style: police}\n"
+        "sources:\n"
+        "  police_u:\n"
+        "    path: empty.geojson\n"
+        "    crs: EPSG:4326\n"
+        "    layer: units\n"
+        "    agency: police\n"
+        "    fid: id\n"
+        "    mapping: {kind: typ, status: status}\n"
+        "    label: {level: VS-NfD, releasable_to: [police], level_from: level}\n"
+        "    generalised_release: {groups: [fire], cell_m: 5000}\n"
+        "  thw_u:\n"
+        "    path: empty.geojson\n"
+        "    crs: EPSG:4326\n"
+        "    layer: units\n"
+        "    agency: thw\n"
+        "    fid: id\n"
+        "    label: {level: OFFEN, releasable_to: [thw], level_from: level}\n"
+        "maps:\n"
+        "  lage: {title: Lage, layers: [units]}\n"
+        "roles:\n"
+        "  police: {title: P, clearance: {level: VS-VERTRAULICH, groups: [police]},"
+        " layers: [\"*\"], write: [police_u]}\n"
+        "  fire: {title: F, clearance: {level: VS-NfD, groups: [fire]}, layers: [\"*\"]}\n"
+        "  thw: {title: T, clearance: {level: VS-NfD, groups: [thw]}, layers: [\"*\"],"
+        " write: [thw_u]}\n"
+        "  thwd: {title: TD, clearance: {level: VS-NfD, groups: [thw]}, layers: [\"*\"],"
+        " area: {path: district.geojson}}\n";
+    return t_config_write(d, "lagebild.yaml", head, tokens, sizeof tokens / sizeof tokens[0],
+                          NULL);
 }
 
 /* The server on hk_config in a new folder (16 threads: each open event
