@@ -96,6 +96,7 @@ struct lb_live {
     sub *subs;
     int nsubs, max_subs; /* each stream holds a worker thread */
     unsigned char secret[32];
+    uint8_t diff_key[16]; /* lb_snapshot_diff's hash key */
     /* metrics */
     atomic_ullong pushes, push_features, events, publishes;
     /* lon/lat -> each grid's CRS, for change logs (publisher thread only) */
@@ -267,12 +268,19 @@ static void notify(lb_live *lv, lb_state *st, const char *layer, int64_t rev, co
  */
 typedef struct log_adds {
     lb_chlog_entry *v;
-    size_t n;
+    size_t n, cap;
     bool ok; /* false: an exact box could not be placed, or out of memory */
+    /* diff_entries: the entries are every change from the layer's snapshots
+     * in this state's predecessor (whose first grid's snapshot is from) to
+     * the new ones, whatever the batch says */
+    const lb_snapshot *from;
 } log_adds;
 
 static log_adds log_entries(lb_live *lv, const lb_state *st, size_t li, const pending *batch,
                             ev_ctx *ev);
+static log_adds diff_entries(lb_live *lv, const lb_state *st, size_t li,
+                             lb_snapshot *const snap[LB_NGRIDS],
+                             lb_snapshot *const gen[LB_NGRIDS], int64_t rev);
 static void log_adds_free(log_adds *a);
 static lb_chlog *log_extend(const lb_state *cur, size_t li, int64_t rev, const pending *batch,
                             const log_adds *adds);
@@ -312,13 +320,15 @@ static bool publish_layer(lb_live *lv, lb_store *rs, const char *rs_path, const 
     }
     int64_t rev = lb_snapshot_revision(snap[0]);
     /* the change log, with where the generalised snapshots draw each
-     * version; none for a conflated layer: a change re-clusters fused
-     * features that are not among the changed rows (keys by revision) */
+     * version; for a conflated layer the difference of the snapshots: a
+     * change re-clusters fused features that are not among the changed rows */
     ev_ctx *ev = lb_ev_new(st, layer, ps);
     bool conflated = st->cfg->layers[li].conflate_distance_m > 0 ||
                      lb_store_layer_conflated(rs, layer);
     log_adds adds = {0};
-    if (ev && !conflated) {
+    if (conflated) {
+        adds = diff_entries(lv, st, li, snap, gen, rev);
+    } else if (ev) {
         CPLPushErrorHandler(CPLQuietErrorHandler); /* odd geometries: fail closed, quietly */
         adds = log_entries(lv, st, li, ps, ev);
         CPLPopErrorHandler();
@@ -631,6 +641,101 @@ static log_adds log_entries(lb_live *lv, const lb_state *st, size_t li, const pe
     return a;
 }
 
+/* A box that meets no tile: the version is not drawn in this grid that way. */
+static void box_nowhere(double b[4])
+{
+    b[0] = b[1] = INFINITY;
+    b[2] = b[3] = -INFINITY;
+}
+
+typedef struct diff_ctx {
+    log_adds *a;
+    const lb_config *cfg;
+    int64_t rev;
+    int grid;
+    bool gen;
+    const char *last_src; /* source index cache */
+    int32_t last_idx;
+} diff_ctx;
+
+/* lb_snapshot_diff: one entry for a version of a feature, drawn in this
+ * grid where its box (widened by a little) lies, exactly or as cells. */
+static void on_diff(void *ud, int side, const lb_feature_info *fi, const double box[4])
+{
+    (void)side;
+    diff_ctx *d = ud;
+    log_adds *a = d->a;
+    if (!a->ok)
+        return;
+    if (a->n == a->cap) {
+        size_t nc = a->cap ? 2 * a->cap : 64;
+        lb_chlog_entry *v = realloc(a->v, nc * sizeof *v);
+        if (!v) {
+            a->ok = false;
+            return;
+        }
+        a->v = v;
+        a->cap = nc;
+    }
+    lb_chlog_entry *e = &a->v[a->n++];
+    memset(e, 0, sizeof *e);
+    e->rev = d->rev;
+    e->label[0] = fi->label;
+    e->nlabels = 1;
+    e->source = -1;
+    for (int g = 0; g < LB_NGRIDS; g++) {
+        box_nowhere(e->box[g]);
+        box_nowhere(e->gbox[g]);
+    }
+    double w = fmax(box[2] - box[0], box[3] - box[1]) * 1e-3 + 1e-3;
+    double *out = d->gen ? e->gbox[d->grid] : e->box[d->grid];
+    out[0] = box[0] - w;
+    out[1] = box[1] - w;
+    out[2] = box[2] + w;
+    out[3] = box[3] + w;
+    if (d->gen) {
+        e->gen = true;
+        if (fi->source != d->last_src) {
+            d->last_idx = -1;
+            for (size_t i = 0; fi->source && i < d->cfg->nsources; i++)
+                if (strcmp(d->cfg->sources[i].id, fi->source) == 0)
+                    d->last_idx = (int32_t)i;
+            d->last_src = fi->source;
+        }
+        e->source = d->last_idx; /* -1: counts for every source */
+    }
+}
+
+/*
+ * The change-log entries of layer li from its snapshots in st to snap and
+ * gen (of revision rev), by comparing them grid by grid: an entry for each
+ * feature version one side has and the other has not (all of revision rev,
+ * each placed in one grid, exactly or as cells), so also for features a
+ * change re-clustered without touching their rows (conflated layers).
+ * Not ok (keys by revision) when a side lacks a grid's snapshot.
+ */
+static log_adds diff_entries(lb_live *lv, const lb_state *st, size_t li,
+                             lb_snapshot *const snap[LB_NGRIDS],
+                             lb_snapshot *const gen[LB_NGRIDS], int64_t rev)
+{
+    log_adds a = {.ok = true, .from = st->layers[li].snap[0]};
+    const lb_srv_layer *L = &st->layers[li];
+    for (int g = 0; a.ok && g < LB_NGRIDS; g++) {
+        for (int k = 0; a.ok && k < 2; k++) {
+            lb_snapshot *o = k ? L->gen[g] : L->snap[g], *n = k ? gen[g] : snap[g];
+            if (!o && !n)
+                continue;
+            diff_ctx d = {.a = &a, .cfg = st->cfg, .rev = rev, .grid = g, .gen = k == 1};
+            lb_error err = {0};
+            if (!o || !n || lb_snapshot_diff(o, n, lv->diff_key, on_diff, &d, &err) != LB_OK)
+                a.ok = false;
+        }
+    }
+    if (!a.ok)
+        log_adds_free(&a);
+    return a;
+}
+
 /*
  * The change log of layer li once the snapshot of revision rev replaces
  * cur's: cur's log (or an empty one starting at cur's revision) plus the
@@ -651,16 +756,23 @@ static lb_chlog *log_extend(const lb_state *cur, size_t li, int64_t rev, const p
     int64_t floor = old ? old->floor : cur_rev, last = old ? old->last : cur_rev;
     if (old && old->last != cur_rev)
         return NULL;
-    int64_t revs = 0;
-    for (const pending *p = batch; p; p = p->next)
-        if (strcmp(p->layer, layer) == 0) {
-            if (p->revision > rev)
-                return NULL; /* a change the snapshot does not hold yet */
-            if (p->revision > last)
-                revs++;
-        }
-    if (revs != rev - last)
-        return NULL; /* revisions this batch does not explain */
+    if (adds->from) {
+        /* a difference of snapshots explains every revision in between,
+         * if it is the difference from the snapshot being replaced */
+        if (adds->from != cur->layers[li].snap[0])
+            return NULL;
+    } else {
+        int64_t revs = 0;
+        for (const pending *p = batch; p; p = p->next)
+            if (strcmp(p->layer, layer) == 0) {
+                if (p->revision > rev)
+                    return NULL; /* a change the snapshot does not hold yet */
+                if (p->revision > last)
+                    revs++;
+            }
+        if (revs != rev - last)
+            return NULL; /* revisions this batch does not explain */
+    }
     size_t add = 0;
     for (size_t i = 0; i < adds->n; i++)
         add += adds->v[i].rev > last;
@@ -739,8 +851,9 @@ static lb_store *pub_store(lb_store **store, char **path, const lb_state *st, lb
  * Layers whose snapshots are rebuilt whole on a change: those with generalised
  * snapshots (owner-set release), and conflated ones (a change may re-cluster
  * fused features that are not among the changed rows).  Their tiles' keys
- * still follow the change log where one can be kept (publish_layer): for
- * generalised layers, not for conflated ones.
+ * still follow the change log (publish_layer): for generalised layers made
+ * from the changed rows, for conflated ones from the difference of the
+ * snapshots.
  */
 static bool rebuilt_whole(const lb_state *st, lb_store *rs, size_t li)
 {
@@ -1036,6 +1149,7 @@ lb_live *lb_live_start(lb_server *srv)
     pthread_mutex_init(&lv->sub_mu, NULL);
     pthread_cond_init(&lv->sub_cv, NULL);
     if (RAND_bytes(lv->secret, sizeof lv->secret) != 1 ||
+        RAND_bytes(lv->diff_key, sizeof lv->diff_key) != 1 ||
         pthread_create(&lv->thread, NULL, publisher_main, lv) != 0) {
         lb_live_stop(lv);
         return NULL;

@@ -687,7 +687,7 @@ static void put_layer_base(lb_buf *b, const tile_ctx *t, const lb_srv_layer *L)
  * class that appears or disappears changes the key's class list instead),
  * so an entry survives pushes elsewhere and pushes of features the pass
  * does not draw (no re-render, and no timing difference, for those).  The
- * layer's revision when no log is known (conflated layers, full reloads, a
+ * layer's revision when no log is known (full reloads, a
  * log that could not be kept).  rev[j - 1] is prefix j's.
  */
 static void prefix_revisions(const tile_ctx *t, const lb_srv_layer *L, const tile_classes *tc,

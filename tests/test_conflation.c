@@ -19,6 +19,7 @@
 
 #include "lagebild/access.h"
 #include "lagebild/fusion.h"
+#include "lagebild/tiler.h"
 #include "lagebild/util.h"
 #include "lbtest.h"
 #include "thttp.h"
@@ -647,8 +648,157 @@ LB_TEST(test_pushed_report_merges_and_deleted_report_unmerges)
     teardown();
 }
 
+/* lb_snapshot_diff's report, collected. */
+typedef struct diffs {
+    int64_t fid[2][16];
+    bool member[2][16];
+    size_t n[2];
+} diffs;
+
+static void on_diff(void *ud, int side, const lb_feature_info *f, const double box[4])
+{
+    diffs *d = ud;
+    ASSERT(side == 0 || side == 1);
+    ASSERT(box[0] <= box[2] && box[1] <= box[3]);
+    ASSERT(d->n[side] < 16);
+    d->fid[side][d->n[side]] = f->fid;
+    d->member[side][d->n[side]++] = f->member;
+}
+
+static diffs diff(const lb_snapshot *a, const lb_snapshot *b, const uint8_t key[16])
+{
+    diffs d = {0};
+    lb_error err;
+    ASSERT_EQ(lb_snapshot_diff(a, b, key, on_diff, &d, &err), LB_OK);
+    return d;
+}
+
+static bool has(const diffs *d, int side, int64_t fid, bool member)
+{
+    for (size_t i = 0; i < d->n[side]; i++)
+        if (d->fid[side][i] == fid && d->member[side][i] == member)
+            return true;
+    return false;
+}
+
+static lb_snapshot *snap_now(void)
+{
+    lb_snapshot *s;
+    lb_error err;
+    ASSERT_EQ(lb_snapshot_build(st, cfg, "hydrants", lb_tms_find("WebMercatorQuad"), NULL, 0, &s,
+                                &err),
+              LB_OK);
+    return s;
+}
+
+static lb_status push_t9(double east_m)
+{
+    char body[1024];
+    snprintf(body, sizeof body,
+             "{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\","
+             "\"properties\":{\"id\":\"T9\",\"kind\":\"hydrant\",\"t\":\"2026-05-01T10:05:00Z\","
+             "\"acc\":2},\"geometry\":{\"type\":\"Point\",\"coordinates\":[%.9f,%.9f]}}]}",
+             LON0 + EAST(east_m), LAT0);
+    lb_push_result res = {0};
+    lb_error err;
+    lb_status rc = lb_ingest_push(st, cfg, lb_config_source(cfg, "thw_h"), "thw-feed", body,
+                                  strlen(body), NULL, &res, &err);
+    lb_push_result_free(&res);
+    return rc;
+}
+
+/*
+ * What a push changed in a conflated layer, for the server's cache keys
+ * (server/live.c): the difference of the snapshots before and after names
+ * the pushed report and every feature its re-conflation changed although
+ * its row was not pushed (the fire brigade's report, now merged, and the
+ * new fused feature), and nothing else (a hydrant 2 km away); a push that
+ * changes nothing drawn (the same report again) gives no difference at all,
+ * although the layer's revision moves.
+ */
+LB_TEST(test_snapshot_difference_names_what_a_push_reclustered)
+{
+    setup("[thw, lagezentrum]");
+    const pt fire[2] = {fire_a, {"F2", "hydrant", LON0 + EAST(2000), LAT0, "2026-05-01T10:00:00Z", 5}};
+    write_points("fire.geojson", fire, 2);
+    ingest("fire_h");
+    scan s;
+    scan_layer(&s);
+    ASSERT_EQ(s.n, 2);
+    int64_t f1 = find(&s, "F1")->fid, f2 = find(&s, "F2")->fid;
+    const uint8_t key[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+    lb_snapshot *s0 = snap_now();
+    diffs d = diff(s0, s0, key);
+    ASSERT_EQ(d.n[0] + d.n[1], 0);
+
+    ASSERT_EQ(push_t9(15), LB_OK);
+    scan_layer(&s);
+    ASSERT_EQ(s.n, 2); /* the fused feature and F2 */
+    const seen *fused = NULL;
+    for (size_t i = 0; i < s.n; i++)
+        if (strcmp(s.v[i].source, LB_FUSED_SOURCE) == 0)
+            fused = &s.v[i];
+    ASSERT(fused != NULL);
+    int64_t ffid = fused->fid, t9 = -1;
+    for (size_t i = 0; i < all.n; i++)
+        if (strcmp(all.v[i].source_fid, "T9") == 0)
+            t9 = all.v[i].fid;
+    ASSERT(t9 >= 0);
+    lb_snapshot *s1 = snap_now();
+    ASSERT(lb_snapshot_revision(s1) > lb_snapshot_revision(s0));
+    d = diff(s0, s1, key);
+    ASSERT_EQ(d.n[0], 1);
+    ASSERT(has(&d, 0, f1, false)); /* F1 as it was: not merged */
+    ASSERT_EQ(d.n[1], 3);
+    ASSERT(has(&d, 1, f1, true)); /* F1 merged now, although its row was not pushed */
+    ASSERT(has(&d, 1, t9, true));
+    ASSERT(has(&d, 1, ffid, false));
+    for (int side = 0; side < 2; side++)
+        for (size_t i = 0; i < d.n[side]; i++)
+            ASSERT(d.fid[side][i] != f2);
+    /* the other way round: the same versions, sides swapped */
+    diffs r = diff(s1, s0, key);
+    ASSERT_EQ(r.n[0], 3);
+    ASSERT_EQ(r.n[1], 1);
+    ASSERT(has(&r, 1, f1, false) && has(&r, 0, ffid, false));
+
+    /* the same push again: a new revision, nothing drawn differs */
+    ASSERT_EQ(push_t9(15), LB_OK);
+    lb_snapshot *s2 = snap_now();
+    ASSERT(lb_snapshot_revision(s2) > lb_snapshot_revision(s1));
+    d = diff(s1, s2, key);
+    ASSERT_EQ(d.n[0] + d.n[1], 0);
+    /* T9 moves by 5 m, still merged and still the seed: T9, F1 (its fused
+     * label is the same, but the member is compared as drawn: unchanged)
+     * and the fused feature (the seed's geometry) */
+    ASSERT_EQ(push_t9(10), LB_OK);
+    lb_snapshot *s3 = snap_now();
+    d = diff(s2, s3, key);
+    ASSERT(has(&d, 0, t9, true) && has(&d, 1, t9, true));
+    ASSERT(has(&d, 0, ffid, false) && has(&d, 1, ffid, false));
+    ASSERT(!has(&d, 0, f1, true) && !has(&d, 1, f1, true));
+    ASSERT_EQ(d.n[0], 2);
+    ASSERT_EQ(d.n[1], 2);
+
+    /* snapshots of other grids are not compared */
+    lb_snapshot *adv;
+    lb_error err;
+    ASSERT_EQ(lb_snapshot_build(st, cfg, "hydrants", lb_tms_find("DE_EPSG_25832_ADV"), NULL, 0,
+                                &adv, &err),
+              LB_OK);
+    diffs none = {0};
+    ASSERT_EQ(lb_snapshot_diff(s3, adv, key, on_diff, &none, &err), LB_EINVAL);
+    lb_snapshot_unref(adv);
+    lb_snapshot_unref(s0);
+    lb_snapshot_unref(s1);
+    lb_snapshot_unref(s2);
+    lb_snapshot_unref(s3);
+    teardown();
+}
+
 LB_TESTS(test_same_hydrant_from_two_agencies_is_one_feature,
          test_pushed_report_merges_and_deleted_report_unmerges,
+         test_snapshot_difference_names_what_a_push_reclustered,
          test_too_far_too_late_or_same_source_stay_apart, test_withdrawn_report_unmerges,
          test_disjoint_releasability_is_not_merged,
          test_conflate_removed_from_config_unmerges_on_next_ingest,

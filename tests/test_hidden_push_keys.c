@@ -51,6 +51,7 @@ static char *hk_config(const char *d)
         "groups: [police, fire, thw]\n"
         "layers:\n"
         "  units: {title: Einheiten, style: police}\n"
+        "  reports: {title: Meldungen, style: fire, conflate: {distance_m: 50}}\n"
         "sources:\n"
         "  police_u:\n"
         "    path: empty.geojson\n"
@@ -68,14 +69,25 @@ static char *hk_config(const char *d)
         "    agency: thw\n"
         "    fid: id\n"
         "    label: {level: OFFEN, releasable_to: [thw], level_from: level}\n"
+        "  police_r:\n"
+        "    {path: empty.geojson, crs: EPSG:4326, layer: reports, agency: police, fid: id,"
+        " mapping: {kind: typ}, label: {level: VS-NfD, releasable_to: [police]}}\n"
+        "  fire_r:\n"
+        "    {path: empty.geojson, crs: EPSG:4326, layer: reports, agency: fire, fid: id,"
+        " mapping: {kind: typ}, label: {level: OFFEN, releasable_to: [fire, thw]}}\n"
+        "  thw_r:\n"
+        "    {path: empty.geojson, crs: EPSG:4326, layer: reports, agency: thw, fid: id,"
+        " mapping: {kind: typ}, label: {level: OFFEN, releasable_to: [fire, thw]}}\n"
         "maps:\n"
         "  lage: {title: Lage, layers: [units]}\n"
+        "  meld: {title: Meldungen, layers: [reports]}\n"
         "roles:\n"
         "  police: {title: P, clearance: {level: VS-VERTRAULICH, groups: [police]},"
-        " layers: [\"*\"], write: [police_u]}\n"
-        "  fire: {title: F, clearance: {level: VS-NfD, groups: [fire]}, layers: [\"*\"]}\n"
+        " layers: [\"*\"], write: [police_u, police_r]}\n"
+        "  fire: {title: F, clearance: {level: VS-NfD, groups: [fire]}, layers: [\"*\"],"
+        " write: [fire_r]}\n"
         "  thw: {title: T, clearance: {level: VS-NfD, groups: [thw]}, layers: [\"*\"],"
-        " write: [thw_u]}\n"
+        " write: [thw_u, thw_r]}\n"
         "  thwd: {title: TD, clearance: {level: VS-NfD, groups: [thw]}, layers: [\"*\"],"
         " area: {path: district.geojson}}\n";
     return t_config_write(d, "lagebild.yaml", head, tokens, sizeof tokens / sizeof tokens[0],
@@ -99,18 +111,25 @@ static void stop(void)
     free(cfg);
 }
 
-/* Push one point to source as token; wait until listener hears of it (the
- * new revision is then what tiles are drawn from). */
-static void push_point(const char *source, const char *token, tl_sse *listener, const char *id,
-                       double lon, double lat, const char *props)
+/* Push one point to source (of layer) as token; wait until listener hears
+ * of it (the new revision is then what tiles are drawn from). */
+static void push_to(const char *layer, const char *source, const char *token, tl_sse *listener,
+                    const char *id, double lon, double lat, const char *props)
 {
     char *fc = tl_point(id, lon, lat, props);
     bool ok = tl_post_ok(&srv, source, token, fc);
     free(fc);
     ASSERT(ok);
-    char msg[1024];
+    char msg[1024], want[64];
     ASSERT(tl_sse_next(listener, msg, sizeof msg, 20));
-    ASSERT_CONTAINS(msg, "\"layer\":\"units\"");
+    snprintf(want, sizeof want, "\"layer\":\"%s\"", layer);
+    ASSERT_CONTAINS(msg, want);
+}
+
+static void push_point(const char *source, const char *token, tl_sse *listener, const char *id,
+                       double lon, double lat, const char *props)
+{
+    push_to("units", source, token, listener, id, lon, lat, props);
 }
 
 /* A counter or gauge of /metrics. */
@@ -149,16 +168,21 @@ static bool refetch(view *v)
 }
 
 /* The Web Mercator tile at z holding (lon, lat). */
-static void xyz_path(double lon, double lat, int z, char *out, size_t n)
+static void xyz_path_of(const char *map, double lon, double lat, int z, char *out, size_t n)
 {
     double k = (double)(1L << z), r = lat * M_PI / 180.0;
     long x = (long)floor((lon + 180.0) / 360.0 * k);
     long y = (long)floor((1.0 - log(tan(r) + 1.0 / cos(r)) / M_PI) / 2.0 * k);
-    snprintf(out, n, "/maps/lage/%d/%ld/%ld.png", z, x, y);
+    snprintf(out, n, "/maps/%s/%d/%ld/%ld.png", map, z, x, y);
+}
+
+static void xyz_path(double lon, double lat, int z, char *out, size_t n)
+{
+    xyz_path_of("lage", lon, lat, z, out, n);
 }
 
 /* The AdV grid (EPSG:25832) tile at z holding (lon, lat). */
-static void adv_path(double lon, double lat, int z, char *out, size_t n)
+static void adv_path_of(const char *map, double lon, double lat, int z, char *out, size_t n)
 {
     const lb_tms *adv = lb_tms_find("DE_EPSG_25832_ADV");
     ASSERT(adv != NULL);
@@ -170,7 +194,12 @@ static void adv_path(double lon, double lat, int z, char *out, size_t n)
     lb_transform_free(t);
     double span = lb_tms_resolution(adv, z) * adv->tile_size;
     long tx = (long)floor((x - adv->origin_x) / span), ty = (long)floor((adv->origin_y - y) / span);
-    snprintf(out, n, "/maps/lage/DE_EPSG_25832_ADV/%d/%ld/%ld.png", z, tx, ty);
+    snprintf(out, n, "/maps/%s/DE_EPSG_25832_ADV/%d/%ld/%ld.png", map, z, tx, ty);
+}
+
+static void adv_path(double lon, double lat, int z, char *out, size_t n)
+{
+    adv_path_of("lage", lon, lat, z, out, n);
 }
 
 /* Every view gets the same bytes as before, and nothing was rendered. */
@@ -553,6 +582,93 @@ LB_TEST(test_hidden_pushes_outside_an_area_do_not_rekey_it)
     stop();
 }
 
+/*
+ * The same in a conflated layer (fusion/conflate.c), which is rebuilt whole
+ * on every push: a push re-conflates its neighbourhood, so it can change
+ * fused features and the reports merged into them that are not among its
+ * rows.  Its keys follow the difference of the old and the new snapshots
+ * (lb_snapshot_diff).  Before, every push re-keyed every tile of the layer
+ * for everybody (the rest of review finding F4, session 13).
+ *
+ * Layer "reports", conflated within 50 m: the fire brigade's and the THW's
+ * reports (OFFEN, for fire and THW), the police's (VS-NfD, police only),
+ * which never merge with the others (no group in common).
+ */
+LB_TEST(test_hidden_pushes_do_not_rekey_conflated_layers)
+{
+    start();
+    tl_sse pol, thw;
+    ASSERT(tl_sse_open(&pol, srv.port, "t-police"));
+    ASSERT(tl_sse_open(&thw, srv.port, "t-thw"));
+    /* 0.0002 degrees of latitude: 22 m; P1 and P2 580 m apart */
+    const double P1[2] = {9.2360, 52.1500}, P2[2] = {9.2440, 52.1520};
+    push_to("reports", "thw_r", "t-thw", &thw, "r1", P1[0], P1[1], "\"typ\":\"Brand\"");
+    push_to("reports", "fire_r", "t-fire", &thw, "f1", P1[0], P1[1] + 0.0002,
+            "\"typ\":\"Brand\"");
+    push_to("reports", "thw_r", "t-thw", &thw, "r2", P2[0], P2[1], "\"typ\":\"Brand\"");
+
+    enum { THW_T, THW_T10, THW_ADV, FIRE_T, NV };
+    view v[NV] = {{.token = "t-thw"}, {.token = "t-thw"}, {.token = "t-thw"}, {.token = "t-fire"}};
+    xyz_path_of("meld", P1[0], P1[1], 14, v[THW_T].path, sizeof v[THW_T].path);
+    xyz_path_of("meld", P1[0], P1[1], 10, v[THW_T10].path, sizeof v[THW_T10].path);
+    adv_path_of("meld", P1[0], P1[1], 9, v[THW_ADV].path, sizeof v[THW_ADV].path);
+    memcpy(v[FIRE_T].path, v[THW_T].path, sizeof v[FIRE_T].path);
+    char p2[128];
+    xyz_path_of("meld", P2[0], P2[1], 14, p2, sizeof p2);
+    ASSERT_STREQ(p2, v[THW_T].path); /* P1 and P2 in one z14 tile */
+    for (int i = 0; i < NV; i++)
+        refetch(&v[i]);
+    const uint8_t *empty;
+    size_t elen;
+    empty = lb_png_empty(256, 256, &elen);
+    ASSERT(v[THW_T].len != elen || memcmp(v[THW_T].png, empty, elen) != 0);
+    long long n0 = rendered();
+    expect_cached(v, NV, n0);
+
+    /* 1: a police report 200 km away */
+    long long bytes = metric("lagebild_cache_bytes");
+    push_to("reports", "police_r", "t-police", &pol, "p1", 11.5, 53.5, "\"typ\":\"Brand\"");
+    expect_cached(v, NV, n0);
+    ASSERT_EQ(metric("lagebild_cache_bytes"), bytes);
+
+    /* 2: police reports of the same kind 20 m from r2 and from the fused
+     * r1 + f1: their neighbourhoods are conflated again, and nothing that
+     * fire or thw see changes */
+    push_to("reports", "police_r", "t-police", &pol, "p2", P2[0], P2[1] + 0.0002,
+            "\"typ\":\"Brand\"");
+    expect_cached(v, NV, n0);
+    push_to("reports", "police_r", "t-police", &pol, "p3", P1[0], P1[1] - 0.0002,
+            "\"typ\":\"Brand\"");
+    expect_cached(v, NV, n0);
+    /* and p3 moves next to r1 */
+    push_to("reports", "police_r", "t-police", &pol, "p3", P1[0] + 0.0001, P1[1],
+            "\"typ\":\"Brand\"");
+    expect_cached(v, NV, n0);
+
+    /* 3: a fire report merges with r2: the tiles showing it are drawn anew */
+    push_to("reports", "fire_r", "t-fire", &thw, "f2", P2[0], P2[1] - 0.0002,
+            "\"typ\":\"Brand\"");
+    refetch(&v[THW_T]);
+    long long n1 = rendered();
+    ASSERT(n1 > n0);
+    ASSERT(refetch(&v[THW_T]));
+    ASSERT_EQ(rendered(), n1);
+
+    /* 4: a new fire report of its own in the tile: other bytes for both */
+    push_to("reports", "fire_r", "t-fire", &thw, "f3", P1[0] - 0.004, P1[1] + 0.001,
+            "\"typ\":\"Gefahrstoff\"");
+    ASSERT(!refetch(&v[THW_T]));
+    ASSERT(!refetch(&v[FIRE_T]));
+    ASSERT(rendered() > n1);
+
+    for (int i = 0; i < NV; i++)
+        free(v[i].png);
+    tl_sse_close(&pol);
+    tl_sse_close(&thw);
+    stop();
+}
+
 LB_TESTS(test_hidden_pushes_do_not_rekey_generalised_layers,
+         test_hidden_pushes_do_not_rekey_conflated_layers,
          test_hidden_pushes_outside_an_area_do_not_rekey_it,
          test_keys_move_where_a_large_area_reaches, test_hidden_pushes_under_load_rekey_nothing)

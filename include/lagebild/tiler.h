@@ -123,6 +123,22 @@ size_t lb_snapshot_memory(const lb_snapshot *s);       /* bytes */
 bool lb_snapshot_bounds(const lb_snapshot *s, double *minx, double *miny, double *maxx,
                         double *maxy);
 
+/*
+ * What changed between two full snapshots (not overlays) of one layer in one
+ * grid with the same properties kept: fn is told of every feature version
+ * (a feature of the full-detail level: fid, label, member flag and fused
+ * label, source, geometry, kept properties) that old has and cur has not
+ * (side 0) and that cur has and old has not (side 1), with its box in the
+ * grid's CRS.  Versions are compared by a keyed hash (SipHash-2-4 under key,
+ * which should be secret: whoever can guess it could craft a change that
+ * compares equal).  LB_EINVAL for overlays or snapshots that differ in grid
+ * or properties, LB_ENOMEM.
+ */
+typedef void (*lb_snapshot_change_fn)(void *ud, int side, const lb_feature_info *f,
+                                      const double box[4]);
+lb_status lb_snapshot_diff(const lb_snapshot *old, const lb_snapshot *cur, const uint8_t key[16],
+                           lb_snapshot_change_fn fn, void *ud, lb_error *err);
+
 /* ---- rendering -------------------------------------------------------- */
 
 /*

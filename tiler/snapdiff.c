@@ -1,0 +1,248 @@
+/*
+ * This file implements the difference of two snapshots of one layer
+ * (lb_snapshot_diff): which feature versions the older has that the newer
+ * does not, and the other way round.
+ *
+ * A feature version is a feature of the full-detail level as the renderer
+ * reads it: fid, label, member flag and fused label, source, geometry type,
+ * parts and vertices, and the kept property values.  Each is reduced to a
+ * 64-bit SipHash-2-4 under the caller's key (a secret per server: nobody who
+ * pushes data can craft a version that hashes like an older one), the
+ * (fid, hash) pairs of each side are sorted, and a merge reports the pairs
+ * found on one side only.  Levels of detail are derived from the full level
+ * and the drawing order from boxes and fids, so two snapshots whose pairs
+ * agree draw the same pixels.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tiler_int.h"
+#include "lagebild/util.h"
+
+/* ---- SipHash-2-4 (Aumasson and Bernstein), 64-bit output ----------------- */
+
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+
+typedef struct sip {
+    uint64_t v0, v1, v2, v3;
+    uint64_t tail; /* bytes not yet absorbed, little-endian */
+    unsigned ntail;
+    uint64_t len;
+} sip;
+
+static inline void sip_round(sip *s)
+{
+    s->v0 += s->v1;
+    s->v1 = ROTL(s->v1, 13);
+    s->v1 ^= s->v0;
+    s->v0 = ROTL(s->v0, 32);
+    s->v2 += s->v3;
+    s->v3 = ROTL(s->v3, 16);
+    s->v3 ^= s->v2;
+    s->v0 += s->v3;
+    s->v3 = ROTL(s->v3, 21);
+    s->v3 ^= s->v0;
+    s->v2 += s->v1;
+    s->v1 = ROTL(s->v1, 17);
+    s->v1 ^= s->v2;
+    s->v2 = ROTL(s->v2, 32);
+}
+
+static uint64_t load64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static void sip_init(sip *s, const uint8_t key[16])
+{
+    uint64_t k0 = load64(key), k1 = load64(key + 8);
+    s->v0 = k0 ^ 0x736f6d6570736575ULL;
+    s->v1 = k1 ^ 0x646f72616e646f6dULL;
+    s->v2 = k0 ^ 0x6c7967656e657261ULL;
+    s->v3 = k1 ^ 0x7465646279746573ULL;
+    s->tail = 0;
+    s->ntail = 0;
+    s->len = 0;
+}
+
+static inline void sip_word(sip *s, uint64_t m)
+{
+    s->v3 ^= m;
+    sip_round(s);
+    sip_round(s);
+    s->v0 ^= m;
+}
+
+static void sip_bytes(sip *s, const void *data, size_t n)
+{
+    const uint8_t *p = data;
+    s->len += n;
+    while (n && s->ntail) {
+        s->tail |= (uint64_t)*p++ << (8 * s->ntail);
+        n--;
+        if (++s->ntail == 8) {
+            sip_word(s, s->tail);
+            s->tail = 0;
+            s->ntail = 0;
+        }
+    }
+    for (; n >= 8; n -= 8, p += 8)
+        sip_word(s, load64(p));
+    while (n--)
+        s->tail |= (uint64_t)*p++ << (8 * s->ntail++);
+}
+
+static uint64_t sip_final(sip *s)
+{
+    sip_word(s, s->tail | (s->len & 0xff) << 56);
+    s->v2 ^= 0xff;
+    for (int i = 0; i < 4; i++)
+        sip_round(s);
+    return s->v0 ^ s->v1 ^ s->v2 ^ s->v3;
+}
+
+static void sip_u64(sip *s, uint64_t v)
+{
+    uint8_t b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = (uint8_t)(v >> (8 * i));
+    sip_bytes(s, b, sizeof b);
+}
+
+static void sip_f64(sip *s, double d)
+{
+    uint64_t v;
+    memcpy(&v, &d, sizeof v);
+    sip_u64(s, v);
+}
+
+static void sip_str(sip *s, const char *str)
+{
+    if (!str) {
+        sip_u64(s, UINT64_MAX);
+        return;
+    }
+    size_t n = strlen(str);
+    sip_u64(s, n);
+    sip_bytes(s, str, n);
+}
+
+/* ---- the difference ------------------------------------------------------ */
+
+typedef struct version {
+    int64_t fid;
+    uint64_t hash;
+    uint32_t feat; /* index in the full level */
+} version;
+
+static int cmp_version(const void *a, const void *b)
+{
+    const version *x = a, *y = b;
+    if (x->fid != y->fid)
+        return x->fid < y->fid ? -1 : 1;
+    return x->hash < y->hash ? -1 : x->hash > y->hash;
+}
+
+static const lb_snap_level *full_level(const lb_snapshot *s)
+{
+    return s->nlevels ? &s->levels[s->nlevels - 1] : NULL;
+}
+
+/* The sorted versions of s's full level (*n of them); NULL only when out of
+ * memory. */
+static version *versions(const lb_snapshot *s, const uint8_t key[16], size_t *n)
+{
+    const lb_snap_level *lv = full_level(s);
+    *n = lv ? lv->nfeats : 0;
+    version *v = malloc((*n ? *n : 1) * sizeof *v);
+    if (!v)
+        return NULL;
+    for (size_t i = 0; i < *n; i++) {
+        const lb_snap_feat *f = &lv->feats[i];
+        const lb_feature_info *fi = &s->infos[f->info];
+        sip h;
+        sip_init(&h, key);
+        sip_u64(&h, (uint64_t)fi->fid);
+        sip_u64(&h, (uint64_t)fi->label.level);
+        sip_u64(&h, fi->label.groups);
+        sip_u64(&h, fi->label.caveats);
+        sip_u64(&h, fi->member);
+        if (fi->member) {
+            sip_u64(&h, (uint64_t)fi->fused.level);
+            sip_u64(&h, fi->fused.groups);
+            sip_u64(&h, fi->fused.caveats);
+        }
+        sip_str(&h, fi->source);
+        sip_u64(&h, f->type);
+        sip_u64(&h, f->nparts);
+        for (uint32_t p = 0; p < f->nparts; p++) {
+            const lb_snap_part *part = &lv->parts[f->first_part + p];
+            sip_u64(&h, (uint64_t)part->n << 32 | part->poly);
+            sip_bytes(&h, lv->xy + 2 * (size_t)part->first, 2 * sizeof(double) * part->n);
+        }
+        const lb_value *val = s->values + (size_t)f->info * s->nprops;
+        for (size_t k = 0; k < s->nprops; k++) {
+            sip_u64(&h, (uint64_t)val[k].type);
+            if (val[k].type == LB_VAL_STR)
+                sip_str(&h, val[k].str);
+            else
+                sip_f64(&h, val[k].num);
+        }
+        v[i] = (version){fi->fid, sip_final(&h), (uint32_t)i};
+    }
+    qsort(v, *n, sizeof *v, cmp_version);
+    return v;
+}
+
+static bool same_props(const lb_snapshot *a, const lb_snapshot *b)
+{
+    if (a->nprops != b->nprops)
+        return false;
+    for (size_t k = 0; k < a->nprops; k++)
+        if (strcmp(a->prop_names[k], b->prop_names[k]) != 0)
+            return false;
+    return true;
+}
+
+static void report(const lb_snapshot *s, const version *v, int side, lb_snapshot_change_fn fn,
+                   void *ud)
+{
+    const lb_snap_level *lv = full_level(s);
+    const lb_snap_feat *f = &lv->feats[v->feat];
+    const double box[4] = {f->minx, f->miny, f->maxx, f->maxy};
+    fn(ud, side, &s->infos[f->info], box);
+}
+
+lb_status lb_snapshot_diff(const lb_snapshot *old, const lb_snapshot *cur, const uint8_t key[16],
+                           lb_snapshot_change_fn fn, void *ud, lb_error *err)
+{
+    if (old->base || cur->base)
+        return lb_fail(err, LB_EINVAL, "snapshot difference: overlays are not compared");
+    if (old->grid != cur->grid || !same_props(old, cur))
+        return lb_fail(err, LB_EINVAL,
+                       "snapshot difference: the snapshots differ in grid or properties");
+    size_t na, nb;
+    version *a = versions(old, key, &na), *b = a ? versions(cur, key, &nb) : NULL;
+    if (!a || !b) {
+        free(a);
+        return lb_fail(err, LB_ENOMEM, "out of memory comparing snapshots of '%s'", cur->layer);
+    }
+    size_t i = 0, j = 0;
+    while (i < na || j < nb) {
+        int c = i == na ? 1 : j == nb ? -1 : cmp_version(&a[i], &b[j]);
+        if (c == 0) {
+            i++;
+            j++;
+        } else if (c < 0) {
+            report(old, &a[i++], 0, fn, ud);
+        } else {
+            report(cur, &b[j++], 1, fn, ud);
+        }
+    }
+    free(a);
+    free(b);
+    return LB_OK;
+}
