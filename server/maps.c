@@ -736,56 +736,109 @@ static void prefix_revisions(const tile_ctx *t, const lb_srv_layer *L, const til
 }
 
 /*
- * The revision the classes present in this tile are keyed by: the newest
- * that changed, within the tile and its margin, a feature version of any
- * class (where it lies exactly, or where its cells lie in the generalised
- * snapshots), else the log's floor; the layer's revision when no log is
- * known.  The list is the same for every principal, so a push elsewhere
- * does not make the next request of this tile walk the classes again (a
- * little time, but it would tell of the push).
+ * Whether change-log entry c could change what grant g draws of layer L in
+ * the tile box q (the tile and its class margin): a version of a label some
+ * pass of g draws exactly, lying in q (and meeting the pass's area), or one
+ * it draws generalised (label and source), whose cells lie in q (and meet
+ * the area).  A version of a label g draws in no pass, or outside its
+ * areas, changes nothing it draws: a feature is drawn only under its own
+ * label (merged reports too), and an area pass draws only what meets its
+ * area.
  */
-static int64_t classes_revision(const tile_ctx *t, const lb_srv_layer *L)
+static bool entry_concerns(const tile_ctx *t, const lb_grant *g, const int *passes, int np,
+                           const lb_chlog_entry *c, const double q[4])
 {
-    int64_t lrev = lb_snapshot_revision(L->snap[t->grid]);
-    const lb_chlog *log = L->log;
-    if (!log || log->last != lrev)
-        return lrev;
-    double q[4];
-    class_box(t, q);
-    int64_t rev = log->floor;
-    for (size_t i = 0; i < log->n; i++) {
-        const lb_chlog_entry *c = &log->v[i];
-        if (c->rev <= rev)
-            continue;
-        const double *b = c->box[t->grid], *gb = c->gbox[t->grid];
-        if (boxes_meet(b, q) || (c->gen && boxes_meet(gb, q)))
-            rev = c->rev;
+    const double *b = c->box[t->grid], *gb = c->gbox[t->grid];
+    bool ex = boxes_meet(b, q), ge = c->gen && boxes_meet(gb, q);
+    if (!ex && !ge)
+        return false;
+    const lb_config *cfg = t->st->cfg;
+    for (int p = 0; p < np; p++) {
+        int a = passes[p];
+        const lb_srv_area *area = a >= 0 ? &t->st->areas[t->grid][a] : NULL;
+        for (int k = 0; k < c->nlabels; k++) {
+            const lb_label *lab = &c->label[k];
+            if (ex && lb_grant_draws(g, a, lab, NULL) == LB_DRAW_EXACT &&
+                (!area || lb_area_meets_box(area, b)))
+                return true;
+            if (!ge || (area && !lb_area_meets_box(area, gb)))
+                continue;
+            /* a source not known: any source with a release rule */
+            for (size_t s = 0; s < cfg->nsources; s++) {
+                if (c->source >= 0 && (size_t)c->source != s)
+                    continue;
+                if (lb_grant_draws(g, a, lab, &cfg->sources[s]) == LB_DRAW_GEN)
+                    return true;
+            }
+        }
     }
-    return rev;
+    return false;
 }
 
-static lb_status get_classes(tile_ctx *t, const lb_srv_layer *L, tile_classes *out)
+/*
+ * The list of classes present in a tile (every class, also those the
+ * principal may not see: plan_layer picks what each pass draws) is one cache
+ * entry per tile and layer, shared by every principal, with the revision of
+ * the snapshot it was made from.  A principal takes it as long as no change
+ * since then concerns what it draws there (entry_concerns): the classes it
+ * draws are then still exactly those listed.  So a change it may not see,
+ * near the tile or not, never makes its next request walk the classes again
+ * (a little time, but it would tell of the change); a change it may see
+ * does, and the list made then is the newest for everybody.  Without a log
+ * (a reload, a log that could not be kept) the list is keyed by the layer's
+ * revision.  Blob: u32 ne, ng, overflow; i64 revision; the classes.
+ */
+#define CLASSES_HEAD (3 * sizeof(uint32_t) + sizeof(int64_t))
+
+static bool classes_valid(const tile_ctx *t, const lb_srv_layer *L, const lb_grant *g,
+                          int64_t made)
+{
+    const lb_chlog *log = L->log;
+    int64_t lrev = lb_snapshot_revision(L->snap[t->grid]);
+    if (made < log->floor || made > lrev)
+        return false; /* changes the log does not hold, or a newer snapshot's list */
+    int passes[LB_GRANT_MAX];
+    int np = lb_grant_passes(g, passes);
+    double q[4];
+    class_box(t, q);
+    for (size_t i = 0; i < log->n; i++) {
+        const lb_chlog_entry *c = &log->v[i];
+        if (c->rev > made && entry_concerns(t, g, passes, np, c, q))
+            return false;
+    }
+    return true;
+}
+
+static lb_status get_classes(tile_ctx *t, const lb_srv_layer *L, const lb_grant *g,
+                             tile_classes *out)
 {
     memset(out, 0, sizeof *out);
+    int64_t lrev = lb_snapshot_revision(L->snap[t->grid]);
+    bool logged = L->log && L->log->last == lrev;
     lb_buf key = {0};
     lb_buf_puts(&key, "C|");
-    put_layer_base_rev(&key, t, L, classes_revision(t, L));
+    put_layer_base_rev(&key, t, L, logged ? -1 : lrev);
     if (!key.data || key.oom) {
         lb_buf_free(&key);
         return LB_ENOMEM;
     }
     size_t len = 0;
     uint8_t *blob = lb_cache_get(t->r->srv->cache, key.data, &len);
-    if (blob && len >= 12) {
+    bool newer = false; /* the cached list is of a newer snapshot: keep it */
+    if (blob && len >= CLASSES_HEAD) {
         uint32_t h[3];
+        int64_t made;
         memcpy(h, blob, sizeof h);
-        if (len == 12 + ((size_t)h[0] + h[1]) * sizeof(tile_class)) {
+        memcpy(&made, blob + sizeof h, sizeof made);
+        newer = made > lrev;
+        if (len == CLASSES_HEAD + ((size_t)h[0] + h[1]) * sizeof(tile_class) &&
+            (!logged || classes_valid(t, L, g, made))) {
             out->ne = h[0];
             out->ng = h[1];
             out->overflow = h[2] != 0;
             out->v = malloc((out->ne + out->ng + 1) * sizeof *out->v);
             if (out->v) {
-                memcpy(out->v, blob + 12, (out->ne + out->ng) * sizeof *out->v);
+                memcpy(out->v, blob + CLASSES_HEAD, (out->ne + out->ng) * sizeof *out->v);
                 free(blob);
                 lb_buf_free(&key);
                 return LB_OK;
@@ -809,7 +862,7 @@ static lb_status get_classes(tile_ctx *t, const lb_srv_layer *L, tile_classes *o
     out->ne = out->overflow ? 0 : (uint32_t)ex.n;
     out->ng = out->overflow ? 0 : (uint32_t)ge.n;
     out->v = malloc((out->ne + out->ng + 1) * sizeof *out->v);
-    uint8_t *nb = malloc(12 + (out->ne + out->ng) * sizeof *out->v);
+    uint8_t *nb = malloc(CLASSES_HEAD + (out->ne + out->ng) * sizeof *out->v);
     lb_status rc = LB_OK;
     if (!out->v || !nb) {
         rc = LB_ENOMEM;
@@ -820,8 +873,12 @@ static lb_status get_classes(tile_ctx *t, const lb_srv_layer *L, tile_classes *o
             memcpy(out->v + out->ne, ge.v, out->ng * sizeof *out->v);
         uint32_t h[3] = {out->ne, out->ng, out->overflow};
         memcpy(nb, h, sizeof h);
-        memcpy(nb + 12, out->v, (out->ne + out->ng) * sizeof *out->v);
-        lb_cache_put(t->r->srv->cache, key.data, nb, 12 + (out->ne + out->ng) * sizeof *out->v);
+        memcpy(nb + sizeof h, &lrev, sizeof lrev);
+        memcpy(nb + CLASSES_HEAD, out->v, (out->ne + out->ng) * sizeof *out->v);
+        atomic_fetch_add(&t->r->srv->class_lists, 1);
+        if (!newer)
+            lb_cache_put(t->r->srv->cache, key.data, nb,
+                         CLASSES_HEAD + (out->ne + out->ng) * sizeof *out->v);
     }
     free(nb);
     free(ex.v);
@@ -1333,7 +1390,7 @@ static lb_status plan_layer(tile_ctx *t, const lb_srv_layer *L, const lb_grant *
 {
     lb_state *st = t->st;
     memset(pl, 0, sizeof *pl);
-    lb_status rc = get_classes(t, L, &pl->tc);
+    lb_status rc = get_classes(t, L, g, &pl->tc);
     if (rc != LB_OK)
         return rc;
     const tile_classes *tc = &pl->tc;

@@ -368,6 +368,7 @@ static void h_metrics(lb_req *r)
                   "# TYPE lagebild_requests_total counter\nlagebild_requests_total %llu\n"
                   "# TYPE lagebild_tiles_rendered_total counter\nlagebild_tiles_rendered_total %llu\n"
                   "# TYPE lagebild_tiles_encoded_total counter\nlagebild_tiles_encoded_total %llu\n"
+                  "# TYPE lagebild_class_lists_total counter\nlagebild_class_lists_total %llu\n"
                   "# TYPE lagebild_layer_cpu_seconds_total counter\nlagebild_layer_cpu_seconds_total %.6f\n"
                   "# TYPE lagebild_encode_cpu_seconds_total counter\nlagebild_encode_cpu_seconds_total %.6f\n"
                   "# TYPE lagebild_cache_hits_total counter\nlagebild_cache_hits_total %llu\n"
@@ -382,7 +383,8 @@ static void h_metrics(lb_req *r)
                   "# TYPE lagebild_cache_bytes gauge\nlagebild_cache_bytes %zu\n"
                   "# TYPE lagebild_uptime_seconds gauge\nlagebild_uptime_seconds %.0f\n",
                   (unsigned long long)s->requests, (unsigned long long)s->tiles_rendered,
-                  (unsigned long long)s->tiles_encoded, (double)s->layer_cpu_ns / 1e9,
+                  (unsigned long long)s->tiles_encoded, (unsigned long long)s->class_lists,
+                  (double)s->layer_cpu_ns / 1e9,
                   (double)s->encode_cpu_ns / 1e9, (unsigned long long)s->cache_hits,
                   (unsigned long long)s->layer_hits,
                   (unsigned long long)s->shared_hits, (double)s->shared_wait_ns / 1e9,

@@ -164,6 +164,7 @@ typedef struct lb_server {
     bool log_requests;
     /* metrics */
     atomic_ullong requests, tiles_rendered, cache_hits, not_found, unauthorized, errors;
+    atomic_ullong class_lists; /* lists of the classes in a tile made (maps.c get_classes) */
     /* layer canvases (and composites) served from the cache; of all cache
      * hits those on entries made for other rights (content-keyed sharing);
      * nanoseconds waited to make such a first look as slow as a render */
