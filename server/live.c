@@ -259,12 +259,11 @@ static void notify(lb_live *lv, lb_state *st, const char *layer, int64_t rev, co
 }
 
 /*
- * The change-log entries of layer li's changes in batch, one per feature
- * version, in batch order: revision, label, source, the exact box in each
- * grid's CRS and, where a generalised snapshot draws the version, the box
- * of its cells (from ev, which must hold the batch's changes of the layer;
- * NULL: not known).  Worked out before the state lock is taken (PROJ, and
- * generalising every version of a rule's source).
+ * The change-log entries of layer li's changes in batch (an incremental
+ * layer), one per feature version, in batch order: revision, label,
+ * source, the exact box in each grid's CRS.  Layers rebuilt whole take
+ * theirs from the difference of the snapshots (diff_entries).  Worked out
+ * before the state lock is taken (PROJ).
  */
 typedef struct log_adds {
     lb_chlog_entry *v;
@@ -276,8 +275,7 @@ typedef struct log_adds {
     const lb_snapshot *from;
 } log_adds;
 
-static log_adds log_entries(lb_live *lv, const lb_state *st, size_t li, const pending *batch,
-                            ev_ctx *ev);
+static log_adds log_entries(lb_live *lv, const lb_state *st, size_t li, const pending *batch);
 static log_adds diff_entries(lb_live *lv, const lb_state *st, size_t li,
                              lb_snapshot *const snap[LB_NGRIDS],
                              lb_snapshot *const gen[LB_NGRIDS], int64_t rev);
@@ -319,20 +317,13 @@ static bool publish_layer(lb_live *lv, lb_store *rs, const char *rs_path, const 
         return false;
     }
     int64_t rev = lb_snapshot_revision(snap[0]);
-    /* the change log, with where the generalised snapshots draw each
-     * version; for a conflated layer the difference of the snapshots: a
-     * change re-clusters fused features that are not among the changed rows */
+    /* the change log: the difference of the old and the new snapshots, which
+     * names what is drawn differently whatever changed it (in a conflated
+     * layer a push re-clusters fused features that are not among its rows;
+     * in a generalised snapshot a unit moving inside its cell changes
+     * nothing) */
     ev_ctx *ev = lb_ev_new(st, layer, ps);
-    bool conflated = st->cfg->layers[li].conflate_distance_m > 0 ||
-                     lb_store_layer_conflated(rs, layer);
-    log_adds adds = {0};
-    if (conflated) {
-        adds = diff_entries(lv, st, li, snap, gen, rev);
-    } else if (ev) {
-        CPLPushErrorHandler(CPLQuietErrorHandler); /* odd geometries: fail closed, quietly */
-        adds = log_entries(lv, st, li, ps, ev);
-        CPLPopErrorHandler();
-    }
+    log_adds adds = diff_entries(lv, st, li, snap, gen, rev);
     pthread_mutex_lock(&srv->state_lock);
     lb_state *cur = srv->state, *old = NULL, *ns = NULL;
     if (cur->generation != st->generation) {
@@ -590,8 +581,7 @@ static void box_everywhere(double b[4])
     b[2] = b[3] = INFINITY;
 }
 
-static log_adds log_entries(lb_live *lv, const lb_state *st, size_t li, const pending *batch,
-                            ev_ctx *ev)
+static log_adds log_entries(lb_live *lv, const lb_state *st, size_t li, const pending *batch)
 {
     log_adds a = {0};
     const char *layer = st->cfg->layers[li].id;
@@ -624,15 +614,12 @@ static log_adds log_entries(lb_live *lv, const lb_state *st, size_t li, const pe
                         log_adds_free(&a);
                         return a; /* keys fall back to the revision */
                     }
-                /* the cells the generalised snapshots draw it as; where
-                 * that is not known, anywhere (the tiles of its class
-                 * then refresh everywhere, never stale) */
-                double gll[4];
-                int gen = !rule ? 0 : ev ? lb_ev_gen_box(ev, p, k, side, gll) : -1;
-                e->gen = gen != 0;
+                /* incremental layers have no generalised snapshots; were
+                 * one drawn, its cells would count as anywhere (its
+                 * tiles refreshed everywhere, never stale) */
+                e->gen = rule;
                 for (int g = 0; e->gen && g < LB_NGRIDS; g++)
-                    if (gen < 0 || !grid_box(lv, g, gll, e->gbox[g]))
-                        box_everywhere(e->gbox[g]);
+                    box_everywhere(e->gbox[g]);
                 a.n++;
             }
         }
@@ -997,7 +984,7 @@ static void publish_round(lb_live *lv, lb_store **store, char **store_path)
         lb_snapshot *nogen[LB_NGRIDS] = {NULL};
         bool stale = false;
         /* no source of an incremental layer has a release rule */
-        log_adds adds = log_entries(lv, st, b->li, batch, NULL);
+        log_adds adds = log_entries(lv, st, b->li, batch);
         lb_state *ns =
             b->snap[0] ? swap_layer(lv, st, b->li, b->snap, nogen, batch, &adds, &stale) : NULL;
         log_adds_free(&adds);

@@ -552,26 +552,6 @@ bool lb_ev_visible_box(ev_ctx *c, const lb_grant *g, double out[4])
     return have;
 }
 
-int lb_ev_gen_box(ev_ctx *c, const pending *q, size_t i, int side, double out[4])
-{
-    for (size_t bi = 0; bi < c->nb; bi++) {
-        const ev_batch *b = &c->b[bi];
-        if (b->q != q)
-            continue;
-        if (i >= q->nchanges)
-            return -1;
-        const lb_change *ch = &q->changes[i];
-        if (!(side ? ch->has_new : ch->has_old) || !(b->cell > 0))
-            return 0; /* the generalised snapshots hold only sources with a rule */
-        ev_ver *v = &b->v[2 * i + (side ? 1 : 0)];
-        if (!ver_gen(c, v, b->cell))
-            return -1;
-        memcpy(out, v->gbox, sizeof v->gbox);
-        return 1;
-    }
-    return -1;
-}
-
 ev_ctx *lb_ev_new(const lb_state *st, const char *layer, const pending *ps)
 {
     ev_ctx *c = malloc(sizeof *c);

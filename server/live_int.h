@@ -34,14 +34,4 @@ void lb_ev_free(ev_ctx *c);
  */
 bool lb_ev_visible_box(ev_ctx *c, const lb_grant *g, double out[4]);
 
-/*
- * Where the generalised snapshots draw version `side` (0 old, 1 new) of
- * change i of pending commit q (one of c's): 1 with out the lon/lat box of
- * the cells of its generalised form (lb_gen_box, as the tiles draw it), 0
- * when no generalised snapshot draws it (no such version, or its source has
- * no release rule), -1 when that cannot be worked out (its geometry was not
- * kept or cannot be generalised): the caller then assumes it anywhere.
- */
-int lb_ev_gen_box(ev_ctx *c, const pending *q, size_t i, int side, double out[4]);
-
 #endif

@@ -665,7 +665,7 @@ static void on_diff(void *ud, int side, const lb_feature_info *f, const double b
     d->member[side][d->n[side]++] = f->member;
 }
 
-static diffs diff(const lb_snapshot *a, const lb_snapshot *b, const uint8_t key[16])
+static diffs diff(lb_snapshot *a, lb_snapshot *b, const uint8_t key[16])
 {
     diffs d = {0};
     lb_error err;

@@ -290,6 +290,43 @@ LB_TEST(test_hidden_pushes_do_not_rekey_generalised_layers)
     ASSERT(!refetch(&fire_b));
     ASSERT(rendered() > n2);
 
+    /* 4b: u1 moves inside B's cell (to the cell's centre): fire sees the
+     * same cell, thw nothing, so nothing is drawn anew for either (until
+     * session 14 fire's tiles were: the log knew the version's cells but
+     * not what the generalised snapshot draws of it); police sees the move */
+    {
+        double x = B[0], y = B[1];
+        lb_transform *t;
+        lb_error err;
+        ASSERT_EQ(lb_transform_new("EPSG:4326", "EPSG:3035", &t, &err), LB_OK);
+        ASSERT_EQ(lb_transform_points(t, 1, &x, &y, &err), LB_OK);
+        lb_transform_free(t);
+        x = (floor(x / 5000.0) + 0.5) * 5000.0;
+        y = (floor(y / 5000.0) + 0.5) * 5000.0;
+        ASSERT_EQ(lb_transform_new("EPSG:3035", "EPSG:4326", &t, &err), LB_OK);
+        ASSERT_EQ(lb_transform_points(t, 1, &x, &y, &err), LB_OK);
+        lb_transform_free(t);
+        ASSERT(fabs(x - B[0]) + fabs(y - B[1]) > 0.001); /* a move of more than 70 m */
+        view pol_b = {.token = "t-police"};
+        memcpy(pol_b.path, fire_b.path, sizeof pol_b.path);
+        refetch(&pol_b);
+        for (int i = 0; i < NV; i++)
+            refetch(&v[i]); /* FIRE_ADV since u1 left A */
+        n2 = rendered();
+        push_point("police_u", "t-police", &pol, "u1", x, y, NULL);
+        expect_cached(v, NV, n2);
+        expect_cached(&fire_b, 1, n2);
+        ASSERT(!refetch(&pol_b));
+        ASSERT(rendered() > n2);
+        /* and a new symbol in the same cell is drawn anew for fire */
+        n2 = rendered();
+        push_point("police_u", "t-police", &pol, "u1", x, y, "\"typ\":\"Vollsperrung\"");
+        ASSERT(!refetch(&fire_b));
+        ASSERT(!refetch(&v[FIRE_T])); /* B lies in that tile too */
+        ASSERT(rendered() > n2);
+        free(pol_b.png);
+    }
+
     /* 5: a THW unit in the tile: thw's tile is drawn anew, fire's is not */
     n2 = rendered();
     push_point("thw_u", "t-thw", &thw, "t4", 9.33, 52.14, NULL);

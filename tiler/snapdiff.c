@@ -13,6 +13,7 @@
  * and the drawing order from boxes and fids, so two snapshots whose pairs
  * agree draw the same pixels.
  */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,12 +49,18 @@ static inline void sip_round(sip *s)
     s->v2 = ROTL(s->v2, 32);
 }
 
-static uint64_t load64(const uint8_t *p)
+static inline uint64_t load64(const uint8_t *p)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+#else
     uint64_t v = 0;
     for (int i = 7; i >= 0; i--)
         v = v << 8 | p[i];
     return v;
+#endif
 }
 
 static void sip_init(sip *s, const uint8_t key[16])
@@ -104,8 +111,13 @@ static uint64_t sip_final(sip *s)
     return s->v0 ^ s->v1 ^ s->v2 ^ s->v3;
 }
 
-static void sip_u64(sip *s, uint64_t v)
+static inline void sip_u64(sip *s, uint64_t v)
 {
+    if (s->ntail == 0) {
+        s->len += 8;
+        sip_word(s, v);
+        return;
+    }
     uint8_t b[8];
     for (int i = 0; i < 8; i++)
         b[i] = (uint8_t)(v >> (8 * i));
@@ -132,11 +144,48 @@ static void sip_str(sip *s, const char *str)
 
 /* ---- the difference ------------------------------------------------------ */
 
+/*
+ * Strings (sources, property values) come from a snapshot's pool, where
+ * equal strings mostly share one pointer: each is hashed once (keyed, so
+ * its hash is as hard to collide as the feature's) and its hash fed to the
+ * feature's.  Direct-mapped by pointer.
+ */
+#define STR_SLOTS 1024
+
+typedef struct str_cache {
+    const char *p[STR_SLOTS];
+    uint64_t h[STR_SLOTS];
+} str_cache;
+
+static uint64_t str_hash(str_cache *c, const uint8_t key[16], const char *str)
+{
+    if (!str)
+        return 0;
+    size_t i = ((uintptr_t)str >> 3) % STR_SLOTS;
+    if (c->p[i] == str)
+        return c->h[i];
+    sip h;
+    sip_init(&h, key);
+    sip_str(&h, str);
+    c->p[i] = str;
+    c->h[i] = sip_final(&h) | 1; /* never 0, the hash of no string */
+    return c->h[i];
+}
+
 typedef struct version {
     int64_t fid;
     uint64_t hash;
     uint32_t feat; /* index in the full level */
 } version;
+
+/* A snapshot's versions, sorted, under one key. */
+struct lb_snap_digest {
+    uint8_t key[16];
+    size_t n;
+    version v[];
+};
+
+void lb_tiler__digest_free(struct lb_snap_digest *d) { free(d); }
 
 static int cmp_version(const void *a, const void *b)
 {
@@ -151,16 +200,29 @@ static const lb_snap_level *full_level(const lb_snapshot *s)
     return s->nlevels ? &s->levels[s->nlevels - 1] : NULL;
 }
 
-/* The sorted versions of s's full level (*n of them); NULL only when out of
- * memory. */
-static version *versions(const lb_snapshot *s, const uint8_t key[16], size_t *n)
+/* The sorted versions of s's full level under key, made once per snapshot
+ * and key (kept for the next comparison, when s is the older side); NULL
+ * only when out of memory. */
+static struct lb_snap_digest *versions(lb_snapshot *s, const uint8_t key[16], bool *owned)
 {
+    *owned = false;
+    struct lb_snap_digest *d = atomic_load(&s->digest);
+    if (d && memcmp(d->key, key, sizeof d->key) == 0)
+        return d;
     const lb_snap_level *lv = full_level(s);
-    *n = lv ? lv->nfeats : 0;
-    version *v = malloc((*n ? *n : 1) * sizeof *v);
-    if (!v)
+    size_t n = lv ? lv->nfeats : 0;
+    d = malloc(sizeof *d + (n ? n : 1) * sizeof d->v[0]);
+    if (!d)
         return NULL;
-    for (size_t i = 0; i < *n; i++) {
+    memcpy(d->key, key, sizeof d->key);
+    d->n = n;
+    version *v = d->v;
+    str_cache *sc = calloc(1, sizeof *sc);
+    if (!sc) {
+        free(d);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
         const lb_snap_feat *f = &lv->feats[i];
         const lb_feature_info *fi = &s->infos[f->info];
         sip h;
@@ -175,7 +237,7 @@ static version *versions(const lb_snapshot *s, const uint8_t key[16], size_t *n)
             sip_u64(&h, fi->fused.groups);
             sip_u64(&h, fi->fused.caveats);
         }
-        sip_str(&h, fi->source);
+        sip_u64(&h, str_hash(sc, key, fi->source));
         sip_u64(&h, f->type);
         sip_u64(&h, f->nparts);
         for (uint32_t p = 0; p < f->nparts; p++) {
@@ -187,14 +249,25 @@ static version *versions(const lb_snapshot *s, const uint8_t key[16], size_t *n)
         for (size_t k = 0; k < s->nprops; k++) {
             sip_u64(&h, (uint64_t)val[k].type);
             if (val[k].type == LB_VAL_STR)
-                sip_str(&h, val[k].str);
+                sip_u64(&h, str_hash(sc, key, val[k].str));
             else
                 sip_f64(&h, val[k].num);
         }
         v[i] = (version){fi->fid, sip_final(&h), (uint32_t)i};
     }
-    qsort(v, *n, sizeof *v, cmp_version);
-    return v;
+    free(sc);
+    qsort(v, n, sizeof *v, cmp_version);
+    /* keep it with the snapshot, unless one is kept already: then that one
+     * if it is of this key, else this one is the caller's to free */
+    struct lb_snap_digest *kept = NULL;
+    if (atomic_compare_exchange_strong(&s->digest, &kept, d))
+        return d;
+    if (memcmp(kept->key, key, sizeof kept->key) == 0) {
+        free(d);
+        return kept;
+    }
+    *owned = true;
+    return d;
 }
 
 static bool same_props(const lb_snapshot *a, const lb_snapshot *b)
@@ -216,7 +289,7 @@ static void report(const lb_snapshot *s, const version *v, int side, lb_snapshot
     fn(ud, side, &s->infos[f->info], box);
 }
 
-lb_status lb_snapshot_diff(const lb_snapshot *old, const lb_snapshot *cur, const uint8_t key[16],
+lb_status lb_snapshot_diff(lb_snapshot *old, lb_snapshot *cur, const uint8_t key[16],
                            lb_snapshot_change_fn fn, void *ud, lb_error *err)
 {
     if (old->base || cur->base)
@@ -224,12 +297,16 @@ lb_status lb_snapshot_diff(const lb_snapshot *old, const lb_snapshot *cur, const
     if (old->grid != cur->grid || !same_props(old, cur))
         return lb_fail(err, LB_EINVAL,
                        "snapshot difference: the snapshots differ in grid or properties");
-    size_t na, nb;
-    version *a = versions(old, key, &na), *b = a ? versions(cur, key, &nb) : NULL;
-    if (!a || !b) {
-        free(a);
+    bool own_a, own_b = false;
+    struct lb_snap_digest *da = versions(old, key, &own_a),
+                          *db = da ? versions(cur, key, &own_b) : NULL;
+    if (!da || !db) {
+        if (own_a)
+            free(da);
         return lb_fail(err, LB_ENOMEM, "out of memory comparing snapshots of '%s'", cur->layer);
     }
+    const version *a = da->v, *b = db->v;
+    size_t na = da->n, nb = db->n;
     size_t i = 0, j = 0;
     while (i < na || j < nb) {
         int c = i == na ? 1 : j == nb ? -1 : cmp_version(&a[i], &b[j]);
@@ -242,7 +319,9 @@ lb_status lb_snapshot_diff(const lb_snapshot *old, const lb_snapshot *cur, const
             report(cur, &b[j++], 1, fn, ud);
         }
     }
-    free(a);
-    free(b);
+    if (own_a)
+        free(da);
+    if (own_b)
+        free(db);
     return LB_OK;
 }

@@ -917,6 +917,7 @@ static void snapshot_free(lb_snapshot *s)
     free(s->class_rep);
     free(s->strings);
     free(s->layer);
+    lb_tiler__digest_free(atomic_load(&s->digest));
     free(s);
 }
 

@@ -114,7 +114,13 @@ struct lb_snapshot {
     lb_snapshot *base, *delta;
     int64_t *removed;
     size_t nremoved;
+    /* lb_snapshot_diff's hashes of this snapshot's versions, made on first
+     * use (tiler/snapdiff.c), or NULL */
+    _Atomic(struct lb_snap_digest *) digest;
 };
+
+/* Free a snapshot's digest (snapdiff.c). */
+void lb_tiler__digest_free(struct lb_snap_digest *d);
 
 /* What the walks of a level's R-tree read, summed per thread (a test hook:
  * tests/test_walk_hidden.c checks that what a walk reads does not grow with

@@ -131,12 +131,14 @@ bool lb_snapshot_bounds(const lb_snapshot *s, double *minx, double *miny, double
  * (side 0) and that cur has and old has not (side 1), with its box in the
  * grid's CRS.  Versions are compared by a keyed hash (SipHash-2-4 under key,
  * which should be secret: whoever can guess it could craft a change that
- * compares equal).  LB_EINVAL for overlays or snapshots that differ in grid
- * or properties, LB_ENOMEM.
+ * compares equal); each snapshot keeps its hashes under one key, so that
+ * comparing it again (as the older side) costs the other side only.
+ * LB_EINVAL for overlays or snapshots that differ in grid or properties,
+ * LB_ENOMEM.
  */
 typedef void (*lb_snapshot_change_fn)(void *ud, int side, const lb_feature_info *f,
                                       const double box[4]);
-lb_status lb_snapshot_diff(const lb_snapshot *old, const lb_snapshot *cur, const uint8_t key[16],
+lb_status lb_snapshot_diff(lb_snapshot *old, lb_snapshot *cur, const uint8_t key[16],
                            lb_snapshot_change_fn fn, void *ud, lb_error *err);
 
 /* ---- rendering -------------------------------------------------------- */
