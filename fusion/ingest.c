@@ -202,7 +202,7 @@ typedef struct ingest {
     size_t changes_cap, rejects_cap;
     size_t wkb_used; /* UPSERT: bytes of the changes' geometries (LB_CHANGE_WKB_BUDGET) */
     sqlite3_stmt *find, *del_row; /* UPSERT: the writer's current row of a feature id */
-    sqlite3_stmt *fid_used;       /* UPSERT: whether a row has a given fid */
+    sqlite3_stmt *fid_used;       /* whether a row has a given fid */
     int64_t rev;
     uint64_t out_of_area;
     long kill_after; /* fault injection: raise SIGKILL after this many inserts */
@@ -466,17 +466,18 @@ static lb_status prepare(ingest *in, lb_error *err)
                                      " AND source_fid = ?",
                                      layer);
         char *del = sqlite3_mprintf("DELETE FROM \"%w\" WHERE pk = ?", layer);
-        char *used = sqlite3_mprintf("SELECT 1 FROM \"%w\" WHERE fid = ?", layer);
-        if (!find || !del || !used)
+        if (!find || !del)
             r = SQLITE_NOMEM;
         if (r == SQLITE_OK)
             r = sqlite3_prepare_v2(in->st->db, find, -1, &in->find, NULL);
         if (r == SQLITE_OK)
             r = sqlite3_prepare_v2(in->st->db, del, -1, &in->del_row, NULL);
-        if (r == SQLITE_OK)
-            r = sqlite3_prepare_v2(in->st->db, used, -1, &in->fid_used, NULL);
         sqlite3_free(find);
         sqlite3_free(del);
+    }
+    if (r == SQLITE_OK) {
+        char *used = sqlite3_mprintf("SELECT 1 FROM \"%w\" WHERE fid = ?", layer);
+        r = used ? sqlite3_prepare_v2(in->st->db, used, -1, &in->fid_used, NULL) : SQLITE_NOMEM;
         sqlite3_free(used);
     }
     if (r != SQLITE_OK)
@@ -1871,6 +1872,22 @@ static lb_status write_item(ingest *in, geo_ctx *gc, batch *b, item *it, int64_t
     sqlite3_bind_blob(q, 17, a->p + it->blob, (int)it->blob_len, SQLITE_STATIC);
     sqlite3_bind_text(q, 18, in->writer, -1, SQLITE_STATIC);
     int r = sqlite3_step(q);
+    if (r == SQLITE_CONSTRAINT && in->mode == LB_INGEST_REPLACE) {
+        /* the stable fid may be another row's: a hash collision, which FNV
+         * lets anyone craft (a writer could push a feature whose fid is that
+         * of a file feature to come, to keep it out).  Then the next free
+         * one, as a push does; the same again means a duplicate id. */
+        sqlite3_reset(q);
+        int64_t fid = it->fid;
+        lb_status rc = free_fid(in, &fid, err);
+        if (rc != LB_OK)
+            return rc;
+        if (fid != it->fid) {
+            it->fid = fid;
+            sqlite3_bind_int64(q, 1, fid);
+            r = sqlite3_step(q);
+        }
+    }
     if (r == SQLITE_CONSTRAINT) {
         reject(in, sfid, "duplicate feature id '%s' in source", sfid);
         return LB_OK;

@@ -13,6 +13,7 @@
 #include <signal.h>
 
 #include "lagebild/fusion.h"
+#include "lagebild/util.h"
 #include "lbtest.h"
 #include "tutil.h"
 
@@ -845,7 +846,62 @@ LB_TEST(test_spatial_index_built_in_chunks_is_complete)
     teardown();
 }
 
+/* The fid a file feature sfid of source starts from (stable_fid in
+ * fusion/ingest.c). */
+static long long stable_fid(const char *source, const char *sfid)
+{
+    uint64_t h = lb_fnv1a(LB_FNV_INIT, source, strlen(source));
+    h = lb_fnv1a(h, "\x1f", 1);
+    h = lb_fnv1a(h, sfid, strlen(sfid));
+    h &= (1ULL << 53) - 1;
+    return (long long)(h ? h : 1);
+}
+
+/*
+ * A file feature whose stable fid another row already holds (FNV collisions
+ * can be crafted: a writer could push a feature with that fid to keep a file
+ * feature to come out of the store) is stored under the next free fid, the
+ * same one at every re-ingest while the other row is there, and the other
+ * row is not touched; an id twice in the file is still a duplicate.
+ */
+LB_TEST(test_file_feature_whose_fid_is_taken_is_stored_under_another)
+{
+    setup();
+    t_write(dir, "police.geojson", police_geojson);
+    write_cfg(police_source);
+    t_result r = t_lagebild("ingest", cfg, NULL, NULL);
+    ASSERT_EQ(r.status, 0);
+    t_result_free(&r);
+    long long p1 = stable_fid("police", "P-1");
+    ASSERT_EQ(t_sql_int(store, "SELECT fid FROM incidents WHERE source_fid='P-1'"), p1);
+    /* another source's row takes P-1's fid (the file's rows were removed
+     * meanwhile, as a re-ingest of an empty file would) */
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "DELETE FROM incidents; INSERT INTO incidents (fid, source, source_fid, label_level,"
+             " classification, releasable_to, caveats, revision, geom) VALUES (%lld, 'qgis',"
+             " 'Q-1', 2, 'VS-VERTRAULICH', 'police', '', 1, MakePoint(9.3, 52.0, 4326))",
+             p1);
+    ASSERT_EQ(t_exec(store, sql), SQLITE_OK);
+    long long other[2];
+    for (int i = 0; i < 2; i++) {
+        r = t_lagebild("ingest", cfg, NULL, NULL);
+        ASSERT_EQ(r.status, 0);
+        ASSERT_CONTAINS(r.out, "read 3, stored 3, repaired 0, rejected 0");
+        t_result_free(&r);
+        other[i] = t_sql_int(store, "SELECT fid FROM incidents WHERE source_fid='P-1'");
+        ASSERT_NE(other[i], p1);
+        ASSERT_EQ(t_sql_int(store, "SELECT count(*) FROM incidents WHERE source='qgis' AND"
+                                   " source_fid='Q-1' AND classification='VS-VERTRAULICH'"),
+                  1);
+    }
+    ASSERT_EQ(other[0], other[1]);
+    ASSERT_EQ(t_sql_int(store, "SELECT count(*) FROM lb_rejects"), 0);
+    teardown();
+}
+
 LB_TESTS(test_geojson_is_fused_with_mapping_labels_and_provenance,
+         test_file_feature_whose_fid_is_taken_is_stored_under_another,
          test_reingest_replaces_atomically_and_bumps_revision,
          test_gauss_krueger_source_lands_within_1cm_of_beta2007,
          test_missing_file_fails_alone_and_others_still_ingest,
