@@ -283,6 +283,16 @@ int lb_cmd_serve(int argc, char **argv)
         "tcp_nodelay", "1",
         NULL,
     };
+    /* before the server answers anything: a client that has been answered
+     * (or has read "listening on") may stop it at once, and SIGTERM must
+     * then drain, not kill (it did kill when it came before these lines,
+     * which showed as rare failed exits of tests on loaded machines) */
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
     struct mg_callbacks cb = {.log_message = log_message};
     mg_init_library(0);
     srv.ctx = mg_start(&cb, &srv, options);
@@ -302,12 +312,6 @@ int lb_cmd_serve(int argc, char **argv)
     printf("listening on http://%s:%d\n", host, srv.port);
     fflush(stdout);
 
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGHUP, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
     watcher wt = {.config = config};
     watcher_start(&wt, srv.state->cfg);
     while (!got_term) {

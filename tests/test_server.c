@@ -1162,6 +1162,33 @@ static bool file_contains(const char *path, const char *needle)
     return found;
 }
 
+/*
+ * SIGTERM at once after "listening on" (what a supervisor or a test does
+ * that stops a server it has just seen come up) drains and exits 0: the
+ * handlers are in place before the server says it listens.  They were
+ * installed just after, and a SIGTERM in between killed the server, which
+ * showed as rare failed exits of tests on loaded machines.
+ */
+LB_TEST(test_sigterm_right_after_listening_exits_cleanly)
+{
+    fixture();
+    char *err = t_path(g_dir, "early.stderr");
+    char *audit = t_path(g_dir, "early.audit.jsonl");
+    for (int i = 0; i < 20; i++) {
+        t_server s;
+        ASSERT(t_server_start(&s, g_cfg, audit, err));
+        int ws = t_server_stop(&s, 60);
+        if (!(ws != -1 && WIFEXITED(ws) && WEXITSTATUS(ws) == 0))
+            fprintf(stderr, "  round %d: wait status %d (signal %d)\n", i, ws,
+                    ws != -1 && WIFSIGNALED(ws) ? WTERMSIG(ws) : 0);
+        ASSERT(ws != -1 && WIFEXITED(ws));
+        ASSERT_EQ(WEXITSTATUS(ws), 0);
+        t_server_free(&s);
+    }
+    free(err);
+    free(audit);
+}
+
 /* Last: SIGTERM drains and exits 0; the audit log verifies and holds no token. */
 LB_TEST(test_shutdown_and_audit)
 {
@@ -1231,4 +1258,5 @@ LB_TESTS(test_health, test_unauthorized, test_not_visible_is_not_found,
          test_hidden_static_map_is_refused_as_fast_as_a_missing_one, test_hostile_tile_urls,
          test_tilejson, test_etag, test_tile_head, test_metrics, test_classification_within_the_area,
          test_oversized_header, test_break_glass,
-         test_phase, test_role_validity_ends, test_shutdown_and_audit)
+         test_phase, test_role_validity_ends, test_sigterm_right_after_listening_exits_cleanly,
+         test_shutdown_and_audit)
