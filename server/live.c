@@ -278,7 +278,7 @@ typedef struct log_adds {
 static log_adds log_entries(lb_live *lv, const lb_state *st, size_t li, const pending *batch);
 static log_adds diff_entries(lb_live *lv, const lb_state *st, size_t li,
                              lb_snapshot *const snap[LB_NGRIDS],
-                             lb_snapshot *const gen[LB_NGRIDS], int64_t rev);
+                             lb_snapshot *const gen[LB_NGRIDS], int64_t rev, ev_ctx *ev);
 static void log_adds_free(log_adds *a);
 static lb_chlog *log_extend(const lb_state *cur, size_t li, int64_t rev, const pending *batch,
                             const log_adds *adds);
@@ -323,7 +323,7 @@ static bool publish_layer(lb_live *lv, lb_store *rs, const char *rs_path, const 
      * in a generalised snapshot a unit moving inside its cell changes
      * nothing) */
     ev_ctx *ev = lb_ev_new(st, layer, ps);
-    log_adds adds = diff_entries(lv, st, li, snap, gen, rev);
+    log_adds adds = diff_entries(lv, st, li, snap, gen, rev, ev);
     pthread_mutex_lock(&srv->state_lock);
     lb_state *cur = srv->state, *old = NULL, *ns = NULL;
     if (cur->generation != st->generation) {
@@ -635,89 +635,185 @@ static void box_nowhere(double b[4])
     b[2] = b[3] = -INFINITY;
 }
 
+/* One version lb_snapshot_diff reported, in one grid. */
+typedef struct diff_rec {
+    int64_t fid;
+    int side, grid;
+    bool gen;
+    lb_label label;
+    int32_t source;
+    double box[4];
+} diff_rec;
+
 typedef struct diff_ctx {
-    log_adds *a;
+    diff_rec *v;
+    size_t n, cap;
+    bool oom;
     const lb_config *cfg;
-    int64_t rev;
     int grid;
     bool gen;
     const char *last_src; /* source index cache */
     int32_t last_idx;
 } diff_ctx;
 
-/* lb_snapshot_diff: one entry for a version of a feature, drawn in this
- * grid where its box (widened by a little) lies, exactly or as cells. */
 static void on_diff(void *ud, int side, const lb_feature_info *fi, const double box[4])
 {
-    (void)side;
     diff_ctx *d = ud;
-    log_adds *a = d->a;
-    if (!a->ok)
+    if (d->oom)
         return;
-    if (a->n == a->cap) {
-        size_t nc = a->cap ? 2 * a->cap : 64;
-        lb_chlog_entry *v = realloc(a->v, nc * sizeof *v);
+    if (d->n == d->cap) {
+        size_t nc = d->cap ? 2 * d->cap : 64;
+        diff_rec *v = realloc(d->v, nc * sizeof *v);
         if (!v) {
-            a->ok = false;
+            d->oom = true;
             return;
         }
-        a->v = v;
-        a->cap = nc;
+        d->v = v;
+        d->cap = nc;
     }
-    lb_chlog_entry *e = &a->v[a->n++];
-    memset(e, 0, sizeof *e);
-    e->rev = d->rev;
-    e->label[0] = fi->label;
-    e->nlabels = 1;
-    e->source = -1;
-    for (int g = 0; g < LB_NGRIDS; g++) {
-        box_nowhere(e->box[g]);
-        box_nowhere(e->gbox[g]);
-    }
-    double w = fmax(box[2] - box[0], box[3] - box[1]) * 1e-3 + 1e-3;
-    double *out = d->gen ? e->gbox[d->grid] : e->box[d->grid];
-    out[0] = box[0] - w;
-    out[1] = box[1] - w;
-    out[2] = box[2] + w;
-    out[3] = box[3] + w;
+    diff_rec *r = &d->v[d->n++];
+    *r = (diff_rec){.fid = fi->fid, .side = side, .grid = d->grid, .gen = d->gen,
+                    .label = fi->label, .source = -1};
+    memcpy(r->box, box, sizeof r->box);
     if (d->gen) {
-        e->gen = true;
-        if (fi->source != d->last_src) {
+        if (!d->last_src || !fi->source || strcmp(fi->source, d->last_src) != 0) {
             d->last_idx = -1;
             for (size_t i = 0; fi->source && i < d->cfg->nsources; i++)
                 if (strcmp(d->cfg->sources[i].id, fi->source) == 0)
                     d->last_idx = (int32_t)i;
             d->last_src = fi->source;
         }
-        e->source = d->last_idx; /* -1: counts for every source */
+        r->source = d->last_idx; /* -1: counts for every source */
     }
+}
+
+/* The generalised records of d, from the Web Mercator grid's snapshots
+ * (boxes back to lon/lat exactly: x and y are each monotonic), for events. */
+static void tell_gen_changes(ev_ctx *ev, const diff_ctx *d)
+{
+    size_t ngrids = 0;
+    const lb_tms *grids = lb_tms_all(&ngrids);
+    int merc = -1;
+    for (size_t g = 0; g < ngrids && g < LB_NGRIDS && merc < 0; g++)
+        if (strcmp(grids[g].crs, "EPSG:3857") == 0)
+            merc = (int)g;
+    lb_ev_gen_change *v = malloc((d->n ? d->n : 1) * sizeof *v);
+    if (merc < 0 || !v) {
+        free(v);
+        return; /* not known: events as before */
+    }
+    const double R = 6378137.0, k = 180.0 / M_PI;
+    size_t n = 0;
+    for (size_t i = 0; i < d->n; i++) {
+        const diff_rec *r = &d->v[i];
+        if (!r->gen || r->grid != merc)
+            continue;
+        v[n] = (lb_ev_gen_change){.label = r->label, .source = r->source};
+        v[n].box[0] = r->box[0] / R * k;
+        v[n].box[2] = r->box[2] / R * k;
+        v[n].box[1] = atan(sinh(r->box[1] / R)) * k;
+        v[n].box[3] = atan(sinh(r->box[3] / R)) * k;
+        n++;
+    }
+    lb_ev_gen_changes(ev, v, n);
+    free(v);
+}
+
+/* Records of one version (kind, fid, side; label and source, which are the
+ * same for one version, so that no entry leaves a label out) next to each
+ * other. */
+static int cmp_diff_rec(const void *a, const void *b)
+{
+    const diff_rec *x = a, *y = b;
+    if (x->gen != y->gen)
+        return x->gen ? 1 : -1;
+    if (x->fid != y->fid)
+        return x->fid < y->fid ? -1 : 1;
+    if (x->side != y->side)
+        return x->side < y->side ? -1 : 1;
+    if (x->source != y->source)
+        return x->source < y->source ? -1 : 1;
+    const lb_label *p = &x->label, *q = &y->label;
+    if (p->level != q->level)
+        return p->level < q->level ? -1 : 1;
+    if (p->groups != q->groups)
+        return p->groups < q->groups ? -1 : 1;
+    return (p->caveats > q->caveats) - (p->caveats < q->caveats);
 }
 
 /*
  * The change-log entries of layer li from its snapshots in st to snap and
- * gen (of revision rev), by comparing them grid by grid: an entry for each
- * feature version one side has and the other has not (all of revision rev,
- * each placed in one grid, exactly or as cells), so also for features a
- * change re-clustered without touching their rows (conflated layers).
- * Not ok (keys by revision) when a side lacks a grid's snapshot.
+ * gen (of revision rev), by comparing them grid by grid: one entry for each
+ * feature version one side has and the other has not, all of revision rev,
+ * placed in every grid where it is drawn, exactly (box) or, for a
+ * generalised snapshot's feature, as cells (gbox; its fid is its content,
+ * the same in every grid).  So also for features a change re-clustered
+ * without touching their rows (conflated layers), and nothing for what is
+ * drawn as before (a unit moving inside its cell).  Not ok (keys by
+ * revision) when a side lacks a grid's snapshot.  ev (optional) is told
+ * what the generalised snapshots draw differently (lb_ev_gen_changes).
  */
 static log_adds diff_entries(lb_live *lv, const lb_state *st, size_t li,
                              lb_snapshot *const snap[LB_NGRIDS],
-                             lb_snapshot *const gen[LB_NGRIDS], int64_t rev)
+                             lb_snapshot *const gen[LB_NGRIDS], int64_t rev, ev_ctx *ev)
 {
     log_adds a = {.ok = true, .from = st->layers[li].snap[0]};
     const lb_srv_layer *L = &st->layers[li];
+    diff_ctx d = {.cfg = st->cfg};
     for (int g = 0; a.ok && g < LB_NGRIDS; g++) {
         for (int k = 0; a.ok && k < 2; k++) {
             lb_snapshot *o = k ? L->gen[g] : L->snap[g], *n = k ? gen[g] : snap[g];
             if (!o && !n)
                 continue;
-            diff_ctx d = {.a = &a, .cfg = st->cfg, .rev = rev, .grid = g, .gen = k == 1};
+            d.grid = g;
+            d.gen = k == 1;
+            d.last_src = NULL;
             lb_error err = {0};
-            if (!o || !n || lb_snapshot_diff(o, n, lv->diff_key, on_diff, &d, &err) != LB_OK)
+            if (!o || !n || lb_snapshot_diff(o, n, lv->diff_key, on_diff, &d, &err) != LB_OK ||
+                d.oom)
                 a.ok = false;
         }
     }
+    if (a.ok && d.n)
+        qsort(d.v, d.n, sizeof *d.v, cmp_diff_rec);
+    if (a.ok && ev)
+        tell_gen_changes(ev, &d);
+    for (size_t i = 0; a.ok && i < d.n;) {
+        if (a.n == a.cap) {
+            size_t nc = a.cap ? 2 * a.cap : 64;
+            lb_chlog_entry *v = realloc(a.v, nc * sizeof *v);
+            if (!v) {
+                a.ok = false;
+                break;
+            }
+            a.v = v;
+            a.cap = nc;
+        }
+        lb_chlog_entry *e = &a.v[a.n++];
+        memset(e, 0, sizeof *e);
+        e->rev = rev;
+        e->label[0] = d.v[i].label;
+        e->nlabels = 1;
+        e->source = d.v[i].source;
+        e->gen = d.v[i].gen;
+        for (int g = 0; g < LB_NGRIDS; g++) {
+            box_nowhere(e->box[g]);
+            box_nowhere(e->gbox[g]);
+        }
+        size_t j = i;
+        for (; j < d.n && cmp_diff_rec(&d.v[i], &d.v[j]) == 0; j++) {
+            /* widened by a little; a feature of several parts: their union */
+            const double *b = d.v[j].box;
+            double w = fmax(b[2] - b[0], b[3] - b[1]) * 1e-3 + 1e-3;
+            double *out = e->gen ? e->gbox[d.v[j].grid] : e->box[d.v[j].grid];
+            out[0] = fmin(out[0], b[0] - w);
+            out[1] = fmin(out[1], b[1] - w);
+            out[2] = fmax(out[2], b[2] + w);
+            out[3] = fmax(out[3], b[3] + w);
+        }
+        i = j;
+    }
+    free(d.v);
     if (!a.ok)
         log_adds_free(&a);
     return a;

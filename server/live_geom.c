@@ -91,6 +91,10 @@ typedef struct ev_ctx {
     OGRGeometryH *area; /* per access area, built when first needed */
     int8_t *area_state; /* 0 not built, 1 built, -1 unusable: nothing counts as inside */
     double (*abox)[4];
+    /* what the generalised snapshots draw differently (lb_ev_gen_changes),
+     * or none known (gchanges NULL) */
+    lb_ev_gen_change *gchanges;
+    size_t ngchanges;
 } ev_ctx;
 
 static void ev_release(ev_ctx *c)
@@ -112,6 +116,7 @@ static void ev_release(ev_ctx *c)
     free(c->vers);
     free(c->b);
     free(c->cb);
+    free(c->gchanges);
     lb_gen_free(c->gen);
 }
 
@@ -506,6 +511,46 @@ static bool gen_in_area(ev_ctx *c, const ev_ver *v, double cell, int a, double o
  * versions a pass draws as the same cells counts for nothing there (a unit
  * moving inside its cell: the tiles do not change, so no event may tell).
  */
+bool lb_ev_gen_changes(ev_ctx *c, const lb_ev_gen_change *v, size_t n)
+{
+    lb_ev_gen_change *cp = malloc((n ? n : 1) * sizeof *cp);
+    if (!cp)
+        return false;
+    if (n)
+        memcpy(cp, v, n * sizeof *cp);
+    free(c->gchanges);
+    c->gchanges = cp;
+    c->ngchanges = n;
+    return true;
+}
+
+/* Whether box a (a changed generalised feature: a cell centre, or a block
+ * of cells) meets the inside of cells box b, shrunk by a hundredth of its
+ * extent: cells next to each other share an edge, which is no meeting. */
+static bool overlap(const double a[4], const double b[4])
+{
+    double ex = 0.01 * (b[2] - b[0]), ey = 0.01 * (b[3] - b[1]);
+    return a[0] <= b[2] - ex && a[2] >= b[0] + ex && a[1] <= b[3] - ey && a[3] >= b[1] + ey;
+}
+
+/* Whether the generalised snapshots draw something of this label and
+ * source differently where version v's cells are (true when not known). */
+static bool gen_changed_at(const ev_ctx *c, const ev_ver *v, const lb_label *lab,
+                           const lb_source_cfg *src)
+{
+    if (!c->gchanges)
+        return true;
+    int32_t si = src ? (int32_t)(src - c->st->cfg->sources) : -1;
+    for (size_t i = 0; i < c->ngchanges; i++) {
+        const lb_ev_gen_change *x = &c->gchanges[i];
+        if ((x->source < 0 || si < 0 || x->source == si) && x->label.level == lab->level &&
+            x->label.groups == lab->groups && x->label.caveats == lab->caveats &&
+            overlap(x->box, v->gbox))
+            return true;
+    }
+    return false;
+}
+
 bool lb_ev_visible_box(ev_ctx *c, const lb_grant *g, double out[4])
 {
     int passes[LB_GRANT_MAX];
@@ -526,6 +571,11 @@ bool lb_ev_visible_box(ev_ctx *c, const lb_grant *g, double out[4])
                                  : lb_grant_draws(g, a, lab, b->src);
                     if (how[s] == LB_DRAW_GEN && !ver_gen(c, &v[s], b->cell))
                         how[s] = LB_DRAW_NONE; /* no cells: fails closed */
+                    /* a unit whose cells are drawn as they were (another
+                     * unit drawn the same way is there, or stays) changes
+                     * nothing such a principal sees */
+                    if (how[s] == LB_DRAW_GEN && !gen_changed_at(c, &v[s], lab, b->src))
+                        how[s] = LB_DRAW_NONE;
                 }
                 if (how[0] == LB_DRAW_GEN && how[1] == LB_DRAW_GEN && same_cells(&v[0], &v[1]))
                     continue; /* the same cells before and after */

@@ -34,4 +34,20 @@ void lb_ev_free(ev_ctx *c);
  */
 bool lb_ev_visible_box(ev_ctx *c, const lb_grant *g, double out[4]);
 
+/*
+ * What the generalised snapshots of the layer draw differently after the
+ * changes (from their difference: server/live.c): a changed feature's
+ * lon/lat box, label and source index (-1: not known).  Once told, a
+ * version drawn generalised counts for an event only where such a change
+ * of its label and source overlaps its cells: a unit joining or leaving a
+ * cell that is drawn the same for another unit tells nobody anything, as
+ * the tiles do not.  Copied; false when out of memory (then not known).
+ */
+typedef struct lb_ev_gen_change {
+    double box[4];
+    lb_label label;
+    int32_t source;
+} lb_ev_gen_change;
+bool lb_ev_gen_changes(ev_ctx *c, const lb_ev_gen_change *v, size_t n);
+
 #endif

@@ -402,8 +402,30 @@ LB_TEST(test_events_show_only_the_cells_of_generalised_features)
     expect_none(&fire, 1.0);
     expect_none(&dfire, 0.2);
 
-    /* 5: u1 deleted: the fire brigade's tiles lose the marker */
+    /* 4b: a second unit u9, drawn like u1, in u1's cell (cell2): the fire
+     * brigade's tiles draw that cell as before (one symbol, whatever the
+     * number of units behind it), so it hears nothing, neither when u9
+     * comes nor when it goes; the police hear of both */
     t_resp r;
+    fc = tl_point("u9", lon + 0.1 + 0.003, lat + 0.002, NULL);
+    double ij9[2], cell9[4];
+    cell_of(lon + 0.1 + 0.003, lat + 0.002, ij9, cell9);
+    ASSERT(ij9[0] == ij2[0] && ij9[1] == ij2[1]);
+    post_ok("units_live", "t-police", fc);
+    free(fc);
+    expect_units(&police, b);
+    expect_none(&fire, 1.0);
+    expect_none(&dfire, 0.2);
+    ASSERT_EQ(tl_send(srv.port, "DELETE", "/sources/units_live/features/u9", "t-police", NULL,
+                      &r),
+              0);
+    ASSERT_EQ(r.status, 200);
+    t_resp_free(&r);
+    expect_units(&police, b);
+    expect_none(&fire, 1.0);
+    expect_none(&dfire, 0.2);
+
+    /* 5: u1 deleted: the fire brigade's tiles lose the marker */
     ASSERT_EQ(tl_send(srv.port, "DELETE", "/sources/units_live/features/u1", "t-police", NULL,
                       &r),
               0);

@@ -258,6 +258,27 @@ LB_TEST(test_hidden_pushes_do_not_rekey_generalised_layers)
     push_point("police_u", "t-police", &pol, "u2", 11.5, 53.5, NULL);
     expect_cached(v, NV, n0);
     ASSERT_EQ(metric("lagebild_cache_bytes"), bytes);
+    /* 1b: 1,500 of them in one push, each in a cell of its own, 150-400 km
+     * away: the change log holds them without
+     * overflowing (review finding, session 14: one entry per version and
+     * grid and snapshot kind filled it four times as fast, and an overflow
+     * re-keys every tile for everybody) */
+    {
+        lb_buf fc = {0};
+        lb_buf_puts(&fc, "{\"type\":\"FeatureCollection\",\"features\":[");
+        for (int i = 0; i < 1500; i++)
+            lb_buf_printf(&fc,
+                          "%s{\"type\":\"Feature\",\"properties\":{\"id\":\"far%d\"},"
+                          "\"geometry\":{\"type\":\"Point\",\"coordinates\":[%.5f,%.5f]}}",
+                          i ? "," : "", i, 11.0 + 0.08 * (i % 30), 53.0 + 0.05 * (i / 30));
+        lb_buf_puts(&fc, "]}");
+        ASSERT(tl_post_ok(&srv, "police_u", "t-police", fc.data));
+        lb_buf_free(&fc);
+        char msg[1024];
+        ASSERT(tl_sse_next(&pol, msg, sizeof msg, 20));
+        expect_cached(v, NV, n0);
+        ASSERT_EQ(metric("lagebild_cache_bytes"), bytes);
+    }
 
     /* 2: a VS-VERTRAULICH police unit in the tile: neither thw (no police
      * label) nor fire (the rule releases only up to its level) sees it; not
@@ -324,6 +345,31 @@ LB_TEST(test_hidden_pushes_do_not_rekey_generalised_layers)
         ASSERT(!refetch(&fire_b));
         ASSERT(!refetch(&v[FIRE_T])); /* B lies in that tile too */
         ASSERT(rendered() > n2);
+
+        /* 4c: a second unit drawn like u1 in u1's cell, renamed, and gone
+         * again: fire's tiles draw that cell as before (one symbol however
+         * many units stand behind it: review finding, session 14, a second
+         * unit overdrew the symbol and a name change re-keyed the tiles),
+         * so nothing is drawn anew for fire (nor, of course, for thw) */
+        for (int i = 0; i < NV; i++)
+            refetch(&v[i]); /* FIRE_ADV holds B too */
+        n2 = rendered();
+        long long l2 = lists();
+        push_point("police_u", "t-police", &pol, "u7", x + 0.01, y - 0.005,
+                   "\"typ\":\"Vollsperrung\",\"name\":\"Zug 7\"");
+        expect_cached(&fire_b, 1, n2);
+        expect_cached(v, NV, n2);
+        push_point("police_u", "t-police", &pol, "u7", x + 0.01, y - 0.005,
+                   "\"typ\":\"Vollsperrung\",\"name\":\"Zug 8\"");
+        expect_cached(&fire_b, 1, n2);
+        ASSERT_EQ(lists(), l2);
+        /* drawn from scratch (a reload starts a new cache): the same bytes
+         * with both units as fire had with u1 alone */
+        ASSERT(t_server_reload(&srv, "t-admin", 20));
+        ASSERT(refetch(&fire_b));
+        ASSERT(rendered() > n2);
+        for (int i = 0; i < NV; i++)
+            refetch(&v[i]);
         free(pol_b.png);
     }
 

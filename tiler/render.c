@@ -781,7 +781,8 @@ static void render_overlay(const lb_render_layer *L, double minx, double miny, d
                                .lv = lv, .idx = sc->idx.v[k]};
         }
     }
-    qsort(hits, nh, sizeof *hits, cmp_hit);
+    if (nh > 1) /* hits is NULL when nothing was found */
+        qsort(hits, nh, sizeof *hits, cmp_hit);
     if (ensure_entries(sc, nh)) {
         for (size_t k = 0; k < nh; k++) {
             sc->inf[k] = &hits[k].s->infos[hits[k].lv->feats[hits[k].idx].info];

@@ -1214,10 +1214,20 @@ fail:
     return false;
 }
 
+/* Generalised snapshots: features by content key (gen_key), to keep one of
+ * each (open addressing; info + 1, 0 = empty). */
+typedef struct gen_set {
+    uint64_t *key;
+    uint32_t *info;
+    size_t cap, n;
+} gen_set;
+
 typedef struct sbuild {
     lb_gen_cell_fn gen_cell; /* generalised snapshot: cell size per source */
     void *gen_ud;
     lb_gen *gen;
+    gen_set gs;
+    lb_value *tv; /* the values of the row being read (nprops) */
     lb_snapshot *s;
     const lb_config *cfg;
     OGRCoordinateTransformationH ct;
@@ -1233,6 +1243,145 @@ typedef struct sbuild {
     int *okflags;
     size_t tcap;
 } sbuild;
+
+static bool lb_label_eq(const lb_label *a, const lb_label *b)
+{
+    return a->level == b->level && a->groups == b->groups && a->caveats == b->caveats;
+}
+
+static uint64_t fnv_mix(uint64_t h, const void *p, size_t n)
+{
+    return lb_fnv1a(h, p, n);
+}
+
+/* A string value while building: (offset + 1) into the pool. */
+static const char *pool_str(const sbuild *sb, const lb_value *v)
+{
+    return (const char *)sb->sp.buf.data + ((uintptr_t)v->str - 1);
+}
+
+/*
+ * The content key of a generalised feature: everything drawn of it, with
+ * its cells in lon/lat (the same in every grid), so equal in all grids'
+ * snapshots.  It is the feature's fid there: a generalised snapshot holds
+ * one feature per distinct content, whichever and however many units stand
+ * behind it, and its drawing order does not depend on their fids.
+ */
+static uint64_t gen_key(const sbuild *sb, const geom_acc *g, uint32_t part0,
+                        const lb_feature_info *fi, const char *source)
+{
+    const lb_snap_level *lv = &sb->full.lv;
+    uint64_t h = fnv_mix(LB_FNV_INIT, "lb:gen", 6);
+    uint32_t t = g->type;
+    h = fnv_mix(h, &t, sizeof t);
+    for (uint32_t p = part0; p < lv->nparts; p++) {
+        const lb_snap_part *pt = &lv->parts[p];
+        uint32_t np[2] = {pt->n, pt->poly};
+        h = fnv_mix(h, np, sizeof np);
+        h = fnv_mix(h, lv->xy + 2 * (size_t)pt->first, 2 * sizeof(double) * pt->n);
+    }
+    /* field by field: a struct's padding is not part of its value */
+    uint64_t lab[7] = {(uint64_t)fi->label.level, fi->label.groups, fi->label.caveats,
+                       fi->member, 0, 0, 0};
+    if (fi->member) {
+        lab[4] = (uint64_t)fi->fused.level;
+        lab[5] = fi->fused.groups;
+        lab[6] = fi->fused.caveats;
+    }
+    h = fnv_mix(h, lab, sizeof lab);
+    h = fnv_mix(h, source, strlen(source) + 1);
+    for (size_t k = 0; k < sb->s->nprops; k++) {
+        const lb_value *v = &sb->tv[k];
+        h = fnv_mix(h, &v->type, sizeof v->type);
+        if (v->type == LB_VAL_STR) {
+            const char *str = pool_str(sb, v);
+            h = fnv_mix(h, str, strlen(str) + 1);
+        } else if (v->type != LB_VAL_NULL) {
+            h = fnv_mix(h, &v->num, sizeof v->num);
+        }
+    }
+    return h;
+}
+
+/* Whether the feature just read (parts from part0, label fi, source, values
+ * sb->tv) is the same as feature `info` read before, in this grid. */
+static bool gen_same(const sbuild *sb, uint32_t info, const geom_acc *g, uint32_t part0,
+                     const lb_feature_info *fi, const char *source)
+{
+    const lb_snapshot *s = sb->s;
+    const lb_snap_level *lv = &sb->full.lv;
+    const lb_snap_feat *f = &lv->feats[info]; /* one feature per info while building */
+    const lb_feature_info *x = &s->infos[info];
+    if (f->type != g->type || f->nparts != lv->nparts - part0 ||
+        !lb_label_eq(&x->label, &fi->label) || x->member != fi->member ||
+        (fi->member && !lb_label_eq(&x->fused, &fi->fused)) ||
+        strcmp((const char *)sb->source_pool.data + sb->source_off[info], source) != 0)
+        return false;
+    for (uint32_t p = 0; p < f->nparts; p++) {
+        const lb_snap_part *a = &lv->parts[f->first_part + p], *b = &lv->parts[part0 + p];
+        if (a->n != b->n || a->poly != b->poly ||
+            memcmp(lv->xy + 2 * (size_t)a->first, lv->xy + 2 * (size_t)b->first,
+                   2 * sizeof(double) * a->n) != 0)
+            return false;
+    }
+    for (size_t k = 0; k < s->nprops; k++) {
+        const lb_value *u = &s->values[(size_t)info * s->nprops + k], *v = &sb->tv[k];
+        if (u->type != v->type)
+            return false;
+        if (u->type == LB_VAL_STR ? strcmp(pool_str(sb, u), pool_str(sb, v)) != 0
+                                  : u->type != LB_VAL_NULL && u->num != v->num)
+            return false;
+    }
+    return true;
+}
+
+/* The feature of key k the same as the one just read, or UINT32_MAX. */
+static uint32_t gen_find(const sbuild *sb, uint64_t k, const geom_acc *g, uint32_t part0,
+                         const lb_feature_info *fi, const char *source)
+{
+    const gen_set *gs = &sb->gs;
+    if (!gs->cap)
+        return UINT32_MAX;
+    for (size_t i = k & (gs->cap - 1); gs->info[i]; i = (i + 1) & (gs->cap - 1))
+        if (gs->key[i] == k && gen_same(sb, gs->info[i] - 1, g, part0, fi, source))
+            return gs->info[i] - 1;
+    return UINT32_MAX;
+}
+
+static bool gen_add(gen_set *gs, uint64_t k, uint32_t info)
+{
+    if (2 * (gs->n + 1) > gs->cap) {
+        size_t nc = gs->cap ? 2 * gs->cap : 1024;
+        uint64_t *nk = calloc(nc, sizeof *nk);
+        uint32_t *ni = calloc(nc, sizeof *ni);
+        if (!nk || !ni) {
+            free(nk);
+            free(ni);
+            return false;
+        }
+        for (size_t i = 0; i < gs->cap; i++) {
+            if (!gs->info[i])
+                continue;
+            size_t j = gs->key[i] & (nc - 1);
+            while (ni[j])
+                j = (j + 1) & (nc - 1);
+            nk[j] = gs->key[i];
+            ni[j] = gs->info[i];
+        }
+        free(gs->key);
+        free(gs->info);
+        gs->key = nk;
+        gs->info = ni;
+        gs->cap = nc;
+    }
+    size_t j = k & (gs->cap - 1);
+    while (gs->info[j])
+        j = (j + 1) & (gs->cap - 1);
+    gs->key[j] = k;
+    gs->info[j] = info + 1;
+    gs->n++;
+    return true;
+}
 
 static bool on_row(void *ud, const lb_stored_feature *row)
 {
@@ -1250,12 +1399,30 @@ static bool on_row(void *ud, const lb_stored_feature *row)
         full->lv.nxy = xy0;
         return true; /* the store holds only valid geometries; skip what we cannot read */
     }
+    lb_feature_info fi = {.fid = row->fid};
+    fi.label = decode_label(sb->cfg, row->label_level, row->releasable_to, row->caveats);
+    if (row->member) {
+        fi.member = true;
+        fi.fused = decode_label(sb->cfg, row->fused_level, row->fused_releasable_to,
+                                row->fused_caveats);
+    }
+    const char *source = row->source ? row->source : "";
+    size_t pool_len = sb->sp.buf.len;
+    for (size_t k = 0; k < s->nprops; k++)
+        sb->tv[k] = stored_value(&sb->sp, row, s->prop_names[k], &sb->tmp);
+    if (sb->sp.buf.oom || sb->tmp.oom)
+        return false;
     /* generalised: in lon/lat, on the grid every tile grid shares */
-    if (sb->gen_cell &&
-        !generalise(sb->gen, full, &g, part0, xy0, sb->gen_cell(sb->gen_ud, row->source))) {
-        full->lv.nparts = part0;
-        full->lv.nxy = xy0;
-        return !full->oom;
+    uint64_t gk = 0;
+    if (sb->gen_cell) {
+        if (!generalise(sb->gen, full, &g, part0, xy0, sb->gen_cell(sb->gen_ud, row->source))) {
+            full->lv.nparts = part0;
+            full->lv.nxy = xy0;
+            sb->sp.buf.len = pool_len;
+            return !full->oom;
+        }
+        gk = gen_key(sb, &g, part0, &fi, source);
+        fi.fid = (int64_t)(gk >> 11); /* 53 bits, as stored fids */
     }
     uint32_t nv = full->lv.nxy - xy0;
     if (nv > 0) {
@@ -1284,6 +1451,7 @@ static bool on_row(void *ud, const lb_stored_feature *row)
             if (!sb->okflags[i] || !isfinite(xs[i]) || !isfinite(ys[i])) {
                 full->lv.nparts = part0;
                 full->lv.nxy = xy0;
+                sb->sp.buf.len = pool_len;
                 return true; /* outside the grid CRS's domain */
             }
             xy[2 * i] = xs[i];
@@ -1300,6 +1468,18 @@ static bool on_row(void *ud, const lb_stored_feature *row)
         if ((exterior && a < 0) || (!exterior && a > 0))
             lb_ring_reverse(full->lv.xy + 2 * pt->first, pt->n);
     }
+    if (sb->gen_cell) {
+        /* one feature per content: another unit drawn the same way in the
+         * same cells adds nothing (not even a darker overdraw) */
+        if (gen_find(sb, gk, &g, part0, &fi, source) != UINT32_MAX) {
+            full->lv.nparts = part0;
+            full->lv.nxy = xy0;
+            sb->sp.buf.len = pool_len;
+            return true;
+        }
+        if (!gen_add(&sb->gs, gk, info))
+            return false;
+    }
     lb_snap_feat f = {.first_part = part0,
                       .nparts = full->lv.nparts - part0,
                       .props = (uint32_t)(info * s->nprops),
@@ -1308,17 +1488,9 @@ static bool on_row(void *ud, const lb_stored_feature *row)
                       .member = row->member};
     feat_bbox(&f, &full->lv);
     VEC_PUSH(full->lv.feats, full->lv.nfeats, full->feats_cap, f, fail);
-
-    lb_feature_info fi = {.fid = row->fid};
-    fi.label = decode_label(sb->cfg, row->label_level, row->releasable_to, row->caveats);
-    if (row->member) {
-        fi.member = true;
-        fi.fused = decode_label(sb->cfg, row->fused_level, row->fused_releasable_to,
-                                row->fused_caveats);
-    }
     VEC_PUSH(s->infos, s->ninfos, sb->infos_cap, fi, fail);
     size_t off = sb->source_pool.len;
-    lb_buf_puts(&sb->source_pool, row->source ? row->source : "");
+    lb_buf_puts(&sb->source_pool, source);
     lb_buf_putc(&sb->source_pool, '\0');
     VEC_PUSH(sb->source_off, sb->nsource_off, sb->source_off_cap, off, fail);
     if (s->ninfos * s->nprops > sb->values_cap) {
@@ -1331,8 +1503,7 @@ static bool on_row(void *ud, const lb_stored_feature *row)
         s->values = pv;
         sb->values_cap = nc;
     }
-    for (size_t k = 0; k < s->nprops; k++)
-        s->values[info * s->nprops + k] = stored_value(&sb->sp, row, s->prop_names[k], &sb->tmp);
+    memcpy(&s->values[info * s->nprops], sb->tv, s->nprops * sizeof *sb->tv);
     return !sb->sp.buf.oom && !sb->source_pool.oom && !sb->tmp.oom;
 fail:
     return false;
@@ -1460,7 +1631,9 @@ static lb_status build_impl(lb_store *st, const lb_config *cfg, const char *laye
         snapshot_free(s);
         return lb_fail(err, LB_ENOMEM, "out of memory");
     }
-    for (size_t i = 0; i < 4; i++)
+    /* a generalised snapshot keeps only the properties asked for (what
+     * the style reads): nothing else of a unit is released with its cell */
+    for (size_t i = 0; i < 4 && !gen_cell; i++)
         s->prop_names[s->nprops++] = lb_strdup(always_props[i]);
     for (size_t i = 0; i < nprops; i++)
         if (!prop_listed(s->prop_names, s->nprops, props[i]))
@@ -1473,6 +1646,11 @@ static lb_status build_impl(lb_store *st, const lb_config *cfg, const char *laye
 
     sbuild sb = {.s = s, .cfg = cfg, .mercator = strcmp(grid->crs, "EPSG:3857") == 0,
                  .gen_cell = gen_cell, .gen_ud = gen_ud};
+    sb.tv = malloc((s->nprops ? s->nprops : 1) * sizeof *sb.tv);
+    if (!sb.tv) {
+        snapshot_free(s);
+        return lb_fail(err, LB_ENOMEM, "out of memory");
+    }
     sb.full.lv.max_zoom = INT_MAX;
     lb_status rc = LB_OK;
     OGRSpatialReferenceH src = OSRNewSpatialReference(NULL);
@@ -1535,6 +1713,9 @@ done:
     lb_buf_free(&sb.source_pool);
     lb_buf_free(&sb.tmp);
     free(sb.source_off);
+    free(sb.tv);
+    free(sb.gs.key);
+    free(sb.gs.info);
     free(sb.xs);
     free(sb.okflags);
     if (sb.ct)
