@@ -320,6 +320,17 @@ static void stop_ev_server(void)
  * centred on the exact position), and a move inside the cell, which its
  * tiles do not show, must not reach it as an event either.
  */
+/* The police delete their unit id. */
+static void delete_unit(const char *id)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/sources/units_live/features/%s", id);
+    t_resp r;
+    ASSERT_EQ(tl_send(srv.port, "DELETE", path, "t-police", NULL, &r), 0);
+    ASSERT_EQ(r.status, 200);
+    t_resp_free(&r);
+}
+
 LB_TEST(test_events_show_only_the_cells_of_generalised_features)
 {
     start_ev_server();
@@ -406,7 +417,6 @@ LB_TEST(test_events_show_only_the_cells_of_generalised_features)
      * brigade's tiles draw that cell as before (one symbol, whatever the
      * number of units behind it), so it hears nothing, neither when u9
      * comes nor when it goes; the police hear of both */
-    t_resp r;
     fc = tl_point("u9", lon + 0.1 + 0.003, lat + 0.002, NULL);
     double ij9[2], cell9[4];
     cell_of(lon + 0.1 + 0.003, lat + 0.002, ij9, cell9);
@@ -416,21 +426,13 @@ LB_TEST(test_events_show_only_the_cells_of_generalised_features)
     expect_units(&police, b);
     expect_none(&fire, 1.0);
     expect_none(&dfire, 0.2);
-    ASSERT_EQ(tl_send(srv.port, "DELETE", "/sources/units_live/features/u9", "t-police", NULL,
-                      &r),
-              0);
-    ASSERT_EQ(r.status, 200);
-    t_resp_free(&r);
+    delete_unit("u9");
     expect_units(&police, b);
     expect_none(&fire, 1.0);
     expect_none(&dfire, 0.2);
 
     /* 5: u1 deleted: the fire brigade's tiles lose the marker */
-    ASSERT_EQ(tl_send(srv.port, "DELETE", "/sources/units_live/features/u1", "t-police", NULL,
-                      &r),
-              0);
-    ASSERT_EQ(r.status, 200);
-    t_resp_free(&r);
+    delete_unit("u1");
     expect_units(&police, b);
     expect_units(&fire, b);
     expect_box(b, cell2, 1e-6);

@@ -94,6 +94,16 @@ static const char *police_source =
     "      level_from: einstufung\n"
     "      releasable_to_from: freigabe\n";
 
+/* The police file and source, ingested. */
+static void ingest_police(void)
+{
+    t_write(dir, "police.geojson", police_geojson);
+    write_cfg(police_source);
+    t_result r = t_lagebild("ingest", cfg, NULL, NULL);
+    ASSERT_EQ(r.status, 0);
+    t_result_free(&r);
+}
+
 LB_TEST(test_geojson_is_fused_with_mapping_labels_and_provenance)
 {
     setup();
@@ -134,11 +144,7 @@ LB_TEST(test_geojson_is_fused_with_mapping_labels_and_provenance)
 LB_TEST(test_reingest_replaces_atomically_and_bumps_revision)
 {
     setup();
-    t_write(dir, "police.geojson", police_geojson);
-    write_cfg(police_source);
-    t_result r = t_lagebild("ingest", cfg, NULL, NULL);
-    ASSERT_EQ(r.status, 0);
-    t_result_free(&r);
+    ingest_police();
     long long fid1 = t_sql_int(store, "SELECT fid FROM incidents WHERE source_fid='P-1'");
 
     /* the agency withdraws P-3: after re-ingest it is gone, the others keep their fid */
@@ -151,7 +157,7 @@ LB_TEST(test_reingest_replaces_atomically_and_bumps_revision)
     t_write(dir, "police.geojson", two);
     write_cfg("  police:\n    path: police.geojson\n    layer: incidents\n    agency: police\n"
               "    fid: id\n    mapping: {kind: typ, name: bez}\n    label: {level: OFFEN}\n");
-    r = t_lagebild("ingest", cfg, NULL, NULL);
+    t_result r = t_lagebild("ingest", cfg, NULL, NULL);
     ASSERT_EQ(r.status, 0);
     ASSERT_CONTAINS(r.out, "revision 2");
     t_result_free(&r);
@@ -246,17 +252,13 @@ LB_TEST(test_missing_file_fails_alone_and_others_still_ingest)
 static void expect_source_failure_keeps_store(const char *file, const char *bad, size_t badlen,
                                               const char *want)
 {
-    t_write(dir, "police.geojson", police_geojson);
-    write_cfg(police_source);
-    t_result r = t_lagebild("ingest", cfg, NULL, NULL);
-    ASSERT_EQ(r.status, 0);
-    t_result_free(&r);
+    ingest_police();
     char *p = t_path(dir, file);
     FILE *f = fopen(p, "wb");
     fwrite(bad, 1, badlen, f);
     fclose(f);
     free(p);
-    r = t_lagebild("ingest", cfg, NULL, NULL);
+    t_result r = t_lagebild("ingest", cfg, NULL, NULL);
     ASSERT_EQ(r.status, 1);
     ASSERT_CONTAINS(r.err, want);
     t_result_free(&r);
@@ -538,11 +540,7 @@ LB_TEST(test_sigkill_during_ingest_keeps_previous_revision)
 {
     setup();
     /* a first revision of 3 features, then a re-ingest of 5000 killed after 2500 */
-    t_write(dir, "police.geojson", police_geojson);
-    write_cfg(police_source);
-    t_result r = t_lagebild("ingest", cfg, NULL, NULL);
-    ASSERT_EQ(r.status, 0);
-    t_result_free(&r);
+    ingest_police();
 
     char *p = t_path(dir, "police.geojson");
     FILE *f = fopen(p, "w");
@@ -556,7 +554,7 @@ LB_TEST(test_sigkill_during_ingest_keeps_previous_revision)
     free(p);
     const char *env[] = {"LAGEBILD_FAULT_KILL_AFTER=2500", NULL};
     const char *argv[] = {LB_BINARY, "ingest", "--config", cfg, NULL};
-    r = t_run_env(env, argv);
+    t_result r = t_run_env(env, argv);
     if (r.status != 128 + SIGKILL)
         fprintf(stderr, "%s\n%s\n", r.out, r.err);
     ASSERT_EQ(r.status, 128 + SIGKILL);
@@ -681,11 +679,7 @@ static char *spatialite_triggers(const char *layer)
 LB_TEST(test_store_keeps_spatialite_triggers_for_other_writers)
 {
     setup();
-    t_write(dir, "police.geojson", police_geojson);
-    write_cfg(police_source);
-    t_result r = t_lagebild("ingest", cfg, NULL, NULL);
-    ASSERT_EQ(r.status, 0);
-    t_result_free(&r);
+    ingest_police();
     /* the ingest suspends SpatiaLite's triggers inside its transaction only:
      * afterwards the table has exactly those SpatiaLite defines */
     char *want = spatialite_triggers("incidents");
@@ -731,7 +725,7 @@ LB_TEST(test_store_keeps_spatialite_triggers_for_other_writers)
     expect_spatial_index_in_step("incidents");
 
     /* the next ingest replaces the source's rows and keeps the other writer's */
-    r = t_lagebild("ingest", cfg, NULL, NULL);
+    t_result r = t_lagebild("ingest", cfg, NULL, NULL);
     ASSERT_EQ(r.status, 0);
     ASSERT_CONTAINS(r.out, "stored 3");
     t_result_free(&r);
@@ -867,11 +861,7 @@ static long long stable_fid(const char *source, const char *sfid)
 LB_TEST(test_file_feature_whose_fid_is_taken_is_stored_under_another)
 {
     setup();
-    t_write(dir, "police.geojson", police_geojson);
-    write_cfg(police_source);
-    t_result r = t_lagebild("ingest", cfg, NULL, NULL);
-    ASSERT_EQ(r.status, 0);
-    t_result_free(&r);
+    ingest_police();
     long long p1 = stable_fid("police", "P-1");
     ASSERT_EQ(t_sql_int(store, "SELECT fid FROM incidents WHERE source_fid='P-1'"), p1);
     /* another source's row takes P-1's fid (the file's rows were removed
@@ -885,7 +875,7 @@ LB_TEST(test_file_feature_whose_fid_is_taken_is_stored_under_another)
     ASSERT_EQ(t_exec(store, sql), SQLITE_OK);
     long long other[2];
     for (int i = 0; i < 2; i++) {
-        r = t_lagebild("ingest", cfg, NULL, NULL);
+        t_result r = t_lagebild("ingest", cfg, NULL, NULL);
         ASSERT_EQ(r.status, 0);
         ASSERT_CONTAINS(r.out, "read 3, stored 3, repaired 0, rejected 0");
         t_result_free(&r);
