@@ -278,7 +278,8 @@ typedef struct log_adds {
 static log_adds log_entries(lb_live *lv, const lb_state *st, size_t li, const pending *batch);
 static log_adds diff_entries(lb_live *lv, const lb_state *st, size_t li,
                              lb_snapshot *const snap[LB_NGRIDS],
-                             lb_snapshot *const gen[LB_NGRIDS], int64_t rev, ev_ctx *ev);
+                             lb_snapshot *const gen[LB_NGRIDS], int64_t rev, ev_ctx *ev,
+                             bool conflated);
 static void log_adds_free(log_adds *a);
 static lb_chlog *log_extend(const lb_state *cur, size_t li, int64_t rev, const pending *batch,
                             const log_adds *adds);
@@ -323,7 +324,9 @@ static bool publish_layer(lb_live *lv, lb_store *rs, const char *rs_path, const 
      * in a generalised snapshot a unit moving inside its cell changes
      * nothing) */
     ev_ctx *ev = lb_ev_new(st, layer, ps);
-    log_adds adds = diff_entries(lv, st, li, snap, gen, rev, ev);
+    bool conflated = st->cfg->layers[li].conflate_distance_m > 0 ||
+                     lb_store_layer_conflated(rs, layer);
+    log_adds adds = diff_entries(lv, st, li, snap, gen, rev, ev, conflated);
     pthread_mutex_lock(&srv->state_lock);
     lb_state *cur = srv->state, *old = NULL, *ns = NULL;
     if (cur->generation != st->generation) {
@@ -639,8 +642,8 @@ static void box_nowhere(double b[4])
 typedef struct diff_rec {
     int64_t fid;
     int side, grid;
-    bool gen;
-    lb_label label;
+    bool gen, member;
+    lb_label label, fused;
     int32_t source;
     double box[4];
 } diff_rec;
@@ -673,7 +676,9 @@ static void on_diff(void *ud, int side, const lb_feature_info *fi, const double 
     }
     diff_rec *r = &d->v[d->n++];
     *r = (diff_rec){.fid = fi->fid, .side = side, .grid = d->grid, .gen = d->gen,
-                    .label = fi->label, .source = -1};
+                    .member = fi->member, .label = fi->label, .source = -1};
+    if (fi->member)
+        r->fused = fi->fused;
     memcpy(r->box, box, sizeof r->box);
     if (d->gen) {
         if (!d->last_src || !fi->source || strcmp(fi->source, d->last_src) != 0) {
@@ -687,36 +692,60 @@ static void on_diff(void *ud, int side, const lb_feature_info *fi, const double 
     }
 }
 
-/* The generalised records of d, from the Web Mercator grid's snapshots
- * (boxes back to lon/lat exactly: x and y are each monotonic), for events. */
-static void tell_gen_changes(ev_ctx *ev, const diff_ctx *d)
+/* The index of the Web Mercator grid, or -1. */
+static int mercator_grid(void)
 {
     size_t ngrids = 0;
     const lb_tms *grids = lb_tms_all(&ngrids);
-    int merc = -1;
-    for (size_t g = 0; g < ngrids && g < LB_NGRIDS && merc < 0; g++)
+    for (size_t g = 0; g < ngrids && g < LB_NGRIDS; g++)
         if (strcmp(grids[g].crs, "EPSG:3857") == 0)
-            merc = (int)g;
+            return (int)g;
+    return -1;
+}
+
+/* A Web Mercator box in lon/lat, exactly (x and y are each monotonic). */
+static void mercator_lonlat(const double m[4], double ll[4])
+{
+    const double R = 6378137.0, k = 180.0 / M_PI;
+    ll[0] = m[0] / R * k;
+    ll[2] = m[2] / R * k;
+    ll[1] = atan(sinh(m[1] / R)) * k;
+    ll[3] = atan(sinh(m[3] / R)) * k;
+}
+
+/* The records of d from the Web Mercator grid's snapshots, for events: the
+ * generalised ones (where generalised versions count), and for a conflated
+ * layer all (what the changes re-clustered). */
+static void tell_events(ev_ctx *ev, const diff_ctx *d, bool conflated)
+{
+    int merc = mercator_grid();
     lb_ev_gen_change *v = malloc((d->n ? d->n : 1) * sizeof *v);
-    if (merc < 0 || !v) {
+    lb_ev_snap_change *w = conflated ? malloc((d->n ? d->n : 1) * sizeof *w) : NULL;
+    if (merc < 0 || !v || (conflated && !w)) {
         free(v);
+        free(w);
         return; /* not known: events as before */
     }
-    const double R = 6378137.0, k = 180.0 / M_PI;
-    size_t n = 0;
+    size_t n = 0, m = 0;
     for (size_t i = 0; i < d->n; i++) {
         const diff_rec *r = &d->v[i];
-        if (!r->gen || r->grid != merc)
+        if (r->grid != merc)
             continue;
-        v[n] = (lb_ev_gen_change){.label = r->label, .source = r->source};
-        v[n].box[0] = r->box[0] / R * k;
-        v[n].box[2] = r->box[2] / R * k;
-        v[n].box[1] = atan(sinh(r->box[1] / R)) * k;
-        v[n].box[3] = atan(sinh(r->box[3] / R)) * k;
-        n++;
+        if (r->gen) {
+            v[n] = (lb_ev_gen_change){.label = r->label, .source = r->source};
+            mercator_lonlat(r->box, v[n++].box);
+        }
+        if (conflated) {
+            w[m] = (lb_ev_snap_change){.label = r->label, .fused = r->fused,
+                                       .member = r->member, .gen = r->gen, .source = r->source};
+            mercator_lonlat(r->box, w[m++].box);
+        }
     }
     lb_ev_gen_changes(ev, v, n);
+    if (conflated)
+        lb_ev_snap_changes(ev, w, m);
     free(v);
+    free(w);
 }
 
 /* Records of one version (kind, fid, side; label and source, which are the
@@ -751,11 +780,14 @@ static int cmp_diff_rec(const void *a, const void *b)
  * without touching their rows (conflated layers), and nothing for what is
  * drawn as before (a unit moving inside its cell).  Not ok (keys by
  * revision) when a side lacks a grid's snapshot.  ev (optional) is told
- * what the generalised snapshots draw differently (lb_ev_gen_changes).
+ * what the generalised snapshots draw differently (lb_ev_gen_changes) and,
+ * for a conflated layer, every version drawn differently
+ * (lb_ev_snap_changes).
  */
 static log_adds diff_entries(lb_live *lv, const lb_state *st, size_t li,
                              lb_snapshot *const snap[LB_NGRIDS],
-                             lb_snapshot *const gen[LB_NGRIDS], int64_t rev, ev_ctx *ev)
+                             lb_snapshot *const gen[LB_NGRIDS], int64_t rev, ev_ctx *ev,
+                             bool conflated)
 {
     log_adds a = {.ok = true, .from = st->layers[li].snap[0]};
     const lb_srv_layer *L = &st->layers[li];
@@ -777,7 +809,7 @@ static log_adds diff_entries(lb_live *lv, const lb_state *st, size_t li,
     if (a.ok && d.n)
         qsort(d.v, d.n, sizeof *d.v, cmp_diff_rec);
     if (a.ok && ev)
-        tell_gen_changes(ev, &d);
+        tell_events(ev, &d, conflated);
     for (size_t i = 0; a.ok && i < d.n;) {
         if (a.n == a.cap) {
             size_t nc = a.cap ? 2 * a.cap : 64;

@@ -95,6 +95,9 @@ typedef struct ev_ctx {
      * or none known (gchanges NULL) */
     lb_ev_gen_change *gchanges;
     size_t ngchanges;
+    /* conflated layers: every version drawn differently (lb_ev_snap_changes) */
+    lb_ev_snap_change *schanges;
+    size_t nschanges;
 } ev_ctx;
 
 static void ev_release(ev_ctx *c)
@@ -117,6 +120,7 @@ static void ev_release(ev_ctx *c)
     free(c->b);
     free(c->cb);
     free(c->gchanges);
+    free(c->schanges);
     lb_gen_free(c->gen);
 }
 
@@ -403,6 +407,37 @@ static bool clip_to_area(ev_ctx *c, OGRGeometryH g, const double gbox[4], int a,
     return meet;
 }
 
+/* Whether lon/lat box b lies wholly inside area a. */
+static bool box_in_area(ev_ctx *c, const double b[4], int a)
+{
+    const double *abox;
+    OGRGeometryH area = area_geom(c, a, &abox);
+    if (!area || b[0] < abox[0] || b[2] > abox[2] || b[1] < abox[1] || b[3] > abox[3])
+        return false;
+    OGRGeometryH ring = OGR_G_CreateGeometry(wkbLinearRing);
+    OGRGeometryH poly = OGR_G_CreateGeometry(wkbPolygon);
+    if (!ring || !poly) {
+        OGR_G_DestroyGeometry(ring);
+        OGR_G_DestroyGeometry(poly);
+        return false;
+    }
+    const double xy[5][2] = {{b[0], b[1]}, {b[2], b[1]}, {b[2], b[3]}, {b[0], b[3]}, {b[0], b[1]}};
+    for (int k = 0; k < 5; k++)
+        OGR_G_AddPoint_2D(ring, xy[k][0], xy[k][1]);
+    OGR_G_AddGeometryDirectly(poly, ring);
+    bool in;
+    if (b[0] == b[2] && b[1] == b[3]) {
+        OGRGeometryH pt = OGR_G_CreateGeometry(wkbPoint);
+        OGR_G_AddPoint_2D(pt, b[0], b[1]);
+        in = pt && OGR_G_Intersects(area, pt);
+        OGR_G_DestroyGeometry(pt);
+    } else {
+        in = OGR_G_Contains(area, poly);
+    }
+    OGR_G_DestroyGeometry(poly);
+    return in;
+}
+
 /* The box of v's exact geometry within area a; false when they do not meet. */
 static bool exact_in_area(ev_ctx *c, ev_ver *v, int a, double out[4])
 {
@@ -577,8 +612,12 @@ bool lb_ev_visible_box(ev_ctx *c, const lb_grant *g, double out[4])
                     if (how[s] == LB_DRAW_GEN && !gen_changed_at(c, &v[s], lab, b->src))
                         how[s] = LB_DRAW_NONE;
                 }
-                if (how[0] == LB_DRAW_GEN && how[1] == LB_DRAW_GEN && same_cells(&v[0], &v[1]))
-                    continue; /* the same cells before and after */
+                /* the same cells before and after: nothing changed for
+                 * this pass, unless the generalised snapshots say they
+                 * are drawn differently (another symbol) */
+                if (!c->gchanges && how[0] == LB_DRAW_GEN && how[1] == LB_DRAW_GEN &&
+                    same_cells(&v[0], &v[1]))
+                    continue;
                 for (int s = 0; s < 2; s++) {
                     if (how[s] == LB_DRAW_NONE)
                         continue;
@@ -599,7 +638,45 @@ bool lb_ev_visible_box(ev_ctx *c, const lb_grant *g, double out[4])
             }
         }
     }
+    /* a conflated layer: also what the changes re-clustered, each version
+     * as a pass of the grant draws it (its own label, not hidden behind a
+     * fused feature that pass shows); under an area limit only a version
+     * that lies wholly inside the area (its geometry is not at hand to
+     * clip: one crossing the edge is left out rather than told of) */
+    const lb_config *cfg = c->st->cfg;
+    for (size_t i = 0; i < c->nschanges; i++) {
+        const lb_ev_snap_change *x = &c->schanges[i];
+        lb_feature_info fi = {.label = x->label, .member = x->member, .fused = x->fused};
+        for (int p = 0; p < np; p++) {
+            int a = passes[p];
+            bool drawn = false;
+            if (!x->gen) {
+                drawn = lb_grant_draws(g, a, &x->label, NULL) == LB_DRAW_EXACT;
+            } else {
+                for (size_t si = 0; si < cfg->nsources && !drawn; si++)
+                    if (x->source < 0 || (size_t)x->source == si)
+                        drawn = lb_grant_draws(g, a, &x->label, &cfg->sources[si]) == LB_DRAW_GEN;
+            }
+            if (!drawn || lb_feature_superseded(&fi, g, a))
+                continue;
+            if (a < 0 || box_in_area(c, x->box, a))
+                box_union(out, &have, x->box);
+        }
+    }
     return have;
+}
+
+bool lb_ev_snap_changes(ev_ctx *c, const lb_ev_snap_change *v, size_t n)
+{
+    lb_ev_snap_change *cp = malloc((n ? n : 1) * sizeof *cp);
+    if (!cp)
+        return false;
+    if (n)
+        memcpy(cp, v, n * sizeof *cp);
+    free(c->schanges);
+    c->schanges = cp;
+    c->nschanges = n;
+    return true;
 }
 
 ev_ctx *lb_ev_new(const lb_state *st, const char *layer, const pending *ps)

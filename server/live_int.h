@@ -50,4 +50,21 @@ typedef struct lb_ev_gen_change {
 } lb_ev_gen_change;
 bool lb_ev_gen_changes(ev_ctx *c, const lb_ev_gen_change *v, size_t n);
 
+/*
+ * A conflated layer: every feature version its snapshots draw differently
+ * after the changes (from their difference, server/live.c), exactly (gen
+ * false) or as cells (gen; source index, -1 not known), with its lon/lat
+ * box and what decides who draws it.  A push re-clusters reports that are
+ * not among its rows (a fused feature appears or goes, a member is hidden
+ * behind it or shown again); those count for events too.  Copied; false
+ * when out of memory (then only the pushed rows count).
+ */
+typedef struct lb_ev_snap_change {
+    double box[4];
+    lb_label label, fused;
+    bool member, gen;
+    int32_t source;
+} lb_ev_snap_change;
+bool lb_ev_snap_changes(ev_ctx *c, const lb_ev_snap_change *v, size_t n);
+
 #endif

@@ -180,6 +180,7 @@ static char *ev_config(const char *d)
         "    layer: units\n"
         "    agency: police\n"
         "    fid: id\n"
+        "    mapping: {kind: typ}\n"
         "    label: {level: VS-NfD, releasable_to: [police]}\n"
         "    generalised_release: {groups: [fire], cell_m: %.0f}\n"
         "maps:\n"
@@ -371,6 +372,18 @@ LB_TEST(test_events_show_only_the_cells_of_generalised_features)
     ASSERT_NEAR(b[2], lon + 0.002, 1e-6);
     expect_none(&fire, 1.0);
     expect_none(&dfire, 0.2);
+
+    /* 2b: there, another kind (another symbol in the same cell): the fire
+     * brigade's tiles change, and so it hears of the cell (it did not: the
+     * same cells before and after counted as no change) */
+    fc = tl_point("u1", lon + 0.002, lat, "\"typ\":\"Vollsperrung\"");
+    post_ok("units_live", "t-police", fc);
+    free(fc);
+    expect_units(&police, b);
+    expect_units(&fire, b);
+    expect_box(b, cell, 1e-6);
+    expect_units(&dfire, b);
+    expect_box(b, cell, 1e-5);
 
     /* 3: 7 km further east, into another cell: the old cell and the new */
     cell_of(lon + 0.1, lat, ij2, cell2);

@@ -74,10 +74,10 @@ static char *hk_config(const char *d)
         " mapping: {kind: typ}, label: {level: VS-NfD, releasable_to: [police]}}\n"
         "  fire_r:\n"
         "    {path: empty.geojson, crs: EPSG:4326, layer: reports, agency: fire, fid: id,"
-        " mapping: {kind: typ}, label: {level: OFFEN, releasable_to: [fire, thw]}}\n"
+        " mapping: {kind: typ, accuracy_m: acc}, label: {level: OFFEN, releasable_to: [fire, thw]}}\n"
         "  thw_r:\n"
         "    {path: empty.geojson, crs: EPSG:4326, layer: reports, agency: thw, fid: id,"
-        " mapping: {kind: typ}, label: {level: OFFEN, releasable_to: [fire, thw]}}\n"
+        " mapping: {kind: typ, accuracy_m: acc}, label: {level: OFFEN, releasable_to: [fire, thw]}}\n"
         "maps:\n"
         "  lage: {title: Lage, layers: [units]}\n"
         "  meld: {title: Meldungen, layers: [reports]}\n"
@@ -759,7 +759,121 @@ LB_TEST(test_hidden_pushes_do_not_rekey_conflated_layers)
     stop();
 }
 
+/*
+ * The generalised snapshot holds one feature per drawn content, and the
+ * order it draws them in (all points of a cell lie at its centre) must not
+ * depend on which units stand behind a content: it went by the first unit
+ * read (the lowest fid), so a swap of kinds between units that left the
+ * same contents in the cell changed what a fresh render drew on top while
+ * the running server, rightly seeing no change, kept its tile (review
+ * finding, session 14).  Four police units in one cell, two of each kind;
+ * each swaps its kind in turn: fire's tile stays the same bytes, without a
+ * render, and a render from scratch (a reload) gives those bytes too.
+ */
+LB_TEST(test_generalised_drawing_order_does_not_depend_on_the_units)
+{
+    start();
+    tl_sse pol;
+    ASSERT(tl_sse_open(&pol, srv.port, "t-police"));
+    static const char *const kind[2] = {"Vollsperrung", "Kontrollstelle"};
+    const char *ids[4] = {"a", "b", "c", "d"};
+    int k[4] = {0, 1, 0, 1};
+    lb_buf fc = {0};
+    lb_buf_puts(&fc, "{\"type\":\"FeatureCollection\",\"features\":[");
+    for (int i = 0; i < 4; i++)
+        lb_buf_printf(&fc,
+                      "%s{\"type\":\"Feature\",\"properties\":{\"id\":\"%s\",\"typ\":\"%s\"},"
+                      "\"geometry\":{\"type\":\"Point\",\"coordinates\":[%.4f,52.15]}}",
+                      i ? "," : "", ids[i], kind[k[i]], 9.25 + 0.0003 * i);
+    lb_buf_puts(&fc, "]}");
+    ASSERT(tl_post_ok(&srv, "police_u", "t-police", fc.data));
+    lb_buf_free(&fc);
+    char msg[1024];
+    ASSERT(tl_sse_next(&pol, msg, sizeof msg, 20));
+    view v[2] = {{.token = "t-fire"}, {.token = "t-fire"}};
+    xyz_path(9.25, 52.15, 10, v[0].path, sizeof v[0].path);
+    xyz_path(9.25, 52.15, 14, v[1].path, sizeof v[1].path);
+    refetch(&v[0]);
+    refetch(&v[1]);
+    for (int i = 0; i < 4; i++) {
+        k[i] ^= 1;
+        char props[64];
+        snprintf(props, sizeof props, "\"typ\":\"%s\"", kind[k[i]]);
+        long long n = rendered();
+        push_point("police_u", "t-police", &pol, ids[i], 9.25 + 0.0003 * i, 52.15, props);
+        expect_cached(v, 2, n);
+        ASSERT(t_server_reload(&srv, "t-admin", 20));
+        long long r0 = rendered();
+        for (int j = 0; j < 2; j++)
+            ASSERT(refetch(&v[j])); /* drawn from scratch: the same bytes */
+        ASSERT(rendered() > r0);
+    }
+    free(v[0].png);
+    free(v[1].png);
+    tl_sse_close(&pol);
+    stop();
+}
+
+/* The bbox of an event message. */
+static void event_bbox(const char *msg, double b[4])
+{
+    const char *p = strstr(msg, "\"bbox\":[");
+    ASSERT(p != NULL);
+    ASSERT_EQ(sscanf(p + 8, "%lf,%lf,%lf,%lf", &b[0], &b[1], &b[2], &b[3]), 4);
+}
+
+/*
+ * Events of a conflated layer name what a push re-clustered, not only the
+ * pushed rows (review finding, session 14): the THW reports an area (a
+ * 1.4 km square, accuracy 100 m), the fire brigade a point of the same kind
+ * at its centre (accuracy 5 m).  They fuse, and the fused feature takes the
+ * point's geometry, so the square vanishes from the THW's tiles: its event
+ * must cover the square, not just the pushed point.  When the point goes
+ * again, the square comes back: the same.
+ */
+LB_TEST(test_conflation_events_cover_what_a_push_reclustered)
+{
+    start();
+    tl_sse thw;
+    ASSERT(tl_sse_open(&thw, srv.port, "t-thw"));
+    const double C[2] = {9.30, 52.20}, D = 0.006;
+    char *fc = tl_square("sq", C[0], C[1], D, "\"typ\":\"Brand\",\"acc\":100");
+    ASSERT(tl_post_ok(&srv, "thw_r", "t-thw", fc));
+    free(fc);
+    char msg[1024];
+    double b[4];
+    ASSERT(tl_sse_next(&thw, msg, sizeof msg, 20));
+    event_bbox(msg, b);
+    ASSERT(b[0] <= C[0] - D + 1e-6 && b[2] >= C[0] + D - 1e-6);
+    for (int round = 0; round < 2; round++) {
+        if (round == 0) {
+            fc = tl_point("pt", C[0], C[1], "\"typ\":\"Brand\",\"acc\":5");
+            ASSERT(tl_post_ok(&srv, "fire_r", "t-fire", fc));
+            free(fc);
+        } else {
+            t_resp r;
+            ASSERT_EQ(tl_send(srv.port, "DELETE", "/sources/fire_r/features/pt", "t-fire", NULL,
+                              &r),
+                      0);
+            ASSERT_EQ(r.status, 200);
+            t_resp_free(&r);
+        }
+        ASSERT(tl_sse_next(&thw, msg, sizeof msg, 20));
+        event_bbox(msg, b);
+        if (!(b[0] <= C[0] - D + 1e-6 && b[1] <= C[1] - D + 1e-6 && b[2] >= C[0] + D - 1e-6 &&
+              b[3] >= C[1] + D - 1e-6))
+            fprintf(stderr, "  round %d: event bbox %.5f %.5f %.5f %.5f\n", round, b[0], b[1],
+                    b[2], b[3]);
+        ASSERT(b[0] <= C[0] - D + 1e-6 && b[1] <= C[1] - D + 1e-6);
+        ASSERT(b[2] >= C[0] + D - 1e-6 && b[3] >= C[1] + D - 1e-6);
+    }
+    tl_sse_close(&thw);
+    stop();
+}
+
 LB_TESTS(test_hidden_pushes_do_not_rekey_generalised_layers,
+         test_conflation_events_cover_what_a_push_reclustered,
+         test_generalised_drawing_order_does_not_depend_on_the_units,
          test_hidden_pushes_do_not_rekey_conflated_layers,
          test_hidden_pushes_outside_an_area_do_not_rekey_it,
          test_keys_move_where_a_large_area_reaches, test_hidden_pushes_under_load_rekey_nothing)

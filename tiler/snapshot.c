@@ -352,6 +352,7 @@ static uint64_t hilbert(uint64_t x, uint64_t y)
 
 typedef struct sort_item {
     uint64_t key;
+    int64_t fid;
     uint32_t idx;
 } sort_item;
 
@@ -360,6 +361,8 @@ static int cmp_item(const void *a, const void *b)
     const sort_item *x = a, *y = b;
     if (x->key != y->key)
         return x->key < y->key ? -1 : 1;
+    if (x->fid != y->fid)
+        return x->fid < y->fid ? -1 : 1;
     return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
@@ -1551,10 +1554,13 @@ static bool order_full_level(lb_snapshot *s, builder *full)
     }
     /* The curve spans the grid's whole extent, not the data's: the drawing
      * order of two features never depends on which other features exist,
-     * so a principal who sees a subset gets exactly the pixels of that subset
-     * (ties keep store order, i.e. fid order). */
+     * so a principal who sees a subset gets exactly the pixels of that subset.
+     * Ties go by fid (the store's order for stored features; for a
+     * generalised snapshot's contents, whose fid is their content, an order
+     * that does not depend on the units behind them), then store order. */
     for (uint32_t i = 0; i < lv->nfeats; i++) {
         items[i].key = lb_tiler__order_key(s->grid, &lv->feats[i]);
+        items[i].fid = s->infos[lv->feats[i].info].fid;
         items[i].idx = i;
     }
     qsort(items, lv->nfeats, sizeof *items, cmp_item);
