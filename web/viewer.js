@@ -586,8 +586,9 @@
         timer = setTimeout(() => {
           const b2 = box;
           box = null;
-          /* markers and strokes reach beyond a feature's box: 32 px */
-          const m = (32 * 360) / (256 * 2 ** map.getZoom());
+          /* markers and strokes reach beyond a feature's box: as far as
+           * the renderer reads around a tile (LB_RENDER_MARGIN_PX, 64 px) */
+          const m = (64 * 360) / (256 * 2 ** map.getZoom());
           tiles.refreshIn(L.latLngBounds([b2.getSouth() - m, b2.getWest() - m],
             [b2.getNorth() + m, b2.getEast() + m]));
           updateClassification();
