@@ -537,22 +537,20 @@ static bool gen_in_area(ev_ctx *c, const ev_ver *v, double cell, int a, double o
     return have;
 }
 
-/*
- * The box of the changes visible under grant g; false when none is.  As
- * the tiles draw (server/maps.c): one pass per area of its clearances (and
- * one unlimited), each drawing a version exactly, generalised or not at all
- * as lb_grant_draws says for that pass.  A version counts by its exact
- * geometry or by its cells, within the pass's area; a change whose two
- * versions a pass draws as the same cells counts for nothing there (a unit
- * moving inside its cell: the tiles do not change, so no event may tell).
- */
+/* A copy of the n elements of size bytes at v; NULL when out of memory. */
+static void *copy_of(const void *v, size_t n, size_t size)
+{
+    void *cp = malloc((n ? n : 1) * size);
+    if (cp && n)
+        memcpy(cp, v, n * size);
+    return cp;
+}
+
 bool lb_ev_gen_changes(ev_ctx *c, const lb_ev_gen_change *v, size_t n)
 {
-    lb_ev_gen_change *cp = malloc((n ? n : 1) * sizeof *cp);
+    lb_ev_gen_change *cp = copy_of(v, n, sizeof *v);
     if (!cp)
         return false;
-    if (n)
-        memcpy(cp, v, n * sizeof *cp);
     free(c->gchanges);
     c->gchanges = cp;
     c->ngchanges = n;
@@ -586,6 +584,15 @@ static bool gen_changed_at(const ev_ctx *c, const ev_ver *v, const lb_label *lab
     return false;
 }
 
+/*
+ * The box of the changes visible under grant g; false when none is.  As
+ * the tiles draw (server/maps.c): one pass per area of its clearances (and
+ * one unlimited), each drawing a version exactly, generalised or not at all
+ * as lb_grant_draws says for that pass.  A version counts by its exact
+ * geometry or by its cells, within the pass's area; a change whose two
+ * versions a pass draws as the same cells counts for nothing there (a unit
+ * moving inside its cell: the tiles do not change, so no event may tell).
+ */
 bool lb_ev_visible_box(ev_ctx *c, const lb_grant *g, double out[4])
 {
     int passes[LB_GRANT_MAX];
@@ -668,11 +675,9 @@ bool lb_ev_visible_box(ev_ctx *c, const lb_grant *g, double out[4])
 
 bool lb_ev_snap_changes(ev_ctx *c, const lb_ev_snap_change *v, size_t n)
 {
-    lb_ev_snap_change *cp = malloc((n ? n : 1) * sizeof *cp);
+    lb_ev_snap_change *cp = copy_of(v, n, sizeof *v);
     if (!cp)
         return false;
-    if (n)
-        memcpy(cp, v, n * sizeof *cp);
     free(c->schanges);
     c->schanges = cp;
     c->nschanges = n;
