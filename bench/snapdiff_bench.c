@@ -22,9 +22,10 @@
 
 static size_t changes;
 
-static void count(void *ud, int side, const lb_feature_info *f, const double box[4])
+static void count(void *ud, int side, const lb_feature_info *f, const double box[4],
+                  uint64_t look)
 {
-    (void)ud, (void)side, (void)f, (void)box;
+    (void)ud, (void)side, (void)f, (void)box, (void)look;
     changes++;
 }
 

@@ -645,6 +645,7 @@ typedef struct diff_rec {
     bool gen, member;
     lb_label label, fused;
     int32_t source;
+    uint64_t look; /* lb_snapshot_change_fn's */
     double box[4];
 } diff_rec;
 
@@ -659,7 +660,8 @@ typedef struct diff_ctx {
     int32_t last_idx;
 } diff_ctx;
 
-static void on_diff(void *ud, int side, const lb_feature_info *fi, const double box[4])
+static void on_diff(void *ud, int side, const lb_feature_info *fi, const double box[4],
+                    uint64_t look)
 {
     diff_ctx *d = ud;
     if (d->oom)
@@ -676,7 +678,7 @@ static void on_diff(void *ud, int side, const lb_feature_info *fi, const double 
     }
     diff_rec *r = &d->v[d->n++];
     *r = (diff_rec){.fid = fi->fid, .side = side, .grid = d->grid, .gen = d->gen,
-                    .member = fi->member, .label = fi->label, .source = -1};
+                    .member = fi->member, .label = fi->label, .source = -1, .look = look};
     if (fi->member)
         r->fused = fi->fused;
     memcpy(r->box, box, sizeof r->box);
@@ -726,7 +728,7 @@ static void tell_events(ev_ctx *ev, const diff_ctx *d, bool conflated)
         free(w);
         return; /* not known: events as before */
     }
-    size_t n = 0, m = 0;
+    size_t n = 0, m = 0, prev = 0;
     for (size_t i = 0; i < d->n; i++) {
         const diff_rec *r = &d->v[i];
         if (r->grid != merc)
@@ -737,8 +739,20 @@ static void tell_events(ev_ctx *ev, const diff_ctx *d, bool conflated)
         }
         if (conflated) {
             w[m] = (lb_ev_snap_change){.label = r->label, .fused = r->fused,
-                                       .member = r->member, .gen = r->gen, .source = r->source};
-            mercator_lonlat(r->box, w[m++].box);
+                                       .member = r->member, .gen = r->gen, .source = r->source,
+                                       .pair = -1};
+            mercator_lonlat(r->box, w[m].box);
+            /* the old and the new version of one feature, alike but for
+             * the member flag and fused label (records are sorted by kind,
+             * fid, side, source, label): a pair */
+            const diff_rec *q = m ? &d->v[prev] : NULL;
+            if (q && q->gen == r->gen && q->fid == r->fid && q->side == 0 && r->side == 1 &&
+                q->source == r->source && q->look == r->look) {
+                w[m - 1].pair = (long)m;
+                w[m].pair = (long)m - 1;
+            }
+            prev = i;
+            m++;
         }
     }
     lb_ev_gen_changes(ev, v, n);

@@ -593,6 +593,24 @@ static bool gen_changed_at(const ev_ctx *c, const ev_ver *v, const lb_label *lab
  * versions a pass draws as the same cells counts for nothing there (a unit
  * moving inside its cell: the tiles do not change, so no event may tell).
  */
+/* Whether pass `a` of grant g draws version x of a conflated layer: its
+ * label exactly or generalised, and not hidden behind a fused feature that
+ * pass shows. */
+static bool snap_drawn(const ev_ctx *c, const lb_grant *g, int a, const lb_ev_snap_change *x)
+{
+    const lb_config *cfg = c->st->cfg;
+    bool drawn = false;
+    if (!x->gen) {
+        drawn = lb_grant_draws(g, a, &x->label, NULL) == LB_DRAW_EXACT;
+    } else {
+        for (size_t si = 0; si < cfg->nsources && !drawn; si++)
+            if (x->source < 0 || (size_t)x->source == si)
+                drawn = lb_grant_draws(g, a, &x->label, &cfg->sources[si]) == LB_DRAW_GEN;
+    }
+    lb_feature_info fi = {.label = x->label, .member = x->member, .fused = x->fused};
+    return drawn && !lb_feature_superseded(&fi, g, a);
+}
+
 bool lb_ev_visible_box(ev_ctx *c, const lb_grant *g, double out[4])
 {
     int passes[LB_GRANT_MAX];
@@ -650,24 +668,20 @@ bool lb_ev_visible_box(ev_ctx *c, const lb_grant *g, double out[4])
      * fused feature that pass shows); under an area limit only a version
      * that lies wholly inside the area (its geometry is not at hand to
      * clip: one crossing the edge is left out rather than told of) */
-    const lb_config *cfg = c->st->cfg;
     for (size_t i = 0; i < c->nschanges; i++) {
         const lb_ev_snap_change *x = &c->schanges[i];
-        lb_feature_info fi = {.label = x->label, .member = x->member, .fused = x->fused};
+        if (x->pair >= 0 && (size_t)x->pair < i)
+            continue; /* told with its partner */
+        const lb_ev_snap_change *y = x->pair >= 0 ? &c->schanges[x->pair] : NULL;
         for (int p = 0; p < np; p++) {
             int a = passes[p];
-            bool drawn = false;
-            if (!x->gen) {
-                drawn = lb_grant_draws(g, a, &x->label, NULL) == LB_DRAW_EXACT;
-            } else {
-                for (size_t si = 0; si < cfg->nsources && !drawn; si++)
-                    if (x->source < 0 || (size_t)x->source == si)
-                        drawn = lb_grant_draws(g, a, &x->label, &cfg->sources[si]) == LB_DRAW_GEN;
-            }
-            if (!drawn || lb_feature_superseded(&fi, g, a))
-                continue;
-            if (a < 0 || box_in_area(c, x->box, a))
+            bool dx = snap_drawn(c, g, a, x), dy = y && snap_drawn(c, g, a, y);
+            if (dx && dy)
+                continue; /* drawn alike before and after */
+            if (dx && (a < 0 || box_in_area(c, x->box, a)))
                 box_union(out, &have, x->box);
+            if (dy && (a < 0 || box_in_area(c, y->box, a)))
+                box_union(out, &have, y->box);
         }
     }
     return have;

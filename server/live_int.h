@@ -64,6 +64,11 @@ typedef struct lb_ev_snap_change {
     lb_label label, fused;
     bool member, gen;
     int32_t source;
+    /* the index of the other version of the same feature when the two
+     * differ only in the member flag and fused label, else -1: a pass that
+     * draws both sees no change there (a report another one, perhaps
+     * hidden from it, joined or left) */
+    long pair;
 } lb_ev_snap_change;
 bool lb_ev_snap_changes(ev_ctx *c, const lb_ev_snap_change *v, size_t n);
 

@@ -655,8 +655,10 @@ typedef struct diffs {
     size_t n[2];
 } diffs;
 
-static void on_diff(void *ud, int side, const lb_feature_info *f, const double box[4])
+static void on_diff(void *ud, int side, const lb_feature_info *f, const double box[4],
+                    uint64_t look)
 {
+    (void)look;
     diffs *d = ud;
     ASSERT(side == 0 || side == 1);
     ASSERT(box[0] <= box[2] && box[1] <= box[3]);

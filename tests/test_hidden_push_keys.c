@@ -74,7 +74,8 @@ static char *hk_config(const char *d)
         " mapping: {kind: typ}, label: {level: VS-NfD, releasable_to: [police]}}\n"
         "  fire_r:\n"
         "    {path: empty.geojson, crs: EPSG:4326, layer: reports, agency: fire, fid: id,"
-        " mapping: {kind: typ, accuracy_m: acc}, label: {level: OFFEN, releasable_to: [fire, thw]}}\n"
+        " mapping: {kind: typ, accuracy_m: acc}, label: {level: OFFEN, releasable_to: [fire, thw],"
+        " level_from: level, releasable_to_from: rel}}\n"
         "  thw_r:\n"
         "    {path: empty.geojson, crs: EPSG:4326, layer: reports, agency: thw, fid: id,"
         " mapping: {kind: typ, accuracy_m: acc}, label: {level: OFFEN, releasable_to: [fire, thw]}}\n"
@@ -871,7 +872,56 @@ LB_TEST(test_conflation_events_cover_what_a_push_reclustered)
     stop();
 }
 
+/*
+ * A report the THW may not see (VS-NfD, fire brigade only) joins the
+ * cluster of one it sees: the fused feature is hidden from the THW, which
+ * goes on seeing its own report, drawn alike; only the report's member
+ * flag and fused label changed.  The THW hears nothing of it (the
+ * re-clustering events of the conflated layer would have told it that a
+ * hidden report came near its own), the fire brigade does.
+ */
+LB_TEST(test_a_hidden_report_joining_a_cluster_sends_no_event)
+{
+    start();
+    tl_sse thw, fire;
+    ASSERT(tl_sse_open(&thw, srv.port, "t-thw"));
+    ASSERT(tl_sse_open(&fire, srv.port, "t-fire"));
+    char msg[1024];
+    char *fc = tl_point("r9", 9.31, 52.21, "\"typ\":\"Brand\"");
+    ASSERT(tl_post_ok(&srv, "thw_r", "t-thw", fc));
+    free(fc);
+    ASSERT(tl_sse_next(&thw, msg, sizeof msg, 20));
+    ASSERT(tl_sse_next(&fire, msg, sizeof msg, 20));
+    for (int round = 0; round < 2; round++) {
+        if (round == 0) {
+            fc = tl_point("h1", 9.31, 52.2101,
+                          "\"typ\":\"Brand\",\"level\":\"VS-NfD\",\"rel\":\"fire\"");
+            ASSERT(tl_post_ok(&srv, "fire_r", "t-fire", fc));
+            free(fc);
+        } else {
+            t_resp r;
+            ASSERT_EQ(tl_send(srv.port, "DELETE", "/sources/fire_r/features/h1", "t-fire", NULL,
+                              &r),
+                      0);
+            ASSERT_EQ(r.status, 200);
+            t_resp_free(&r);
+        }
+        ASSERT(tl_sse_next(&fire, msg, sizeof msg, 20)); /* published */
+        char *store = t_path(dir, "store.sqlite");
+        ASSERT_EQ(t_sql_int(store, "SELECT count(*) FROM lb_fused"), round == 0 ? 1 : 0);
+        free(store);
+        bool told = tl_sse_next(&thw, msg, sizeof msg, 1.0);
+        if (told)
+            fprintf(stderr, "  round %d: the THW was told: %s\n", round, msg);
+        ASSERT(!told);
+    }
+    tl_sse_close(&thw);
+    tl_sse_close(&fire);
+    stop();
+}
+
 LB_TESTS(test_hidden_pushes_do_not_rekey_generalised_layers,
+         test_a_hidden_report_joining_a_cluster_sends_no_event,
          test_conflation_events_cover_what_a_push_reclustered,
          test_generalised_drawing_order_does_not_depend_on_the_units,
          test_hidden_pushes_do_not_rekey_conflated_layers,

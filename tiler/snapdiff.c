@@ -5,7 +5,9 @@
  *
  * A feature version is a feature of the full-detail level as the renderer
  * reads it: fid, label, member flag and fused label, source, geometry type,
- * parts and vertices, and the kept property values.  Each is reduced to a
+ * parts and vertices, and the kept property values.  Its "look" is the same
+ * without the member flag and fused label (what conflation changes of a
+ * report that a principal who cannot see the fused feature still sees).  Each is reduced to a
  * 64-bit SipHash-2-4 under the caller's key (a secret per server: nobody who
  * pushes data can craft a version that hashes like an older one), the
  * (fid, hash) pairs of each side are sorted, and a merge reports the pairs
@@ -175,6 +177,7 @@ static uint64_t str_hash(str_cache *c, const uint8_t key[16], const char *str)
 typedef struct version {
     int64_t fid;
     uint64_t hash;
+    uint64_t look; /* the hash without the member flag and fused label */
     uint32_t feat; /* index in the full level */
 } version;
 
@@ -231,12 +234,6 @@ static struct lb_snap_digest *versions(lb_snapshot *s, const uint8_t key[16], bo
         sip_u64(&h, (uint64_t)fi->label.level);
         sip_u64(&h, fi->label.groups);
         sip_u64(&h, fi->label.caveats);
-        sip_u64(&h, fi->member);
-        if (fi->member) {
-            sip_u64(&h, (uint64_t)fi->fused.level);
-            sip_u64(&h, fi->fused.groups);
-            sip_u64(&h, fi->fused.caveats);
-        }
         sip_u64(&h, str_hash(sc, key, fi->source));
         sip_u64(&h, f->type);
         sip_u64(&h, f->nparts);
@@ -253,7 +250,14 @@ static struct lb_snap_digest *versions(lb_snapshot *s, const uint8_t key[16], bo
             else
                 sip_f64(&h, val[k].num);
         }
-        v[i] = (version){fi->fid, sip_final(&h), (uint32_t)i};
+        sip look = h;
+        sip_u64(&h, fi->member);
+        if (fi->member) {
+            sip_u64(&h, (uint64_t)fi->fused.level);
+            sip_u64(&h, fi->fused.groups);
+            sip_u64(&h, fi->fused.caveats);
+        }
+        v[i] = (version){fi->fid, sip_final(&h), sip_final(&look), (uint32_t)i};
     }
     free(sc);
     qsort(v, n, sizeof *v, cmp_version);
@@ -286,7 +290,7 @@ static void report(const lb_snapshot *s, const version *v, int side, lb_snapshot
     const lb_snap_level *lv = full_level(s);
     const lb_snap_feat *f = &lv->feats[v->feat];
     const double box[4] = {f->minx, f->miny, f->maxx, f->maxy};
-    fn(ud, side, &s->infos[f->info], box);
+    fn(ud, side, &s->infos[f->info], box, v->look);
 }
 
 lb_status lb_snapshot_diff(lb_snapshot *old, lb_snapshot *cur, const uint8_t key[16],

@@ -129,7 +129,9 @@ bool lb_snapshot_bounds(const lb_snapshot *s, double *minx, double *miny, double
  * (a feature of the full-detail level: fid, label, member flag and fused
  * label, source, geometry, kept properties) that old has and cur has not
  * (side 0) and that cur has and old has not (side 1), with its box in the
- * grid's CRS.  Versions are compared by a keyed hash (SipHash-2-4 under key,
+ * grid's CRS, and its look: a keyed hash of the version without its member
+ * flag and fused label (two versions of one fid with equal looks differ
+ * only in those).  Versions are compared by a keyed hash (SipHash-2-4 under key,
  * which should be secret: whoever can guess it could craft a change that
  * compares equal); each snapshot keeps its hashes under one key, so that
  * comparing it again (as the older side) costs the other side only.
@@ -137,7 +139,7 @@ bool lb_snapshot_bounds(const lb_snapshot *s, double *minx, double *miny, double
  * LB_ENOMEM.
  */
 typedef void (*lb_snapshot_change_fn)(void *ud, int side, const lb_feature_info *f,
-                                      const double box[4]);
+                                      const double box[4], uint64_t look);
 lb_status lb_snapshot_diff(lb_snapshot *old, lb_snapshot *cur, const uint8_t key[16],
                            lb_snapshot_change_fn fn, void *ud, lb_error *err);
 
