@@ -608,8 +608,7 @@ static log_adds log_entries(lb_live *lv, const lb_state *st, size_t li, const pe
                 lb_chlog_entry *e = &a.v[a.n];
                 memset(e, 0, sizeof *e);
                 e->rev = p->revision;
-                e->label[0] = side ? c->new_label : c->old_label;
-                e->nlabels = 1;
+                e->label = side ? c->new_label : c->old_label;
                 e->source = src ? (int32_t)(src - st->cfg->sources) : -1;
                 const double *bb = side ? c->new_box : c->old_box;
                 for (int g = 0; g < LB_NGRIDS; g++)
@@ -838,8 +837,7 @@ static log_adds diff_entries(lb_live *lv, const lb_state *st, size_t li,
         lb_chlog_entry *e = &a.v[a.n++];
         memset(e, 0, sizeof *e);
         e->rev = rev;
-        e->label[0] = d.v[i].label;
-        e->nlabels = 1;
+        e->label = d.v[i].label;
         e->source = d.v[i].source;
         e->gen = d.v[i].gen;
         for (int g = 0; g < LB_NGRIDS; g++) {

@@ -723,11 +723,8 @@ static void prefix_revisions(const tile_ctx *t, const lb_srv_layer *L, const til
             const tile_class *cl = &tc->v[on[j]];
             bool meets = on[j] < tc->ne ? exact
                                         : gen && (c->source < 0 || c->source == cl->source);
-            if (!meets || c->rev <= rev[j])
-                continue;
-            for (int k = 0; k < c->nlabels; k++)
-                if (label_eq(&cl->label, &c->label[k]))
-                    rev[j] = c->rev;
+            if (meets && c->rev > rev[j] && label_eq(&cl->label, &c->label))
+                rev[j] = c->rev;
         }
     }
     for (uint32_t j = 1; j < n; j++)
@@ -756,20 +753,17 @@ static bool entry_concerns(const tile_ctx *t, const lb_grant *g, const int *pass
     for (int p = 0; p < np; p++) {
         int a = passes[p];
         const lb_srv_area *area = a >= 0 ? &t->st->areas[t->grid][a] : NULL;
-        for (int k = 0; k < c->nlabels; k++) {
-            const lb_label *lab = &c->label[k];
-            if (ex && lb_grant_draws(g, a, lab, NULL) == LB_DRAW_EXACT &&
-                (!area || lb_area_meets_box(area, b)))
-                return true;
-            if (!ge || (area && !lb_area_meets_box(area, gb)))
+        if (ex && lb_grant_draws(g, a, &c->label, NULL) == LB_DRAW_EXACT &&
+            (!area || lb_area_meets_box(area, b)))
+            return true;
+        if (!ge || (area && !lb_area_meets_box(area, gb)))
+            continue;
+        /* a source not known: any source with a release rule */
+        for (size_t s = 0; s < cfg->nsources; s++) {
+            if (c->source >= 0 && (size_t)c->source != s)
                 continue;
-            /* a source not known: any source with a release rule */
-            for (size_t s = 0; s < cfg->nsources; s++) {
-                if (c->source >= 0 && (size_t)c->source != s)
-                    continue;
-                if (lb_grant_draws(g, a, lab, &cfg->sources[s]) == LB_DRAW_GEN)
-                    return true;
-            }
+            if (lb_grant_draws(g, a, &c->label, &cfg->sources[s]) == LB_DRAW_GEN)
+                return true;
         }
     }
     return false;

@@ -93,8 +93,7 @@ typedef struct lb_chlog_entry {
     int64_t rev;
     double box[LB_NGRIDS][4];  /* minx, miny, maxx, maxy in the grid's CRS */
     double gbox[LB_NGRIDS][4]; /* of its generalised form (the cells drawn), when gen */
-    lb_label label[2];
-    int nlabels;
+    lb_label label;
     int32_t source; /* index into cfg->sources; -1: not known (counts for every source) */
     bool gen;       /* a generalised snapshot draws it: gbox is where (infinite: not known) */
 } lb_chlog_entry;
