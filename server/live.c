@@ -168,9 +168,7 @@ static bool same_rights(const lb_grant *a, const lb_grant *b)
     if (a->n != b->n)
         return false;
     for (int k = 0; k < a->n; k++)
-        if (a->c[k].area != b->c[k].area || a->c[k].label.level != b->c[k].label.level ||
-            a->c[k].label.groups != b->c[k].label.groups ||
-            a->c[k].label.caveats != b->c[k].label.caveats)
+        if (a->c[k].area != b->c[k].area || !lb_label_eq(&a->c[k].label, &b->c[k].label))
             return false;
     return true;
 }

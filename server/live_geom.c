@@ -576,8 +576,7 @@ static bool gen_changed_at(const ev_ctx *c, const ev_ver *v, const lb_label *lab
     int32_t si = src ? (int32_t)(src - c->st->cfg->sources) : -1;
     for (size_t i = 0; i < c->ngchanges; i++) {
         const lb_ev_gen_change *x = &c->gchanges[i];
-        if ((x->source < 0 || si < 0 || x->source == si) && x->label.level == lab->level &&
-            x->label.groups == lab->groups && x->label.caveats == lab->caveats &&
+        if ((x->source < 0 || si < 0 || x->source == si) && lb_label_eq(&x->label, lab) &&
             overlap(x->box, v->gbox))
             return true;
     }

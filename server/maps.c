@@ -485,15 +485,10 @@ typedef struct class_collect {
     int32_t last_idx;
 } class_collect;
 
-static bool label_eq(const lb_label *a, const lb_label *b)
-{
-    return a->level == b->level && a->groups == b->groups && a->caveats == b->caveats;
-}
-
 static bool class_eq(const tile_class *a, const tile_class *b)
 {
-    return label_eq(&a->label, &b->label) && a->member == b->member &&
-           (!a->member || label_eq(&a->fused, &b->fused)) && a->source == b->source;
+    return lb_label_eq(&a->label, &b->label) && a->member == b->member &&
+           (!a->member || lb_label_eq(&a->fused, &b->fused)) && a->source == b->source;
 }
 
 /* A class as the renderer sees a feature of it (lb_feature_class_cmp). */
@@ -723,7 +718,7 @@ static void prefix_revisions(const tile_ctx *t, const lb_srv_layer *L, const til
             const tile_class *cl = &tc->v[on[j]];
             bool meets = on[j] < tc->ne ? exact
                                         : gen && (c->source < 0 || c->source == cl->source);
-            if (meets && c->rev > rev[j] && label_eq(&cl->label, &c->label))
+            if (meets && c->rev > rev[j] && lb_label_eq(&cl->label, &c->label))
                 rev[j] = c->rev;
         }
     }

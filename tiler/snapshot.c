@@ -714,11 +714,8 @@ typedef struct pt_key {
 static bool same_appearance(const lb_snapshot *s, uint32_t a, uint32_t b)
 {
     const lb_feature_info *x = &s->infos[a], *y = &s->infos[b];
-    if (x->label.level != y->label.level || x->label.groups != y->label.groups ||
-        x->label.caveats != y->label.caveats || strcmp(x->source, y->source) != 0 ||
-        x->member != y->member ||
-        (x->member && (x->fused.level != y->fused.level || x->fused.groups != y->fused.groups ||
-                       x->fused.caveats != y->fused.caveats)))
+    if (!lb_label_eq(&x->label, &y->label) || strcmp(x->source, y->source) != 0 ||
+        x->member != y->member || (x->member && !lb_label_eq(&x->fused, &y->fused)))
         return false;
     for (size_t k = 0; k < s->nprops; k++) {
         const lb_value *u = &s->values[a * s->nprops + k], *v = &s->values[b * s->nprops + k];
@@ -1247,16 +1244,6 @@ typedef struct sbuild {
     size_t tcap;
 } sbuild;
 
-static bool lb_label_eq(const lb_label *a, const lb_label *b)
-{
-    return a->level == b->level && a->groups == b->groups && a->caveats == b->caveats;
-}
-
-static uint64_t fnv_mix(uint64_t h, const void *p, size_t n)
-{
-    return lb_fnv1a(h, p, n);
-}
-
 /* A string value while building: (offset + 1) into the pool. */
 static const char *pool_str(const sbuild *sb, const lb_value *v)
 {
@@ -1274,14 +1261,14 @@ static uint64_t gen_key(const sbuild *sb, const geom_acc *g, uint32_t part0,
                         const lb_feature_info *fi, const char *source)
 {
     const lb_snap_level *lv = &sb->full.lv;
-    uint64_t h = fnv_mix(LB_FNV_INIT, "lb:gen", 6);
+    uint64_t h = lb_fnv1a(LB_FNV_INIT, "lb:gen", 6);
     uint32_t t = g->type;
-    h = fnv_mix(h, &t, sizeof t);
+    h = lb_fnv1a(h, &t, sizeof t);
     for (uint32_t p = part0; p < lv->nparts; p++) {
         const lb_snap_part *pt = &lv->parts[p];
         uint32_t np[2] = {pt->n, pt->poly};
-        h = fnv_mix(h, np, sizeof np);
-        h = fnv_mix(h, lv->xy + 2 * (size_t)pt->first, 2 * sizeof(double) * pt->n);
+        h = lb_fnv1a(h, np, sizeof np);
+        h = lb_fnv1a(h, lv->xy + 2 * (size_t)pt->first, 2 * sizeof(double) * pt->n);
     }
     /* field by field: a struct's padding is not part of its value */
     uint64_t lab[7] = {(uint64_t)fi->label.level, fi->label.groups, fi->label.caveats,
@@ -1291,16 +1278,16 @@ static uint64_t gen_key(const sbuild *sb, const geom_acc *g, uint32_t part0,
         lab[5] = fi->fused.groups;
         lab[6] = fi->fused.caveats;
     }
-    h = fnv_mix(h, lab, sizeof lab);
-    h = fnv_mix(h, source, strlen(source) + 1);
+    h = lb_fnv1a(h, lab, sizeof lab);
+    h = lb_fnv1a(h, source, strlen(source) + 1);
     for (size_t k = 0; k < sb->s->nprops; k++) {
         const lb_value *v = &sb->tv[k];
-        h = fnv_mix(h, &v->type, sizeof v->type);
+        h = lb_fnv1a(h, &v->type, sizeof v->type);
         if (v->type == LB_VAL_STR) {
             const char *str = pool_str(sb, v);
-            h = fnv_mix(h, str, strlen(str) + 1);
+            h = lb_fnv1a(h, str, strlen(str) + 1);
         } else if (v->type != LB_VAL_NULL) {
-            h = fnv_mix(h, &v->num, sizeof v->num);
+            h = lb_fnv1a(h, &v->num, sizeof v->num);
         }
     }
     return h;

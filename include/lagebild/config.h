@@ -41,6 +41,13 @@ typedef struct lb_label {
     uint64_t caveats; /* bit i = config->caveats[i] */
 } lb_label;
 
+/* Whether two labels are the same (field by field: padding is no part of a
+ * label, so never memcmp them). */
+static inline bool lb_label_eq(const lb_label *a, const lb_label *b)
+{
+    return a->level == b->level && a->groups == b->groups && a->caveats == b->caveats;
+}
+
 /* The common feature schema's mapped fields (besides geometry, ids, label). */
 typedef enum lb_field {
     LB_FIELD_KIND,
