@@ -597,15 +597,8 @@ static bool gen_changed_at(const ev_ctx *c, const ev_ver *v, const lb_label *lab
  * pass shows. */
 static bool snap_drawn(const ev_ctx *c, const lb_grant *g, int a, const lb_ev_snap_change *x)
 {
-    const lb_config *cfg = c->st->cfg;
-    bool drawn = false;
-    if (!x->gen) {
-        drawn = lb_grant_draws(g, a, &x->label, NULL) == LB_DRAW_EXACT;
-    } else {
-        for (size_t si = 0; si < cfg->nsources && !drawn; si++)
-            if (x->source < 0 || (size_t)x->source == si)
-                drawn = lb_grant_draws(g, a, &x->label, &cfg->sources[si]) == LB_DRAW_GEN;
-    }
+    bool drawn = x->gen ? lb_grant_draws_gen_from(g, a, &x->label, c->st->cfg, x->source)
+                        : lb_grant_draws(g, a, &x->label, NULL) == LB_DRAW_EXACT;
     lb_feature_info fi = {.label = x->label, .member = x->member, .fused = x->fused};
     return drawn && !lb_feature_superseded(&fi, g, a);
 }

@@ -744,22 +744,15 @@ static bool entry_concerns(const tile_ctx *t, const lb_grant *g, const int *pass
     bool ex = boxes_meet(b, q), ge = c->gen && boxes_meet(gb, q);
     if (!ex && !ge)
         return false;
-    const lb_config *cfg = t->st->cfg;
     for (int p = 0; p < np; p++) {
         int a = passes[p];
         const lb_srv_area *area = a >= 0 ? &t->st->areas[t->grid][a] : NULL;
         if (ex && lb_grant_draws(g, a, &c->label, NULL) == LB_DRAW_EXACT &&
             (!area || lb_area_meets_box(area, b)))
             return true;
-        if (!ge || (area && !lb_area_meets_box(area, gb)))
-            continue;
-        /* a source not known: any source with a release rule */
-        for (size_t s = 0; s < cfg->nsources; s++) {
-            if (c->source >= 0 && (size_t)c->source != s)
-                continue;
-            if (lb_grant_draws(g, a, &c->label, &cfg->sources[s]) == LB_DRAW_GEN)
-                return true;
-        }
+        if (ge && (!area || lb_area_meets_box(area, gb)) &&
+            lb_grant_draws_gen_from(g, a, &c->label, t->st->cfg, c->source))
+            return true;
     }
     return false;
 }

@@ -379,4 +379,16 @@ static inline bool lb_feature_superseded(const lb_feature_info *fi, const lb_gra
     return fi->member && lb_grant_allows_in(g, area, &fi->fused);
 }
 
+/* Whether the pass of area `area` of g draws a feature of this label
+ * generalised, from source index src of cfg (-1: not known, so any source). */
+static inline bool lb_grant_draws_gen_from(const lb_grant *g, int area, const lb_label *label,
+                                           const lb_config *cfg, int32_t src)
+{
+    for (size_t s = 0; s < cfg->nsources; s++)
+        if ((src < 0 || (size_t)src == s) &&
+            lb_grant_draws(g, area, label, &cfg->sources[s]) == LB_DRAW_GEN)
+            return true;
+    return false;
+}
+
 #endif
