@@ -755,8 +755,6 @@ static void tell_events(ev_ctx *ev, const diff_ctx *d, bool conflated)
     lb_ev_gen_changes(ev, v, n);
     if (conflated)
         lb_ev_snap_changes(ev, w, m);
-    free(v);
-    free(w);
 }
 
 /* Records of one version (kind, fid, side; label and source, which are the

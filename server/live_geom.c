@@ -537,24 +537,11 @@ static bool gen_in_area(ev_ctx *c, const ev_ver *v, double cell, int a, double o
     return have;
 }
 
-/* A copy of the n elements of size bytes at v; NULL when out of memory. */
-static void *copy_of(const void *v, size_t n, size_t size)
+void lb_ev_gen_changes(ev_ctx *c, lb_ev_gen_change *v, size_t n)
 {
-    void *cp = malloc((n ? n : 1) * size);
-    if (cp && n)
-        memcpy(cp, v, n * size);
-    return cp;
-}
-
-bool lb_ev_gen_changes(ev_ctx *c, const lb_ev_gen_change *v, size_t n)
-{
-    lb_ev_gen_change *cp = copy_of(v, n, sizeof *v);
-    if (!cp)
-        return false;
     free(c->gchanges);
-    c->gchanges = cp;
+    c->gchanges = v;
     c->ngchanges = n;
-    return true;
 }
 
 /* Whether box a (a changed generalised feature: a cell centre, or a block
@@ -583,15 +570,6 @@ static bool gen_changed_at(const ev_ctx *c, const ev_ver *v, const lb_label *lab
     return false;
 }
 
-/*
- * The box of the changes visible under grant g; false when none is.  As
- * the tiles draw (server/maps.c): one pass per area of its clearances (and
- * one unlimited), each drawing a version exactly, generalised or not at all
- * as lb_grant_draws says for that pass.  A version counts by its exact
- * geometry or by its cells, within the pass's area; a change whose two
- * versions a pass draws as the same cells counts for nothing there (a unit
- * moving inside its cell: the tiles do not change, so no event may tell).
- */
 /* Whether pass `a` of grant g draws version x of a conflated layer: its
  * label exactly or generalised, and not hidden behind a fused feature that
  * pass shows. */
@@ -603,6 +581,15 @@ static bool snap_drawn(const ev_ctx *c, const lb_grant *g, int a, const lb_ev_sn
     return drawn && !lb_feature_superseded(&fi, g, a);
 }
 
+/*
+ * The box of the changes visible under grant g; false when none is.  As
+ * the tiles draw (server/maps.c): one pass per area of its clearances (and
+ * one unlimited), each drawing a version exactly, generalised or not at all
+ * as lb_grant_draws says for that pass.  A version counts by its exact
+ * geometry or by its cells, within the pass's area; a change whose two
+ * versions a pass draws as the same cells counts for nothing there (a unit
+ * moving inside its cell: the tiles do not change, so no event may tell).
+ */
 bool lb_ev_visible_box(ev_ctx *c, const lb_grant *g, double out[4])
 {
     int passes[LB_GRANT_MAX];
@@ -679,15 +666,11 @@ bool lb_ev_visible_box(ev_ctx *c, const lb_grant *g, double out[4])
     return have;
 }
 
-bool lb_ev_snap_changes(ev_ctx *c, const lb_ev_snap_change *v, size_t n)
+void lb_ev_snap_changes(ev_ctx *c, lb_ev_snap_change *v, size_t n)
 {
-    lb_ev_snap_change *cp = copy_of(v, n, sizeof *v);
-    if (!cp)
-        return false;
     free(c->schanges);
-    c->schanges = cp;
+    c->schanges = v;
     c->nschanges = n;
-    return true;
 }
 
 ev_ctx *lb_ev_new(const lb_state *st, const char *layer, const pending *ps)

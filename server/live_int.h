@@ -41,14 +41,14 @@ bool lb_ev_visible_box(ev_ctx *c, const lb_grant *g, double out[4]);
  * version drawn generalised counts for an event only where such a change
  * of its label and source overlaps its cells: a unit joining or leaving a
  * cell that is drawn the same for another unit tells nobody anything, as
- * the tiles do not.  Copied; false when out of memory (then not known).
+ * the tiles do not.  c takes v (malloc'ed, n entries) and frees it.
  */
 typedef struct lb_ev_gen_change {
     double box[4];
     lb_label label;
     int32_t source;
 } lb_ev_gen_change;
-bool lb_ev_gen_changes(ev_ctx *c, const lb_ev_gen_change *v, size_t n);
+void lb_ev_gen_changes(ev_ctx *c, lb_ev_gen_change *v, size_t n);
 
 /*
  * A conflated layer: every feature version its snapshots draw differently
@@ -56,8 +56,8 @@ bool lb_ev_gen_changes(ev_ctx *c, const lb_ev_gen_change *v, size_t n);
  * false) or as cells (gen; source index, -1 not known), with its lon/lat
  * box and what decides who draws it.  A push re-clusters reports that are
  * not among its rows (a fused feature appears or goes, a member is hidden
- * behind it or shown again); those count for events too.  Copied; false
- * when out of memory (then only the pushed rows count).
+ * behind it or shown again); those count for events too.  c takes v
+ * (malloc'ed, n entries) and frees it.
  */
 typedef struct lb_ev_snap_change {
     double box[4];
@@ -70,6 +70,6 @@ typedef struct lb_ev_snap_change {
      * hidden from it, joined or left) */
     long pair;
 } lb_ev_snap_change;
-bool lb_ev_snap_changes(ev_ctx *c, const lb_ev_snap_change *v, size_t n);
+void lb_ev_snap_changes(ev_ctx *c, lb_ev_snap_change *v, size_t n);
 
 #endif
