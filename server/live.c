@@ -274,6 +274,14 @@ typedef struct log_adds {
 } log_adds;
 
 static log_adds log_entries(lb_live *lv, const lb_state *st, size_t li, const pending *batch);
+
+/* Whether layer li is conflated: by its config, or by fused features the
+ * store still holds (conflate: dropped, not yet re-ingested). */
+static bool layer_conflated(const lb_state *st, lb_store *rs, size_t li)
+{
+    return st->cfg->layers[li].conflate_distance_m > 0 ||
+           (rs && lb_store_layer_conflated(rs, st->cfg->layers[li].id));
+}
 static log_adds diff_entries(lb_live *lv, const lb_state *st, size_t li,
                              lb_snapshot *const snap[LB_NGRIDS],
                              lb_snapshot *const gen[LB_NGRIDS], int64_t rev, ev_ctx *ev,
@@ -322,9 +330,7 @@ static bool publish_layer(lb_live *lv, lb_store *rs, const char *rs_path, const 
      * in a generalised snapshot a unit moving inside its cell changes
      * nothing) */
     ev_ctx *ev = lb_ev_new(st, layer, ps);
-    bool conflated = st->cfg->layers[li].conflate_distance_m > 0 ||
-                     lb_store_layer_conflated(rs, layer);
-    log_adds adds = diff_entries(lv, st, li, snap, gen, rev, ev, conflated);
+    log_adds adds = diff_entries(lv, st, li, snap, gen, rev, ev, layer_conflated(st, rs, li));
     pthread_mutex_lock(&srv->state_lock);
     lb_state *cur = srv->state, *old = NULL, *ns = NULL;
     if (cur->generation != st->generation) {
@@ -974,14 +980,12 @@ static lb_store *pub_store(lb_store **store, char **path, const lb_state *st, lb
  * Layers whose snapshots are rebuilt whole on a change: those with generalised
  * snapshots (owner-set release), and conflated ones (a change may re-cluster
  * fused features that are not among the changed rows).  Their tiles' keys
- * still follow the change log (publish_layer): for generalised layers made
- * from the changed rows, for conflated ones from the difference of the
- * snapshots.
+ * still follow the change log, made from the difference of the old and the
+ * new snapshots (publish_layer).
  */
 static bool rebuilt_whole(const lb_state *st, lb_store *rs, size_t li)
 {
-    return lb_state_layer_generalised(st, li) || st->cfg->layers[li].conflate_distance_m > 0 ||
-           (rs && lb_store_layer_conflated(rs, st->cfg->layers[li].id));
+    return lb_state_layer_generalised(st, li) || layer_conflated(st, rs, li);
 }
 
 /*

@@ -434,7 +434,9 @@ classes: it is cached on the way under that prefix's key, and a principal
 whose classes begin alike takes it or continues it (layer_pass).
 
   C|layer@rev|g|grid|z|x|y|scale        classes present (exact, generalised;
-                                        rev: the newest change in the tile)
+                                        rev: -1 while the layer has a change
+                                        log, the revision the list was made
+                                        from in the blob; else the layer's)
   P|layer@rev|g|grid|z|x|y|scale|vec    a pass or a prefix of one, unmasked
                                         (premultiplied canvas; rev: the newest
                                         change among the classes of vec)
