@@ -109,11 +109,7 @@ LB_TEST(test_events_only_to_principals_that_may_see_the_change)
     ASSERT_NEAR(b[2], 9.37, 1e-6);
 
     /* 5: deleting a fire-only feature: fire and reader, nobody else */
-    t_resp r;
-    ASSERT_EQ(tl_send(srv.port, "DELETE", "/sources/fire_live/features/f1", "t-fire", NULL, &r),
-              0);
-    ASSERT_EQ(r.status, 200);
-    t_resp_free(&r);
+    ASSERT(tl_delete_ok(&srv, "fire_live", "t-fire", "f1"));
     expect_event(&reader, b);
     expect_event(&fire, b);
     ASSERT(b[0] > 10.5 && b[0] < 10.9);
@@ -321,17 +317,6 @@ static void stop_ev_server(void)
  * centred on the exact position), and a move inside the cell, which its
  * tiles do not show, must not reach it as an event either.
  */
-/* The police delete their unit id. */
-static void delete_unit(const char *id)
-{
-    char path[128];
-    snprintf(path, sizeof path, "/sources/units_live/features/%s", id);
-    t_resp r;
-    ASSERT_EQ(tl_send(srv.port, "DELETE", path, "t-police", NULL, &r), 0);
-    ASSERT_EQ(r.status, 200);
-    t_resp_free(&r);
-}
-
 LB_TEST(test_events_show_only_the_cells_of_generalised_features)
 {
     start_ev_server();
@@ -439,13 +424,13 @@ LB_TEST(test_events_show_only_the_cells_of_generalised_features)
     expect_units(&police, b);
     expect_none(&fire, 1.0);
     expect_none(&dfire, 0.2);
-    delete_unit("u9");
+    ASSERT(tl_delete_ok(&srv, "units_live", "t-police", "u9"));
     expect_units(&police, b);
     expect_none(&fire, 1.0);
     expect_none(&dfire, 0.2);
 
     /* 5: u1 deleted: the fire brigade's tiles lose the marker */
-    delete_unit("u1");
+    ASSERT(tl_delete_ok(&srv, "units_live", "t-police", "u1"));
     expect_units(&police, b);
     expect_units(&fire, b);
     expect_box(b, cell2, 1e-6);

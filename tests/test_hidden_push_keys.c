@@ -852,12 +852,7 @@ LB_TEST(test_conflation_events_cover_what_a_push_reclustered)
             ASSERT(tl_post_ok(&srv, "fire_r", "t-fire", fc));
             free(fc);
         } else {
-            t_resp r;
-            ASSERT_EQ(tl_send(srv.port, "DELETE", "/sources/fire_r/features/pt", "t-fire", NULL,
-                              &r),
-                      0);
-            ASSERT_EQ(r.status, 200);
-            t_resp_free(&r);
+            ASSERT(tl_delete_ok(&srv, "fire_r", "t-fire", "pt"));
         }
         ASSERT(tl_sse_next(&thw, msg, sizeof msg, 20));
         event_bbox(msg, b);
@@ -899,12 +894,7 @@ LB_TEST(test_a_hidden_report_joining_a_cluster_sends_no_event)
             ASSERT(tl_post_ok(&srv, "fire_r", "t-fire", fc));
             free(fc);
         } else {
-            t_resp r;
-            ASSERT_EQ(tl_send(srv.port, "DELETE", "/sources/fire_r/features/h1", "t-fire", NULL,
-                              &r),
-                      0);
-            ASSERT_EQ(r.status, 200);
-            t_resp_free(&r);
+            ASSERT(tl_delete_ok(&srv, "fire_r", "t-fire", "h1"));
         }
         ASSERT(tl_sse_next(&fire, msg, sizeof msg, 20)); /* published */
         char *store = t_path(dir, "store.sqlite");

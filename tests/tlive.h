@@ -169,6 +169,25 @@ static inline char *tl_square(const char *id, double lon, double lat, double d,
     return s;
 }
 
+/* DELETE feature id that token pushed to source: whether the server
+ * answered 200 (else what it answered goes to stderr). */
+static inline bool tl_delete_ok(t_server *srv, const char *source, const char *token,
+                                const char *id)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/sources/%s/features/%s", source, id);
+    t_resp r;
+    if (tl_send(srv->port, "DELETE", path, token, NULL, &r) != 0) {
+        t_server_dump_stderr(srv);
+        return false;
+    }
+    bool ok = r.status == 200;
+    if (!ok)
+        fprintf(stderr, "  DELETE %s: %d %s\n", path, r.status, r.body ? r.body : "");
+    t_resp_free(&r);
+    return ok;
+}
+
 /* ---- SSE client ---------------------------------------------------------- */
 
 typedef struct tl_sse {
