@@ -119,22 +119,30 @@ static inline int tl_post(int port, const char *source, const char *token, const
     return tl_send(port, "POST", target, token, json, out);
 }
 
-/* POST json to source as token: whether the server answered 200 (else what
- * it answered goes to stderr, and its own stderr when it did not answer). */
-static inline bool tl_post_ok(t_server *srv, const char *source, const char *token,
-                              const char *json)
+/* Whether request `what` (rc from tl_send or tl_post, answer r) was
+ * answered 200; else what it answered goes to stderr, and the server's own
+ * stderr when it did not answer.  Frees r. */
+static inline bool tl__answered_ok(t_server *srv, int rc, t_resp *r, const char *what)
 {
-    t_resp r;
-    int rc = tl_post(srv->port, source, token, json, &r);
     if (rc != 0) {
         t_server_dump_stderr(srv);
         return false;
     }
-    bool ok = r.status == 200;
+    bool ok = r->status == 200;
     if (!ok)
-        fprintf(stderr, "  POST to %s: %d %s\n", source, r.status, r.body ? r.body : "");
-    t_resp_free(&r);
+        fprintf(stderr, "  %s: %d %s\n", what, r->status, r->body ? r->body : "");
+    t_resp_free(r);
     return ok;
+}
+
+/* POST json to source as token: whether the server answered 200. */
+static inline bool tl_post_ok(t_server *srv, const char *source, const char *token,
+                              const char *json)
+{
+    t_resp r;
+    char what[160];
+    snprintf(what, sizeof what, "POST to %s", source);
+    return tl__answered_ok(srv, tl_post(srv->port, source, token, json, &r), &r, what);
 }
 
 /* A FeatureCollection of one point feature. */
@@ -170,22 +178,15 @@ static inline char *tl_square(const char *id, double lon, double lat, double d,
 }
 
 /* DELETE feature id that token pushed to source: whether the server
- * answered 200 (else what it answered goes to stderr). */
+ * answered 200. */
 static inline bool tl_delete_ok(t_server *srv, const char *source, const char *token,
                                 const char *id)
 {
-    char path[256];
+    char path[256], what[270];
     snprintf(path, sizeof path, "/sources/%s/features/%s", source, id);
+    snprintf(what, sizeof what, "DELETE %s", path);
     t_resp r;
-    if (tl_send(srv->port, "DELETE", path, token, NULL, &r) != 0) {
-        t_server_dump_stderr(srv);
-        return false;
-    }
-    bool ok = r.status == 200;
-    if (!ok)
-        fprintf(stderr, "  DELETE %s: %d %s\n", path, r.status, r.body ? r.body : "");
-    t_resp_free(&r);
-    return ok;
+    return tl__answered_ok(srv, tl_send(srv->port, "DELETE", path, token, NULL, &r), &r, what);
 }
 
 /* ---- SSE client ---------------------------------------------------------- */
