@@ -765,8 +765,8 @@ static void tell_events(ev_ctx *ev, const diff_ctx *d, bool conflated)
 
 /* Records of one version (kind, fid, side; label and source, which are the
  * same for one version, so that no entry leaves a label out) next to each
- * other. */
-static int cmp_diff_rec(const void *a, const void *b)
+ * other; 0: the same version. */
+static int cmp_version(const void *a, const void *b)
 {
     const diff_rec *x = a, *y = b;
     if (x->gen != y->gen)
@@ -783,6 +783,31 @@ static int cmp_diff_rec(const void *a, const void *b)
     if (p->groups != q->groups)
         return p->groups < q->groups ? -1 : 1;
     return (p->caveats > q->caveats) - (p->caveats < q->caveats);
+}
+
+/* cmp_version, then the grid: a version's records in grid order. */
+static int cmp_diff_rec(const void *a, const void *b)
+{
+    int c = cmp_version(a, b);
+    if (c)
+        return c;
+    const diff_rec *x = a, *y = b;
+    return (x->grid > y->grid) - (x->grid < y->grid);
+}
+
+/* The records [i, j) of an old version and [j, k) of a new one are one
+ * feature alike but for its member flag and fused label: the same kind,
+ * fid, label and source, and grid by grid the same look. */
+static bool membership_pair(const diff_rec *v, size_t i, size_t j, size_t k)
+{
+    if (j - i != k - j || v[i].side != 0 || v[j].side != 1 || v[i].gen != v[j].gen ||
+        v[i].fid != v[j].fid || v[i].source != v[j].source ||
+        !lb_label_eq(&v[i].label, &v[j].label))
+        return false;
+    for (size_t n = 0; n < j - i; n++)
+        if (v[i + n].grid != v[j + n].grid || v[i + n].look != v[j + n].look)
+            return false;
+    return true;
 }
 
 /*
@@ -847,7 +872,23 @@ static log_adds diff_entries(lb_live *lv, const lb_state *st, size_t li,
             box_nowhere(e->gbox[g]);
         }
         size_t j = i;
-        for (; j < d.n && cmp_diff_rec(&d.v[i], &d.v[j]) == 0; j++) {
+        while (j < d.n && cmp_version(&d.v[i], &d.v[j]) == 0)
+            j++;
+        size_t end = j;
+        while (end < d.n && cmp_version(&d.v[j], &d.v[end]) == 0)
+            end++;
+        if (j < d.n && membership_pair(d.v, i, j, end)) {
+            /* one entry for both forms (their boxes are the same) */
+            e->mship = true;
+            for (int s = 0; s < 2; s++) {
+                const diff_rec *r = &d.v[s ? j : i];
+                e->member[s] = r->member;
+                e->fused[s] = r->fused;
+            }
+        } else {
+            end = j;
+        }
+        for (j = i; j < end; j++) {
             /* widened by a little; a feature of several parts: their union */
             const double *b = d.v[j].box;
             double w = fmax(b[2] - b[0], b[3] - b[1]) * 1e-3 + 1e-3;

@@ -71,8 +71,8 @@ typedef struct pass_pred {
     const lb_grant *g;
     int area;        /* the pass of clearances with this area index (-1: unlimited) */
     const lb_config *cfg; /* for generalised passes: the sources' release rules */
-    /* continuing a canvas that holds the pass's classes up to this one
-     * (lb_feature_class_cmp order): only later classes are drawn */
+    /* continuing a canvas that holds the pass's groups up to this one's
+     * (lb_feature_group_cmp order): only later groups are drawn */
     const lb_feature_info *after;
     /* an area pass: only features whose drawn geometry meets the area (NULL:
      * every feature; where the tile lies wholly inside the area) */
@@ -104,7 +104,7 @@ static lb_area_region area_region(const lb_srv_area *a)
 static bool pass_allows(void *ud, const lb_feature_info *fi)
 {
     const pass_pred *p = ud;
-    if (p->after && lb_feature_class_cmp(fi, p->after, false) <= 0)
+    if (p->after && lb_feature_group_cmp(fi, p->after, false) <= 0)
         return false;
     if (lb_feature_superseded(fi, p->g, p->area))
         return false; /* the fused feature is drawn instead */
@@ -121,7 +121,7 @@ static bool pass_allows(void *ud, const lb_feature_info *fi)
 static bool pass_allows_generalised(void *ud, const lb_feature_info *fi)
 {
     const pass_pred *p = ud;
-    if (p->after && lb_feature_class_cmp(fi, p->after, true) <= 0)
+    if (p->after && lb_feature_group_cmp(fi, p->after, true) <= 0)
         return false;
     if (lb_feature_superseded(fi, p->g, p->area))
         return false; /* the fused feature is drawn instead */
@@ -683,13 +683,17 @@ static void put_layer_base(lb_buf *b, const tile_ctx *t, const lb_srv_layer *L)
  * the log's floor.  Until that changes those classes draw the same pixels (a
  * class that appears or disappears changes the key's class list instead),
  * so an entry survives pushes elsewhere and pushes of features the pass
- * does not draw (no re-render, and no timing difference, for those).  The
- * layer's revision when no log is known (full reloads, a
- * log that could not be kept).  rev[j - 1] is prefix j's.
+ * does not draw (no re-render, and no timing difference, for those), and a
+ * report joining or leaving a cluster whose fused feature the pass does not
+ * show either way (lb_chlog_moves: it is drawn as before, in its place).
+ * The layer's revision when no log is known (full reloads, a log that
+ * could not be kept).  rev[j - 1] is prefix j's; g and pass_area are the
+ * pass's grant and area index (-1: unlimited), area its region when it
+ * draws only what meets it.
  */
 static void prefix_revisions(const tile_ctx *t, const lb_srv_layer *L, const tile_classes *tc,
-                             const uint32_t *on, uint32_t n, const lb_srv_area *area,
-                             int64_t *rev)
+                             const uint32_t *on, uint32_t n, const lb_grant *g, int pass_area,
+                             const lb_srv_area *area, int64_t *rev)
 {
     int64_t lrev = lb_snapshot_revision(L->snap[t->grid]);
     const lb_chlog *log = L->log;
@@ -714,7 +718,7 @@ static void prefix_revisions(const tile_ctx *t, const lb_srv_layer *L, const til
             exact = exact && lb_area_meets_box(area, b);
             gen = gen && lb_area_meets_box(area, gb);
         }
-        if (!exact && !gen)
+        if ((!exact && !gen) || !lb_chlog_moves(c, g, pass_area))
             continue;
         for (uint32_t j = 0; j < n; j++) {
             const tile_class *cl = &tc->v[on[j]];
@@ -749,6 +753,8 @@ static bool entry_concerns(const tile_ctx *t, const lb_grant *g, const int *pass
     for (int p = 0; p < np; p++) {
         int a = passes[p];
         const lb_srv_area *area = a >= 0 ? &t->st->areas[t->grid][a] : NULL;
+        if (!lb_chlog_moves(c, g, a))
+            continue;
         if (ex && lb_grant_draws(g, a, &c->label, NULL) == LB_DRAW_EXACT &&
             (!area || lb_area_meets_box(area, b)))
             return true;
@@ -1209,15 +1215,23 @@ static bool prefix_key(const tile_ctx *t, const lb_srv_layer *L, const pass_plan
     return b->data && !b->oom;
 }
 
-/* Whether fi (as the renderer reports a class) is class c. */
-static bool class_is(const tile_class *c, const lb_feature_info *fi, bool gen,
+/* Whether fi (as the renderer reports a feature) is of class c's group
+ * (lb_feature_group_cmp): drawn together with c's features. */
+static bool in_group(const tile_class *c, const lb_feature_info *fi, bool gen,
                      const lb_config *cfg)
 {
     lb_feature_info ci = class_info(c, cfg);
-    return lb_feature_class_cmp(&ci, fi, gen) == 0;
+    return lb_feature_group_cmp(&ci, fi, gen) == 0;
 }
 
-/* The classes a pass's plan draws (pass_pred.in_plan). */
+/* Whether drawn class j of pp is the last of its group there: the classes
+ * of a group share their code (and cut), and prefixes end between groups. */
+static bool group_end(const pass_plan *pp, uint32_t j)
+{
+    return j + 1 >= pp->n || pp->cut[j] != pp->cut[j + 1];
+}
+
+/* The groups a pass's plan draws (pass_pred.in_plan). */
 typedef struct plan_classes {
     const tile_classes *tc;
     const uint32_t *on;
@@ -1230,24 +1244,27 @@ static bool plan_has(const void *plan, const lb_feature_info *fi, bool gen)
     const plan_classes *pc = plan;
     for (uint32_t j = 0; j < pc->n; j++) {
         uint32_t k = pc->on[j];
-        if ((k >= pc->tc->ne) == gen && class_is(&pc->tc->v[k], fi, gen, pc->cfg))
+        if ((k >= pc->tc->ne) == gen && in_group(&pc->tc->v[k], fi, gen, pc->cfg))
             return true;
     }
     return false;
 }
 
-/* A walk for one class's first feature that meets an area. */
+/* A walk for the first feature of one class's group that a pass draws and
+ * that meets its area. */
 typedef struct class_area_probe {
     const tile_class *c;
     bool gen;
     const lb_config *cfg;
+    const lb_grant *g;
+    int area;
     lb_area_region reg;
 } class_area_probe;
 
 static bool probe_is_class(void *ud, const lb_feature_info *fi)
 {
     const class_area_probe *p = ud;
-    return class_is(p->c, fi, p->gen, p->cfg);
+    return in_group(p->c, fi, p->gen, p->cfg) && !lb_feature_superseded(fi, p->g, p->area);
 }
 
 static bool probe_meets_area(void *ud, const lb_feature_info *fi, const double box[4],
@@ -1258,20 +1275,23 @@ static bool probe_meets_area(void *ud, const lb_feature_info *fi, const double b
 }
 
 /*
- * Whether a feature of class c (of the generalised snapshot when gen) near
- * the tile meets area a: an area pass across the area's boundary keys and
- * draws only such classes, so features of a cleared label that lie outside
- * the area, appearing or changing, move none of its keys.
+ * Whether a feature of class c's group (of the generalised snapshot when
+ * gen) near the tile that the pass of g for area index `area` draws meets
+ * that area: an area pass across the area's boundary keys and draws only
+ * such groups, so features of a cleared label that lie outside the area,
+ * appearing or changing, move none of its keys.
  */
-static bool class_meets_area(const tile_ctx *t, const lb_srv_layer *L, const tile_class *c,
-                             bool gen, const lb_srv_area *a)
+static bool group_meets_area(const tile_ctx *t, const lb_srv_layer *L, const tile_class *c,
+                             bool gen, const lb_grant *g, int area)
 {
+    const lb_srv_area *a = &t->st->areas[t->grid][area];
     const lb_snapshot *s = gen ? L->gen[t->grid] : L->snap[t->grid];
     if (!s)
         return false;
     double q[4];
     class_box(t, q);
-    class_area_probe p = {.c = c, .gen = gen, .cfg = t->st->cfg, .reg = area_region(a)};
+    class_area_probe p = {.c = c, .gen = gen, .cfg = t->st->cfg, .g = g, .area = area,
+                          .reg = area_region(a)};
     return lb_snapshot_max_level(s, q[0], q[1], q[2], q[3], probe_is_class, probe_meets_area,
                                  &p) >= 0;
 }
@@ -1296,16 +1316,18 @@ static void prefix_done(void *ud, const lb_feature_info *rep, lb_canvas *out)
     if (k->lost)
         return;
     const pass_plan *pp = k->pp;
-    /* classes of the plan that drew nothing at this level of detail were
+    /* groups of the plan that drew nothing at this level of detail were
      * passed over: the canvas is also the prefix that ends with them */
     uint32_t j = k->next;
     while (j < pp->n &&
-           !class_is(&k->tc->v[pp->on[j]], rep, pp->on[j] >= k->tc->ne, k->t->st->cfg))
+           !in_group(&k->tc->v[pp->on[j]], rep, pp->on[j] >= k->tc->ne, k->t->st->cfg))
         j++;
     if (j == pp->n) {
         k->lost = true;
         return;
     }
+    while (!group_end(pp, j))
+        j++;
     k->next = j + 1;
     /* the whole pass is stored by layer_pass under its own key */
     if (k->next < pp->n && prefix_key(k->t, k->L, pp, k->next, &k->key))
@@ -1327,6 +1349,8 @@ static lb_status layer_pass(tile_ctx *t, const lb_srv_layer *L, const lb_grant *
     prefix_sink k = {.t = t, .L = L, .g = g, .tc = &pl->tc, .pp = pp};
     uint32_t from = 0;
     for (uint32_t j = pp->n - 1; j >= 1; j--) {
+        if (!group_end(pp, j - 1))
+            continue; /* no canvas ends inside a group */
         if (!prefix_key(t, L, pp, j, &k.key)) {
             lb_buf_free(&k.key);
             return LB_ENOMEM;
@@ -1392,12 +1416,17 @@ static lb_status plan_layer(tile_ctx *t, const lb_srv_layer *L, const lb_grant *
     pl->np = lb_grant_passes(g, passes);
     for (int p = 0; p < pl->np; p++)
         pl->pass[p].area = passes[p];
-    /* per pass: the classes present here that the pass draws, each coded as
-     * "e|g" (exact / generalised) LEVEL.GROUPS.CAVEATS, "m" and the fused
-     * label for merged reports, the source index for generalised ones;
-     * classes it does not draw leave no trace in the key (a feature of
-     * another label arriving in the tile changes no key of principals who
-     * cannot see it) */
+    /* per pass: the classes present here that the pass draws, group by
+     * group (lb_feature_group_cmp), each group coded as "e|g" (exact /
+     * generalised) LEVEL.GROUPS.CAVEATS, then "h" and the fused label of
+     * each class of merged reports present that the pass hides behind their
+     * fused feature (lb_feature_superseded: it may see that label), and the
+     * source index for generalised ones.  The classes of merged reports it
+     * draws are drawn as the group's other features are, so they leave no
+     * trace of their fused label; classes it does not draw leave none
+     * either (a feature of another label arriving in the tile changes no
+     * key of principals who cannot see it, nor does a report they see
+     * joining a cluster whose fused feature they may not see). */
     uint32_t nc = tc->ne + tc->ng;
     int live = 0, last = -1;
     for (int p = 0; p < pl->np && rc == LB_OK; p++) {
@@ -1415,36 +1444,52 @@ static lb_status plan_layer(tile_ctx *t, const lb_srv_layer *L, const lb_grant *
         if (pp->area >= 0)
             pp->filter = !area_covers_tile(t, pp->area);
         lb_buf *vec = &pp->vec;
-        for (uint32_t k = 0; k < nc; k++) {
-            const tile_class *cl = &tc->v[k];
-            lb_feature_info fi = class_info(cl, st->cfg);
-            bool on = k < tc->ne ? pass_allows(&pr, &fi)
-                                 : fi.source && pass_allows_generalised(&pr, &fi);
-            if (on && pp->filter)
-                on = class_meets_area(t, L, cl, k >= tc->ne, &st->areas[t->grid][pp->area]);
-            if (!on)
+        for (uint32_t k = 0; k < nc;) {
+            /* the group [k, e): the classes are in drawing order */
+            bool gen = k >= tc->ne;
+            lb_feature_info fk = class_info(&tc->v[k], st->cfg);
+            uint32_t e = k + 1;
+            while (e < nc && (e >= tc->ne) == gen && in_group(&tc->v[e], &fk, gen, st->cfg))
+                e++;
+            uint32_t first = pp->n;
+            for (uint32_t c = k; c < e; c++) {
+                lb_feature_info fi = class_info(&tc->v[c], st->cfg);
+                if (gen ? fi.source && pass_allows_generalised(&pr, &fi) : pass_allows(&pr, &fi))
+                    pp->on[pp->n++] = c;
+            }
+            if (pp->n > first && pp->filter &&
+                !group_meets_area(t, L, &tc->v[pp->on[first]], gen, g, pp->area))
+                pp->n = first;
+            if (pp->n == first) {
+                k = e;
                 continue;
-            lb_buf_putc(vec, k < tc->ne ? 'e' : 'g');
+            }
+            const tile_class *cl = &tc->v[k];
+            lb_buf_putc(vec, gen ? 'g' : 'e');
             lb_buf_put_int(vec, (long long)cl->label.level);
             lb_buf_putc(vec, '.');
             lb_buf_put_hex(vec, (unsigned long long)cl->label.groups, 0);
             lb_buf_putc(vec, '.');
             lb_buf_put_hex(vec, (unsigned long long)cl->label.caveats, 0);
-            if (cl->member) {
-                lb_buf_putc(vec, 'm');
-                lb_buf_put_int(vec, (long long)cl->fused.level);
+            for (uint32_t c = k; c < e; c++) {
+                lb_feature_info fi = class_info(&tc->v[c], st->cfg);
+                if (!lb_feature_superseded(&fi, g, pp->area))
+                    continue;
+                lb_buf_putc(vec, 'h');
+                lb_buf_put_int(vec, (long long)fi.fused.level);
                 lb_buf_putc(vec, '.');
-                lb_buf_put_hex(vec, (unsigned long long)cl->fused.groups, 0);
+                lb_buf_put_hex(vec, (unsigned long long)fi.fused.groups, 0);
                 lb_buf_putc(vec, '.');
-                lb_buf_put_hex(vec, (unsigned long long)cl->fused.caveats, 0);
+                lb_buf_put_hex(vec, (unsigned long long)fi.fused.caveats, 0);
             }
-            if (k >= tc->ne) {
+            if (gen) {
                 lb_buf_putc(vec, '.');
                 lb_buf_put_int(vec, (long long)cl->source);
             }
             lb_buf_putc(vec, ',');
-            pp->on[pp->n] = k;
-            pp->cut[pp->n++] = vec->len;
+            for (uint32_t j = first; j < pp->n; j++)
+                pp->cut[j] = vec->len;
+            k = e;
         }
         if (vec->oom) {
             rc = LB_ENOMEM;
@@ -1454,7 +1499,7 @@ static lb_status plan_layer(tile_ctx *t, const lb_srv_layer *L, const lb_grant *
             continue;
         live++;
         last = p;
-        prefix_revisions(t, L, tc, pp->on, pp->n,
+        prefix_revisions(t, L, tc, pp->on, pp->n, g, pp->area,
                          pp->filter ? &st->areas[t->grid][pp->area] : NULL, pp->rev);
         if (!prefix_key(t, L, pp, pp->n, &pp->key))
             rc = LB_ENOMEM;

@@ -96,6 +96,13 @@ typedef struct lb_chlog_entry {
     lb_label label;
     int32_t source; /* index into cfg->sources; -1: not known (counts for every source) */
     bool gen;       /* a generalised snapshot draws it: gbox is where (infinite: not known) */
+    /* the old and the new form of one feature, alike but for the member
+     * flag and fused label (a report joining or leaving a cluster): drawn
+     * differently only by a pass that hides one form behind its fused
+     * feature and not the other (lb_chlog_moves) */
+    bool mship;
+    bool member[2];
+    lb_label fused[2];
 } lb_chlog_entry;
 
 typedef struct lb_chlog {
@@ -377,6 +384,18 @@ void lb_routes_dispatch(lb_req *r);
 static inline bool lb_feature_superseded(const lb_feature_info *fi, const lb_grant *g, int area)
 {
     return fi->member && lb_grant_allows_in(g, area, &fi->fused);
+}
+
+/* Whether log entry c can change what the pass of area `area` of g draws
+ * of its label: any change can, but a membership change (c->mship) only
+ * where the pass hides one of its forms and not the other. */
+static inline bool lb_chlog_moves(const lb_chlog_entry *c, const lb_grant *g, int area)
+{
+    if (!c->mship)
+        return true;
+    lb_feature_info a = {.label = c->label, .member = c->member[0], .fused = c->fused[0]};
+    lb_feature_info b = {.label = c->label, .member = c->member[1], .fused = c->fused[1]};
+    return lb_feature_superseded(&a, g, area) != lb_feature_superseded(&b, g, area);
 }
 
 /* Whether the pass of area `area` of g draws a feature of this label

@@ -910,8 +910,113 @@ LB_TEST(test_a_hidden_report_joining_a_cluster_sends_no_event)
     stop();
 }
 
+/*
+ * A report the THW may not see joining the cluster of one it sees changes
+ * no pixel and no key of the THW's tiles.  The THW's report r9 (a "Brand":
+ * a cross) lies among four THW reports of another kind (squares) whose
+ * symbols overlap it.  A fire-only VS-NfD report h1 joins r9's cluster: r9
+ * becomes a member of a fused feature the THW may not see, so the THW goes
+ * on seeing r9 where it was.  It was drawn after the other reports of its
+ * label then (members came after the others, by fused label), on top of
+ * its neighbours, so the THW's tiles changed where the symbols overlap, and
+ * its keys named the fused label, so they were drawn again: both told it
+ * that a hidden report had come (session 14's residual).  Now the THW's
+ * tiles keep their bytes without a render while h1 comes and goes, a render
+ * from scratch with h1 present gives those bytes too (as a store without h1
+ * would), and the fire brigade, which sees the fused feature, gets new
+ * tiles.
+ */
+LB_TEST(test_a_hidden_report_joining_a_cluster_changes_no_tile)
+{
+    start();
+    tl_sse thw, fire;
+    ASSERT(tl_sse_open(&thw, srv.port, "t-thw"));
+    ASSERT(tl_sse_open(&fire, srv.port, "t-fire"));
+    char msg[1024];
+    const double C[2] = {9.3100, 52.2100}, d = 0.00008; /* 0.00008 deg: 5-9 m */
+    lb_buf fc = {0};
+    lb_buf_puts(&fc, "{\"type\":\"FeatureCollection\",\"features\":[");
+    const double off[5][2] = {{0, 0}, {d, 0}, {-d, 0}, {0, d}, {0, -d}};
+    for (int i = 0; i < 5; i++)
+        lb_buf_printf(&fc,
+                      "%s{\"type\":\"Feature\",\"properties\":{\"id\":\"n%d\",\"typ\":\"%s\"},"
+                      "\"geometry\":{\"type\":\"Point\",\"coordinates\":[%.6f,%.6f]}}",
+                      i ? "," : "", i, i ? "Bereitstellungsraum" : "Brand", C[0] + off[i][0],
+                      C[1] + off[i][1]);
+    lb_buf_puts(&fc, "]}");
+    ASSERT(tl_post_ok(&srv, "thw_r", "t-thw", fc.data));
+    lb_buf_free(&fc);
+    ASSERT(tl_sse_next(&thw, msg, sizeof msg, 20));
+    ASSERT(tl_sse_next(&fire, msg, sizeof msg, 20));
+    /* what the THW's layer list says (updated_at: the newest change it may
+     * see, read from the store when the server loads it) */
+    ASSERT(t_server_reload(&srv, "t-admin", 20));
+    t_resp lj0;
+    ASSERT_EQ(t_get(srv.port, "/maps/meld/layers.json", "t-thw", &lj0), 0);
+    ASSERT_EQ(lj0.status, 200);
+
+    enum { T14, T15, T16, TADV, NT };
+    view v[NT] = {{.token = "t-thw"}, {.token = "t-thw"}, {.token = "t-thw"}, {.token = "t-thw"}};
+    xyz_path_of("meld", C[0], C[1], 14, v[T14].path, sizeof v[T14].path);
+    xyz_path_of("meld", C[0], C[1], 15, v[T15].path, sizeof v[T15].path);
+    xyz_path_of("meld", C[0], C[1], 16, v[T16].path, sizeof v[T16].path);
+    adv_path_of("meld", C[0], C[1], 13, v[TADV].path, sizeof v[TADV].path);
+    view f = {.token = "t-fire"};
+    memcpy(f.path, v[T16].path, sizeof f.path);
+    for (int i = 0; i < NT; i++)
+        refetch(&v[i]);
+    refetch(&f);
+    long long n0 = rendered();
+    expect_cached(v, NT, n0);
+
+    for (int round = 0; round < 2; round++) {
+        if (round == 0) {
+            char *p = tl_point("h1", C[0] + d / 2, C[1] + d / 2,
+                               "\"typ\":\"Brand\",\"level\":\"VS-NfD\",\"rel\":\"fire\"");
+            ASSERT(tl_post_ok(&srv, "fire_r", "t-fire", p));
+            free(p);
+        } else {
+            ASSERT(tl_delete_ok(&srv, "fire_r", "t-fire", "h1"));
+        }
+        ASSERT(tl_sse_next(&fire, msg, sizeof msg, 20));
+        char *store = t_path(dir, "store.sqlite");
+        ASSERT_EQ(t_sql_int(store, "SELECT count(*) FROM lb_fused"), round == 0 ? 1 : 0);
+        free(store);
+        expect_cached(v, NT, n0);
+        t_resp lj;
+        ASSERT_EQ(t_get(srv.port, "/maps/meld/layers.json", "t-thw", &lj), 0);
+        ASSERT(strstr(lj.body, "\"updated_at\":\"") != NULL);
+        ASSERT_STREQ(lj.body, lj0.body);
+        t_resp_free(&lj);
+        ASSERT(!refetch(&f)); /* the fire brigade sees the fused feature come and go */
+        n0 = rendered();
+        if (round == 0) {
+            /* drawn from scratch with h1 in the store: the same bytes, for
+             * the THW as without h1, for the fire brigade as it was told */
+            ASSERT(t_server_reload(&srv, "t-admin", 20));
+            long long r0 = rendered();
+            for (int i = 0; i < NT; i++)
+                ASSERT(refetch(&v[i]));
+            ASSERT(refetch(&f));
+            ASSERT(rendered() > r0);
+            n0 = rendered();
+            ASSERT_EQ(t_get(srv.port, "/maps/meld/layers.json", "t-thw", &lj), 0);
+            ASSERT_STREQ(lj.body, lj0.body);
+            t_resp_free(&lj);
+        }
+    }
+    t_resp_free(&lj0);
+    for (int i = 0; i < NT; i++)
+        free(v[i].png);
+    free(f.png);
+    tl_sse_close(&thw);
+    tl_sse_close(&fire);
+    stop();
+}
+
 LB_TESTS(test_hidden_pushes_do_not_rekey_generalised_layers,
          test_a_hidden_report_joining_a_cluster_sends_no_event,
+         test_a_hidden_report_joining_a_cluster_changes_no_tile,
          test_conflation_events_cover_what_a_push_reclustered,
          test_generalised_drawing_order_does_not_depend_on_the_units,
          test_hidden_pushes_do_not_rekey_conflated_layers,

@@ -11,7 +11,9 @@
  *     gives exactly the pixels of drawing everything at once;
  *   - the grouping by precomputed class ranks (a full snapshot) and the
  *     grouping by comparing labels (an overlay of the same snapshot) give
- *     the same pixels.
+ *     the same pixels;
+ *   - a report merged into a fused feature is drawn in its place among the
+ *     features of its label, as if it were not merged (conflation).
  *
  * The data: one point layer, styled by two circle style layers ("a" red,
  * then "b" blue, selected by the feature's kind), features at 9.0 E 52.0 N
@@ -26,6 +28,8 @@
 #include "lbtest.h"
 #include "tutil.h"
 #include "tsnap.h"
+
+#include "lagebild/util.h"
 
 static const char config_text[] =
     "store: {path: order.sqlite}\n"
@@ -200,6 +204,122 @@ LB_TEST(test_ranked_and_compared_grouping_give_the_same_pixels)
     teardown();
 }
 
+/*
+ * Conflation: a report r (red, OFFEN) among four OFFEN reports of another
+ * kind (blue) whose markers overlap it; a VS-VERTRAULICH report h of
+ * another source joins r's cluster, so r becomes a member of a fused
+ * feature (VS-VERTRAULICH).  Drawing what is OFFEN (r as a member too) must
+ * give exactly the pixels of a store without h: a member is drawn in its
+ * place within its label's group, not after the others.
+ */
+static const char merge_config[] =
+    "store: {path: merge.sqlite}\n"
+    "layers:\n"
+    "  lage: {title: Lage, style: order.json, conflate: {distance_m: 50}}\n"
+    "sources:\n"
+    "  meldungen:\n"
+    "    {path: points.geojson, layer: lage, agency: police, fid: id, mapping: {kind: art},"
+    " label: {level: OFFEN}}\n"
+    "  zweite:\n"
+    "    {path: second.geojson, layer: lage, agency: fire, fid: id, mapping: {kind: art},"
+    " label: {level: VS-VERTRAULICH}}\n"
+    "maps:\n"
+    "  lage: {title: Lage, layers: [lage]}\n";
+
+/* one style layer for both kinds, so that the order of the features decides */
+static const char merge_style[] =
+    "{\"version\": 8, \"name\": \"merge\", \"layers\": [\n"
+    " {\"id\": \"p\", \"type\": \"circle\", \"paint\": {\"circle-radius\": 12,\n"
+    "  \"circle-color\": [\"match\", [\"get\", \"kind\"], \"a\", \"#ff0000\", \"#0000ff\"]}}]}\n";
+
+/* The store of merge_config in a new folder (returned) with second as the
+ * second source's reports. */
+static char *merge_store(const char *second, t_store *ts, lb_snapshot **s, lb_style **st)
+{
+    static const double off[5][2] = {{0, 0}, {3e-4, 0}, {-3e-4, 0}, {0, 2e-4}, {0, -2e-4}};
+    lb_buf pts = {0};
+    lb_buf_puts(&pts, "{\"type\": \"FeatureCollection\", \"features\": [");
+    for (int i = 0; i < 5; i++)
+        lb_buf_printf(&pts,
+                      "%s{\"type\": \"Feature\", \"properties\": {\"id\": \"n%d\", \"art\": \"%s\"},"
+                      " \"geometry\": {\"type\": \"Point\", \"coordinates\": [%.6f, %.6f]}}",
+                      i ? ", " : "", i, i ? "b" : "a", 9.0 + off[i][0], 52.0 + off[i][1]);
+    lb_buf_puts(&pts, "]}\n");
+    char *d = t_tmpdir();
+    t_write(d, "merge.yaml", merge_config);
+    t_write(d, "order.json", merge_style);
+    t_write(d, "points.geojson", pts.data);
+    t_write(d, "second.geojson", second);
+    lb_buf_free(&pts);
+    t_store_ingest(d, "merge.yaml", ts);
+    t_layer_open(ts, "lage", grid, st, s);
+    return d;
+}
+
+static bool open_only(void *ud, const lb_feature_info *f)
+{
+    (void)ud;
+    return f->label.level == LB_LEVEL_OFFEN;
+}
+
+LB_TEST(test_a_merged_report_is_drawn_in_its_place)
+{
+    setup();
+    static const char with_h[] =
+        "{\"type\": \"FeatureCollection\", \"features\": [{\"type\": \"Feature\", \"properties\":"
+        " {\"id\": \"h\", \"art\": \"a\"}, \"geometry\": {\"type\": \"Point\", \"coordinates\":"
+        " [9.00001, 52.00001]}}]}\n";
+    /* h far away: nothing merges */
+    static const char without_h[] =
+        "{\"type\": \"FeatureCollection\", \"features\": [{\"type\": \"Feature\", \"properties\":"
+        " {\"id\": \"h\", \"art\": \"a\"}, \"geometry\": {\"type\": \"Point\", \"coordinates\":"
+        " [9.2, 52.1]}}]}\n";
+    t_store sa, sb;
+    lb_snapshot *a, *b;
+    lb_style *stya, *styb;
+    char *da = merge_store(with_h, &sa, &a, &stya);
+    char *db_ = merge_store(without_h, &sb, &b, &styb);
+    /* r is a member in a, not in b */
+    ASSERT_EQ(t_sql_int(sa.cfg->store_path, "SELECT count(*) FROM lb_fused"), 1);
+    ASSERT_EQ(t_sql_int(sb.cfg->store_path, "SELECT count(*) FROM lb_fused"), 0);
+    lb_canvas ca, cb;
+    ASSERT_EQ(lb_canvas_init(&ca, 256, 256), LB_OK);
+    ASSERT_EQ(lb_canvas_init(&cb, 256, 256), LB_OK);
+    lb_render_layer ra = {.snap = a, .style = stya, .pred = open_only};
+    lb_render_layer rb = {.snap = b, .style = styb, .pred = open_only};
+    lb_error err;
+    ASSERT_EQ(lb_render_tile(&ra, 1, grid, Z, tx, ty, 1, &ca, &err), LB_OK);
+    ASSERT_EQ(lb_render_tile(&rb, 1, grid, Z, tx, ty, 1, &cb, &err), LB_OK);
+    ASSERT(!lb_canvas_is_empty(&ca));
+    ASSERT(memcmp(ca.px, cb.px, 256 * 256 * 4) == 0);
+    /* and r is under a neighbour somewhere: drawn last it would not be */
+    const uint8_t *p = px_at(&cb, cx, cy);
+    ASSERT_EQ(p[3], 255);
+    ASSERT_EQ(p[0], 255); /* r (red) at its centre */
+    bool covered = false;
+    for (int y = cy - 14; y <= cy + 14; y++)
+        for (int x = cx - 14; x <= cx + 14; x++) {
+            double dx = x + 0.5 - cx, dy = y + 0.5 - cy;
+            const uint8_t *q = px_at(&cb, x, y);
+            covered |= dx * dx + dy * dy < 8 * 8 && q[2] > 100 && q[0] < 100;
+        }
+    ASSERT(covered);
+    lb_canvas_free(&ca);
+    lb_canvas_free(&cb);
+    lb_snapshot_unref(a);
+    lb_snapshot_unref(b);
+    lb_style_free(stya);
+    lb_style_free(styb);
+    t_store_close(&sa);
+    t_store_close(&sb);
+    t_rmrf(da);
+    t_rmrf(db_);
+    free(da);
+    free(db_);
+    teardown();
+}
+
 LB_TESTS(test_a_higher_class_is_drawn_over_a_lower_one,
          test_first_classes_then_the_rest_equal_a_whole_render,
-         test_ranked_and_compared_grouping_give_the_same_pixels)
+         test_ranked_and_compared_grouping_give_the_same_pixels,
+         test_a_merged_report_is_drawn_in_its_place)

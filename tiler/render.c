@@ -247,38 +247,51 @@ static int cmp_hit(const void *a, const void *b)
 
 /* ---- class-major drawing --------------------------------------------------
 
-A layer's visible features are drawn class by class, classes in the order of
-lb_feature_class_cmp, and within a class style layer after style layer, each
-in the snapshot's drawing order.  Drawing one class after another onto the
-same canvas is therefore exactly drawing them all at once: a canvas holding
-the first k classes of a set can be continued with the rest (the server
-shares such prefixes between principals who see different sets of classes,
+A layer's visible features are drawn group by group, groups in the order of
+lb_feature_group_cmp (label, and source where the render tells sources
+apart), and within a group style layer after style layer, each in the
+snapshot's drawing order.  A group is made of classes (lb_feature_class_cmp:
+the reports merged into a fused feature, by fused label, are classes of
+their own), which a predicate tells apart, but they are drawn together, in
+drawing order: whether a report is a member changes where it is drawn for
+nobody who draws it.  Drawing one group after another onto the same canvas
+is therefore exactly drawing them all at once: a canvas holding the first k
+groups of a set can be continued with the rest (the server shares such
+prefixes between principals who see different sets of classes,
 server/maps.c), and a render of a store holding only some classes gives the
 same pixels as the server's render of those classes from the full store. */
 
-int lb_feature_class_cmp(const lb_feature_info *a, const lb_feature_info *b, bool by_source)
+int lb_feature_group_cmp(const lb_feature_info *a, const lb_feature_info *b, bool by_source)
 {
-#define LB_CMP(x, y)                                                                               \
-    do {                                                                                           \
-        if ((x) != (y))                                                                            \
-            return (x) < (y) ? -1 : 1;                                                             \
-    } while (0)
-    LB_CMP(a->label.level, b->label.level);
-    LB_CMP(a->label.groups, b->label.groups);
-    LB_CMP(a->label.caveats, b->label.caveats);
-    LB_CMP(a->member, b->member);
-    if (a->member) {
-        LB_CMP(a->fused.level, b->fused.level);
-        LB_CMP(a->fused.groups, b->fused.groups);
-        LB_CMP(a->fused.caveats, b->fused.caveats);
-    }
-#undef LB_CMP
+    if (a->label.level != b->label.level)
+        return a->label.level < b->label.level ? -1 : 1;
+    if (a->label.groups != b->label.groups)
+        return a->label.groups < b->label.groups ? -1 : 1;
+    if (a->label.caveats != b->label.caveats)
+        return a->label.caveats < b->label.caveats ? -1 : 1;
     if (by_source && a->source != b->source) {
         int c = strcmp(a->source ? a->source : "", b->source ? b->source : "");
         if (c)
             return c < 0 ? -1 : 1;
     }
     return 0;
+}
+
+int lb_feature_class_cmp(const lb_feature_info *a, const lb_feature_info *b, bool by_source)
+{
+    int c = lb_feature_group_cmp(a, b, by_source);
+    if (c)
+        return c;
+    if (a->member != b->member)
+        return a->member ? 1 : -1;
+    if (!a->member)
+        return 0;
+    const lb_label *x = &a->fused, *y = &b->fused;
+    if (x->level != y->level)
+        return x->level < y->level ? -1 : 1;
+    if (x->groups != y->groups)
+        return x->groups < y->groups ? -1 : 1;
+    return (x->caveats > y->caveats) - (x->caveats < y->caveats);
 }
 
 /* Reallocate *p to bytes; false (and *p as it was) when out of memory. */
@@ -357,8 +370,9 @@ bool lb_tiler__rank_classes(const lb_feature_info *const *inf, size_t n, bool by
  * and the entries are sorted instead. */
 #define LB_RENDER_CLASSES 64
 
-/* Sort ord[0..n) stably by the class of sc->inf[ord[i]] (bottom-up merge
- * sort through tmp, n entries). */
+/* Sort ord[0..n) stably by the group of sc->inf[ord[i]] (bottom-up merge
+ * sort through tmp, n entries): the entries of a group stay in the order
+ * they came in, which is the drawing order. */
 static void sort_by_class(const lb_feature_info *const *inf, uint32_t *ord, uint32_t *tmp,
                           size_t n, bool by_source)
 {
@@ -368,7 +382,7 @@ static void sort_by_class(const lb_feature_info *const *inf, uint32_t *ord, uint
             size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
             size_t i = lo, j = mid, k = lo;
             while (i < mid && j < hi)
-                b[k++] = lb_feature_class_cmp(inf[a[j]], inf[a[i]], by_source) < 0 ? a[j++] : a[i++];
+                b[k++] = lb_feature_group_cmp(inf[a[j]], inf[a[i]], by_source) < 0 ? a[j++] : a[i++];
             while (i < mid)
                 b[k++] = a[i++];
             while (j < hi)
@@ -590,28 +604,90 @@ static void mark_hidden(const lb_render_layer *L, const entry_src *es, const uin
     }
 }
 
-/* Draw the n entries of sc (sc->inf, sc->ent filled) class by class, their
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Where entry list[k] comes in drawing order: an overlay's hits are in
+ * drawing order, a snapshot's features have their position (seq). */
+static inline uint32_t entry_pos(const entry_src *es, uint32_t ent)
+{
+    return es->hits ? ent : es->lv->feats[ent].seq;
+}
+
+/* Put list[a..b) (and ord alongside) into drawing order: the entries of a
+ * group whose classes came one after the other. */
+static void order_group(const entry_src *es, uint32_t *list, uint32_t *ord, size_t a, size_t b)
+{
+    size_t n = b - a;
+    uint64_t *k = malloc(n * sizeof *k);
+    uint32_t *o = malloc(n * sizeof *o);
+    if (k && o) {
+        for (size_t i = 0; i < n; i++)
+            k[i] = (uint64_t)entry_pos(es, list[a + i]) << 32 | i;
+        qsort(k, n, sizeof *k, cmp_u64);
+        for (size_t i = 0; i < n; i++)
+            o[i] = ord[a + (uint32_t)k[i]];
+        for (size_t i = 0; i < n; i++) {
+            ord[a + i] = o[i];
+            o[i] = list[a + (uint32_t)k[i]];
+        }
+        memcpy(list + a, o, n * sizeof *o);
+    }
+    free(k);
+    free(o);
+}
+
+/* Draw the n entries of sc (sc->inf, sc->ent filled) group by group, their
  * class ranks (below nclasses) in sc->cls: a counting sort puts them in
- * class order. */
+ * group order, and a group of several classes is put back into drawing
+ * order. */
 static void draw_ranked(const lb_render_layer *L, const entry_src *es, size_t n,
                         uint32_t nclasses, double zoom, double scale, const view *v,
                         lb_canvas *out, scratch *sc)
 {
     if (n == 0)
         return;
-    uint32_t at[LB_SNAP_CLASSES + 1];
-    memset(at, 0, (nclasses + 1) * sizeof *at);
-    for (size_t e = 0; e < n; e++)
-        at[sc->cls[e] + 1]++;
+    /* the group of each class present: classes of one group are next to
+     * each other in rank order */
+    uint32_t rep[LB_SNAP_CLASSES], grp[LB_SNAP_CLASSES];
     for (uint32_t c = 0; c < nclasses; c++)
+        rep[c] = UINT32_MAX;
+    for (size_t e = 0; e < n; e++)
+        if (rep[sc->cls[e]] == UINT32_MAX)
+            rep[sc->cls[e]] = (uint32_t)e;
+    uint32_t ngroups = 0, prev = UINT32_MAX;
+    bool multi = false; /* a group of several classes present */
+    for (uint32_t c = 0; c < nclasses; c++) {
+        if (rep[c] == UINT32_MAX)
+            continue;
+        bool same = prev != UINT32_MAX &&
+                    lb_feature_group_cmp(sc->inf[rep[prev]], sc->inf[rep[c]], L->by_source) == 0;
+        multi |= same;
+        ngroups += !same;
+        grp[c] = ngroups - 1;
+        prev = c;
+    }
+    uint32_t at[LB_SNAP_CLASSES + 1];
+    memset(at, 0, (ngroups + 1) * sizeof *at);
+    for (size_t e = 0; e < n; e++)
+        at[grp[sc->cls[e]] + 1]++;
+    for (uint32_t c = 0; c < ngroups; c++)
         at[c + 1] += at[c];
     uint32_t fill[LB_SNAP_CLASSES];
-    memcpy(fill, at, nclasses * sizeof *fill);
+    memcpy(fill, at, ngroups * sizeof *fill);
     for (size_t e = 0; e < n; e++) {
-        uint32_t k = fill[sc->cls[e]]++;
+        uint32_t k = fill[grp[sc->cls[e]]]++;
         sc->ord[k] = (uint32_t)e;
         sc->list[k] = sc->ent[e];
     }
+    if (multi)
+        for (uint32_t c = 0; c < ngroups; c++)
+            if (at[c + 1] - at[c] > 1)
+                order_group(es, sc->list, sc->ord, at[c], at[c + 1]);
+    nclasses = ngroups;
     /* Occlusion: without a callback per class, the later classes (and the
      * layers above: sc->above) hide steps of the earlier ones; with one,
      * each class's canvas is handed out, so only a class's own steps count. */
@@ -671,9 +747,9 @@ static void draw_by_class(const lb_render_layer *L, const entry_src *es, size_t 
     for (size_t a = 0; a < n;) {
         size_t b = a + 1;
         while (b < n &&
-               lb_feature_class_cmp(sc->inf[sc->ord[a]], sc->inf[sc->ord[b]], L->by_source) == 0)
+               lb_feature_group_cmp(sc->inf[sc->ord[a]], sc->inf[sc->ord[b]], L->by_source) == 0)
             b++;
-        /* occlusion within the class only (many classes: rare) */
+        /* occlusion within the group only (many classes: rare) */
         static const lb_blocks none;
         lb_blocks o = {0};
         bool any = false;
@@ -794,11 +870,6 @@ static void render_overlay(const lb_render_layer *L, double minx, double miny, d
     free(hits);
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
-}
 
 /* Sort feature indices of lv into drawing order (lb_snap_feat.seq); false
  * when out of memory. */

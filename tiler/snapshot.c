@@ -1255,7 +1255,11 @@ static const char *pool_str(const sbuild *sb, const lb_value *v)
  * its cells in lon/lat (the same in every grid), so equal in all grids'
  * snapshots.  It is the feature's fid there: a generalised snapshot holds
  * one feature per distinct content, whichever and however many units stand
- * behind it, and its drawing order does not depend on their fids.
+ * behind it, and its drawing order does not depend on their fids.  The
+ * member flag and fused label are not part of the key (gen_same still
+ * tells such contents apart): a unit joining or leaving a cluster keeps its
+ * fid, hence its place in the drawing order, and the snapshot difference
+ * pairs its two forms.
  */
 static uint64_t gen_key(const sbuild *sb, const geom_acc *g, uint32_t part0,
                         const lb_feature_info *fi, const char *source)
@@ -1271,13 +1275,7 @@ static uint64_t gen_key(const sbuild *sb, const geom_acc *g, uint32_t part0,
         h = lb_fnv1a(h, lv->xy + 2 * (size_t)pt->first, 2 * sizeof(double) * pt->n);
     }
     /* field by field: a struct's padding is not part of its value */
-    uint64_t lab[7] = {(uint64_t)fi->label.level, fi->label.groups, fi->label.caveats,
-                       fi->member, 0, 0, 0};
-    if (fi->member) {
-        lab[4] = (uint64_t)fi->fused.level;
-        lab[5] = fi->fused.groups;
-        lab[6] = fi->fused.caveats;
-    }
+    uint64_t lab[3] = {(uint64_t)fi->label.level, fi->label.groups, fi->label.caveats};
     h = lb_fnv1a(h, lab, sizeof lab);
     h = lb_fnv1a(h, source, strlen(source) + 1);
     for (size_t k = 0; k < sb->s->nprops; k++) {

@@ -201,14 +201,17 @@ int lb_snapshot_max_level(const lb_snapshot *s, double minx, double miny, double
                           double maxy, lb_feature_pred cls, lb_feature_geom_pred pred, void *ud);
 
 /*
- * Drawing order of a layer: its visible features class by class, classes in
- * the order of lb_feature_class_cmp (label: level, groups, caveats; then
- * reports merged into a fused feature after the others, by fused label;
- * then, when by_source, by source id), within a class style layer after
- * style layer, each in the snapshot's order.  So drawing some classes and
- * then the rest onto the same canvas gives exactly the pixels of drawing all
- * of them at once.
+ * Drawing order of a layer: its visible features group by group, groups in
+ * the order of lb_feature_group_cmp (label: level, groups, caveats; then,
+ * when by_source, source id), within a group style layer after style layer,
+ * each in the snapshot's order.  So drawing some groups and then the rest
+ * onto the same canvas gives exactly the pixels of drawing all of them at
+ * once.  A group holds one or more classes (lb_feature_class_cmp: group,
+ * then the reports merged into a fused feature after the others, by fused
+ * label), which predicates tell apart but which are drawn together: a
+ * report becoming a member moves nowhere for whoever still draws it.
  */
+int lb_feature_group_cmp(const lb_feature_info *a, const lb_feature_info *b, bool by_source);
 int lb_feature_class_cmp(const lb_feature_info *a, const lb_feature_info *b, bool by_source);
 
 /* Largest symbol half-size (marker radius + outline, half line width) in CSS
