@@ -287,6 +287,7 @@ static log_adds diff_entries(lb_live *lv, const lb_state *st, size_t li,
                              lb_snapshot *const gen[LB_NGRIDS], int64_t rev, ev_ctx *ev,
                              bool conflated);
 static void log_adds_free(log_adds *a);
+static void adds_compact(log_adds *a);
 static lb_chlog *log_extend(const lb_state *cur, size_t li, int64_t rev, const pending *batch,
                             const log_adds *adds);
 
@@ -331,6 +332,7 @@ static bool publish_layer(lb_live *lv, lb_store *rs, const char *rs_path, const 
      * nothing) */
     ev_ctx *ev = lb_ev_new(st, layer, ps);
     log_adds adds = diff_entries(lv, st, li, snap, gen, rev, ev, layer_conflated(st, rs, li));
+    adds_compact(&adds);
     pthread_mutex_lock(&srv->state_lock);
     lb_state *cur = srv->state, *old = NULL, *ns = NULL;
     if (cur->generation != st->generation) {
@@ -906,10 +908,152 @@ static log_adds diff_entries(lb_live *lv, const lb_state *st, size_t li,
     return a;
 }
 
+/* The kind of a log entry: what a pass asks of it besides its boxes and
+ * revision (label, source, snapshot kind, membership forms); entries of one
+ * kind merge without losing anything a key depends on. */
+static int cmp_entry_kind(const void *a, const void *b)
+{
+    const lb_chlog_entry *x = a, *y = b;
+#define KIND_CMP(f)                                                                                \
+    if (x->f != y->f)                                                                              \
+        return x->f < y->f ? -1 : 1;
+    KIND_CMP(label.level)
+    KIND_CMP(label.groups)
+    KIND_CMP(label.caveats)
+    KIND_CMP(source)
+    KIND_CMP(gen)
+    KIND_CMP(mship)
+    if (x->mship)
+        for (int s = 0; s < 2; s++) {
+            KIND_CMP(member[s])
+            KIND_CMP(fused[s].level)
+            KIND_CMP(fused[s].groups)
+            KIND_CMP(fused[s].caveats)
+        }
+#undef KIND_CMP
+    return 0;
+}
+
+static int cmp_entry_rev(const void *a, const void *b)
+{
+    const lb_chlog_entry *x = a, *y = b;
+    return (x->rev > y->rev) - (x->rev < y->rev);
+}
+
+static void box_union(double *a, const double *b)
+{
+    a[0] = fmin(a[0], b[0]);
+    a[1] = fmin(a[1], b[1]);
+    a[2] = fmax(a[2], b[2]);
+    a[3] = fmax(a[3], b[3]);
+}
+
+/* cmp_entry_kind, then the scratch cell. */
+static int cmp_entry_cell(const void *a, const void *b)
+{
+    int c = cmp_entry_kind(a, b);
+    if (c)
+        return c;
+    const lb_chlog_entry *x = a, *y = b;
+    return (x->cell > y->cell) - (x->cell < y->cell);
+}
+
+/* The Web Mercator tile at zoom z holding the centre of e's box there (its
+ * cells' box for a generalised entry) as one number; one for what is
+ * nowhere in that grid. */
+static uint64_t entry_cell(const lb_chlog_entry *e, int z)
+{
+    const double *b = e->gen ? e->gbox[0] : e->box[0];
+    const double half = 20037508.342789244;
+    double cx = (b[0] + b[2]) / 2, cy = (b[1] + b[3]) / 2;
+    if (!(cx >= -half && cx <= half && cy >= -half && cy <= half))
+        return UINT64_MAX;
+    double n = (double)(1u << z), span = 2 * half / n;
+    uint64_t x = (uint64_t)fmin(n - 1, floor((cx + half) / span));
+    uint64_t y = (uint64_t)fmin(n - 1, floor((half - cy) / span));
+    return x << 32 | y;
+}
+
+/*
+ * In every kind (cmp_entry_kind) with more than `most` entries, merge the
+ * entries whose boxes are centred in one Web Mercator tile of zoom z into
+ * one, of the newest revision among them, over the union of their boxes in
+ * every grid; oldest first again; the new count.  A key that depended on a
+ * merged entry moves at least as often as before (a change is never lost),
+ * and a pass that draws no label of a kind, or no place of its boxes, still
+ * sees nothing of it.
+ */
+static size_t entries_compact(lb_chlog_entry *v, size_t count, size_t most, int z)
+{
+    for (size_t i = 0; i < count; i++)
+        v[i].cell = entry_cell(&v[i], z);
+    qsort(v, count, sizeof v[0], cmp_entry_cell);
+    size_t n = 0;
+    for (size_t i = 0; i < count;) {
+        size_t j = i + 1;
+        while (j < count && cmp_entry_kind(&v[i], &v[j]) == 0)
+            j++;
+        if (j - i <= most) {
+            memmove(&v[n], &v[i], (j - i) * sizeof v[0]);
+            n += j - i;
+            i = j;
+            continue;
+        }
+        for (size_t k = i; k < j;) {
+            lb_chlog_entry e = v[k];
+            size_t m = k + 1;
+            for (; m < j && v[m].cell == e.cell; m++) {
+                if (v[m].rev > e.rev)
+                    e.rev = v[m].rev;
+                for (int g = 0; g < LB_NGRIDS; g++) {
+                    box_union(e.box[g], v[m].box[g]);
+                    box_union(e.gbox[g], v[m].gbox[g]);
+                }
+            }
+            v[n++] = e;
+            k = m;
+        }
+        i = j;
+    }
+    qsort(v, n, sizeof v[0], cmp_entry_rev);
+    return n;
+}
+
+/*
+ * A log (or a batch's entries) beyond LB_CHLOG_MAX: the kinds with more
+ * than LB_CHLOG_KIND_MAX entries are merged, each by itself, place by place
+ * (entries centred in one tile of zoom 12, then 9, 6, 3, 0), until the log
+ * fits; only when that is not enough, every kind.  So what a principal sees
+ * of a kind moves only with that kind's own changes, and near them: a flood
+ * of changes it may not see merges only their kinds and re-keys none of its
+ * tiles (the log used to drop its oldest entries instead, which raised its
+ * floor and so re-keyed every tile of the layer for everybody, on every
+ * publish once full).  The new count.
+ */
+static size_t log_compact(lb_chlog_entry *v, size_t n)
+{
+    static const int zooms[] = {12, 9, 6, 3, 0};
+    for (size_t k = 0; n > LB_CHLOG_MAX && k < sizeof zooms / sizeof zooms[0]; k++)
+        n = entries_compact(v, n, LB_CHLOG_KIND_MAX, zooms[k]);
+    if (n > LB_CHLOG_MAX)
+        n = entries_compact(v, n, 0, 0);
+    return n;
+}
+
+/* A batch's entries compacted where they alone overflow the log, before the
+ * publisher takes the state lock (log_extend then merges at most the log
+ * and one entry per kind). */
+static void adds_compact(log_adds *a)
+{
+    if (a->ok)
+        a->n = log_compact(a->v, a->n);
+}
+
 /*
  * The change log of layer li once the snapshot of revision rev replaces
  * cur's: cur's log (or an empty one starting at cur's revision) plus the
- * entries of adds (log_entries of batch) for revisions (last, rev].  NULL
+ * entries of adds (log_entries of batch) for revisions (last, rev],
+ * compacted when they are more than the log holds (log_compact).  NULL
  * -- keys fall back to the revision -- when the batch does not account for
  * every revision in between, or adds could not be made.
  */
@@ -947,8 +1091,6 @@ static lb_chlog *log_extend(const lb_state *cur, size_t li, int64_t rev, const p
     for (size_t i = 0; i < adds->n; i++)
         add += adds->v[i].rev > last;
     size_t keep = old ? old->n : 0;
-    if (keep + add > LB_CHLOG_MAX)
-        keep = add >= LB_CHLOG_MAX ? 0 : LB_CHLOG_MAX - add;
     size_t cap = keep + add;
     lb_chlog *log = malloc(sizeof *log + (cap ? cap : 1) * sizeof log->v[0]);
     if (!log)
@@ -957,23 +1099,24 @@ static lb_chlog *log_extend(const lb_state *cur, size_t li, int64_t rev, const p
     log->floor = floor;
     log->last = rev;
     log->n = 0;
-    if (old) {
-        size_t drop = old->n - keep;
-        for (size_t i = 0; i < drop; i++)
-            if (old->v[i].rev > log->floor)
-                log->floor = old->v[i].rev;
-        memcpy(log->v, old->v + drop, keep * sizeof log->v[0]);
-        log->n = keep;
-    }
-    if (add > LB_CHLOG_MAX) {
-        /* more than the log holds: everything up to rev counts as changed */
-        log->floor = rev;
-        log->n = 0;
-        return log;
-    }
+    if (keep)
+        memcpy(log->v, old->v, keep * sizeof log->v[0]);
+    log->n = keep;
     for (size_t i = 0; i < adds->n; i++)
         if (adds->v[i].rev > last)
             log->v[log->n++] = adds->v[i];
+    log->n = log_compact(log->v, log->n);
+    if (log->n > LB_CHLOG_MAX) {
+        /* more kinds of change than the log holds: everything up to rev
+         * counts as changed */
+        log->floor = rev;
+        log->n = 0;
+    }
+    if (log->n < cap) {
+        lb_chlog *small = realloc(log, sizeof *log + (log->n ? log->n : 1) * sizeof log->v[0]);
+        if (small)
+            log = small;
+    }
     return log;
 }
 
@@ -1166,6 +1309,7 @@ static void publish_round(lb_live *lv, lb_store **store, char **store_path)
         bool stale = false;
         /* no source of an incremental layer has a release rule */
         log_adds adds = log_entries(lv, st, b->li, batch);
+        adds_compact(&adds);
         lb_state *ns =
             b->snap[0] ? swap_layer(lv, st, b->li, b->snap, nogen, batch, &adds, &stale) : NULL;
         log_adds_free(&adds);

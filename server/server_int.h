@@ -103,6 +103,7 @@ typedef struct lb_chlog_entry {
     bool mship;
     bool member[2];
     lb_label fused[2];
+    uint64_t cell; /* scratch of the log's compaction (server/live.c) */
 } lb_chlog_entry;
 
 typedef struct lb_chlog {
@@ -112,7 +113,8 @@ typedef struct lb_chlog {
     lb_chlog_entry v[];
 } lb_chlog;
 
-#define LB_CHLOG_MAX 4096 /* entries kept; older ones raise floor */
+#define LB_CHLOG_MAX 4096 /* entries kept; beyond it they merge by kind (live.c log_compact) */
+#define LB_CHLOG_KIND_MAX 256 /* entries of one kind kept when the log is full */
 
 lb_chlog *lb_chlog_ref(lb_chlog *log);
 void lb_chlog_unref(lb_chlog *log);

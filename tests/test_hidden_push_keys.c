@@ -280,6 +280,30 @@ LB_TEST(test_hidden_pushes_do_not_rekey_generalised_layers)
         expect_cached(v, NV, n0);
         ASSERT_EQ(metric("lagebild_cache_bytes"), bytes);
     }
+    /* 1c: 3,000 more far away: the log is full (it holds at most 4,096
+     * entries).  It used to drop its oldest entries then, which raised its
+     * floor and so re-keyed every tile of the layer for everybody, on every
+     * publish from then on; now the kinds with many entries are merged
+     * (label, source, snapshot kind: here only the police's VS-NfD units),
+     * and nothing here moves, neither now nor with the next hidden push */
+    {
+        lb_buf fc = {0};
+        lb_buf_puts(&fc, "{\"type\":\"FeatureCollection\",\"features\":[");
+        for (int i = 0; i < 3000; i++)
+            lb_buf_printf(&fc,
+                          "%s{\"type\":\"Feature\",\"properties\":{\"id\":\"far2_%d\"},"
+                          "\"geometry\":{\"type\":\"Point\",\"coordinates\":[%.5f,%.5f]}}",
+                          i ? "," : "", i, 11.0 + 0.08 * (i % 30), 54.0 + 0.02 * (i / 30));
+        lb_buf_puts(&fc, "]}");
+        ASSERT(tl_post_ok(&srv, "police_u", "t-police", fc.data));
+        lb_buf_free(&fc);
+        char msg[1024];
+        ASSERT(tl_sse_next(&pol, msg, sizeof msg, 20));
+        expect_cached(v, NV, n0);
+        push_point("police_u", "t-police", &pol, "far3", 12.0, 53.2, NULL);
+        expect_cached(v, NV, n0);
+        ASSERT_EQ(metric("lagebild_cache_bytes"), bytes);
+    }
 
     /* 2: a VS-VERTRAULICH police unit in the tile: neither thw (no police
      * label) nor fire (the rule releases only up to its level) sees it; not
