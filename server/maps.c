@@ -1256,7 +1256,7 @@ typedef struct class_area_probe {
     const tile_class *c;
     bool gen;
     const lb_config *cfg;
-    const lb_grant *g;
+    const lb_grant *g; /* NULL: the class c itself, not what the pass draws of its group */
     int area;
     lb_area_region reg;
 } class_area_probe;
@@ -1264,6 +1264,10 @@ typedef struct class_area_probe {
 static bool probe_is_class(void *ud, const lb_feature_info *fi)
 {
     const class_area_probe *p = ud;
+    if (!p->g) {
+        lb_feature_info ci = class_info(p->c, p->cfg);
+        return lb_feature_class_cmp(&ci, fi, p->gen) == 0;
+    }
     return in_group(p->c, fi, p->gen, p->cfg) && !lb_feature_superseded(fi, p->g, p->area);
 }
 
@@ -1277,9 +1281,10 @@ static bool probe_meets_area(void *ud, const lb_feature_info *fi, const double b
 /*
  * Whether a feature of class c's group (of the generalised snapshot when
  * gen) near the tile that the pass of g for area index `area` draws meets
- * that area: an area pass across the area's boundary keys and draws only
- * such groups, so features of a cleared label that lie outside the area,
- * appearing or changing, move none of its keys.
+ * that area (g NULL: a feature of class c itself): an area pass across the
+ * area's boundary keys and draws only such groups, and names only such
+ * classes of merged reports it hides, so features of a cleared label that
+ * lie outside the area, appearing or changing, move none of its keys.
  */
 static bool group_meets_area(const tile_ctx *t, const lb_srv_layer *L, const tile_class *c,
                              bool gen, const lb_grant *g, int area)
@@ -1473,7 +1478,8 @@ static lb_status plan_layer(tile_ctx *t, const lb_srv_layer *L, const lb_grant *
             lb_buf_put_hex(vec, (unsigned long long)cl->label.caveats, 0);
             for (uint32_t c = k; c < e; c++) {
                 lb_feature_info fi = class_info(&tc->v[c], st->cfg);
-                if (!lb_feature_superseded(&fi, g, pp->area))
+                if (!lb_feature_superseded(&fi, g, pp->area) ||
+                    (pp->filter && !group_meets_area(t, L, &tc->v[c], gen, NULL, pp->area)))
                     continue;
                 lb_buf_putc(vec, 'h');
                 lb_buf_put_int(vec, (long long)fi.fused.level);

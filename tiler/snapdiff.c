@@ -7,7 +7,10 @@
  * reads it: fid, label, member flag and fused label, source, geometry type,
  * parts and vertices, and the kept property values.  Its "look" is the same
  * without the member flag and fused label (what conflation changes of a
- * report that a principal who cannot see the fused feature still sees).  Each is reduced to a
+ * report that a principal who cannot see the fused feature still sees),
+ * plus, for a version reported, the points it is drawn as one with at each
+ * level of detail (twins: whether a report joining a cluster leaves its
+ * low-zoom point as it was).  Each is reduced to a
  * 64-bit SipHash-2-4 under the caller's key (a secret per server: nobody who
  * pushes data can craft a version that hashes like an older one), the
  * (fid, hash) pairs of each side are sorted, and a merge reports the pairs
@@ -284,13 +287,124 @@ static bool same_props(const lb_snapshot *a, const lb_snapshot *b)
     return true;
 }
 
-static void report(const lb_snapshot *s, const version *v, int side, lb_snapshot_change_fn fn,
-                   void *ud)
+/* A snapshot's twins (lb_snap_level.twins: pairs of points drawn as one at
+ * a level of detail) by the fid merged away, made when a version of it is
+ * first reported. */
+typedef struct twin_index {
+    const lb_snapshot *s;
+    int64_t (*by_merged[LB_SNAP_MAX_LEVELS])[2]; /* (merged, kept), sorted */
+    bool made, oom;
+} twin_index;
+
+static int cmp_pair(const void *a, const void *b)
 {
+    const int64_t *x = a, *y = b;
+    if (x[0] != y[0])
+        return x[0] < y[0] ? -1 : 1;
+    return (x[1] > y[1]) - (x[1] < y[1]);
+}
+
+static void twin_index_make(twin_index *t)
+{
+    t->made = true;
+    for (int l = 0; l + 1 < t->s->nlevels; l++) {
+        const lb_snap_level *lv = &t->s->levels[l];
+        if (!lv->ntwins)
+            continue;
+        int64_t(*v)[2] = malloc(lv->ntwins * sizeof *v);
+        if (!v) {
+            t->oom = true;
+            return;
+        }
+        for (uint32_t i = 0; i < lv->ntwins; i++) {
+            v[i][0] = lv->twins[i][1];
+            v[i][1] = lv->twins[i][0];
+        }
+        qsort(v, lv->ntwins, sizeof *v, cmp_pair);
+        t->by_merged[l] = v;
+    }
+}
+
+static void twin_index_free(twin_index *t)
+{
+    for (int l = 0; l < LB_SNAP_MAX_LEVELS; l++)
+        free(t->by_merged[l]);
+}
+
+/* The first pair of v[0..n) whose first fid is >= fid. */
+static size_t pair_lower(int64_t (*v)[2], size_t n, int64_t fid)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid][0] < fid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    const int64_t *x = a, *y = b;
+    return (*x > *y) - (*x < *y);
+}
+
+/* look, and at each level of detail the fids of the points fid is drawn as
+ * one with (none: a point of its own); false when out of memory. */
+static bool look_with_twins(twin_index *t, const uint8_t key[16], int64_t fid, uint64_t *look)
+{
+    if (!t->made)
+        twin_index_make(t);
+    if (t->oom)
+        return false;
+    sip h;
+    sip_init(&h, key);
+    sip_u64(&h, *look);
+    for (int l = 0; l + 1 < t->s->nlevels; l++) {
+        const lb_snap_level *lv = &t->s->levels[l];
+        if (!lv->ntwins)
+            continue;
+        /* the point kept for fid's group, then every fid merged into it */
+        int64_t kept = fid;
+        size_t k = pair_lower(t->by_merged[l], lv->ntwins, fid);
+        if (k < lv->ntwins && t->by_merged[l][k][0] == fid)
+            kept = t->by_merged[l][k][1];
+        size_t a = pair_lower(lv->twins, lv->ntwins, kept), b = a;
+        while (b < lv->ntwins && lv->twins[b][0] == kept)
+            b++;
+        if (a == b)
+            continue; /* a point of its own */
+        int64_t *g = malloc((b - a + 1) * sizeof *g);
+        if (!g)
+            return false;
+        g[0] = kept;
+        for (size_t i = a; i < b; i++)
+            g[1 + i - a] = lv->twins[i][1];
+        qsort(g, b - a + 1, sizeof *g, cmp_i64);
+        sip_u64(&h, (uint64_t)l);
+        sip_u64(&h, b - a + 1);
+        for (size_t i = 0; i <= b - a; i++)
+            sip_u64(&h, (uint64_t)g[i]);
+        free(g);
+    }
+    *look = sip_final(&h);
+    return true;
+}
+
+static bool report(twin_index *t, const uint8_t key[16], const version *v, int side,
+                   lb_snapshot_change_fn fn, void *ud)
+{
+    const lb_snapshot *s = t->s;
     const lb_snap_level *lv = full_level(s);
     const lb_snap_feat *f = &lv->feats[v->feat];
     const double box[4] = {f->minx, f->miny, f->maxx, f->maxy};
-    fn(ud, side, &s->infos[f->info], box, v->look);
+    uint64_t look = v->look;
+    if (!look_with_twins(t, key, v->fid, &look))
+        return false;
+    fn(ud, side, &s->infos[f->info], box, look);
+    return true;
 }
 
 lb_status lb_snapshot_diff(lb_snapshot *old, lb_snapshot *cur, const uint8_t key[16],
@@ -312,20 +426,26 @@ lb_status lb_snapshot_diff(lb_snapshot *old, lb_snapshot *cur, const uint8_t key
     const version *a = da->v, *b = db->v;
     size_t na = da->n, nb = db->n;
     size_t i = 0, j = 0;
-    while (i < na || j < nb) {
+    twin_index ta = {.s = old}, tb = {.s = cur};
+    bool ok = true;
+    while (ok && (i < na || j < nb)) {
         int c = i == na ? 1 : j == nb ? -1 : cmp_version(&a[i], &b[j]);
         if (c == 0) {
             i++;
             j++;
         } else if (c < 0) {
-            report(old, &a[i++], 0, fn, ud);
+            ok = report(&ta, key, &a[i++], 0, fn, ud);
         } else {
-            report(cur, &b[j++], 1, fn, ud);
+            ok = report(&tb, key, &b[j++], 1, fn, ud);
         }
     }
+    twin_index_free(&ta);
+    twin_index_free(&tb);
     if (own_a)
         free(da);
     if (own_b)
         free(db);
+    if (!ok)
+        return lb_fail(err, LB_ENOMEM, "out of memory comparing snapshots of '%s'", cur->layer);
     return LB_OK;
 }

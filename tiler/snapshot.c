@@ -708,14 +708,24 @@ typedef struct pt_key {
     int64_t cx, cy;
     uint32_t info;
     uint32_t slot_used;
+    uint32_t feat; /* the point's index in the level being built */
 } pt_key;
 
 /* equality of everything a predicate or style sees, for merging points */
 static bool same_appearance(const lb_snapshot *s, uint32_t a, uint32_t b)
 {
     const lb_feature_info *x = &s->infos[a], *y = &s->infos[b];
-    if (!lb_label_eq(&x->label, &y->label) || strcmp(x->source, y->source) != 0 ||
-        x->member != y->member || (x->member && !lb_label_eq(&x->fused, &y->fused)))
+    if (!lb_label_eq(&x->label, &y->label) || strcmp(x->source, y->source) != 0)
+        return false;
+    /* one class; or a report merged into a fused feature (y) onto a plain
+     * one (x): whoever draws y draws x (y needs x's label, and x is never
+     * hidden behind a fused feature), so the point drawn once for both is
+     * what drawing the two would show, as it was before y was merged (a
+     * report joining a cluster must not split its point off the ones it
+     * coincides with at low zoom: that doubles its anti-aliased paint for
+     * principals who may not see the fused label) */
+    if (x->member != y->member ? x->member
+                               : x->member && !lb_label_eq(&x->fused, &y->fused))
         return false;
     for (size_t k = 0; k < s->nprops; k++) {
         const lb_value *u = &s->values[a * s->nprops + k], *v = &s->values[b * s->nprops + k];
@@ -743,6 +753,20 @@ static int cmp_twin(const void *a, const void *b)
     return (x[1] > y[1]) - (x[1] < y[1]);
 }
 
+static int cmp_feat_seq(const void *a, const void *b)
+{
+    const lb_snap_feat *x = a, *y = b;
+    return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+static int cmp_feat_cls_seq(const void *a, const void *b)
+{
+    const lb_snap_feat *x = a, *y = b;
+    if (x->cls != y->cls)
+        return x->cls < y->cls ? -1 : 1;
+    return cmp_feat_seq(a, b);
+}
+
 /* Build a simplified level from the full level src at zoom L. */
 static bool build_lod(const lb_snapshot *s, const lb_snap_level *src, int L, builder *b)
 {
@@ -752,6 +776,7 @@ static bool build_lod(const lb_snapshot *s, const lb_snap_level *src, int L, bui
     b->lv.res = res;
     uint8_t *keep = NULL;
     size_t keep_cap = 0;
+    bool resort = false; /* a merged point took an earlier place */
     /* open-addressing table for merged points */
     size_t hcap = 1;
     while (hcap < (size_t)src->nfeats * 2 + 16)
@@ -780,6 +805,12 @@ static bool build_lod(const lb_snapshot *s, const lb_snap_level *src, int L, bui
                 slot = (slot + 1) & (hcap - 1);
             }
             if (merged) {
+                /* drawn where the first of its points would be */
+                lb_snap_feat *rf = &b->lv.feats[table[slot].feat];
+                if (f->seq < rf->seq) {
+                    rf->seq = f->seq;
+                    resort = true;
+                }
                 int64_t tw[2] = {s->infos[table[slot].info].fid, s->infos[f->info].fid};
                 if (b->lv.ntwins == b->twins_cap) {
                     uint32_t nc = b->twins_cap ? b->twins_cap * 2 : 64;
@@ -792,7 +823,7 @@ static bool build_lod(const lb_snapshot *s, const lb_snap_level *src, int L, bui
                 memcpy(b->lv.twins[b->lv.ntwins++], tw, sizeof tw);
                 continue;
             }
-            table[slot] = (pt_key){cx, cy, f->info, 1};
+            table[slot] = (pt_key){cx, cy, f->info, 1, b->lv.nfeats};
             double sx = (cx + 0.5) * cell, sy = (cy + 0.5) * cell;
             lb_snap_part np = {.first = b->lv.nxy, .n = 1, .poly = 0};
             if (b->lv.nxy * 2 + 2 > b->xy_cap) {
@@ -879,6 +910,9 @@ static bool build_lod(const lb_snapshot *s, const lb_snap_level *src, int L, bui
     free(table);
     if (b->lv.ntwins > 1)
         qsort(b->lv.twins, b->lv.ntwins, sizeof *b->lv.twins, cmp_twin);
+    if (resort && b->lv.nfeats > 1) /* stored by class, each in drawing order */
+        qsort(b->lv.feats, b->lv.nfeats, sizeof *b->lv.feats,
+              s->ranked ? cmp_feat_cls_seq : cmp_feat_seq);
     return rtree_build(&b->lv, s);
 fail:
     free(keep);
@@ -1292,7 +1326,8 @@ static uint64_t gen_key(const sbuild *sb, const geom_acc *g, uint32_t part0,
 }
 
 /* Whether the feature just read (parts from part0, label fi, source, values
- * sb->tv) is the same as feature `info` read before, in this grid. */
+ * sb->tv) is drawn as feature `info` read before, in this grid: the same but
+ * perhaps for the member flag and fused label. */
 static bool gen_same(const sbuild *sb, uint32_t info, const geom_acc *g, uint32_t part0,
                      const lb_feature_info *fi, const char *source)
 {
@@ -1301,8 +1336,7 @@ static bool gen_same(const sbuild *sb, uint32_t info, const geom_acc *g, uint32_
     const lb_snap_feat *f = &lv->feats[info]; /* one feature per info while building */
     const lb_feature_info *x = &s->infos[info];
     if (f->type != g->type || f->nparts != lv->nparts - part0 ||
-        !lb_label_eq(&x->label, &fi->label) || x->member != fi->member ||
-        (fi->member && !lb_label_eq(&x->fused, &fi->fused)) ||
+        !lb_label_eq(&x->label, &fi->label) ||
         strcmp((const char *)sb->source_pool.data + sb->source_off[info], source) != 0)
         return false;
     for (uint32_t p = 0; p < f->nparts; p++) {
@@ -1323,17 +1357,40 @@ static bool gen_same(const sbuild *sb, uint32_t info, const geom_acc *g, uint32_
     return true;
 }
 
-/* The feature of key k the same as the one just read, or UINT32_MAX. */
-static uint32_t gen_find(const sbuild *sb, uint64_t k, const geom_acc *g, uint32_t part0,
+/*
+ * Whether the feature just read adds nothing to the generalised snapshot: a
+ * feature read before (key k) is drawn the same for whoever draws it.  That
+ * one is of the same class, or plain while this one is merged into a fused
+ * feature (whoever draws the merged report draws the plain one: it needs
+ * its label, and a plain feature is never hidden behind a fused one); when
+ * it is the merged one and this one is plain, it becomes plain.  So a
+ * report joining or leaving a cluster neither adds nor removes a content
+ * drawn for principals who may not see the fused label.
+ */
+static bool gen_absorbed(sbuild *sb, uint64_t k, const geom_acc *g, uint32_t part0,
                          const lb_feature_info *fi, const char *source)
 {
     const gen_set *gs = &sb->gs;
     if (!gs->cap)
-        return UINT32_MAX;
-    for (size_t i = k & (gs->cap - 1); gs->info[i]; i = (i + 1) & (gs->cap - 1))
-        if (gs->key[i] == k && gen_same(sb, gs->info[i] - 1, g, part0, fi, source))
-            return gs->info[i] - 1;
-    return UINT32_MAX;
+        return false;
+    for (size_t i = k & (gs->cap - 1); gs->info[i]; i = (i + 1) & (gs->cap - 1)) {
+        uint32_t info = gs->info[i] - 1;
+        if (gs->key[i] != k || !gen_same(sb, info, g, part0, fi, source))
+            continue;
+        lb_feature_info *x = &sb->s->infos[info];
+        if (x->member == fi->member && (!x->member || lb_label_eq(&x->fused, &fi->fused)))
+            return true; /* the same class */
+        if (!x->member)
+            return true; /* this merged report is drawn as the plain one */
+        if (!fi->member) {
+            /* the merged report read before is drawn as this plain one */
+            x->member = false;
+            x->fused = (lb_label){0};
+            sb->full.lv.feats[info].member = 0; /* one feature per info while building */
+            return true;
+        }
+    }
+    return false;
 }
 
 static bool gen_add(gen_set *gs, uint64_t k, uint32_t info)
@@ -1459,7 +1516,7 @@ static bool on_row(void *ud, const lb_stored_feature *row)
     if (sb->gen_cell) {
         /* one feature per content: another unit drawn the same way in the
          * same cells adds nothing (not even a darker overdraw) */
-        if (gen_find(sb, gk, &g, part0, &fi, source) != UINT32_MAX) {
+        if (gen_absorbed(sb, gk, &g, part0, &fi, source)) {
             full->lv.nparts = part0;
             full->lv.nxy = xy0;
             sb->sp.buf.len = pool_len;
