@@ -978,13 +978,14 @@ static uint64_t entry_cell(const lb_chlog_entry *e, int z)
  * In every kind (cmp_entry_kind) with more than `most` entries, merge the
  * entries whose boxes are centred in one Web Mercator tile of zoom z into
  * one, of the newest revision among them, over the union of their boxes in
- * every grid; oldest first again; the new count.  A key that depended on a
- * merged entry moves at least as often as before (a change is never lost),
- * and a pass that draws no label of a kind, or no place of its boxes, still
- * sees nothing of it.
+ * every grid; oldest first again; the new count.  *over: a kind still has
+ * more than `most`.  A key that depended on a merged entry moves at least
+ * as often as before (a change is never lost), and a pass that draws no
+ * label of a kind, or no place of its boxes, still sees nothing of it.
  */
-static size_t entries_compact(lb_chlog_entry *v, size_t count, size_t most, int z)
+static size_t entries_compact(lb_chlog_entry *v, size_t count, size_t most, int z, bool *over)
 {
+    *over = false;
     for (size_t i = 0; i < count; i++)
         v[i].cell = entry_cell(&v[i], z);
     qsort(v, count, sizeof v[0], cmp_entry_cell);
@@ -999,6 +1000,7 @@ static size_t entries_compact(lb_chlog_entry *v, size_t count, size_t most, int 
             i = j;
             continue;
         }
+        size_t kind0 = n;
         for (size_t k = i; k < j;) {
             lb_chlog_entry e = v[k];
             size_t m = k + 1;
@@ -1013,6 +1015,7 @@ static size_t entries_compact(lb_chlog_entry *v, size_t count, size_t most, int 
             v[n++] = e;
             k = m;
         }
+        *over |= n - kind0 > most;
         i = j;
     }
     qsort(v, n, sizeof v[0], cmp_entry_rev);
@@ -1020,29 +1023,49 @@ static size_t entries_compact(lb_chlog_entry *v, size_t count, size_t most, int 
 }
 
 /*
- * A log (or a batch's entries) beyond LB_CHLOG_MAX: the kinds with more
- * than LB_CHLOG_KIND_MAX entries are merged, each by itself, place by place
- * (entries centred in one tile of zoom 12, then 9, 6, 3, 0), until the log
- * fits; only when that is not enough, every kind.  So what a principal sees
- * of a kind moves only with that kind's own changes, and near them: a flood
- * of changes it may not see merges only their kinds and re-keys none of its
- * tiles (the log used to drop its oldest entries instead, which raised its
- * floor and so re-keyed every tile of the layer for everybody, on every
- * publish once full).  The new count.
+ * A log (or a batch's entries) compacted: every kind with more than
+ * LB_CHLOG_KIND_MAX entries is merged, by itself, place by place (entries
+ * centred in one tile of zoom 12, then 9, 6, 3, 0) until it has no more;
+ * a kind with fewer is left as it is.  So whether and how a kind's entries
+ * merge depends on that kind's changes alone: a flood of changes a
+ * principal may not see merges only their kinds and re-keys none of its
+ * tiles (the log used to drop its oldest entries when full, which raised
+ * its floor and so re-keyed every tile of the layer for everybody, on every
+ * publish from then on).  Only with so many kinds that they still exceed
+ * LB_CHLOG_MAX is every kind merged into one entry per tile of zoom 0.  The
+ * new count.
  */
 static size_t log_compact(lb_chlog_entry *v, size_t n)
 {
     static const int zooms[] = {12, 9, 6, 3, 0};
-    for (size_t k = 0; n > LB_CHLOG_MAX && k < sizeof zooms / sizeof zooms[0]; k++)
-        n = entries_compact(v, n, LB_CHLOG_KIND_MAX, zooms[k]);
+    bool over = n > LB_CHLOG_KIND_MAX;
+    for (size_t k = 0; over && k < sizeof zooms / sizeof zooms[0]; k++)
+        n = entries_compact(v, n, LB_CHLOG_KIND_MAX, zooms[k], &over);
     if (n > LB_CHLOG_MAX)
-        n = entries_compact(v, n, 0, 0);
+        n = entries_compact(v, n, 0, 0, &over);
     return n;
 }
 
-/* A batch's entries compacted where they alone overflow the log, before the
- * publisher takes the state lock (log_extend then merges at most the log
- * and one entry per kind). */
+/* Whether the log v[0..n) holds more than LB_CHLOG_KIND_MAX entries of the
+ * kinds of the last `added` ones (the only kinds that can have grown): a
+ * few compares per entry instead of log_compact's sort, under the state
+ * lock on every publish. */
+static bool kinds_over(const lb_chlog_entry *v, size_t n, size_t added)
+{
+    if (added > 16)
+        return true; /* a big batch: the sort is cheap beside it */
+    for (size_t a = n - added; a < n; a++) {
+        size_t same = 0;
+        for (size_t i = 0; i < n && same <= LB_CHLOG_KIND_MAX; i++)
+            same += cmp_entry_kind(&v[i], &v[a]) == 0;
+        if (same > LB_CHLOG_KIND_MAX)
+            return true;
+    }
+    return false;
+}
+
+/* A batch's entries compacted before the publisher takes the state lock
+ * (log_extend then merges at most LB_CHLOG_KIND_MAX more per kind). */
 static void adds_compact(log_adds *a)
 {
     if (a->ok)
@@ -1105,10 +1128,11 @@ static lb_chlog *log_extend(const lb_state *cur, size_t li, int64_t rev, const p
     for (size_t i = 0; i < adds->n; i++)
         if (adds->v[i].rev > last)
             log->v[log->n++] = adds->v[i];
-    log->n = log_compact(log->v, log->n);
+    if (log->n > LB_CHLOG_MAX || kinds_over(log->v, log->n, log->n - keep))
+        log->n = log_compact(log->v, log->n);
     if (log->n > LB_CHLOG_MAX) {
-        /* more kinds of change than the log holds: everything up to rev
-         * counts as changed */
+        /* more kinds of change than the log holds (a label per change):
+         * everything up to rev counts as changed */
         log->floor = rev;
         log->n = 0;
     }

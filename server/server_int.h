@@ -113,8 +113,10 @@ typedef struct lb_chlog {
     lb_chlog_entry v[];
 } lb_chlog;
 
-#define LB_CHLOG_MAX 4096 /* entries kept; beyond it they merge by kind (live.c log_compact) */
-#define LB_CHLOG_KIND_MAX 256 /* entries of one kind kept when the log is full */
+/* entries of one kind (label, source, snapshot kind, membership) kept;
+ * beyond it they merge place by place (live.c log_compact) */
+#define LB_CHLOG_KIND_MAX 256
+#define LB_CHLOG_MAX 16384 /* entries kept in all (a tile request reads them) */
 
 lb_chlog *lb_chlog_ref(lb_chlog *log);
 void lb_chlog_unref(lb_chlog *log);

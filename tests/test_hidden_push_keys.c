@@ -292,12 +292,41 @@ LB_TEST(test_hidden_pushes_do_not_rekey_generalised_layers)
         expect_cached(v, NV, n0);
         ASSERT_EQ(metric("lagebild_cache_bytes"), bytes);
     }
-    /* 1c: 3,000 more far away: the log is full (it holds at most 4,096
-     * entries).  It used to drop its oldest entries then, which raised its
-     * floor and so re-keyed every tile of the layer for everybody, on every
-     * publish from then on; now the kinds with many entries are merged
-     * (label, source, snapshot kind: here only the police's VS-NfD units),
-     * and nothing here moves, neither now nor with the next hidden push */
+    /* 1c: 3,000 more far away.  The log held at most 4,096 entries and then
+     * dropped its oldest ones, which raised its floor and so re-keyed every
+     * tile of the layer for everybody, on every publish from then on; and
+     * when it merged entries instead, it chose the kinds with many entries
+     * when the whole log was full, so a hidden flood merged (and re-keyed)
+     * the entries of kinds thw sees too (review finding, session 15).  Now
+     * a kind's entries merge when that kind alone has more than 256: the
+     * THW's 300 units here (150 in the z14 tile w, then 150 five kilometres
+     * east, in the same z12 tile, whose merged entries are newer than w's
+     * key) merge as they come, in view of the THW, and the police's flood
+     * merges only the police's kinds.  Nothing here moves, neither with the
+     * flood nor with the next hidden push. */
+    for (int batch = 0; batch < 2; batch++) {
+        lb_buf fc = {0};
+        lb_buf_puts(&fc, "{\"type\":\"FeatureCollection\",\"features\":[");
+        for (int i = 0; i < 150; i++)
+            lb_buf_printf(&fc,
+                          "%s{\"type\":\"Feature\",\"properties\":{\"id\":\"tw%d_%d\"},"
+                          "\"geometry\":{\"type\":\"Point\",\"coordinates\":[%.5f,%.5f]}}",
+                          i ? "," : "", batch, i, (batch ? 9.2050 : 9.1455) + 0.0002 * (i % 10),
+                          52.1290 + 0.00013 * (i / 10));
+        lb_buf_puts(&fc, "]}");
+        ASSERT(tl_post_ok(&srv, "thw_u", "t-thw", fc.data));
+        lb_buf_free(&fc);
+        char msg[1024];
+        ASSERT(tl_sse_next(&thw, msg, sizeof msg, 20));
+    }
+    view w = {.token = "t-thw"};
+    xyz_path(9.1465, 52.1300, 14, w.path, sizeof w.path);
+    refetch(&w);
+    for (int i = 0; i < NV; i++)
+        refetch(&v[i]);
+    n0 = rendered();
+    bytes = metric("lagebild_cache_bytes");
+    l0 = lists();
     {
         lb_buf fc = {0};
         lb_buf_puts(&fc, "{\"type\":\"FeatureCollection\",\"features\":[");
@@ -312,10 +341,13 @@ LB_TEST(test_hidden_pushes_do_not_rekey_generalised_layers)
         char msg[1024];
         ASSERT(tl_sse_next(&pol, msg, sizeof msg, 20));
         expect_cached(v, NV, n0);
+        expect_cached(&w, 1, n0);
         push_point("police_u", "t-police", &pol, "far3", 12.0, 53.2, NULL);
         expect_cached(v, NV, n0);
+        expect_cached(&w, 1, n0);
         ASSERT_EQ(metric("lagebild_cache_bytes"), bytes);
     }
+    free(w.png);
 
     /* 2: a VS-VERTRAULICH police unit in the tile: neither thw (no police
      * label) nor fire (the rule releases only up to its level) sees it; not

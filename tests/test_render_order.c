@@ -28,6 +28,7 @@
 #include "lbtest.h"
 #include "tutil.h"
 #include "tsnap.h"
+#include "../tiler/tiler_int.h"
 
 #include "lagebild/util.h"
 
@@ -206,14 +207,19 @@ LB_TEST(test_ranked_and_compared_grouping_give_the_same_pixels)
 
 /*
  * Conflation: a report r (red, OFFEN) among four OFFEN reports of another
- * kind (blue) whose markers overlap it; a VS-VERTRAULICH report h of
- * another source joins r's cluster, so r becomes a member of a fused
- * feature (VS-VERTRAULICH).  Drawing what is OFFEN (r as a member too) must
- * give exactly the pixels of a store without h: a member is drawn in its
- * place within its label's group, not after the others.
+ * kind (blue) whose markers overlap it, and its twin t (red, 1 m away); a
+ * VS-VERTRAULICH report h of another source joins the cluster of r or t, so
+ * that one becomes a member of a fused feature (VS-VERTRAULICH).  Drawing
+ * what is OFFEN (the member too) must give exactly the pixels of a store
+ * without h: a member is drawn in its place within its label's group, not
+ * after the others, and at low zoom, where r and t are drawn as one point,
+ * they stay one point.  Also when the snapshot has too many classes to rank
+ * them (1,100 far-away reports of a third source, each with other caveats):
+ * its levels are then in drawing order, not class by class.
  */
 static const char merge_config[] =
     "store: {path: merge.sqlite}\n"
+    "caveats: [c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10]\n"
     "layers:\n"
     "  lage: {title: Lage, style: order.json, conflate: {distance_m: 50}}\n"
     "sources:\n"
@@ -223,6 +229,9 @@ static const char merge_config[] =
     "  zweite:\n"
     "    {path: second.geojson, layer: lage, agency: fire, fid: id, mapping: {kind: art},"
     " label: {level: VS-VERTRAULICH}}\n"
+    "  viele:\n"
+    "    {path: third.geojson, layer: lage, agency: thw, fid: id, mapping: {kind: art},"
+    " label: {level: VS-NfD, caveats_from: cav}}\n"
     "maps:\n"
     "  lage: {title: Lage, layers: [lage]}\n";
 
@@ -233,24 +242,45 @@ static const char merge_style[] =
     "  \"circle-color\": [\"match\", [\"get\", \"kind\"], \"a\", \"#ff0000\", \"#0000ff\"]}}]}\n";
 
 /* The store of merge_config in a new folder (returned) with second as the
- * second source's reports. */
-static char *merge_store(const char *second, t_store *ts, lb_snapshot **s, lb_style **st)
+ * second source's reports, and many: 1,100 reports of the third source far
+ * away, each with other caveats (else one). */
+static char *merge_store(const char *second, bool many, t_store *ts, lb_snapshot **s,
+                         lb_style **st)
 {
-    static const double off[5][2] = {{0, 0}, {3e-4, 0}, {-3e-4, 0}, {0, 2e-4}, {0, -2e-4}};
+    static const double off[6][2] = {{0, 0},     {3e-4, 0},  {-3e-4, 0},
+                                      {0, 2e-4}, {0, -2e-4}, {1e-5, 1e-5}};
     lb_buf pts = {0};
     lb_buf_puts(&pts, "{\"type\": \"FeatureCollection\", \"features\": [");
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 6; i++)
         lb_buf_printf(&pts,
                       "%s{\"type\": \"Feature\", \"properties\": {\"id\": \"n%d\", \"art\": \"%s\"},"
                       " \"geometry\": {\"type\": \"Point\", \"coordinates\": [%.6f, %.6f]}}",
-                      i ? ", " : "", i, i ? "b" : "a", 9.0 + off[i][0], 52.0 + off[i][1]);
+                      i ? ", " : "", i, i && i < 5 ? "b" : "a", 9.0 + off[i][0],
+                      52.0 + off[i][1]);
     lb_buf_puts(&pts, "]}\n");
+    lb_buf third = {0};
+    lb_buf_puts(&third, "{\"type\": \"FeatureCollection\", \"features\": [");
+    for (int i = 0; i < (many ? 1100 : 1); i++) {
+        char cav[64] = "";
+        size_t len = 0;
+        for (int k = 0; k < 11; k++)
+            if ((i + 1) >> k & 1)
+                len += (size_t)snprintf(cav + len, sizeof cav - len, "%sc%d", len ? "," : "", k);
+        lb_buf_printf(&third,
+                      "%s{\"type\": \"Feature\", \"properties\": {\"id\": \"v%d\", \"art\": \"b\","
+                      " \"cav\": \"%s\"}, \"geometry\": {\"type\": \"Point\", \"coordinates\":"
+                      " [%.4f, %.4f]}}",
+                      i ? ", " : "", i, cav, 12.0 + 0.01 * (i % 40), 50.0 + 0.01 * (i / 40));
+    }
+    lb_buf_puts(&third, "]}\n");
     char *d = t_tmpdir();
     t_write(d, "merge.yaml", merge_config);
     t_write(d, "order.json", merge_style);
     t_write(d, "points.geojson", pts.data);
     t_write(d, "second.geojson", second);
+    t_write(d, "third.geojson", third.data);
     lb_buf_free(&pts);
+    lb_buf_free(&third);
     t_store_ingest(d, "merge.yaml", ts);
     t_layer_open(ts, "lage", grid, st, s);
     return d;
@@ -260,6 +290,15 @@ static bool open_only(void *ud, const lb_feature_info *f)
 {
     (void)ud;
     return f->label.level == LB_LEVEL_OFFEN;
+}
+
+/* Render tile (z, x, y) of s with open_only into c (cleared first). */
+static void render_open(lb_snapshot *s, lb_style *st, int z, long x, long y, lb_canvas *c)
+{
+    lb_canvas_clear(c);
+    lb_render_layer rl = {.snap = s, .style = st, .pred = open_only};
+    lb_error err;
+    ASSERT_EQ(lb_render_tile(&rl, 1, grid, z, x, y, 1, c, &err), LB_OK);
 }
 
 LB_TEST(test_a_merged_report_is_drawn_in_its_place)
@@ -274,48 +313,59 @@ LB_TEST(test_a_merged_report_is_drawn_in_its_place)
         "{\"type\": \"FeatureCollection\", \"features\": [{\"type\": \"Feature\", \"properties\":"
         " {\"id\": \"h\", \"art\": \"a\"}, \"geometry\": {\"type\": \"Point\", \"coordinates\":"
         " [9.2, 52.1]}}]}\n";
-    t_store sa, sb;
-    lb_snapshot *a, *b;
-    lb_style *stya, *styb;
-    char *da = merge_store(with_h, &sa, &a, &stya);
-    char *db_ = merge_store(without_h, &sb, &b, &styb);
-    /* r is a member in a, not in b */
-    ASSERT_EQ(t_sql_int(sa.cfg->store_path, "SELECT count(*) FROM lb_fused"), 1);
-    ASSERT_EQ(t_sql_int(sb.cfg->store_path, "SELECT count(*) FROM lb_fused"), 0);
-    lb_canvas ca, cb;
-    ASSERT_EQ(lb_canvas_init(&ca, 256, 256), LB_OK);
-    ASSERT_EQ(lb_canvas_init(&cb, 256, 256), LB_OK);
-    lb_render_layer ra = {.snap = a, .style = stya, .pred = open_only};
-    lb_render_layer rb = {.snap = b, .style = styb, .pred = open_only};
-    lb_error err;
-    ASSERT_EQ(lb_render_tile(&ra, 1, grid, Z, tx, ty, 1, &ca, &err), LB_OK);
-    ASSERT_EQ(lb_render_tile(&rb, 1, grid, Z, tx, ty, 1, &cb, &err), LB_OK);
-    ASSERT(!lb_canvas_is_empty(&ca));
-    ASSERT(memcmp(ca.px, cb.px, 256 * 256 * 4) == 0);
-    /* and r is under a neighbour somewhere: drawn last it would not be */
-    const uint8_t *p = px_at(&cb, cx, cy);
-    ASSERT_EQ(p[3], 255);
-    ASSERT_EQ(p[0], 255); /* r (red) at its centre */
-    bool covered = false;
-    for (int y = cy - 14; y <= cy + 14; y++)
-        for (int x = cx - 14; x <= cx + 14; x++) {
-            double dx = x + 0.5 - cx, dy = y + 0.5 - cy;
-            const uint8_t *q = px_at(&cb, x, y);
-            covered |= dx * dx + dy * dy < 8 * 8 && q[2] > 100 && q[0] < 100;
+    for (int many = 0; many < 2; many++) {
+        t_store sa, sb;
+        lb_snapshot *a, *b;
+        lb_style *stya, *styb;
+        char *da = merge_store(with_h, many, &sa, &a, &stya);
+        char *db_ = merge_store(without_h, many, &sb, &b, &styb);
+        /* one report is a member in a, none in b; ranked only with few classes */
+        ASSERT_EQ(t_sql_int(sa.cfg->store_path, "SELECT count(*) FROM lb_fused"), 1);
+        ASSERT_EQ(t_sql_int(sb.cfg->store_path, "SELECT count(*) FROM lb_fused"), 0);
+        ASSERT_EQ(a->ranked, !many);
+        ASSERT_EQ(b->ranked, !many);
+        lb_canvas ca, cb;
+        ASSERT_EQ(lb_canvas_init(&ca, 256, 256), LB_OK);
+        ASSERT_EQ(lb_canvas_init(&cb, 256, 256), LB_OK);
+        render_open(a, stya, Z, tx, ty, &ca);
+        render_open(b, styb, Z, tx, ty, &cb);
+        ASSERT(!lb_canvas_is_empty(&ca));
+        ASSERT(memcmp(ca.px, cb.px, 256 * 256 * 4) == 0);
+        /* and r is under a neighbour somewhere: drawn last it would not be */
+        const uint8_t *p = px_at(&cb, cx, cy);
+        ASSERT_EQ(p[3], 255);
+        ASSERT_EQ(p[0], 255); /* r (red) at its centre */
+        bool covered = false;
+        for (int y = cy - 14; y <= cy + 14; y++)
+            for (int x = cx - 14; x <= cx + 14; x++) {
+                double dx = x + 0.5 - cx, dy = y + 0.5 - cy;
+                const uint8_t *q = px_at(&cb, x, y);
+                covered |= dx * dx + dy * dy < 8 * 8 && q[2] > 100 && q[0] < 100;
+            }
+        ASSERT(covered);
+        /* low zoom: r and t one point in both */
+        for (int z = 4; z <= 12; z += 2) {
+            long x = tx >> (Z - z), y = ty >> (Z - z);
+            render_open(a, stya, z, x, y, &ca);
+            render_open(b, styb, z, x, y, &cb);
+            ASSERT(!lb_canvas_is_empty(&cb));
+            if (memcmp(ca.px, cb.px, 256 * 256 * 4) != 0)
+                fprintf(stderr, "  %s classes, z%d: other pixels\n", many ? "many" : "few", z);
+            ASSERT(memcmp(ca.px, cb.px, 256 * 256 * 4) == 0);
         }
-    ASSERT(covered);
-    lb_canvas_free(&ca);
-    lb_canvas_free(&cb);
-    lb_snapshot_unref(a);
-    lb_snapshot_unref(b);
-    lb_style_free(stya);
-    lb_style_free(styb);
-    t_store_close(&sa);
-    t_store_close(&sb);
-    t_rmrf(da);
-    t_rmrf(db_);
-    free(da);
-    free(db_);
+        lb_canvas_free(&ca);
+        lb_canvas_free(&cb);
+        lb_snapshot_unref(a);
+        lb_snapshot_unref(b);
+        lb_style_free(stya);
+        lb_style_free(styb);
+        t_store_close(&sa);
+        t_store_close(&sb);
+        t_rmrf(da);
+        t_rmrf(db_);
+        free(da);
+        free(db_);
+    }
     teardown();
 }
 

@@ -723,7 +723,8 @@ static bool same_appearance(const lb_snapshot *s, uint32_t a, uint32_t b)
      * what drawing the two would show, as it was before y was merged (a
      * report joining a cluster must not split its point off the ones it
      * coincides with at low zoom: that doubles its anti-aliased paint for
-     * principals who may not see the fused label) */
+     * principals who may not see the fused label).  build_lod hands the
+     * merged reports' points over after all plain ones. */
     if (x->member != y->member ? x->member
                                : x->member && !lb_label_eq(&x->fused, &y->fused))
         return false;
@@ -784,127 +785,142 @@ static bool build_lod(const lb_snapshot *s, const lb_snap_level *src, int L, bui
     pt_key *table = calloc(hcap, sizeof *table);
     if (!table)
         return false;
-    for (uint32_t fi = 0; fi < src->nfeats; fi++) {
-        const lb_snap_feat *f = &src->feats[fi];
-        lb_snap_feat nf = *f;
-        nf.first_part = b->lv.nparts;
-        nf.nparts = 0;
-        if (f->type == LB_GEOM_POINT && f->nparts == 1) {
-            const lb_snap_part *pt = &src->parts[f->first_part];
-            double x = src->xy[2 * pt->first], y = src->xy[2 * pt->first + 1];
-            int64_t cx = (int64_t)floor(x / cell), cy = (int64_t)floor(y / cell);
-            uint64_t h = mix64((uint64_t)cx * 0x9E3779B97F4A7C15ULL ^ (uint64_t)cy);
-            size_t slot = h & (hcap - 1);
-            bool merged = false;
-            while (table[slot].slot_used) {
-                if (table[slot].cx == cx && table[slot].cy == cy &&
-                    same_appearance(s, table[slot].info, f->info)) {
-                    merged = true;
-                    break;
-                }
-                slot = (slot + 1) & (hcap - 1);
-            }
-            if (merged) {
-                /* drawn where the first of its points would be */
-                lb_snap_feat *rf = &b->lv.feats[table[slot].feat];
-                if (f->seq < rf->seq) {
-                    rf->seq = f->seq;
-                    resort = true;
-                }
-                int64_t tw[2] = {s->infos[table[slot].info].fid, s->infos[f->info].fid};
-                if (b->lv.ntwins == b->twins_cap) {
-                    uint32_t nc = b->twins_cap ? b->twins_cap * 2 : 64;
-                    int64_t(*q)[2] = realloc(b->lv.twins, nc * sizeof *q);
-                    if (!q)
-                        goto fail;
-                    b->lv.twins = q;
-                    b->twins_cap = nc;
-                }
-                memcpy(b->lv.twins[b->lv.ntwins++], tw, sizeof tw);
+    /* Points of reports merged into a fused feature come after every other
+     * feature (a second round), so that they find each plain point they
+     * coincide with whatever the order of the level (which depends on how
+     * many classes the snapshot has): the groups of points drawn as one do
+     * not depend on it.  The level is put back into its order after. */
+    bool members = false;
+    for (uint32_t fi = 0; fi < src->nfeats && !members; fi++)
+        members = src->feats[fi].member && src->feats[fi].type == LB_GEOM_POINT &&
+                  src->feats[fi].nparts == 1;
+    resort = members;
+    for (uint32_t round = 0; round < (members ? 2u : 1u); round++) {
+        for (uint32_t fi = 0; fi < src->nfeats; fi++) {
+            const lb_snap_feat *f = &src->feats[fi];
+            bool late = f->member && f->type == LB_GEOM_POINT && f->nparts == 1;
+            if (members && late != (round == 1))
                 continue;
-            }
-            table[slot] = (pt_key){cx, cy, f->info, 1, b->lv.nfeats};
-            double sx = (cx + 0.5) * cell, sy = (cy + 0.5) * cell;
-            lb_snap_part np = {.first = b->lv.nxy, .n = 1, .poly = 0};
-            if (b->lv.nxy * 2 + 2 > b->xy_cap) {
-                size_t nc = b->xy_cap ? b->xy_cap * 2 : 1024;
-                double *p = realloc(b->lv.xy, nc * sizeof *p);
-                if (!p)
-                    goto fail;
-                b->lv.xy = p;
-                b->xy_cap = nc;
-            }
-            b->lv.xy[2 * b->lv.nxy] = sx;
-            b->lv.xy[2 * b->lv.nxy + 1] = sy;
-            b->lv.nxy++;
-            VEC_PUSH(b->lv.parts, b->lv.nparts, b->parts_cap, np, fail);
-            nf.nparts = 1;
-        } else {
-            for (uint32_t p = 0; p < f->nparts; p++) {
-                const lb_snap_part *pt = &src->parts[f->first_part + p];
-                const double *xy = src->xy + 2 * pt->first;
-                uint32_t n = pt->n;
-                if (n > keep_cap) {
-                    uint8_t *k = realloc(keep, n);
-                    if (!k)
-                        goto fail;
-                    keep = k;
-                    keep_cap = n;
+            lb_snap_feat nf = *f;
+            nf.first_part = b->lv.nparts;
+            nf.nparts = 0;
+            if (f->type == LB_GEOM_POINT && f->nparts == 1) {
+                const lb_snap_part *pt = &src->parts[f->first_part];
+                double x = src->xy[2 * pt->first], y = src->xy[2 * pt->first + 1];
+                int64_t cx = (int64_t)floor(x / cell), cy = (int64_t)floor(y / cell);
+                uint64_t h = mix64((uint64_t)cx * 0x9E3779B97F4A7C15ULL ^ (uint64_t)cy);
+                size_t slot = h & (hcap - 1);
+                bool merged = false;
+                while (table[slot].slot_used) {
+                    if (table[slot].cx == cx && table[slot].cy == cy &&
+                        same_appearance(s, table[slot].info, f->info)) {
+                        merged = true;
+                        break;
+                    }
+                    slot = (slot + 1) & (hcap - 1);
                 }
-                memset(keep, 0, n);
-                keep[0] = keep[n - 1] = 1;
-                if (n > 2)
-                    dp_mark(xy, 0, n - 1, tol * tol, keep);
-                uint32_t first = b->lv.nxy, kept = 0;
-                for (uint32_t i = 0; i < n; i++) {
-                    if (!keep[i])
-                        continue;
-                    if (b->lv.nxy * 2 + 2 > b->xy_cap) {
-                        size_t nc = b->xy_cap ? b->xy_cap * 2 : 1024;
-                        double *q = realloc(b->lv.xy, nc * sizeof *q);
+                if (merged) {
+                    /* drawn where the first of its points would be */
+                    lb_snap_feat *rf = &b->lv.feats[table[slot].feat];
+                    if (f->seq < rf->seq) {
+                        rf->seq = f->seq;
+                        resort = true;
+                    }
+                    int64_t tw[2] = {s->infos[table[slot].info].fid, s->infos[f->info].fid};
+                    if (b->lv.ntwins == b->twins_cap) {
+                        uint32_t nc = b->twins_cap ? b->twins_cap * 2 : 64;
+                        int64_t(*q)[2] = realloc(b->lv.twins, nc * sizeof *q);
                         if (!q)
                             goto fail;
-                        b->lv.xy = q;
-                        b->xy_cap = nc;
+                        b->lv.twins = q;
+                        b->twins_cap = nc;
                     }
-                    b->lv.xy[2 * b->lv.nxy] = xy[2 * i];
-                    b->lv.xy[2 * b->lv.nxy + 1] = xy[2 * i + 1];
-                    b->lv.nxy++;
-                    kept++;
+                    memcpy(b->lv.twins[b->lv.ntwins++], tw, sizeof tw);
+                    continue;
                 }
-                if (f->type == LB_GEOM_POLYGON && kept < 3) {
-                    /* collapsed ring: keep its box so it still covers its pixels */
-                    b->lv.nxy = first;
-                    if (p > 0 && pt->poly == src->parts[f->first_part + p - 1].poly)
-                        continue; /* a tiny hole: drop it */
-                    double mnx = INFINITY, mny = INFINITY, mxx = -INFINITY, mxy = -INFINITY;
-                    for (uint32_t i = 0; i < n; i++) {
-                        mnx = fmin(mnx, xy[2 * i]);
-                        mxx = fmax(mxx, xy[2 * i]);
-                        mny = fmin(mny, xy[2 * i + 1]);
-                        mxy = fmax(mxy, xy[2 * i + 1]);
-                    }
-                    double q[8] = {mnx, mny, mxx, mny, mxx, mxy, mnx, mxy};
-                    if (b->lv.nxy * 2 + 8 > b->xy_cap) {
-                        size_t nc = (b->xy_cap ? b->xy_cap * 2 : 1024) + 8;
-                        double *r = realloc(b->lv.xy, nc * sizeof *r);
-                        if (!r)
-                            goto fail;
-                        b->lv.xy = r;
-                        b->xy_cap = nc;
-                    }
-                    memcpy(b->lv.xy + 2 * b->lv.nxy, q, sizeof q);
-                    b->lv.nxy += 4;
-                    kept = 4;
+                table[slot] = (pt_key){cx, cy, f->info, 1, b->lv.nfeats};
+                double sx = (cx + 0.5) * cell, sy = (cy + 0.5) * cell;
+                lb_snap_part np = {.first = b->lv.nxy, .n = 1, .poly = 0};
+                if (b->lv.nxy * 2 + 2 > b->xy_cap) {
+                    size_t nc = b->xy_cap ? b->xy_cap * 2 : 1024;
+                    double *p = realloc(b->lv.xy, nc * sizeof *p);
+                    if (!p)
+                        goto fail;
+                    b->lv.xy = p;
+                    b->xy_cap = nc;
                 }
-                lb_snap_part np = {.first = first, .n = kept, .poly = pt->poly};
+                b->lv.xy[2 * b->lv.nxy] = sx;
+                b->lv.xy[2 * b->lv.nxy + 1] = sy;
+                b->lv.nxy++;
                 VEC_PUSH(b->lv.parts, b->lv.nparts, b->parts_cap, np, fail);
-                nf.nparts++;
+                nf.nparts = 1;
+            } else {
+                for (uint32_t p = 0; p < f->nparts; p++) {
+                    const lb_snap_part *pt = &src->parts[f->first_part + p];
+                    const double *xy = src->xy + 2 * pt->first;
+                    uint32_t n = pt->n;
+                    if (n > keep_cap) {
+                        uint8_t *k = realloc(keep, n);
+                        if (!k)
+                            goto fail;
+                        keep = k;
+                        keep_cap = n;
+                    }
+                    memset(keep, 0, n);
+                    keep[0] = keep[n - 1] = 1;
+                    if (n > 2)
+                        dp_mark(xy, 0, n - 1, tol * tol, keep);
+                    uint32_t first = b->lv.nxy, kept = 0;
+                    for (uint32_t i = 0; i < n; i++) {
+                        if (!keep[i])
+                            continue;
+                        if (b->lv.nxy * 2 + 2 > b->xy_cap) {
+                            size_t nc = b->xy_cap ? b->xy_cap * 2 : 1024;
+                            double *q = realloc(b->lv.xy, nc * sizeof *q);
+                            if (!q)
+                                goto fail;
+                            b->lv.xy = q;
+                            b->xy_cap = nc;
+                        }
+                        b->lv.xy[2 * b->lv.nxy] = xy[2 * i];
+                        b->lv.xy[2 * b->lv.nxy + 1] = xy[2 * i + 1];
+                        b->lv.nxy++;
+                        kept++;
+                    }
+                    if (f->type == LB_GEOM_POLYGON && kept < 3) {
+                        /* collapsed ring: keep its box so it still covers its pixels */
+                        b->lv.nxy = first;
+                        if (p > 0 && pt->poly == src->parts[f->first_part + p - 1].poly)
+                            continue; /* a tiny hole: drop it */
+                        double mnx = INFINITY, mny = INFINITY, mxx = -INFINITY, mxy = -INFINITY;
+                        for (uint32_t i = 0; i < n; i++) {
+                            mnx = fmin(mnx, xy[2 * i]);
+                            mxx = fmax(mxx, xy[2 * i]);
+                            mny = fmin(mny, xy[2 * i + 1]);
+                            mxy = fmax(mxy, xy[2 * i + 1]);
+                        }
+                        double q[8] = {mnx, mny, mxx, mny, mxx, mxy, mnx, mxy};
+                        if (b->lv.nxy * 2 + 8 > b->xy_cap) {
+                            size_t nc = (b->xy_cap ? b->xy_cap * 2 : 1024) + 8;
+                            double *r = realloc(b->lv.xy, nc * sizeof *r);
+                            if (!r)
+                                goto fail;
+                            b->lv.xy = r;
+                            b->xy_cap = nc;
+                        }
+                        memcpy(b->lv.xy + 2 * b->lv.nxy, q, sizeof q);
+                        b->lv.nxy += 4;
+                        kept = 4;
+                    }
+                    lb_snap_part np = {.first = first, .n = kept, .poly = pt->poly};
+                    VEC_PUSH(b->lv.parts, b->lv.nparts, b->parts_cap, np, fail);
+                    nf.nparts++;
+                }
             }
+            if (nf.nparts == 0)
+                continue;
+            VEC_PUSH(b->lv.feats, b->lv.nfeats, b->feats_cap, nf, fail);
         }
-        if (nf.nparts == 0)
-            continue;
-        VEC_PUSH(b->lv.feats, b->lv.nfeats, b->feats_cap, nf, fail);
     }
     free(keep);
     free(table);
