@@ -47,6 +47,25 @@ typedef struct builder {
     bool oom;
 } builder;
 
+/* Append a vertex to b's level; false (b->oom) when out of memory. */
+static bool push_xy(builder *b, double x, double y)
+{
+    if (b->lv.nxy * 2 + 2 > b->xy_cap) {
+        size_t nc = b->xy_cap ? b->xy_cap * 2 : 1024;
+        double *p = realloc(b->lv.xy, nc * sizeof *p);
+        if (!p) {
+            b->oom = true;
+            return false;
+        }
+        b->lv.xy = p;
+        b->xy_cap = nc;
+    }
+    b->lv.xy[2 * b->lv.nxy] = x;
+    b->lv.xy[2 * b->lv.nxy + 1] = y;
+    b->lv.nxy++;
+    return true;
+}
+
 /* ---- WKB reading -------------------------------------------------------- */
 
 typedef struct wkb {
@@ -101,17 +120,8 @@ static bool add_coords(geom_acc *g, wkb *w, bool le, uint32_t n, uint32_t poly, 
     uint32_t first = b->lv.nxy;
     for (uint32_t i = 0; i < n; i++) {
         double x = rd_f64(w, le), y = rd_f64(w, le);
-        if (b->lv.nxy * 2 + 2 > b->xy_cap) {
-            size_t nc = b->xy_cap ? b->xy_cap * 2 : 1024;
-            double *p = realloc(b->lv.xy, nc * sizeof *p);
-            if (!p)
-                return false;
-            b->lv.xy = p;
-            b->xy_cap = nc;
-        }
-        b->lv.xy[2 * b->lv.nxy] = x;
-        b->lv.xy[2 * b->lv.nxy + 1] = y;
-        b->lv.nxy++;
+        if (!push_xy(b, x, y))
+            return false;
     }
     if (ring && n >= 2 && b->lv.xy[2 * first] == b->lv.xy[2 * (first + n - 1)] &&
         b->lv.xy[2 * first + 1] == b->lv.xy[2 * (first + n - 1) + 1]) {
@@ -841,17 +851,8 @@ static bool build_lod(const lb_snapshot *s, const lb_snap_level *src, int L, bui
                 table[slot] = (pt_key){cx, cy, f->info, 1, b->lv.nfeats};
                 double sx = (cx + 0.5) * cell, sy = (cy + 0.5) * cell;
                 lb_snap_part np = {.first = b->lv.nxy, .n = 1, .poly = 0};
-                if (b->lv.nxy * 2 + 2 > b->xy_cap) {
-                    size_t nc = b->xy_cap ? b->xy_cap * 2 : 1024;
-                    double *p = realloc(b->lv.xy, nc * sizeof *p);
-                    if (!p)
-                        goto fail;
-                    b->lv.xy = p;
-                    b->xy_cap = nc;
-                }
-                b->lv.xy[2 * b->lv.nxy] = sx;
-                b->lv.xy[2 * b->lv.nxy + 1] = sy;
-                b->lv.nxy++;
+                if (!push_xy(b, sx, sy))
+                    goto fail;
                 VEC_PUSH(b->lv.parts, b->lv.nparts, b->parts_cap, np, fail);
                 nf.nparts = 1;
             } else {
@@ -874,17 +875,8 @@ static bool build_lod(const lb_snapshot *s, const lb_snap_level *src, int L, bui
                     for (uint32_t i = 0; i < n; i++) {
                         if (!keep[i])
                             continue;
-                        if (b->lv.nxy * 2 + 2 > b->xy_cap) {
-                            size_t nc = b->xy_cap ? b->xy_cap * 2 : 1024;
-                            double *q = realloc(b->lv.xy, nc * sizeof *q);
-                            if (!q)
-                                goto fail;
-                            b->lv.xy = q;
-                            b->xy_cap = nc;
-                        }
-                        b->lv.xy[2 * b->lv.nxy] = xy[2 * i];
-                        b->lv.xy[2 * b->lv.nxy + 1] = xy[2 * i + 1];
-                        b->lv.nxy++;
+                        if (!push_xy(b, xy[2 * i], xy[2 * i + 1]))
+                            goto fail;
                         kept++;
                     }
                     if (f->type == LB_GEOM_POLYGON && kept < 3) {
@@ -1174,23 +1166,6 @@ static lb_label decode_label(const lb_config *cfg, int level, const char *groups
 }
 
 
-static bool push_xy(builder *b, double x, double y)
-{
-    if (b->lv.nxy * 2 + 2 > b->xy_cap) {
-        size_t nc = b->xy_cap ? b->xy_cap * 2 : 1024;
-        double *p = realloc(b->lv.xy, nc * sizeof *p);
-        if (!p) {
-            b->oom = true;
-            return false;
-        }
-        b->lv.xy = p;
-        b->xy_cap = nc;
-    }
-    b->lv.xy[2 * b->lv.nxy] = x;
-    b->lv.xy[2 * b->lv.nxy + 1] = y;
-    b->lv.nxy++;
-    return true;
-}
 
 /*
  * Replace the feature just parsed (parts from part0, vertices from xy0, in
