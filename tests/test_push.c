@@ -500,6 +500,57 @@ LB_TEST(test_push_keeps_merged_twins_of_a_moved_point)
     finish();
 }
 
+/*
+ * A point pushed where an alike point of the base snapshot is: at low zoom a
+ * full snapshot draws the two as one (build_lod), and so must the overlay
+ * of base and change, which drew each side's point, a darker overdraw that
+ * a fresh server did not show (review finding, session 15).  The first
+ * point is pushed and the server restarted, so that it is in the base.
+ */
+LB_TEST(test_push_of_an_alike_point_where_one_is_draws_one)
+{
+    dir = t_tmpdir();
+    cfg = tl_config(dir, NULL);
+    store = t_path(dir, "store.sqlite");
+    static const char props[] = "\"typ\":\"x\",\"name\":\"same\",\"status\":\"a\","
+                                "\"level\":\"VS-NfD\",\"groups\":\"police\"";
+    ASSERT(tl_serve(&srv, cfg, dir, "server0.err"));
+    char *p0 = tl_point("one", 10.0, 51.0, props);
+    ASSERT(tl_post_ok(&srv, "police_live", "t-police", p0));
+    free(p0);
+    stop();
+    ASSERT(tl_serve(&srv, cfg, dir, "server.err"));
+    tl_sse ev;
+    ASSERT(tl_sse_open(&ev, srv.port, "t-reader"));
+    char msg[1024];
+    char tile[3][128];
+    char *t0[3];
+    size_t l0[3];
+    for (int i = 0; i < 3; i++) {
+        long x, y;
+        tile_of(10.0, 51.0, 3 + 2 * i, &x, &y);
+        snprintf(tile[i], sizeof tile[i], "/maps/lage/%d/%ld/%ld.png", 3 + 2 * i, x, y);
+        ASSERT_EQ(tl_fetch(srv.port, tile[i], "t-reader", &t0[i], &l0[i]), 200);
+    }
+    char *p1 = tl_point("two", 10.0, 51.0, props);
+    ASSERT(tl_post_ok(&srv, "police_live", "t-police", p1));
+    free(p1);
+    ASSERT(tl_sse_next(&ev, msg, sizeof msg, 20));
+    for (int i = 0; i < 3; i++) {
+        char *t1;
+        size_t l1;
+        ASSERT_EQ(tl_fetch(srv.port, tile[i], "t-reader", &t1, &l1), 200);
+        if (l1 != l0[i] || memcmp(t1, t0[i], l1) != 0)
+            fprintf(stderr, "  %s: other bytes with the second point\n", tile[i]);
+        ASSERT(l1 == l0[i] && memcmp(t1, t0[i], l1) == 0);
+        free(t1);
+        free(t0[i]);
+    }
+    tl_sse_close(&ev);
+    finish();
+}
+
 LB_TESTS(test_push_upserts_and_shows_in_xyz_and_wmts, test_push_refusals_401_404_413_422_400,
          test_push_invalidates_only_touched_tiles_of_those_who_see_it,
-         test_push_keeps_merged_twins_of_a_moved_point)
+         test_push_keeps_merged_twins_of_a_moved_point,
+         test_push_of_an_alike_point_where_one_is_draws_one)

@@ -9,6 +9,7 @@
  * rendered independently meet seamlessly.
  */
 #include <assert.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -815,6 +816,91 @@ static const lb_class_set *drawn_classes(const lb_render_layer *L, const lb_snap
     return cs;
 }
 
+/* Whether hits a and b (points of a level of detail) are drawn alike:
+ * what build_lod's same_appearance asks, across two snapshots with the same
+ * properties. */
+static bool hits_alike(const hit *a, const hit *b)
+{
+    const lb_snap_feat *fa = &a->lv->feats[a->idx], *fb = &b->lv->feats[b->idx];
+    const lb_feature_info *x = &a->s->infos[fa->info], *y = &b->s->infos[fb->info];
+    if (!lb_label_eq(&x->label, &y->label) || strcmp(x->source, y->source) != 0 ||
+        x->member != y->member || (x->member && !lb_label_eq(&x->fused, &y->fused)) ||
+        a->s->nprops != b->s->nprops)
+        return false;
+    size_t np = a->s->nprops;
+    const lb_value *u = a->s->values + (size_t)fa->info * np,
+                   *v = b->s->values + (size_t)fb->info * np;
+    for (size_t k = 0; k < np; k++) {
+        if (u[k].type != v[k].type)
+            return false;
+        if (u[k].type == LB_VAL_STR ? strcmp(u[k].str, v[k].str) != 0
+                                    : u[k].type != LB_VAL_NULL && u[k].num != v[k].num)
+            return false;
+    }
+    return true;
+}
+
+/* The one vertex of a level-of-detail point (its cell's centre), or false. */
+static bool lod_point(const hit *h, double xy[2])
+{
+    const lb_snap_feat *f = &h->lv->feats[h->idx];
+    if (h->lv->max_zoom == INT_MAX || f->type != LB_GEOM_POINT || f->nparts != 1)
+        return false;
+    const lb_snap_part *p = &h->lv->parts[f->first_part];
+    if (p->n != 1)
+        return false;
+    memcpy(xy, h->lv->xy + 2 * (size_t)p->first, 2 * sizeof(double));
+    return true;
+}
+
+/*
+ * Points of an overlay's base and delta that a level of detail draws as one
+ * in a full snapshot (build_lod: the same cell, drawn alike) but that each
+ * side kept for itself: only the first in drawing order stays, as in the
+ * full snapshot, where two alike points at one place would otherwise be
+ * drawn twice (a darker overdraw).  hits are in drawing order; the new
+ * count.
+ */
+static size_t merge_overlay_twins(hit *hits, size_t nh)
+{
+    size_t cap = 16;
+    while (cap < 2 * nh)
+        cap <<= 1;
+    uint32_t *tab = malloc(cap * sizeof *tab); /* hit index + 1, 0: empty */
+    if (!tab)
+        return nh;
+    memset(tab, 0, cap * sizeof *tab);
+    size_t n = 0;
+    for (size_t i = 0; i < nh; i++) {
+        double xy[2];
+        bool keep = true;
+        if (lod_point(&hits[i], xy)) {
+            uint64_t bx, by;
+            memcpy(&bx, &xy[0], sizeof bx);
+            memcpy(&by, &xy[1], sizeof by);
+            size_t slot = (size_t)((bx * 0x9E3779B97F4A7C15ULL) ^ (by * 0xC2B2AE3D27D4EB4FULL)) >> 7;
+            for (slot &= cap - 1; tab[slot]; slot = (slot + 1) & (cap - 1)) {
+                const hit *k = &hits[tab[slot] - 1];
+                double kxy[2];
+                if (k->s != hits[i].s && lod_point(k, kxy) && kxy[0] == xy[0] &&
+                    kxy[1] == xy[1] && hits_alike(k, &hits[i])) {
+                    keep = false;
+                    break;
+                }
+            }
+            if (keep) {
+                hits[n] = hits[i];
+                tab[slot] = (uint32_t)n + 1;
+                n++;
+            }
+            continue;
+        }
+        hits[n++] = hits[i];
+    }
+    free(tab);
+    return n;
+}
+
 /*
  * An overlay: the hits of base (less its removed fids) and of delta, merged
  * in drawing order (order key, then fid), then drawn as render_layer does.
@@ -857,8 +943,10 @@ static void render_overlay(const lb_render_layer *L, double minx, double miny, d
                                .lv = lv, .idx = sc->idx.v[k]};
         }
     }
-    if (nh > 1) /* hits is NULL when nothing was found */
+    if (nh > 1) { /* hits is NULL when nothing was found */
         qsort(hits, nh, sizeof *hits, cmp_hit);
+        nh = merge_overlay_twins(hits, nh);
+    }
     if (ensure_entries(sc, nh)) {
         for (size_t k = 0; k < nh; k++) {
             sc->inf[k] = &hits[k].s->infos[hits[k].lv->feats[hits[k].idx].info];
