@@ -1032,8 +1032,9 @@ static size_t entries_compact(lb_chlog_entry *v, size_t count, size_t most, int 
  * tiles (the log used to drop its oldest entries when full, which raised
  * its floor and so re-keyed every tile of the layer for everybody, on every
  * publish from then on).  Only with so many kinds that they still exceed
- * LB_CHLOG_MAX is every kind merged into one entry per tile of zoom 0.  The
- * new count.
+ * LB_CHLOG_MAX does the bound halve (128, 64, ... entries per kind), which
+ * merges the largest kinds first; a kind smaller than the bound reached
+ * stays as it is.  The new count.
  */
 static size_t log_compact(lb_chlog_entry *v, size_t n)
 {
@@ -1041,6 +1042,13 @@ static size_t log_compact(lb_chlog_entry *v, size_t n)
     bool over = n > LB_CHLOG_KIND_MAX;
     for (size_t k = 0; over && k < sizeof zooms / sizeof zooms[0]; k++)
         n = entries_compact(v, n, LB_CHLOG_KIND_MAX, zooms[k], &over);
+    /* too many kinds: the largest ones first, halving the bound, so that a
+     * small kind merges only when the large ones could not make room */
+    for (size_t most = LB_CHLOG_KIND_MAX / 2; n > LB_CHLOG_MAX && most > 0; most /= 2) {
+        over = true;
+        for (size_t k = 0; over && n > LB_CHLOG_MAX && k < sizeof zooms / sizeof zooms[0]; k++)
+            n = entries_compact(v, n, most, zooms[k], &over);
+    }
     if (n > LB_CHLOG_MAX)
         n = entries_compact(v, n, 0, 0, &over);
     return n;

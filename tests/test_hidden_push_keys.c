@@ -49,6 +49,7 @@ static char *hk_config(const char *d)
     static const char head[] =
         "store: {path: store.sqlite}\n"
         "groups: [police, fire, thw]\n"
+        "caveats: [c0, c1, c2, c3, c4, c5, c6]\n"
         "layers:\n"
         "  units: {title: Einheiten, style: police}\n"
         "  reports: {title: Meldungen, style: fire, conflate: {distance_m: 50}}\n"
@@ -61,7 +62,8 @@ static char *hk_config(const char *d)
         "    agency: police\n"
         "    fid: id\n"
         "    mapping: {kind: typ, status: status}\n"
-        "    label: {level: VS-NfD, releasable_to: [police], level_from: level}\n"
+        "    label: {level: VS-NfD, releasable_to: [police], level_from: level,"
+        " caveats_from: cav}\n"
         "    generalised_release: {groups: [fire], cell_m: 5000}\n"
         "  thw_u:\n"
         "    path: empty.geojson\n"
@@ -346,6 +348,38 @@ LB_TEST(test_hidden_pushes_do_not_rekey_generalised_layers)
         expect_cached(v, NV, n0);
         expect_cached(&w, 1, n0);
         ASSERT_EQ(metric("lagebild_cache_bytes"), bytes);
+    }
+    /* 1d: 16,500 more far away in two pushes, each with one of 66 sets of
+     * caveats nobody here holds: 132 kinds (exact and generalised), more
+     * than the whole log holds (16,384).  Every kind used to merge then,
+     * the THW's too, which re-keyed its tile w (review finding, session
+     * 15); now the bound per kind halves, and only the police's large
+     * kinds merge. */
+    for (int round = 0; round < 2; round++) {
+        lb_buf fc = {0};
+        lb_buf_puts(&fc, "{\"type\":\"FeatureCollection\",\"features\":[");
+        for (int i = 0; i < 8250; i++) {
+            char cav[40] = "";
+            size_t len = 0;
+            for (int k = 0; k < 7; k++)
+                if ((i % 66 + 1) >> k & 1)
+                    len += (size_t)snprintf(cav + len, sizeof cav - len, "%sc%d", len ? "," : "", k);
+            lb_buf_printf(&fc,
+                          "%s{\"type\":\"Feature\",\"properties\":{\"id\":\"cv%d_%d\",\"cav\":\"%s\"},"
+                          "\"geometry\":{\"type\":\"Point\",\"coordinates\":[%.5f,%.5f]}}",
+                          i ? "," : "", round, i, cav, 11.0 + 0.02 * (i % 100),
+                          54.5 + 0.01 * (i / 100) + 0.005 * round);
+        }
+        lb_buf_puts(&fc, "]}");
+        ASSERT(tl_post_ok(&srv, "police_u", "t-police", fc.data));
+        lb_buf_free(&fc);
+        /* the police may not see those either: a unit they see, pushed
+         * after, tells when both are published */
+        char id[16];
+        snprintf(id, sizeof id, "mark%d", round);
+        push_point("police_u", "t-police", &pol, id, 12.5, 53.3 + 0.01 * round, NULL);
+        expect_cached(v, NV, n0);
+        expect_cached(&w, 1, n0);
     }
     free(w.png);
 
