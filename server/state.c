@@ -293,6 +293,14 @@ lb_status lb_state_build(const char *config_path, lb_state **out, char **diag)
         do
             rc = lb_state_build_layer(st, store, i, L->snap, L->gen, &err);
         while (rc == LB_EINTERNAL && ++tries < 5);
+        /* an empty change log from the start: keys take the same form
+         * before and after the first publish, so that the first push to a
+         * layer does not make every principal list a tile's classes again */
+        if (rc == LB_OK && L->snap[0] && (L->log = malloc(sizeof *L->log)) != NULL) {
+            atomic_init(&L->log->refs, 1);
+            L->log->floor = L->log->last = lb_snapshot_revision(L->snap[0]);
+            L->log->n = 0;
+        }
     }
     for (size_t i = 0; rc == LB_OK && i < st->cfg->nlayers; i++) {
         lb_label_time *v = NULL;

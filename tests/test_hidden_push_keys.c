@@ -1247,11 +1247,37 @@ LB_TEST(test_a_cluster_outside_an_area_does_not_rekey_it)
     stop();
 }
 
+/*
+ * The first push to a layer after the server starts: a layer had no change
+ * log until then, and the tiles' lists of classes were cached under another
+ * key form without one, so the first push, hidden or not, made every
+ * principal list its tiles' classes again (review finding, session 15).
+ * Layers start with an empty log now.
+ */
+LB_TEST(test_the_first_hidden_push_after_start_lists_nothing_again)
+{
+    start();
+    tl_sse pol;
+    ASSERT(tl_sse_open(&pol, srv.port, "t-police"));
+    view v = {.token = "t-thw"};
+    xyz_path_of("meld", 9.25, 52.15, 10, v.path, sizeof v.path);
+    refetch(&v);
+    long long n0 = rendered(), l0 = lists();
+    expect_cached(&v, 1, n0);
+    push_to("reports", "police_r", "t-police", &pol, "p1", 11.5, 53.5, "\"typ\":\"Brand\"");
+    expect_cached(&v, 1, n0);
+    ASSERT_EQ(lists(), l0);
+    free(v.png);
+    tl_sse_close(&pol);
+    stop();
+}
+
 LB_TESTS(test_hidden_pushes_do_not_rekey_generalised_layers,
          test_a_hidden_report_joining_a_cluster_sends_no_event,
          test_a_hidden_report_joining_a_cluster_changes_no_tile,
          test_a_hidden_report_joining_a_cluster_leaves_generalised_cells_alone,
          test_a_cluster_outside_an_area_does_not_rekey_it,
+         test_the_first_hidden_push_after_start_lists_nothing_again,
          test_conflation_events_cover_what_a_push_reclustered,
          test_generalised_drawing_order_does_not_depend_on_the_units,
          test_hidden_pushes_do_not_rekey_conflated_layers,
