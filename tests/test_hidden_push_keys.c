@@ -233,6 +233,23 @@ static void expect_cached(view *v, size_t nv, long long n0)
     }
 }
 
+/* Reload the server (every tile drawn from scratch): every view gets the
+ * bytes it got before, and they were drawn anew; the renders so far. */
+static long long expect_fresh(view *v, size_t nv)
+{
+    ASSERT(t_server_reload(&srv, "t-admin", 20));
+    long long r0 = rendered();
+    for (size_t i = 0; i < nv; i++) {
+        bool same = refetch(&v[i]);
+        if (!same)
+            fprintf(stderr, "  %s %s: other bytes from scratch\n", v[i].token, v[i].path);
+        ASSERT(same);
+    }
+    long long r1 = rendered();
+    ASSERT(r1 > r0);
+    return r1;
+}
+
 LB_TEST(test_hidden_pushes_do_not_rekey_generalised_layers)
 {
     start();
@@ -905,11 +922,7 @@ LB_TEST(test_generalised_drawing_order_does_not_depend_on_the_units)
         long long n = rendered();
         push_point("police_u", "t-police", &pol, ids[i], 9.25 + 0.0003 * i, 52.15, props);
         expect_cached(v, 2, n);
-        ASSERT(t_server_reload(&srv, "t-admin", 20));
-        long long r0 = rendered();
-        for (int j = 0; j < 2; j++)
-            ASSERT(refetch(&v[j])); /* drawn from scratch: the same bytes */
-        ASSERT(rendered() > r0);
+        expect_fresh(v, 2);
     }
     free(v[0].png);
     free(v[1].png);
@@ -1185,12 +1198,7 @@ LB_TEST(test_a_hidden_report_joining_a_cluster_leaves_generalised_cells_alone)
             fprintf(stderr, "  round %d: fire was told: %s\n", round, msg);
         ASSERT(!told);
         if (round == 0) {
-            ASSERT(t_server_reload(&srv, "t-admin", 20));
-            long long r0 = rendered();
-            for (int i = 0; i < 6; i++)
-                ASSERT(refetch(&v[i])); /* drawn from scratch: the same bytes */
-            ASSERT(rendered() > r0);
-            n0 = rendered();
+            n0 = expect_fresh(v, 6);
         }
     }
     for (int i = 0; i < 6; i++)
