@@ -497,12 +497,9 @@ bool lb_access_may_write(const lb_access *a, const lb_token_cfg *principal, cons
 static int cmp_clearance(const void *pa, const void *pb)
 {
     const lb_clearance *x = pa, *y = pb;
-    if (x->label.level != y->label.level)
-        return x->label.level < y->label.level ? -1 : 1;
-    if (x->label.groups != y->label.groups)
-        return x->label.groups < y->label.groups ? -1 : 1;
-    if (x->label.caveats != y->label.caveats)
-        return x->label.caveats < y->label.caveats ? -1 : 1;
+    int c = lb_label_cmp(&x->label, &y->label);
+    if (c)
+        return c;
     return (x->area > y->area) - (x->area < y->area);
 }
 

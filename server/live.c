@@ -779,12 +779,7 @@ static int cmp_version(const void *a, const void *b)
         return x->side < y->side ? -1 : 1;
     if (x->source != y->source)
         return x->source < y->source ? -1 : 1;
-    const lb_label *p = &x->label, *q = &y->label;
-    if (p->level != q->level)
-        return p->level < q->level ? -1 : 1;
-    if (p->groups != q->groups)
-        return p->groups < q->groups ? -1 : 1;
-    return (p->caveats > q->caveats) - (p->caveats < q->caveats);
+    return lb_label_cmp(&x->label, &y->label);
 }
 
 /* cmp_version, then the grid: a version's records in grid order. */
@@ -914,23 +909,21 @@ static log_adds diff_entries(lb_live *lv, const lb_state *st, size_t li,
 static int cmp_entry_kind(const void *a, const void *b)
 {
     const lb_chlog_entry *x = a, *y = b;
-#define KIND_CMP(f)                                                                                \
-    if (x->f != y->f)                                                                              \
-        return x->f < y->f ? -1 : 1;
-    KIND_CMP(label.level)
-    KIND_CMP(label.groups)
-    KIND_CMP(label.caveats)
-    KIND_CMP(source)
-    KIND_CMP(gen)
-    KIND_CMP(mship)
-    if (x->mship)
-        for (int s = 0; s < 2; s++) {
-            KIND_CMP(member[s])
-            KIND_CMP(fused[s].level)
-            KIND_CMP(fused[s].groups)
-            KIND_CMP(fused[s].caveats)
-        }
-#undef KIND_CMP
+    int c = lb_label_cmp(&x->label, &y->label);
+    if (c)
+        return c;
+    if (x->source != y->source)
+        return x->source < y->source ? -1 : 1;
+    if (x->gen != y->gen)
+        return x->gen - y->gen;
+    if (x->mship != y->mship)
+        return x->mship - y->mship;
+    for (int s = 0; x->mship && s < 2; s++) {
+        if (x->member[s] != y->member[s])
+            return x->member[s] - y->member[s];
+        if ((c = lb_label_cmp(&x->fused[s], &y->fused[s])) != 0)
+            return c;
+    }
     return 0;
 }
 

@@ -1397,6 +1397,16 @@ static lb_status layer_pass(tile_ctx *t, const lb_srv_layer *L, const lb_grant *
     return LB_OK;
 }
 
+/* A label in a key: LEVEL.GROUPS.CAVEATS (hex bit sets). */
+static void put_label(lb_buf *b, const lb_label *l)
+{
+    lb_buf_put_int(b, (long long)l->level);
+    lb_buf_putc(b, '.');
+    lb_buf_put_hex(b, (unsigned long long)l->groups, 0);
+    lb_buf_putc(b, '.');
+    lb_buf_put_hex(b, (unsigned long long)l->caveats, 0);
+}
+
 /* Work out the plan (and keys) of layer L for grant g; no rendering. */
 static lb_status plan_layer(tile_ctx *t, const lb_srv_layer *L, const lb_grant *g,
                             layer_plan *pl)
@@ -1471,22 +1481,14 @@ static lb_status plan_layer(tile_ctx *t, const lb_srv_layer *L, const lb_grant *
             }
             const tile_class *cl = &tc->v[k];
             lb_buf_putc(vec, gen ? 'g' : 'e');
-            lb_buf_put_int(vec, (long long)cl->label.level);
-            lb_buf_putc(vec, '.');
-            lb_buf_put_hex(vec, (unsigned long long)cl->label.groups, 0);
-            lb_buf_putc(vec, '.');
-            lb_buf_put_hex(vec, (unsigned long long)cl->label.caveats, 0);
+            put_label(vec, &cl->label);
             for (uint32_t c = k; c < e; c++) {
                 lb_feature_info fi = class_info(&tc->v[c], st->cfg);
                 if (!lb_feature_superseded(&fi, g, pp->area) ||
                     (pp->filter && !group_meets_area(t, L, &tc->v[c], gen, NULL, pp->area)))
                     continue;
                 lb_buf_putc(vec, 'h');
-                lb_buf_put_int(vec, (long long)fi.fused.level);
-                lb_buf_putc(vec, '.');
-                lb_buf_put_hex(vec, (unsigned long long)fi.fused.groups, 0);
-                lb_buf_putc(vec, '.');
-                lb_buf_put_hex(vec, (unsigned long long)fi.fused.caveats, 0);
+                put_label(vec, &fi.fused);
             }
             if (gen) {
                 lb_buf_putc(vec, '.');

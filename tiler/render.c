@@ -264,12 +264,9 @@ same pixels as the server's render of those classes from the full store. */
 
 int lb_feature_group_cmp(const lb_feature_info *a, const lb_feature_info *b, bool by_source)
 {
-    if (a->label.level != b->label.level)
-        return a->label.level < b->label.level ? -1 : 1;
-    if (a->label.groups != b->label.groups)
-        return a->label.groups < b->label.groups ? -1 : 1;
-    if (a->label.caveats != b->label.caveats)
-        return a->label.caveats < b->label.caveats ? -1 : 1;
+    int c = lb_label_cmp(&a->label, &b->label);
+    if (c)
+        return c;
     if (by_source && a->source != b->source) {
         int c = strcmp(a->source ? a->source : "", b->source ? b->source : "");
         if (c)
@@ -285,14 +282,7 @@ int lb_feature_class_cmp(const lb_feature_info *a, const lb_feature_info *b, boo
         return c;
     if (a->member != b->member)
         return a->member ? 1 : -1;
-    if (!a->member)
-        return 0;
-    const lb_label *x = &a->fused, *y = &b->fused;
-    if (x->level != y->level)
-        return x->level < y->level ? -1 : 1;
-    if (x->groups != y->groups)
-        return x->groups < y->groups ? -1 : 1;
-    return (x->caveats > y->caveats) - (x->caveats < y->caveats);
+    return a->member ? lb_label_cmp(&a->fused, &b->fused) : 0;
 }
 
 /* Reallocate *p to bytes; false (and *p as it was) when out of memory. */
@@ -816,28 +806,16 @@ static const lb_class_set *drawn_classes(const lb_render_layer *L, const lb_snap
     return cs;
 }
 
-/* Whether hits a and b (points of a level of detail) are drawn alike:
- * what build_lod's same_appearance asks, across two snapshots with the same
- * properties. */
+/* Whether hits a and b (points of a level of detail) are drawn alike, as
+ * build_lod's same_appearance asks within one snapshot (an overlay holds no
+ * reports merged into a fused feature: those layers are rebuilt whole). */
 static bool hits_alike(const hit *a, const hit *b)
 {
-    const lb_snap_feat *fa = &a->lv->feats[a->idx], *fb = &b->lv->feats[b->idx];
-    const lb_feature_info *x = &a->s->infos[fa->info], *y = &b->s->infos[fb->info];
-    if (!lb_label_eq(&x->label, &y->label) || strcmp(x->source, y->source) != 0 ||
-        x->member != y->member || (x->member && !lb_label_eq(&x->fused, &y->fused)) ||
-        a->s->nprops != b->s->nprops)
-        return false;
-    size_t np = a->s->nprops;
-    const lb_value *u = a->s->values + (size_t)fa->info * np,
-                   *v = b->s->values + (size_t)fb->info * np;
-    for (size_t k = 0; k < np; k++) {
-        if (u[k].type != v[k].type)
-            return false;
-        if (u[k].type == LB_VAL_STR ? strcmp(u[k].str, v[k].str) != 0
-                                    : u[k].type != LB_VAL_NULL && u[k].num != v[k].num)
-            return false;
-    }
-    return true;
+    uint32_t ia = a->lv->feats[a->idx].info, ib = b->lv->feats[b->idx].info;
+    const lb_feature_info *x = &a->s->infos[ia], *y = &b->s->infos[ib];
+    return lb_label_eq(&x->label, &y->label) && strcmp(x->source, y->source) == 0 &&
+           x->member == y->member && (!x->member || lb_label_eq(&x->fused, &y->fused)) &&
+           lb_tiler__values_eq(a->s, ia, b->s, ib);
 }
 
 /* The one vertex of a level-of-detail point (its cell's centre), or false. */

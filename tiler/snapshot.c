@@ -738,11 +738,20 @@ static bool same_appearance(const lb_snapshot *s, uint32_t a, uint32_t b)
     if (x->member != y->member ? x->member
                                : x->member && !lb_label_eq(&x->fused, &y->fused))
         return false;
-    for (size_t k = 0; k < s->nprops; k++) {
-        const lb_value *u = &s->values[a * s->nprops + k], *v = &s->values[b * s->nprops + k];
-        if (u->type != v->type)
+    return lb_tiler__values_eq(s, a, s, b);
+}
+
+bool lb_tiler__values_eq(const lb_snapshot *sa, uint32_t a, const lb_snapshot *sb, uint32_t b)
+{
+    size_t np = sa->nprops;
+    if (sb->nprops != np)
+        return false;
+    const lb_value *u = sa->values + (size_t)a * np, *v = sb->values + (size_t)b * np;
+    for (size_t k = 0; k < np; k++) {
+        if (u[k].type != v[k].type)
             return false;
-        if (u->type == LB_VAL_STR ? strcmp(u->str, v->str) != 0 : u->num != v->num)
+        if (u[k].type == LB_VAL_STR ? strcmp(u[k].str, v[k].str) != 0
+                                    : u[k].type != LB_VAL_NULL && u[k].num != v[k].num)
             return false;
     }
     return true;
@@ -778,6 +787,12 @@ static int cmp_feat_cls_seq(const void *a, const void *b)
     return cmp_feat_seq(a, b);
 }
 
+/* A point of a report merged into a fused feature (build_lod's second round). */
+static bool member_point(const lb_snap_feat *f)
+{
+    return f->member && f->type == LB_GEOM_POINT && f->nparts == 1;
+}
+
 /* Build a simplified level from the full level src at zoom L. */
 static bool build_lod(const lb_snapshot *s, const lb_snap_level *src, int L, builder *b)
 {
@@ -787,7 +802,6 @@ static bool build_lod(const lb_snapshot *s, const lb_snap_level *src, int L, bui
     b->lv.res = res;
     uint8_t *keep = NULL;
     size_t keep_cap = 0;
-    bool resort = false; /* a merged point took an earlier place */
     /* open-addressing table for merged points */
     size_t hcap = 1;
     while (hcap < (size_t)src->nfeats * 2 + 16)
@@ -802,14 +816,11 @@ static bool build_lod(const lb_snapshot *s, const lb_snap_level *src, int L, bui
      * not depend on it.  The level is put back into its order after. */
     bool members = false;
     for (uint32_t fi = 0; fi < src->nfeats && !members; fi++)
-        members = src->feats[fi].member && src->feats[fi].type == LB_GEOM_POINT &&
-                  src->feats[fi].nparts == 1;
-    resort = members;
+        members = member_point(&src->feats[fi]);
     for (uint32_t round = 0; round < (members ? 2u : 1u); round++) {
         for (uint32_t fi = 0; fi < src->nfeats; fi++) {
             const lb_snap_feat *f = &src->feats[fi];
-            bool late = f->member && f->type == LB_GEOM_POINT && f->nparts == 1;
-            if (members && late != (round == 1))
+            if (members && member_point(f) != (round == 1))
                 continue;
             lb_snap_feat nf = *f;
             nf.first_part = b->lv.nparts;
@@ -832,10 +843,8 @@ static bool build_lod(const lb_snapshot *s, const lb_snap_level *src, int L, bui
                 if (merged) {
                     /* drawn where the first of its points would be */
                     lb_snap_feat *rf = &b->lv.feats[table[slot].feat];
-                    if (f->seq < rf->seq) {
-                        rf->seq = f->seq;
-                        resort = true;
-                    }
+                    if (f->seq < rf->seq)
+                        rf->seq = f->seq; /* only with members: re-sorted below */
                     int64_t tw[2] = {s->infos[table[slot].info].fid, s->infos[f->info].fid};
                     if (b->lv.ntwins == b->twins_cap) {
                         uint32_t nc = b->twins_cap ? b->twins_cap * 2 : 64;
@@ -918,7 +927,7 @@ static bool build_lod(const lb_snapshot *s, const lb_snap_level *src, int L, bui
     free(table);
     if (b->lv.ntwins > 1)
         qsort(b->lv.twins, b->lv.ntwins, sizeof *b->lv.twins, cmp_twin);
-    if (resort && b->lv.nfeats > 1) /* stored by class, each in drawing order */
+    if (members && b->lv.nfeats > 1) /* stored by class, each in drawing order */
         qsort(b->lv.feats, b->lv.nfeats, sizeof *b->lv.feats,
               s->ranked ? cmp_feat_cls_seq : cmp_feat_seq);
     return rtree_build(&b->lv, s);

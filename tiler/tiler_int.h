@@ -169,6 +169,9 @@ bool lb_tiler__class_walks(void);
 /* Drawing-order key of a feature of a snapshot in grid t (Hilbert index of
  * its box centre over the grid's whole extent); ties go by fid. */
 uint64_t lb_tiler__order_key(const lb_tms *t, const lb_snap_feat *f);
+/* Whether feature infos a of sa and b of sb have the same property values
+ * (snapshots of one layer with the same properties kept). */
+bool lb_tiler__values_eq(const lb_snapshot *sa, uint32_t a, const lb_snapshot *sb, uint32_t b);
 /*
  * Rank the classes of n features (lb_feature_class_cmp order, by source too
  * when by_source): cls[i] = the rank of inf[i]'s class, *nclasses = how many

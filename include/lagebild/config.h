@@ -48,6 +48,16 @@ static inline bool lb_label_eq(const lb_label *a, const lb_label *b)
     return a->level == b->level && a->groups == b->groups && a->caveats == b->caveats;
 }
 
+/* Labels in one fixed order (level, then groups, then caveats): <0, 0, >0. */
+static inline int lb_label_cmp(const lb_label *a, const lb_label *b)
+{
+    if (a->level != b->level)
+        return a->level < b->level ? -1 : 1;
+    if (a->groups != b->groups)
+        return a->groups < b->groups ? -1 : 1;
+    return (a->caveats > b->caveats) - (a->caveats < b->caveats);
+}
+
 /* The common feature schema's mapped fields (besides geometry, ids, label). */
 typedef enum lb_field {
     LB_FIELD_KIND,
